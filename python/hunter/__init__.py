@@ -1,0 +1,1 @@
+from ._hunter import __version__  # noqa: F401
