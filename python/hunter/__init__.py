@@ -1,1 +1,426 @@
-from ._hunter import __version__  # noqa: F401
+"""
+hunter-rs: a drop-in, Rust-powered re-implementation of hunter, the flexible code tracing toolkit.
+
+This module holds the thin Python API (``trace``, ``Q`` and friends, configuration and environment activation);
+the tracer, events and predicates are native classes from ``hunter._hunter``.
+
+``hunter.pth`` imports this module in every interpreter started in the environment, so keep its imports light:
+anything heavy is imported inside the function that needs it.
+"""
+
+import atexit
+import os
+import sys
+
+from ._hunter import And as _And
+from ._hunter import Backlog as _Backlog
+from ._hunter import Event
+from ._hunter import From as _From
+from ._hunter import Not as _Not
+from ._hunter import Or as _Or
+from ._hunter import Query
+from ._hunter import Tracer
+from ._hunter import When
+from ._hunter import __version__
+from .actions import Action
+from .actions import CallPrinter
+from .actions import CodePrinter
+from .actions import Debugger
+from .actions import ErrorSnooper
+from .actions import Manhole
+from .actions import StackPrinter
+from .actions import VarsPrinter
+from .actions import VarsSnooper
+
+__all__ = (
+    'And',
+    'Backlog',
+    'CallPrinter',
+    'CodePrinter',
+    'Debugger',
+    'ErrorSnooper',
+    'From',
+    'Manhole',
+    'Not',
+    'Or',
+    'Q',
+    'Query',
+    'StackPrinter',
+    'VarsPrinter',
+    'VarsSnooper',
+    'When',
+    'stop',
+    'trace',
+)
+
+THREADING_SUPPORT_ALIASES = (
+    'threading_support',
+    'threads_support',
+    'thread_support',
+    'threadingsupport',
+    'threadssupport',
+    'threadsupport',
+    'threading',
+    'threads',
+    'thread',
+)
+TRACER_OPTION_NAMES = THREADING_SUPPORT_ALIASES + ('clear_env_var', 'profile')
+
+# Options of the actions (read through ``config.Default``) that PYTHONHUNTERCONFIG may set.
+_ACTION_CONFIG_KEYS = (
+    'klass',
+    'stream',
+    'force_colors',
+    'force_pid',
+    'filename_alignment',
+    'thread_alignment',
+    'pid_alignment',
+    'repr_limit',
+    'repr_func',
+)
+
+#: Where actions write when no stream is given, and where tracer failures are reported. ``hunter.remote`` swaps it.
+_default_stream = sys.stderr
+#: Action defaults set by PYTHONHUNTERCONFIG. Cleared and refilled in place, so references to it stay valid.
+_default_config = {}
+#: ``(predicates, options)`` that every ``trace()`` call adds, or None to add nothing.
+_default_trace_args = None
+#: The tracer started by the latest ``trace()`` call; ``stop()`` stops it.
+_last_tracer = None
+
+
+def Q(*predicates, **query):
+    """
+    Build a predicate: a :class:`Query` from the keyword arguments, ANDed with the positional predicates.
+    ``action=`` / ``actions=`` turn the result into a :class:`When` that runs them on every match.
+    """
+    # A copy: hunter appends ``action`` to (and removes printers from) the list the caller passed as ``actions``.
+    optional_actions = list(query.pop('actions', ()))
+    if 'action' in query:
+        optional_actions.append(query.pop('action'))
+
+    for predicate in predicates:
+        if not callable(predicate):
+            raise TypeError(f'Predicate {predicate!r} is not callable.')
+    for action in optional_actions:
+        if not callable(action):
+            raise TypeError(f'Action {action!r} is not callable.')
+
+    predicates = tuple(
+        predicate() if isinstance(predicate, type) and issubclass(predicate, Action) else predicate for predicate in predicates
+    )
+    # A printer given as the predicate already prints every event, so a printer action would print it twice.
+    # Unlike hunter, this removes every such action, not every other one.
+    if any(isinstance(predicate, (CallPrinter, CodePrinter)) for predicate in predicates):
+        optional_actions = [
+            action
+            for action in optional_actions
+            if action not in (CallPrinter, CodePrinter) and not isinstance(action, (CallPrinter, CodePrinter))
+        ]
+
+    if predicates:
+        result = And(*predicates, Query(**query)) if query else And(*predicates)
+    else:
+        result = Query(**query)
+
+    if optional_actions:
+        result = When(result, *optional_actions)
+    return result
+
+
+def _flatten(cls, predicate, *predicates):
+    """Combine the predicates with ``cls``, splicing in the members of any top-level ``cls`` instance."""
+    if not predicates:
+        return predicate
+    members = []
+    for item in (predicate, *predicates):
+        if isinstance(item, cls):
+            members.extend(item.predicates)
+        else:
+            members.append(item)
+    return cls(*members)
+
+
+def And(*predicates, **kwargs):
+    """All the predicates must match. The keyword arguments become one more :class:`Query`."""
+    if kwargs:
+        predicates += (Query(**kwargs),)
+    return _flatten(_And, *predicates)
+
+
+def Or(*predicates, **kwargs):
+    """Any of the predicates must match. Each keyword argument becomes its own :class:`Query`."""
+    if kwargs:
+        predicates += tuple(Query(**{key: value}) for key, value in kwargs.items())
+    return _flatten(_Or, *predicates)
+
+
+def Not(*predicates, **kwargs):
+    """Negates the predicates (ANDed together). The keyword arguments become one more :class:`Query`."""
+    if kwargs:
+        predicates += (Query(**kwargs),)
+    if len(predicates) > 1:
+        return _Not(_flatten(_And, *predicates))
+    return _Not(*predicates)
+
+
+def From(condition=None, predicate=None, watermark=0, **kwargs):
+    """
+    Match ``predicate`` on everything after ``condition`` matched, with depth and calls relative to that point.
+    Without positional arguments, ``depth*``/``calls*`` keyword arguments filter the events after the match and
+    all the others make the condition.
+    """
+    if condition is None and predicate is None:
+        condition_query = {}
+        predicate_query = {}
+        for key, value in kwargs.items():
+            target = predicate_query if key.startswith(('depth', 'calls')) else condition_query
+            target[key] = value
+        return _From(Q(**condition_query), Q(**predicate_query), watermark)
+    if kwargs:
+        raise TypeError(f"Unexpected arguments {kwargs.keys()}. Don't combine positional with keyword arguments.")
+    return _From(condition, predicate, watermark)
+
+
+def Backlog(*conditions, **kwargs):
+    """Keep the last ``size`` events and replay them (with up to ``stack`` parent frames) when the condition matches."""
+    action = kwargs.pop('action', CallPrinter)
+    filter = kwargs.pop('filter', None)
+    size = kwargs.pop('size', 100)
+    stack = kwargs.pop('stack', 10)
+    strip = kwargs.pop('strip', True)
+    vars = kwargs.pop('vars', False)
+    if not conditions and not kwargs:
+        raise TypeError(
+            "Backlog needs at least 1 condition (it doesn't have any effect without one besides making everything incredibly slow)."
+        )
+    return _Backlog(_merge(*conditions, **kwargs), size=size, stack=stack, vars=vars, strip=strip, action=action, filter=filter)
+
+
+def _merge(*predicates, **query):
+    if predicates:
+        if query:
+            predicates += (Query(**query),)
+        return And(*predicates)
+    return Query(**query)
+
+
+class Stop(Action):
+    """An action that stops tracing, e.g. ``~Q(calls_gt=1000, action=Stop)``."""
+
+    def __call__(self, event):
+        stop()
+
+
+def _prepare_predicate(*predicates, **options):
+    if 'action' not in options and 'actions' not in options:
+        options['action'] = CallPrinter
+    return Q(*predicates, **options)
+
+
+def _apply_config(predicates, options):
+    if _default_trace_args is None:
+        return predicates, options
+    config_predicates, config_options = _default_trace_args
+    return predicates + tuple(config_predicates), dict(config_options, **options)
+
+
+def trace(*predicates, **options):
+    """
+    Start tracing, printing every event the predicates match (with :class:`CallPrinter` unless ``action=`` or
+    ``actions=`` is given). Returns the :class:`Tracer`, which can also be used as a context manager.
+
+    Tracer options: ``profile=True`` (use ``sys.setprofile``), ``threading_support`` (or one of its aliases) and
+    ``clear_env_var=True`` (remove ``PYTHONHUNTER`` so that child processes are not traced).
+    """
+    global _last_tracer
+    import weakref
+
+    predicates, options = _apply_config(predicates, options)
+
+    clear_env_var = options.pop('clear_env_var', False)
+    threading_support = None
+    for alias in THREADING_SUPPORT_ALIASES:
+        if alias in options:
+            threading_support = options.pop(alias)
+    profiling_mode = options.pop('profile', False)
+
+    if clear_env_var:
+        os.environ.pop('PYTHONHUNTER', None)
+
+    predicate = _prepare_predicate(*predicates, **options)
+    _last_tracer = tracer = Tracer(threading_support=threading_support, profiling_mode=profiling_mode)
+    atexit.register(_stop_if_alive, weakref.ref(tracer))
+    return tracer.trace(predicate)
+
+
+def _stop_if_alive(tracer_ref):
+    # The at-exit hook must not keep an abandoned tracer alive.
+    tracer = tracer_ref()
+    if tracer is not None:
+        tracer.stop()
+
+
+def stop():
+    """Stop the tracer started by the latest :func:`trace` call, restoring the previous one."""
+    global _last_tracer
+    if _last_tracer is None:
+        import warnings
+
+        warnings.warn('There is no tracer to stop.', stacklevel=2)
+    else:
+        _last_tracer.stop()
+        _last_tracer = None
+
+
+def wrap(function_to_trace=None, **trace_options):
+    """
+    Trace every call of the decorated function (plain, generator, coroutine or async generator), starting at its
+    call event and with depths relative to it. ``local=True`` leaves out what its callees' callees do.
+    Usable as ``@wrap`` or ``@wrap(**trace_options)``.
+    """
+    local = trace_options.pop('local', False)
+
+    def tracing_decorator(func):
+        import functools
+        import inspect
+
+        def start_tracing():
+            # Fresh predicates for every call: hunter builds them once per decoration, so a From left active by
+            # one call makes the next call also print the wrapper's own lines.
+            predicates = [Query(depth_lt=2)] if local else []
+            predicates.append(
+                From(
+                    Query(kind='call', function=func.__name__),
+                    Not(When(Query(calls_gt=0, depth=0) & Not(Query(kind='return')), Stop)),
+                    watermark=-1,
+                )
+            )
+            return trace(*predicates, **trace_options)
+
+        if inspect.isasyncgenfunction(func):
+
+            @functools.wraps(func)
+            async def tracing_wrapper(*args, **kwargs):
+                tracer = start_tracing()
+                try:
+                    # Forwards asend()/athrow()/aclose() to the wrapped generator, unlike a plain ``async for``.
+                    generator = func(*args, **kwargs)
+                    try:
+                        item = await generator.__anext__()
+                        while True:
+                            try:
+                                sent = yield item
+                            except GeneratorExit:
+                                await generator.aclose()
+                                raise
+                            except BaseException as exc:
+                                item = await generator.athrow(exc)
+                            else:
+                                item = await generator.asend(sent)
+                    except StopAsyncIteration:
+                        return
+                finally:
+                    tracer.stop()
+
+        elif inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def tracing_wrapper(*args, **kwargs):
+                tracer = start_tracing()
+                try:
+                    return await func(*args, **kwargs)
+                finally:
+                    tracer.stop()
+
+        elif inspect.isgeneratorfunction(func):
+
+            @functools.wraps(func)
+            def tracing_wrapper(*args, **kwargs):
+                tracer = start_tracing()
+                try:
+                    # Unlike hunter, keeps the generator's return value.
+                    return (yield from func(*args, **kwargs))
+                finally:
+                    tracer.stop()
+
+        else:
+
+            @functools.wraps(func)
+            def tracing_wrapper(*args, **kwargs):
+                tracer = start_tracing()
+                try:
+                    return func(*args, **kwargs)
+                finally:
+                    tracer.stop()
+
+        return tracing_wrapper
+
+    if function_to_trace is None:
+        return tracing_decorator
+    return tracing_decorator(function_to_trace)
+
+
+def _prepare_config(*args, **kwargs):
+    """
+    Sort ``PYTHONHUNTERCONFIG`` arguments into action defaults (stored in ``_default_config``), tracer options and
+    filters (returned as options) and extra predicates (returned), reporting and dropping anything unusable.
+    """
+    kwargs = {key.lower(): value for key, value in kwargs.items()}
+    _default_config.clear()
+    # Action defaults go in first: checking the other options below may construct actions (``action=...``).
+    _default_config.update((key, value) for key, value in kwargs.items() if key in _ACTION_CONFIG_KEYS)
+
+    options = {}
+    for key, value in kwargs.items():
+        if key in _ACTION_CONFIG_KEYS:
+            continue
+        if key not in TRACER_OPTION_NAMES:
+            try:
+                Q(**{key: value})
+            except TypeError:
+                sys.stderr.write(f'Discarded config from PYTHONHUNTERCONFIG {key}={value!r}: Unknown option\n')
+                continue
+        options[key] = value
+
+    predicates = []
+    for position, predicate in enumerate(args):
+        if callable(predicate):
+            predicates.append(predicate)
+        else:
+            sys.stderr.write(f'Discarded config from PYTHONHUNTERCONFIG {predicate} (position {position}): Not a callable\n')
+    return predicates, options
+
+
+def load_config(*args, **kwargs):
+    """
+    Set the defaults that every :func:`trace` call uses, from the arguments, or without arguments from the
+    ``PYTHONHUNTERCONFIG`` environment variable (the source of a ``_prepare_config(...)`` argument list).
+    """
+    global _default_trace_args
+    if args or kwargs:
+        _default_trace_args = _prepare_config(*args, **kwargs)
+        return
+    config_source = os.environ.get('PYTHONHUNTERCONFIG', '')
+    try:
+        # Evaluated in this module's namespace: the config may use Q, the actions, sys (``stream=sys.stdout``)...
+        _default_trace_args = eval(f'_prepare_config({config_source})')
+    except Exception as exc:
+        sys.stderr.write(f'Failed to load hunter config from PYTHONHUNTERCONFIG {config_source!r}: {exc!r}\n')
+        _default_trace_args = (), ()
+
+
+def _embed_via_environment():
+    """Start tracing with ``trace(<PYTHONHUNTER>)`` if that variable is set (even to an empty string)."""
+    if 'PYTHONHUNTER' not in os.environ:
+        return
+    trace_arguments = os.environ['PYTHONHUNTER']
+    # The public names, except ``stop`` (stopping as the tracer starts makes no sense), and no builtins beyond eval's.
+    namespace = {name: globals()[name] for name in __all__ if name != 'stop'}
+    try:
+        eval(f'trace({trace_arguments})', namespace)
+    except Exception as exc:
+        sys.stderr.write(f'Failed to load hunter from PYTHONHUNTER environ variable {trace_arguments!r}: {exc!r}\n')
+
+
+load_config()
