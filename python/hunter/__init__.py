@@ -107,7 +107,8 @@ def Q(*predicates, **query):
             raise TypeError(f'Action {action!r} is not callable.')
 
     predicates = tuple(
-        predicate() if isinstance(predicate, type) and issubclass(predicate, Action) else predicate for predicate in predicates
+        predicate() if isinstance(predicate, type) and issubclass(predicate, Action) else predicate
+        for predicate in predicates
     )
     # A printer given as the predicate already prints every event, so a printer action would print it twice.
     # Unlike hunter, this removes every such action, not every other one.
@@ -192,9 +193,11 @@ def Backlog(*conditions, **kwargs):
     vars = kwargs.pop('vars', False)
     if not conditions and not kwargs:
         raise TypeError(
-            "Backlog needs at least 1 condition (it doesn't have any effect without one besides making everything incredibly slow)."
+            "Backlog needs at least 1 condition "
+            "(it doesn't have any effect without one besides making everything incredibly slow)."
         )
-    return _Backlog(_merge(*conditions, **kwargs), size=size, stack=stack, vars=vars, strip=strip, action=action, filter=filter)
+    condition = _merge(*conditions, **kwargs)
+    return _Backlog(condition, size=size, stack=stack, vars=vars, strip=strip, action=action, filter=filter)
 
 
 def _merge(*predicates, **query):
@@ -388,7 +391,9 @@ def _prepare_config(*args, **kwargs):
         if callable(predicate):
             predicates.append(predicate)
         else:
-            sys.stderr.write(f'Discarded config from PYTHONHUNTERCONFIG {predicate} (position {position}): Not a callable\n')
+            sys.stderr.write(
+                f'Discarded config from PYTHONHUNTERCONFIG {predicate} (position {position}): Not a callable\n'
+            )
     return predicates, options
 
 
