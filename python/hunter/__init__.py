@@ -113,11 +113,7 @@ def Q(*predicates, **query):
     # A printer given as the predicate already prints every event, so a printer action would print it twice.
     # Unlike hunter, this removes every such action, not every other one.
     if any(isinstance(predicate, (CallPrinter, CodePrinter)) for predicate in predicates):
-        optional_actions = [
-            action
-            for action in optional_actions
-            if action not in (CallPrinter, CodePrinter) and not isinstance(action, (CallPrinter, CodePrinter))
-        ]
+        optional_actions = [action for action in optional_actions if not _is_printer(action)]
 
     if predicates:
         result = And(*predicates, Query(**query)) if query else And(*predicates)
@@ -127,6 +123,11 @@ def Q(*predicates, **query):
     if optional_actions:
         result = When(result, *optional_actions)
     return result
+
+
+def _is_printer(action):
+    # Only the two classes themselves: an action class deriving from them may print something else.
+    return action is CallPrinter or action is CodePrinter or isinstance(action, (CallPrinter, CodePrinter))
 
 
 def _flatten(cls, predicate, *predicates):
