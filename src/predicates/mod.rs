@@ -33,19 +33,12 @@ pub struct StaticFacts<'py> {
 }
 
 /// Evaluates any predicate (ours natively, anything else as a Python callable) on an event.
-pub fn evaluate(
-    py: Python<'_>,
-    predicate: &Bound<'_, PyAny>,
-    event: &EventRef<'_>,
-) -> PyResult<bool> {
+pub fn evaluate(py: Python<'_>, predicate: &Bound<'_, PyAny>, event: &EventRef<'_>) -> PyResult<bool> {
     predicate.call1((event.as_py(py)?,))?.is_truthy()
 }
 
 /// The static verdict of any predicate for Python events of one code object and kind.
-pub fn static_verdict(
-    _predicate: &Bound<'_, PyAny>,
-    _facts: &StaticFacts<'_>,
-) -> PyResult<Verdict> {
+pub fn static_verdict(_predicate: &Bound<'_, PyAny>, _facts: &StaticFacts<'_>) -> PyResult<Verdict> {
     Ok(Verdict::Effectful)
 }
 
