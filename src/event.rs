@@ -57,7 +57,8 @@ impl Kind {
             });
         }
         let what: c_int = kind.extract()?;
-        Kind::from_trace(what).ok_or_else(|| PyValueError::new_err(format!("Invalid event kind {what}.")))
+        Kind::from_trace(what)
+            .ok_or_else(|| PyValueError::new_err(format!("Invalid event kind {what}.")))
     }
 
     pub fn name(self) -> &'static str {
@@ -156,7 +157,12 @@ impl Field {
     pub fn is_code_static(self) -> bool {
         matches!(
             self,
-            Field::Builtin | Field::Filename | Field::Function | Field::Kind | Field::Module | Field::Stdlib
+            Field::Builtin
+                | Field::Filename
+                | Field::Function
+                | Field::Kind
+                | Field::Module
+                | Field::Stdlib
         )
     }
 }
@@ -228,7 +234,11 @@ impl EventData {
         threading_support: Option<bool>,
         code_info: Option<Arc<CodeInfo>>,
     ) -> EventData {
-        let arg = if arg.is_null() { py.None() } else { unsafe { Bound::from_borrowed_ptr(py, arg) }.unbind() };
+        let arg = if arg.is_null() {
+            py.None()
+        } else {
+            unsafe { Bound::from_borrowed_ptr(py, arg) }.unbind()
+        };
         EventData {
             frame: Some(unsafe { Bound::from_borrowed_ptr(py, frame.cast()) }.unbind()),
             kind,
@@ -246,7 +256,9 @@ impl EventData {
     fn frame<'py>(&self, py: Python<'py>) -> PyResult<&Bound<'py, PyAny>> {
         match &self.frame {
             Some(frame) => Ok(frame.bind(py)),
-            None => Err(PyAttributeError::new_err("this event has no frame (it is detached)")),
+            None => Err(PyAttributeError::new_err(
+                "this event has no frame (it is detached)",
+            )),
         }
     }
 
@@ -272,37 +284,68 @@ impl EventData {
 
     fn module_facts(&self, py: Python<'_>) -> PyResult<Arc<codeinfo::ModuleFacts>> {
         let frame = self.frame(py)?;
-        self.code_info(py)?.module_facts(py, &compat::frame_globals_bound(frame))
+        self.code_info(py)?
+            .module_facts(py, &compat::frame_globals_bound(frame))
     }
 
     fn compute(&self, py: Python<'_>, slot: Slot) -> PyResult<Py<PyAny>> {
         Ok(match slot {
-            Slot::Code => self.frame(py)?.getattr(pyo3::intern!(py, "f_code"))?.unbind(),
-            Slot::Function if self.builtin => self.arg.bind(py).getattr(pyo3::intern!(py, "__name__"))?.unbind(),
+            Slot::Code => self
+                .frame(py)?
+                .getattr(pyo3::intern!(py, "f_code"))?
+                .unbind(),
+            Slot::Function if self.builtin => self
+                .arg
+                .bind(py)
+                .getattr(pyo3::intern!(py, "__name__"))?
+                .unbind(),
             Slot::Function => self.code_info(py)?.function.clone_ref(py),
             Slot::Module if self.builtin => {
                 let module = self.arg.bind(py).getattr(pyo3::intern!(py, "__module__"))?;
-                if module.is_none() { pyo3::intern!(py, "?").clone().into_any().unbind() } else { module.unbind() }
+                if module.is_none() {
+                    pyo3::intern!(py, "?").clone().into_any().unbind()
+                } else {
+                    module.unbind()
+                }
             }
             Slot::Module => self.module_facts(py)?.module.clone_ref(py),
             Slot::Filename => self.module_facts(py)?.filename.clone_ref(py),
             Slot::Lineno => {
                 let frame = self.frame(py)?;
-                unsafe { compat::frame_lineno(frame.as_ptr().cast()) }.into_pyobject(py)?.into_any().unbind()
+                unsafe { compat::frame_lineno(frame.as_ptr().cast()) }
+                    .into_pyobject(py)?
+                    .into_any()
+                    .unbind()
             }
             Slot::Globals | Slot::Locals if self.builtin => PyDict::new(py).into_any().unbind(),
-            Slot::Globals => compat::frame_globals_bound(self.frame(py)?).into_any().unbind(),
+            Slot::Globals => compat::frame_globals_bound(self.frame(py)?)
+                .into_any()
+                .unbind(),
             Slot::Locals => compat::frame_locals(self.frame(py)?)?.unbind(),
             Slot::Stdlib if self.builtin => {
-                let stdlib = codeinfo::is_stdlib(py, self.cached(py, Slot::Module)?, self.cached(py, Slot::Filename)?)?;
+                let stdlib = codeinfo::is_stdlib(
+                    py,
+                    self.cached(py, Slot::Module)?,
+                    self.cached(py, Slot::Filename)?,
+                )?;
                 stdlib.into_pyobject(py)?.to_owned().into_any().unbind()
             }
-            Slot::Stdlib => self.module_facts(py)?.stdlib.into_pyobject(py)?.to_owned().into_any().unbind(),
+            Slot::Stdlib => self
+                .module_facts(py)?
+                .stdlib
+                .into_pyobject(py)?
+                .to_owned()
+                .into_any()
+                .unbind(),
             Slot::Source => self.source(py, false)?,
             Slot::Fullsource => self.source(py, true)?,
             Slot::Threadid => {
                 let ident = compat::current_thread_ident();
-                if ident == main_thread_ident(py)? { py.None() } else { ident.into_pyobject(py)?.into_any().unbind() }
+                if ident == main_thread_ident(py)? {
+                    py.None()
+                } else {
+                    ident.into_pyobject(py)?.into_any().unbind()
+                }
             }
             Slot::Threadname => py
                 .import(pyo3::intern!(py, "threading"))?
@@ -312,7 +355,10 @@ impl EventData {
             Slot::Instruction => self.instruction(py)?,
             Slot::FunctionObject if self.builtin => self.arg.clone_ref(py),
             Slot::FunctionObject => codeinfo::python_helpers(py)?
-                .call_method1(pyo3::intern!(py, "function_object"), (self.frame(py)?, self.cached(py, Slot::Code)?))?
+                .call_method1(
+                    pyo3::intern!(py, "function_object"),
+                    (self.frame(py)?, self.cached(py, Slot::Code)?),
+                )?
                 .unbind(),
         })
     }
@@ -327,19 +373,28 @@ impl EventData {
             if let Ok(name) = filename.cast::<PyString>() {
                 let name = name.to_str()?;
                 if name.ends_with(".so") || name.ends_with(".pyd") {
-                    let message = format!("{NO_SOURCE}not reading binary {} file", &name[name.rfind('.').unwrap_or(0)..]);
+                    let message = format!(
+                        "{NO_SOURCE}not reading binary {} file",
+                        &name[name.rfind('.').unwrap_or(0)..]
+                    );
                     return Ok(PyString::new(py, &message).into_any().unbind());
                 }
             }
             let info = self.code_info(py)?;
             if info.source_lines.get().is_none() {
                 let globals = self.cached(py, Slot::Globals)?;
-                let lines = helpers.call_method1(pyo3::intern!(py, "source_lines"), (filename, globals))?;
+                let lines =
+                    helpers.call_method1(pyo3::intern!(py, "source_lines"), (filename, globals))?;
                 let _ = info.source_lines.set(lines.unbind());
             }
             let lines = info.source_lines.get().expect("set above").bind(py);
-            let wants_definition = full && self.kind == Kind::Call && info.function.bind(py).ne("<module>")?;
-            let method = if wants_definition { pyo3::intern!(py, "definition_source") } else { pyo3::intern!(py, "line_source") };
+            let wants_definition =
+                full && self.kind == Kind::Call && info.function.bind(py).ne("<module>")?;
+            let method = if wants_definition {
+                pyo3::intern!(py, "definition_source")
+            } else {
+                pyo3::intern!(py, "line_source")
+            };
             Ok(helpers.call_method1(method, (lines, lineno))?.unbind())
         };
         attempt().or_else(|err| {
@@ -355,10 +410,12 @@ impl EventData {
         let co_code = self.code_info(py)?.co_code(py, code)?;
         let lasti = compat::frame_lasti(frame)?;
         let bytes: &[u8] = co_code.extract()?;
-        Ok(match usize::try_from(lasti).ok().and_then(|i| bytes.get(i)) {
-            Some(op) => op.into_pyobject(py)?.into_any().unbind(),
-            None => py.None(),
-        })
+        Ok(
+            match usize::try_from(lasti).ok().and_then(|i| bytes.get(i)) {
+                Some(op) => op.into_pyobject(py)?.into_any().unbind(),
+                None => py.None(),
+            },
+        )
     }
 
     /// The Python value of a query field.
@@ -402,7 +459,11 @@ impl EventData {
     }
 
     /// hunter's `detach(value_filter)`: a frame-less snapshot with every printable field filled in.
-    pub fn detach(&self, py: Python<'_>, value_filter: Option<&Bound<'_, PyAny>>) -> PyResult<EventData> {
+    pub fn detach(
+        &self,
+        py: Python<'_>,
+        value_filter: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<EventData> {
         let slots: [OnceLock<Py<PyAny>>; SLOT_COUNT] = Default::default();
         for slot in DETACHED_SLOTS {
             let _ = slots[slot as usize].set(self.cached(py, slot)?.clone().unbind());
@@ -416,7 +477,11 @@ impl EventData {
                 filtered_dict(self.cached(py, Slot::Globals)?, filter)?,
                 filtered_dict(self.cached(py, Slot::Locals)?, filter)?,
             ),
-            None => (py.None(), PyDict::new(py).into_any().unbind(), PyDict::new(py).into_any().unbind()),
+            None => (
+                py.None(),
+                PyDict::new(py).into_any().unbind(),
+                PyDict::new(py).into_any().unbind(),
+            ),
         };
         let _ = slots[Slot::Globals as usize].set(globals);
         let _ = slots[Slot::Locals as usize].set(locals);
@@ -446,7 +511,10 @@ fn clone_cell(py: Python<'_>, cell: &OnceLock<Py<PyAny>>) -> OnceLock<Py<PyAny>>
 fn filtered_dict(mapping: &Bound<'_, PyAny>, filter: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
     let py = mapping.py();
     let result = PyDict::new(py);
-    for item in mapping.call_method0(pyo3::intern!(py, "items"))?.try_iter()? {
+    for item in mapping
+        .call_method0(pyo3::intern!(py, "items"))?
+        .try_iter()?
+    {
         let (key, value): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item?.extract()?;
         result.set_item(key, filter.call1((value,))?)?;
     }
@@ -456,7 +524,10 @@ fn filtered_dict(mapping: &Bound<'_, PyAny>, filter: &Bound<'_, PyAny>) -> PyRes
 fn main_thread_ident(py: Python<'_>) -> PyResult<u64> {
     static MAIN: PyOnceLock<u64> = PyOnceLock::new();
     MAIN.get_or_try_init(py, || {
-        py.import("threading")?.call_method0("main_thread")?.getattr("ident")?.extract()
+        py.import("threading")?
+            .call_method0("main_thread")?
+            .getattr("ident")?
+            .extract()
     })
     .copied()
 }
@@ -470,17 +541,30 @@ pub struct EventRef<'a> {
 
 impl<'a> EventRef<'a> {
     pub fn new(data: &'a EventData) -> Self {
-        EventRef { data, py_event: OnceCell::new() }
+        EventRef {
+            data,
+            py_event: OnceCell::new(),
+        }
     }
 
     /// Wraps an existing Python event, which `as_py` then returns unchanged.
     pub fn with_object(data: &'a EventData, event: Py<Event>) -> Self {
-        EventRef { data, py_event: OnceCell::from(event) }
+        EventRef {
+            data,
+            py_event: OnceCell::from(event),
+        }
     }
 
     pub fn as_py<'py>(&self, py: Python<'py>) -> PyResult<&Bound<'py, Event>> {
         if self.py_event.get().is_none() {
-            let event = Py::new(py, Event { data: self.data.clone_with_counters(py, self.data.depth, self.data.calls) })?;
+            let event = Py::new(
+                py,
+                Event {
+                    data: self
+                        .data
+                        .clone_with_counters(py, self.data.depth, self.data.calls),
+                },
+            )?;
             if let Some(event) = self.py_event.set(event).err() {
                 drop(event);
             }
@@ -542,7 +626,10 @@ impl Event {
 
     #[getter]
     fn frame(&self, py: Python<'_>) -> Py<PyAny> {
-        self.data.frame.as_ref().map_or_else(|| py.None(), |f| f.clone_ref(py))
+        self.data
+            .frame
+            .as_ref()
+            .map_or_else(|| py.None(), |f| f.clone_ref(py))
     }
     #[setter]
     fn set_frame(&mut self, frame: Option<Py<PyAny>>) {
@@ -655,19 +742,30 @@ impl Event {
 
     #[pyo3(signature = (value_filter=None))]
     fn detach(&self, py: Python<'_>, value_filter: Option<&Bound<'_, PyAny>>) -> PyResult<Event> {
-        Ok(Event { data: self.data.detach(py, value_filter)? })
+        Ok(Event {
+            data: self.data.detach(py, value_filter)?,
+        })
     }
 
     fn clone(&self, py: Python<'_>) -> Event {
-        Event { data: self.data.clone_with_counters(py, self.data.depth, self.data.calls) }
+        Event {
+            data: self
+                .data
+                .clone_with_counters(py, self.data.depth, self.data.calls),
+        }
     }
 
-    fn __getitem__<'py>(slf: &Bound<'py, Self>, item: &Bound<'py, PyString>) -> PyResult<Bound<'py, PyAny>> {
+    fn __getitem__<'py>(
+        slf: &Bound<'py, Self>,
+        item: &Bound<'py, PyString>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         slf.as_any().getattr(item)
     }
 
     fn __reduce__(&self) -> PyResult<()> {
-        Err(PyTypeError::new_err("cannot pickle 'hunter.event.Event' object"))
+        Err(PyTypeError::new_err(
+            "cannot pickle 'hunter.event.Event' object",
+        ))
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {

@@ -22,8 +22,16 @@ pub fn report_and_stop(
     }
 }
 
-fn report(py: Python<'_>, handler: Option<Py<PyAny>>, error: &PyErr, event: Option<&Py<PyAny>>) -> PyResult<()> {
-    let stream = match py.import("hunter").and_then(|hunter| hunter.getattr("_default_stream")) {
+fn report(
+    py: Python<'_>,
+    handler: Option<Py<PyAny>>,
+    error: &PyErr,
+    event: Option<&Py<PyAny>>,
+) -> PyResult<()> {
+    let stream = match py
+        .import("hunter")
+        .and_then(|hunter| hunter.getattr("_default_stream"))
+    {
         Ok(stream) if !stream.is_none() => stream,
         _ => py.import("sys")?.getattr("stderr")?,
     };

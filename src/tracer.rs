@@ -42,9 +42,13 @@ unsafe extern "C" fn trace_function(
     let py = unsafe { Python::assume_attached() };
     let tracer = unsafe { Borrowed::from_ptr(py, obj).cast_unchecked::<Tracer>() };
     // A panic must never unwind into CPython; treat it like a failing handler.
-    let outcome = catch_unwind(AssertUnwindSafe(|| unsafe { Tracer::on_event(tracer, frame, what, arg) }));
+    let outcome = catch_unwind(AssertUnwindSafe(|| unsafe {
+        Tracer::on_event(tracer, frame, what, arg)
+    }));
     if outcome.is_err() {
-        let error = pyo3::exceptions::PySystemError::new_err("hunter: internal error in the trace function");
+        let error = pyo3::exceptions::PySystemError::new_err(
+            "hunter: internal error in the trace function",
+        );
         failure::report_and_stop(py, tracer, None, error, None);
     }
     0
@@ -65,7 +69,9 @@ impl Tracer {
             this.install(py, None);
             return;
         }
-        let Some((kind, builtin)) = Kind::from_trace(what) else { return };
+        let Some((kind, builtin)) = Kind::from_trace(what) else {
+            return;
+        };
         let counts_frames = !builtin;
         if counts_frames && kind == Kind::Return {
             let depth = this.depth.get(py);
@@ -83,7 +89,9 @@ impl Tracer {
                 }
             };
         if !skip {
-            if let Err((error, handler, event)) = unsafe { this.run_handler(py, frame, code, kind, builtin, arg) } {
+            if let Err((error, handler, event)) =
+                unsafe { this.run_handler(py, frame, code, kind, builtin, arg) }
+            {
                 failure::report_and_stop(py, slf, Some(handler), error, event.as_ref());
                 return;
             }
@@ -107,24 +115,23 @@ impl Tracer {
         let generation = self.generation.get(py);
         let mut cache = info.verdicts.get(py);
         if cache.generation != generation || cache.globals != globals {
-            cache = VerdictCache { generation, globals, by_kind: [Verdict::Unknown; 4] };
+            cache = VerdictCache {
+                generation,
+                globals,
+                by_kind: [Verdict::Unknown; 4],
+            };
         }
         let cached = cache.by_kind[kind as usize];
         if cached != Verdict::Unknown {
             return Ok(cached);
         }
-        let Some(handler) = self.handler.clone_ref(py) else { return Ok(Verdict::Never) };
+        let Some(handler) = self.handler.clone_ref(py) else {
+            return Ok(Verdict::Never);
+        };
         let frame = unsafe { Borrowed::from_ptr(py, frame.cast::<ffi::PyObject>()) };
-        let facts = info.module_facts(py, &compat::frame_globals_bound(&frame))?;
         let verdict = predicates::static_verdict(
             handler.bind(py),
-            &StaticFacts {
-                kind,
-                function: info.function.bind(py).clone(),
-                module: facts.module.bind(py).clone(),
-                filename: facts.filename.bind(py).clone(),
-                stdlib: facts.stdlib,
-            },
+            &StaticFacts::of_frame(info, &frame, kind)?,
         )?;
         cache.by_kind[kind as usize] = verdict;
         info.verdicts.set(py, cache);
@@ -143,7 +150,9 @@ impl Tracer {
         arg: *mut ffi::PyObject,
     ) -> Result<(), (PyErr, Py<PyAny>, Option<Py<PyAny>>)> {
         // Owned: the handler may stop this tracer, which drops the stored reference.
-        let Some(handler) = self.handler.clone_ref(py) else { return Ok(()) };
+        let Some(handler) = self.handler.clone_ref(py) else {
+            return Ok(());
+        };
         let code_info = CodeInfo::shared(py, code).map_err(|e| (e, handler.clone_ref(py), None))?;
         let data = unsafe {
             EventData::from_trace(
@@ -193,7 +202,9 @@ impl Tracer {
     pub fn stop_tracing(slf: &Bound<'_, Tracer>) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
-        let Some(handler) = this.handler.replace(py, None) else { return Ok(()) };
+        let Some(handler) = this.handler.replace(py, None) else {
+            return Ok(());
+        };
         drop(handler);
         let (get_name, set_name, _) = this.hook_names();
         let sys = py.import(pyo3::intern!(py, "sys"))?;
@@ -212,7 +223,9 @@ impl Tracer {
         }
         if this.traces_new_threads() {
             let threading_previous = this.threading_previous.replace(py, None);
-            py.import(pyo3::intern!(py, "threading"))?.getattr(set_name)?.call1((threading_previous,))?;
+            py.import(pyo3::intern!(py, "threading"))?
+                .getattr(set_name)?
+                .call1((threading_previous,))?;
         }
         Ok(())
     }
@@ -244,7 +257,10 @@ impl Tracer {
     }
 
     /// Starts tracing with `predicate` as the handler; returns the tracer.
-    fn trace<'py>(slf: &Bound<'py, Self>, predicate: Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
+    fn trace<'py>(
+        slf: &Bound<'py, Self>,
+        predicate: Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, Self>> {
         let py = slf.py();
         let this = slf.get();
         if !predicate.is_callable() {
@@ -256,9 +272,11 @@ impl Tracer {
         let (get_name, set_name, hook_name) = this.hook_names();
         let sys = py.import(pyo3::intern!(py, "sys"))?;
         let previous = sys.getattr(get_name)?.call0()?;
-        this.previous.replace(py, (!previous.is_none()).then(|| previous.unbind()));
+        this.previous
+            .replace(py, (!previous.is_none()).then(|| previous.unbind()));
         this.handler.replace(py, Some(predicate.unbind()));
-        this.generation.set(py, NEXT_GENERATION.fetch_add(1, Ordering::Relaxed));
+        this.generation
+            .set(py, NEXT_GENERATION.fetch_add(1, Ordering::Relaxed));
         // Thread hooks first: importing `threading` must not itself be traced.
         if this.traces_new_threads() {
             let threading = py.import(pyo3::intern!(py, "threading"))?;
@@ -289,7 +307,9 @@ impl Tracer {
             return Ok(None);
         }
         if !frame.is_instance_of::<pyo3::types::PyFrame>() {
-            return Err(PyValueError::new_err("Tracer must be called with a frame object."));
+            return Err(PyValueError::new_err(
+                "Tracer must be called with a frame object.",
+            ));
         }
         let what = match kind.to_str()? {
             "call" => ffi::PyTrace_CALL,
@@ -316,7 +336,10 @@ impl Tracer {
     }
 
     #[pyo3(signature = (*_exc_info))]
-    fn __exit__(slf: &Bound<'_, Self>, _exc_info: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<()> {
+    fn __exit__(
+        slf: &Bound<'_, Self>,
+        _exc_info: &Bound<'_, pyo3::types::PyTuple>,
+    ) -> PyResult<()> {
         Tracer::stop_tracing(slf)
     }
 
