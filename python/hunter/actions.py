@@ -468,7 +468,9 @@ class CallPrinter(CodePrinter):
         kind = event.kind
         builtin = event.builtin
         is_python_call = kind == 'call' and not builtin
-        if stack and event.frame is not None:
+        # Only a live event's frame chain tells which calls are still executing: replayed events (Backlog,
+        # detach) may carry finished frames, whose f_back is not reliable (None for generators on 3.11).
+        if stack and not event.detached and event.frame is not None:
             _drop_finished_calls(stack, event.frame, is_python_call)
         if is_python_call:
             stack.append((event.module, event.function, _frame_key(event.frame)))
