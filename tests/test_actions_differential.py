@@ -81,14 +81,29 @@ def reference_output(version):
 
 
 @functools.lru_cache(maxsize=None)
+def site_packages(version):
+    return subprocess.run(
+        [str(ref_python(version)), '-c', 'import sysconfig; print(sysconfig.get_path("purelib"))'],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
+def candidate_command(version):
+    """The interpreter command line that runs our actions (substituted into the real hunter unless told otherwise)."""
+    if CANDIDATE_PYTHON:
+        return [CANDIDATE_PYTHON]
+    return [str(ref_python(version)), '-S']
+
+
+@functools.lru_cache(maxsize=None)
 def candidate_output(version):
     if CANDIDATE_PYTHON:
-        return run_driver([CANDIDATE_PYTHON], version)
-    python = str(ref_python(version))
-    site_packages = subprocess.run(
-        [python, '-c', 'import sysconfig; print(sysconfig.get_path("purelib"))'], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    return run_driver([python, '-S'], version, '--substitute-actions', str(OUR_ACTIONS), '--site-packages', site_packages)
+        return run_driver(candidate_command(version), version)
+    return run_driver(
+        candidate_command(version), version, '--substitute-actions', str(OUR_ACTIONS), '--site-packages', site_packages(version)
+    )
 
 
 SCENARIOS = re.findall(r'^@scenario\ndef (\w+)', (SCENARIO_DIR / 'driver.py').read_text(), re.MULTILINE)

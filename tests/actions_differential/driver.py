@@ -11,8 +11,6 @@ The same driver runs twice and the outputs are compared by tests/test_actions_di
 
 import argparse
 import collections
-import importlib.abc
-import importlib.util
 import inspect
 import io
 import os
@@ -29,18 +27,6 @@ def scenario(function):
     return function
 
 
-class _ActionsSubstitute(importlib.abc.MetaPathFinder):
-    """Makes ``import hunter.actions`` load the file under test, so every part of hunter uses its classes."""
-
-    def __init__(self, path):
-        self.path = path
-
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname == 'hunter.actions':
-            return importlib.util.spec_from_file_location(fullname, self.path)
-        return None
-
-
 def parse_args():
     parser = argparse.ArgumentParser()
     parser.add_argument('--substitute-actions', help='path of the actions.py under test')
@@ -50,12 +36,11 @@ def parse_args():
 
 
 ARGS = parse_args()
-if ARGS.substitute_actions:
-    assert 'hunter' not in sys.modules, 'run with python -S so that hunter.pth does not import hunter first'
-    sys.path.append(ARGS.site_packages)
-    sys.meta_path.insert(0, _ActionsSubstitute(ARGS.substitute_actions))
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+if ARGS.substitute_actions:
+    import substitute
+
+    substitute.use_actions_file(ARGS.substitute_actions, ARGS.site_packages)
 
 import hunter  # noqa: E402
 import hunter.actions as A  # noqa: E402
