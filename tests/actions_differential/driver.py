@@ -14,8 +14,8 @@ import collections
 import inspect
 import io
 import os
+import re
 import sys
-import threading
 import traceback
 import types
 
@@ -52,6 +52,12 @@ if ARGS.substitute_actions:
     assert A.__file__ == ARGS.substitute_actions, A.__file__
 
 IN_DEMO = Q(module='demo_target')
+ADDRESS = re.compile('0x[0-9a-f]+')
+
+
+def masked(render):
+    """Short repr limits keep only a few digits of an address, too few to mask afterwards: mask them before."""
+    return lambda obj: ADDRESS.sub('0xADDR', render(obj))
 
 
 def traced(action, predicate=IN_DEMO, function=demo.main, **options):
@@ -109,7 +115,7 @@ def call_options():
 def code_options_colors():
     return printed(
         lambda out: A.CodePrinter(
-            stream=out, force_colors=True, force_pid=True, filename_alignment=15, repr_limit=7, repr_func=repr
+            stream=out, force_colors=True, force_pid=True, filename_alignment=15, repr_limit=7, repr_func=masked(repr)
         ),
         threading_support=True,
     )
@@ -123,7 +129,7 @@ def call_repr_func_callable():
 @scenario
 def call_repr_limits():
     return ''.join(
-        printed(lambda out, limit=limit: A.CallPrinter(stream=out, repr_limit=limit, repr_func='repr'), function=demo.run_threads)
+        printed(lambda out, limit=limit: A.CallPrinter(stream=out, repr_limit=limit, repr_func=masked(repr)), function=demo.run_threads)
         for limit in (0, 1, 2, 5, 1000)
     )
 
@@ -158,7 +164,7 @@ def vars_printer():
 
 @scenario
 def vars_printer_colors():
-    return printed(lambda out: A.VarsPrinter(*VARS, stream=out, force_colors=True, repr_limit=10), threading_support=True)
+    return printed(lambda out: A.VarsPrinter(*VARS, stream=out, force_colors=True, repr_limit=10, repr_func=masked(A.BUILTIN_REPR_FUNCS['safe_repr'])), threading_support=True)
 
 
 @scenario
