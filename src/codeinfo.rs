@@ -79,40 +79,26 @@ impl CodeInfo {
     }
 
     #[cold]
-    fn create<'a>(
-        py: Python<'_>,
-        code: *mut ffi::PyObject,
-        index: ffi::Py_ssize_t,
-    ) -> PyResult<&'a CodeInfo> {
+    fn create<'a>(py: Python<'_>, code: *mut ffi::PyObject, index: ffi::Py_ssize_t) -> PyResult<&'a CodeInfo> {
         let code_obj = unsafe { Bound::from_borrowed_ptr(py, code) };
         let info = Arc::new(CodeInfo {
             function: code_obj.getattr(pyo3::intern!(py, "co_name"))?.unbind(),
             co_filename: code_obj.getattr(pyo3::intern!(py, "co_filename"))?.unbind(),
             module_facts: GilCell::new(None),
-            verdicts: GilCell::new(VerdictCache {
-                generation: 0,
-                globals: 0,
-                by_kind: [Verdict::Unknown; 4],
-            }),
+            verdicts: GilCell::new(VerdictCache { generation: 0, globals: 0, by_kind: [Verdict::Unknown; 4] }),
             source_lines: OnceLock::new(),
             co_code: OnceLock::new(),
         });
         let raw = Arc::into_raw(info);
         if !unsafe { code_extra::set(code, index, raw.cast_mut().cast()) } {
             drop(unsafe { Arc::from_raw(raw) });
-            return Err(PyRuntimeError::new_err(
-                "hunter: cannot attach data to a code object",
-            ));
+            return Err(PyRuntimeError::new_err("hunter: cannot attach data to a code object"));
         }
         Ok(unsafe { &*raw })
     }
 
     /// Module name, filename and stdlib flag for this code running with `globals`.
-    pub fn module_facts(
-        &self,
-        py: Python<'_>,
-        globals: &Bound<'_, PyDict>,
-    ) -> PyResult<Arc<ModuleFacts>> {
+    pub fn module_facts(&self, py: Python<'_>, globals: &Bound<'_, PyDict>) -> PyResult<Arc<ModuleFacts>> {
         let key = globals.as_ptr() as usize;
         if let Some(facts) = self.module_facts.get_cloned(py) {
             if facts.globals == key {
@@ -122,21 +108,12 @@ impl CodeInfo {
         let module = module_name(py, Some(globals))?;
         let filename = normalize_filename(py, self.co_filename.bind(py), Some(globals))?;
         let stdlib = is_stdlib(py, module.bind(py), filename.bind(py))?;
-        let facts = Arc::new(ModuleFacts {
-            globals: key,
-            module,
-            filename,
-            stdlib,
-        });
+        let facts = Arc::new(ModuleFacts { globals: key, module, filename, stdlib });
         self.module_facts.replace(py, Some(facts.clone()));
         Ok(facts)
     }
 
-    pub fn co_code<'py>(
-        &self,
-        py: Python<'py>,
-        code: &Bound<'py, PyAny>,
-    ) -> PyResult<&Bound<'py, PyAny>> {
+    pub fn co_code<'py>(&self, py: Python<'py>, code: &Bound<'py, PyAny>) -> PyResult<&Bound<'py, PyAny>> {
         if self.co_code.get().is_none() {
             let bytes = code.getattr(pyo3::intern!(py, "co_code"))?.unbind();
             let _ = self.co_code.set(bytes);
@@ -180,31 +157,19 @@ pub fn normalize_filename(
         return Ok(filename.unbind());
     };
     if text.ends_with(".pyc") || text.ends_with(".pyo") {
-        return Ok(PyString::new(py, &text[..text.len() - 1])
-            .into_any()
-            .unbind());
+        return Ok(PyString::new(py, &text[..text.len() - 1]).into_any().unbind());
     }
     if text.ends_with(".so") || text.ends_with(".pyd") {
-        return Ok(python_helpers(py)?
-            .call_method1(pyo3::intern!(py, "extension_source"), (filename,))?
-            .unbind());
+        return Ok(python_helpers(py)?.call_method1(pyo3::intern!(py, "extension_source"), (filename,))?.unbind());
     }
     Ok(filename.unbind())
 }
 
 /// hunter's `Event.stdlib` rules, with the sys.prefix (#103) and frozen-module (#125) fixes:
 /// only real stdlib directories and `<frozen ...>` modules count.
-pub fn is_stdlib(
-    py: Python<'_>,
-    module: &Bound<'_, PyAny>,
-    filename: &Bound<'_, PyAny>,
-) -> PyResult<bool> {
+pub fn is_stdlib(py: Python<'_>, module: &Bound<'_, PyAny>, filename: &Bound<'_, PyAny>) -> PyResult<bool> {
     let paths = stdlib_paths(py)?;
-    let module = module
-        .cast::<PyString>()
-        .ok()
-        .map(|m| m.to_string())
-        .unwrap_or_default();
+    let module = module.cast::<PyString>().ok().map(|m| m.to_string()).unwrap_or_default();
     if module.split('.').any(|part| part == "pkg_resources") {
         return Ok(true);
     }
@@ -215,18 +180,10 @@ pub fn is_stdlib(
     if filename == "<string>" && (module.starts_with("namedtuple_") || module == "site") {
         return Ok(true);
     }
-    if paths
-        .site_packages
-        .iter()
-        .any(|p| filename.starts_with(p.as_str()))
-    {
+    if paths.site_packages.iter().any(|p| filename.starts_with(p.as_str())) {
         return Ok(false);
     }
-    Ok(filename.starts_with("<frozen ")
-        || paths
-            .stdlib
-            .iter()
-            .any(|p| filename.starts_with(p.as_str())))
+    Ok(filename.starts_with("<frozen ") || paths.stdlib.iter().any(|p| filename.starts_with(p.as_str())))
 }
 
 struct StdlibPaths {
@@ -239,24 +196,14 @@ fn stdlib_paths(py: Python<'_>) -> PyResult<&'static StdlibPaths> {
     PATHS.get_or_try_init(py, || {
         let constants = py.import("hunter.const")?;
         let strings = |name: &str| -> PyResult<Vec<String>> {
-            constants
-                .getattr(name)?
-                .cast_into::<PyTuple>()?
-                .iter()
-                .map(|p| p.extract())
-                .collect()
+            constants.getattr(name)?.cast_into::<PyTuple>()?.iter().map(|p| p.extract()).collect()
         };
-        Ok(StdlibPaths {
-            site_packages: strings("SITE_PACKAGES_PATHS")?,
-            stdlib: strings("STDLIB_PATHS")?,
-        })
+        Ok(StdlibPaths { site_packages: strings("SITE_PACKAGES_PATHS")?, stdlib: strings("STDLIB_PATHS")? })
     })
 }
 
 /// `hunter._event_helpers`: cold-path helpers kept in Python (tokenize-based fullsource, linecache, function lookup).
 pub fn python_helpers(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
     static HELPERS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
-    Ok(HELPERS
-        .get_or_try_init(py, || py.import("hunter._event_helpers").map(Bound::unbind))?
-        .bind(py))
+    Ok(HELPERS.get_or_try_init(py, || py.import("hunter._event_helpers").map(Bound::unbind))?.bind(py))
 }

@@ -66,9 +66,7 @@ pub fn frame_lasti(frame: &Bound<'_, PyAny>) -> PyResult<isize> {
     }
     #[cfg(not(Py_3_11))]
     {
-        frame
-            .getattr(pyo3::intern!(frame.py(), "f_lasti"))?
-            .extract()
+        frame.getattr(pyo3::intern!(frame.py(), "f_lasti"))?.extract()
     }
 }
 
@@ -86,14 +84,12 @@ pub fn frame_locals<'py>(frame: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny
 }
 
 pub fn frame_globals_bound<'py>(frame: &Bound<'py, PyAny>) -> Bound<'py, PyDict> {
-    unsafe {
-        Bound::from_borrowed_ptr(frame.py(), frame_globals(frame.as_ptr().cast()))
-            .cast_into_unchecked()
-    }
+    unsafe { Bound::from_borrowed_ptr(frame.py(), frame_globals(frame.as_ptr().cast())).cast_into_unchecked() }
 }
 
 /// The thread identity CPython's `threading.get_ident()` returns.
 #[inline]
+#[allow(clippy::useless_conversion)] // c_ulong is 32 bits on Windows
 pub fn current_thread_ident() -> u64 {
     u64::from(unsafe { ffi::PyThread_get_thread_ident() })
 }
@@ -117,11 +113,7 @@ pub mod code_extra {
         extra
     }
 
-    pub unsafe fn set(
-        code: *mut ffi::PyObject,
-        index: ffi::Py_ssize_t,
-        value: *mut c_void,
-    ) -> bool {
+    pub unsafe fn set(code: *mut ffi::PyObject, index: ffi::Py_ssize_t, value: *mut c_void) -> bool {
         if unsafe { ffi::PyUnstable_Code_SetExtra(code, index, value) } != 0 {
             unsafe { ffi::PyErr_Clear() };
             return false;

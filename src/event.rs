@@ -48,7 +48,8 @@ impl Kind {
                 Some(base) => (true, base),
                 None => (false, name),
             };
-            let kind = Kind::ALL.into_iter().find(|k| k.name() == base);
+            // Builtin (C function) events exist for calls, returns and exceptions only.
+            let kind = Kind::ALL.into_iter().find(|k| k.name() == base && !(builtin && *k == Kind::Line));
             return kind.map(|k| (k, builtin)).ok_or_else(|| {
                 PyValueError::new_err(format!(
                     "Invalid event kind {name:?}. Must be one of 'call', 'line', 'return', 'exception', \
@@ -57,8 +58,7 @@ impl Kind {
             });
         }
         let what: c_int = kind.extract()?;
-        Kind::from_trace(what)
-            .ok_or_else(|| PyValueError::new_err(format!("Invalid event kind {what}.")))
+        Kind::from_trace(what).ok_or_else(|| PyValueError::new_err(format!("Invalid event kind {what}.")))
     }
 
     pub fn name(self) -> &'static str {
@@ -155,15 +155,7 @@ impl Field {
     /// Fields whose value, for a Python (non-builtin) event, is fixed by the code object, its globals and
     /// the event kind: predicates on them can be decided once per code object.
     pub fn is_code_static(self) -> bool {
-        matches!(
-            self,
-            Field::Builtin
-                | Field::Filename
-                | Field::Function
-                | Field::Kind
-                | Field::Module
-                | Field::Stdlib
-        )
+        matches!(self, Field::Builtin | Field::Filename | Field::Function | Field::Kind | Field::Module | Field::Stdlib)
     }
 }
 
@@ -223,6 +215,7 @@ impl EventData {
     ///
     /// # Safety
     /// `frame` must be a live frame object and `arg` NULL or a live object.
+    #[allow(clippy::too_many_arguments)] // one per field of the event, all from the trace callback
     pub unsafe fn from_trace(
         py: Python<'_>,
         frame: *mut ffi::PyFrameObject,
@@ -234,11 +227,7 @@ impl EventData {
         threading_support: Option<bool>,
         code_info: Option<Arc<CodeInfo>>,
     ) -> EventData {
-        let arg = if arg.is_null() {
-            py.None()
-        } else {
-            unsafe { Bound::from_borrowed_ptr(py, arg) }.unbind()
-        };
+        let arg = if arg.is_null() { py.None() } else { unsafe { Bound::from_borrowed_ptr(py, arg) }.unbind() };
         EventData {
             frame: Some(unsafe { Bound::from_borrowed_ptr(py, frame.cast()) }.unbind()),
             kind,
@@ -256,9 +245,7 @@ impl EventData {
     fn frame<'py>(&self, py: Python<'py>) -> PyResult<&Bound<'py, PyAny>> {
         match &self.frame {
             Some(frame) => Ok(frame.bind(py)),
-            None => Err(PyAttributeError::new_err(
-                "this event has no frame (it is detached)",
-            )),
+            None => Err(PyAttributeError::new_err("this event has no frame (it is detached)")),
         }
     }
 
@@ -284,21 +271,13 @@ impl EventData {
 
     fn module_facts(&self, py: Python<'_>) -> PyResult<Arc<codeinfo::ModuleFacts>> {
         let frame = self.frame(py)?;
-        self.code_info(py)?
-            .module_facts(py, &compat::frame_globals_bound(frame))
+        self.code_info(py)?.module_facts(py, &compat::frame_globals_bound(frame))
     }
 
     fn compute(&self, py: Python<'_>, slot: Slot) -> PyResult<Py<PyAny>> {
         Ok(match slot {
-            Slot::Code => self
-                .frame(py)?
-                .getattr(pyo3::intern!(py, "f_code"))?
-                .unbind(),
-            Slot::Function if self.builtin => self
-                .arg
-                .bind(py)
-                .getattr(pyo3::intern!(py, "__name__"))?
-                .unbind(),
+            Slot::Code => self.frame(py)?.getattr(pyo3::intern!(py, "f_code"))?.unbind(),
+            Slot::Function if self.builtin => self.arg.bind(py).getattr(pyo3::intern!(py, "__name__"))?.unbind(),
             Slot::Function => self.code_info(py)?.function.clone_ref(py),
             Slot::Module if self.builtin => {
                 let module = self.arg.bind(py).getattr(pyo3::intern!(py, "__module__"))?;
@@ -312,31 +291,16 @@ impl EventData {
             Slot::Filename => self.module_facts(py)?.filename.clone_ref(py),
             Slot::Lineno => {
                 let frame = self.frame(py)?;
-                unsafe { compat::frame_lineno(frame.as_ptr().cast()) }
-                    .into_pyobject(py)?
-                    .into_any()
-                    .unbind()
+                unsafe { compat::frame_lineno(frame.as_ptr().cast()) }.into_pyobject(py)?.into_any().unbind()
             }
             Slot::Globals | Slot::Locals if self.builtin => PyDict::new(py).into_any().unbind(),
-            Slot::Globals => compat::frame_globals_bound(self.frame(py)?)
-                .into_any()
-                .unbind(),
+            Slot::Globals => compat::frame_globals_bound(self.frame(py)?).into_any().unbind(),
             Slot::Locals => compat::frame_locals(self.frame(py)?)?.unbind(),
             Slot::Stdlib if self.builtin => {
-                let stdlib = codeinfo::is_stdlib(
-                    py,
-                    self.cached(py, Slot::Module)?,
-                    self.cached(py, Slot::Filename)?,
-                )?;
+                let stdlib = codeinfo::is_stdlib(py, self.cached(py, Slot::Module)?, self.cached(py, Slot::Filename)?)?;
                 stdlib.into_pyobject(py)?.to_owned().into_any().unbind()
             }
-            Slot::Stdlib => self
-                .module_facts(py)?
-                .stdlib
-                .into_pyobject(py)?
-                .to_owned()
-                .into_any()
-                .unbind(),
+            Slot::Stdlib => self.module_facts(py)?.stdlib.into_pyobject(py)?.to_owned().into_any().unbind(),
             Slot::Source => self.source(py, false)?,
             Slot::Fullsource => self.source(py, true)?,
             Slot::Threadid => {
@@ -355,10 +319,7 @@ impl EventData {
             Slot::Instruction => self.instruction(py)?,
             Slot::FunctionObject if self.builtin => self.arg.clone_ref(py),
             Slot::FunctionObject => codeinfo::python_helpers(py)?
-                .call_method1(
-                    pyo3::intern!(py, "function_object"),
-                    (self.frame(py)?, self.cached(py, Slot::Code)?),
-                )?
+                .call_method1(pyo3::intern!(py, "function_object"), (self.frame(py)?, self.cached(py, Slot::Code)?))?
                 .unbind(),
         })
     }
@@ -373,23 +334,19 @@ impl EventData {
             if let Ok(name) = filename.cast::<PyString>() {
                 let name = name.to_str()?;
                 if name.ends_with(".so") || name.ends_with(".pyd") {
-                    let message = format!(
-                        "{NO_SOURCE}not reading binary {} file",
-                        &name[name.rfind('.').unwrap_or(0)..]
-                    );
+                    let message =
+                        format!("{NO_SOURCE}not reading binary {} file", &name[name.rfind('.').unwrap_or(0)..]);
                     return Ok(PyString::new(py, &message).into_any().unbind());
                 }
             }
             let info = self.code_info(py)?;
             if info.source_lines.get().is_none() {
                 let globals = self.cached(py, Slot::Globals)?;
-                let lines =
-                    helpers.call_method1(pyo3::intern!(py, "source_lines"), (filename, globals))?;
+                let lines = helpers.call_method1(pyo3::intern!(py, "source_lines"), (filename, globals))?;
                 let _ = info.source_lines.set(lines.unbind());
             }
             let lines = info.source_lines.get().expect("set above").bind(py);
-            let wants_definition =
-                full && self.kind == Kind::Call && info.function.bind(py).ne("<module>")?;
+            let wants_definition = full && self.kind == Kind::Call && info.function.bind(py).ne("<module>")?;
             let method = if wants_definition {
                 pyo3::intern!(py, "definition_source")
             } else {
@@ -410,12 +367,10 @@ impl EventData {
         let co_code = self.code_info(py)?.co_code(py, code)?;
         let lasti = compat::frame_lasti(frame)?;
         let bytes: &[u8] = co_code.extract()?;
-        Ok(
-            match usize::try_from(lasti).ok().and_then(|i| bytes.get(i)) {
-                Some(op) => op.into_pyobject(py)?.into_any().unbind(),
-                None => py.None(),
-            },
-        )
+        Ok(match usize::try_from(lasti).ok().and_then(|i| bytes.get(i)) {
+            Some(op) => op.into_pyobject(py)?.into_any().unbind(),
+            None => py.None(),
+        })
     }
 
     /// The Python value of a query field.
@@ -459,11 +414,7 @@ impl EventData {
     }
 
     /// hunter's `detach(value_filter)`: a frame-less snapshot with every printable field filled in.
-    pub fn detach(
-        &self,
-        py: Python<'_>,
-        value_filter: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<EventData> {
+    pub fn detach(&self, py: Python<'_>, value_filter: Option<&Bound<'_, PyAny>>) -> PyResult<EventData> {
         let slots: [OnceLock<Py<PyAny>>; SLOT_COUNT] = Default::default();
         for slot in DETACHED_SLOTS {
             let _ = slots[slot as usize].set(self.cached(py, slot)?.clone().unbind());
@@ -477,11 +428,7 @@ impl EventData {
                 filtered_dict(self.cached(py, Slot::Globals)?, filter)?,
                 filtered_dict(self.cached(py, Slot::Locals)?, filter)?,
             ),
-            None => (
-                py.None(),
-                PyDict::new(py).into_any().unbind(),
-                PyDict::new(py).into_any().unbind(),
-            ),
+            None => (py.None(), PyDict::new(py).into_any().unbind(), PyDict::new(py).into_any().unbind()),
         };
         let _ = slots[Slot::Globals as usize].set(globals);
         let _ = slots[Slot::Locals as usize].set(locals);
@@ -511,10 +458,7 @@ fn clone_cell(py: Python<'_>, cell: &OnceLock<Py<PyAny>>) -> OnceLock<Py<PyAny>>
 fn filtered_dict(mapping: &Bound<'_, PyAny>, filter: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
     let py = mapping.py();
     let result = PyDict::new(py);
-    for item in mapping
-        .call_method0(pyo3::intern!(py, "items"))?
-        .try_iter()?
-    {
+    for item in mapping.call_method0(pyo3::intern!(py, "items"))?.try_iter()? {
         let (key, value): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item?.extract()?;
         result.set_item(key, filter.call1((value,))?)?;
     }
@@ -523,13 +467,8 @@ fn filtered_dict(mapping: &Bound<'_, PyAny>, filter: &Bound<'_, PyAny>) -> PyRes
 
 fn main_thread_ident(py: Python<'_>) -> PyResult<u64> {
     static MAIN: PyOnceLock<u64> = PyOnceLock::new();
-    MAIN.get_or_try_init(py, || {
-        py.import("threading")?
-            .call_method0("main_thread")?
-            .getattr("ident")?
-            .extract()
-    })
-    .copied()
+    MAIN.get_or_try_init(py, || py.import("threading")?.call_method0("main_thread")?.getattr("ident")?.extract())
+        .copied()
 }
 
 /// An event being evaluated by predicates: the data, plus the Python `Event` object created for it on
@@ -541,30 +480,18 @@ pub struct EventRef<'a> {
 
 impl<'a> EventRef<'a> {
     pub fn new(data: &'a EventData) -> Self {
-        EventRef {
-            data,
-            py_event: OnceCell::new(),
-        }
+        EventRef { data, py_event: OnceCell::new() }
     }
 
     /// Wraps an existing Python event, which `as_py` then returns unchanged.
     pub fn with_object(data: &'a EventData, event: Py<Event>) -> Self {
-        EventRef {
-            data,
-            py_event: OnceCell::from(event),
-        }
+        EventRef { data, py_event: OnceCell::from(event) }
     }
 
     pub fn as_py<'py>(&self, py: Python<'py>) -> PyResult<&Bound<'py, Event>> {
         if self.py_event.get().is_none() {
-            let event = Py::new(
-                py,
-                Event {
-                    data: self
-                        .data
-                        .clone_with_counters(py, self.data.depth, self.data.calls),
-                },
-            )?;
+            let event =
+                Py::new(py, Event { data: self.data.clone_with_counters(py, self.data.depth, self.data.calls) })?;
             if let Some(event) = self.py_event.set(event).err() {
                 drop(event);
             }
@@ -626,10 +553,7 @@ impl Event {
 
     #[getter]
     fn frame(&self, py: Python<'_>) -> Py<PyAny> {
-        self.data
-            .frame
-            .as_ref()
-            .map_or_else(|| py.None(), |f| f.clone_ref(py))
+        self.data.frame.as_ref().map_or_else(|| py.None(), |f| f.clone_ref(py))
     }
     #[setter]
     fn set_frame(&mut self, frame: Option<Py<PyAny>>) {
@@ -742,30 +666,19 @@ impl Event {
 
     #[pyo3(signature = (value_filter=None))]
     fn detach(&self, py: Python<'_>, value_filter: Option<&Bound<'_, PyAny>>) -> PyResult<Event> {
-        Ok(Event {
-            data: self.data.detach(py, value_filter)?,
-        })
+        Ok(Event { data: self.data.detach(py, value_filter)? })
     }
 
     fn clone(&self, py: Python<'_>) -> Event {
-        Event {
-            data: self
-                .data
-                .clone_with_counters(py, self.data.depth, self.data.calls),
-        }
+        Event { data: self.data.clone_with_counters(py, self.data.depth, self.data.calls) }
     }
 
-    fn __getitem__<'py>(
-        slf: &Bound<'py, Self>,
-        item: &Bound<'py, PyString>,
-    ) -> PyResult<Bound<'py, PyAny>> {
+    fn __getitem__<'py>(slf: &Bound<'py, Self>, item: &Bound<'py, PyString>) -> PyResult<Bound<'py, PyAny>> {
         slf.as_any().getattr(item)
     }
 
     fn __reduce__(&self) -> PyResult<()> {
-        Err(PyTypeError::new_err(
-            "cannot pickle 'hunter.event.Event' object",
-        ))
+        Err(PyTypeError::new_err("cannot pickle 'hunter.event.Event' object"))
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
@@ -777,5 +690,33 @@ impl Event {
             self.data.get(py, Field::Filename)?.repr()?,
             self.data.get(py, Field::Lineno)?.str()?,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_parse_from_hunter_strings_and_trace_numbers() {
+        Python::attach(|py| {
+            let parse = |value: Bound<'_, PyAny>| Kind::from_py(&value).unwrap();
+            assert_eq!(parse(PyString::new(py, "line").into_any()), (Kind::Line, false));
+            assert_eq!(parse(PyString::new(py, "c_return").into_any()), (Kind::Return, true));
+            assert_eq!(parse(6i32.into_pyobject(py).unwrap().into_any()), (Kind::Return, true));
+            assert_eq!(parse(1i32.into_pyobject(py).unwrap().into_any()), (Kind::Exception, false));
+            let error = Kind::from_py(PyString::new(py, "c_line").as_any()).unwrap_err();
+            assert!(error.to_string().contains("Invalid event kind \"c_line\""), "{error}");
+        });
+    }
+
+    #[test]
+    fn field_names_round_trip_and_only_code_facts_are_static() {
+        for field in Field::ALL {
+            assert_eq!(Field::from_name(field.name()), Some(field));
+        }
+        assert_eq!(Field::from_name("frame"), None);
+        let static_fields: Vec<_> = Field::ALL.into_iter().filter(|f| f.is_code_static()).map(Field::name).collect();
+        assert_eq!(static_fields, ["builtin", "filename", "function", "kind", "module", "stdlib"]);
     }
 }

@@ -22,16 +22,8 @@ pub fn report_and_stop(
     }
 }
 
-fn report(
-    py: Python<'_>,
-    handler: Option<Py<PyAny>>,
-    error: &PyErr,
-    event: Option<&Py<PyAny>>,
-) -> PyResult<()> {
-    let stream = match py
-        .import("hunter")
-        .and_then(|hunter| hunter.getattr("_default_stream"))
-    {
+fn report(py: Python<'_>, handler: Option<Py<PyAny>>, error: &PyErr, event: Option<&Py<PyAny>>) -> PyResult<()> {
+    let stream = match py.import("hunter").and_then(|hunter| hunter.getattr("_default_stream")) {
         Ok(stream) if !stream.is_none() => stream,
         _ => py.import("sys")?.getattr("stderr")?,
     };
@@ -51,10 +43,8 @@ fn report(
         Some(event) => event.bind(py).repr()?.to_string(),
         None => "<no event>".to_owned(),
     };
-    let message = format!(
-        "Disabling tracer because handler {handler} failed ({}) at {event}.\n\n",
-        error.value(py).repr()?
-    );
+    let message =
+        format!("Disabling tracer because handler {handler} failed ({}) at {event}.\n\n", error.value(py).repr()?);
     stream.call_method1("write", (message,))?;
     Ok(())
 }

@@ -54,10 +54,6 @@ impl<T> GilCell<Option<Py<T>>> {
     /// The stored pointer without touching its reference count; valid until the next `replace`.
     #[inline]
     pub fn as_ptr(&self, _py: Python<'_>) -> *mut pyo3::ffi::PyObject {
-        unsafe {
-            (*self.0.get())
-                .as_ref()
-                .map_or(std::ptr::null_mut(), Py::as_ptr)
-        }
+        unsafe { (*self.0.get()).as_ref().map_or(std::ptr::null_mut(), Py::as_ptr) }
     }
 }

@@ -33,6 +33,10 @@ pub struct Tracer {
 }
 
 /// The C trace function. CPython calls it attached, never recursively on one thread.
+///
+/// The rejection path touches only borrowed pointers. Anything that creates owned `Py` references runs
+/// inside `Python::attach`, so that pyo3 knows the thread is attached and releases them immediately
+/// (otherwise they are parked in pyo3's deferred-release pool, keeping frames alive).
 unsafe extern "C" fn trace_function(
     obj: *mut ffi::PyObject,
     frame: *mut ffi::PyFrameObject,
@@ -42,14 +46,12 @@ unsafe extern "C" fn trace_function(
     let py = unsafe { Python::assume_attached() };
     let tracer = unsafe { Borrowed::from_ptr(py, obj).cast_unchecked::<Tracer>() };
     // A panic must never unwind into CPython; treat it like a failing handler.
-    let outcome = catch_unwind(AssertUnwindSafe(|| unsafe {
-        Tracer::on_event(tracer, frame, what, arg)
-    }));
+    let outcome = catch_unwind(AssertUnwindSafe(|| unsafe { Tracer::on_event(tracer, frame, what, arg) }));
     if outcome.is_err() {
-        let error = pyo3::exceptions::PySystemError::new_err(
-            "hunter: internal error in the trace function",
-        );
-        failure::report_and_stop(py, tracer, None, error, None);
+        Python::attach(|py| {
+            let error = pyo3::exceptions::PySystemError::new_err("hunter: internal error in the trace function");
+            failure::report_and_stop(py, tracer, None, error, None);
+        });
     }
     0
 }
@@ -84,15 +86,19 @@ impl Tracer {
             && match unsafe { this.code_verdict(py, frame, code, kind) } {
                 Ok(verdict) => verdict != Verdict::Effectful,
                 Err(error) => {
-                    failure::report_and_stop(py, slf, None, error, None);
+                    Python::attach(|py| failure::report_and_stop(py, slf, None, error, None));
                     return;
                 }
             };
         if !skip {
-            if let Err((error, handler, event)) =
-                unsafe { this.run_handler(py, frame, code, kind, builtin, arg) }
-            {
-                failure::report_and_stop(py, slf, Some(handler), error, event.as_ref());
+            let failed = Python::attach(|py| match unsafe { this.run_handler(py, frame, code, kind, builtin, arg) } {
+                Ok(()) => false,
+                Err((error, handler, event)) => {
+                    failure::report_and_stop(py, slf, Some(handler), error, event.as_ref());
+                    true
+                }
+            });
+            if failed {
                 return;
             }
         }
@@ -115,27 +121,25 @@ impl Tracer {
         let generation = self.generation.get(py);
         let mut cache = info.verdicts.get(py);
         if cache.generation != generation || cache.globals != globals {
-            cache = VerdictCache {
-                generation,
-                globals,
-                by_kind: [Verdict::Unknown; 4],
-            };
+            cache = VerdictCache { generation, globals, by_kind: [Verdict::Unknown; 4] };
         }
         let cached = cache.by_kind[kind as usize];
         if cached != Verdict::Unknown {
             return Ok(cached);
         }
-        let Some(handler) = self.handler.clone_ref(py) else {
-            return Ok(Verdict::Never);
-        };
-        let frame = unsafe { Borrowed::from_ptr(py, frame.cast::<ffi::PyObject>()) };
-        let verdict = predicates::static_verdict(
-            handler.bind(py),
-            &StaticFacts::of_frame(info, &frame, kind)?,
-        )?;
-        cache.by_kind[kind as usize] = verdict;
-        info.verdicts.set(py, cache);
-        Ok(verdict)
+        Python::attach(|py| {
+            let handler = self.handler.as_ptr(py);
+            if handler.is_null() {
+                return Ok(Verdict::Never);
+            }
+            // Borrowed: computing a verdict runs no user code that could replace the handler.
+            let handler = unsafe { Borrowed::from_ptr(py, handler) };
+            let frame = unsafe { Borrowed::from_ptr(py, frame.cast::<ffi::PyObject>()) };
+            let verdict = predicates::static_verdict(&handler, &StaticFacts::of_frame(info, &frame, kind)?)?;
+            cache.by_kind[kind as usize] = verdict;
+            info.verdicts.set(py, cache);
+            Ok(verdict)
+        })
     }
 
     /// Builds the event and runs the handler on it. On failure, hands back what the report needs.
@@ -223,9 +227,7 @@ impl Tracer {
         }
         if this.traces_new_threads() {
             let threading_previous = this.threading_previous.replace(py, None);
-            py.import(pyo3::intern!(py, "threading"))?
-                .getattr(set_name)?
-                .call1((threading_previous,))?;
+            py.import(pyo3::intern!(py, "threading"))?.getattr(set_name)?.call1((threading_previous,))?;
         }
         Ok(())
     }
@@ -257,10 +259,7 @@ impl Tracer {
     }
 
     /// Starts tracing with `predicate` as the handler; returns the tracer.
-    fn trace<'py>(
-        slf: &Bound<'py, Self>,
-        predicate: Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, Self>> {
+    fn trace<'py>(slf: &Bound<'py, Self>, predicate: Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
         let py = slf.py();
         let this = slf.get();
         if !predicate.is_callable() {
@@ -272,11 +271,9 @@ impl Tracer {
         let (get_name, set_name, hook_name) = this.hook_names();
         let sys = py.import(pyo3::intern!(py, "sys"))?;
         let previous = sys.getattr(get_name)?.call0()?;
-        this.previous
-            .replace(py, (!previous.is_none()).then(|| previous.unbind()));
+        this.previous.replace(py, (!previous.is_none()).then(|| previous.unbind()));
         this.handler.replace(py, Some(predicate.unbind()));
-        this.generation
-            .set(py, NEXT_GENERATION.fetch_add(1, Ordering::Relaxed));
+        this.generation.set(py, NEXT_GENERATION.fetch_add(1, Ordering::Relaxed));
         // Thread hooks first: importing `threading` must not itself be traced.
         if this.traces_new_threads() {
             let threading = py.import(pyo3::intern!(py, "threading"))?;
@@ -307,9 +304,7 @@ impl Tracer {
             return Ok(None);
         }
         if !frame.is_instance_of::<pyo3::types::PyFrame>() {
-            return Err(PyValueError::new_err(
-                "Tracer must be called with a frame object.",
-            ));
+            return Err(PyValueError::new_err("Tracer must be called with a frame object."));
         }
         let what = match kind.to_str()? {
             "call" => ffi::PyTrace_CALL,
@@ -336,10 +331,7 @@ impl Tracer {
     }
 
     #[pyo3(signature = (*_exc_info))]
-    fn __exit__(
-        slf: &Bound<'_, Self>,
-        _exc_info: &Bound<'_, pyo3::types::PyTuple>,
-    ) -> PyResult<()> {
+    fn __exit__(slf: &Bound<'_, Self>, _exc_info: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<()> {
         Tracer::stop_tracing(slf)
     }
 

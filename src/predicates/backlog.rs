@@ -69,17 +69,11 @@ impl Backlog {
     fn build(settings: Settings<'_>) -> PyResult<Backlog> {
         let py = settings.action.py();
         let action = instantiate_action(&settings.action)?;
-        let base = py
-            .import(pyo3::intern!(py, "hunter.actions"))?
-            .getattr(pyo3::intern!(py, "ColorStreamAction"))?;
+        let base = py.import(pyo3::intern!(py, "hunter.actions"))?.getattr(pyo3::intern!(py, "ColorStreamAction"))?;
         if !action.is_instance(&base)? {
-            return Err(PyTypeError::new_err(format!(
-                "Action {} must be a ColorStreamAction.",
-                action.repr()?
-            )));
+            return Err(PyTypeError::new_err(format!("Action {} must be a ColorStreamAction.", action.repr()?)));
         }
-        let size = usize::try_from(settings.size)
-            .map_err(|_| PyValueError::new_err("maxlen must be non-negative"))?;
+        let size = usize::try_from(settings.size).map_err(|_| PyValueError::new_err("maxlen must be non-negative"))?;
         let try_repr = match settings.vars {
             true => Some(action.getattr(pyo3::intern!(py, "try_repr"))?.unbind()),
             false => None,
@@ -113,18 +107,11 @@ impl Backlog {
     /// `~backlog`: the same backlog with a negated condition.
     pub(crate) fn inverted<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let condition = negation(self.condition.bind(py))?;
-        let backlog = Backlog::build(Settings {
-            condition,
-            ..self.derived_settings(py)
-        })?;
+        let backlog = Backlog::build(Settings { condition, ..self.derived_settings(py) })?;
         Ok(Bound::new(py, backlog)?.into_any())
     }
 
-    pub(crate) fn evaluate<'py>(
-        &self,
-        py: Python<'py>,
-        event: &EventRef<'_>,
-    ) -> PyResult<Outcome<'py>> {
+    pub(crate) fn evaluate<'py>(&self, py: Python<'py>, event: &EventRef<'_>) -> PyResult<Outcome<'py>> {
         let result = evaluate_outcome(py, self.condition.bind(py), event)?;
         if result.is_true()? {
             let queue = self.queue.replace(py, VecDeque::new());
@@ -152,45 +139,29 @@ impl Backlog {
 
     /// Queues a detached copy of the event that still points at the live frame (for the stack walk).
     fn remember(&self, py: Python<'_>, event: &EventRef<'_>) -> PyResult<()> {
-        let mut detached = event
-            .data
-            .detach(py, self.try_repr.as_ref().map(|filter| filter.bind(py)))?;
+        let mut detached = event.data.detach(py, self.try_repr.as_ref().map(|filter| filter.bind(py)))?;
         detached.frame = event.data.frame.as_ref().map(|frame| frame.clone_ref(py));
         let detached = Py::new(py, Event { data: detached })?;
         let mut queue = self.queue.replace(py, VecDeque::new());
         queue.push_back(detached);
-        let evicted = if queue.len() > self.size {
-            queue.pop_front()
-        } else {
-            None
-        };
+        let evicted = if queue.len() > self.size { queue.pop_front() } else { None };
         self.queue.replace(py, queue);
         // Dropped only now: freeing an event may run arbitrary code, which must see a consistent queue.
         drop(evicted);
         Ok(())
     }
 
-    fn replay(
-        &self,
-        py: Python<'_>,
-        queue: &VecDeque<Py<Event>>,
-        event: &EventRef<'_>,
-    ) -> PyResult<()> {
+    fn replay(&self, py: Python<'_>, queue: &VecDeque<Py<Event>>, event: &EventRef<'_>) -> PyResult<()> {
         let action = self.action.bind(py);
         action.call_method0(pyo3::intern!(py, "cleanup"))?;
         let first = queue.front().expect("replay needs events").bind(py);
         let (first_depth, first_is_call, first_frame) = {
             let first = first.try_borrow()?;
-            let frame = first
-                .data
-                .frame
-                .as_ref()
-                .map(|frame| frame.bind(py).clone());
+            let frame = first.data.frame.as_ref().map(|frame| frame.bind(py).clone());
             (first.data.depth, first.data.kind == Kind::Call, frame)
         };
         let backlog_call_depth = event.data.depth - first_depth;
-        let missing_depth =
-            first_depth.min(0.max(self.stack - backlog_call_depth + i64::from(first_is_call)));
+        let missing_depth = first_depth.min(0.max(self.stack - backlog_call_depth + i64::from(first_is_call)));
         if missing_depth != 0 {
             let mut frame = match first_frame {
                 Some(frame) if first_is_call => parent_frame(&frame)?,
@@ -200,11 +171,7 @@ impl Backlog {
             let mut depth_delta = 0;
             while let Some(current) = frame.filter(|_| depth_delta < missing_depth) {
                 let depth = first_depth - depth_delta - 1;
-                stack_events.push(self.stack_event(
-                    &current,
-                    depth,
-                    event.data.threading_support,
-                )?);
+                stack_events.push(self.stack_event(&current, depth, event.data.threading_support)?);
                 frame = parent_frame(&current)?;
                 depth_delta += 1;
             }
@@ -229,14 +196,7 @@ impl Backlog {
         let py = frame.py();
         let event = py
             .get_type::<Event>()
-            .call1((
-                frame,
-                Kind::Call.py_name(py),
-                py.None(),
-                depth,
-                -1,
-                threading_support,
-            ))?
+            .call1((frame, Kind::Call.py_name(py), py.None(), depth, -1, threading_support))?
             .cast_into::<Event>()?;
         if !self.vars {
             event.setattr(pyo3::intern!(py, "locals"), PyDict::new(py))?;

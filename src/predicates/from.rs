@@ -23,24 +23,14 @@ pub struct From {
 }
 
 impl From {
-    pub(crate) fn evaluate<'py>(
-        &self,
-        py: Python<'py>,
-        event: &EventRef<'_>,
-    ) -> PyResult<Outcome<'py>> {
+    pub(crate) fn evaluate<'py>(&self, py: Python<'py>, event: &EventRef<'_>) -> PyResult<Outcome<'py>> {
         let data = event.data;
         let (delta_depth, delta_calls) = match self.origin.get(py) {
             None => {
                 if !evaluate(py, self.condition.bind(py), event)? {
                     return Ok(Outcome::Bool(false));
                 }
-                self.origin.set(
-                    py,
-                    Some(Origin {
-                        depth: data.depth,
-                        calls: data.calls,
-                    }),
-                );
+                self.origin.set(py, Some(Origin { depth: data.depth, calls: data.calls }));
                 (0, 0)
             }
             Some(origin) => {

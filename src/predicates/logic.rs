@@ -9,9 +9,7 @@ use crate::event::{Event, EventRef};
 
 /// What `And` and `Or` have in common: a tuple of predicates, evaluated in order until one result is
 /// `DECISIVE` (false for And, true for Or), which is then the answer.
-pub(crate) trait Junction:
-    pyo3::PyClass<Frozen = pyo3::pyclass::boolean_struct::True> + Sync
-{
+pub(crate) trait Junction: pyo3::PyClass<Frozen = pyo3::pyclass::boolean_struct::True> + Sync {
     const DECISIVE: bool;
     /// The verdict of a child that settles the junction, and of one that changes nothing.
     const DECISIVE_VERDICT: Verdict;
@@ -43,12 +41,7 @@ fn new_junction<'py, J: Junction>(
 /// `predicate`'s children if it is a `J`, else just itself: the flattening of `Or(a, b) | c`.
 fn members<'py, J: Junction>(predicate: &Bound<'py, PyAny>) -> Vec<Bound<'py, PyAny>> {
     match predicate.cast_exact::<J>() {
-        Ok(junction) => junction
-            .get()
-            .predicates()
-            .bind(predicate.py())
-            .iter()
-            .collect(),
+        Ok(junction) => junction.get().predicates().bind(predicate.py()).iter().collect(),
         Err(_) => vec![predicate.clone()],
     }
 }
@@ -60,16 +53,10 @@ pub(crate) fn combine<'py, J: Junction>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let py = left.py();
     if left.is_exact_instance_of::<J>() {
-        return new_junction::<J>(
-            py,
-            members::<J>(left).into_iter().chain(members::<J>(right)),
-        );
+        return new_junction::<J>(py, members::<J>(left).into_iter().chain(members::<J>(right)));
     }
     if let (Ok(left), Ok(right)) = (left.cast_exact::<Not>(), right.cast_exact::<Not>()) {
-        let inner = [
-            left.get().predicate.bind(py).clone(),
-            right.get().predicate.bind(py).clone(),
-        ];
+        let inner = [left.get().predicate.bind(py).clone(), right.get().predicate.bind(py).clone()];
         return negation(&new_junction::<J::Dual>(py, inner)?);
     }
     new_junction::<J>(py, [left.clone(), right.clone()])
@@ -81,10 +68,7 @@ pub(crate) fn combine_reflected<'py, J: Junction>(
     left: &Bound<'py, PyAny>,
     right: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    new_junction::<J>(
-        left.py(),
-        std::iter::once(left.clone()).chain(members::<J>(right)),
-    )
+    new_junction::<J>(left.py(), std::iter::once(left.clone()).chain(members::<J>(right)))
 }
 
 /// `~predicate`: `Not(predicate)`, except that `~Not(x)` is `x` and `~Backlog(c, ...)` is `Backlog(Not(c), ...)`.
@@ -101,13 +85,7 @@ pub(crate) fn invert<'py>(predicate: &Bound<'py, PyAny>) -> PyResult<Bound<'py, 
 
 /// `Not(predicate)`.
 pub(crate) fn negation<'py>(predicate: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-    Ok(Bound::new(
-        predicate.py(),
-        Not {
-            predicate: predicate.clone().unbind(),
-        },
-    )?
-    .into_any())
+    Ok(Bound::new(predicate.py(), Not { predicate: predicate.clone().unbind() })?.into_any())
 }
 
 /// hunter's `_flatten`: a single predicate is returned as it is; several are joined into one `J`, with
@@ -133,11 +111,7 @@ pub(crate) fn junction_verdict<J: Junction>(
     for child in junction.predicates().bind(py).iter() {
         match static_verdict(&child, facts)? {
             verdict if verdict == J::DECISIVE_VERDICT => {
-                return Ok(if result == Verdict::Effectful {
-                    Verdict::Effectful
-                } else {
-                    verdict
-                });
+                return Ok(if result == Verdict::Effectful { Verdict::Effectful } else { verdict });
             }
             verdict if verdict == J::NEUTRAL_VERDICT => {}
             Verdict::Depends if result == J::NEUTRAL_VERDICT => result = Verdict::Depends,

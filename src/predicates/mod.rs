@@ -141,11 +141,7 @@ impl<'py> Outcome<'py> {
 }
 
 /// Evaluates any predicate (ours natively, anything else as a Python callable) on an event.
-pub fn evaluate(
-    py: Python<'_>,
-    predicate: &Bound<'_, PyAny>,
-    event: &EventRef<'_>,
-) -> PyResult<bool> {
+pub fn evaluate(py: Python<'_>, predicate: &Bound<'_, PyAny>, event: &EventRef<'_>) -> PyResult<bool> {
     evaluate_outcome(py, predicate, event)?.is_true()
 }
 
@@ -175,10 +171,7 @@ pub(crate) fn evaluate_outcome<'py>(
 }
 
 /// Runs `body` on a Python-provided event; callables and actions downstream get that very object.
-pub(crate) fn with_event<R>(
-    event: &Bound<'_, Event>,
-    body: impl FnOnce(&EventRef<'_>) -> PyResult<R>,
-) -> PyResult<R> {
+pub(crate) fn with_event<R>(event: &Bound<'_, Event>, body: impl FnOnce(&EventRef<'_>) -> PyResult<R>) -> PyResult<R> {
     let data = event.try_borrow()?;
     body(&EventRef::with_object(&data.data, event.clone().unbind()))
 }
@@ -213,17 +206,9 @@ pub fn uses_counters(predicate: &Bound<'_, PyAny>) -> bool {
     } else if let Ok(not) = predicate.cast_exact::<Not>() {
         uses_counters(not.get().predicate.bind(py))
     } else if let Ok(and) = predicate.cast_exact::<And>() {
-        and.get()
-            .predicates
-            .bind(py)
-            .iter()
-            .any(|child| uses_counters(&child))
+        and.get().predicates.bind(py).iter().any(|child| uses_counters(&child))
     } else if let Ok(or) = predicate.cast_exact::<Or>() {
-        or.get()
-            .predicates
-            .bind(py)
-            .iter()
-            .any(|child| uses_counters(&child))
+        or.get().predicates.bind(py).iter().any(|child| uses_counters(&child))
     } else {
         true
     }
@@ -234,9 +219,7 @@ pub fn uses_counters(predicate: &Bound<'_, PyAny>) -> bool {
 pub(crate) fn instantiate_action<'py>(action: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     let py = action.py();
     if let Ok(class) = action.cast::<PyType>() {
-        let base = py
-            .import(pyo3::intern!(py, "hunter.actions"))?
-            .getattr(pyo3::intern!(py, "Action"))?;
+        let base = py.import(pyo3::intern!(py, "hunter.actions"))?.getattr(pyo3::intern!(py, "Action"))?;
         if class.is_subclass(&base)? {
             return action.call0();
         }
@@ -246,35 +229,21 @@ pub(crate) fn instantiate_action<'py>(action: &Bound<'py, PyAny>) -> PyResult<Bo
 
 /// `', '.join(str(p) for p in items)`.
 fn join_str(items: &Bound<'_, PyTuple>) -> PyResult<String> {
-    let parts: Vec<String> = items
-        .iter()
-        .map(|item| Ok(item.str()?.to_string()))
-        .collect::<PyResult<_>>()?;
+    let parts: Vec<String> = items.iter().map(|item| Ok(item.str()?.to_string())).collect::<PyResult<_>>()?;
     Ok(parts.join(", "))
 }
 
 /// The static verdict of `predicate` for Python events of `kind` in `frame`'s code (a test hook: the
 /// tracer caches exactly this per code object).
 #[pyfunction]
-fn _static_verdict(
-    predicate: &Bound<'_, PyAny>,
-    frame: &Bound<'_, PyAny>,
-    kind: &str,
-) -> PyResult<&'static str> {
+fn _static_verdict(predicate: &Bound<'_, PyAny>, frame: &Bound<'_, PyAny>, kind: &str) -> PyResult<&'static str> {
     let py = predicate.py();
     if !frame.is_instance_of::<pyo3::types::PyFrame>() {
-        return Err(pyo3::exceptions::PyTypeError::new_err(
-            "a frame object is required",
-        ));
+        return Err(pyo3::exceptions::PyTypeError::new_err("a frame object is required"));
     }
-    let kind = Kind::ALL
-        .into_iter()
-        .find(|k| k.name() == kind)
-        .ok_or_else(|| {
-            pyo3::exceptions::PyValueError::new_err(
-                "kind must be 'call', 'line', 'return' or 'exception'",
-            )
-        })?;
+    let kind = Kind::ALL.into_iter().find(|k| k.name() == kind).ok_or_else(|| {
+        pyo3::exceptions::PyValueError::new_err("kind must be 'call', 'line', 'return' or 'exception'")
+    })?;
     let code = frame.getattr(pyo3::intern!(py, "f_code"))?;
     // `code` is held for the whole call, which keeps its info alive.
     let info = unsafe { CodeInfo::of_code(py, code.as_ptr())? };
@@ -296,10 +265,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<From>()?;
     m.add_class::<Backlog>()?;
     m.add("ALLOWED_KEYS", PyTuple::new(py, query::allowed_keys())?)?;
-    m.add(
-        "ALLOWED_OPERATORS",
-        PyTuple::new(py, query::ALLOWED_OPERATORS)?,
-    )?;
+    m.add("ALLOWED_OPERATORS", PyTuple::new(py, query::ALLOWED_OPERATORS)?)?;
     m.add_function(wrap_pyfunction!(_static_verdict, m)?)?;
     m.add_function(wrap_pyfunction!(_uses_counters, m)?)?;
     Ok(())

@@ -7,9 +7,7 @@
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pyclass::CompareOp;
-use pyo3::types::{
-    PyBool, PyBytes, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PySet, PyString, PyTuple,
-};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PySet, PyString, PyTuple};
 
 use super::{StaticFacts, Verdict};
 use crate::event::{EventData, Field, Kind};
@@ -29,21 +27,8 @@ enum Operator {
 }
 
 /// The operator suffixes `Query` accepts, in hunter's order (shown in error messages).
-pub const ALLOWED_OPERATORS: [&str; 13] = [
-    "startswith",
-    "endswith",
-    "in",
-    "contains",
-    "regex",
-    "sw",
-    "ew",
-    "has",
-    "rx",
-    "gt",
-    "gte",
-    "lt",
-    "lte",
-];
+pub const ALLOWED_OPERATORS: [&str; 13] =
+    ["startswith", "endswith", "in", "contains", "regex", "sw", "ew", "has", "rx", "gt", "gte", "lt", "lte"];
 
 impl Operator {
     /// The order of `str()`, `repr()` and the `query_*` attributes.
@@ -116,10 +101,7 @@ impl Operator {
     }
 
     fn display_index(self) -> usize {
-        Operator::DISPLAY_ORDER
-            .iter()
-            .position(|op| *op == self)
-            .expect("every operator is displayed")
+        Operator::DISPLAY_ORDER.iter().position(|op| *op == self).expect("every operator is displayed")
     }
 }
 
@@ -199,13 +181,9 @@ impl Native {
         Ok(match operator {
             Operator::Regex => Native::Pattern {
                 matcher: value.getattr(pyo3::intern!(py, "match"))?.unbind(),
-                matches_str: value
-                    .getattr(pyo3::intern!(py, "pattern"))?
-                    .is_exact_instance_of::<PyString>(),
+                matches_str: value.getattr(pyo3::intern!(py, "pattern"))?.is_exact_instance_of::<PyString>(),
             },
-            Operator::In | Operator::StartsWith | Operator::EndsWith
-                if !value.is_instance_of::<PyString>() =>
-            {
+            Operator::In | Operator::StartsWith | Operator::EndsWith if !value.is_instance_of::<PyString>() => {
                 Native::elements(value)?
             }
             _ => Native::scalar(value),
@@ -319,9 +297,7 @@ impl<'py> FieldValue<'py> {
     fn is_plain(&self) -> bool {
         match self {
             FieldValue::Object(value) => {
-                value.is_none()
-                    || value.is_exact_instance_of::<PyString>()
-                    || value.is_instance_of::<PyBool>()
+                value.is_none() || value.is_exact_instance_of::<PyString>() || value.is_instance_of::<PyBool>()
             }
             _ => true,
         }
@@ -357,12 +333,8 @@ impl Condition {
             Operator::Eq => Ok(!actual.ne(expected)?),
             Operator::In => expected.contains(actual),
             Operator::Contains => actual.contains(expected),
-            Operator::StartsWith => actual
-                .call_method1(pyo3::intern!(py, "startswith"), (expected,))?
-                .is_truthy(),
-            Operator::EndsWith => actual
-                .call_method1(pyo3::intern!(py, "endswith"), (expected,))?
-                .is_truthy(),
+            Operator::StartsWith => actual.call_method1(pyo3::intern!(py, "startswith"), (expected,))?.is_truthy(),
+            Operator::EndsWith => actual.call_method1(pyo3::intern!(py, "endswith"), (expected,))?.is_truthy(),
             Operator::Regex => match &self.native {
                 Native::Pattern { matcher, .. } => matcher.bind(py).call1((actual,))?.is_truthy(),
                 _ => unreachable!("regex values are always compiled patterns"),
@@ -385,34 +357,24 @@ impl Condition {
             }
             (Operator::In, Native::Ints(options)) => Some(options.contains(&event_value.as_int()?)),
             (Operator::In, Native::Str(haystack)) => Some(haystack.contains(event_value.as_str()?)),
-            (Operator::Contains, Native::Str(needle)) => {
-                Some(event_value.as_str()?.contains(&**needle))
-            }
-            (Operator::StartsWith, Native::Str(prefix)) => {
-                Some(event_value.as_str()?.starts_with(&**prefix))
-            }
+            (Operator::Contains, Native::Str(needle)) => Some(event_value.as_str()?.contains(&**needle)),
+            (Operator::StartsWith, Native::Str(prefix)) => Some(event_value.as_str()?.starts_with(&**prefix)),
             (Operator::StartsWith, Native::Strs(prefixes)) => {
                 let actual = event_value.as_str()?;
                 Some(prefixes.iter().any(|prefix| actual.starts_with(&**prefix)))
             }
-            (Operator::EndsWith, Native::Str(suffix)) => {
-                Some(event_value.as_str()?.ends_with(&**suffix))
-            }
+            (Operator::EndsWith, Native::Str(suffix)) => Some(event_value.as_str()?.ends_with(&**suffix)),
             (Operator::EndsWith, Native::Strs(suffixes)) => {
                 let actual = event_value.as_str()?;
                 Some(suffixes.iter().any(|suffix| actual.ends_with(&**suffix)))
             }
-            (operator, Native::Int(expected)) if operator.ordering().is_some() => Some(
-                operator
-                    .ordering()?
-                    .matches(event_value.as_int()?.cmp(expected)),
-            ),
+            (operator, Native::Int(expected)) if operator.ordering().is_some() => {
+                Some(operator.ordering()?.matches(event_value.as_int()?.cmp(expected)))
+            }
             // UTF-8 byte order is code point order, which is how Python orders str.
-            (operator, Native::Str(expected)) if operator.ordering().is_some() => Some(
-                operator
-                    .ordering()?
-                    .matches(event_value.as_str()?.cmp(&**expected)),
-            ),
+            (operator, Native::Str(expected)) if operator.ordering().is_some() => {
+                Some(operator.ordering()?.matches(event_value.as_str()?.cmp(&**expected)))
+            }
             _ => None,
         }
     }
@@ -430,27 +392,17 @@ impl Condition {
             Operator::Eq => true,
             // Every possible value (int, None, str, code) is hashable, so set/dict membership cannot raise.
             Operator::In => {
-                is_collection(value)
-                    || value.is_exact_instance_of::<PyDict>()
-                    || (is_str && shape == ValueShape::Str)
+                is_collection(value) || value.is_exact_instance_of::<PyDict>() || (is_str && shape == ValueShape::Str)
             }
             Operator::Contains => is_str && shape == ValueShape::Str,
             Operator::StartsWith | Operator::EndsWith => {
                 shape == ValueShape::Str && matches!(self.native, Native::Str(_) | Native::Strs(_))
             }
             Operator::Regex => {
-                shape == ValueShape::Str
-                    && matches!(
-                        self.native,
-                        Native::Pattern {
-                            matches_str: true,
-                            ..
-                        }
-                    )
+                shape == ValueShape::Str && matches!(self.native, Native::Pattern { matches_str: true, .. })
             }
             Operator::Lt | Operator::Lte | Operator::Gt | Operator::Gte => {
-                let is_number =
-                    exact_int(value).is_some() || value.is_exact_instance_of::<PyFloat>();
+                let is_number = exact_int(value).is_some() || value.is_exact_instance_of::<PyFloat>();
                 (shape == ValueShape::Int && is_number) || (shape == ValueShape::Str && is_str)
             }
         }
@@ -506,24 +458,17 @@ impl Query {
     }
 
     pub(crate) fn uses_counters(&self) -> bool {
-        self.conditions
-            .iter()
-            .any(|condition| matches!(condition.field, Field::Depth | Field::Calls))
+        self.conditions.iter().any(|condition| matches!(condition.field, Field::Depth | Field::Calls))
     }
 
-    fn parse<'py>(
-        query: Option<&Bound<'py, PyDict>>,
-    ) -> PyResult<Vec<(Field, Operator, Bound<'py, PyAny>)>> {
+    fn parse<'py>(query: Option<&Bound<'py, PyDict>>) -> PyResult<Vec<(Field, Operator, Bound<'py, PyAny>)>> {
         let mut entries: Vec<(Field, Operator, Bound<'py, PyAny>)> = Vec::new();
         let Some(query) = query else {
             return Ok(entries);
         };
         for (key, value) in query.iter() {
             let key_text: String = key.extract()?;
-            let parts: Vec<&str> = key_text
-                .split('_')
-                .filter(|part| !part.is_empty())
-                .collect();
+            let parts: Vec<&str> = key_text.split('_').filter(|part| !part.is_empty()).collect();
             let (prefix, operator, value) = match parts.as_slice() {
                 [prefix, suffix] => {
                     let Some(operator) = Operator::from_suffix(suffix) else {
@@ -533,20 +478,18 @@ impl Query {
                             names_repr(ALLOWED_OPERATORS)
                         )));
                     };
-                    (
-                        *prefix,
-                        operator,
-                        Query::convert_value(&key, operator, value)?,
-                    )
+                    (*prefix, operator, Query::convert_value(&key, operator, value)?)
                 }
                 // hunter looks up the whole key here, so `_module` is rejected even though it has one part.
                 [] | [_] => (key_text.as_str(), Operator::Eq, value),
-                _ => return Err(PyTypeError::new_err(format!(
-                    "Unexpected argument {}. Must be one of {} with optional operators like: {}",
-                    key.repr()?,
-                    names_repr(allowed_keys()),
-                    names_repr(ALLOWED_OPERATORS)
-                ))),
+                _ => {
+                    return Err(PyTypeError::new_err(format!(
+                        "Unexpected argument {}. Must be one of {} with optional operators like: {}",
+                        key.repr()?,
+                        names_repr(allowed_keys()),
+                        names_repr(ALLOWED_OPERATORS)
+                    )))
+                }
             };
             let Some(field) = Field::from_name(prefix) else {
                 return Err(PyTypeError::new_err(format!(
@@ -582,9 +525,7 @@ impl Query {
                 }
                 Ok(PyTuple::new(py, value.try_iter()?.collect::<PyResult<Vec<_>>>()?)?.into_any())
             }
-            Operator::Regex => py
-                .import(pyo3::intern!(py, "re"))?
-                .call_method1(pyo3::intern!(py, "compile"), (value,)),
+            Operator::Regex => py.import(pyo3::intern!(py, "re"))?.call_method1(pyo3::intern!(py, "compile"), (value,)),
             _ => Ok(value),
         }
     }
