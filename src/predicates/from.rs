@@ -7,11 +7,12 @@ use super::{evaluate, evaluate_outcome, with_event, Outcome};
 use crate::event::{Event, EventRef};
 use crate::gilcell::GilCell;
 
-/// The depth and calls of the event that switched a `From` on.
-#[derive(Clone, Copy)]
+/// The depth and calls of the event that switched a `From` on. Switching off forgets only the depth
+/// (`origin_calls` keeps showing the last value, as in hunter).
+#[derive(Clone, Copy, Default)]
 struct Origin {
-    depth: i64,
-    calls: i64,
+    depth: Option<i64>,
+    calls: Option<i64>,
 }
 
 #[pyclass(module = "hunter.predicates", name = "From", frozen)]
@@ -19,27 +20,28 @@ pub struct From {
     condition: Py<PyAny>,
     predicate: Option<Py<PyAny>>,
     watermark: i64,
-    origin: GilCell<Option<Origin>>,
+    origin: GilCell<Origin>,
 }
 
 impl From {
     pub(crate) fn evaluate<'py>(&self, py: Python<'py>, event: &EventRef<'_>) -> PyResult<Outcome<'py>> {
         let data = event.data;
-        let (delta_depth, delta_calls) = match self.origin.get(py) {
-            None => {
+        let origin = self.origin.get(py);
+        let (delta_depth, delta_calls) = match (origin.depth, origin.calls) {
+            (Some(origin_depth), Some(origin_calls)) => {
+                let delta_depth = data.depth - origin_depth;
+                if delta_depth < self.watermark {
+                    self.origin.set(py, Origin { depth: None, ..origin });
+                    return Ok(Outcome::Bool(false));
+                }
+                (delta_depth, data.calls - origin_calls)
+            }
+            _ => {
                 if !evaluate(py, self.condition.bind(py), event)? {
                     return Ok(Outcome::Bool(false));
                 }
-                self.origin.set(py, Some(Origin { depth: data.depth, calls: data.calls }));
+                self.origin.set(py, Origin { depth: Some(data.depth), calls: Some(data.calls) });
                 (0, 0)
-            }
-            Some(origin) => {
-                let delta_depth = data.depth - origin.depth;
-                if delta_depth < self.watermark {
-                    self.origin.set(py, None);
-                    return Ok(Outcome::Bool(false));
-                }
-                (delta_depth, data.calls - origin.calls)
             }
         };
         match &self.predicate {
@@ -56,7 +58,7 @@ predicate_pymethods!(From {
     #[new]
     #[pyo3(signature = (condition, predicate=None, watermark=0))]
     fn new(condition: Py<PyAny>, predicate: Option<Py<PyAny>>, watermark: i64) -> Self {
-        From { condition, predicate, watermark, origin: GilCell::new(None) }
+        From { condition, predicate, watermark, origin: GilCell::new(Origin::default()) }
     }
 
     fn __call__<'py>(&self, event: &Bound<'py, Event>) -> PyResult<Bound<'py, PyAny>> {
@@ -82,12 +84,12 @@ predicate_pymethods!(From {
     /// The depth at which the condition matched, or None while waiting for it.
     #[getter]
     fn origin_depth(&self, py: Python<'_>) -> Option<i64> {
-        self.origin.get(py).map(|origin| origin.depth)
+        self.origin.get(py).depth
     }
 
     #[getter]
     fn origin_calls(&self, py: Python<'_>) -> Option<i64> {
-        self.origin.get(py).map(|origin| origin.calls)
+        self.origin.get(py).calls
     }
 
     fn __str__(&self, py: Python<'_>) -> PyResult<String> {
