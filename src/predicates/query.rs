@@ -657,3 +657,95 @@ predicate_pymethods!(Query {
         Ok(true)
     }
 });
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operator_suffixes_cover_every_allowed_name_and_both_orders_every_operator() {
+        for suffix in ALLOWED_OPERATORS {
+            assert!(Operator::from_suffix(suffix).is_some(), "{suffix}");
+        }
+        assert_eq!(Operator::from_suffix("eq"), None);
+        assert_eq!(Operator::from_suffix("has"), Some(Operator::Contains));
+        for operator in Operator::DISPLAY_ORDER {
+            assert!(Operator::EVALUATION_ORDER.contains(&operator));
+            assert_eq!(Operator::DISPLAY_ORDER[operator.display_index()], operator);
+        }
+    }
+
+    #[test]
+    fn names_are_shown_as_a_python_tuple() {
+        assert_eq!(names_repr(["a", "bc"]), "('a', 'bc')");
+        assert_eq!(allowed_keys().first(), Some(&"arg"));
+        assert_eq!(allowed_keys().len(), Field::ALL.len());
+    }
+
+    fn query<'py>(py: Python<'py>, code: &std::ffi::CStr) -> Bound<'py, Query> {
+        let kwargs = py.eval(code, None, None).unwrap().cast_into::<PyDict>().unwrap();
+        Bound::new(py, Query::new(py, Some(&kwargs)).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn conditions_are_in_evaluation_order_with_native_values() {
+        Python::attach(|py| {
+            let query =
+                query(py, c"dict(lineno_lt=3, depth_gt=1, module='m', function_sw=['a', 'b'], kind_in=(1, True))");
+            let conditions = &query.get().conditions;
+            let order: Vec<_> = conditions.iter().map(|c| (c.field, c.operator)).collect();
+            assert_eq!(
+                order,
+                [
+                    (Field::Module, Operator::Eq),
+                    (Field::Kind, Operator::In),
+                    (Field::Function, Operator::StartsWith),
+                    (Field::Depth, Operator::Gt),
+                    (Field::Lineno, Operator::Lt),
+                ]
+            );
+            assert!(matches!(&conditions[0].native, Native::Str(text) if &**text == "m"));
+            assert!(matches!(&conditions[1].native, Native::Ints(numbers) if **numbers == [1, 1]));
+            assert!(matches!(&conditions[2].native, Native::Strs(texts) if texts.len() == 2));
+            assert!(matches!(conditions[3].native, Native::Int(1)));
+        });
+    }
+
+    #[test]
+    fn native_comparisons_leave_mismatched_types_to_python() {
+        Python::attach(|py| {
+            let query = query(py, c"dict(depth=1, module_in=['x'], module_lt='b')");
+            let [depth, module_in, module_lt] = &*query.get().conditions else { panic!("three conditions") };
+            assert_eq!(depth.test_natively(&FieldValue::Int(1)), Some(true));
+            assert_eq!(depth.test_natively(&FieldValue::Bool(true)), Some(true));
+            assert_eq!(depth.test_natively(&FieldValue::Kind(Kind::Line)), None);
+            let text = PyString::new(py, "a").into_any();
+            assert_eq!(module_lt.test_natively(&FieldValue::Object(text.clone())), Some(true));
+            assert_eq!(module_in.test_natively(&FieldValue::Object(text)), Some(false));
+            let float = PyFloat::new(py, 1.0).into_any();
+            assert_eq!(depth.test_natively(&FieldValue::Object(float.clone())), None);
+            assert!(depth.test(py, &FieldValue::Object(float)).unwrap());
+        });
+    }
+
+    #[test]
+    fn static_verdicts_follow_the_evaluation_order() {
+        Python::attach(|py| {
+            let facts = StaticFacts {
+                kind: Kind::Line,
+                function: PyString::new(py, "f").into_any(),
+                module: PyString::new(py, "pkg.mod").into_any(),
+                filename: PyString::new(py, "/x/mod.py").into_any(),
+                stdlib: false,
+            };
+            let verdict = |code: &std::ffi::CStr| query(py, code).get().static_verdict(py, &facts);
+            assert_eq!(verdict(c"dict(module='pkg.mod', stdlib=False, kind='line')"), Verdict::Always);
+            assert_eq!(verdict(c"dict(module_sw='pkg', lineno=3)"), Verdict::Depends);
+            assert_eq!(verdict(c"dict(depth_in=[1], function='g')"), Verdict::Never);
+            assert_eq!(verdict(c"dict(depth_in=1, function_sw='g')"), Verdict::Effectful);
+            assert_eq!(verdict(c"dict(filename_has=1)"), Verdict::Effectful);
+            let odd_module = StaticFacts { module: py.eval(c"object()", None, None).unwrap(), ..facts };
+            assert_eq!(query(py, c"dict(module='x')").get().static_verdict(py, &odd_module), Verdict::Effectful);
+        });
+    }
+}
