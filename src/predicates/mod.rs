@@ -236,14 +236,19 @@ fn join_str(items: &Bound<'_, PyTuple>) -> PyResult<String> {
 /// The static verdict of `predicate` for Python events of `kind` in `frame`'s code (a test hook: the
 /// tracer caches exactly this per code object).
 #[pyfunction]
-fn _static_verdict(predicate: &Bound<'_, PyAny>, frame: &Bound<'_, PyAny>, kind: &str) -> PyResult<&'static str> {
+fn _static_verdict(
+    predicate: &Bound<'_, PyAny>,
+    frame: &Bound<'_, PyAny>,
+    kind: &Bound<'_, PyAny>,
+) -> PyResult<&'static str> {
     let py = predicate.py();
     if !frame.is_instance_of::<pyo3::types::PyFrame>() {
         return Err(pyo3::exceptions::PyTypeError::new_err("a frame object is required"));
     }
-    let kind = Kind::ALL.into_iter().find(|k| k.name() == kind).ok_or_else(|| {
-        pyo3::exceptions::PyValueError::new_err("kind must be 'call', 'line', 'return' or 'exception'")
-    })?;
+    let (kind, builtin) = Kind::from_py(kind)?;
+    if builtin {
+        return Err(pyo3::exceptions::PyValueError::new_err("verdicts are only computed for Python events"));
+    }
     let code = frame.getattr(pyo3::intern!(py, "f_code"))?;
     // `code` is held for the whole call, which keeps its info alive.
     let info = unsafe { CodeInfo::of_code(py, code.as_ptr())? };

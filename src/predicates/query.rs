@@ -567,18 +567,8 @@ predicate_pymethods!(Query {
                 entries.iter().filter(|(_, op, _)| *op == operator).map(|(field, _, value)| (field.name(), value)).collect();
             Ok(PyTuple::new(py, pairs)?.unbind())
         };
-        let groups = [
-            group(Operator::DISPLAY_ORDER[0])?,
-            group(Operator::DISPLAY_ORDER[1])?,
-            group(Operator::DISPLAY_ORDER[2])?,
-            group(Operator::DISPLAY_ORDER[3])?,
-            group(Operator::DISPLAY_ORDER[4])?,
-            group(Operator::DISPLAY_ORDER[5])?,
-            group(Operator::DISPLAY_ORDER[6])?,
-            group(Operator::DISPLAY_ORDER[7])?,
-            group(Operator::DISPLAY_ORDER[8])?,
-            group(Operator::DISPLAY_ORDER[9])?,
-        ];
+        let groups: Vec<Py<PyTuple>> = Operator::DISPLAY_ORDER.into_iter().map(group).collect::<PyResult<_>>()?;
+        let groups = groups.try_into().unwrap_or_else(|_| unreachable!("one group per operator"));
         Ok(Query { conditions: conditions.into_boxed_slice(), groups })
     }
 
