@@ -48,7 +48,8 @@ impl Kind {
                 Some(base) => (true, base),
                 None => (false, name),
             };
-            let kind = Kind::ALL.into_iter().find(|k| k.name() == base);
+            // Builtin (C function) events exist for calls, returns and exceptions only.
+            let kind = Kind::ALL.into_iter().find(|k| k.name() == base && !(builtin && *k == Kind::Line));
             return kind.map(|k| (k, builtin)).ok_or_else(|| {
                 PyValueError::new_err(format!(
                     "Invalid event kind {name:?}. Must be one of 'call', 'line', 'return', 'exception', \
@@ -689,5 +690,33 @@ impl Event {
             self.data.get(py, Field::Filename)?.repr()?,
             self.data.get(py, Field::Lineno)?.str()?,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_parse_from_hunter_strings_and_trace_numbers() {
+        Python::attach(|py| {
+            let parse = |value: Bound<'_, PyAny>| Kind::from_py(&value).unwrap();
+            assert_eq!(parse(PyString::new(py, "line").into_any()), (Kind::Line, false));
+            assert_eq!(parse(PyString::new(py, "c_return").into_any()), (Kind::Return, true));
+            assert_eq!(parse(6i32.into_pyobject(py).unwrap().into_any()), (Kind::Return, true));
+            assert_eq!(parse(1i32.into_pyobject(py).unwrap().into_any()), (Kind::Exception, false));
+            let error = Kind::from_py(PyString::new(py, "c_line").as_any()).unwrap_err();
+            assert!(error.to_string().contains("Invalid event kind \"c_line\""), "{error}");
+        });
+    }
+
+    #[test]
+    fn field_names_round_trip_and_only_code_facts_are_static() {
+        for field in Field::ALL {
+            assert_eq!(Field::from_name(field.name()), Some(field));
+        }
+        assert_eq!(Field::from_name("frame"), None);
+        let static_fields: Vec<_> = Field::ALL.into_iter().filter(|f| f.is_code_static()).map(Field::name).collect();
+        assert_eq!(static_fields, ["builtin", "filename", "function", "kind", "module", "stdlib"]);
     }
 }

@@ -7,6 +7,7 @@ mod event;
 mod failure;
 mod gilcell;
 mod predicates;
+pub mod safe_repr;
 mod tracer;
 
 #[pymodule(name = "_hunter")]
@@ -14,6 +15,7 @@ fn hunter_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<tracer::Tracer>()?;
     m.add_class::<event::Event>()?;
+    m.add_function(wrap_pyfunction!(safe_repr::safe_repr, m)?)?;
     predicates::register(m)?;
     Ok(())
 }

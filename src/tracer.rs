@@ -135,17 +135,7 @@ impl Tracer {
             // Borrowed: computing a verdict runs no user code that could replace the handler.
             let handler = unsafe { Borrowed::from_ptr(py, handler) };
             let frame = unsafe { Borrowed::from_ptr(py, frame.cast::<ffi::PyObject>()) };
-            let facts = info.module_facts(py, &compat::frame_globals_bound(&frame))?;
-            let verdict = predicates::static_verdict(
-                &handler,
-                &StaticFacts {
-                    kind,
-                    function: info.function.bind(py).clone(),
-                    module: facts.module.bind(py).clone(),
-                    filename: facts.filename.bind(py).clone(),
-                    stdlib: facts.stdlib,
-                },
-            )?;
+            let verdict = predicates::static_verdict(&handler, &StaticFacts::of_frame(info, &frame, kind)?)?;
             cache.by_kind[kind as usize] = verdict;
             info.verdicts.set(py, cache);
             Ok(verdict)

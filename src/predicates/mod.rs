@@ -5,8 +5,58 @@
 //! never match are rejected without building an event at all.
 
 use pyo3::prelude::*;
+use pyo3::types::{PyTuple, PyType};
 
-use crate::event::{EventRef, Kind};
+use crate::codeinfo::CodeInfo;
+use crate::compat;
+use crate::event::{Event, EventRef, Kind};
+
+/// Wraps a predicate class's own `#[pymethods]` with what every predicate shares: the `| & ~` algebra
+/// (hunter's, including the reflected operators for `callable | predicate`) and unhashability.
+macro_rules! predicate_pymethods {
+    ($class:ident { $($methods:tt)* }) => {
+        #[pymethods]
+        impl $class {
+            $($methods)*
+
+            /// Equality is by value and some predicates are stateful: unhashable, as in hunter.
+            #[classattr]
+            const __hash__: Option<Py<PyAny>> = None;
+
+            fn __or__<'py>(slf: &Bound<'py, Self>, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+                $crate::predicates::logic::combine::<$crate::predicates::logic::Or>(slf.as_any(), other)
+            }
+
+            fn __ror__<'py>(slf: &Bound<'py, Self>, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+                $crate::predicates::logic::combine_reflected::<$crate::predicates::logic::Or>(other, slf.as_any())
+            }
+
+            fn __and__<'py>(slf: &Bound<'py, Self>, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+                $crate::predicates::logic::combine::<$crate::predicates::logic::And>(slf.as_any(), other)
+            }
+
+            fn __rand__<'py>(slf: &Bound<'py, Self>, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+                $crate::predicates::logic::combine_reflected::<$crate::predicates::logic::And>(other, slf.as_any())
+            }
+
+            fn __invert__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+                $crate::predicates::logic::invert(slf.as_any())
+            }
+        }
+    };
+}
+
+mod backlog;
+mod from;
+mod logic;
+mod query;
+mod when;
+
+use backlog::Backlog;
+use from::From;
+use logic::{And, Junction, Not, Or};
+use query::Query;
+use when::When;
 
 /// What a predicate is known to do for every event of one code object and kind.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -19,8 +69,28 @@ pub enum Verdict {
     Always,
     /// Depends on the event (line, depth, locals...), no side effects.
     Depends,
-    /// Evaluating it may have side effects (actions, stateful predicates, Python callables).
+    /// Evaluating it may have side effects (actions, stateful predicates, Python callables), or raise.
     Effectful,
+}
+
+impl Verdict {
+    fn negated(self) -> Verdict {
+        match self {
+            Verdict::Never => Verdict::Always,
+            Verdict::Always => Verdict::Never,
+            other => other,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Verdict::Unknown => "unknown",
+            Verdict::Never => "never",
+            Verdict::Always => "always",
+            Verdict::Depends => "depends",
+            Verdict::Effectful => "effectful",
+        }
+    }
 }
 
 /// Code-static facts of the events a verdict is asked for.
@@ -32,16 +102,176 @@ pub struct StaticFacts<'py> {
     pub stdlib: bool,
 }
 
+impl<'py> StaticFacts<'py> {
+    /// The facts of Python (non-builtin) events of `kind` for `info`'s code running in `frame`.
+    pub fn of_frame(info: &CodeInfo, frame: &Bound<'py, PyAny>, kind: Kind) -> PyResult<Self> {
+        let py = frame.py();
+        let facts = info.module_facts(py, &compat::frame_globals_bound(frame))?;
+        Ok(StaticFacts {
+            kind,
+            function: info.function.bind(py).clone(),
+            module: facts.module.bind(py).clone(),
+            filename: facts.filename.bind(py).clone(),
+            stdlib: facts.stdlib,
+        })
+    }
+}
+
+/// A predicate's result: ours are plain bools; Python callables (and `From`/`Backlog`, which pass a
+/// callable's result through, as hunter does) may return any object, judged by its truthiness.
+pub(crate) enum Outcome<'py> {
+    Bool(bool),
+    Object(Bound<'py, PyAny>),
+}
+
+impl<'py> Outcome<'py> {
+    pub(crate) fn is_true(&self) -> PyResult<bool> {
+        match self {
+            Outcome::Bool(value) => Ok(*value),
+            Outcome::Object(value) => value.is_truthy(),
+        }
+    }
+
+    pub(crate) fn into_object(self, py: Python<'py>) -> Bound<'py, PyAny> {
+        match self {
+            Outcome::Bool(value) => pyo3::types::PyBool::new(py, value).to_owned().into_any(),
+            Outcome::Object(value) => value,
+        }
+    }
+}
+
 /// Evaluates any predicate (ours natively, anything else as a Python callable) on an event.
 pub fn evaluate(py: Python<'_>, predicate: &Bound<'_, PyAny>, event: &EventRef<'_>) -> PyResult<bool> {
-    predicate.call1((event.as_py(py)?,))?.is_truthy()
+    evaluate_outcome(py, predicate, event)?.is_true()
+}
+
+/// Evaluates a predicate keeping its raw result, dispatching on the exact type as hunter's `fast_call`.
+pub(crate) fn evaluate_outcome<'py>(
+    py: Python<'py>,
+    predicate: &Bound<'py, PyAny>,
+    event: &EventRef<'_>,
+) -> PyResult<Outcome<'py>> {
+    Ok(if let Ok(query) = predicate.cast_exact::<Query>() {
+        Outcome::Bool(query.get().matches(py, event.data)?)
+    } else if let Ok(when) = predicate.cast_exact::<When>() {
+        Outcome::Bool(when.get().evaluate(py, event)?)
+    } else if let Ok(and) = predicate.cast_exact::<And>() {
+        Outcome::Bool(and.get().evaluate(py, event)?)
+    } else if let Ok(or) = predicate.cast_exact::<Or>() {
+        Outcome::Bool(or.get().evaluate(py, event)?)
+    } else if let Ok(not) = predicate.cast_exact::<Not>() {
+        Outcome::Bool(not.get().evaluate(py, event)?)
+    } else if let Ok(from) = predicate.cast_exact::<From>() {
+        from.get().evaluate(py, event)?
+    } else if let Ok(backlog) = predicate.cast_exact::<Backlog>() {
+        backlog.get().evaluate(py, event)?
+    } else {
+        Outcome::Object(predicate.call1((event.as_py(py)?,))?)
+    })
+}
+
+/// Runs `body` on a Python-provided event; callables and actions downstream get that very object.
+pub(crate) fn with_event<R>(event: &Bound<'_, Event>, body: impl FnOnce(&EventRef<'_>) -> PyResult<R>) -> PyResult<R> {
+    let data = event.try_borrow()?;
+    body(&EventRef::with_object(&data.data, event.clone().unbind()))
 }
 
 /// The static verdict of any predicate for Python events of one code object and kind.
-pub fn static_verdict(_predicate: &Bound<'_, PyAny>, _facts: &StaticFacts<'_>) -> PyResult<Verdict> {
-    Ok(Verdict::Effectful)
+pub fn static_verdict(predicate: &Bound<'_, PyAny>, facts: &StaticFacts<'_>) -> PyResult<Verdict> {
+    let py = predicate.py();
+    Ok(if let Ok(query) = predicate.cast_exact::<Query>() {
+        query.get().static_verdict(py, facts)
+    } else if let Ok(not) = predicate.cast_exact::<Not>() {
+        static_verdict(not.get().predicate.bind(py), facts)?.negated()
+    } else if let Ok(and) = predicate.cast_exact::<And>() {
+        logic::junction_verdict::<And>(and.get(), py, facts)?
+    } else if let Ok(or) = predicate.cast_exact::<Or>() {
+        logic::junction_verdict::<Or>(or.get(), py, facts)?
+    } else if let Ok(when) = predicate.cast_exact::<When>() {
+        match static_verdict(when.get().condition.bind(py), facts)? {
+            Verdict::Never => Verdict::Never,
+            _ => Verdict::Effectful,
+        }
+    } else {
+        Verdict::Effectful
+    })
 }
 
-pub fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+/// Whether evaluating the predicate may read an event's `depth` or `calls` (so a backend must keep
+/// counting them): depth/calls queries, and anything that hands events to arbitrary code.
+pub fn uses_counters(predicate: &Bound<'_, PyAny>) -> bool {
+    let py = predicate.py();
+    if let Ok(query) = predicate.cast_exact::<Query>() {
+        query.get().uses_counters()
+    } else if let Ok(not) = predicate.cast_exact::<Not>() {
+        uses_counters(not.get().predicate.bind(py))
+    } else if let Ok(and) = predicate.cast_exact::<And>() {
+        and.get().predicates.bind(py).iter().any(|child| uses_counters(&child))
+    } else if let Ok(or) = predicate.cast_exact::<Or>() {
+        or.get().predicates.bind(py).iter().any(|child| uses_counters(&child))
+    } else {
+        true
+    }
+}
+
+/// hunter's rule for actions given as classes: a subclass of `hunter.actions.Action` is instantiated
+/// with no arguments; anything else is used as given.
+pub(crate) fn instantiate_action<'py>(action: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let py = action.py();
+    if let Ok(class) = action.cast::<PyType>() {
+        let base = py.import(pyo3::intern!(py, "hunter.actions"))?.getattr(pyo3::intern!(py, "Action"))?;
+        if class.is_subclass(&base)? {
+            return action.call0();
+        }
+    }
+    Ok(action.clone())
+}
+
+/// `', '.join(str(p) for p in items)`.
+fn join_str(items: &Bound<'_, PyTuple>) -> PyResult<String> {
+    let parts: Vec<String> = items.iter().map(|item| Ok(item.str()?.to_string())).collect::<PyResult<_>>()?;
+    Ok(parts.join(", "))
+}
+
+/// The static verdict of `predicate` for Python events of `kind` in `frame`'s code (a test hook: the
+/// tracer caches exactly this per code object).
+#[pyfunction]
+fn _static_verdict(
+    predicate: &Bound<'_, PyAny>,
+    frame: &Bound<'_, PyAny>,
+    kind: &Bound<'_, PyAny>,
+) -> PyResult<&'static str> {
+    let py = predicate.py();
+    if !frame.is_instance_of::<pyo3::types::PyFrame>() {
+        return Err(pyo3::exceptions::PyTypeError::new_err("a frame object is required"));
+    }
+    let (kind, builtin) = Kind::from_py(kind)?;
+    if builtin {
+        return Err(pyo3::exceptions::PyValueError::new_err("verdicts are only computed for Python events"));
+    }
+    let code = frame.getattr(pyo3::intern!(py, "f_code"))?;
+    // `code` is held for the whole call, which keeps its info alive.
+    let info = unsafe { CodeInfo::of_code(py, code.as_ptr())? };
+    Ok(static_verdict(predicate, &StaticFacts::of_frame(info, frame, kind)?)?.name())
+}
+
+#[pyfunction]
+fn _uses_counters(predicate: &Bound<'_, PyAny>) -> bool {
+    uses_counters(predicate)
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add_class::<Query>()?;
+    m.add_class::<When>()?;
+    m.add_class::<And>()?;
+    m.add_class::<Or>()?;
+    m.add_class::<Not>()?;
+    m.add_class::<From>()?;
+    m.add_class::<Backlog>()?;
+    m.add("ALLOWED_KEYS", PyTuple::new(py, query::allowed_keys())?)?;
+    m.add("ALLOWED_OPERATORS", PyTuple::new(py, query::ALLOWED_OPERATORS)?)?;
+    m.add_function(wrap_pyfunction!(_static_verdict, m)?)?;
+    m.add_function(wrap_pyfunction!(_uses_counters, m)?)?;
     Ok(())
 }

@@ -1,0 +1,351 @@
+//! `Backlog(condition, ...)`: keeps detached copies of the events the condition rejects, and when it
+//! matches, replays them (after fake call events for the missing stack) through the action.
+
+use std::collections::VecDeque;
+
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyFrame, PyTuple};
+
+use super::logic::{flatten, negation, And};
+use super::{evaluate, evaluate_outcome, instantiate_action, with_event, Outcome};
+use crate::compat;
+use crate::event::{Event, EventRef, Kind};
+use crate::gilcell::GilCell;
+
+#[pyclass(module = "hunter.predicates", name = "Backlog", frozen)]
+pub struct Backlog {
+    condition: Py<PyAny>,
+    size: usize,
+    stack: i64,
+    vars: bool,
+    strip: bool,
+    action: Py<PyAny>,
+    /// `action.try_repr` when `vars` is set: the value filter for detaching events.
+    try_repr: Option<Py<PyAny>>,
+    filter: Option<Py<PyAny>>,
+    queue: GilCell<VecDeque<Py<Event>>>,
+}
+
+/// The constructor arguments that derived backlogs (`~backlog`, `backlog.filter(...)`) copy over.
+struct Settings<'py> {
+    condition: Bound<'py, PyAny>,
+    size: i64,
+    stack: i64,
+    vars: bool,
+    strip: bool,
+    action: Bound<'py, PyAny>,
+    filter: Option<Bound<'py, PyAny>>,
+}
+
+fn parent_frame<'py>(frame: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
+    if frame.is_instance_of::<PyFrame>() {
+        return Ok(compat::frame_back(frame));
+    }
+    let parent = frame.getattr(pyo3::intern!(frame.py(), "f_back"))?;
+    Ok((!parent.is_none()).then_some(parent))
+}
+
+/// A flag argument taken by truthiness, as hunter's Cython `bint` parameters are.
+struct Flag(bool);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Flag {
+    type Error = PyErr;
+
+    fn extract(value: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        Ok(Flag(value.is_truthy()?))
+    }
+}
+
+fn python_bool(value: bool) -> &'static str {
+    if value {
+        "True"
+    } else {
+        "False"
+    }
+}
+
+impl Backlog {
+    fn build(settings: Settings<'_>) -> PyResult<Backlog> {
+        let py = settings.action.py();
+        let action = instantiate_action(&settings.action)?;
+        let base = py.import(pyo3::intern!(py, "hunter.actions"))?.getattr(pyo3::intern!(py, "ColorStreamAction"))?;
+        if !action.is_instance(&base)? {
+            return Err(PyTypeError::new_err(format!("Action {} must be a ColorStreamAction.", action.repr()?)));
+        }
+        let size = usize::try_from(settings.size).map_err(|_| PyValueError::new_err("maxlen must be non-negative"))?;
+        let try_repr = match settings.vars {
+            true => Some(action.getattr(pyo3::intern!(py, "try_repr"))?.unbind()),
+            false => None,
+        };
+        Ok(Backlog {
+            condition: settings.condition.unbind(),
+            size,
+            stack: settings.stack,
+            vars: settings.vars,
+            strip: settings.strip,
+            action: action.unbind(),
+            try_repr,
+            filter: settings.filter.map(Bound::unbind),
+            queue: GilCell::new(VecDeque::new()),
+        })
+    }
+
+    /// This backlog's settings, with `strip` back to its default as hunter's derived backlogs have it.
+    fn derived_settings<'py>(&self, py: Python<'py>) -> Settings<'py> {
+        Settings {
+            condition: self.condition.bind(py).clone(),
+            size: self.size as i64,
+            stack: self.stack,
+            vars: self.vars,
+            strip: true,
+            action: self.action.bind(py).clone(),
+            filter: self.filter.as_ref().map(|filter| filter.bind(py).clone()),
+        }
+    }
+
+    /// `~backlog`: the same backlog with a negated condition.
+    pub(crate) fn inverted<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let condition = negation(self.condition.bind(py))?;
+        let backlog = Backlog::build(Settings { condition, ..self.derived_settings(py) })?;
+        Ok(Bound::new(py, backlog)?.into_any())
+    }
+
+    pub(crate) fn evaluate<'py>(&self, py: Python<'py>, event: &EventRef<'_>) -> PyResult<Outcome<'py>> {
+        let result = evaluate_outcome(py, self.condition.bind(py), event)?;
+        if result.is_true()? {
+            let queue = self.queue.replace(py, VecDeque::new());
+            if !queue.is_empty() {
+                self.replay(py, &queue, event)?;
+            }
+        } else {
+            if self.strip && event.data.depth < 1 {
+                // Back at the top: what is queued is likely a long stream of uninteresting returns.
+                drop(self.queue.replace(py, VecDeque::new()));
+            }
+            if self.passes_filter(py, event)? {
+                self.remember(py, event)?;
+            }
+        }
+        Ok(result)
+    }
+
+    fn passes_filter(&self, py: Python<'_>, event: &EventRef<'_>) -> PyResult<bool> {
+        match &self.filter {
+            None => Ok(true),
+            Some(filter) => evaluate(py, filter.bind(py), event),
+        }
+    }
+
+    /// Queues a detached copy of the event that still points at the live frame (for the stack walk).
+    fn remember(&self, py: Python<'_>, event: &EventRef<'_>) -> PyResult<()> {
+        let mut detached = event.data.detach(py, self.try_repr.as_ref().map(|filter| filter.bind(py)))?;
+        detached.frame = event.data.frame.as_ref().map(|frame| frame.clone_ref(py));
+        let detached = Py::new(py, Event { data: detached })?;
+        let mut queue = self.queue.replace(py, VecDeque::new());
+        queue.push_back(detached);
+        let evicted = if queue.len() > self.size { queue.pop_front() } else { None };
+        self.queue.replace(py, queue);
+        // Dropped only now: freeing an event may run arbitrary code, which must see a consistent queue.
+        drop(evicted);
+        Ok(())
+    }
+
+    fn replay(&self, py: Python<'_>, queue: &VecDeque<Py<Event>>, event: &EventRef<'_>) -> PyResult<()> {
+        let action = self.action.bind(py);
+        action.call_method0(pyo3::intern!(py, "cleanup"))?;
+        let first = queue.front().expect("replay needs events").bind(py);
+        let (first_depth, first_is_call, first_frame) = {
+            let first = first.try_borrow()?;
+            let frame = first.data.frame.as_ref().map(|frame| frame.bind(py).clone());
+            (first.data.depth, first.data.kind == Kind::Call, frame)
+        };
+        let backlog_call_depth = event.data.depth - first_depth;
+        let missing_depth = first_depth.min(0.max(self.stack - backlog_call_depth + i64::from(first_is_call)));
+        if missing_depth != 0 {
+            let mut frame = match first_frame {
+                Some(frame) if first_is_call => parent_frame(&frame)?,
+                other => other,
+            };
+            let mut stack_events = Vec::new();
+            let mut depth_delta = 0;
+            while let Some(current) = frame.filter(|_| depth_delta < missing_depth) {
+                let depth = first_depth - depth_delta - 1;
+                stack_events.push(self.stack_event(&current, depth, event.data.threading_support)?);
+                frame = parent_frame(&current)?;
+                depth_delta += 1;
+            }
+            for stack_event in stack_events.iter().rev() {
+                self.emit(py, stack_event)?;
+            }
+        }
+        for queued in queue {
+            self.emit(py, queued.bind(py))?;
+        }
+        Ok(())
+    }
+
+    /// A fake `call` event for a frame above the first queued event (`calls=-1`; without `vars`, detached
+    /// and with empty locals/globals).
+    fn stack_event<'py>(
+        &self,
+        frame: &Bound<'py, PyAny>,
+        depth: i64,
+        threading_support: Option<bool>,
+    ) -> PyResult<Bound<'py, Event>> {
+        let py = frame.py();
+        let event = py
+            .get_type::<Event>()
+            .call1((frame, Kind::Call.py_name(py), py.None(), depth, -1, threading_support))?
+            .cast_into::<Event>()?;
+        if !self.vars {
+            event.setattr(pyo3::intern!(py, "locals"), PyDict::new(py))?;
+            event.setattr(pyo3::intern!(py, "globals"), PyDict::new(py))?;
+            event.setattr(pyo3::intern!(py, "detached"), true)?;
+        }
+        Ok(event)
+    }
+
+    fn emit(&self, py: Python<'_>, event: &Bound<'_, Event>) -> PyResult<()> {
+        if with_event(event, |event_ref| self.passes_filter(py, event_ref))? {
+            self.action.bind(py).call1((event,))?;
+        }
+        Ok(())
+    }
+
+    fn filter_str(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(match &self.filter {
+            Some(filter) => filter.bind(py).str()?.to_string(),
+            None => "None".to_owned(),
+        })
+    }
+
+    fn filter_repr(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(match &self.filter {
+            Some(filter) => filter.bind(py).repr()?.to_string(),
+            None => "None".to_owned(),
+        })
+    }
+}
+
+predicate_pymethods!(Backlog {
+    #[new]
+    #[pyo3(signature = (condition, size=100, stack=10, vars=Flag(false), strip=Flag(true), action=None, filter=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        condition: Bound<'_, PyAny>,
+        size: i64,
+        stack: i64,
+        vars: Flag,
+        strip: Flag,
+        action: Option<Bound<'_, PyAny>>,
+        filter: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        Backlog::build(Settings {
+            condition,
+            size,
+            stack,
+            vars: vars.0,
+            strip: strip.0,
+            action: action.unwrap_or_else(|| py.None().into_bound(py)),
+            filter,
+        })
+    }
+
+    fn __call__<'py>(&self, event: &Bound<'py, Event>) -> PyResult<Bound<'py, PyAny>> {
+        let py = event.py();
+        with_event(event, |event_ref| Ok(self.evaluate(py, event_ref)?.into_object(py)))
+    }
+
+    /// A new Backlog whose output filter is `And(old filter, *predicates, Query(**query))`, flattened.
+    #[pyo3(signature = (*predicates, **query))]
+    fn filter<'py>(
+        &self,
+        py: Python<'py>,
+        predicates: &Bound<'py, PyTuple>,
+        query: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Backlog> {
+        let mut all: Vec<Bound<'py, PyAny>> = self.filter.iter().map(|filter| filter.bind(py).clone()).collect();
+        all.extend(predicates.iter());
+        let query = query.filter(|query| !query.is_empty());
+        let as_query = || py.get_type::<super::query::Query>().call((), query);
+        let filter = if all.is_empty() {
+            as_query()?
+        } else {
+            if query.is_some() {
+                all.push(as_query()?);
+            }
+            flatten::<And>(py, all)?
+        };
+        Backlog::build(Settings { filter: Some(filter), ..self.derived_settings(py) })
+    }
+
+    #[getter]
+    fn condition(&self, py: Python<'_>) -> Py<PyAny> {
+        self.condition.clone_ref(py)
+    }
+    #[getter]
+    fn size(&self) -> usize {
+        self.size
+    }
+    #[getter]
+    fn stack(&self) -> i64 {
+        self.stack
+    }
+    #[getter]
+    fn vars(&self) -> bool {
+        self.vars
+    }
+    #[getter]
+    fn strip(&self) -> bool {
+        self.strip
+    }
+    #[getter]
+    fn action(&self, py: Python<'_>) -> Py<PyAny> {
+        self.action.clone_ref(py)
+    }
+    #[getter]
+    fn _filter(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.filter.as_ref().map(|filter| filter.clone_ref(py))
+    }
+    #[getter]
+    fn _try_repr(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.try_repr.as_ref().map(|try_repr| try_repr.clone_ref(py))
+    }
+
+    fn __str__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "Backlog({}, size={}, stack={}, vars={}, action={}, filter={})",
+            self.condition.bind(py).str()?,
+            self.size,
+            self.stack,
+            python_bool(self.vars),
+            self.action.bind(py).str()?,
+            self.filter_str(py)?
+        ))
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "<hunter.predicates.Backlog: condition={}, size={}, stack={}, vars={}, action={}, filter={}>",
+            self.condition.bind(py).repr()?,
+            self.size,
+            self.stack,
+            python_bool(self.vars),
+            self.action.bind(py).repr()?,
+            self.filter_repr(py)?
+        ))
+    }
+
+    /// Compares everything but `filter` and `strip`, as hunter does.
+    fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let Ok(other) = other.cast_exact::<Backlog>() else { return Ok(false) };
+        let other = other.get();
+        Ok(self.condition.bind(py).eq(other.condition.bind(py))?
+            && self.size == other.size
+            && self.stack == other.stack
+            && self.vars == other.vars
+            && self.action.bind(py).eq(other.action.bind(py))?)
+    }
+});

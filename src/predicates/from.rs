@@ -1,0 +1,120 @@
+//! `From(condition, predicate=None, watermark=0)`: once the condition matches, passes events (with depth
+//! and calls made relative to that point) to the predicate until the depth drops below the watermark.
+
+use pyo3::prelude::*;
+
+use super::{evaluate, evaluate_outcome, with_event, Outcome};
+use crate::event::{Event, EventRef};
+use crate::gilcell::GilCell;
+
+/// The depth and calls of the event that switched a `From` on. Switching off forgets only the depth
+/// (`origin_calls` keeps showing the last value, as in hunter).
+#[derive(Clone, Copy, Default)]
+struct Origin {
+    depth: Option<i64>,
+    calls: Option<i64>,
+}
+
+#[pyclass(module = "hunter.predicates", name = "From", frozen)]
+pub struct From {
+    condition: Py<PyAny>,
+    predicate: Option<Py<PyAny>>,
+    watermark: i64,
+    origin: GilCell<Origin>,
+}
+
+impl From {
+    pub(crate) fn evaluate<'py>(&self, py: Python<'py>, event: &EventRef<'_>) -> PyResult<Outcome<'py>> {
+        let data = event.data;
+        let origin = self.origin.get(py);
+        let (delta_depth, delta_calls) = match (origin.depth, origin.calls) {
+            (Some(origin_depth), Some(origin_calls)) => {
+                let delta_depth = data.depth - origin_depth;
+                if delta_depth < self.watermark {
+                    self.origin.set(py, Origin { depth: None, ..origin });
+                    return Ok(Outcome::Bool(false));
+                }
+                (delta_depth, data.calls - origin_calls)
+            }
+            _ => {
+                if !evaluate(py, self.condition.bind(py), event)? {
+                    return Ok(Outcome::Bool(false));
+                }
+                self.origin.set(py, Origin { depth: Some(data.depth), calls: Some(data.calls) });
+                (0, 0)
+            }
+        };
+        match &self.predicate {
+            None => Ok(Outcome::Bool(true)),
+            Some(predicate) => {
+                let relative = data.clone_with_counters(py, delta_depth, delta_calls);
+                evaluate_outcome(py, predicate.bind(py), &EventRef::new(&relative))
+            }
+        }
+    }
+}
+
+predicate_pymethods!(From {
+    #[new]
+    #[pyo3(signature = (condition, predicate=None, watermark=0))]
+    fn new(condition: Py<PyAny>, predicate: Option<Py<PyAny>>, watermark: i64) -> Self {
+        From { condition, predicate, watermark, origin: GilCell::new(Origin::default()) }
+    }
+
+    fn __call__<'py>(&self, event: &Bound<'py, Event>) -> PyResult<Bound<'py, PyAny>> {
+        let py = event.py();
+        with_event(event, |event_ref| Ok(self.evaluate(py, event_ref)?.into_object(py)))
+    }
+
+    #[getter]
+    fn condition(&self, py: Python<'_>) -> Py<PyAny> {
+        self.condition.clone_ref(py)
+    }
+
+    #[getter]
+    fn predicate(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.predicate.as_ref().map(|predicate| predicate.clone_ref(py))
+    }
+
+    #[getter]
+    fn watermark(&self) -> i64 {
+        self.watermark
+    }
+
+    /// The depth at which the condition matched, or None while waiting for it.
+    #[getter]
+    fn origin_depth(&self, py: Python<'_>) -> Option<i64> {
+        self.origin.get(py).depth
+    }
+
+    #[getter]
+    fn origin_calls(&self, py: Python<'_>) -> Option<i64> {
+        self.origin.get(py).calls
+    }
+
+    fn __str__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "From({}, {}, watermark={})",
+            self.condition.bind(py).str()?,
+            self.predicate(py).into_pyobject(py)?.str()?,
+            self.watermark
+        ))
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "<hunter.predicates.From: condition={}, predicate={}, watermark={}>",
+            self.condition.bind(py).repr()?,
+            self.predicate(py).into_pyobject(py)?.repr()?,
+            self.watermark
+        ))
+    }
+
+    /// Compares condition and predicate only (hunter ignores the watermark).
+    fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let Ok(other) = other.cast_exact::<From>() else { return Ok(false) };
+        let other = other.get();
+        Ok(self.condition.bind(py).eq(other.condition.bind(py))?
+            && self.predicate(py).into_pyobject(py)?.eq(other.predicate(py))?)
+    }
+});

@@ -1,0 +1,73 @@
+//! `When(condition, *actions)`: runs the actions, in order, on events the condition accepts.
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+
+use super::{evaluate, instantiate_action, with_event};
+use crate::event::{Event, EventRef};
+
+#[pyclass(module = "hunter.predicates", name = "When", frozen)]
+pub struct When {
+    pub(crate) condition: Py<PyAny>,
+    actions: Py<PyTuple>,
+}
+
+impl When {
+    pub(crate) fn evaluate(&self, py: Python<'_>, event: &EventRef<'_>) -> PyResult<bool> {
+        if !evaluate(py, self.condition.bind(py), event)? {
+            return Ok(false);
+        }
+        let event_object = event.as_py(py)?;
+        for action in self.actions.bind(py).iter() {
+            action.call1((event_object,))?;
+        }
+        Ok(true)
+    }
+}
+
+predicate_pymethods!(When {
+    #[new]
+    #[pyo3(signature = (condition, *actions))]
+    fn new(py: Python<'_>, condition: Py<PyAny>, actions: &Bound<'_, PyTuple>) -> PyResult<Self> {
+        if actions.is_empty() {
+            return Err(PyTypeError::new_err("Must give at least one action."));
+        }
+        let actions = actions.iter().map(|action| instantiate_action(&action)).collect::<PyResult<Vec<_>>>()?;
+        Ok(When { condition, actions: PyTuple::new(py, actions)?.unbind() })
+    }
+
+    fn __call__(&self, event: &Bound<'_, Event>) -> PyResult<bool> {
+        with_event(event, |event_ref| self.evaluate(event.py(), event_ref))
+    }
+
+    #[getter]
+    fn condition(&self, py: Python<'_>) -> Py<PyAny> {
+        self.condition.clone_ref(py)
+    }
+
+    #[getter]
+    fn actions(&self, py: Python<'_>) -> Py<PyTuple> {
+        self.actions.clone_ref(py)
+    }
+
+    fn __str__(&self, py: Python<'_>) -> PyResult<String> {
+        let actions: Vec<String> =
+            self.actions.bind(py).iter().map(|action| Ok(action.repr()?.to_string())).collect::<PyResult<_>>()?;
+        Ok(format!("When({}, {})", self.condition.bind(py).str()?, actions.join(", ")))
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "<hunter.predicates.When: condition={}, actions={}>",
+            self.condition.bind(py).repr()?,
+            self.actions.bind(py).repr()?
+        ))
+    }
+
+    fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let Ok(other) = other.cast_exact::<When>() else { return Ok(false) };
+        let other = other.get();
+        Ok(self.condition.bind(py).eq(other.condition.bind(py))? && self.actions.bind(py).eq(other.actions.bind(py))?)
+    }
+});
