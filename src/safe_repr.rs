@@ -94,21 +94,14 @@ pub fn safe_repr_clipped(
         Err(Halt::Full) => {}
     }
     // Python's `s[-limit//2:]` is `s[-ceil(limit/2):]`, and with limit 0 it is `s[0:]`, the whole text.
-    let tail_chars = if limit == 0 {
-        usize::MAX
-    } else {
-        limit.div_ceil(2)
-    };
+    let tail_chars = if limit == 0 { usize::MAX } else { limit.div_ceil(2) };
     let mut tail = Tail::new(tail_chars, escape_newlines);
     let outcome = Renderer::new(py, Direction::Backward, &mut tail)?.render(obj, maxdepth);
     match outcome {
         Ok(()) | Err(Halt::Full) => {}
         Err(Halt::Failed(err)) => return Err(err),
     }
-    Ok(Clipped::Cut {
-        head: head.text.chars().take(limit / 2).collect(),
-        tail: tail.into_text(),
-    })
+    Ok(Clipped::Cut { head: head.text.chars().take(limit / 2).collect(), tail: tail.into_text() })
 }
 
 /// Why rendering stopped before the end.
@@ -183,12 +176,7 @@ struct Head {
 
 impl Head {
     fn new(limit: usize, escape_newlines: bool) -> Self {
-        Head {
-            text: String::new(),
-            chars: 0,
-            limit,
-            escape_newlines,
-        }
+        Head { text: String::new(), chars: 0, limit, escape_newlines }
     }
 }
 
@@ -222,12 +210,7 @@ struct Tail {
 
 impl Tail {
     fn new(wanted: usize, escape_newlines: bool) -> Self {
-        Tail {
-            pieces_reversed: Vec::new(),
-            chars: 0,
-            wanted,
-            escape_newlines,
-        }
+        Tail { pieces_reversed: Vec::new(), chars: 0, wanted, escape_newlines }
     }
 
     fn into_text(self) -> String {
@@ -360,10 +343,7 @@ impl Known {
             reversed: builtins.getattr("reversed")?.unbind(),
             object_repr: builtins.getattr("object")?.getattr("__repr__")?.unbind(),
             dict_items: builtins.getattr("dict")?.getattr("items")?.unbind(),
-            ordered_dict_items: collections
-                .getattr("OrderedDict")?
-                .getattr("items")?
-                .unbind(),
+            ordered_dict_items: collections.getattr("OrderedDict")?.getattr("items")?.unbind(),
             gc_get_referents: py.import("gc")?.getattr("get_referents")?.unbind(),
             wrapper_descriptor: class_of("object.__repr__")?,
             plain_leaves,
@@ -425,13 +405,7 @@ struct Renderer<'a, 'py> {
 
 impl<'a, 'py> Renderer<'a, 'py> {
     fn new(py: Python<'py>, direction: Direction, sink: &'a mut dyn Sink) -> PyResult<Self> {
-        Ok(Renderer {
-            py,
-            known: Known::get(py)?,
-            direction,
-            sink,
-            nesting: 0,
-        })
+        Ok(Renderer { py, known: Known::get(py)?, direction, sink, nesting: 0 })
     }
 
     fn put(&mut self, piece: &str) -> Result<(), Halt> {
@@ -457,17 +431,13 @@ impl<'a, 'py> Renderer<'a, 'py> {
     fn render_value(&mut self, obj: &Bound<'py, PyAny>, depth: i64) -> Result<(), Halt> {
         let known = self.known;
         let ty = obj.get_type();
-        let sequence = Layout::Sequence {
-            single_item_comma: false,
-        };
+        let sequence = Layout::Sequence { single_item_comma: false };
         if is_ffi_type(&ty, &raw mut ffi::PyDict_Type) {
             self.container(obj, depth, Layout::Mapping, "{", "}")
         } else if is_ffi_type(&ty, &raw mut ffi::PyList_Type) {
             self.container(obj, depth, sequence, "[", "]")
         } else if is_ffi_type(&ty, &raw mut ffi::PyTuple_Type) {
-            let tuple = Layout::Sequence {
-                single_item_comma: true,
-            };
+            let tuple = Layout::Sequence { single_item_comma: true };
             self.container(obj, depth, tuple, "(", ")")
         } else if is_ffi_type(&ty, &raw mut ffi::PySet_Type) {
             self.container(obj, depth, sequence, "{", "}")
@@ -530,12 +500,7 @@ impl<'a, 'py> Renderer<'a, 'py> {
         open: &str,
         close: &str,
     ) -> Result<(), Halt> {
-        let single_item_comma = matches!(
-            layout,
-            Layout::Sequence {
-                single_item_comma: true
-            }
-        );
+        let single_item_comma = matches!(layout, Layout::Sequence { single_item_comma: true });
         match self.direction {
             Direction::Forward => {
                 self.put(open)?;
@@ -594,11 +559,7 @@ impl<'a, 'py> Renderer<'a, 'py> {
 
     /// What to iterate: the object itself, or for mappings their items view taken from the exact class
     /// (`OrderedDict` keeps its own order; instance attributes named `items` are never consulted).
-    fn forward_items(
-        &self,
-        obj: &Bound<'py, PyAny>,
-        layout: Layout,
-    ) -> PyResult<Bound<'py, PyAny>> {
+    fn forward_items(&self, obj: &Bound<'py, PyAny>, layout: Layout) -> PyResult<Bound<'py, PyAny>> {
         match layout {
             Layout::Sequence { .. } => Ok(obj.clone()),
             Layout::Mapping => {
@@ -614,11 +575,7 @@ impl<'a, 'py> Renderer<'a, 'py> {
 
     /// The items last to first. Sets have no order to reverse, so their last items are found by a full
     /// walk that keeps only as many as the sink can still use (each item costs at least its `", "`).
-    fn backward_items(
-        &self,
-        obj: &Bound<'py, PyAny>,
-        layout: Layout,
-    ) -> PyResult<BackwardItems<'py>> {
+    fn backward_items(&self, obj: &Bound<'py, PyAny>, layout: Layout) -> PyResult<BackwardItems<'py>> {
         let items = self.forward_items(obj, layout)?;
         if items.cast::<PySet>().is_err() && items.cast::<PyFrozenSet>().is_err() {
             let reversed = self.known.reversed.bind(self.py).call1((items,))?;
@@ -667,16 +624,9 @@ impl<'a, 'py> Renderer<'a, 'py> {
 }
 
 /// `datetime(Y, M, D, h, m, s, us, tzinfo=..., fold=...)` or `time(h, m, s, us, tzinfo=..., fold=...)`.
-fn clock_parts<'py>(
-    obj: &Bound<'py, PyAny>,
-    name: &str,
-    date_fields: &[&str],
-) -> PyResult<Vec<Part<'py>>> {
+fn clock_parts<'py>(obj: &Bound<'py, PyAny>, name: &str, date_fields: &[&str]) -> PyResult<Vec<Part<'py>>> {
     let mut fields = Vec::new();
-    for field in date_fields
-        .iter()
-        .chain(&["hour", "minute", "second", "microsecond"])
-    {
+    for field in date_fields.iter().chain(&["hour", "minute", "second", "microsecond"]) {
         fields.push(obj.getattr(*field)?.extract::<i64>()?.to_string());
     }
     Ok(vec![
@@ -694,16 +644,11 @@ fn bound_method_parts<'py>(obj: &Bound<'py, PyAny>, depth: i64) -> PyResult<Vec<
     let name = match obj.getattr(intern!(py, "__qualname__")) {
         Ok(name) if !name.is_none() => name,
         Ok(_) => obj.getattr(intern!(py, "__name__"))?,
-        Err(err) if err.is_instance_of::<PyAttributeError>(py) => {
-            obj.getattr(intern!(py, "__name__"))?
-        }
+        Err(err) if err.is_instance_of::<PyAttributeError>(py) => obj.getattr(intern!(py, "__name__"))?,
         Err(err) => return Err(err),
     };
     Ok(vec![
-        Part::Text(format!(
-            "<bound method {} of ",
-            name.str()?.to_string_lossy()
-        )),
+        Part::Text(format!("<bound method {} of ", name.str()?.to_string_lossy())),
         Part::Nested(obj.getattr(intern!(py, "__self__"))?, depth - 1),
         Part::Text(">".to_owned()),
     ])
@@ -731,12 +676,7 @@ fn is_trusted_module(module: &Bound<'_, PyAny>) -> bool {
     module
         .cast::<PyString>()
         .ok()
-        .and_then(|module| {
-            module
-                .to_str()
-                .ok()
-                .map(|module| TRUSTED_MODULES.contains(&module))
-        })
+        .and_then(|module| module.to_str().ok().map(|module| TRUSTED_MODULES.contains(&module)))
         .unwrap_or(false)
 }
 
@@ -746,11 +686,7 @@ fn is_trusted_module(module: &Bound<'_, PyAny>) -> bool {
 ///   `__repr__` found along the MRO must be a C slot or a function from a trusted module (or
 ///   `collections`, for namedtuples such as `decimal.DecimalTuple`);
 /// - a few builtins put another object's repr in their own, so their contents must be plain data.
-fn repr_runs_only_library_code(
-    obj: &Bound<'_, PyAny>,
-    ty: &Bound<'_, PyType>,
-    known: &Known,
-) -> PyResult<bool> {
+fn repr_runs_only_library_code(obj: &Bound<'_, PyAny>, ty: &Bound<'_, PyType>, known: &Known) -> PyResult<bool> {
     if is_heap_type(ty) && !heap_type_repr_is_library_code(ty, known)? {
         return Ok(false);
     }
@@ -773,9 +709,7 @@ fn heap_type_repr_is_library_code(ty: &Bound<'_, PyType>, known: &Known) -> PyRe
         }
         let module = repr.getattr(intern!(py, "__module__"))?;
         return Ok(is_trusted_module(&module)
-            || module
-                .cast::<PyString>()
-                .is_ok_and(|m| m.to_str().is_ok_and(|m| m == "collections")));
+            || module.cast::<PyString>().is_ok_and(|m| m.to_str().is_ok_and(|m| m == "collections")));
     }
     Ok(true)
 }
@@ -826,10 +760,7 @@ fn is_plain_data_holder(
         let referents = known.gc_get_referents.bind(py).call1((obj,))?;
         referents.try_iter()?.collect::<PyResult<_>>()?
     } else if is_type(ty, &known.slice) {
-        ["start", "stop", "step"]
-            .iter()
-            .map(|field| obj.getattr(*field))
-            .collect::<PyResult<_>>()?
+        ["start", "stop", "step"].iter().map(|field| obj.getattr(*field)).collect::<PyResult<_>>()?
     } else if is_any_type(ty, &known.callable_wrappers) {
         vec![obj.getattr(intern!(py, "__func__"))?]
     } else {
@@ -853,9 +784,7 @@ mod tests {
         let globals = PyDict::new(py);
         globals.set_item("__name__", "corpus").unwrap();
         for module in ["collections", "datetime", "re", "decimal"] {
-            globals
-                .set_item(module, py.import(module).unwrap())
-                .unwrap();
+            globals.set_item(module, py.import(module).unwrap()).unwrap();
         }
         let code = std::ffi::CString::new(expr).unwrap();
         py.eval(&code, Some(&globals), None).unwrap()
@@ -875,15 +804,8 @@ mod tests {
         if chars.len() <= limit {
             return Clipped::Whole(text.to_owned());
         }
-        let tail_start = if limit == 0 {
-            0
-        } else {
-            chars.len().saturating_sub(limit.div_ceil(2))
-        };
-        Clipped::Cut {
-            head: chars[..limit / 2].iter().collect(),
-            tail: chars[tail_start..].iter().collect(),
-        }
+        let tail_start = if limit == 0 { 0 } else { chars.len().saturating_sub(limit.div_ceil(2)) };
+        Clipped::Cut { head: chars[..limit / 2].iter().collect(), tail: chars[tail_start..].iter().collect() }
     }
 
     const CORPUS: &[&str] = &[
@@ -921,13 +843,8 @@ mod tests {
                     full = full.replace('\n', "\\n");
                 }
                 for limit in [0, 1, 2, 3, 7, 20, 21, 64, 255, 1024, 100_000] {
-                    let clipped =
-                        safe_repr_clipped(&obj, DEFAULT_MAXDEPTH, limit, escape_newlines).unwrap();
-                    assert_eq!(
-                        clipped,
-                        hunter_cut(&full, limit),
-                        "{expr} with limit {limit}"
-                    );
+                    let clipped = safe_repr_clipped(&obj, DEFAULT_MAXDEPTH, limit, escape_newlines).unwrap();
+                    assert_eq!(clipped, hunter_cut(&full, limit), "{expr} with limit {limit}");
                 }
             }
         });
@@ -958,10 +875,7 @@ mod tests {
             let err = safe_repr(&obj, DEFAULT_MAXDEPTH).unwrap_err();
             assert!(err.is_instance_of::<PyAttributeError>(py));
             let clipped = safe_repr_clipped(&obj, DEFAULT_MAXDEPTH, 40, false).unwrap();
-            assert_eq!(
-                clipped.join(" [...] "),
-                "[[0, '0'], [1, '1'], [...]  [399999, '399999']]"
-            );
+            assert_eq!(clipped.join(" [...] "), "[[0, '0'], [1, '1'], [...]  [399999, '399999']]");
         });
     }
 
@@ -970,19 +884,13 @@ mod tests {
         Python::attach(|py| {
             let cases = [
                 ("[[[[[[1]]]]]]", "[[[[[...]]]]]"),
-                (
-                    "{(1, (2, (3, (4, (5,))))): 1}",
-                    "{(1, (2, (3, (4, (...,))))): 1}",
-                ),
+                ("{(1, (2, (3, (4, (5,))))): 1}", "{(1, (2, (3, (4, (...,))))): 1}"),
                 ("(1,)", "(1,)"),
                 ("set()", "{}"),
                 ("frozenset()", "frozenset({})"),
             ];
             for (expr, expected) in cases {
-                assert_eq!(
-                    safe_repr(&eval(py, expr), DEFAULT_MAXDEPTH).unwrap(),
-                    expected
-                );
+                assert_eq!(safe_repr(&eval(py, expr), DEFAULT_MAXDEPTH).unwrap(), expected);
             }
         });
     }
