@@ -22,7 +22,6 @@ import sysconfig
 
 import pytest
 
-import event_stream
 import reference
 import samples
 
