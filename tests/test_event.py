@@ -1,0 +1,380 @@
+"""Behaviour of hunter.Event (spec §3): construction, attributes, detach/clone, identity, pickling."""
+
+import dis
+import functools
+import importlib
+import os
+import pickle
+import posixpath
+import re
+import shutil
+import sys
+import tempfile
+import threading
+
+import pytest
+
+import hunter
+from tracing_helpers import first, record_events
+
+HAS_FROZEN_STDLIB = sys.version_info >= (3, 11)
+
+
+def traced_function(alpha, beta=2):
+    total = alpha + beta
+    return total
+
+
+def decorate(func):
+    @functools.wraps(func)
+    def wrapper(*args):
+        return func(*args)
+
+    return wrapper
+
+
+@decorate
+@decorate
+def decorated_function(value):
+    return (value +
+            1)  # fmt: skip
+
+
+def raises_and_catches():
+    try:
+        raise ValueError('boom')
+    except ValueError:
+        return 'caught'
+
+
+def calls_posixpath():
+    return posixpath.join('a', 'b')
+
+
+class Holder:
+    def method(self):
+        return 'm'
+
+    @staticmethod
+    def static():
+        return 's'
+
+    @classmethod
+    def klass(cls):
+        return 'c'
+
+
+def calls_methods():
+    holder = Holder()
+    return holder.method(), Holder.static(), Holder.klass()
+
+
+def nested_local():
+    def local():
+        return 'l'
+
+    return local()
+
+
+def uses_builtin():
+    return len([1, 2, 3])
+
+
+def current_frame_event(kind, *args, **kwargs):
+    return hunter.Event(sys._getframe(1), kind, *args, **kwargs)
+
+
+@pytest.fixture(scope='module')
+def events():
+    return record_events(traced_function, 1)[1]
+
+
+@pytest.fixture(scope='module')
+def captured_call():
+    """A live (not detached) call event whose lazy attributes were all read while the frame was running, and a copy
+    of its locals taken then (``event.locals`` is the frame's live mapping, which keeps changing)."""
+    captured = []
+
+    def capture(event):
+        for name in ('function', 'module', 'filename', 'lineno', 'source', 'fullsource', 'stdlib', 'threadid', 'threadname',
+                     'instruction', 'code', 'locals', 'globals', 'builtin'):  # fmt: skip
+            getattr(event, name)
+        captured.append((event, dict(event.locals)))
+
+    record_events(traced_function, 1, predicate=hunter.When(hunter.Query(kind='call', function='traced_function'), capture))
+    return captured[0]
+
+
+@pytest.fixture(scope='module')
+def live_call_event(captured_call):
+    return captured_call[0]
+
+
+# --------------------------------------------------------------------------------------------- construction
+
+
+@pytest.mark.pure_semantics  # hunter 3.9.0's Cython Event takes an int kind
+def test_positional_construction_with_str_kind():
+    event = current_frame_event('line', None, 0, 0, False)
+    assert (event.kind, event.builtin, event.depth, event.calls, event.detached) == ('line', False, 0, 0, False)
+    assert event.function == 'test_positional_construction_with_str_kind'
+    assert event.threading_support is False
+
+
+@pytest.mark.pure_semantics
+def test_keyword_construction():
+    frame = sys._getframe(0)
+    event = hunter.Event(frame=frame, kind='call', arg='x', threading_support=None, depth=3, calls=-1)
+    assert (event.frame, event.kind, event.arg, event.depth, event.calls) == (frame, 'call', 'x', 3, -1)
+    assert event.threading_support is None
+
+
+@pytest.mark.pure_semantics
+@pytest.mark.parametrize('kind', ['call', 'return', 'exception'])
+def test_c_kinds_are_builtin(kind):
+    event = current_frame_event(f'c_{kind}', len, 0, 0, False)
+    assert (event.kind, event.builtin) == (kind, True)
+    assert (event.function, event.module) == ('len', 'builtins')
+
+
+# --------------------------------------------------------------------------------------------- attributes
+
+
+def test_call_event_attributes(captured_call):
+    event, locals_at_call = captured_call
+    assert event.kind == 'call'
+    assert event.function == 'traced_function'
+    assert event.module == __name__
+    assert event.filename == __file__.replace('.pyc', '.py')
+    assert event.lineno == traced_function.__code__.co_firstlineno
+    assert event.source == 'def traced_function(alpha, beta=2):\n'
+    assert event.fullsource == 'def traced_function(alpha, beta=2):\n'
+    assert event.code is traced_function.__code__
+    assert event.arg is None
+    assert (event.depth, event.calls) == (0, 0)
+    assert event.builtin is False
+    assert event.stdlib is False
+    assert event.threadid is None
+    assert event.threadname == 'MainThread'
+    assert event.globals is globals()
+    assert locals_at_call == {'alpha': 1, 'beta': 2}
+    assert event.detached is False
+    assert event.frame is not None
+
+
+def test_instruction(events):
+    call = first(events, kind='call')
+    ret = first(events, kind='return')
+    if sys.version_info >= (3, 11):
+        assert call.instruction == dis.opmap['RESUME']
+    else:
+        assert call.instruction is None
+    return_opcodes = {dis.opmap[name] for name in ('RETURN_VALUE', 'RETURN_CONST') if name in dis.opmap}
+    assert ret.instruction in return_opcodes
+
+
+def test_line_return_and_exception_events():
+    _, events = record_events(raises_and_catches)
+    kinds = [event.kind for event in events]
+    assert kinds[0] == 'call' and kinds[-1] == 'return'
+    exception = first(events, kind='exception')
+    exc_type, exc_value, traceback = exception.arg
+    assert exc_type is ValueError and str(exc_value) == 'boom' and traceback is not None
+    assert exception.source.strip() == "raise ValueError('boom')"
+    assert first(events, kind='return').arg == 'caught'
+    line_sources = [event.source.strip() for event in events if event.kind == 'line']
+    assert line_sources[:2] == ['try:', "raise ValueError('boom')"]
+
+
+def test_depth_and_calls_of_nested_calls():
+    _, events = record_events(calls_methods)
+    summary = [(event.kind, event.function, event.depth, event.calls) for event in events if event.kind != 'line']
+    assert summary == [
+        ('call', 'calls_methods', 0, 0),
+        ('call', 'method', 1, 1),
+        ('return', 'method', 1, 2),
+        ('call', 'static', 1, 2),
+        ('return', 'static', 1, 3),
+        ('call', 'klass', 1, 3),
+        ('return', 'klass', 1, 4),
+        ('return', 'calls_methods', 0, 4),
+    ]
+
+
+def test_fullsource_of_decorated_function_spans_the_decorators():
+    _, events = record_events(decorated_function, 1)
+    call = first(events, kind='call', function='decorated_function')
+    assert call.source == '@decorate\n'
+    assert call.fullsource == '@decorate\n@decorate\ndef decorated_function(value):\n'
+    wrapper_call = first(events, kind='call', function='wrapper')
+    assert wrapper_call.fullsource == '    @functools.wraps(func)\n    def wrapper(*args):\n'
+
+
+def test_multi_line_statement_lines_are_not_joined():
+    _, events = record_events(decorated_function, 1)
+    lines = [event.source for event in events if event.kind == 'line' and event.function == 'decorated_function']
+    assert lines[0] == '    return (value +\n'
+    assert all(event.fullsource == event.source for event in events if event.kind == 'line')
+
+
+def test_function_object():
+    captured = []
+
+    def capture(event):
+        captured.append((event.function, event.function_object))
+
+    record_events(calls_methods, predicate=hunter.When(hunter.Query(kind='call'), capture))
+    record_events(nested_local, predicate=hunter.When(hunter.Query(kind='call'), capture))
+    found = dict(captured)
+    assert found['calls_methods'] is calls_methods
+    assert found['method'] is Holder.method
+    assert found['static'] is Holder.__dict__['static'].__func__
+    assert found['klass'] is Holder.__dict__['klass'].__func__
+    assert found['nested_local'] is nested_local
+    assert found['local'] is None
+
+
+def test_builtin_events_in_profile_mode():
+    # live events: hunter 3.9.0's Cython Event.globals is a sentinel on builtin events, which breaks detach(filter)
+    _, events = record_events(uses_builtin, profiling_mode=True, detach=False)
+    assert 'line' not in {event.kind for event in events}
+    call = first(events, kind='call', builtin=True)
+    assert (call.function, call.module) == ('len', 'builtins')
+    assert call.arg is len
+    assert call.filename == first(events, function='uses_builtin').filename  # the caller's file
+    assert call.locals == {}
+    ret = first(events, kind='return', builtin=True)
+    assert ret.function == 'len'
+
+
+def test_stdlib_of_stdlib_module():
+    _, events = record_events(calls_posixpath, predicate=hunter.Query(kind='call'))
+    assert first(events, function='calls_posixpath').stdlib is False
+    join_call = first(events, function='join')
+    assert join_call.module == 'posixpath'
+    if not HAS_FROZEN_STDLIB:
+        assert join_call.stdlib is True
+
+
+@pytest.mark.skipif(not HAS_FROZEN_STDLIB, reason='stdlib modules are not frozen before Python 3.11')
+@pytest.mark.deliberate_change('frozen stdlib modules count as stdlib and have source (upstream #125)')
+def test_frozen_stdlib_module_event():
+    _, events = record_events(calls_posixpath, predicate=hunter.Query(kind='call', function='join'))
+    join_call = events[0]
+    assert join_call.filename == '<frozen posixpath>'
+    assert join_call.stdlib is True
+    assert re.match(r'def join\(a, \*p\):\n$', join_call.source)
+    assert join_call.fullsource.startswith('def join(')
+
+
+def test_threadid_and_threadname_in_a_thread():
+    def in_thread():
+        results.append(record_events(traced_function, 1)[1])
+
+    results = []
+    worker = threading.Thread(target=in_thread, name='event-test-worker')
+    worker.start()
+    worker.join()
+    event = results[0][0]
+    assert event.threadid == worker.ident
+    assert event.threadname == 'event-test-worker'
+
+
+@pytest.mark.deliberate_change('user code under sys.prefix is not stdlib (upstream #103)')
+def test_user_module_under_sys_prefix_is_not_stdlib():
+    directory = tempfile.mkdtemp(prefix='hunter-test-', dir=sys.prefix)
+    try:
+        with open(os.path.join(directory, 'prefix_user_module.py'), 'w') as module_file:
+            module_file.write('def user_function():\n    return 1\n')
+        sys.path.insert(0, directory)
+        try:
+            module = importlib.import_module('prefix_user_module')
+            _, events = record_events(module.user_function)
+        finally:
+            sys.path.remove(directory)
+            sys.modules.pop('prefix_user_module', None)
+    finally:
+        shutil.rmtree(directory)
+    assert events and all(event.stdlib is False for event in events)
+
+
+# --------------------------------------------------------------------------------------------- identity, repr
+
+
+def test_repr(live_call_event):
+    assert repr(live_call_event) == (
+        f"<Event kind='call' function='traced_function' module={__name__!r} filename={live_call_event.filename!r} "
+        f'lineno={traced_function.__code__.co_firstlineno}>'
+    )
+
+
+def test_getitem(live_call_event):
+    assert live_call_event['function'] == 'traced_function'
+    assert live_call_event['lineno'] == live_call_event.lineno
+    with pytest.raises(AttributeError):
+        live_call_event['no_such_attribute']
+
+
+def test_equality_is_identity(live_call_event):
+    assert live_call_event == live_call_event
+    assert live_call_event != live_call_event.clone()
+    assert live_call_event != live_call_event.detach()
+
+
+def test_pickling_is_refused(live_call_event):
+    for event in (live_call_event, live_call_event.detach()):
+        with pytest.raises(TypeError, match=r"can.+t pickle '?hunter\._?event\.Event'? objects?"):
+            pickle.dumps(event)
+
+
+# --------------------------------------------------------------------------------------------- detach / clone
+
+
+COPIED_BY_DETACH = ('code', 'filename', 'fullsource', 'function', 'lineno', 'module', 'source', 'stdlib', 'threadid',
+                    'threadname', 'instruction', 'kind', 'builtin', 'depth', 'calls')  # fmt: skip
+
+
+def test_detach_without_value_filter(live_call_event):
+    detached = live_call_event.detach()
+    assert detached.frame is None
+    assert detached.detached is True
+    for name in COPIED_BY_DETACH:
+        assert getattr(detached, name) == getattr(live_call_event, name), name
+    assert detached.arg is None
+    assert detached.locals == {}
+    assert detached.globals == {}
+
+
+def test_detach_with_value_filter():
+    _, events = record_events(traced_function, 1, detach=False, predicate=hunter.Query(kind='return', function='traced_function'))
+    detached = events[0].detach(repr)
+    assert detached.arg == '3'
+    assert detached.locals == {'alpha': '1', 'beta': '2', 'total': '3'}
+    assert detached.globals['__name__'] == repr(__name__)
+
+
+def test_detached_event_keeps_serving_its_snapshot(live_call_event):
+    detached = live_call_event.detach(lambda value: value)
+    assert detached.function == 'traced_function'
+    assert repr(detached) == repr(live_call_event)
+
+
+def test_clone_shares_frame_and_values(live_call_event):
+    clone = live_call_event.clone()
+    assert clone is not live_call_event
+    assert clone.frame is live_call_event.frame
+    assert clone.detached is False
+    for name in COPIED_BY_DETACH:
+        assert getattr(clone, name) == getattr(live_call_event, name), name
+
+
+@pytest.mark.pure_semantics  # hunter 3.9.0's Cython Event attributes are readonly
+def test_writable_attributes(live_call_event):
+    for event in (live_call_event.clone(), live_call_event.detach()):
+        event.depth = 7
+        event.calls = 8
+        event.detached = True
+        event.locals = {'x': 1}
+        event.globals = {'y': 2}
+        event.frame = None
+        assert (event.depth, event.calls, event.detached, event.locals, event.globals, event.frame) == (7, 8, True, {'x': 1}, {'y': 2}, None)

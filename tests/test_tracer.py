@@ -1,0 +1,403 @@
+"""Behaviour of hunter.Tracer and hunter.trace/stop (spec §5.1-§5.4)."""
+
+import importlib
+import io
+import re
+import sys
+import threading
+import warnings
+
+import pytest
+
+import hunter
+from tracing_helpers import record_events
+
+THIS_FILE = __file__.replace('.pyc', '.py')
+
+
+def leaf(value):
+    return value + 1
+
+
+def branch(value):
+    first = leaf(value)
+    return leaf(first)
+
+
+def reinstalls_the_tracer():
+    sys.settrace(sys.gettrace())
+    return leaf(1)
+
+
+def uses_builtin():
+    return len('abc')
+
+
+@pytest.fixture(autouse=True)
+def no_tracer_left_behind():
+    previous_trace, previous_profile = sys.gettrace(), sys.getprofile()
+    yield
+    hunter._last_tracer = None
+    sys.settrace(previous_trace)
+    sys.setprofile(previous_profile)
+    threading.settrace(None)
+    threading.setprofile(None)
+
+
+@pytest.fixture
+def hunter_stream(monkeypatch):
+    """hunter._default_stream (where tracer failures are reported) replaced by a StringIO."""
+    stream = io.StringIO()
+    monkeypatch.setattr(hunter, '_default_stream', stream)
+    return stream
+
+
+def collector():
+    events = []
+
+    def collect(event):
+        if event.filename == THIS_FILE:
+            events.append((event.kind, event.function, event.depth, event.calls))
+
+    return events, collect
+
+
+# --------------------------------------------------------------------------------------------- install / stop
+
+
+def test_trace_installs_the_tracer_itself():
+    tracer = hunter.Tracer()
+    assert tracer.trace(lambda event: None) is tracer
+    try:
+        assert sys.gettrace() is tracer
+    finally:
+        tracer.stop()
+    assert sys.gettrace() is None
+
+
+@pytest.mark.pure_semantics  # hunter 3.9.0's Cython stop() leaves no tracer instead of a Python-level previous one
+def test_handler_and_previous():
+    def previous_tracer(frame, kind, arg):
+        return previous_tracer
+
+    def handler(event):
+        pass
+
+    sys.settrace(previous_tracer)
+    tracer = hunter.Tracer()
+    assert tracer.handler is None
+    tracer.trace(handler)
+    try:
+        assert tracer.handler is handler
+        assert tracer.previous is previous_tracer
+    finally:
+        tracer.stop()
+    assert sys.gettrace() is previous_tracer
+    assert tracer.handler is None
+    assert tracer.previous is None
+
+
+def test_stop_twice_is_harmless():
+    tracer = hunter.Tracer()
+    tracer.trace(lambda event: None)
+    tracer.stop()
+    tracer.stop()
+    assert sys.gettrace() is None
+
+
+def test_context_manager():
+    events, collect = collector()
+    with hunter.Tracer().trace(collect) as tracer:
+        assert sys.gettrace() is tracer
+        leaf(1)
+    assert sys.gettrace() is None
+    assert [event[:2] for event in events if event[1] == 'leaf'] == [('call', 'leaf'), ('line', 'leaf'), ('return', 'leaf')]
+
+
+def test_attributes_of_a_new_tracer():
+    tracer = hunter.Tracer()
+    assert (tracer.depth, tracer.calls, tracer.handler, tracer.previous) == (0, 0, None, None)
+    assert tracer.threading_support is None or tracer.threading_support is False  # the Cython build coerces None
+    assert tracer.profiling_mode is False
+    assert hunter.Tracer(threading_support=True, profiling_mode=True).profiling_mode is True
+
+
+@pytest.mark.pure_semantics  # hunter 3.9.0's Cython Tracer reports hunter._tracer.Tracer
+def test_tracer_reports_the_pure_module_path():
+    assert hunter.Tracer.__module__ == 'hunter.tracer'
+    assert 'hunter.tracer.Tracer' in repr(hunter.Tracer)
+    assert importlib.import_module('hunter.tracer').Tracer is hunter.Tracer
+    tracer = hunter.Tracer()
+    assert re.fullmatch(r'<hunter\.tracer\.Tracer at 0x[0-9a-f]+: threading_support=None, <stopped>>', repr(tracer))
+    tracer.trace(hunter.Query(module='x'))
+    try:
+        assert re.fullmatch(
+            r"<hunter\.tracer\.Tracer at 0x[0-9a-f]+: threading_support=None, handler=<hunter\.predicates\.Query: query_eq=\(\('module', 'x'\),\)>>",
+            repr(tracer),
+        )
+    finally:
+        tracer.stop()
+
+
+def test_tracer_is_callable_and_returns_itself():
+    tracer = hunter.Tracer()
+    seen = []
+    tracer.trace(seen.append)
+    try:
+        frame = sys._getframe(0)
+        assert tracer(frame, 'line', None) is tracer
+    finally:
+        tracer.stop()
+    assert any(event.kind == 'line' and event.frame is frame for event in seen)
+
+
+# --------------------------------------------------------------------------------------------- depth and calls
+
+
+def test_depth_and_calls_values():
+    events, collect = collector()
+    tracer = hunter.Tracer()
+    tracer.trace(collect)
+    try:
+        branch(1)
+    finally:
+        tracer.stop()
+    assert [event for event in events if event[1] in ('branch', 'leaf')] == [
+        ('call', 'branch', 0, 0),
+        ('line', 'branch', 1, 1),
+        ('call', 'leaf', 1, 1),
+        ('line', 'leaf', 2, 2),
+        ('return', 'leaf', 1, 2),
+        ('line', 'branch', 1, 2),
+        ('call', 'leaf', 1, 2),
+        ('line', 'leaf', 2, 3),
+        ('return', 'leaf', 1, 3),
+        ('return', 'branch', 0, 3),
+    ]
+
+
+def test_depth_never_goes_negative():
+    def returns_twice_up():
+        return leaf(1)
+
+    # start tracing inside two frames that were already running: their returns have no matching call
+    events, collect = collector()
+
+    def start_then_return():
+        tracer.trace(collect)
+        return returns_twice_up()
+
+    tracer = hunter.Tracer()
+    try:
+        start_then_return()
+    finally:
+        tracer.stop()
+    assert all(depth >= 0 for _, _, depth, _ in events)
+
+
+# --------------------------------------------------------------------------------------------- hunter.trace / stop
+
+
+def test_trace_returns_the_active_tracer_with_a_compiled_handler():
+    printer_stream = io.StringIO()
+    tracer = hunter.trace(function='no-such-function', action=hunter.CallPrinter(stream=printer_stream))
+    try:
+        assert sys.gettrace() is tracer
+        assert sys.gettrace().handler == hunter.When(hunter.Q(function='no-such-function'), hunter.CallPrinter(stream=printer_stream))
+    finally:
+        hunter.stop()
+    assert sys.gettrace() is None
+    assert printer_stream.getvalue() == ''
+
+
+def test_trace_default_action_is_call_printer():
+    tracer = hunter.trace(function='c')
+    try:
+        assert tracer.handler == hunter.When(hunter.Q(function='c'), hunter.CallPrinter)
+    finally:
+        hunter.stop()
+
+
+def test_trace_as_context_manager_and_profile_option():
+    events, collect = collector()
+    with hunter.trace(collect, profile=True) as tracer:
+        assert sys.getprofile() is tracer
+        uses_builtin()
+    assert sys.getprofile() is None
+    assert ('call', 'len') in [event[:2] for event in events]
+
+
+def test_stop_without_tracer_warns():
+    hunter._last_tracer = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        hunter.stop()
+    assert [str(warning.message) for warning in caught] == ['There is no tracer to stop.']
+    assert caught[0].category is UserWarning
+    assert caught[0].filename == THIS_FILE
+
+
+def test_new_trace_replaces_the_previous_one():
+    first = hunter.trace(lambda event: None, action=lambda event: None)
+    second = hunter.trace(lambda event: None, action=lambda event: None)
+    try:
+        assert sys.gettrace() is second
+        assert second.previous is first
+    finally:
+        hunter.stop()
+    assert sys.gettrace() is first
+    first.stop()
+
+
+# --------------------------------------------------------------------------------------------- settrace interplay
+
+
+def test_reinstalling_the_tracer_keeps_tracing():
+    events, collect = collector()
+    tracer = hunter.Tracer()
+    tracer.trace(collect)
+    try:
+        reinstalls_the_tracer()
+        assert sys.gettrace() is tracer
+        leaf(2)
+    finally:
+        tracer.stop()
+    functions = [event[:2] for event in events]
+    assert functions.count(('call', 'leaf')) == 2
+    assert ('line', 'reinstalls_the_tracer') in functions
+    assert ('return', 'reinstalls_the_tracer') in functions
+
+
+# --------------------------------------------------------------------------------------------- threads
+
+
+def _run_thread_under(tracer_options):
+    events, collect = collector()
+    tracer = hunter.Tracer(**tracer_options)
+    tracer.trace(collect)
+    try:
+        worker = threading.Thread(target=leaf, args=(1,))
+        worker.start()
+        worker.join()
+    finally:
+        tracer.stop()
+    return [event[:2] for event in events]
+
+
+@pytest.mark.parametrize('threading_support', [None, True])
+def test_new_threads_are_traced(threading_support):
+    assert ('call', 'leaf') in _run_thread_under({'threading_support': threading_support})
+
+
+def test_threads_are_not_traced_without_threading_support():
+    assert ('call', 'leaf') not in _run_thread_under({'threading_support': False})
+
+
+def test_threads_are_traced_in_profile_mode():
+    assert ('call', 'leaf') in _run_thread_under({'profiling_mode': True})
+
+
+def test_threading_hook_is_restored():
+    def previous_hook(frame, kind, arg):
+        return None
+
+    threading.settrace(previous_hook)
+    tracer = hunter.Tracer()
+    tracer.trace(lambda event: None)
+    assert threading._trace_hook is tracer
+    tracer.stop()
+    assert threading._trace_hook is previous_hook
+
+
+def test_threads_already_running_are_not_traced():
+    started, release = threading.Event(), threading.Event()
+
+    def running_before_trace():
+        started.set()
+        release.wait()
+        leaf(5)
+
+    worker = threading.Thread(target=running_before_trace)
+    worker.start()
+    started.wait()
+    events, collect = collector()
+    tracer = hunter.Tracer()
+    tracer.trace(collect)
+    try:
+        release.set()
+        worker.join()
+    finally:
+        tracer.stop()
+    assert ('call', 'leaf') not in [event[:2] for event in events]
+
+
+# --------------------------------------------------------------------------------------------- profile mode
+
+
+def test_profile_mode_events():
+    _, events = record_events(uses_builtin, profiling_mode=True, detach=False)
+    assert [(event.kind, event.function, event.builtin) for event in events] == [
+        ('call', 'uses_builtin', False),
+        ('call', 'len', True),
+        ('return', 'len', True),
+        ('return', 'uses_builtin', False),
+    ]
+    assert [(event.depth, event.calls) for event in events] == [(0, 0), (1, 1), (1, 1), (0, 1)]
+
+
+def test_profile_mode_installs_a_profiler():
+    tracer = hunter.Tracer(profiling_mode=True)
+    tracer.trace(lambda event: None)
+    try:
+        assert sys.getprofile() is tracer
+        assert sys.gettrace() is None
+    finally:
+        tracer.stop()
+    assert sys.getprofile() is None
+
+
+# --------------------------------------------------------------------------------------------- handler errors
+
+
+def test_failing_handler_is_reported_and_disables_the_tracer(hunter_stream):
+    calls = []
+
+    def failing_handler(event):
+        calls.append(event.kind)
+        if event.function == 'leaf':
+            raise ValueError('handler broke')
+
+    tracer = hunter.Tracer()
+    tracer.trace(failing_handler)
+    try:
+        result = branch(10)
+    finally:
+        tracer.stop()
+    assert result == 12  # the traced program carried on
+    assert sys.gettrace() is None
+    assert tracer.handler is None
+    output = hunter_stream.getvalue()
+    assert output.startswith('Traceback (most recent call last):\n')
+    assert "ValueError: handler broke\n" in output
+    assert re.search(
+        r"Disabling tracer because handler <function .*failing_handler at 0x[0-9a-f]+> failed \(ValueError\('handler broke'\)\) "
+        r"at <Event kind='call' function='leaf' module='test_tracer' filename='.*test_tracer.py' lineno=\d+>\.\n\n$",
+        output,
+    )
+    assert calls.count('call') == 2  # branch, then leaf where it failed; nothing after that
+
+
+@pytest.mark.pure_semantics  # as in test_handler_and_previous
+def test_failing_handler_restores_previous_tracer(hunter_stream):
+    def previous_tracer(frame, kind, arg):
+        return None
+
+    def failing_handler(event):
+        raise RuntimeError('nope')
+
+    sys.settrace(previous_tracer)
+    tracer = hunter.Tracer()
+    tracer.trace(failing_handler)
+    leaf(1)
+    assert sys.gettrace() is previous_tracer
+    assert 'Disabling tracer because handler' in hunter_stream.getvalue()
