@@ -194,7 +194,7 @@ struct StdlibPaths {
 fn stdlib_paths(py: Python<'_>) -> PyResult<&'static StdlibPaths> {
     static PATHS: PyOnceLock<StdlibPaths> = PyOnceLock::new();
     PATHS.get_or_try_init(py, || {
-        let constants = py.import("hunter.const")?;
+        let constants = crate::compat::import(py, "hunter.const")?;
         let strings = |name: &str| -> PyResult<Vec<String>> {
             constants.getattr(name)?.cast_into::<PyTuple>()?.iter().map(|p| p.extract()).collect()
         };
@@ -205,5 +205,5 @@ fn stdlib_paths(py: Python<'_>) -> PyResult<&'static StdlibPaths> {
 /// `hunter._event_helpers`: cold-path helpers kept in Python (tokenize-based fullsource, linecache, function lookup).
 pub fn python_helpers(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
     static HELPERS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
-    Ok(HELPERS.get_or_try_init(py, || py.import("hunter._event_helpers").map(Bound::unbind))?.bind(py))
+    Ok(HELPERS.get_or_try_init(py, || crate::compat::import(py, "hunter._event_helpers").map(Bound::unbind))?.bind(py))
 }

@@ -121,3 +121,35 @@ pub mod code_extra {
         true
     }
 }
+
+/// Imports a module without going through `builtins.__import__`.
+///
+/// `PyImport_Import` (what `py.import` uses) looks `__import__` up in the *current frame's* globals, and
+/// inside a traced frame those may be a sandbox (`exec(code, {'__builtins__': {}})`) that has none. The
+/// import machinery proper (`PyImport_ImportModuleLevelObject`) has no such dependency.
+pub fn import<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, pyo3::types::PyModule>> {
+    let name = pyo3::types::PyString::new(py, name);
+    unsafe {
+        let cached = ffi::PyImport_GetModule(name.as_ptr());
+        if !cached.is_null() {
+            return Ok(Bound::from_owned_ptr(py, cached).cast_into_unchecked());
+        }
+        if ffi::PyErr_Occurred().is_null() {
+            // With an empty fromlist this returns the top-level package; the submodule is in sys.modules.
+            let top = ffi::PyImport_ImportModuleLevelObject(
+                name.as_ptr(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                0,
+            );
+            Bound::from_owned_ptr_or_err(py, top)?;
+            let module = ffi::PyImport_GetModule(name.as_ptr());
+            if !module.is_null() {
+                return Ok(Bound::from_owned_ptr(py, module).cast_into_unchecked());
+            }
+        }
+    }
+    Err(PyErr::take(py)
+        .unwrap_or_else(|| pyo3::exceptions::PyImportError::new_err(format!("hunter: cannot import {name}"))))
+}

@@ -311,11 +311,7 @@ impl EventData {
                     ident.into_pyobject(py)?.into_any().unbind()
                 }
             }
-            Slot::Threadname => py
-                .import(pyo3::intern!(py, "threading"))?
-                .call_method0(pyo3::intern!(py, "current_thread"))?
-                .getattr(pyo3::intern!(py, "name"))?
-                .unbind(),
+            Slot::Threadname => current_thread_name(py)?,
             Slot::Instruction => self.instruction(py)?,
             Slot::FunctionObject if self.builtin => self.arg.clone_ref(py),
             Slot::FunctionObject => codeinfo::python_helpers(py)?
@@ -465,10 +461,19 @@ fn filtered_dict(mapping: &Bound<'_, PyAny>, filter: &Bound<'_, PyAny>) -> PyRes
     Ok(result.into_any().unbind())
 }
 
+fn current_thread_name(py: Python<'_>) -> PyResult<Py<PyAny>> {
+    static CURRENT_THREAD: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let current_thread = CURRENT_THREAD
+        .get_or_try_init(py, || Ok::<_, PyErr>(compat::import(py, "threading")?.getattr("current_thread")?.unbind()))?;
+    Ok(current_thread.bind(py).call0()?.getattr(pyo3::intern!(py, "name"))?.unbind())
+}
+
 fn main_thread_ident(py: Python<'_>) -> PyResult<u64> {
     static MAIN: PyOnceLock<u64> = PyOnceLock::new();
-    MAIN.get_or_try_init(py, || py.import("threading")?.call_method0("main_thread")?.getattr("ident")?.extract())
-        .copied()
+    MAIN.get_or_try_init(py, || {
+        crate::compat::import(py, "threading")?.call_method0("main_thread")?.getattr("ident")?.extract()
+    })
+    .copied()
 }
 
 /// An event being evaluated by predicates: the data, plus the Python `Event` object created for it on

@@ -14,8 +14,10 @@ pub fn report_and_stop(
     event: Option<&Py<PyAny>>,
 ) {
     if let Err(report_error) = report(py, handler, &error, event) {
-        // Even the report failed (e.g. the stream is closed): nothing more can be said safely.
-        drop(report_error);
+        // The stream itself failed (closed, broken pipe): say it once on the process's stderr instead.
+        eprintln!(
+            "hunter: disabling tracer because handler failed ({error}); reporting it failed too ({report_error})"
+        );
     }
     if let Err(stop_error) = Tracer::stop_tracing(&tracer.to_owned()) {
         drop(stop_error);
@@ -23,11 +25,11 @@ pub fn report_and_stop(
 }
 
 fn report(py: Python<'_>, handler: Option<Py<PyAny>>, error: &PyErr, event: Option<&Py<PyAny>>) -> PyResult<()> {
-    let stream = match py.import("hunter").and_then(|hunter| hunter.getattr("_default_stream")) {
+    let stream = match crate::compat::import(py, "hunter").and_then(|hunter| hunter.getattr("_default_stream")) {
         Ok(stream) if !stream.is_none() => stream,
-        _ => py.import("sys")?.getattr("stderr")?,
+        _ => crate::compat::import(py, "sys")?.getattr("stderr")?,
     };
-    let traceback = py.import("traceback")?;
+    let traceback = crate::compat::import(py, "traceback")?;
     let kwargs = pyo3::types::PyDict::new(py);
     kwargs.set_item("file", &stream)?;
     traceback.call_method(

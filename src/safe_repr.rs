@@ -277,9 +277,9 @@ impl Known {
     }
 
     fn fetch(py: Python<'_>) -> PyResult<Known> {
-        let collections = py.import("collections")?;
-        let datetime = py.import("datetime")?;
-        let builtins = py.import("builtins")?;
+        let collections = crate::compat::import(py, "collections")?;
+        let datetime = crate::compat::import(py, "datetime")?;
+        let builtins = crate::compat::import(py, "builtins")?;
         // Many builtin types have no public name; the type of a sample value is the simplest handle.
         let class_of = |expr: &str| -> PyResult<Py<PyType>> {
             let value = builtins.getattr("eval")?.call1((expr, PyDict::new(py)))?;
@@ -333,18 +333,18 @@ impl Known {
             counter: attr_type(&collections, "Counter")?,
             ordered_dict: attr_type(&collections, "OrderedDict")?,
             default_dict: attr_type(&collections, "defaultdict")?,
-            pattern: attr_type(&py.import("re")?, "Pattern")?,
+            pattern: attr_type(&crate::compat::import(py, "re")?, "Pattern")?,
             date: attr_type(&datetime, "date")?,
             time: attr_type(&datetime, "time")?,
             datetime: attr_type(&datetime, "datetime")?,
             timedelta: attr_type(&datetime, "timedelta")?,
-            bound_method: attr_type(&py.import("types")?, "MethodType")?,
-            regex_flag: py.import("re")?.getattr("RegexFlag")?.unbind(),
+            bound_method: attr_type(&crate::compat::import(py, "types")?, "MethodType")?,
+            regex_flag: crate::compat::import(py, "re")?.getattr("RegexFlag")?.unbind(),
             reversed: builtins.getattr("reversed")?.unbind(),
             object_repr: builtins.getattr("object")?.getattr("__repr__")?.unbind(),
             dict_items: builtins.getattr("dict")?.getattr("items")?.unbind(),
             ordered_dict_items: collections.getattr("OrderedDict")?.getattr("items")?.unbind(),
-            gc_get_referents: py.import("gc")?.getattr("get_referents")?.unbind(),
+            gc_get_referents: crate::compat::import(py, "gc")?.getattr("get_referents")?.unbind(),
             wrapper_descriptor: class_of("object.__repr__")?,
             plain_leaves,
             dict_views,

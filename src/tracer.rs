@@ -211,7 +211,7 @@ impl Tracer {
         };
         drop(handler);
         let (get_name, set_name, _) = this.hook_names();
-        let sys = py.import(pyo3::intern!(py, "sys"))?;
+        let sys = crate::compat::import(py, "sys")?;
         let previous = this.previous.replace(py, None);
         if sys.getattr(get_name)?.call0()?.is(slf) {
             match previous.as_ref().map(|p| p.bind(py)) {
@@ -227,7 +227,7 @@ impl Tracer {
         }
         if this.traces_new_threads() {
             let threading_previous = this.threading_previous.replace(py, None);
-            py.import(pyo3::intern!(py, "threading"))?.getattr(set_name)?.call1((threading_previous,))?;
+            crate::compat::import(py, "threading")?.getattr(set_name)?.call1((threading_previous,))?;
         }
         Ok(())
     }
@@ -269,14 +269,14 @@ impl Tracer {
             )));
         }
         let (get_name, set_name, hook_name) = this.hook_names();
-        let sys = py.import(pyo3::intern!(py, "sys"))?;
+        let sys = crate::compat::import(py, "sys")?;
         let previous = sys.getattr(get_name)?.call0()?;
         this.previous.replace(py, (!previous.is_none()).then(|| previous.unbind()));
         this.handler.replace(py, Some(predicate.unbind()));
         this.generation.set(py, NEXT_GENERATION.fetch_add(1, Ordering::Relaxed));
         // Thread hooks first: importing `threading` must not itself be traced.
         if this.traces_new_threads() {
-            let threading = py.import(pyo3::intern!(py, "threading"))?;
+            let threading = crate::compat::import(py, "threading")?;
             let hook = threading.getattr(hook_name).ok().filter(|h| !h.is_none());
             this.threading_previous.replace(py, hook.map(Bound::unbind));
             threading.getattr(set_name)?.call1((slf,))?;

@@ -163,18 +163,18 @@ def traced_workload():
     return total
 
 
-class CurrentThreadSpy:
-    """Counts `threading.current_thread()` calls: computing an event's `threadname` makes one."""
+class ThreadNameSpy:
+    """Counts reads of `Thread.name`: computing an event's `threadname` makes one."""
 
     def __init__(self, monkeypatch):
         self.count = 0
-        original = threading.current_thread
+        original = threading.Thread.name
 
-        def spy():
+        def spied_name(thread):
             self.count += 1
-            return original()
+            return original.fget(thread)
 
-        monkeypatch.setattr(threading, 'current_thread', spy)
+        monkeypatch.setattr(threading.Thread, 'name', property(spied_name, original.fset))
 
 
 def run_traced(predicate):
@@ -188,7 +188,7 @@ def run_traced(predicate):
 
 def test_never_verdict_skips_events_without_evaluating_them(monkeypatch):
     hits = []
-    spy = CurrentThreadSpy(monkeypatch)
+    spy = ThreadNameSpy(monkeypatch)
     # `threadname_in` is evaluated before `module_sw`, so evaluating any event would read the thread name.
     run_traced(When(Query(threadname_in=('MainThread',), module_sw='nonexistent'), hits.append))
     assert hits == []
@@ -197,7 +197,7 @@ def test_never_verdict_skips_events_without_evaluating_them(monkeypatch):
 
 def test_matching_code_is_still_evaluated(monkeypatch):
     hits = []
-    spy = CurrentThreadSpy(monkeypatch)
+    spy = ThreadNameSpy(monkeypatch)
     run_traced(When(Query(threadname_in=('MainThread',), function='traced_workload'), hits.append))
     kinds = [event.kind for event in hits]
     assert kinds[0] == 'call' and kinds[-1] == 'return' and set(kinds[1:-1]) == {'line'}

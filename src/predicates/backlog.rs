@@ -69,7 +69,7 @@ impl Backlog {
     fn build(settings: Settings<'_>) -> PyResult<Backlog> {
         let py = settings.action.py();
         let action = instantiate_action(&settings.action)?;
-        let base = py.import(pyo3::intern!(py, "hunter.actions"))?.getattr(pyo3::intern!(py, "ColorStreamAction"))?;
+        let base = crate::compat::import(py, "hunter.actions")?.getattr(pyo3::intern!(py, "ColorStreamAction"))?;
         if !action.is_instance(&base)? {
             return Err(PyTypeError::new_err(format!("Action {} must be a ColorStreamAction.", action.repr()?)));
         }

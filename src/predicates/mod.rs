@@ -219,7 +219,7 @@ pub fn uses_counters(predicate: &Bound<'_, PyAny>) -> bool {
 pub(crate) fn instantiate_action<'py>(action: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     let py = action.py();
     if let Ok(class) = action.cast::<PyType>() {
-        let base = py.import(pyo3::intern!(py, "hunter.actions"))?.getattr(pyo3::intern!(py, "Action"))?;
+        let base = crate::compat::import(py, "hunter.actions")?.getattr(pyo3::intern!(py, "Action"))?;
         if class.is_subclass(&base)? {
             return action.call0();
         }

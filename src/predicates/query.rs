@@ -525,7 +525,7 @@ impl Query {
                 }
                 Ok(PyTuple::new(py, value.try_iter()?.collect::<PyResult<Vec<_>>>()?)?.into_any())
             }
-            Operator::Regex => py.import(pyo3::intern!(py, "re"))?.call_method1(pyo3::intern!(py, "compile"), (value,)),
+            Operator::Regex => crate::compat::import(py, "re")?.call_method1(pyo3::intern!(py, "compile"), (value,)),
             _ => Ok(value),
         }
     }
