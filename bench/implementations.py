@@ -11,6 +11,7 @@
 An implementation that cannot be prepared, or whose `hunter` cannot be imported, is returned as
 unavailable with the reason; the orchestrator shows its cells as n/a.
 """
+
 import json
 import os
 import shlex
@@ -19,7 +20,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional
+from typing import Optional
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
@@ -46,7 +47,7 @@ class Implementation:
     name: str
     python: Optional[str]
     detail: str
-    sys_path: List[str] = field(default_factory=list)
+    sys_path: list[str] = field(default_factory=list)
 
     @property
     def label(self):
@@ -69,20 +70,22 @@ def clean_environment():
     return env
 
 
-def run(command, **options):
+def run(command, purpose=None, **options):
     """Runs a command and returns its stdout; on failure raises SetupError with the tail of its output."""
     command = [str(part) for part in command]
     result = subprocess.run(
         command,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        universal_newlines=True,
+        text=True,
         env=options.pop("env", clean_environment()),
         **options,
     )
     if result.returncode:
-        tail = result.stdout.strip().splitlines()[-3:]
-        raise SetupError("`%s` failed (exit %d): %s" % (shlex.join(command[:3]), result.returncode, " | ".join(tail)))
+        # The last two lines name the error; caret lines only point into the line above them.
+        tail = [line for line in result.stdout.splitlines() if line.strip(" ^~")][-2:]
+        what = purpose or shlex.join(command[:3])
+        raise SetupError(f"{what} failed (exit {result.returncode}): {' | '.join(line.strip() for line in tail)}")
     return result.stdout
 
 
@@ -99,7 +102,7 @@ def find_python(version):
     Every candidate is run once, because a pyenv shim exists even for versions it cannot serve.
     """
     pyenv_builds = sorted(
-        (Path.home() / ".pyenv" / "versions").glob("%s.*/bin/python%s" % (version, version)),
+        (Path.home() / ".pyenv" / "versions").glob(f"{version}.*/bin/python{version}"),
         key=lambda path: [int(part) if part.isdigit() else part for part in path.parts[-3].split(".")],
         reverse=True,
     )
@@ -131,9 +134,13 @@ def ensure_venv(base_python, venv):
     return str(venv_python(venv))
 
 
+def pip_install(python, *arguments):
+    run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", *arguments])
+
+
 def probe_hunter(python):
     """Returns (version, Tracer class name) of the `hunter` that `python` imports."""
-    version, tracer_class = run([python, "-c", HUNTER_PROBE]).split()
+    version, tracer_class = run([python, "-c", HUNTER_PROBE], purpose=f"`import hunter` in {python}").split()
     return version, tracer_class
 
 
@@ -163,8 +170,8 @@ def prepare_floor(base_python):
             run(compiler + ["-shared", "-fPIC", "-O2", "-I", config["include"], FLOOR_SOURCE, "-o", partial])
             os.replace(partial, target)
     except (OSError, SetupError) as exc:
-        return Implementation("floor", None, "could not build _floortrace: %s" % exc)
-    return Implementation("floor", base_python, "_floortrace from %s" % target, sys_path=[str(build_dir)])
+        return Implementation("floor", None, f"could not build _floortrace: {exc}")
+    return Implementation("floor", base_python, f"_floortrace from {target}", sys_path=[str(build_dir)])
 
 
 def prepare_hunter(version, base_python, reference_venvs):
@@ -178,19 +185,19 @@ def prepare_hunter(version, base_python, reference_venvs):
             try:
                 probe_hunter(python)
             except SetupError:
-                run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--only-binary=:all:", REFERENCE_HUNTER])
+                pip_install(python, "--only-binary=:all:", REFERENCE_HUNTER)
         hunter_version, tracer_class = probe_hunter(python)
     except (OSError, SetupError) as exc:
         return Implementation("hunter", None, str(exc))
     if hunter_version != "3.9.0":
-        return Implementation("hunter", None, "%s has hunter %s, not 3.9.0" % (python, hunter_version))
-    return Implementation("hunter", python, "%s, hunter %s, Tracer %s" % (python, hunter_version, tracer_class))
+        return Implementation("hunter", None, f"{python} has hunter {hunter_version}, not 3.9.0")
+    return Implementation("hunter", python, f"{python}, hunter {hunter_version}, Tracer {tracer_class}")
 
 
 def build_ours(version, base_python):
     """Builds a release wheel of this repository and installs it into bench/.cache/venvs/ours-3.X."""
     python = ensure_venv(base_python, CACHE_DIR / "venvs" / ("ours-" + version))
-    run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", MATURIN])
+    pip_install(python, MATURIN)
     wheel_dir = CACHE_DIR / "wheels" / version
     shutil.rmtree(wheel_dir, ignore_errors=True)
     env = clean_environment()
@@ -198,7 +205,7 @@ def build_ours(version, base_python):
     maturin = Path(python).parent / "maturin"
     run([maturin, "build", "--release", "--interpreter", python, "--out", wheel_dir], cwd=REPO_ROOT, env=env)
     wheels = sorted(wheel_dir.glob("*.whl"))
-    run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--force-reinstall", "--no-deps"] + wheels)
+    pip_install(python, "--force-reinstall", "--no-deps", *wheels)
     return python
 
 
@@ -209,12 +216,12 @@ def prepare_ours(version, base_python, given_python):
         hunter_version, tracer_class = probe_hunter(python)
     except (OSError, SetupError) as exc:
         return Implementation("ours", None, str(exc))
-    return Implementation("ours", python, "%s, hunter-rs %s, Tracer %s" % (python, hunter_version, tracer_class))
+    return Implementation("ours", python, f"{python}, hunter-rs {hunter_version}, Tracer {tracer_class}")
 
 
 def prepare_all(version, base_python, reference_venvs, ours_python):
     """All implementations for one interpreter version, by name. Progress goes to stderr."""
-    print("Python %s: preparing implementations (first run creates venvs and builds)" % version, file=sys.stderr)
+    print(f"Python {version}: preparing implementations (first run creates venvs and builds)", file=sys.stderr)
     implementations = [
         prepare_plain(base_python),
         prepare_floor(base_python),

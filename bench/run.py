@@ -10,6 +10,7 @@ the min..max of its samples, each divided by the untraced median of the same int
 The markdown tables go to stdout, progress to stderr, every raw sample to bench/results/*.json.
 Exit status 1 when a sample failed, or when an implementation not named by --optional is unavailable.
 """
+
 import argparse
 import importlib.util
 import json
@@ -42,15 +43,31 @@ def split_list(text):
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "--python", action="append", metavar="3.X", help="interpreter versions, repeatable or comma-separated (default: %s)" % ", ".join(DEFAULT_VERSIONS)
+        "--python",
+        action="append",
+        metavar="3.X",
+        help=f"interpreter versions, repeatable or comma-separated (default: {' '.join(DEFAULT_VERSIONS)})",
     )
-    parser.add_argument("--workloads", default=str(DEFAULT_WORKLOADS), help="workloads package directory (default: %(default)s)")
+    parser.add_argument(
+        "--workloads", default=str(DEFAULT_WORKLOADS), help="workloads package directory (default: %(default)s)"
+    )
     parser.add_argument("--workload", action="append", metavar="NAME", help="only these workloads (default: all)")
-    parser.add_argument("--scenario", action="append", metavar="NAME", help="only these scenarios (default: all): %s" % ", ".join(scenarios.BY_NAME))
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        metavar="NAME",
+        help=f"only these scenarios (default: all): {', '.join(scenarios.BY_NAME)}",
+    )
     parser.add_argument("--reps", type=int, default=5, help="fresh processes per cell (default: %(default)s)")
     parser.add_argument("--iters", type=int, help="iterations per sample (default: each workload's DEFAULT_ITERS)")
-    parser.add_argument("--max-seconds", type=float, default=2.0, help="stop timing a sample after this long (default: %(default)s)")
-    parser.add_argument("--smoke", action="store_true", help="a quick check that everything runs: 1 sample of %d iterations per cell" % SMOKE_ITERS)
+    parser.add_argument(
+        "--max-seconds", type=float, default=2.0, help="stop timing a sample after this long (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help=f"a quick check that everything runs: 1 sample of {SMOKE_ITERS} iterations per cell",
+    )
     parser.add_argument(
         "--ours-python",
         action="append",
@@ -62,7 +79,7 @@ def parse_args(argv):
         "--reference-venvs",
         default=os.environ.get("HUNTER_REFERENCE_VENVS"),
         metavar="DIR",
-        help="directory of venvs with hunter 3.9.0 (DIR/3.X/bin/python); default $HUNTER_REFERENCE_VENVS, else bench/.cache",
+        help="venvs with hunter 3.9.0 as DIR/3.X (default: $HUNTER_REFERENCE_VENVS, else made in bench/.cache)",
     )
     parser.add_argument(
         "--optional",
@@ -70,7 +87,9 @@ def parse_args(argv):
         metavar="IMPL,...",
         help="implementations that may be unavailable (n/a) without failing the run (default: %(default)s)",
     )
-    parser.add_argument("--seed", type=int, help="seed of the run order shuffles (default: random, recorded in the JSON)")
+    parser.add_argument(
+        "--seed", type=int, help="seed of the run order shuffles (default: random, recorded in the JSON)"
+    )
     parser.add_argument("--output", help="JSON file for the raw samples (default: bench/results/bench-<time>.json)")
     args = parser.parse_args(argv)
     if args.smoke:
@@ -79,12 +98,14 @@ def parse_args(argv):
     args.versions = [version for text in (args.python or DEFAULT_VERSIONS) for version in split_list(text)]
     args.optional = set(split_list(args.optional))
     try:
-        args.ours_python = dict(item.split("=", 1) for item in args.ours_python)
+        args.ours_python = {
+            version: os.path.abspath(path) for version, path in (item.split("=", 1) for item in args.ours_python)
+        }
     except ValueError:
         parser.error("--ours-python takes VERSION=PATH")
     unknown = set(args.scenario or ()) - set(scenarios.BY_NAME)
     if unknown:
-        parser.error("unknown scenario(s): %s" % ", ".join(sorted(unknown)))
+        parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
     if args.seed is None:
         args.seed = random.randrange(2**32)
     return args
@@ -132,12 +153,12 @@ def run_sample(implementation, scenario, workload, args):
                     timeout=SAMPLE_TIMEOUT_SECONDS,
                 ).returncode
             except subprocess.TimeoutExpired:
-                return {"error": "timed out after %d s" % SAMPLE_TIMEOUT_SECONDS}
+                return {"error": f"timed out after {SAMPLE_TIMEOUT_SECONDS} s"}
         if status == 0 and result_file.exists():
             with open(result_file) as stream:
                 return json.load(stream)
-        tail = stderr_file.read_text(errors="replace").strip().splitlines()[-3:]
-        return {"error": "exit %d: %s" % (status, " | ".join(tail))}
+        tail = " | ".join(stderr_file.read_text(errors="replace").strip().splitlines()[-3:])
+        return {"error": f"exit {status}: {tail}"}
 
 
 def measure(version, configs, workloads, args, rng):
@@ -145,7 +166,7 @@ def measure(version, configs, workloads, args, rng):
     runnable = [(scenario, implementation) for scenario, implementation in configs if implementation.available]
     samples = []
     for workload in workloads:
-        print("Python %s, %s: " % (version, workload), end="", file=sys.stderr, flush=True)
+        print(f"Python {version}, {workload}: ", end="", file=sys.stderr, flush=True)
         for repetition in range(args.reps):
             order = list(runnable)
             rng.shuffle(order)
@@ -167,20 +188,29 @@ def measure(version, configs, workloads, args, rng):
 
 def format_ratio(value):
     if value >= 100:
-        return "%.0f" % value
+        return f"{value:.0f}"
     if value >= 10:
-        return "%.1f" % value
-    return "%.2f" % value
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def format_milliseconds(value):
+    return f"{value:.3f}"
 
 
 def spread(values, scale, formatter):
-    return "%s (%s..%s)" % (formatter(statistics.median(values) / scale), formatter(min(values) / scale), formatter(max(values) / scale))
+    low, middle, high = (formatter(value / scale) for value in (min(values), statistics.median(values), max(values)))
+    return f"{middle} ({low}..{high})"
+
+
+def markdown_row(title, cells):
+    return f"| {title} | {' | '.join(cells)} |"
 
 
 def row_title(scenario, implementation):
     if len(scenario.runs_on) == 1:
         return scenario.title
-    return "%s: %s" % (implementation.label, scenario.title)
+    return f"{implementation.label}: {scenario.title}"
 
 
 def render_table(version, full_version, configs, workloads, samples, args):
@@ -210,16 +240,21 @@ def render_table(version, full_version, configs, workloads, samples, args):
         return spread(values, baseline[workload], format_ratio)
 
     lines = [
-        "### Python %s" % full_version,
+        f"### Python {full_version}",
         "",
-        "Ratio to untraced: median (min..max) of %d fresh process(es) per cell." % args.reps,
+        f"Ratio to untraced: median (min..max) of {args.reps} fresh process(es) per cell.",
         "",
-        "| configuration | %s |" % " | ".join(workloads),
-        "|---|%s" % ("---:|" * len(workloads)),
-        "| untraced ms/iter | %s |" % " | ".join(spread(untraced[w], 1e-3, "%.3f".__mod__) if untraced[w] else "error" for w in workloads),
+        markdown_row("configuration", workloads),
+        "|---|" + "---:|" * len(workloads),
+        markdown_row(
+            "untraced ms/iter",
+            [spread(untraced[w], 1e-3, format_milliseconds) if untraced[w] else "error" for w in workloads],
+        ),
     ]
     for scenario, implementation in configs:
-        lines.append("| %s | %s |" % (row_title(scenario, implementation), " | ".join(cell(w, scenario, implementation) for w in workloads)))
+        lines.append(
+            markdown_row(row_title(scenario, implementation), [cell(w, scenario, implementation) for w in workloads])
+        )
     by_scenario = {}
     for scenario, implementation in configs:
         by_scenario.setdefault(scenario, {})[implementation.name] = implementation
@@ -229,19 +264,24 @@ def render_table(version, full_version, configs, workloads, samples, args):
             for workload in workloads:
                 hunter_times = times(workload, scenario, impls["hunter"])
                 ours_times = times(workload, scenario, impls["ours"])
-                usable = hunter_times and ours_times
-                speedups.append("%.2fx" % (statistics.median(hunter_times) / statistics.median(ours_times)) if usable else "n/a")
-            lines.append("| speedup of ours over hunter 3.9.0: %s | %s |" % (scenario.title, " | ".join(speedups)))
+                if hunter_times and ours_times:
+                    speedups.append(f"{statistics.median(hunter_times) / statistics.median(ours_times):.2f}x")
+                else:
+                    speedups.append("n/a")
+            lines.append(markdown_row(f"speedup of ours over hunter 3.9.0: {scenario.title}", speedups))
     lines.append("")
     for implementation in {implementation.name: implementation for _, implementation in configs}.values():
         state = "" if implementation.available else "**n/a**: "
-        lines.append("- %s: %s%s" % (implementation.label, state, implementation.detail))
-    hooks = sorted({"%s: %s" % (sample["implementation"], sample["trace_hook"]) for sample in samples if sample.get("trace_hook")})
+        lines.append(f"- {implementation.label}: {state}{implementation.detail}")
+    hooks = sorted(
+        {f"{sample['implementation']}: {sample['trace_hook']}" for sample in samples if sample.get("trace_hook")}
+    )
     if hooks:
-        lines.append("- trace hook classes seen: %s" % ", ".join(hooks))
+        lines.append(f"- trace hook classes seen: {', '.join(hooks)}")
     for sample in samples:
         if "error" in sample:
-            lines.append("- **error** %s/%s on %s: %s" % (sample["implementation"], sample["scenario"], sample["workload"], sample["error"]))
+            where = f"{sample['implementation']}/{sample['scenario']} on {sample['workload']}"
+            lines.append(f"- **error** {where}: {sample['error']}")
     lines.append("")
     return "\n".join(lines)
 
@@ -250,11 +290,13 @@ def main(argv=None):
     args = parse_args(argv)
     started = time.time()
     if not (Path(args.workloads) / "__init__.py").exists():
-        print("bench: no workloads package at %s (use --workloads)" % args.workloads, file=sys.stderr)
+        print(f"bench: no workloads package at {args.workloads} (use --workloads)", file=sys.stderr)
         return 1
     args.workloads = str(Path(args.workloads).resolve())
     workloads = args.workload or load_workload_names(args.workloads)
-    selected_scenarios = [scenario for scenario in scenarios.SCENARIOS if not args.scenario or scenario.name in args.scenario]
+    selected_scenarios = [
+        scenario for scenario in scenarios.SCENARIOS if not args.scenario or scenario.name in args.scenario
+    ]
     if scenarios.BY_NAME[scenarios.UNTRACED] not in selected_scenarios:
         selected_scenarios.insert(0, scenarios.BY_NAME[scenarios.UNTRACED])
     rng = random.Random(args.seed)
@@ -270,7 +312,10 @@ def main(argv=None):
             "iters": args.iters,
             "max_seconds": args.max_seconds,
             "seed": args.seed,
-            "scenarios": {scenario.name: {"title": scenario.title, "runs_on": scenario.runs_on, "install": scenario.install} for scenario in selected_scenarios},
+            "scenarios": {
+                scenario.name: {"title": scenario.title, "runs_on": scenario.runs_on, "install": scenario.install}
+                for scenario in selected_scenarios
+            },
         },
         "interpreters": {},
         "samples": [],
@@ -279,40 +324,49 @@ def main(argv=None):
     for version in args.versions:
         base_python = implementations.find_python(version)
         if base_python is None:
-            print("Python %s: not found, skipped" % version, file=sys.stderr)
-            tables.append("### Python %s\n\nnot found (looked in ~/.pyenv/versions and on PATH), skipped.\n" % version)
+            print(f"Python {version}: not found, skipped", file=sys.stderr)
+            tables.append(f"### Python {version}\n\nnot found (looked in ~/.pyenv/versions and on PATH), skipped.\n")
             continue
-        prepared = implementations.prepare_all(version, base_python, args.reference_venvs, args.ours_python.get(version))
+        prepared = implementations.prepare_all(
+            version, base_python, args.reference_venvs, args.ours_python.get(version)
+        )
         configs = configurations(version, selected_scenarios, prepared)
         for implementation in {implementation.name: implementation for _, implementation in configs}.values():
             if not implementation.available:
-                print("Python %s: %s unavailable: %s" % (version, implementation.label, implementation.detail), file=sys.stderr)
+                print(f"Python {version}: {implementation.label} unavailable: {implementation.detail}", file=sys.stderr)
                 if implementation.name not in args.optional:
-                    failures.append("%s unavailable on %s" % (implementation.label, version))
+                    failures.append(f"{implementation.label} unavailable on {version}")
         samples = measure(version, configs, workloads, args, rng)
-        failures += ["sample error: %s" % sample["error"] for sample in samples if "error" in sample]
+        failures += [f"sample error: {sample['error']}" for sample in samples if "error" in sample]
         full_version = implementations.full_version(base_python)
         report["interpreters"][version] = {
             "base_python": base_python,
             "version": full_version,
-            "implementations": {name: {"python": impl.python, "available": impl.available, "detail": impl.detail} for name, impl in prepared.items()},
+            "implementations": {
+                name: {"python": impl.python, "available": impl.available, "detail": impl.detail}
+                for name, impl in prepared.items()
+            },
         }
         report["samples"] += samples
         tables.append(render_table(version, full_version, configs, workloads, samples, args))
 
     report["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     report["failures"] = failures
-    output = Path(args.output) if args.output else RESULTS_DIR / ("bench-%s%s.json" % (time.strftime("%Y%m%d-%H%M%S", time.gmtime(started)), "-smoke" if args.smoke else ""))
+    if args.output:
+        output = Path(args.output)
+    else:
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(started))
+        output = RESULTS_DIR / f"bench-{stamp}{'-smoke' if args.smoke else ''}.json"
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(report, indent=1))
 
-    print("## Tracer overhead (bench/run.py, %s, %d s)\n" % (report["started"], time.time() - started))
+    print(f"## Tracer overhead (bench/run.py, {report['started']}, {time.time() - started:.0f} s)\n")
     print("\n".join(tables))
-    print("Raw samples: %s" % output)
+    print(f"Raw samples: {output}")
     if not report["interpreters"]:
         failures.append("none of the requested interpreters was found")
     for failure in failures:
-        print("FAILED: %s" % failure, file=sys.stderr)
+        print(f"FAILED: {failure}", file=sys.stderr)
     return 1 if failures else 0
 
 

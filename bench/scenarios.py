@@ -16,8 +16,8 @@ To add a scenario, append it to SCENARIOS; nothing else changes. This module is 
 orchestrator and by the worker, so it must run on every supported interpreter (3.9+) with the
 standard library only.
 """
+
 from dataclasses import dataclass
-from typing import Tuple
 
 HUNTER_IMPLEMENTATIONS = ("hunter", "ours")
 
@@ -26,9 +26,9 @@ HUNTER_IMPLEMENTATIONS = ("hunter", "ours")
 class Scenario:
     name: str
     title: str
-    runs_on: Tuple[str, ...]
+    runs_on: tuple[str, ...]
     install: str
-    min_python: Tuple[int, int] = (3, 9)
+    min_python: tuple[int, int] = (3, 9)
 
 
 UNTRACED = "untraced"

@@ -5,6 +5,7 @@ setup(), one untraced warm-up iteration, install the scenario's tracer, then tim
 The result (seconds per iteration, wall and CPU) is written as JSON to `--result`, so nothing the
 tracer prints on stdout/stderr can corrupt it.
 """
+
 import argparse
 import importlib
 import json
@@ -21,14 +22,14 @@ def describe_trace_hook():
     if hook is None:
         return None
     kind = type(hook)
-    return "%s.%s" % (kind.__module__, kind.__qualname__)
+    return f"{kind.__module__}.{kind.__qualname__}"
 
 
 def run_sample(workload, scenario, iters, max_seconds):
     state = workload.setup()
     workload.iteration(state)
     namespace = {}
-    exec(compile(scenario.install, "<scenario %s>" % scenario.name, "exec"), namespace)
+    exec(compile(scenario.install, f"<scenario {scenario.name}>", "exec"), namespace)
     trace_hook = describe_trace_hook()
     done = 0
     wall_start = time.perf_counter()
@@ -64,7 +65,7 @@ def main():
 
     workloads_dir = os.path.abspath(args.workloads)
     sys.path[:0] = args.path + [os.path.dirname(workloads_dir)]
-    workload = importlib.import_module("%s.%s" % (os.path.basename(workloads_dir), args.workload))
+    workload = importlib.import_module(f"{os.path.basename(workloads_dir)}.{args.workload}")
     iters = args.iters if args.iters is not None else workload.DEFAULT_ITERS
     result = run_sample(workload, scenarios.BY_NAME[args.scenario], iters, args.max_seconds)
     with open(args.result, "w") as stream:
