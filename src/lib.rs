@@ -1,8 +1,21 @@
 //! Native core of hunter-rs: the trace hook, events, predicates and formatting.
 use pyo3::prelude::*;
 
+mod codeinfo;
+mod compat;
+mod event;
+mod failure;
+mod gilcell;
+mod predicates;
+pub mod safe_repr;
+mod tracer;
+
 #[pymodule(name = "_hunter")]
 fn hunter_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<tracer::Tracer>()?;
+    m.add_class::<event::Event>()?;
+    m.add_function(wrap_pyfunction!(safe_repr::safe_repr, m)?)?;
+    predicates::register(m)?;
     Ok(())
 }

@@ -1,0 +1,811 @@
+"""
+Actions: the callables that receive each matching :class:`hunter.Event`.
+
+The printers reproduce hunter 3.9.0's output byte for byte (coloured or not). Deliberate departures, each a fix
+for a known upstream problem:
+
+* ``stream='some/path'`` opens the file for appending (line buffered); upstream raises ``ValueError``.
+* :class:`CallPrinter` drops call-stack entries of frames that are no longer executing, so its indentation no
+  longer grows forever when ``return`` events are filtered out (upstream issue #123). When every return is seen,
+  nothing is dropped and the output is unchanged.
+* A non-empty ``NO_COLOR`` environment variable turns off colours on terminals (``force_colors`` still wins).
+* Colour output is written to the stream directly; colorama's ``AnsiToWin32`` wrapper is only used on Windows.
+"""
+
+import builtins
+import collections
+import opcode
+import os
+import threading
+from collections import defaultdict
+from itertools import islice
+from os import getpid
+from threading import get_ident
+from typing import ClassVar
+
+from . import config
+from .util import BUILTIN_SYMBOLS
+from .util import CALL_COLORS
+from .util import CODE_COLORS
+from .util import MISSING
+from .util import OTHER_COLORS
+from .util import frame_iterator
+from .util import get_arguments
+from .util import iter_symbols
+from .util import safe_repr
+
+# Same (incomplete) list as hunter: star-imports must not bring in more names than upstream.
+__all__ = [
+    'Action',
+    'CallPrinter',
+    'CodePrinter',
+    'Debugger',
+    'Manhole',
+    'VarsPrinter',
+]
+
+BUILTIN_REPR_FUNCS = {'repr': repr, 'safe_repr': safe_repr}
+
+# Opcodes a frame is sitting on when it returns normally (as opposed to unwinding because of an exception).
+RETURN_OPCODES = (opcode.opmap['RETURN_VALUE'],)
+if 'RETURN_CONST' in opcode.opmap:
+    RETURN_OPCODES += (opcode.opmap['RETURN_CONST'],)
+
+NO_SOURCE_PREFIX = '??? NO SOURCE: '
+TRUNCATION_FORMAT = '{} {CONT}[...]{RESET} {}'
+FAILED_REPR_FORMAT = '{INTERNAL-FAILURE}!!! FAILED REPR: {INTERNAL-DETAIL}{!r}{RESET}'
+# The start of every event row: pid, thread, filename:lineno, then the kind column.
+ROW_START = '{}{}{}{KIND}{:9} '
+# The start of every continuation row (empty filename column, '...' in the kind column).
+CONTINUATION_START = '{}{}{}{CONT}{:9} '
+INDENT = '   '
+BANNER_WIDTH = 46
+
+
+class Action:
+    def __call__(self, event):
+        raise NotImplementedError
+
+
+class LazyImportPdb:
+    """Stands in for ``pdb.Pdb`` so that importing hunter does not import pdb."""
+
+    def __repr__(self):
+        return "<class 'pdb.Pdb'>"
+
+    __str__ = __repr__
+
+    def __call__(self, **kwargs):
+        from pdb import Pdb
+
+        return Pdb(**kwargs)
+
+
+class Debugger(Action):
+    """
+    An action that starts ``pdb`` (or ``klass``) at the frame of the matching event.
+    """
+
+    def __init__(self, klass=config.Default('klass', LazyImportPdb()), **kwargs):
+        self.klass = config.resolve(klass)
+        self.kwargs = kwargs
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self.klass == other.klass and self.kwargs == other.kwargs
+
+    def __str__(self):
+        return f'{type(self).__name__}(klass={self.klass}, kwargs={self.kwargs})'
+
+    def __repr__(self):
+        return f'{type(self).__name__}(klass={self.klass!r}, kwargs={self.kwargs!r})'
+
+    def __call__(self, event):
+        """
+        Runs a ``pdb.set_trace`` at the matching frame.
+        """
+        self.klass(**self.kwargs).set_trace(event.frame)
+
+
+class Manhole(Action):
+    """
+    An action that installs a manhole and waits for one connection.
+    """
+
+    def __init__(self, **options):
+        self.options = options
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self.options == other.options
+
+    def __str__(self):
+        return f'{type(self).__name__}(options={self.options})'
+
+    def __repr__(self):
+        return f'{type(self).__name__}(options={self.options!r})'
+
+    def __call__(self, event):
+        import manhole
+
+        manhole.install(strict=False, thread=False, **self.options).handle_oneshot()
+
+
+def _colours_wanted(stream, force_colors):
+    if force_colors:
+        return True
+    if os.environ.get('NO_COLOR'):
+        return False
+    isatty = getattr(stream, 'isatty', None)
+    return bool(isatty and isatty())
+
+
+def _ansi_stream(stream):
+    """Legacy Windows consoles need colorama to turn the ANSI codes into console calls; elsewhere write as is."""
+    if os.name != 'nt':
+        return stream
+    try:
+        from colorama import AnsiToWin32
+    except ImportError:
+        return stream
+    return AnsiToWin32(stream, strip=False)
+
+
+class ColorStreamAction(Action):
+    """
+    Baseclass for your custom action. Just implement your own ``__call__``.
+    """
+
+    # Files opened for ``stream='path'``, shared so that several actions writing to one path share one handle.
+    _stream_cache: ClassVar = {}
+    _stream = None
+    _tty = None
+    _repr_func = None
+
+    OTHER_COLORS = OTHER_COLORS
+    EVENT_COLORS = CODE_COLORS
+
+    def __init__(
+        self,
+        stream=config.Default('stream', None),
+        force_colors=config.Default('force_colors', False),
+        force_pid=config.Default('force_pid', False),
+        filename_alignment=config.Default('filename_alignment', 40),
+        thread_alignment=config.Default('thread_alignment', 12),
+        pid_alignment=config.Default('pid_alignment', 9),
+        repr_limit=config.Default('repr_limit', 1024),
+        repr_func=config.Default('repr_func', 'safe_repr'),
+    ):
+        # force_colors first: the stream setter reads it.
+        self.force_colors = config.resolve(force_colors)
+        self.force_pid = config.resolve(force_pid)
+        stream = config.resolve(stream)
+        if stream is None:
+            import hunter
+
+            stream = hunter._default_stream
+        self.stream = stream
+        self.filename_alignment = config.resolve(filename_alignment)
+        self.thread_alignment = config.resolve(thread_alignment)
+        self.pid_alignment = config.resolve(pid_alignment)
+        self.repr_limit = config.resolve(repr_limit)
+        self.repr_func = config.resolve(repr_func)
+        self.seen_threads = set()
+        self.seen_pid = getpid()
+
+    def __eq__(self, other):
+        return (
+            isinstance(other, type(self))
+            and self.stream == other.stream
+            and self.force_colors == other.force_colors
+            and self.filename_alignment == other.filename_alignment
+            and self.thread_alignment == other.thread_alignment
+            and self.pid_alignment == other.pid_alignment
+            and self.repr_limit == other.repr_limit
+            and self.repr_func == other.repr_func
+        )
+
+    # Both forms keep upstream's missing comma before "repr_limit": existing code compares these strings.
+    def __str__(self):
+        return (
+            f'{type(self).__name__}(stream={self.stream}, force_colors={self.force_colors}, '
+            f'filename_alignment={self.filename_alignment}, thread_alignment={self.thread_alignment}, '
+            f'pid_alignment={self.pid_alignment} repr_limit={self.repr_limit}, repr_func={self.repr_func})'
+        )
+
+    def __repr__(self):
+        return (
+            f'{type(self).__name__}(stream={self.stream!r}, force_colors={self.force_colors!r}, '
+            f'filename_alignment={self.filename_alignment!r}, thread_alignment={self.thread_alignment!r}, '
+            f'pid_alignment={self.pid_alignment!r} repr_limit={self.repr_limit!r}, repr_func={self.repr_func!r})'
+        )
+
+    @property
+    def stream(self):
+        return self._stream
+
+    @stream.setter
+    def stream(self, value):
+        if isinstance(value, str):
+            value = self._open_path(value)
+        if _colours_wanted(value, self.force_colors):
+            self._stream = _ansi_stream(value)
+            self._tty = True
+            self.event_colors = self.EVENT_COLORS
+            self.other_colors = self.OTHER_COLORS
+        else:
+            self._stream = value
+            self._tty = False
+            self.event_colors = dict.fromkeys(self.EVENT_COLORS, '')
+            self.other_colors = dict.fromkeys(self.OTHER_COLORS, '')
+
+    @classmethod
+    def _open_path(cls, path):
+        # Line buffered: every output() call ends with a newline, so each line reaches the file right away.
+        stream = cls._stream_cache.get(path)
+        if stream is None:
+            stream = cls._stream_cache[path] = open(path, 'a', buffering=1, encoding='utf-8', errors='backslashreplace')  # noqa: SIM115
+        return stream
+
+    @property
+    def repr_func(self):
+        return self._repr_func
+
+    @repr_func.setter
+    def repr_func(self, value):
+        if callable(value):
+            self._repr_func = value
+        elif value in BUILTIN_REPR_FUNCS:
+            self._repr_func = BUILTIN_REPR_FUNCS[value]
+        else:
+            raise TypeError(f'Expected a callable or either "repr" or "safe_repr" strings, not {value!r}.')
+
+    def _limited(self, render, obj):
+        try:
+            text = render(obj).replace('\n', r'\n')
+            limit = self.repr_limit
+            if len(text) > limit:
+                cutoff = limit // 2
+                return TRUNCATION_FORMAT.format(text[:cutoff], text[-cutoff:], **self.other_colors)
+            return text
+        except Exception as exc:
+            return FAILED_REPR_FORMAT.format(exc, **self.other_colors)
+
+    def try_str(self, obj):
+        """
+        Safely call ``str(obj)``, trimmed to ``self.repr_limit``. Used for detached events, whose values are
+        already rendered.
+
+        Returns: string
+        """
+        return self._limited(str, obj)
+
+    def try_repr(self, obj):
+        """
+        Safely call ``self.repr_func(obj)``, trimmed to ``self.repr_limit``. Failures get a coloured marker.
+
+        Returns: string
+        """
+        return self._limited(self.repr_func, obj)
+
+    def _value_text(self, event, value):
+        """Values of detached events were rendered when the event was detached; live ones are rendered now."""
+        return self.try_str(value) if event.detached else self.try_repr(value)
+
+    def try_source(self, event, full=False):
+        """
+        Get a failure-colorized source for the given ``event``.
+
+        Return: string
+        """
+        source = event.fullsource if full else event.source
+        if source.startswith(NO_SOURCE_PREFIX):
+            return '{SOURCE-FAILURE}??? NO SOURCE: {SOURCE-DETAIL}{}'.format(source[len(NO_SOURCE_PREFIX) :], **self.other_colors)
+        if source:
+            return source
+        return '{SOURCE-FAILURE}??? NO SOURCE: {SOURCE-DETAIL}Source code string for {!r} is empty.'.format(
+            event.filename, **self.other_colors
+        )
+
+    def filename_prefix(self, event=None):
+        """
+        Get an aligned and trimmed ``filename:lineno`` prefix for the given ``event``, or blank padding of the same
+        width without an event.
+
+        Returns: string
+        """
+        alignment = self.filename_alignment
+        if event is None:
+            return f'{"":>{alignment}}       '
+        filename = event.filename
+        if filename == '?':
+            filename = '{SOURCE-FAILURE}?'.format(**self.other_colors)
+        if len(filename) > alignment:
+            filename = f'[...]{filename[5 - alignment :]}'
+        lineno = '{COLON}:{LINENO}{:<5}'.format(event.lineno, **self.other_colors)
+        return f'{filename:>{alignment}}{lineno} '
+
+    def pid_prefix(self):
+        """
+        Get an aligned pid prefix; only shown when forced or in a forked child.
+        """
+        pid = getpid()
+        if self.force_pid or self.seen_pid != pid:
+            return f'{f"[{pid}]":{self.pid_alignment}}'
+        return ''
+
+    def thread_prefix(self, event):
+        """
+        Get an aligned thread name prefix for the given ``event``. With ``threading_support=None`` the name is shown
+        once a second thread has been seen.
+        """
+        self.seen_threads.add(get_ident())
+        if event.threading_support is False:
+            return ''
+        if event.threading_support or len(self.seen_threads) > 1:
+            return f'{threading.current_thread().name:{self.thread_alignment}}'
+        return ''
+
+    def output(self, format_str, *args, **kwargs):
+        """
+        Write ``format_str.format(*args, **ANSI_COLORS, **kwargs)`` to ``self.stream``.
+
+        For ANSI coloring you can place these in the ``format_str``: ``{BRIGHT}``, ``{DIM}``, ``{NORMAL}``,
+        ``{RESET}``, ``{fore(BLACK)}``, ``{fore(RED)}``, ``{fore(GREEN)}``, ``{fore(YELLOW)}``, ``{fore(BLUE)}``,
+        ``{fore(MAGENTA)}``, ``{fore(CYAN)}``, ``{fore(WHITE)}``, ``{fore(RESET)}`` and the same ``{back(...)}``
+        names, plus the named colours of ``OTHER_COLORS`` (``{KIND}``, ``{CONT}``, ``{VARS}``, ...).
+        """
+        colours = dict(self.other_colors, **kwargs) if kwargs else self.other_colors
+        self.stream.write(format_str.format(*args, **colours))
+
+    def cleanup(self):
+        pass
+
+
+class CodePrinter(ColorStreamAction):
+    """
+    An action that just prints the code being executed.
+
+    Args:
+        stream (file-like or path): Stream to write to. Default: ``sys.stderr``.
+        filename_alignment (int): Default size for the filename column (files are right-aligned). Default: ``40``.
+        force_colors (bool): Force coloring. Default: ``False``.
+        repr_limit (int): Limit length of ``repr()`` output. Default: ``1024``.
+        repr_func (string or callable): Function to use instead of ``repr``.
+            If string must be one of 'repr' or 'safe_repr'. Default: ``'safe_repr'``.
+    """
+
+    def __call__(self, event):
+        """
+        Print filename, line number and source code; for ``return`` and ``exception`` also the value.
+        """
+        lines = self.try_source(event, full=True).splitlines()
+        pid_prefix = self.pid_prefix()
+        thread_prefix = self.thread_prefix(event)
+        colour = self.event_colors.get(event.kind)
+        row = ROW_START + '{COLOR}{}{RESET}\n'
+
+        self.output(row, pid_prefix, thread_prefix, self.filename_prefix(event), event.kind, lines[0], COLOR=colour)
+        if len(lines) > 1:
+            # Decorated definitions: '|' marks the middle lines and '*' the last one.
+            blank_prefix = self.filename_prefix()
+            markers = ['   |'] * (len(lines) - 2) + ['   *']
+            for marker, line in zip(markers, lines[1:]):
+                self.output(row, pid_prefix, thread_prefix, blank_prefix, marker, line, COLOR=colour)
+
+        if event.kind in ('return', 'exception'):
+            self.output(
+                CONTINUATION_START + '{COLOR}{} value: {NORMAL}{}{RESET}\n',
+                pid_prefix,
+                thread_prefix,
+                self.filename_prefix(),
+                '...',
+                event.kind,
+                self._value_text(event, event.arg),
+                COLOR=colour,
+            )
+
+
+def _frame_key(frame):
+    # Frames do not support weak references; their id is enough to recognise one while it is executing,
+    # and holding the frame itself would keep its locals alive.
+    return None if frame is None else id(frame)
+
+
+def _drop_finished_calls(stack, frame, is_call):
+    """
+    Pop the entries of ``stack`` whose frames are no longer executing, judged from ``frame`` (the frame of the
+    current event). Entries pushed without a frame (detached events) cannot be judged and stop the popping.
+
+    For a call, the live frames are the new frame's callers; for any other event they include ``frame`` itself.
+    When every return is seen the top entry is the current frame or one of its callers, so nothing is popped.
+    """
+    top_key = stack[-1][2]
+    if top_key is None:
+        return
+    live_keys = set()
+    for live_frame in frame_iterator(frame.f_back if is_call else frame):
+        key = id(live_frame)
+        if key == top_key:
+            return
+        live_keys.add(key)
+    while stack and stack[-1][2] is not None and stack[-1][2] not in live_keys:
+        stack.pop()
+
+
+class CallPrinter(CodePrinter):
+    """
+    An action that prints the code being executed, like :obj:`hunter.CodePrinter`, but indented by call depth and
+    showing the arguments of calls.
+
+    The call stacks (one per thread) live on the class and are shared by every instance. ``CallPrinter.cleanup()``
+    resets them.
+
+    Args:
+        stream (file-like or path): Stream to write to. Default: ``sys.stderr``.
+        filename_alignment (int): Default size for the filename column (files are right-aligned). Default: ``40``.
+        force_colors (bool): Force coloring. Default: ``False``.
+        repr_limit (int): Limit length of ``repr()`` output. Default: ``1024``.
+        repr_func (string or callable): Function to use instead of ``repr``.
+            If string must be one of 'repr' or 'safe_repr'. Default: ``'safe_repr'``.
+
+    .. versionadded:: 1.2.0
+    """
+
+    EVENT_COLORS = CALL_COLORS
+
+    # thread ident -> [(module, function, frame key), ...] of the calls that have not returned yet.
+    locals: ClassVar = defaultdict(list)
+
+    @classmethod
+    def cleanup(cls):
+        cls.locals = defaultdict(list)
+
+    def __call__(self, event):
+        """
+        Print the event indented by the current call depth; calls show their arguments, returns and exceptions
+        their value.
+        """
+        stack = self.locals[get_ident()]
+        kind = event.kind
+        builtin = event.builtin
+        is_python_call = kind == 'call' and not builtin
+        # Only a live event's frame chain tells which calls are still executing: replayed events (Backlog,
+        # detach) may carry finished frames, whose f_back is not reliable (None for generators on 3.11).
+        if stack and not event.detached and event.frame is not None:
+            _drop_finished_calls(stack, event.frame, is_python_call)
+        if is_python_call:
+            stack.append((event.module, event.function, _frame_key(event.frame)))
+
+        row_start = ROW_START.format(
+            self.pid_prefix(), self.thread_prefix(event), self.filename_prefix(event), kind, **self.other_colors
+        )
+        indent = INDENT * (len(stack) - 1)
+        colour = self.event_colors.get(kind)
+
+        if kind == 'call' and builtin:
+            self.output(
+                '{}{}{COLOR} >{BUILTIN} {}.{}: {}{RESET}\n',
+                row_start,
+                indent,
+                event.module,
+                event.function,
+                self.try_source(event).strip(),
+                COLOR=colour,
+            )
+        elif kind == 'call':
+            arguments = ', '.join(
+                '{VARS}{}{VARS-NAME}{}{VARS}={RESET}{}'.format(
+                    prefix, display_name, self._value_text(event, event.locals.get(name, MISSING)), **self.other_colors
+                )
+                for prefix, name, display_name in get_arguments(event.code)
+            )
+            self.output(
+                '{}{}{COLOR}=>{NORMAL} {}({}{COLOR}{NORMAL}){RESET}\n', row_start, indent, event.function, arguments, COLOR=colour
+            )
+        elif kind == 'exception' and builtin:
+            self.output('{}{}{COLOR} ! {BUILTIN}{}.{}{RESET}\n', row_start, indent, event.module, event.function, COLOR=colour)
+        elif kind == 'exception':
+            self.output(
+                '{}{}{COLOR} !{NORMAL} {}: {RESET}{}\n',
+                row_start,
+                indent,
+                event.function,
+                self._value_text(event, event.arg),
+                COLOR=colour,
+            )
+        elif kind == 'return' and builtin:
+            self.output('{}{}{COLOR} <{BUILTIN} {}.{}{RESET}\n', row_start, indent, event.module, event.function, COLOR=colour)
+        elif kind == 'return':
+            self.output(
+                '{}{}{COLOR}<={NORMAL} {}: {RESET}{}\n',
+                row_start,
+                indent,
+                event.function,
+                self._value_text(event, event.arg),
+                COLOR=colour,
+            )
+            if stack and stack[-1][:2] == (event.module, event.function):
+                stack.pop()
+        else:
+            self.output('{}{RESET}{}{}{RESET}\n', row_start, INDENT * len(stack), self.try_source(event).strip())
+
+
+def _compile_expression(expression):
+    """Compile once up front; an expression that does not compile is kept as text so that evaluating it reports
+    the error on every event, as upstream does."""
+    try:
+        return compile(expression, '<string>', 'eval')
+    except SyntaxError:
+        return expression
+
+
+class VarsPrinter(ColorStreamAction):
+    """
+    An action that prints local variables and optionally global variables visible from the current executing frame.
+
+    Args:
+        *names (strings): Names to evaluate. Expressions can be used (will only try to evaluate if all the variables are
+            present on the frame.
+        stream (file-like or path): Stream to write to. Default: ``sys.stderr``.
+        filename_alignment (int): Default size for the filename column (files are right-aligned). Default: ``40``.
+        force_colors (bool): Force coloring. Default: ``False``.
+        repr_limit (int): Limit length of ``repr()`` output. Default: ``1024``.
+        repr_func (string or callable): Function to use instead of ``repr``.
+            If string must be one of 'repr' or 'safe_repr'. Default: ``'safe_repr'``.
+    """
+
+    def __init__(self, *names, **options):
+        if not names:
+            raise TypeError('VarsPrinter requires at least one variable name/expression.')
+        self.names = {name: set(iter_symbols(name)) for name in names}
+        self._compiled = {name: _compile_expression(name) for name in names}
+        super().__init__(**options)
+
+    def __call__(self, event):
+        """
+        Print the expressions whose every name is defined in the event's frame.
+        """
+        # Prefixes are computed for every event, printed or not: thread_prefix() records the thread as seen.
+        pid_prefix = self.pid_prefix()
+        thread_prefix = self.thread_prefix(event)
+        frame_symbols = set(event.locals)
+        frame_symbols.update(BUILTIN_SYMBOLS)
+        frame_symbols.update(event.globals)
+        namespace = None
+        first = True
+
+        for expression, symbols in self.names.items():
+            if not frame_symbols >= symbols:
+                continue
+            if namespace is None:
+                namespace = {**vars(builtins), **event.globals}
+            try:
+                value = eval(self._compiled[expression], namespace, event.locals)  # noqa: S307
+            except (AttributeError, KeyError):
+                continue
+            except Exception as exc:
+                text = '{INTERNAL-FAILURE}FAILED EVAL: {INTERNAL-DETAIL}{!r}'.format(exc, **self.other_colors)
+            else:
+                text = self._value_text(event, value)
+
+            if first:
+                self.output(
+                    ROW_START + '{VARS}[{VARS-NAME}{} {VARS}=> {RESET}{}{VARS}]{RESET}\n',
+                    pid_prefix,
+                    thread_prefix,
+                    self.filename_prefix(event),
+                    event.kind,
+                    expression,
+                    text,
+                )
+                first = False
+            else:
+                self.output(
+                    '{}{}{}{CONT}...       {VARS}[{VARS-NAME}{} {VARS}=> {RESET}{}{VARS}]{RESET}\n',
+                    pid_prefix,
+                    thread_prefix,
+                    self.filename_prefix(),
+                    expression,
+                    text,
+                )
+
+
+class VarsSnooper(ColorStreamAction):
+    """
+    A PySnooper-inspired action, similar to :class:`~hunter.actions.VarsPrinter`, but only show variable changes.
+
+    .. warning:: Should be considered experimental. Use judiciously.
+
+        * It stores reprs for all seen variables, therefore it can use lots of memory.
+        * Will leak memory if you filter the return events (eg: ``~Q(kind="return")``).
+        * Not thoroughly tested. May misbehave on code with closures/nonlocal variables.
+
+    Args:
+        stream (file-like or path): Stream to write to. Default: ``sys.stderr``.
+        filename_alignment (int): Default size for the filename column (files are right-aligned). Default: ``40``.
+        force_colors (bool): Force coloring. Default: ``False``.
+        repr_limit (int): Limit length of ``repr()`` output. Default: ``1024``.
+        repr_func (string or callable): Function to use instead of ``repr``.
+            If string must be one of 'repr' or 'safe_repr'. Default: ``'safe_repr'``.
+    """
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        self.stored_reprs = defaultdict(dict)
+
+    def __call__(self, event):
+        """
+        Print the locals that are new (``name := value``) or changed (``name : old => new``) since the last event
+        in the same code object.
+        """
+        # Prefixes are computed for every event, printed or not: thread_prefix() records the thread as seen.
+        pid_prefix = self.pid_prefix()
+        thread_prefix = self.thread_prefix(event)
+        current_reprs = {name: self._value_text(event, value) for name, value in event.locals.items()}
+        scope_key = event.code or event.function
+        scope = self.stored_reprs[scope_key]
+        first = True
+
+        for name, current in sorted(current_reprs.items()):
+            previous = scope.get(name)
+            if previous == current:
+                continue
+            scope[name] = current
+            if previous is None:
+                change = '{VARS}[{VARS-NAME}{} {VARS}:= {RESET}{}{VARS}]{RESET}\n'.format(name, current, **self.other_colors)
+            else:
+                change = '{VARS}[{VARS-NAME}{} {VARS}: {RESET}{}{VARS} => {RESET}{}{VARS}]{RESET}\n'.format(
+                    name, previous, current, **self.other_colors
+                )
+            if first:
+                self.output(ROW_START + '{}', pid_prefix, thread_prefix, self.filename_prefix(event), event.kind, change)
+                first = False
+            else:
+                self.output(CONTINUATION_START + '{}', pid_prefix, thread_prefix, self.filename_prefix(), '...', change)
+
+        if event.kind == 'return':
+            self.stored_reprs.pop(scope_key, None)
+
+
+class ErrorSnooper(CodePrinter):
+    """
+    An action that prints events around silenced exceptions. Note that it inherits the output of
+    :class:`~hunter.actions.CodePrinter` so no fancy call indentation.
+
+    .. warning::
+
+        Should be considered experimental. May show lots of false positives especially if you're tracing lots of
+        clumsy code like:
+
+        .. sourcecode:: python
+
+            try:
+                stuff = something[key]
+            except KeyError:
+                stuff = "default"
+
+    Args:
+        max_backlog (int): Maximum number of events to record and display before the silenced exception is raised.
+            Set to 0 to disable and get a speed boost. Default: ``10``.
+        max_events (int): Maximum number of events to record and display for each detected silenced exception.
+            Default: ``50``.
+        max_depth (int): Increase if you want to drill into subsequent calls after an exception is raised. If you
+            increase this you might want to also increase ``max_events`` since subsequent calls may have so many
+            events you won't get to see the return event. Default: ``0`` (doesn't drill into any calls).
+
+        stream (file-like or path): Stream to write to. Default: ``sys.stderr``.
+        filename_alignment (int): Default size for the filename column (files are right-aligned). Default: ``40``.
+        force_colors (bool): Force coloring. Default: ``False``.
+        repr_limit (int): Limit length of ``repr()`` output. Default: ``1024``.
+        repr_func (string or callable): Function to use instead of ``repr``.
+            If string must be one of 'repr' or 'safe_repr'. Default: ``'safe_repr'``.
+
+    .. versionadded:: 3.1.0
+    """
+
+    def __init__(self, *args, max_backlog=10, max_events=50, max_depth=0, **kwargs):
+        self.max_backlog = max_backlog
+        self.backlog = collections.deque(maxlen=max_backlog)
+        self.max_events = max_events
+        self.max_depth = max_depth
+        # The shallowest exception event of the episode being recorded, and the events recorded since.
+        self.origin = None
+        self.events = None
+        super().__init__(*args, **kwargs)
+
+    def __call__(self, event):
+        detached = None
+        if self.max_backlog:
+            detached = event.detach(self.try_repr)
+            self.backlog.append(detached)
+
+        if event.kind == 'exception':
+            detached = self._detached(event, detached)
+            if self.origin is None:
+                self.events = list(self.backlog)
+                self.origin = detached
+            else:
+                self.events.append(detached)
+                if self.origin.depth > event.depth:
+                    self.origin = detached
+        elif self.origin is None:
+            return
+        elif event.kind == 'return':
+            self.events.append(self._detached(event, detached))
+            if event.depth == self.origin.depth - 1:
+                # The function that raised is returning. It swallowed the exception if it returns normally.
+                if event.instruction in RETURN_OPCODES:
+                    self.dump_events()
+                    self.output('{BRIGHT}{fore(BLACK)}{} function exit{RESET}\n', '-' * BANNER_WIDTH)
+                self.origin = None
+                self.events = None
+        elif event.depth > self.origin.depth + self.max_depth:
+            return
+        elif len(self.events) > self.max_events:
+            self.dump_events()
+            self.output('{BRIGHT}{fore(BLACK)}{} too many lines{RESET}\n', '-' * BANNER_WIDTH)
+        else:
+            self.events.append(self._detached(event, detached))
+
+    def _detached(self, event, already_detached):
+        return event.detach(self.try_repr) if already_detached is None else already_detached
+
+    def dump_events(self):
+        self.output(
+            '{BRIGHT}{fore(BLUE)}{} tracing {fore(YELLOW)}{}{fore(BLUE)} on {fore(RED)}{}{RESET}\n',
+            '>' * BANNER_WIDTH,
+            self.origin.function,
+            self.origin.arg,
+        )
+        for event in self.events:
+            super().__call__(event)
+        self.origin = None
+        self.events = None
+
+
+class StackPrinter(ColorStreamAction):
+    """
+    An action that prints a one-line stacktrace.
+
+    Args:
+        depth (int): The maximum number of frames to show.
+        limit (int): The maximum number of components to show in path. Eg: ``limit=2`` means it will show 1 parent: ``foo/bar.py``.
+        stream (file-like or path): Stream to write to. Default: ``sys.stderr``.
+        filename_alignment (int): Default size for the filename column (files are right-aligned). Default: ``40``.
+        force_colors (bool): Force coloring. Default: ``False``.
+        repr_limit (int): Limit length of ``repr()`` output. Default: ``1024``.
+        repr_func (string or callable): Function to use instead of ``repr``.
+            If string must be one of 'repr' or 'safe_repr'. Default: ``'safe_repr'``.
+    """
+
+    def __init__(self, depth=15, limit=2, **options):
+        self.limit = limit
+        self.depth = depth
+        super().__init__(**options)
+
+    def __call__(self, event):
+        """
+        Print the event's function followed by its callers: ``function <= path:lineno:caller <= ...``.
+        """
+        row_start = '{}{}{}{CONT}:{BRIGHT}{fore(BLUE)}'
+        prefixes = self.pid_prefix(), self.thread_prefix(event), self.filename_prefix(event).rstrip()
+        frame = event.frame
+        if frame and frame.f_back:
+            colours = self.other_colors
+            callers = (
+                '{}{CONT}:{RESET}{}{CONT}:{BRIGHT}{fore(BLUE)}{}'.format(
+                    '/'.join(caller.f_code.co_filename.split(os.sep)[-self.limit :]),
+                    caller.f_lineno,
+                    caller.f_code.co_name,
+                    **colours,
+                )
+                for caller in islice(frame_iterator(frame.f_back), self.depth)
+            )
+            separator = ' {KIND}<={RESET} '.format(**colours)
+            self.output(row_start + '{} {KIND}<={RESET} {}{RESET}\n', *prefixes, event.function, separator.join(callers))
+        else:
+            self.output(
+                row_start + '{} {KIND}<= {BRIGHT}{fore(YELLOW)}no frames available {NORMAL}(detached={}){RESET}\n',
+                *prefixes,
+                event.function,
+                event.detached,
+            )

@@ -1,0 +1,209 @@
+//! Facts about a code object, computed once and stored in the code object's "extra" slot, so every
+//! later event from the same code reuses them (and the predicate verdicts derived from them).
+
+use std::os::raw::c_void;
+use std::sync::{Arc, OnceLock};
+
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyString, PyTuple};
+
+use crate::compat::code_extra;
+use crate::gilcell::GilCell;
+use crate::predicates::Verdict;
+
+/// Facts that depend on the code object and the globals it runs with.
+pub struct ModuleFacts {
+    globals: usize,
+    pub module: Py<PyAny>,
+    pub filename: Py<PyAny>,
+    pub stdlib: bool,
+}
+
+/// The predicate verdicts cached for one tracer generation, per settrace kind (call, exception, line, return).
+#[derive(Clone, Copy)]
+pub struct VerdictCache {
+    pub generation: u64,
+    pub globals: usize,
+    pub by_kind: [Verdict; 4],
+}
+
+pub struct CodeInfo {
+    pub function: Py<PyAny>,
+    pub co_filename: Py<PyAny>,
+    module_facts: GilCell<Option<Arc<ModuleFacts>>>,
+    pub verdicts: GilCell<VerdictCache>,
+    /// `linecache.getlines(...)` of the source file, shared by `source` and `fullsource`.
+    pub source_lines: OnceLock<Py<PyAny>>,
+    pub co_code: OnceLock<Py<PyAny>>,
+}
+
+static EXTRA_INDEX: OnceLock<ffi::Py_ssize_t> = OnceLock::new();
+
+unsafe extern "C" fn free_code_info(ptr: *mut c_void) {
+    if !ptr.is_null() {
+        // Called by CPython when the code object dies, with the interpreter attached.
+        drop(unsafe { Arc::from_raw(ptr.cast::<CodeInfo>()) });
+    }
+}
+
+fn extra_index() -> ffi::Py_ssize_t {
+    *EXTRA_INDEX.get_or_init(|| unsafe { code_extra::request_index(free_code_info) })
+}
+
+impl CodeInfo {
+    /// The cached info of a (borrowed, live) code object, creating it on first sight.
+    ///
+    /// # Safety
+    /// `code` must be a code object that stays alive for `'a` (the info is owned by it).
+    #[inline]
+    pub unsafe fn of_code<'a>(py: Python<'_>, code: *mut ffi::PyObject) -> PyResult<&'a CodeInfo> {
+        let index = extra_index();
+        let existing = unsafe { code_extra::get(code, index) };
+        if !existing.is_null() {
+            // The extra lives as long as the code object, which the caller keeps alive.
+            return Ok(unsafe { &*existing.cast::<CodeInfo>() });
+        }
+        Self::create(py, code, index)
+    }
+
+    /// A counted handle, for events that may outlive the current callback.
+    pub fn shared(py: Python<'_>, code: *mut ffi::PyObject) -> PyResult<Arc<CodeInfo>> {
+        let info: *const CodeInfo = unsafe { Self::of_code(py, code)? };
+        unsafe {
+            Arc::increment_strong_count(info);
+            Ok(Arc::from_raw(info))
+        }
+    }
+
+    #[cold]
+    fn create<'a>(py: Python<'_>, code: *mut ffi::PyObject, index: ffi::Py_ssize_t) -> PyResult<&'a CodeInfo> {
+        let code_obj = unsafe { Bound::from_borrowed_ptr(py, code) };
+        let info = Arc::new(CodeInfo {
+            function: code_obj.getattr(pyo3::intern!(py, "co_name"))?.unbind(),
+            co_filename: code_obj.getattr(pyo3::intern!(py, "co_filename"))?.unbind(),
+            module_facts: GilCell::new(None),
+            verdicts: GilCell::new(VerdictCache { generation: 0, globals: 0, by_kind: [Verdict::Unknown; 4] }),
+            source_lines: OnceLock::new(),
+            co_code: OnceLock::new(),
+        });
+        let raw = Arc::into_raw(info);
+        if !unsafe { code_extra::set(code, index, raw.cast_mut().cast()) } {
+            drop(unsafe { Arc::from_raw(raw) });
+            return Err(PyRuntimeError::new_err("hunter: cannot attach data to a code object"));
+        }
+        Ok(unsafe { &*raw })
+    }
+
+    /// Module name, filename and stdlib flag for this code running with `globals`.
+    pub fn module_facts(&self, py: Python<'_>, globals: &Bound<'_, PyDict>) -> PyResult<Arc<ModuleFacts>> {
+        let key = globals.as_ptr() as usize;
+        if let Some(facts) = self.module_facts.get_cloned(py) {
+            if facts.globals == key {
+                return Ok(facts);
+            }
+        }
+        let module = module_name(py, Some(globals))?;
+        let filename = normalize_filename(py, self.co_filename.bind(py), Some(globals))?;
+        let stdlib = is_stdlib(py, module.bind(py), filename.bind(py))?;
+        let facts = Arc::new(ModuleFacts { globals: key, module, filename, stdlib });
+        self.module_facts.replace(py, Some(facts.clone()));
+        Ok(facts)
+    }
+
+    pub fn co_code<'py>(&self, py: Python<'py>, code: &Bound<'py, PyAny>) -> PyResult<&Bound<'py, PyAny>> {
+        if self.co_code.get().is_none() {
+            let bytes = code.getattr(pyo3::intern!(py, "co_code"))?.unbind();
+            let _ = self.co_code.set(bytes);
+        }
+        Ok(self.co_code.get().expect("set above").bind(py))
+    }
+}
+
+/// `f_globals.get('__name__', '')`, with None shown as '?' (hunter's rule).
+pub fn module_name(py: Python<'_>, globals: Option<&Bound<'_, PyDict>>) -> PyResult<Py<PyAny>> {
+    let name = match globals {
+        Some(globals) => globals.get_item(pyo3::intern!(py, "__name__"))?,
+        None => None,
+    };
+    Ok(match name {
+        None => PyString::new(py, "").into_any().unbind(),
+        Some(name) if name.is_none() => pyo3::intern!(py, "?").clone().into_any().unbind(),
+        Some(name) => name.unbind(),
+    })
+}
+
+/// hunter's filename rules: co_filename, else `__file__`, else '?'; `.pyc`/`.pyo` -> `.py`;
+/// a compiled extension (`.so`/`.pyd`) maps to a sibling `.pyx` or `.py` source when one exists.
+pub fn normalize_filename(
+    py: Python<'_>,
+    co_filename: &Bound<'_, PyAny>,
+    globals: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Py<PyAny>> {
+    let mut filename = co_filename.clone();
+    if !filename.is_truthy()? {
+        let from_globals = match globals {
+            Some(globals) => globals.get_item(pyo3::intern!(py, "__file__"))?,
+            None => None,
+        };
+        filename = match from_globals {
+            Some(file) if file.is_truthy()? => file,
+            _ => return Ok(pyo3::intern!(py, "?").clone().into_any().unbind()),
+        };
+    }
+    let Ok(text) = filename.cast::<PyString>().map(|s| s.to_string()) else {
+        return Ok(filename.unbind());
+    };
+    if text.ends_with(".pyc") || text.ends_with(".pyo") {
+        return Ok(PyString::new(py, &text[..text.len() - 1]).into_any().unbind());
+    }
+    if text.ends_with(".so") || text.ends_with(".pyd") {
+        return Ok(python_helpers(py)?.call_method1(pyo3::intern!(py, "extension_source"), (filename,))?.unbind());
+    }
+    Ok(filename.unbind())
+}
+
+/// hunter's `Event.stdlib` rules, with the sys.prefix (#103) and frozen-module (#125) fixes:
+/// only real stdlib directories and `<frozen ...>` modules count.
+pub fn is_stdlib(py: Python<'_>, module: &Bound<'_, PyAny>, filename: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let paths = stdlib_paths(py)?;
+    let module = module.cast::<PyString>().ok().map(|m| m.to_string()).unwrap_or_default();
+    if module.split('.').any(|part| part == "pkg_resources") {
+        return Ok(true);
+    }
+    let Ok(filename) = filename.cast::<PyString>() else {
+        return Ok(false);
+    };
+    let filename = filename.to_str()?;
+    if filename == "<string>" && (module.starts_with("namedtuple_") || module == "site") {
+        return Ok(true);
+    }
+    if paths.site_packages.iter().any(|p| filename.starts_with(p.as_str())) {
+        return Ok(false);
+    }
+    Ok(filename.starts_with("<frozen ") || paths.stdlib.iter().any(|p| filename.starts_with(p.as_str())))
+}
+
+struct StdlibPaths {
+    site_packages: Vec<String>,
+    stdlib: Vec<String>,
+}
+
+fn stdlib_paths(py: Python<'_>) -> PyResult<&'static StdlibPaths> {
+    static PATHS: PyOnceLock<StdlibPaths> = PyOnceLock::new();
+    PATHS.get_or_try_init(py, || {
+        let constants = py.import("hunter.const")?;
+        let strings = |name: &str| -> PyResult<Vec<String>> {
+            constants.getattr(name)?.cast_into::<PyTuple>()?.iter().map(|p| p.extract()).collect()
+        };
+        Ok(StdlibPaths { site_packages: strings("SITE_PACKAGES_PATHS")?, stdlib: strings("STDLIB_PATHS")? })
+    })
+}
+
+/// `hunter._event_helpers`: cold-path helpers kept in Python (tokenize-based fullsource, linecache, function lookup).
+pub fn python_helpers(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
+    static HELPERS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+    Ok(HELPERS.get_or_try_init(py, || py.import("hunter._event_helpers").map(Bound::unbind))?.bind(py))
+}

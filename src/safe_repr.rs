@@ -1,0 +1,998 @@
+//! `hunter.util.safe_repr`: a repr that only trusts exact builtin types.
+//!
+//! The rules follow hunter 3.9.0 exactly (dispatch on `type(obj)` identity, never `isinstance`, so a
+//! subclass cannot run code through `__class__`, `__instancecheck__` or an overridden `__repr__`).
+//!
+//! On top of hunter this module offers a *bounded* mode, [`safe_repr_clipped`], for the actions'
+//! `repr_limit`: hunter renders the whole text and then keeps `s[:limit//2] + ' [...] ' + s[-limit//2:]`,
+//! which costs O(size) for a huge container. Here the text is rendered twice with a character budget:
+//! once front to back until the limit is exceeded (the head), and, only when it was, once back to front
+//! (containers iterated with `reversed()`) until the tail is long enough. Both passes stop early, so the
+//! cost is O(limit) instead of O(size), and the result equals hunter's truncated text, except:
+//! - `set`/`frozenset` cannot be iterated backwards: their tail pass walks the whole set, but renders only
+//!   the few last items it needs (kept in a small ring buffer);
+//! - an error that hunter would hit only while rendering the skipped middle part (e.g. an `int` too big
+//!   for `str()`) is never seen, so the clipped text is returned where hunter reports a failed repr;
+//! - a single leaf (a long `str`, say) is still rendered whole by its own `repr()`.
+//!
+//! Where hunter itself would run user code through `repr()`, this module declines and falls back to
+//! `object.__repr__` (see [`repr_runs_only_library_code`]). This only changes the output for classes that
+//! claim to live in a trusted module (e.g. `__module__ = 'builtins'`) while defining their own `__repr__`,
+//! and for builtin wrappers (dict views, `mappingproxy`, `slice`, `staticmethod`, `classmethod`) that hold
+//! anything but plain data.
+//!
+//! Python strings with lone surrogates (only possible in type names or trusted reprs) are rendered with
+//! U+FFFD, because the text is assembled as Rust UTF-8.
+
+use std::borrow::Cow;
+use std::collections::VecDeque;
+
+use pyo3::exceptions::{PyAttributeError, PyRecursionError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyFrozenSet, PyIterator, PyList, PySet, PyString, PyTuple, PyType};
+use pyo3::{ffi, intern};
+
+/// hunter's default `maxdepth`; also the depth it uses for the parts of a datetime and a pattern.
+const DEFAULT_MAXDEPTH: i64 = 5;
+
+/// Modules whose classes hunter trusts to have a side-effect free `repr()`.
+const TRUSTED_MODULES: [&str; 6] = ["builtins", "io", "socket", "_socket", "zoneinfo", "decimal"];
+
+/// A negative `maxdepth` never counts down to 0, so recursive structures would recurse forever (hunter
+/// raises `RecursionError`). Bounding the nesting keeps the Rust stack safe on small thread stacks.
+const MAX_NESTING: usize = 100;
+
+/// How deep [`is_plain_data`] looks inside builtin wrappers before giving up (and distrusting them).
+const MAX_PLAIN_DATA_NESTING: usize = 16;
+
+/// Python `safe_repr(obj, maxdepth=5)`, a drop-in for `hunter.util.safe_repr`.
+#[pyfunction]
+#[pyo3(signature = (obj, maxdepth = DEFAULT_MAXDEPTH))]
+pub fn safe_repr(obj: &Bound<'_, PyAny>, maxdepth: i64) -> PyResult<String> {
+    let mut sink = Unbounded::default();
+    let outcome = Renderer::new(obj.py(), Direction::Forward, &mut sink)?.render(obj, maxdepth);
+    outcome.map_err(Halt::into_py_err)?;
+    Ok(sink.text)
+}
+
+/// The result of [`safe_repr_clipped`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Clipped {
+    /// The whole text fitted in the limit.
+    Whole(String),
+    /// The text was longer than the limit: hunter's `s[:limit//2]` and `s[-limit//2:]`.
+    Cut { head: String, tail: String },
+}
+
+impl Clipped {
+    /// Joins the parts the way hunter does, with `marker` in place of the elided middle
+    /// (hunter's marker is `' [...] '`, coloured as `' {CONT}[...]{RESET} '`).
+    pub fn join(&self, marker: &str) -> String {
+        match self {
+            Clipped::Whole(text) => text.clone(),
+            Clipped::Cut { head, tail } => format!("{head}{marker}{tail}"),
+        }
+    }
+}
+
+/// Bounded `safe_repr`: equals hunter's `try_repr` truncation of `safe_repr(obj, maxdepth)` (with
+/// `.replace('\n', r'\n')` applied first when `escape_newlines` is set), at O(limit) cost.
+/// See the module docs for the few cases where it differs.
+pub fn safe_repr_clipped(
+    obj: &Bound<'_, PyAny>,
+    maxdepth: i64,
+    limit: usize,
+    escape_newlines: bool,
+) -> PyResult<Clipped> {
+    let py = obj.py();
+    let mut head = Head::new(limit, escape_newlines);
+    let outcome = Renderer::new(py, Direction::Forward, &mut head)?.render(obj, maxdepth);
+    match outcome {
+        Ok(()) => return Ok(Clipped::Whole(head.text)),
+        Err(Halt::Failed(err)) => return Err(err),
+        Err(Halt::Full) => {}
+    }
+    // Python's `s[-limit//2:]` is `s[-ceil(limit/2):]`, and with limit 0 it is `s[0:]`, the whole text.
+    let tail_chars = if limit == 0 {
+        usize::MAX
+    } else {
+        limit.div_ceil(2)
+    };
+    let mut tail = Tail::new(tail_chars, escape_newlines);
+    let outcome = Renderer::new(py, Direction::Backward, &mut tail)?.render(obj, maxdepth);
+    match outcome {
+        Ok(()) | Err(Halt::Full) => {}
+        Err(Halt::Failed(err)) => return Err(err),
+    }
+    Ok(Clipped::Cut {
+        head: head.text.chars().take(limit / 2).collect(),
+        tail: tail.into_text(),
+    })
+}
+
+/// Why rendering stopped before the end.
+enum Halt {
+    /// The sink has all the text it needs.
+    Full,
+    Failed(PyErr),
+}
+
+impl From<PyErr> for Halt {
+    fn from(err: PyErr) -> Self {
+        Halt::Failed(err)
+    }
+}
+
+impl Halt {
+    /// For sinks that never fill up.
+    fn into_py_err(self) -> PyErr {
+        match self {
+            Halt::Failed(err) => err,
+            Halt::Full => unreachable!("an unbounded sink never reports Full"),
+        }
+    }
+}
+
+/// Receives the rendered text piece by piece, in the renderer's [`Direction`].
+trait Sink {
+    fn put(&mut self, piece: &str) -> Result<(), Halt>;
+    /// How many more characters the sink wants (`usize::MAX` for "all of them").
+    fn wanted(&self) -> usize;
+}
+
+fn char_len(text: &str) -> usize {
+    if text.is_ascii() {
+        text.len()
+    } else {
+        text.chars().count()
+    }
+}
+
+/// hunter's actions escape newlines after `repr()`; a per-piece replace gives the same text.
+fn escaped(piece: &str, escape_newlines: bool) -> Cow<'_, str> {
+    if escape_newlines && piece.contains('\n') {
+        Cow::Owned(piece.replace('\n', "\\n"))
+    } else {
+        Cow::Borrowed(piece)
+    }
+}
+
+#[derive(Default)]
+struct Unbounded {
+    text: String,
+}
+
+impl Sink for Unbounded {
+    fn put(&mut self, piece: &str) -> Result<(), Halt> {
+        self.text.push_str(piece);
+        Ok(())
+    }
+    fn wanted(&self) -> usize {
+        usize::MAX
+    }
+}
+
+/// Collects the text front to back until it is longer than `limit` characters.
+struct Head {
+    text: String,
+    chars: usize,
+    limit: usize,
+    escape_newlines: bool,
+}
+
+impl Head {
+    fn new(limit: usize, escape_newlines: bool) -> Self {
+        Head {
+            text: String::new(),
+            chars: 0,
+            limit,
+            escape_newlines,
+        }
+    }
+}
+
+impl Sink for Head {
+    fn put(&mut self, piece: &str) -> Result<(), Halt> {
+        let piece = escaped(piece, self.escape_newlines);
+        let room = self.wanted();
+        let piece_chars = char_len(&piece);
+        if piece_chars < room {
+            self.text.push_str(&piece);
+            self.chars += piece_chars;
+            Ok(())
+        } else {
+            self.text.extend(piece.chars().take(room));
+            self.chars += room;
+            Err(Halt::Full)
+        }
+    }
+    fn wanted(&self) -> usize {
+        self.limit.saturating_add(1) - self.chars
+    }
+}
+
+/// Collects the last `wanted` characters from pieces that arrive back to front.
+struct Tail {
+    pieces_reversed: Vec<String>,
+    chars: usize,
+    wanted: usize,
+    escape_newlines: bool,
+}
+
+impl Tail {
+    fn new(wanted: usize, escape_newlines: bool) -> Self {
+        Tail {
+            pieces_reversed: Vec::new(),
+            chars: 0,
+            wanted,
+            escape_newlines,
+        }
+    }
+
+    fn into_text(self) -> String {
+        let text: String = self.pieces_reversed.into_iter().rev().collect();
+        let surplus = self.chars.saturating_sub(self.wanted);
+        text.chars().skip(surplus).collect()
+    }
+}
+
+impl Sink for Tail {
+    fn put(&mut self, piece: &str) -> Result<(), Halt> {
+        let piece = escaped(piece, self.escape_newlines).into_owned();
+        self.chars += char_len(&piece);
+        self.pieces_reversed.push(piece);
+        if self.chars >= self.wanted {
+            Err(Halt::Full)
+        } else {
+            Ok(())
+        }
+    }
+    fn wanted(&self) -> usize {
+        self.wanted.saturating_sub(self.chars)
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Forward,
+    Backward,
+}
+
+/// The classes and callables safe_repr compares against, fetched once.
+struct Known {
+    deque: Py<PyType>,
+    counter: Py<PyType>,
+    ordered_dict: Py<PyType>,
+    default_dict: Py<PyType>,
+    pattern: Py<PyType>,
+    date: Py<PyType>,
+    time: Py<PyType>,
+    datetime: Py<PyType>,
+    timedelta: Py<PyType>,
+    bound_method: Py<PyType>,
+    regex_flag: Py<PyAny>,
+    reversed: Py<PyAny>,
+    object_repr: Py<PyAny>,
+    dict_items: Py<PyAny>,
+    ordered_dict_items: Py<PyAny>,
+    gc_get_referents: Py<PyAny>,
+    wrapper_descriptor: Py<PyType>,
+    /// Builtins whose repr shows only their own state, never another object's repr.
+    plain_leaves: Vec<Py<PyType>>,
+    dict_views: Vec<Py<PyType>>,
+    mappingproxy: Py<PyType>,
+    slice: Py<PyType>,
+    /// `staticmethod` and `classmethod`: their repr shows the wrapped callable's repr (3.10+).
+    callable_wrappers: Vec<Py<PyType>>,
+}
+
+impl Known {
+    fn get(py: Python<'_>) -> PyResult<&'static Known> {
+        static KNOWN: PyOnceLock<Known> = PyOnceLock::new();
+        KNOWN.get_or_try_init(py, || Known::fetch(py))
+    }
+
+    fn fetch(py: Python<'_>) -> PyResult<Known> {
+        let collections = py.import("collections")?;
+        let datetime = py.import("datetime")?;
+        let builtins = py.import("builtins")?;
+        // Many builtin types have no public name; the type of a sample value is the simplest handle.
+        let class_of = |expr: &str| -> PyResult<Py<PyType>> {
+            let value = builtins.getattr("eval")?.call1((expr, PyDict::new(py)))?;
+            Ok(value.get_type().unbind())
+        };
+        let attr_type = |module: &Bound<'_, PyModule>, name: &str| -> PyResult<Py<PyType>> {
+            Ok(module.getattr(name)?.cast_into::<PyType>()?.unbind())
+        };
+        let builtin_type = |name: &str| attr_type(&builtins, name);
+        // NoneType, bool, int, float, complex, str, bytes, bytearray, ellipsis, NotImplementedType, range,
+        // function, builtin_function_or_method, method_descriptor, wrapper_descriptor, getset_descriptor,
+        // member_descriptor, classmethod_descriptor, property and type (a class whose metaclass is `type`).
+        let plain_leaves = [
+            "None",
+            "True",
+            "0",
+            "0.0",
+            "0j",
+            "''",
+            "b''",
+            "bytearray()",
+            "...",
+            "NotImplemented",
+            "range(0)",
+            "lambda: None",
+            "len",
+            "str.join",
+            "object.__init__",
+            "type.__dict__['__dict__']",
+            "type.__dict__['__basicsize__']",
+            "dict.__dict__['fromkeys']",
+            "property()",
+            "int",
+        ]
+        .iter()
+        .map(|expr| class_of(expr))
+        .collect::<PyResult<_>>()?;
+        let dict_views = [
+            "{}.keys()",
+            "{}.values()",
+            "{}.items()",
+            "__import__('collections').OrderedDict().keys()",
+            "__import__('collections').OrderedDict().values()",
+            "__import__('collections').OrderedDict().items()",
+        ]
+        .iter()
+        .map(|expr| class_of(expr))
+        .collect::<PyResult<_>>()?;
+        Ok(Known {
+            deque: attr_type(&collections, "deque")?,
+            counter: attr_type(&collections, "Counter")?,
+            ordered_dict: attr_type(&collections, "OrderedDict")?,
+            default_dict: attr_type(&collections, "defaultdict")?,
+            pattern: attr_type(&py.import("re")?, "Pattern")?,
+            date: attr_type(&datetime, "date")?,
+            time: attr_type(&datetime, "time")?,
+            datetime: attr_type(&datetime, "datetime")?,
+            timedelta: attr_type(&datetime, "timedelta")?,
+            bound_method: attr_type(&py.import("types")?, "MethodType")?,
+            regex_flag: py.import("re")?.getattr("RegexFlag")?.unbind(),
+            reversed: builtins.getattr("reversed")?.unbind(),
+            object_repr: builtins.getattr("object")?.getattr("__repr__")?.unbind(),
+            dict_items: builtins.getattr("dict")?.getattr("items")?.unbind(),
+            ordered_dict_items: collections
+                .getattr("OrderedDict")?
+                .getattr("items")?
+                .unbind(),
+            gc_get_referents: py.import("gc")?.getattr("get_referents")?.unbind(),
+            wrapper_descriptor: class_of("object.__repr__")?,
+            plain_leaves,
+            dict_views,
+            mappingproxy: class_of("type.__dict__")?,
+            slice: builtin_type("slice")?,
+            callable_wrappers: vec![builtin_type("staticmethod")?, builtin_type("classmethod")?],
+        })
+    }
+}
+
+fn is_type(ty: &Bound<'_, PyType>, known: &Py<PyType>) -> bool {
+    ty.as_ptr() == known.as_ptr()
+}
+
+fn is_any_type(ty: &Bound<'_, PyType>, known: &[Py<PyType>]) -> bool {
+    known.iter().any(|candidate| is_type(ty, candidate))
+}
+
+fn is_ffi_type(ty: &Bound<'_, PyType>, known: *mut ffi::PyTypeObject) -> bool {
+    ty.as_type_ptr() == known
+}
+
+/// Whether `type(ty) is type`, i.e. the class has no metaclass that could run code.
+fn has_plain_metaclass(ty: &Bound<'_, PyType>) -> bool {
+    is_ffi_type(&ty.get_type(), &raw mut ffi::PyType_Type)
+}
+
+fn is_exception_class(ty: &Bound<'_, PyType>) -> bool {
+    unsafe { ffi::PyType_IsSubtype(ty.as_type_ptr(), ffi::PyExc_BaseException.cast()) != 0 }
+}
+
+fn is_heap_type(ty: &Bound<'_, PyType>) -> bool {
+    unsafe { ffi::PyType_GetFlags(ty.as_type_ptr()) & ffi::Py_TPFLAGS_HEAPTYPE != 0 }
+}
+
+/// Which items a container yields, and how each item renders.
+#[derive(Clone, Copy)]
+enum Layout {
+    /// Items rendered at `depth - 1`; a tuple adds a trailing comma when it has one item.
+    Sequence { single_item_comma: bool },
+    /// `(key, value)` items: the key keeps the container's depth, the value gets `depth - 1`.
+    Mapping,
+}
+
+/// A piece of a composite rendering such as `datetime(...)` or `<bound method ...>`.
+enum Part<'py> {
+    Text(String),
+    Nested(Bound<'py, PyAny>, i64),
+}
+
+struct Renderer<'a, 'py> {
+    py: Python<'py>,
+    known: &'static Known,
+    direction: Direction,
+    sink: &'a mut dyn Sink,
+    nesting: usize,
+}
+
+impl<'a, 'py> Renderer<'a, 'py> {
+    fn new(py: Python<'py>, direction: Direction, sink: &'a mut dyn Sink) -> PyResult<Self> {
+        Ok(Renderer {
+            py,
+            known: Known::get(py)?,
+            direction,
+            sink,
+            nesting: 0,
+        })
+    }
+
+    fn put(&mut self, piece: &str) -> Result<(), Halt> {
+        self.sink.put(piece)
+    }
+
+    fn render(&mut self, obj: &Bound<'py, PyAny>, depth: i64) -> Result<(), Halt> {
+        if depth == 0 {
+            return self.put("...");
+        }
+        if self.nesting >= MAX_NESTING {
+            return Err(PyRecursionError::new_err(
+                "maximum recursion depth exceeded while getting the repr of an object",
+            )
+            .into());
+        }
+        self.nesting += 1;
+        let result = self.render_value(obj, depth);
+        self.nesting -= 1;
+        result
+    }
+
+    fn render_value(&mut self, obj: &Bound<'py, PyAny>, depth: i64) -> Result<(), Halt> {
+        let known = self.known;
+        let ty = obj.get_type();
+        let sequence = Layout::Sequence {
+            single_item_comma: false,
+        };
+        if is_ffi_type(&ty, &raw mut ffi::PyDict_Type) {
+            self.container(obj, depth, Layout::Mapping, "{", "}")
+        } else if is_ffi_type(&ty, &raw mut ffi::PyList_Type) {
+            self.container(obj, depth, sequence, "[", "]")
+        } else if is_ffi_type(&ty, &raw mut ffi::PyTuple_Type) {
+            let tuple = Layout::Sequence {
+                single_item_comma: true,
+            };
+            self.container(obj, depth, tuple, "(", ")")
+        } else if is_ffi_type(&ty, &raw mut ffi::PySet_Type) {
+            self.container(obj, depth, sequence, "{", "}")
+        } else if is_ffi_type(&ty, &raw mut ffi::PyFrozenSet_Type) {
+            self.container(obj, depth, sequence, "frozenset({", "})")
+        } else if is_type(&ty, &known.deque) {
+            self.container(obj, depth, sequence, "deque([", "])")
+        } else if is_type(&ty, &known.counter) {
+            self.container(obj, depth, Layout::Mapping, "Counter({", "})")
+        } else if is_type(&ty, &known.ordered_dict) {
+            self.container(obj, depth, Layout::Mapping, "OrderedDict({", "})")
+        } else if is_type(&ty, &known.default_dict) {
+            self.container(obj, depth, Layout::Mapping, "defaultdict({", "})")
+        } else if is_type(&ty, &known.pattern) {
+            let parts = self.pattern_parts(obj)?;
+            self.composite(parts)
+        } else if is_type(&ty, &known.date) || is_type(&ty, &known.timedelta) {
+            self.put_repr(obj)
+        } else if is_type(&ty, &known.datetime) {
+            let parts = clock_parts(obj, "datetime", &["year", "month", "day"])?;
+            self.composite(parts)
+        } else if is_type(&ty, &known.time) {
+            let parts = clock_parts(obj, "time", &[])?;
+            self.composite(parts)
+        } else if is_type(&ty, &known.bound_method) {
+            let parts = bound_method_parts(obj, depth)?;
+            self.composite(parts)
+        } else if has_plain_metaclass(&ty) && is_exception_class(&ty) {
+            let args = obj.getattr(intern!(self.py, "args"))?;
+            let open = format!("{}(", ty.name()?.to_string_lossy());
+            self.container(&args, depth, sequence, &open, ")")
+        } else if has_plain_metaclass(&ty)
+            && !is_ffi_type(&ty, &raw mut ffi::PyBaseObject_Type)
+            && is_trusted_module(&ty.getattr(intern!(self.py, "__module__"))?)
+            && repr_runs_only_library_code(obj, &ty, known)?
+        {
+            self.put_repr(obj)
+        } else {
+            let text = known.object_repr.bind(self.py).call1((obj,))?;
+            self.put_text(&text)
+        }
+    }
+
+    fn put_text(&mut self, text: &Bound<'py, PyAny>) -> Result<(), Halt> {
+        let text = text.cast::<PyString>().map_err(PyErr::from)?;
+        self.put(&text.to_string_lossy())
+    }
+
+    fn put_repr(&mut self, obj: &Bound<'py, PyAny>) -> Result<(), Halt> {
+        let text = obj.repr()?;
+        self.put(&text.to_string_lossy())
+    }
+
+    /// Renders `open item, item, ... close`, in the renderer's direction.
+    fn container(
+        &mut self,
+        obj: &Bound<'py, PyAny>,
+        depth: i64,
+        layout: Layout,
+        open: &str,
+        close: &str,
+    ) -> Result<(), Halt> {
+        let single_item_comma = matches!(
+            layout,
+            Layout::Sequence {
+                single_item_comma: true
+            }
+        );
+        match self.direction {
+            Direction::Forward => {
+                self.put(open)?;
+                let mut count = 0usize;
+                for item in self.forward_items(obj, layout)?.try_iter()? {
+                    if count > 0 {
+                        self.put(", ")?;
+                    }
+                    self.item(&item?, depth, layout)?;
+                    count += 1;
+                }
+                if single_item_comma && count == 1 {
+                    self.put(",")?;
+                }
+                self.put(close)
+            }
+            Direction::Backward => {
+                self.put(close)?;
+                if single_item_comma && obj.len()? == 1 {
+                    self.put(",")?;
+                }
+                let mut first = true;
+                for item in self.backward_items(obj, layout)? {
+                    if !first {
+                        self.put(", ")?;
+                    }
+                    self.item(&item?, depth, layout)?;
+                    first = false;
+                }
+                self.put(open)
+            }
+        }
+    }
+
+    fn item(&mut self, item: &Bound<'py, PyAny>, depth: i64, layout: Layout) -> Result<(), Halt> {
+        match layout {
+            Layout::Sequence { .. } => self.render(item, depth - 1),
+            Layout::Mapping => {
+                let pair = item.cast::<PyTuple>().map_err(PyErr::from)?;
+                let (key, value) = (pair.get_item(0)?, pair.get_item(1)?);
+                match self.direction {
+                    Direction::Forward => {
+                        self.render(&key, depth)?;
+                        self.put(": ")?;
+                        self.render(&value, depth - 1)
+                    }
+                    Direction::Backward => {
+                        self.render(&value, depth - 1)?;
+                        self.put(": ")?;
+                        self.render(&key, depth)
+                    }
+                }
+            }
+        }
+    }
+
+    /// What to iterate: the object itself, or for mappings their items view taken from the exact class
+    /// (`OrderedDict` keeps its own order; instance attributes named `items` are never consulted).
+    fn forward_items(
+        &self,
+        obj: &Bound<'py, PyAny>,
+        layout: Layout,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        match layout {
+            Layout::Sequence { .. } => Ok(obj.clone()),
+            Layout::Mapping => {
+                let items = if obj.get_type().is(self.known.ordered_dict.bind(self.py)) {
+                    &self.known.ordered_dict_items
+                } else {
+                    &self.known.dict_items
+                };
+                items.bind(self.py).call1((obj,))
+            }
+        }
+    }
+
+    /// The items last to first. Sets have no order to reverse, so their last items are found by a full
+    /// walk that keeps only as many as the sink can still use (each item costs at least its `", "`).
+    fn backward_items(
+        &self,
+        obj: &Bound<'py, PyAny>,
+        layout: Layout,
+    ) -> PyResult<BackwardItems<'py>> {
+        let items = self.forward_items(obj, layout)?;
+        if items.cast::<PySet>().is_err() && items.cast::<PyFrozenSet>().is_err() {
+            let reversed = self.known.reversed.bind(self.py).call1((items,))?;
+            return Ok(BackwardItems::Lazy(reversed.cast_into::<PyIterator>()?));
+        }
+        let keep = (self.sink.wanted() / 2).saturating_add(2);
+        let mut last = VecDeque::new();
+        for item in items.try_iter()? {
+            if last.len() == keep {
+                last.pop_front();
+            }
+            last.push_back(item?);
+        }
+        Ok(BackwardItems::Buffered(last))
+    }
+
+    /// Renders `parts` in the renderer's direction.
+    fn composite(&mut self, mut parts: Vec<Part<'py>>) -> Result<(), Halt> {
+        if self.direction == Direction::Backward {
+            parts.reverse();
+        }
+        for part in parts {
+            match part {
+                Part::Text(text) => self.put(&text)?,
+                Part::Nested(obj, depth) => self.render(&obj, depth)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// `re.compile(<pattern>)` or `re.compile(<pattern>, flags=re.X|re.Y)`.
+    fn pattern_parts(&self, obj: &Bound<'py, PyAny>) -> PyResult<Vec<Part<'py>>> {
+        let flags = obj.getattr(intern!(self.py, "flags"))?;
+        let close = if flags.is_truthy()? {
+            let flags = self.known.regex_flag.bind(self.py).call1((flags,))?.str()?;
+            format!(", flags={})", flags.to_string_lossy())
+        } else {
+            ")".to_owned()
+        };
+        Ok(vec![
+            Part::Text("re.compile(".to_owned()),
+            Part::Nested(obj.getattr(intern!(self.py, "pattern"))?, DEFAULT_MAXDEPTH),
+            Part::Text(close),
+        ])
+    }
+}
+
+/// `datetime(Y, M, D, h, m, s, us, tzinfo=..., fold=...)` or `time(h, m, s, us, tzinfo=..., fold=...)`.
+fn clock_parts<'py>(
+    obj: &Bound<'py, PyAny>,
+    name: &str,
+    date_fields: &[&str],
+) -> PyResult<Vec<Part<'py>>> {
+    let mut fields = Vec::new();
+    for field in date_fields
+        .iter()
+        .chain(&["hour", "minute", "second", "microsecond"])
+    {
+        fields.push(obj.getattr(*field)?.extract::<i64>()?.to_string());
+    }
+    Ok(vec![
+        Part::Text(format!("{name}({}, tzinfo=", fields.join(", "))),
+        Part::Nested(obj.getattr(intern!(obj.py(), "tzinfo"))?, DEFAULT_MAXDEPTH),
+        Part::Text(", fold=".to_owned()),
+        Part::Nested(obj.getattr(intern!(obj.py(), "fold"))?, DEFAULT_MAXDEPTH),
+        Part::Text(")".to_owned()),
+    ])
+}
+
+/// `<bound method Qual.name of <self>>`; the name is `__qualname__`, else `__name__`.
+fn bound_method_parts<'py>(obj: &Bound<'py, PyAny>, depth: i64) -> PyResult<Vec<Part<'py>>> {
+    let py = obj.py();
+    let name = match obj.getattr(intern!(py, "__qualname__")) {
+        Ok(name) if !name.is_none() => name,
+        Ok(_) => obj.getattr(intern!(py, "__name__"))?,
+        Err(err) if err.is_instance_of::<PyAttributeError>(py) => {
+            obj.getattr(intern!(py, "__name__"))?
+        }
+        Err(err) => return Err(err),
+    };
+    Ok(vec![
+        Part::Text(format!(
+            "<bound method {} of ",
+            name.str()?.to_string_lossy()
+        )),
+        Part::Nested(obj.getattr(intern!(py, "__self__"))?, depth - 1),
+        Part::Text(">".to_owned()),
+    ])
+}
+
+enum BackwardItems<'py> {
+    Lazy(Bound<'py, PyIterator>),
+    Buffered(VecDeque<Bound<'py, PyAny>>),
+}
+
+impl<'py> Iterator for BackwardItems<'py> {
+    type Item = PyResult<Bound<'py, PyAny>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            BackwardItems::Lazy(iter) => iter.next(),
+            BackwardItems::Buffered(items) => items.pop_back().map(Ok),
+        }
+    }
+}
+
+/// hunter's `type(obj).__module__ in (...)`, minus the `==` call on a non-`str` module value
+/// (which only a user class could hold, and which compares unequal unless it runs user code).
+fn is_trusted_module(module: &Bound<'_, PyAny>) -> bool {
+    module
+        .cast::<PyString>()
+        .ok()
+        .and_then(|module| {
+            module
+                .to_str()
+                .ok()
+                .map(|module| TRUSTED_MODULES.contains(&module))
+        })
+        .unwrap_or(false)
+}
+
+/// Whether `repr(obj)` (already accepted by hunter's module rule) runs only library code. hunter would
+/// call it regardless; declining keeps user `__repr__` code from running inside the tracer:
+/// - a class can claim a trusted `__module__` yet define `__repr__` in user code, so for heap types the
+///   `__repr__` found along the MRO must be a C slot or a function from a trusted module (or
+///   `collections`, for namedtuples such as `decimal.DecimalTuple`);
+/// - a few builtins put another object's repr in their own, so their contents must be plain data.
+fn repr_runs_only_library_code(
+    obj: &Bound<'_, PyAny>,
+    ty: &Bound<'_, PyType>,
+    known: &Known,
+) -> PyResult<bool> {
+    if is_heap_type(ty) && !heap_type_repr_is_library_code(ty, known)? {
+        return Ok(false);
+    }
+    is_plain_data_holder(obj, ty, known, 0).map(|plain| plain.unwrap_or(true))
+}
+
+fn heap_type_repr_is_library_code(ty: &Bound<'_, PyType>, known: &Known) -> PyResult<bool> {
+    let py = ty.py();
+    for class in ty.mro().iter() {
+        let class = class.cast_into::<PyType>()?;
+        let namespace = class.getattr(intern!(py, "__dict__"))?;
+        let Ok(repr) = namespace.get_item(intern!(py, "__repr__")) else {
+            continue;
+        };
+        if !is_heap_type(&class) || is_type(&repr.get_type(), &known.wrapper_descriptor) {
+            return Ok(true);
+        }
+        if !is_ffi_type(&repr.get_type(), &raw mut ffi::PyFunction_Type) {
+            return Ok(false);
+        }
+        let module = repr.getattr(intern!(py, "__module__"))?;
+        return Ok(is_trusted_module(&module)
+            || module
+                .cast::<PyString>()
+                .is_ok_and(|m| m.to_str().is_ok_and(|m| m == "collections")));
+    }
+    Ok(true)
+}
+
+/// Whether `repr(obj)` shows nothing but builtin data and builtin callables.
+fn is_plain_data(obj: &Bound<'_, PyAny>, known: &Known, nesting: usize) -> PyResult<bool> {
+    if nesting > MAX_PLAIN_DATA_NESTING {
+        return Ok(false);
+    }
+    let ty = obj.get_type();
+    if is_any_type(&ty, &known.plain_leaves) {
+        return Ok(true);
+    }
+    let all_plain = |items: &Bound<'_, PyAny>| -> PyResult<bool> {
+        for item in items.try_iter()? {
+            if !is_plain_data(&item?, known, nesting + 1)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    };
+    if obj.cast_exact::<PyList>().is_ok()
+        || obj.cast_exact::<PyTuple>().is_ok()
+        || obj.cast_exact::<PySet>().is_ok()
+        || obj.cast_exact::<PyFrozenSet>().is_ok()
+    {
+        return all_plain(obj);
+    }
+    if obj.cast_exact::<PyDict>().is_ok() {
+        return all_plain(&known.dict_items.bind(obj.py()).call1((obj,))?);
+    }
+    Ok(is_plain_data_holder(obj, &ty, known, nesting)?.unwrap_or(false))
+}
+
+/// For the builtins whose repr embeds other objects' reprs: whether those objects are plain data.
+/// `None` for every other type.
+fn is_plain_data_holder(
+    obj: &Bound<'_, PyAny>,
+    ty: &Bound<'_, PyType>,
+    known: &Known,
+    nesting: usize,
+) -> PyResult<Option<bool>> {
+    let py = obj.py();
+    let contents: Vec<Bound<'_, PyAny>> = if is_any_type(ty, &known.dict_views) {
+        vec![py.get_type::<PyList>().call1((obj,))?]
+    } else if is_type(ty, &known.mappingproxy) {
+        // The proxied mapping is only reachable through the GC's referents (plain C traversal).
+        let referents = known.gc_get_referents.bind(py).call1((obj,))?;
+        referents.try_iter()?.collect::<PyResult<_>>()?
+    } else if is_type(ty, &known.slice) {
+        ["start", "stop", "step"]
+            .iter()
+            .map(|field| obj.getattr(*field))
+            .collect::<PyResult<_>>()?
+    } else if is_any_type(ty, &known.callable_wrappers) {
+        vec![obj.getattr(intern!(py, "__func__"))?]
+    } else {
+        return Ok(None);
+    };
+    for item in contents {
+        if !is_plain_data(&item, known, nesting + 1)? {
+            return Ok(Some(false));
+        }
+    }
+    Ok(Some(true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pyo3::types::PyDict;
+
+    /// Evaluates `expr` with `collections`, `datetime`, `re` and `decimal` imported.
+    fn eval<'py>(py: Python<'py>, expr: &str) -> Bound<'py, PyAny> {
+        let globals = PyDict::new(py);
+        globals.set_item("__name__", "corpus").unwrap();
+        for module in ["collections", "datetime", "re", "decimal"] {
+            globals
+                .set_item(module, py.import(module).unwrap())
+                .unwrap();
+        }
+        let code = std::ffi::CString::new(expr).unwrap();
+        py.eval(&code, Some(&globals), None).unwrap()
+    }
+
+    /// Runs the statements in `code` and returns the global `value` they set.
+    fn exec<'py>(py: Python<'py>, code: &str) -> Bound<'py, PyAny> {
+        let globals = PyDict::new(py);
+        let code = std::ffi::CString::new(code).unwrap();
+        py.run(&code, Some(&globals), None).unwrap();
+        globals.get_item("value").unwrap().unwrap()
+    }
+
+    /// hunter's `try_repr` truncation rule, applied to a complete text.
+    fn hunter_cut(text: &str, limit: usize) -> Clipped {
+        let chars: Vec<char> = text.chars().collect();
+        if chars.len() <= limit {
+            return Clipped::Whole(text.to_owned());
+        }
+        let tail_start = if limit == 0 {
+            0
+        } else {
+            chars.len().saturating_sub(limit.div_ceil(2))
+        };
+        Clipped::Cut {
+            head: chars[..limit / 2].iter().collect(),
+            tail: chars[tail_start..].iter().collect(),
+        }
+    }
+
+    const CORPUS: &[&str] = &[
+        "1",
+        "'a\\nb'",
+        "[1, 2, [3, [4, [5, [6, [7]]]]]]",
+        "(1,)",
+        "((1,),)",
+        "{'k': (1, 2), (3, 4): [5, {6}]}",
+        "{(1, (2, (3, (4, (5, (6,)))))): 1}",
+        "list(range(300))",
+        "tuple(range(300))",
+        "{i: str(i) * 3 for i in range(200)}",
+        "set(range(500))",
+        "frozenset(range(500))",
+        "collections.deque(range(400))",
+        "collections.Counter('abracadabra' * 20)",
+        "collections.OrderedDict((i, [i] * 3) for i in range(200))",
+        "collections.defaultdict(list, {i: {i: i} for i in range(100)})",
+        "[[list(range(50))] * 10] * 10",
+        "{'x': type('N\\nL', (), {})()}",
+        "[re.compile('a+', re.I), re.compile(b'x')] * 40",
+        "[datetime.datetime(2020, 1, 2, 3, 4, 5, 6)] * 30",
+        "ValueError(list(range(300)), 'msg')",
+        "[decimal.Decimal('1.5')] * 100",
+        "([1, 2], {3: 4})",
+    ];
+
+    fn check_clipped_matches_hunter_cut(escape_newlines: bool) {
+        Python::attach(|py| {
+            for expr in CORPUS {
+                let obj = eval(py, expr);
+                let mut full = safe_repr(&obj, DEFAULT_MAXDEPTH).unwrap();
+                if escape_newlines {
+                    full = full.replace('\n', "\\n");
+                }
+                for limit in [0, 1, 2, 3, 7, 20, 21, 64, 255, 1024, 100_000] {
+                    let clipped =
+                        safe_repr_clipped(&obj, DEFAULT_MAXDEPTH, limit, escape_newlines).unwrap();
+                    assert_eq!(
+                        clipped,
+                        hunter_cut(&full, limit),
+                        "{expr} with limit {limit}"
+                    );
+                }
+            }
+        });
+    }
+
+    #[test]
+    fn clipped_equals_cutting_the_full_text() {
+        check_clipped_matches_hunter_cut(false);
+    }
+
+    #[test]
+    fn clipped_with_escaped_newlines_equals_cutting_the_escaped_text() {
+        check_clipped_matches_hunter_cut(true);
+    }
+
+    #[test]
+    fn clipping_skips_the_middle_of_a_huge_list() {
+        Python::attach(|py| {
+            // The middle item cannot be rendered at all: its class, created where `__name__` is unset, has
+            // no `__module__`, so hunter's `type(obj).__module__` raises. Clipping succeeds only because it
+            // never renders the middle.
+            let obj = exec(
+                py,
+                "no_module = type('NoModule', (), {})\n\
+                 value = [[i, str(i)] for i in range(200_000)] + [no_module()]\n\
+                 value += [[i, str(i)] for i in range(200_000, 400_000)]",
+            );
+            let err = safe_repr(&obj, DEFAULT_MAXDEPTH).unwrap_err();
+            assert!(err.is_instance_of::<PyAttributeError>(py));
+            let clipped = safe_repr_clipped(&obj, DEFAULT_MAXDEPTH, 40, false).unwrap();
+            assert_eq!(
+                clipped.join(" [...] "),
+                "[[0, '0'], [1, '1'], [...]  [399999, '399999']]"
+            );
+        });
+    }
+
+    #[test]
+    fn depth_and_single_item_tuples() {
+        Python::attach(|py| {
+            let cases = [
+                ("[[[[[[1]]]]]]", "[[[[[...]]]]]"),
+                (
+                    "{(1, (2, (3, (4, (5,))))): 1}",
+                    "{(1, (2, (3, (4, (...,))))): 1}",
+                ),
+                ("(1,)", "(1,)"),
+                ("set()", "{}"),
+                ("frozenset()", "frozenset({})"),
+            ];
+            for (expr, expected) in cases {
+                assert_eq!(
+                    safe_repr(&eval(py, expr), DEFAULT_MAXDEPTH).unwrap(),
+                    expected
+                );
+            }
+        });
+    }
+
+    #[test]
+    fn negative_depth_on_a_cycle_raises_recursion_error() {
+        Python::attach(|py| {
+            let cycle = eval(py, "(lambda l: (l.append(l), l)[1])([])");
+            let err = safe_repr(&cycle, -1).unwrap_err();
+            assert!(err.is_instance_of::<PyRecursionError>(py));
+        });
+    }
+}

@@ -1,0 +1,398 @@
+//! The Tracer: a C-level trace function installed with `PyEval_SetTrace` / `PyEval_SetProfile`.
+
+use std::os::raw::c_int;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use pyo3::exceptions::PyValueError;
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::PyString;
+
+use crate::codeinfo::{CodeInfo, VerdictCache};
+use crate::compat;
+use crate::event::{EventData, EventRef, Kind};
+use crate::failure;
+use crate::gilcell::GilCell;
+use crate::predicates::{self, StaticFacts, Verdict};
+
+/// Each `trace()` call gets a new generation, so per-code verdicts cached for an earlier handler are
+/// never reused for a new one.
+static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
+
+#[pyclass(module = "hunter.tracer", name = "Tracer", frozen, weakref)]
+pub struct Tracer {
+    threading_support: Option<bool>,
+    profiling_mode: bool,
+    depth: GilCell<i64>,
+    calls: GilCell<i64>,
+    generation: GilCell<u64>,
+    handler: GilCell<Option<Py<PyAny>>>,
+    previous: GilCell<Option<Py<PyAny>>>,
+    threading_previous: GilCell<Option<Py<PyAny>>>,
+}
+
+/// The C trace function. CPython calls it attached, never recursively on one thread.
+///
+/// The rejection path touches only borrowed pointers. Anything that creates owned `Py` references runs
+/// inside `Python::attach`, so that pyo3 knows the thread is attached and releases them immediately
+/// (otherwise they are parked in pyo3's deferred-release pool, keeping frames alive).
+unsafe extern "C" fn trace_function(
+    obj: *mut ffi::PyObject,
+    frame: *mut ffi::PyFrameObject,
+    what: c_int,
+    arg: *mut ffi::PyObject,
+) -> c_int {
+    let py = unsafe { Python::assume_attached() };
+    let tracer = unsafe { Borrowed::from_ptr(py, obj).cast_unchecked::<Tracer>() };
+    // A panic must never unwind into CPython; treat it like a failing handler.
+    let outcome = catch_unwind(AssertUnwindSafe(|| unsafe { Tracer::on_event(tracer, frame, what, arg) }));
+    if outcome.is_err() {
+        Python::attach(|py| {
+            let error = pyo3::exceptions::PySystemError::new_err("hunter: internal error in the trace function");
+            failure::report_and_stop(py, tracer, None, error, None);
+        });
+    }
+    0
+}
+
+impl Tracer {
+    /// Handles one event: cheap rejection through the per-code verdict, else the full predicate.
+    unsafe fn on_event(
+        slf: Borrowed<'_, '_, Tracer>,
+        frame: *mut ffi::PyFrameObject,
+        what: c_int,
+        arg: *mut ffi::PyObject,
+    ) {
+        let py = slf.py();
+        let this = slf.get();
+        if this.handler.as_ptr(py).is_null() {
+            // Stopped (possibly from another thread): uninstall ourselves from this thread.
+            this.install(py, None);
+            return;
+        }
+        let Some((kind, builtin)) = Kind::from_trace(what) else {
+            return;
+        };
+        let counts_frames = !builtin;
+        if counts_frames && kind == Kind::Return {
+            let depth = this.depth.get(py);
+            if depth > 0 {
+                this.depth.set(py, depth - 1);
+            }
+        }
+        let code = unsafe { compat::frame_code(frame) };
+        let skip = !builtin
+            && match unsafe { this.code_verdict(py, frame, code, kind) } {
+                Ok(verdict) => verdict != Verdict::Effectful,
+                Err(error) => {
+                    Python::attach(|py| failure::report_and_stop(py, slf, None, error, None));
+                    return;
+                }
+            };
+        if !skip {
+            let failed = Python::attach(|py| match unsafe { this.run_handler(py, frame, code, kind, builtin, arg) } {
+                Ok(()) => false,
+                Err((error, handler, event)) => {
+                    failure::report_and_stop(py, slf, Some(handler), error, event.as_ref());
+                    true
+                }
+            });
+            if failed {
+                return;
+            }
+        }
+        if counts_frames && kind == Kind::Call {
+            this.depth.set(py, this.depth.get(py) + 1);
+            this.calls.set(py, this.calls.get(py) + 1);
+        }
+    }
+
+    /// The cached static verdict of the handler for `code` (running with the frame's globals) and `kind`.
+    unsafe fn code_verdict(
+        &self,
+        py: Python<'_>,
+        frame: *mut ffi::PyFrameObject,
+        code: *mut ffi::PyObject,
+        kind: Kind,
+    ) -> PyResult<Verdict> {
+        let info = unsafe { CodeInfo::of_code(py, code)? };
+        let globals = unsafe { compat::frame_globals(frame) } as usize;
+        let generation = self.generation.get(py);
+        let mut cache = info.verdicts.get(py);
+        if cache.generation != generation || cache.globals != globals {
+            cache = VerdictCache { generation, globals, by_kind: [Verdict::Unknown; 4] };
+        }
+        let cached = cache.by_kind[kind as usize];
+        if cached != Verdict::Unknown {
+            return Ok(cached);
+        }
+        Python::attach(|py| {
+            let handler = self.handler.as_ptr(py);
+            if handler.is_null() {
+                return Ok(Verdict::Never);
+            }
+            // Borrowed: computing a verdict runs no user code that could replace the handler.
+            let handler = unsafe { Borrowed::from_ptr(py, handler) };
+            let frame = unsafe { Borrowed::from_ptr(py, frame.cast::<ffi::PyObject>()) };
+            let facts = info.module_facts(py, &compat::frame_globals_bound(&frame))?;
+            let verdict = predicates::static_verdict(
+                &handler,
+                &StaticFacts {
+                    kind,
+                    function: info.function.bind(py).clone(),
+                    module: facts.module.bind(py).clone(),
+                    filename: facts.filename.bind(py).clone(),
+                    stdlib: facts.stdlib,
+                },
+            )?;
+            cache.by_kind[kind as usize] = verdict;
+            info.verdicts.set(py, cache);
+            Ok(verdict)
+        })
+    }
+
+    /// Builds the event and runs the handler on it. On failure, hands back what the report needs.
+    #[allow(clippy::type_complexity)]
+    unsafe fn run_handler(
+        &self,
+        py: Python<'_>,
+        frame: *mut ffi::PyFrameObject,
+        code: *mut ffi::PyObject,
+        kind: Kind,
+        builtin: bool,
+        arg: *mut ffi::PyObject,
+    ) -> Result<(), (PyErr, Py<PyAny>, Option<Py<PyAny>>)> {
+        // Owned: the handler may stop this tracer, which drops the stored reference.
+        let Some(handler) = self.handler.clone_ref(py) else {
+            return Ok(());
+        };
+        let code_info = CodeInfo::shared(py, code).map_err(|e| (e, handler.clone_ref(py), None))?;
+        let data = unsafe {
+            EventData::from_trace(
+                py,
+                frame,
+                kind,
+                builtin,
+                arg,
+                self.depth.get(py),
+                self.calls.get(py),
+                self.threading_support,
+                Some(code_info),
+            )
+        };
+        let event = EventRef::new(&data);
+        predicates::evaluate(py, handler.bind(py), &event).map_err(|error| {
+            let event_object = event.as_py(py).ok().map(|e| e.clone().into_any().unbind());
+            (error, handler, event_object)
+        })?;
+        Ok(())
+    }
+
+    /// Installs `tracer` (or nothing) as this thread's trace or profile function.
+    fn install(&self, py: Python<'_>, tracer: Option<&Bound<'_, Tracer>>) {
+        let _ = py;
+        let (function, object): (Option<ffi::Py_tracefunc>, *mut ffi::PyObject) = match tracer {
+            Some(tracer) => (Some(trace_function), tracer.as_ptr()),
+            None => (None, std::ptr::null_mut()),
+        };
+        unsafe {
+            if self.profiling_mode {
+                ffi::PyEval_SetProfile(function, object);
+            } else {
+                ffi::PyEval_SetTrace(function, object);
+            }
+        }
+    }
+
+    fn hook_names(&self) -> (&'static str, &'static str, &'static str) {
+        if self.profiling_mode {
+            ("getprofile", "setprofile", "_profile_hook")
+        } else {
+            ("gettrace", "settrace", "_trace_hook")
+        }
+    }
+
+    pub fn stop_tracing(slf: &Bound<'_, Tracer>) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        let Some(handler) = this.handler.replace(py, None) else {
+            return Ok(());
+        };
+        drop(handler);
+        let (get_name, set_name, _) = this.hook_names();
+        let sys = py.import(pyo3::intern!(py, "sys"))?;
+        let previous = this.previous.replace(py, None);
+        if sys.getattr(get_name)?.call0()?.is(slf) {
+            match previous.as_ref().map(|p| p.bind(py)) {
+                Some(previous) if previous.is_instance_of::<Tracer>() => {
+                    let previous = previous.cast::<Tracer>()?;
+                    previous.get().install(py, Some(previous));
+                }
+                Some(previous) => {
+                    sys.getattr(set_name)?.call1((previous,))?;
+                }
+                None => this.install(py, None),
+            }
+        }
+        if this.traces_new_threads() {
+            let threading_previous = this.threading_previous.replace(py, None);
+            py.import(pyo3::intern!(py, "threading"))?.getattr(set_name)?.call1((threading_previous,))?;
+        }
+        Ok(())
+    }
+
+    fn traces_new_threads(&self) -> bool {
+        self.threading_support != Some(false)
+    }
+}
+
+#[pymethods]
+impl Tracer {
+    #[new]
+    #[pyo3(signature = (threading_support=None, profiling_mode=false))]
+    fn new(threading_support: Option<&Bound<'_, PyAny>>, profiling_mode: bool) -> PyResult<Self> {
+        let threading_support = match threading_support {
+            Some(value) if !value.is_none() => Some(value.is_truthy()?),
+            _ => None,
+        };
+        Ok(Tracer {
+            threading_support,
+            profiling_mode,
+            depth: GilCell::new(0),
+            calls: GilCell::new(0),
+            generation: GilCell::new(0),
+            handler: GilCell::new(None),
+            previous: GilCell::new(None),
+            threading_previous: GilCell::new(None),
+        })
+    }
+
+    /// Starts tracing with `predicate` as the handler; returns the tracer.
+    fn trace<'py>(slf: &Bound<'py, Self>, predicate: Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
+        let py = slf.py();
+        let this = slf.get();
+        if !predicate.is_callable() {
+            return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                "Predicate {} is not callable.",
+                predicate.repr()?
+            )));
+        }
+        let (get_name, set_name, hook_name) = this.hook_names();
+        let sys = py.import(pyo3::intern!(py, "sys"))?;
+        let previous = sys.getattr(get_name)?.call0()?;
+        this.previous.replace(py, (!previous.is_none()).then(|| previous.unbind()));
+        this.handler.replace(py, Some(predicate.unbind()));
+        this.generation.set(py, NEXT_GENERATION.fetch_add(1, Ordering::Relaxed));
+        // Thread hooks first: importing `threading` must not itself be traced.
+        if this.traces_new_threads() {
+            let threading = py.import(pyo3::intern!(py, "threading"))?;
+            let hook = threading.getattr(hook_name).ok().filter(|h| !h.is_none());
+            this.threading_previous.replace(py, hook.map(Bound::unbind));
+            threading.getattr(set_name)?.call1((slf,))?;
+        }
+        this.install(py, Some(slf));
+        Ok(slf.clone())
+    }
+
+    fn stop(slf: &Bound<'_, Self>) -> PyResult<()> {
+        Tracer::stop_tracing(slf)
+    }
+
+    /// The Python-level entry (`sys.settrace(tracer)`, new threads via `threading.settrace`): switches
+    /// this thread to the C trace function and handles the event.
+    #[pyo3(signature = (frame, kind, arg))]
+    fn __call__<'py>(
+        slf: &Bound<'py, Self>,
+        frame: &Bound<'py, PyAny>,
+        kind: &Bound<'py, PyString>,
+        arg: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<Bound<'py, Self>>> {
+        let py = slf.py();
+        let this = slf.get();
+        if this.handler.as_ptr(py).is_null() {
+            return Ok(None);
+        }
+        if !frame.is_instance_of::<pyo3::types::PyFrame>() {
+            return Err(PyValueError::new_err("Tracer must be called with a frame object."));
+        }
+        let what = match kind.to_str()? {
+            "call" => ffi::PyTrace_CALL,
+            "exception" => ffi::PyTrace_EXCEPTION,
+            "line" => ffi::PyTrace_LINE,
+            "return" => ffi::PyTrace_RETURN,
+            "c_call" => ffi::PyTrace_C_CALL,
+            "c_exception" => ffi::PyTrace_C_EXCEPTION,
+            "c_return" => ffi::PyTrace_C_RETURN,
+            _ => return Ok(Some(slf.clone())),
+        };
+        this.install(py, Some(slf));
+        unsafe {
+            Tracer::on_event(slf.as_borrowed(), frame.as_ptr().cast(), what, arg.as_ptr());
+        }
+        if this.handler.as_ptr(py).is_null() {
+            return Ok(None);
+        }
+        Ok(Some(slf.clone()))
+    }
+
+    fn __enter__<'py>(slf: &Bound<'py, Self>) -> Bound<'py, Self> {
+        slf.clone()
+    }
+
+    #[pyo3(signature = (*_exc_info))]
+    fn __exit__(slf: &Bound<'_, Self>, _exc_info: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<()> {
+        Tracer::stop_tracing(slf)
+    }
+
+    #[getter]
+    fn handler(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.handler.clone_ref(py)
+    }
+    #[getter]
+    fn previous(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.previous.clone_ref(py)
+    }
+    #[getter]
+    fn _threading_previous(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.threading_previous.clone_ref(py)
+    }
+    #[getter]
+    fn threading_support(&self) -> Option<bool> {
+        self.threading_support
+    }
+    #[getter]
+    fn profiling_mode(&self) -> bool {
+        self.profiling_mode
+    }
+    #[getter]
+    fn depth(&self, py: Python<'_>) -> i64 {
+        self.depth.get(py)
+    }
+    #[getter]
+    fn calls(&self, py: Python<'_>) -> i64 {
+        self.calls.get(py)
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let py = slf.py();
+        let this = slf.get();
+        let threading_support = match this.threading_support {
+            None => "None",
+            Some(true) => "True",
+            Some(false) => "False",
+        };
+        let state = match this.handler.clone_ref(py) {
+            None => "<stopped>".to_owned(),
+            Some(handler) => format!("handler={}", handler.bind(py).repr()?),
+        };
+        let previous = match this.previous.clone_ref(py) {
+            None => String::new(),
+            Some(previous) => format!(", previous={}", previous.bind(py).repr()?),
+        };
+        Ok(format!(
+            "<hunter.tracer.Tracer at {:#x}: threading_support={threading_support}, {state}{previous}>",
+            slf.as_ptr() as usize
+        ))
+    }
+}

@@ -1,0 +1,102 @@
+import collections
+import types
+from pathlib import Path
+
+import pytest
+import safe_repr_corpus
+from reference import run_on_both
+
+from hunter.util import safe_repr
+
+CORPUS_SCRIPT = Path(safe_repr_corpus.__file__)
+
+
+@pytest.fixture(scope='module')
+def corpus_outputs():
+    """``(reference, ours)``: the corpus rendered by the real hunter and by us, each in a fresh process."""
+    return run_on_both(CORPUS_SCRIPT)
+
+
+def test_corpus_has_the_same_cases(corpus_outputs):
+    reference, ours = corpus_outputs
+    assert sorted(ours) == sorted(reference)
+    assert len(reference) > 90
+
+
+@pytest.mark.parametrize('label', [*safe_repr_corpus.build_corpus(), 'user code calls', *(f'maxdepth={depth}' for depth in range(4))])
+def test_matches_real_hunter(corpus_outputs, label):
+    reference, ours = corpus_outputs
+    assert ours[label] == reference[label]
+
+
+# Below: where we deliberately differ from hunter, which would run user code through repr() in these cases.
+
+
+class UserRepr:
+    calls = 0
+
+    def __repr__(self):
+        UserRepr.calls += 1
+        return 'USER'
+
+
+class ClaimsToBeBuiltin:
+    __module__ = 'builtins'
+
+    def __repr__(self):
+        UserRepr.calls += 1
+        return 'USER'
+
+
+@pytest.fixture
+def no_user_repr_calls():
+    UserRepr.calls = 0
+    yield
+    assert UserRepr.calls == 0
+
+
+def object_repr(obj):
+    return object.__repr__(obj)
+
+
+def test_class_claiming_a_trusted_module_gets_the_default_repr(no_user_repr_calls):
+    obj = ClaimsToBeBuiltin()
+    assert safe_repr(obj) == object_repr(obj)
+
+
+@pytest.mark.parametrize(
+    'wrapper',
+    [
+        lambda user: {'k': user}.values(),
+        lambda user: {'k': user}.items(),
+        lambda user: {user: 1}.keys(),
+        lambda user: collections.OrderedDict(k=user).values(),
+        lambda user: types.MappingProxyType({'k': [user]}),
+        lambda user: slice(user),
+        lambda user: staticmethod(user),
+        lambda user: classmethod(user),
+    ],
+    ids=['dict values', 'dict items', 'dict keys', 'OrderedDict values', 'mappingproxy', 'slice', 'staticmethod', 'classmethod'],
+)
+def test_builtin_wrappers_of_user_objects_get_the_default_repr(no_user_repr_calls, wrapper):
+    obj = wrapper(UserRepr())
+    assert safe_repr(obj) == object_repr(obj)
+
+
+def test_plain_data_in_builtin_wrappers_is_shown():
+    assert safe_repr({'a': [1, (2,)]}.items()) == "dict_items([('a', [1, (2,)])])"
+    assert safe_repr(slice(1, None, 'x')) == "slice(1, None, 'x')"
+
+
+def test_default_maxdepth_is_five():
+    value = [[[[[[1]]]]]]
+    assert safe_repr(value) == safe_repr(value, 5) == '[[[[[...]]]]]'
+    assert safe_repr(value, maxdepth=0) == '...'
+
+
+def test_negative_maxdepth_has_no_depth_limit_but_stops_on_cycles():
+    assert safe_repr([[[[[[[1]]]]]]], -1) == '[[[[[[[1]]]]]]]'
+    cycle = []
+    cycle.append(cycle)
+    with pytest.raises(RecursionError):
+        safe_repr(cycle, -1)
