@@ -52,8 +52,36 @@ pub unsafe fn frame_globals(frame: *mut ffi::PyFrameObject) -> *mut ffi::PyObjec
     }
 }
 
+/// The fields of a 3.9 `PyFrameObject` up to `f_lineno` (Include/cpython/frameobject.h of 3.9).
+#[allow(dead_code)] // a layout: only `f_lineno` is read
+#[cfg(not(Py_3_10))]
+#[repr(C)]
+struct Frame39 {
+    head: FrameHead,
+    f_locals: *mut ffi::PyObject,
+    f_valuestack: *mut *mut ffi::PyObject,
+    f_stacktop: *mut *mut ffi::PyObject,
+    f_trace: *mut ffi::PyObject,
+    f_trace_lines: std::os::raw::c_char,
+    f_trace_opcodes: std::os::raw::c_char,
+    f_gen: *mut ffi::PyObject,
+    f_lasti: c_int,
+    f_lineno: c_int,
+}
+
+/// The current line of a frame, as a settrace-style tracer (`line_tracing`) or a profiler sees it.
+///
+/// On 3.9 `PyFrame_GetLineNumber` recomputes the line from `f_lasti` unless the frame has a trace function, in
+/// which case it returns `f_lineno` as line tracing maintains it. The two differ at a generator's implicit final
+/// return, for example. hunter (and every `sys.settrace` tracer) sets `f_trace`, so in trace mode it reports
+/// `f_lineno`; from 3.10 on the interpreter itself keeps `f_lineno` right during trace calls.
 #[inline]
-pub unsafe fn frame_lineno(frame: *mut ffi::PyFrameObject) -> c_int {
+pub unsafe fn frame_lineno(frame: *mut ffi::PyFrameObject, line_tracing: bool) -> c_int {
+    #[cfg(not(Py_3_10))]
+    if line_tracing {
+        return unsafe { (*frame.cast::<Frame39>()).f_lineno };
+    }
+    let _ = line_tracing;
     unsafe { ffi::PyFrame_GetLineNumber(frame) }
 }
 

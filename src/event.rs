@@ -204,6 +204,8 @@ pub struct EventData {
     pub calls: i64,
     pub threading_support: Option<bool>,
     pub detached: bool,
+    /// Delivered by a settrace-mode tracer, so the frame's line is the one line tracing maintains.
+    line_tracing: bool,
     code_info: Option<Arc<CodeInfo>>,
     slots: [OnceLock<Py<PyAny>>; SLOT_COUNT],
 }
@@ -225,6 +227,7 @@ impl EventData {
         depth: i64,
         calls: i64,
         threading_support: Option<bool>,
+        line_tracing: bool,
         code_info: Option<Arc<CodeInfo>>,
     ) -> EventData {
         let arg = if arg.is_null() { py.None() } else { unsafe { Bound::from_borrowed_ptr(py, arg) }.unbind() };
@@ -237,6 +240,7 @@ impl EventData {
             calls,
             threading_support,
             detached: false,
+            line_tracing,
             code_info,
             slots: Default::default(),
         }
@@ -291,7 +295,10 @@ impl EventData {
             Slot::Filename => self.module_facts(py)?.filename.clone_ref(py),
             Slot::Lineno => {
                 let frame = self.frame(py)?;
-                unsafe { compat::frame_lineno(frame.as_ptr().cast()) }.into_pyobject(py)?.into_any().unbind()
+                unsafe { compat::frame_lineno(frame.as_ptr().cast(), self.line_tracing) }
+                    .into_pyobject(py)?
+                    .into_any()
+                    .unbind()
             }
             Slot::Globals | Slot::Locals if self.builtin => PyDict::new(py).into_any().unbind(),
             Slot::Globals => compat::frame_globals_bound(self.frame(py)?).into_any().unbind(),
@@ -404,6 +411,7 @@ impl EventData {
             calls,
             threading_support: self.threading_support,
             detached: false,
+            line_tracing: self.line_tracing,
             code_info: self.code_info.clone(),
             slots: std::array::from_fn(|i| clone_cell(py, &self.slots[i])),
         }
@@ -437,6 +445,7 @@ impl EventData {
             calls: self.calls,
             threading_support: self.threading_support,
             detached: true,
+            line_tracing: false,
             code_info: None,
             slots,
         })
@@ -550,6 +559,7 @@ impl Event {
                 calls,
                 threading_support: threading_support_from_py(threading_support)?,
                 detached: false,
+                line_tracing: false,
                 code_info,
                 slots: Default::default(),
             },

@@ -168,6 +168,7 @@ impl Tracer {
                 self.depth.get(py),
                 self.calls.get(py),
                 self.threading_support,
+                !self.profiling_mode,
                 Some(code_info),
             )
         };
