@@ -181,3 +181,18 @@ pub fn import<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, pyo3::typ
     Err(PyErr::take(py)
         .unwrap_or_else(|| pyo3::exceptions::PyImportError::new_err(format!("hunter: cannot import {name}"))))
 }
+
+/// Whether this interpreter has `sys.monitoring` (PEP 669, Python 3.12+).
+pub const HAS_SYS_MONITORING: bool = cfg!(Py_3_12);
+
+/// The source line of the instruction at byte `offset` in `code`.
+///
+/// # Safety
+/// `code` must be a live code object.
+pub unsafe fn code_line(code: *mut ffi::PyObject, offset: c_int) -> c_int {
+    unsafe { ffi::PyCode_Addr2Line(code.cast(), offset) }
+}
+
+/// Whether a profiler's `call` event for `generator.throw()` carries the thrown exception as `arg`
+/// (CPython 3.12's legacy profiling does; 3.13 passes None, as for every other call).
+pub const PROFILE_THROW_CARRIES_EXCEPTION: bool = cfg!(all(Py_3_12, not(Py_3_13)));

@@ -50,3 +50,11 @@ fn report(py: Python<'_>, handler: Option<Py<PyAny>>, error: &PyErr, event: Opti
     stream.call_method1("write", (message,))?;
     Ok(())
 }
+
+/// A panic caught at the edge of a native callback: reported like a failing handler (there is no event).
+pub fn report_internal_error(tracer: Borrowed<'_, '_, Tracer>) {
+    Python::attach(|py| {
+        let error = pyo3::exceptions::PySystemError::new_err("hunter: internal error in the trace function");
+        report_and_stop(py, tracer, None, error, None);
+    });
+}

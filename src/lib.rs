@@ -6,6 +6,7 @@ mod compat;
 mod event;
 mod failure;
 mod gilcell;
+mod monitoring;
 mod predicates;
 pub mod safe_repr;
 mod tracer;

@@ -1,4 +1,6 @@
-//! The Tracer: a C-level trace function installed with `PyEval_SetTrace` / `PyEval_SetProfile`.
+//! The Tracer. Two backends deliver it the same events: a C-level trace function installed with
+//! `PyEval_SetTrace` / `PyEval_SetProfile` (every Python), and `sys.monitoring` callbacks (3.12+, see
+//! `monitoring.rs`), which can switch off code that can never match.
 
 use std::os::raw::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -7,13 +9,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use pyo3::exceptions::PyValueError;
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::PyString;
+use pyo3::types::{PyDict, PyString};
 
 use crate::codeinfo::{CodeInfo, VerdictCache};
 use crate::compat;
 use crate::event::{EventData, EventRef, Kind};
 use crate::failure;
 use crate::gilcell::GilCell;
+use crate::monitoring::{self, Backend, TracedThreads};
 use crate::predicates::{self, StaticFacts, Verdict};
 
 /// Each `trace()` call gets a new generation, so per-code verdicts cached for an earlier handler are
@@ -30,6 +33,57 @@ pub struct Tracer {
     handler: GilCell<Option<Py<PyAny>>>,
     previous: GilCell<Option<Py<PyAny>>>,
     threading_previous: GilCell<Option<Py<PyAny>>>,
+    /// The backend in use (or to be used by `trace()`).
+    backend: GilCell<Backend>,
+    /// `backend="auto"`: fall back to settrace when sys.monitoring has no free tool id.
+    backend_is_auto: bool,
+    /// The sys.monitoring tool id in use, while tracing with that backend.
+    pub(crate) tool_id: GilCell<Option<u8>>,
+    /// Whether the handler may observe `depth`/`calls`, so call and return events must always be counted.
+    pub(crate) counting: GilCell<bool>,
+    /// Threads whose events the monitoring backend delivers (settrace is per thread by itself).
+    pub(crate) threads: TracedThreads,
+}
+
+/// Where an event happens: its code and globals (enough to reject it), and its frame, which the
+/// monitoring backend only materialises for events that are not rejected.
+#[derive(Clone, Copy)]
+pub(crate) struct EventSite {
+    pub code: *mut ffi::PyObject,
+    pub globals: *mut ffi::PyObject,
+    frame: *mut ffi::PyFrameObject,
+}
+
+impl EventSite {
+    /// # Safety
+    /// `frame` must be a live frame.
+    pub unsafe fn of_frame(frame: *mut ffi::PyFrameObject) -> Self {
+        unsafe { EventSite { code: compat::frame_code(frame), globals: compat::frame_globals(frame), frame } }
+    }
+
+    /// The site of the frame executing `code` (a sys.monitoring callback's), without materialising it yet.
+    ///
+    /// # Safety
+    /// Must be called inside a monitoring callback for `code`, attached.
+    pub unsafe fn of_running_code(code: *mut ffi::PyObject) -> Self {
+        EventSite { code, globals: unsafe { ffi::PyEval_GetGlobals() }, frame: std::ptr::null_mut() }
+    }
+
+    unsafe fn frame(&self) -> *mut ffi::PyFrameObject {
+        if self.frame.is_null() {
+            unsafe { ffi::PyEval_GetFrame() }
+        } else {
+            self.frame
+        }
+    }
+}
+
+/// An event's `arg` as a backend has it: the object itself, or (sys.monitoring) the raised exception that
+/// settrace would have passed as an `(type, value, traceback)` tuple.
+#[derive(Clone, Copy)]
+pub(crate) enum EventArg {
+    Object(*mut ffi::PyObject),
+    Raised(*mut ffi::PyObject),
 }
 
 /// The C trace function. CPython calls it attached, never recursively on one thread.
@@ -46,19 +100,16 @@ unsafe extern "C" fn trace_function(
     let py = unsafe { Python::assume_attached() };
     let tracer = unsafe { Borrowed::from_ptr(py, obj).cast_unchecked::<Tracer>() };
     // A panic must never unwind into CPython; treat it like a failing handler.
-    let outcome = catch_unwind(AssertUnwindSafe(|| unsafe { Tracer::on_event(tracer, frame, what, arg) }));
+    let outcome = catch_unwind(AssertUnwindSafe(|| unsafe { Tracer::on_trace_event(tracer, frame, what, arg) }));
     if outcome.is_err() {
-        Python::attach(|py| {
-            let error = pyo3::exceptions::PySystemError::new_err("hunter: internal error in the trace function");
-            failure::report_and_stop(py, tracer, None, error, None);
-        });
+        failure::report_internal_error(tracer);
     }
     0
 }
 
 impl Tracer {
-    /// Handles one event: cheap rejection through the per-code verdict, else the full predicate.
-    unsafe fn on_event(
+    /// A settrace-backend event.
+    unsafe fn on_trace_event(
         slf: Borrowed<'_, '_, Tracer>,
         frame: *mut ffi::PyFrameObject,
         what: c_int,
@@ -71,9 +122,22 @@ impl Tracer {
             this.install(py, None);
             return;
         }
-        let Some((kind, builtin)) = Kind::from_trace(what) else {
-            return;
-        };
+        if let Some((kind, builtin)) = Kind::from_trace(what) {
+            unsafe { Tracer::handle(slf, EventSite::of_frame(frame), kind, builtin, EventArg::Object(arg)) };
+        }
+    }
+
+    /// Handles one event of either backend: cheap rejection through the per-code verdict, else the full
+    /// predicate; then hunter's depth/calls bookkeeping. Returns whether the per-code verdict rejected it.
+    pub(crate) unsafe fn handle(
+        slf: Borrowed<'_, '_, Tracer>,
+        site: EventSite,
+        kind: Kind,
+        builtin: bool,
+        arg: EventArg,
+    ) -> bool {
+        let py = slf.py();
+        let this = slf.get();
         let counts_frames = !builtin;
         if counts_frames && kind == Kind::Return {
             let depth = this.depth.get(py);
@@ -81,17 +145,16 @@ impl Tracer {
                 this.depth.set(py, depth - 1);
             }
         }
-        let code = unsafe { compat::frame_code(frame) };
         let skip = !builtin
-            && match unsafe { this.code_verdict(py, frame, code, kind) } {
+            && match unsafe { this.code_verdict(py, site, kind) } {
                 Ok(verdict) => verdict != Verdict::Effectful,
                 Err(error) => {
                     Python::attach(|py| failure::report_and_stop(py, slf, None, error, None));
-                    return;
+                    return false;
                 }
             };
         if !skip {
-            let failed = Python::attach(|py| match unsafe { this.run_handler(py, frame, code, kind, builtin, arg) } {
+            let failed = Python::attach(|py| match unsafe { this.run_handler(py, site, kind, builtin, arg) } {
                 Ok(()) => false,
                 Err((error, handler, event)) => {
                     failure::report_and_stop(py, slf, Some(handler), error, event.as_ref());
@@ -99,25 +162,20 @@ impl Tracer {
                 }
             });
             if failed {
-                return;
+                return false;
             }
         }
         if counts_frames && kind == Kind::Call {
             this.depth.set(py, this.depth.get(py) + 1);
             this.calls.set(py, this.calls.get(py) + 1);
         }
+        skip
     }
 
     /// The cached static verdict of the handler for `code` (running with the frame's globals) and `kind`.
-    unsafe fn code_verdict(
-        &self,
-        py: Python<'_>,
-        frame: *mut ffi::PyFrameObject,
-        code: *mut ffi::PyObject,
-        kind: Kind,
-    ) -> PyResult<Verdict> {
-        let info = unsafe { CodeInfo::of_code(py, code)? };
-        let globals = unsafe { compat::frame_globals(frame) } as usize;
+    unsafe fn code_verdict(&self, py: Python<'_>, site: EventSite, kind: Kind) -> PyResult<Verdict> {
+        let info = unsafe { CodeInfo::of_code(py, site.code)? };
+        let globals = site.globals as usize;
         let generation = self.generation.get(py);
         let mut cache = info.verdicts.get(py);
         if cache.generation != generation || cache.globals != globals {
@@ -134,8 +192,8 @@ impl Tracer {
             }
             // Borrowed: computing a verdict runs no user code that could replace the handler.
             let handler = unsafe { Borrowed::from_ptr(py, handler) };
-            let frame = unsafe { Borrowed::from_ptr(py, frame.cast::<ffi::PyObject>()) };
-            let verdict = predicates::static_verdict(&handler, &StaticFacts::of_frame(info, &frame, kind)?)?;
+            let globals = unsafe { Borrowed::from_ptr(py, site.globals).cast_unchecked::<PyDict>() };
+            let verdict = predicates::static_verdict(&handler, &StaticFacts::of_code(info, &globals, kind)?)?;
             cache.by_kind[kind as usize] = verdict;
             info.verdicts.set(py, cache);
             Ok(verdict)
@@ -147,17 +205,24 @@ impl Tracer {
     unsafe fn run_handler(
         &self,
         py: Python<'_>,
-        frame: *mut ffi::PyFrameObject,
-        code: *mut ffi::PyObject,
+        site: EventSite,
         kind: Kind,
         builtin: bool,
-        arg: *mut ffi::PyObject,
+        arg: EventArg,
     ) -> Result<(), (PyErr, Py<PyAny>, Option<Py<PyAny>>)> {
         // Owned: the handler may stop this tracer, which drops the stored reference.
         let Some(handler) = self.handler.clone_ref(py) else {
             return Ok(());
         };
-        let code_info = CodeInfo::shared(py, code).map_err(|e| (e, handler.clone_ref(py), None))?;
+        let code_info = CodeInfo::shared(py, site.code).map_err(|e| (e, handler.clone_ref(py), None))?;
+        let frame = unsafe { site.frame() };
+        let arg = match arg {
+            EventArg::Object(object) => unsafe { Bound::from_borrowed_ptr_or_opt(py, object) },
+            EventArg::Raised(exception) => {
+                Some(monitoring::exception_tuple(py, exception).map_err(|e| (e, handler.clone_ref(py), None))?)
+            }
+        };
+        let arg = arg.as_ref().map_or(std::ptr::null_mut(), Bound::as_ptr);
         let data = unsafe {
             EventData::from_trace(
                 py,
@@ -212,6 +277,22 @@ impl Tracer {
         };
         drop(handler);
         let (get_name, set_name, _) = this.hook_names();
+        if let Some(tool_id) = this.tool_id.replace(py, None) {
+            monitoring::stop(py, tool_id)?;
+        } else {
+            this.restore_previous(slf, get_name, set_name)?;
+        }
+        if this.traces_new_threads() {
+            let threading_previous = this.threading_previous.replace(py, None);
+            crate::compat::import(py, "threading")?.getattr(set_name)?.call1((threading_previous,))?;
+        }
+        Ok(())
+    }
+
+    /// settrace backend: puts back the trace function found at `trace()`, if we are still the installed one.
+    fn restore_previous(&self, slf: &Bound<'_, Tracer>, get_name: &str, set_name: &str) -> PyResult<()> {
+        let py = slf.py();
+        let this = self;
         let sys = crate::compat::import(py, "sys")?;
         let previous = this.previous.replace(py, None);
         if sys.getattr(get_name)?.call0()?.is(slf) {
@@ -226,11 +307,16 @@ impl Tracer {
                 None => this.install(py, None),
             }
         }
-        if this.traces_new_threads() {
-            let threading_previous = this.threading_previous.replace(py, None);
-            crate::compat::import(py, "threading")?.getattr(set_name)?.call1((threading_previous,))?;
-        }
         Ok(())
+    }
+
+    pub(crate) fn is_profiler(&self) -> bool {
+        self.profiling_mode
+    }
+
+    #[inline]
+    pub(crate) fn handler_is_stopped(&self, py: Python<'_>) -> bool {
+        self.handler.as_ptr(py).is_null()
     }
 
     fn traces_new_threads(&self) -> bool {
@@ -241,13 +327,24 @@ impl Tracer {
 #[pymethods]
 impl Tracer {
     #[new]
-    #[pyo3(signature = (threading_support=None, profiling_mode=false))]
-    fn new(threading_support: Option<&Bound<'_, PyAny>>, profiling_mode: bool) -> PyResult<Self> {
+    #[pyo3(signature = (threading_support=None, profiling_mode=false, backend=None))]
+    fn new(
+        py: Python<'_>,
+        threading_support: Option<&Bound<'_, PyAny>>,
+        profiling_mode: bool,
+        backend: Option<&str>,
+    ) -> PyResult<Self> {
         let threading_support = match threading_support {
             Some(value) if !value.is_none() => Some(value.is_truthy()?),
             _ => None,
         };
+        let (backend, backend_is_auto) = Backend::choose(py, backend)?;
         Ok(Tracer {
+            backend: GilCell::new(backend),
+            backend_is_auto,
+            tool_id: GilCell::new(None),
+            counting: GilCell::new(true),
+            threads: TracedThreads::default(),
             threading_support,
             profiling_mode,
             depth: GilCell::new(0),
@@ -269,10 +366,9 @@ impl Tracer {
                 predicate.repr()?
             )));
         }
+        Tracer::stop_tracing(slf)?;
         let (get_name, set_name, hook_name) = this.hook_names();
-        let sys = crate::compat::import(py, "sys")?;
-        let previous = sys.getattr(get_name)?.call0()?;
-        this.previous.replace(py, (!previous.is_none()).then(|| previous.unbind()));
+        this.counting.set(py, predicates::uses_counters(&predicate));
         this.handler.replace(py, Some(predicate.unbind()));
         this.generation.set(py, NEXT_GENERATION.fetch_add(1, Ordering::Relaxed));
         // Thread hooks first: importing `threading` must not itself be traced.
@@ -282,6 +378,24 @@ impl Tracer {
             this.threading_previous.replace(py, hook.map(Bound::unbind));
             threading.getattr(set_name)?.call1((slf,))?;
         }
+        if this.backend.get(py) == Backend::Monitoring {
+            this.threads.reset(py, compat::current_thread_ident());
+            match monitoring::start(slf) {
+                Ok(tool_id) => {
+                    this.tool_id.set(py, Some(tool_id));
+                    return Ok(slf.clone());
+                }
+                Err(error) if this.backend_is_auto && error.is_instance_of::<monitoring::NoFreeToolId>(py) => {
+                    this.backend.set(py, Backend::Settrace);
+                }
+                Err(error) => {
+                    this.handler.replace(py, None);
+                    return Err(error);
+                }
+            }
+        }
+        let previous = crate::compat::import(py, "sys")?.getattr(get_name)?.call0()?;
+        this.previous.replace(py, (!previous.is_none()).then(|| previous.unbind()));
         this.install(py, Some(slf));
         Ok(slf.clone())
     }
@@ -290,8 +404,9 @@ impl Tracer {
         Tracer::stop_tracing(slf)
     }
 
-    /// The Python-level entry (`sys.settrace(tracer)`, new threads via `threading.settrace`): switches
-    /// this thread to the C trace function and handles the event.
+    /// The Python-level entry (`sys.settrace(tracer)`, new threads via `threading.settrace`): handles the
+    /// event, then switches this thread to the C trace function (settrace backend), or admits the thread to
+    /// the monitoring backend's callbacks and removes the Python-level hook again.
     #[pyo3(signature = (frame, kind, arg))]
     fn __call__<'py>(
         slf: &Bound<'py, Self>,
@@ -317,9 +432,17 @@ impl Tracer {
             "c_return" => ffi::PyTrace_C_RETURN,
             _ => return Ok(Some(slf.clone())),
         };
+        if this.tool_id.get(py).is_some() {
+            // CPython runs monitoring tools from the highest id down, so the settrace trampoline (id 7) calls
+            // us before our own callback sees this very event: admitting the thread is enough.
+            this.threads.admit(py, compat::current_thread_ident());
+            let (_, set_name, _) = this.hook_names();
+            crate::compat::import(py, "sys")?.getattr(set_name)?.call1((py.None(),))?;
+            return Ok(None);
+        }
         this.install(py, Some(slf));
         unsafe {
-            Tracer::on_event(slf.as_borrowed(), frame.as_ptr().cast(), what, arg.as_ptr());
+            Tracer::on_trace_event(slf.as_borrowed(), frame.as_ptr().cast(), what, arg.as_ptr());
         }
         if this.handler.as_ptr(py).is_null() {
             return Ok(None);
@@ -355,6 +478,11 @@ impl Tracer {
     #[getter]
     fn profiling_mode(&self) -> bool {
         self.profiling_mode
+    }
+    /// 'monitoring' or 'settrace': the backend this tracer uses (or will use, before `trace()`).
+    #[getter]
+    fn backend(&self, py: Python<'_>) -> &'static str {
+        self.backend.get(py).name()
     }
     #[getter]
     fn depth(&self, py: Python<'_>) -> i64 {

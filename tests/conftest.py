@@ -9,6 +9,10 @@ where the expected behaviour is deliberately not hunter 3.9.0's:
   ``hunter`` under test is the real one.
 * ``pure_semantics``: hunter 3.9.0's Cython and pure builds disagree and ours follows the pure build.
   Skipped when the ``hunter`` under test is the real one's Cython build (run those with PUREPYTHONHUNTER=1).
+
+A third marker, ``settrace_backend``, pins ``PYTHONHUNTERBACKEND=settrace`` for tests about what only the
+settrace backend does (``sys.gettrace()`` is the tracer, ``sys.settrace(sys.gettrace())``...): on 3.12+
+ours defaults to the sys.monitoring backend, which leaves ``sys.settrace`` alone.
 """
 
 import importlib.util
@@ -30,6 +34,13 @@ def hunter_under_test_is_reference_cython():
 def pytest_configure(config):
     config.addinivalue_line('markers', 'deliberate_change(reason): asserts behaviour we deliberately change from hunter 3.9.0')
     config.addinivalue_line('markers', "pure_semantics: asserts pure hunter 3.9.0 behaviour where its Cython build differs")
+    config.addinivalue_line('markers', 'settrace_backend: runs with PYTHONHUNTERBACKEND=settrace (sys.settrace semantics)')
+
+
+@pytest.fixture(autouse=True)
+def _backend_for_marked_tests(request, monkeypatch):
+    if request.node.get_closest_marker('settrace_backend'):
+        monkeypatch.setenv('PYTHONHUNTERBACKEND', 'settrace')
 
 
 def pytest_collection_modifyitems(config, items):

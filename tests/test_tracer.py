@@ -65,6 +65,7 @@ def collector():
 # --------------------------------------------------------------------------------------------- install / stop
 
 
+@pytest.mark.settrace_backend
 def test_trace_installs_the_tracer_itself():
     tracer = hunter.Tracer()
     assert tracer.trace(lambda event: None) is tracer
@@ -76,6 +77,7 @@ def test_trace_installs_the_tracer_itself():
 
 
 @pytest.mark.pure_semantics  # hunter 3.9.0's Cython stop() leaves no tracer instead of a Python-level previous one
+@pytest.mark.settrace_backend
 def test_handler_and_previous():
     def previous_tracer(frame, kind, arg):
         return previous_tracer
@@ -105,6 +107,7 @@ def test_stop_twice_is_harmless():
     assert sys.gettrace() is None
 
 
+@pytest.mark.settrace_backend
 def test_context_manager():
     events, collect = collector()
     with hunter.Tracer().trace(collect) as tracer:
@@ -139,6 +142,7 @@ def test_tracer_reports_the_pure_module_path():
         tracer.stop()
 
 
+@pytest.mark.settrace_backend
 def test_tracer_is_callable_and_returns_itself():
     tracer = hunter.Tracer()
     seen = []
@@ -198,6 +202,7 @@ def test_depth_never_goes_negative():
 # --------------------------------------------------------------------------------------------- hunter.trace / stop
 
 
+@pytest.mark.settrace_backend
 def test_trace_returns_the_active_tracer_with_a_compiled_handler():
     printer_stream = io.StringIO()
     tracer = hunter.trace(function='no-such-function', action=hunter.CallPrinter(stream=printer_stream))
@@ -218,6 +223,7 @@ def test_trace_default_action_is_call_printer():
         hunter.stop()
 
 
+@pytest.mark.settrace_backend
 def test_trace_as_context_manager_and_profile_option():
     events, collect = collector()
     with hunter.trace(collect, profile=True) as tracer:
@@ -237,6 +243,7 @@ def test_stop_without_tracer_warns():
     assert caught[0].filename == THIS_FILE
 
 
+@pytest.mark.settrace_backend
 def test_new_trace_replaces_the_previous_one():
     first = hunter.trace(lambda event: None, action=lambda event: None)
     second = hunter.trace(lambda event: None, action=lambda event: None)
@@ -252,6 +259,7 @@ def test_new_trace_replaces_the_previous_one():
 # --------------------------------------------------------------------------------------------- settrace interplay
 
 
+@pytest.mark.settrace_backend
 def test_reinstalling_the_tracer_keeps_tracing():
     events, collect = collector()
     tracer = hunter.Tracer()
@@ -345,6 +353,7 @@ def test_profile_mode_events():
     assert [(event.depth, event.calls) for event in events] == [(0, 0), (1, 1), (1, 1), (0, 1)]
 
 
+@pytest.mark.settrace_backend
 def test_profile_mode_installs_a_profiler():
     tracer = hunter.Tracer(profiling_mode=True)
     tracer.trace(lambda event: None)

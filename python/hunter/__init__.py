@@ -64,7 +64,7 @@ THREADING_SUPPORT_ALIASES = (
     'threads',
     'thread',
 )
-TRACER_OPTION_NAMES = THREADING_SUPPORT_ALIASES + ('clear_env_var', 'profile')
+TRACER_OPTION_NAMES = THREADING_SUPPORT_ALIASES + ('clear_env_var', 'profile', 'backend')
 
 # Options of the actions (read through ``config.Default``) that PYTHONHUNTERCONFIG may set.
 _ACTION_CONFIG_KEYS = (
@@ -234,8 +234,9 @@ def trace(*predicates, **options):
     Start tracing, printing every event the predicates match (with :class:`CallPrinter` unless ``action=`` or
     ``actions=`` is given). Returns the :class:`Tracer`, which can also be used as a context manager.
 
-    Tracer options: ``profile=True`` (use ``sys.setprofile``), ``threading_support`` (or one of its aliases) and
-    ``clear_env_var=True`` (remove ``PYTHONHUNTER`` so that child processes are not traced).
+    Tracer options: ``profile=True`` (use ``sys.setprofile``), ``threading_support`` (or one of its aliases),
+    ``clear_env_var=True`` (remove ``PYTHONHUNTER`` so that child processes are not traced) and ``backend``
+    (``'auto'``, ``'monitoring'`` or ``'settrace'``; default from ``PYTHONHUNTERBACKEND``, else ``'auto'``).
     """
     global _last_tracer
     import weakref
@@ -248,12 +249,13 @@ def trace(*predicates, **options):
         if alias in options:
             threading_support = options.pop(alias)
     profiling_mode = options.pop('profile', False)
+    backend = options.pop('backend', None)
 
     if clear_env_var:
         os.environ.pop('PYTHONHUNTER', None)
 
     predicate = _prepare_predicate(*predicates, **options)
-    _last_tracer = tracer = Tracer(threading_support=threading_support, profiling_mode=profiling_mode)
+    _last_tracer = tracer = Tracer(threading_support=threading_support, profiling_mode=profiling_mode, backend=backend)
     atexit.register(_stop_if_alive, weakref.ref(tracer))
     return tracer.trace(predicate)
 

@@ -5,7 +5,7 @@
 //! never match are rejected without building an event at all.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyTuple, PyType};
+use pyo3::types::{PyDict, PyTuple, PyType};
 
 use crate::codeinfo::CodeInfo;
 use crate::compat;
@@ -103,10 +103,10 @@ pub struct StaticFacts<'py> {
 }
 
 impl<'py> StaticFacts<'py> {
-    /// The facts of Python (non-builtin) events of `kind` for `info`'s code running in `frame`.
-    pub fn of_frame(info: &CodeInfo, frame: &Bound<'py, PyAny>, kind: Kind) -> PyResult<Self> {
-        let py = frame.py();
-        let facts = info.module_facts(py, &compat::frame_globals_bound(frame))?;
+    /// The facts of Python (non-builtin) events of `kind` for `info`'s code running with `globals`.
+    pub fn of_code(info: &CodeInfo, globals: &Bound<'py, PyDict>, kind: Kind) -> PyResult<Self> {
+        let py = globals.py();
+        let facts = info.module_facts(py, globals)?;
         Ok(StaticFacts {
             kind,
             function: info.function.bind(py).clone(),
@@ -252,7 +252,7 @@ fn _static_verdict(
     let code = frame.getattr(pyo3::intern!(py, "f_code"))?;
     // `code` is held for the whole call, which keeps its info alive.
     let info = unsafe { CodeInfo::of_code(py, code.as_ptr())? };
-    Ok(static_verdict(predicate, &StaticFacts::of_frame(info, frame, kind)?)?.name())
+    Ok(static_verdict(predicate, &StaticFacts::of_code(info, &compat::frame_globals_bound(frame), kind)?)?.name())
 }
 
 #[pyfunction]

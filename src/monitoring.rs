@@ -1,0 +1,412 @@
+//! The sys.monitoring backend (PEP 669, Python 3.12+).
+//!
+//! It produces exactly the events the settrace backend does, the way CPython itself derives settrace
+//! events from monitoring events (`Python/legacy_tracing.c`): PY_START/PY_RESUME/PY_THROW are `call`,
+//! PY_RETURN/PY_YIELD/PY_UNWIND are `return`, RAISE/STOP_ITERATION are `exception`, LINE and backward
+//! JUMPs within one line are `line`; in profiling mode CALL/C_RETURN/C_RAISE of C functions are the
+//! builtin events. The difference is what happens to events of code that can never match: a callback
+//! returns `sys.monitoring.DISABLE` for that code location, and CPython stops reporting it. That is sound
+//! only where the per-code verdict is "no effect", and for call/return events only when nothing in the
+//! handler can observe `depth`/`calls` (which count every call and return).
+//!
+//! Monitoring is process-wide, while settrace is per thread: events of threads that settrace would not
+//! trace are dropped by `TracedThreads`.
+
+use std::os::raw::c_int;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyTuple;
+
+use crate::compat;
+use crate::event::Kind;
+use crate::failure;
+use crate::tracer::{EventArg, EventSite, Tracer};
+
+pyo3::create_exception!(
+    hunter,
+    NoFreeToolId,
+    PyRuntimeError,
+    "All sys.monitoring tool ids (0-5) are in use by other tools."
+);
+
+/// Tool ids in order of preference: 3 and 4 have no conventional owner; 0 (debugger), 1 (coverage),
+/// 2 (profiler) and 5 (optimizer) are CPython's suggested ids for other tools.
+const TOOL_ID_PREFERENCE: [u8; 6] = [3, 4, 2, 5, 0, 1];
+const TOOL_NAME: &str = "hunter";
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Backend {
+    Settrace,
+    Monitoring,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Settrace => "settrace",
+            Backend::Monitoring => "monitoring",
+        }
+    }
+
+    /// Resolves `backend=` (else `PYTHONHUNTERBACKEND`, else "auto"); returns the backend and whether it was
+    /// "auto" (which prefers monitoring on 3.12+ and may fall back to settrace).
+    pub fn choose(py: Python<'_>, requested: Option<&str>) -> PyResult<(Backend, bool)> {
+        let from_environment = std::env::var("PYTHONHUNTERBACKEND").ok().filter(|value| !value.trim().is_empty());
+        let (value, source) = match requested {
+            Some(value) => (value.to_owned(), "backend"),
+            None => (from_environment.unwrap_or_else(|| "auto".to_owned()), "PYTHONHUNTERBACKEND"),
+        };
+        match value.trim() {
+            "auto" if compat::HAS_SYS_MONITORING => Ok((Backend::Monitoring, true)),
+            "auto" => Ok((Backend::Settrace, true)),
+            "settrace" => Ok((Backend::Settrace, false)),
+            "monitoring" if compat::HAS_SYS_MONITORING => Ok((Backend::Monitoring, false)),
+            "monitoring" => {
+                let version = py.version_info();
+                Err(PyValueError::new_err(format!(
+                    "The 'monitoring' backend needs sys.monitoring (Python 3.12 or newer); this is Python {}.{}. \
+                     Use backend='settrace' or 'auto'.",
+                    version.major, version.minor
+                )))
+            }
+            other => Err(PyValueError::new_err(format!(
+                "Invalid {source} value {other:?}: must be one of 'auto', 'monitoring' or 'settrace'."
+            ))),
+        }
+    }
+}
+
+/// The threads a monitoring tracer delivers events of: the one that started it, and those that
+/// `threading.settrace` admitted (threads started afterwards, as settrace would trace them).
+pub struct TracedThreads {
+    starter: AtomicU64,
+    has_others: AtomicBool,
+    others: Mutex<Vec<u64>>,
+}
+
+impl Default for TracedThreads {
+    fn default() -> Self {
+        TracedThreads { starter: AtomicU64::new(0), has_others: AtomicBool::new(false), others: Mutex::new(Vec::new()) }
+    }
+}
+
+impl TracedThreads {
+    pub fn reset(&self, _py: Python<'_>, starter: u64) {
+        self.starter.store(starter, Ordering::Relaxed);
+        self.others.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
+        self.has_others.store(false, Ordering::Relaxed);
+    }
+
+    pub fn admit(&self, _py: Python<'_>, thread: u64) {
+        let mut others = self.others.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !others.contains(&thread) {
+            others.push(thread);
+        }
+        self.has_others.store(true, Ordering::Relaxed);
+    }
+
+    #[inline]
+    fn contains(&self, thread: u64) -> bool {
+        thread == self.starter.load(Ordering::Relaxed)
+            || (self.has_others.load(Ordering::Relaxed)
+                && self.others.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).contains(&thread))
+    }
+}
+
+/// May the callback answer DISABLE for this event? Only local events can be disabled (CPython raises
+/// ValueError otherwise); builtin (C function) events are never decided per code.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Disable {
+    Allowed,
+    Never,
+}
+
+static DISABLE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+fn new_none() -> *mut ffi::PyObject {
+    unsafe {
+        let none = ffi::Py_None();
+        ffi::Py_INCREF(none);
+        none
+    }
+}
+
+/// Delivers one monitoring event to the tracer `slf`; returns the callback's result (None or DISABLE).
+unsafe fn deliver(
+    slf: *mut ffi::PyObject,
+    code: *mut ffi::PyObject,
+    kind: Kind,
+    builtin: bool,
+    arg: EventArg,
+    disable: Disable,
+) -> *mut ffi::PyObject {
+    let py = unsafe { Python::assume_attached() };
+    let tracer = unsafe { Borrowed::from_ptr(py, slf).cast_unchecked::<Tracer>() };
+    let this = tracer.get();
+    if this.handler_is_stopped(py) || !this.threads.contains(compat::current_thread_ident()) {
+        return new_none();
+    }
+    let site = unsafe { EventSite::of_running_code(code) };
+    let outcome = catch_unwind(AssertUnwindSafe(|| unsafe { Tracer::handle(tracer, site, kind, builtin, arg) }));
+    match outcome {
+        Ok(true) if disable == Disable::Allowed && (kind == Kind::Line || !this.counting.get(py)) => {
+            match DISABLE.get(py) {
+                Some(disable) => disable.clone_ref(py).into_ptr(),
+                None => new_none(),
+            }
+        }
+        Ok(_) => new_none(),
+        Err(_) => {
+            failure::report_internal_error(tracer);
+            new_none()
+        }
+    }
+}
+
+/// The settrace `arg` of an exception event: `(type, value, traceback)`.
+pub(crate) fn exception_tuple<'py>(py: Python<'py>, exception: *mut ffi::PyObject) -> PyResult<Bound<'py, PyAny>> {
+    let exception = unsafe { Bound::from_borrowed_ptr(py, exception) };
+    let traceback = exception.getattr(pyo3::intern!(py, "__traceback__"))?;
+    Ok(PyTuple::new(py, [exception.get_type().into_any(), exception, traceback])?.into_any())
+}
+
+type FastCallback = unsafe extern "C" fn(*mut ffi::PyObject, *mut *mut ffi::PyObject, ffi::Py_ssize_t) -> *mut ffi::PyObject;
+
+/// The argument `index` of a callback, or NULL when CPython passed fewer.
+unsafe fn argument(args: *mut *mut ffi::PyObject, nargs: ffi::Py_ssize_t, index: isize) -> *mut ffi::PyObject {
+    if index < nargs {
+        unsafe { *args.offset(index) }
+    } else {
+        std::ptr::null_mut()
+    }
+}
+
+unsafe extern "C" fn on_start(slf: *mut ffi::PyObject, args: *mut *mut ffi::PyObject, n: ffi::Py_ssize_t) -> *mut ffi::PyObject {
+    unsafe { deliver(slf, argument(args, n, 0), Kind::Call, false, EventArg::Object(std::ptr::null_mut()), Disable::Allowed) }
+}
+
+unsafe extern "C" fn on_throw(slf: *mut ffi::PyObject, args: *mut *mut ffi::PyObject, n: ffi::Py_ssize_t) -> *mut ffi::PyObject {
+    unsafe { deliver(slf, argument(args, n, 0), Kind::Call, false, EventArg::Object(std::ptr::null_mut()), Disable::Never) }
+}
+
+unsafe extern "C" fn on_profile_throw(slf: *mut ffi::PyObject, args: *mut *mut ffi::PyObject, n: ffi::Py_ssize_t) -> *mut ffi::PyObject {
+    let arg = if compat::PROFILE_THROW_CARRIES_EXCEPTION { unsafe { argument(args, n, 2) } } else { std::ptr::null_mut() };
+    unsafe { deliver(slf, argument(args, n, 0), Kind::Call, false, EventArg::Object(arg), Disable::Never) }
+}
+
+unsafe extern "C" fn on_return(slf: *mut ffi::PyObject, args: *mut *mut ffi::PyObject, n: ffi::Py_ssize_t) -> *mut ffi::PyObject {
+    unsafe {
+        deliver(slf, argument(args, n, 0), Kind::Return, false, EventArg::Object(argument(args, n, 2)), Disable::Allowed)
+    }
+}
+
+unsafe extern "C" fn on_unwind(slf: *mut ffi::PyObject, args: *mut *mut ffi::PyObject, n: ffi::Py_ssize_t) -> *mut ffi::PyObject {
+    unsafe { deliver(slf, argument(args, n, 0), Kind::Return, false, EventArg::Object(std::ptr::null_mut()), Disable::Never) }
+}
+
+unsafe extern "C" fn on_raise(slf: *mut ffi::PyObject, args: *mut *mut ffi::PyObject, n: ffi::Py_ssize_t) -> *mut ffi::PyObject {
+    let exception = unsafe { argument(args, n, 2) };
+    if exception.is_null() {
+        return new_none();
+    }
+    unsafe { deliver(slf, argument(args, n, 0), Kind::Exception, false, EventArg::Raised(exception), Disable::Never) }
+}
+
+unsafe extern "C" fn on_line(slf: *mut ffi::PyObject, args: *mut *mut ffi::PyObject, n: ffi::Py_ssize_t) -> *mut ffi::PyObject {
+    unsafe { deliver(slf, argument(args, n, 0), Kind::Line, false, EventArg::Object(std::ptr::null_mut()), Disable::Allowed) }
+}
+
+/// settrace reports a `line` event for every backward jump, even within one line (loops on one line);
+/// jumps to another line are reported by that line's LINE event.
+unsafe extern "C" fn on_jump(slf: *mut ffi::PyObject, args: *mut *mut ffi::PyObject, n: ffi::Py_ssize_t) -> *mut ffi::PyObject {
+    let py = unsafe { Python::assume_attached() };
+    let (code, source, destination) = unsafe { (argument(args, n, 0), argument(args, n, 1), argument(args, n, 2)) };
+    let offset = |value: *mut ffi::PyObject| -> Option<c_int> {
+        let value = unsafe { Borrowed::from_ptr_or_opt(py, value) }?;
+        value.extract().ok()
+    };
+    let (Some(from), Some(to)) = (offset(source), offset(destination)) else { return new_none() };
+    let same_line = !code.is_null() && unsafe { compat::code_line(code, from) == compat::code_line(code, to) };
+    if to > from || !same_line {
+        return match DISABLE.get(py) {
+            Some(disable) => disable.clone_ref(py).into_ptr(),
+            None => new_none(),
+        };
+    }
+    unsafe { deliver(slf, code, Kind::Line, false, EventArg::Object(std::ptr::null_mut()), Disable::Allowed) }
+}
+
+/// Profiling mode: the C function a CALL/C_RETURN/C_RAISE is about, as settrace's profiler reports it
+/// (a method descriptor called with its `self` becomes the bound builtin method), or None for Python calls.
+unsafe fn called_builtin(py: Python<'_>, callable: *mut ffi::PyObject, self_arg: *mut ffi::PyObject) -> Option<Bound<'_, PyAny>> {
+    let callable = unsafe { Borrowed::from_ptr_or_opt(py, callable) }?;
+    if unsafe { ffi::PyCFunction_Check(callable.as_ptr()) } != 0 {
+        return Some(callable.to_owned());
+    }
+    let is_method_descriptor = unsafe { ffi::Py_TYPE(callable.as_ptr()) == std::ptr::addr_of_mut!(ffi::PyMethodDescr_Type) };
+    let self_arg = unsafe { Borrowed::from_ptr_or_opt(py, self_arg) }?;
+    if !is_method_descriptor || self_arg.is(missing_argument(py)?) {
+        return None;
+    }
+    callable.call_method1(pyo3::intern!(py, "__get__"), (&self_arg, self_arg.get_type())).ok()
+}
+
+/// `sys.monitoring.MISSING`: what CALL events pass as `arg0` for calls without arguments.
+fn missing_argument(py: Python<'_>) -> Option<&Bound<'_, PyAny>> {
+    static MISSING: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    MISSING
+        .get_or_try_init(py, || Ok::<_, PyErr>(monitoring_namespace(py)?.getattr("MISSING")?.unbind()))
+        .ok()
+        .map(|missing| missing.bind(py))
+}
+
+unsafe fn deliver_builtin(slf: *mut ffi::PyObject, args: *mut *mut ffi::PyObject, n: ffi::Py_ssize_t, kind: Kind) -> *mut ffi::PyObject {
+    let py = unsafe { Python::assume_attached() };
+    let (code, callable, self_arg) = unsafe { (argument(args, n, 0), argument(args, n, 2), argument(args, n, 3)) };
+    match unsafe { called_builtin(py, callable, self_arg) } {
+        Some(function) => unsafe { deliver(slf, code, kind, true, EventArg::Object(function.as_ptr()), Disable::Never) },
+        None => new_none(),
+    }
+}
+
+unsafe extern "C" fn on_call(slf: *mut ffi::PyObject, args: *mut *mut ffi::PyObject, n: ffi::Py_ssize_t) -> *mut ffi::PyObject {
+    unsafe { deliver_builtin(slf, args, n, Kind::Call) }
+}
+
+unsafe extern "C" fn on_c_return(slf: *mut ffi::PyObject, args: *mut *mut ffi::PyObject, n: ffi::Py_ssize_t) -> *mut ffi::PyObject {
+    unsafe { deliver_builtin(slf, args, n, Kind::Return) }
+}
+
+unsafe extern "C" fn on_c_raise(slf: *mut ffi::PyObject, args: *mut *mut ffi::PyObject, n: ffi::Py_ssize_t) -> *mut ffi::PyObject {
+    unsafe { deliver_builtin(slf, args, n, Kind::Exception) }
+}
+
+/// (monitoring event name, callback, whether the event is switched on globally). C_RETURN/C_RAISE are
+/// ancillary: they follow CALL.
+const TRACE_CALLBACKS: [(&str, FastCallback, bool); 10] = [
+    ("PY_START", on_start, true),
+    ("PY_RESUME", on_start, true),
+    ("PY_THROW", on_throw, true),
+    ("PY_RETURN", on_return, true),
+    ("PY_YIELD", on_return, true),
+    ("PY_UNWIND", on_unwind, true),
+    ("RAISE", on_raise, true),
+    ("STOP_ITERATION", on_raise, true),
+    ("LINE", on_line, true),
+    ("JUMP", on_jump, true),
+];
+
+const PROFILE_CALLBACKS: [(&str, FastCallback, bool); 9] = [
+    ("PY_START", on_start, true),
+    ("PY_RESUME", on_start, true),
+    ("PY_THROW", on_profile_throw, true),
+    ("PY_RETURN", on_return, true),
+    ("PY_YIELD", on_return, true),
+    ("PY_UNWIND", on_unwind, true),
+    ("CALL", on_call, true),
+    ("C_RETURN", on_c_return, false),
+    ("C_RAISE", on_c_raise, false),
+];
+
+/// Method definitions for the callbacks; CPython keeps pointers to them for as long as the callables live.
+struct CallbackDefinitions(Vec<ffi::PyMethodDef>);
+// SAFETY: the definitions are immutable after creation and only read by CPython with the GIL held.
+unsafe impl Send for CallbackDefinitions {}
+unsafe impl Sync for CallbackDefinitions {}
+
+fn definitions(callbacks: &'static [(&'static str, FastCallback, bool)]) -> CallbackDefinitions {
+    CallbackDefinitions(
+        callbacks
+            .iter()
+            .map(|(_, callback, _)| ffi::PyMethodDef {
+                ml_name: c"hunter_monitoring_callback".as_ptr(),
+                ml_meth: ffi::PyMethodDefPointer { PyCFunctionFast: *callback },
+                ml_flags: ffi::METH_FASTCALL,
+                ml_doc: std::ptr::null(),
+            })
+            .collect(),
+    )
+}
+
+fn monitoring_namespace(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    compat::import(py, "sys")?.getattr(pyo3::intern!(py, "monitoring"))
+}
+
+/// Claims a tool id, registers the callbacks bound to `tracer` and switches the events on. Disabled
+/// locations of earlier runs are re-enabled first (`restart_events`): a new handler judges code anew.
+pub fn start(tracer: &Bound<'_, Tracer>) -> PyResult<u8> {
+    static TRACE_DEFINITIONS: OnceLock<CallbackDefinitions> = OnceLock::new();
+    static PROFILE_DEFINITIONS: OnceLock<CallbackDefinitions> = OnceLock::new();
+    let py = tracer.py();
+    let monitoring = monitoring_namespace(py)?;
+    DISABLE.get_or_try_init(py, || Ok::<_, PyErr>(monitoring.getattr("DISABLE")?.unbind()))?;
+    let tool_id = claim_tool_id(&monitoring)?;
+    let (callbacks, definitions) = if tracer.get().is_profiler() {
+        (&PROFILE_CALLBACKS[..], PROFILE_DEFINITIONS.get_or_init(|| definitions(&PROFILE_CALLBACKS)))
+    } else {
+        (&TRACE_CALLBACKS[..], TRACE_DEFINITIONS.get_or_init(|| definitions(&TRACE_CALLBACKS)))
+    };
+    let registered = (|| -> PyResult<()> {
+        let events = monitoring.getattr("events")?;
+        let mut global_events = 0u32;
+        for ((name, _, global), definition) in callbacks.iter().zip(&definitions.0) {
+            let event: u32 = events.getattr(*name)?.extract()?;
+            let callable = unsafe {
+                let definition = std::ptr::from_ref(definition).cast_mut();
+                Bound::from_owned_ptr_or_err(py, ffi::PyCFunction_NewEx(definition, tracer.as_ptr(), std::ptr::null_mut()))?
+            };
+            monitoring.call_method1("register_callback", (tool_id, event, callable))?;
+            if *global {
+                global_events |= event;
+            }
+        }
+        monitoring.call_method0("restart_events")?;
+        monitoring.call_method1("set_events", (tool_id, global_events))?;
+        Ok(())
+    })();
+    if let Err(error) = registered {
+        release_tool_id(&monitoring, tool_id)?;
+        return Err(error);
+    }
+    Ok(tool_id)
+}
+
+fn claim_tool_id(monitoring: &Bound<'_, PyAny>) -> PyResult<u8> {
+    for tool_id in TOOL_ID_PREFERENCE {
+        if monitoring.call_method1("get_tool", (tool_id,))?.is_none() {
+            monitoring.call_method1("use_tool_id", (tool_id, TOOL_NAME))?;
+            return Ok(tool_id);
+        }
+    }
+    let owners: Vec<String> = TOOL_ID_PREFERENCE
+        .iter()
+        .map(|id| Ok(format!("{id}: {}", monitoring.call_method1("get_tool", (*id,))?.str()?)))
+        .collect::<PyResult<_>>()?;
+    Err(NoFreeToolId::new_err(format!(
+        "hunter: no free sys.monitoring tool id ({}); use backend='settrace'.",
+        owners.join(", ")
+    )))
+}
+
+/// Switches the events off, drops the callbacks (they hold the tracer) and frees the tool id.
+pub fn stop(py: Python<'_>, tool_id: u8) -> PyResult<()> {
+    release_tool_id(&monitoring_namespace(py)?, tool_id)
+}
+
+fn release_tool_id(monitoring: &Bound<'_, PyAny>, tool_id: u8) -> PyResult<()> {
+    let py = monitoring.py();
+    monitoring.call_method1("set_events", (tool_id, 0))?;
+    let events = monitoring.getattr("events")?;
+    for name in TRACE_CALLBACKS.iter().chain(&PROFILE_CALLBACKS).map(|(name, _, _)| *name) {
+        let event: u32 = events.getattr(name)?.extract()?;
+        monitoring.call_method1("register_callback", (tool_id, event, py.None()))?;
+    }
+    monitoring.call_method1("free_tool_id", (tool_id,))?;
+    Ok(())
+}
