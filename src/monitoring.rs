@@ -176,7 +176,8 @@ pub(crate) fn exception_tuple<'py>(py: Python<'py>, exception: *mut ffi::PyObjec
     Ok(PyTuple::new(py, [exception.get_type().into_any(), exception, traceback])?.into_any())
 }
 
-type FastCallback = unsafe extern "C" fn(*mut ffi::PyObject, *mut *mut ffi::PyObject, ffi::Py_ssize_t) -> *mut ffi::PyObject;
+type FastCallback =
+    unsafe extern "C" fn(*mut ffi::PyObject, *mut *mut ffi::PyObject, ffi::Py_ssize_t) -> *mut ffi::PyObject;
 
 /// The argument `index` of a callback, or NULL when CPython passed fewer.
 unsafe fn argument(args: *mut *mut ffi::PyObject, nargs: ffi::Py_ssize_t, index: isize) -> *mut ffi::PyObject {
@@ -187,30 +188,68 @@ unsafe fn argument(args: *mut *mut ffi::PyObject, nargs: ffi::Py_ssize_t, index:
     }
 }
 
-unsafe extern "C" fn on_start(slf: *mut ffi::PyObject, args: *mut *mut ffi::PyObject, n: ffi::Py_ssize_t) -> *mut ffi::PyObject {
-    unsafe { deliver(slf, argument(args, n, 0), Kind::Call, false, EventArg::Object(std::ptr::null_mut()), Disable::Allowed) }
-}
-
-unsafe extern "C" fn on_throw(slf: *mut ffi::PyObject, args: *mut *mut ffi::PyObject, n: ffi::Py_ssize_t) -> *mut ffi::PyObject {
-    unsafe { deliver(slf, argument(args, n, 0), Kind::Call, false, EventArg::Object(std::ptr::null_mut()), Disable::Never) }
-}
-
-unsafe extern "C" fn on_profile_throw(slf: *mut ffi::PyObject, args: *mut *mut ffi::PyObject, n: ffi::Py_ssize_t) -> *mut ffi::PyObject {
-    let arg = if compat::PROFILE_THROW_CARRIES_EXCEPTION { unsafe { argument(args, n, 2) } } else { std::ptr::null_mut() };
-    unsafe { deliver(slf, argument(args, n, 0), Kind::Call, false, EventArg::Object(arg), Disable::Never) }
-}
-
-unsafe extern "C" fn on_return(slf: *mut ffi::PyObject, args: *mut *mut ffi::PyObject, n: ffi::Py_ssize_t) -> *mut ffi::PyObject {
+unsafe extern "C" fn on_start(
+    slf: *mut ffi::PyObject,
+    args: *mut *mut ffi::PyObject,
+    n: ffi::Py_ssize_t,
+) -> *mut ffi::PyObject {
     unsafe {
-        deliver(slf, argument(args, n, 0), Kind::Return, false, EventArg::Object(argument(args, n, 2)), Disable::Allowed)
+        deliver(slf, argument(args, n, 0), Kind::Call, false, EventArg::Object(std::ptr::null_mut()), Disable::Allowed)
     }
 }
 
-unsafe extern "C" fn on_unwind(slf: *mut ffi::PyObject, args: *mut *mut ffi::PyObject, n: ffi::Py_ssize_t) -> *mut ffi::PyObject {
-    unsafe { deliver(slf, argument(args, n, 0), Kind::Return, false, EventArg::Object(std::ptr::null_mut()), Disable::Never) }
+unsafe extern "C" fn on_throw(
+    slf: *mut ffi::PyObject,
+    args: *mut *mut ffi::PyObject,
+    n: ffi::Py_ssize_t,
+) -> *mut ffi::PyObject {
+    unsafe {
+        deliver(slf, argument(args, n, 0), Kind::Call, false, EventArg::Object(std::ptr::null_mut()), Disable::Never)
+    }
 }
 
-unsafe extern "C" fn on_raise(slf: *mut ffi::PyObject, args: *mut *mut ffi::PyObject, n: ffi::Py_ssize_t) -> *mut ffi::PyObject {
+unsafe extern "C" fn on_profile_throw(
+    slf: *mut ffi::PyObject,
+    args: *mut *mut ffi::PyObject,
+    n: ffi::Py_ssize_t,
+) -> *mut ffi::PyObject {
+    let arg =
+        if compat::PROFILE_THROW_CARRIES_EXCEPTION { unsafe { argument(args, n, 2) } } else { std::ptr::null_mut() };
+    unsafe { deliver(slf, argument(args, n, 0), Kind::Call, false, EventArg::Object(arg), Disable::Never) }
+}
+
+unsafe extern "C" fn on_return(
+    slf: *mut ffi::PyObject,
+    args: *mut *mut ffi::PyObject,
+    n: ffi::Py_ssize_t,
+) -> *mut ffi::PyObject {
+    unsafe {
+        deliver(
+            slf,
+            argument(args, n, 0),
+            Kind::Return,
+            false,
+            EventArg::Object(argument(args, n, 2)),
+            Disable::Allowed,
+        )
+    }
+}
+
+unsafe extern "C" fn on_unwind(
+    slf: *mut ffi::PyObject,
+    args: *mut *mut ffi::PyObject,
+    n: ffi::Py_ssize_t,
+) -> *mut ffi::PyObject {
+    unsafe {
+        deliver(slf, argument(args, n, 0), Kind::Return, false, EventArg::Object(std::ptr::null_mut()), Disable::Never)
+    }
+}
+
+unsafe extern "C" fn on_raise(
+    slf: *mut ffi::PyObject,
+    args: *mut *mut ffi::PyObject,
+    n: ffi::Py_ssize_t,
+) -> *mut ffi::PyObject {
     let exception = unsafe { argument(args, n, 2) };
     if exception.is_null() {
         return new_none();
@@ -218,13 +257,23 @@ unsafe extern "C" fn on_raise(slf: *mut ffi::PyObject, args: *mut *mut ffi::PyOb
     unsafe { deliver(slf, argument(args, n, 0), Kind::Exception, false, EventArg::Raised(exception), Disable::Never) }
 }
 
-unsafe extern "C" fn on_line(slf: *mut ffi::PyObject, args: *mut *mut ffi::PyObject, n: ffi::Py_ssize_t) -> *mut ffi::PyObject {
-    unsafe { deliver(slf, argument(args, n, 0), Kind::Line, false, EventArg::Object(std::ptr::null_mut()), Disable::Allowed) }
+unsafe extern "C" fn on_line(
+    slf: *mut ffi::PyObject,
+    args: *mut *mut ffi::PyObject,
+    n: ffi::Py_ssize_t,
+) -> *mut ffi::PyObject {
+    unsafe {
+        deliver(slf, argument(args, n, 0), Kind::Line, false, EventArg::Object(std::ptr::null_mut()), Disable::Allowed)
+    }
 }
 
 /// settrace reports a `line` event for every backward jump, even within one line (loops on one line);
 /// jumps to another line are reported by that line's LINE event.
-unsafe extern "C" fn on_jump(slf: *mut ffi::PyObject, args: *mut *mut ffi::PyObject, n: ffi::Py_ssize_t) -> *mut ffi::PyObject {
+unsafe extern "C" fn on_jump(
+    slf: *mut ffi::PyObject,
+    args: *mut *mut ffi::PyObject,
+    n: ffi::Py_ssize_t,
+) -> *mut ffi::PyObject {
     let py = unsafe { Python::assume_attached() };
     let (code, source, destination) = unsafe { (argument(args, n, 0), argument(args, n, 1), argument(args, n, 2)) };
     let offset = |value: *mut ffi::PyObject| -> Option<c_int> {
@@ -244,12 +293,17 @@ unsafe extern "C" fn on_jump(slf: *mut ffi::PyObject, args: *mut *mut ffi::PyObj
 
 /// Profiling mode: the C function a CALL/C_RETURN/C_RAISE is about, as settrace's profiler reports it
 /// (a method descriptor called with its `self` becomes the bound builtin method), or None for Python calls.
-unsafe fn called_builtin(py: Python<'_>, callable: *mut ffi::PyObject, self_arg: *mut ffi::PyObject) -> Option<Bound<'_, PyAny>> {
+unsafe fn called_builtin(
+    py: Python<'_>,
+    callable: *mut ffi::PyObject,
+    self_arg: *mut ffi::PyObject,
+) -> Option<Bound<'_, PyAny>> {
     let callable = unsafe { Borrowed::from_ptr_or_opt(py, callable) }?;
     if unsafe { ffi::PyCFunction_Check(callable.as_ptr()) } != 0 {
         return Some(callable.to_owned());
     }
-    let is_method_descriptor = unsafe { ffi::Py_TYPE(callable.as_ptr()) == std::ptr::addr_of_mut!(ffi::PyMethodDescr_Type) };
+    let is_method_descriptor =
+        unsafe { ffi::Py_TYPE(callable.as_ptr()) == std::ptr::addr_of_mut!(ffi::PyMethodDescr_Type) };
     let self_arg = unsafe { Borrowed::from_ptr_or_opt(py, self_arg) }?;
     if !is_method_descriptor || self_arg.is(missing_argument(py)?) {
         return None;
@@ -266,24 +320,43 @@ fn missing_argument(py: Python<'_>) -> Option<&Bound<'_, PyAny>> {
         .map(|missing| missing.bind(py))
 }
 
-unsafe fn deliver_builtin(slf: *mut ffi::PyObject, args: *mut *mut ffi::PyObject, n: ffi::Py_ssize_t, kind: Kind) -> *mut ffi::PyObject {
+unsafe fn deliver_builtin(
+    slf: *mut ffi::PyObject,
+    args: *mut *mut ffi::PyObject,
+    n: ffi::Py_ssize_t,
+    kind: Kind,
+) -> *mut ffi::PyObject {
     let py = unsafe { Python::assume_attached() };
     let (code, callable, self_arg) = unsafe { (argument(args, n, 0), argument(args, n, 2), argument(args, n, 3)) };
     match unsafe { called_builtin(py, callable, self_arg) } {
-        Some(function) => unsafe { deliver(slf, code, kind, true, EventArg::Object(function.as_ptr()), Disable::Never) },
+        Some(function) => unsafe {
+            deliver(slf, code, kind, true, EventArg::Object(function.as_ptr()), Disable::Never)
+        },
         None => new_none(),
     }
 }
 
-unsafe extern "C" fn on_call(slf: *mut ffi::PyObject, args: *mut *mut ffi::PyObject, n: ffi::Py_ssize_t) -> *mut ffi::PyObject {
+unsafe extern "C" fn on_call(
+    slf: *mut ffi::PyObject,
+    args: *mut *mut ffi::PyObject,
+    n: ffi::Py_ssize_t,
+) -> *mut ffi::PyObject {
     unsafe { deliver_builtin(slf, args, n, Kind::Call) }
 }
 
-unsafe extern "C" fn on_c_return(slf: *mut ffi::PyObject, args: *mut *mut ffi::PyObject, n: ffi::Py_ssize_t) -> *mut ffi::PyObject {
+unsafe extern "C" fn on_c_return(
+    slf: *mut ffi::PyObject,
+    args: *mut *mut ffi::PyObject,
+    n: ffi::Py_ssize_t,
+) -> *mut ffi::PyObject {
     unsafe { deliver_builtin(slf, args, n, Kind::Return) }
 }
 
-unsafe extern "C" fn on_c_raise(slf: *mut ffi::PyObject, args: *mut *mut ffi::PyObject, n: ffi::Py_ssize_t) -> *mut ffi::PyObject {
+unsafe extern "C" fn on_c_raise(
+    slf: *mut ffi::PyObject,
+    args: *mut *mut ffi::PyObject,
+    n: ffi::Py_ssize_t,
+) -> *mut ffi::PyObject {
     unsafe { deliver_builtin(slf, args, n, Kind::Exception) }
 }
 
@@ -359,7 +432,10 @@ pub fn start(tracer: &Bound<'_, Tracer>) -> PyResult<u8> {
             let event: u32 = events.getattr(*name)?.extract()?;
             let callable = unsafe {
                 let definition = std::ptr::from_ref(definition).cast_mut();
-                Bound::from_owned_ptr_or_err(py, ffi::PyCFunction_NewEx(definition, tracer.as_ptr(), std::ptr::null_mut()))?
+                Bound::from_owned_ptr_or_err(
+                    py,
+                    ffi::PyCFunction_NewEx(definition, tracer.as_ptr(), std::ptr::null_mut()),
+                )?
             };
             monitoring.call_method1("register_callback", (tool_id, event, callable))?;
             if *global {

@@ -203,6 +203,9 @@ pub fn uses_counters(predicate: &Bound<'_, PyAny>) -> bool {
     let py = predicate.py();
     if let Ok(query) = predicate.cast_exact::<Query>() {
         query.get().uses_counters()
+    } else if let Ok(when) = predicate.cast_exact::<When>() {
+        let when = when.get();
+        uses_counters(when.condition.bind(py)) || when.actions.bind(py).iter().any(|action| !ignores_counters(&action))
     } else if let Ok(not) = predicate.cast_exact::<Not>() {
         uses_counters(not.get().predicate.bind(py))
     } else if let Ok(and) = predicate.cast_exact::<And>() {
@@ -212,6 +215,28 @@ pub fn uses_counters(predicate: &Bound<'_, PyAny>) -> bool {
     } else {
         true
     }
+}
+
+/// hunter's own actions that never look at an event's `depth` or `calls` (exact types: a subclass may).
+const COUNTER_BLIND_ACTIONS: [(&str, &str); 8] = [
+    ("hunter.actions", "CallPrinter"),
+    ("hunter.actions", "CodePrinter"),
+    ("hunter.actions", "VarsPrinter"),
+    ("hunter.actions", "VarsSnooper"),
+    ("hunter.actions", "StackPrinter"),
+    ("hunter.actions", "Debugger"),
+    ("hunter.actions", "Manhole"),
+    ("hunter", "Stop"),
+];
+
+fn ignores_counters(action: &Bound<'_, PyAny>) -> bool {
+    let py = action.py();
+    let action_type = action.get_type();
+    COUNTER_BLIND_ACTIONS.iter().any(|(module, name)| {
+        crate::compat::import(py, module)
+            .and_then(|module| module.getattr(*name))
+            .is_ok_and(|class| action_type.is(&class))
+    })
 }
 
 /// hunter's rule for actions given as classes: a subclass of `hunter.actions.Action` is instantiated

@@ -10,7 +10,7 @@ use crate::event::{Event, EventRef};
 #[pyclass(module = "hunter.predicates", name = "When", frozen)]
 pub struct When {
     pub(crate) condition: Py<PyAny>,
-    actions: Py<PyTuple>,
+    pub(crate) actions: Py<PyTuple>,
 }
 
 impl When {
