@@ -14,6 +14,7 @@ What is normalised (everything else must be equal):
   match. ``test_frozen_stdlib_*`` check those fields separately.
 """
 
+import functools
 import json
 import linecache
 import os
@@ -125,8 +126,13 @@ def run_in_reference(cases):
     return reference.run_reference(RUNNER_CODE, env=REFERENCE_RUNNER_ENV, input=json.dumps(cases))
 
 
-def run_in_current(cases):
-    return reference.run_python(sys.executable, RUNNER_CODE, env=CURRENT_RUNNER_ENV, input=json.dumps(cases))
+# Both of our backends must give the reference's streams; sys.monitoring exists from 3.12 on.
+CURRENT_BACKENDS = ('monitoring', 'settrace') if sys.version_info >= (3, 12) else ('settrace',)
+
+
+def run_in_current(cases, backend):
+    env = dict(CURRENT_RUNNER_ENV, PYTHONHUNTERBACKEND=backend)
+    return reference.run_python(sys.executable, RUNNER_CODE, env=env, input=json.dumps(cases))
 
 
 def record_streams(run, cases):
@@ -160,7 +166,7 @@ def reference_streams():
 
 @pytest.fixture(scope='session')
 def current_streams():
-    return StreamCache(run_in_current)
+    return {backend: StreamCache(functools.partial(run_in_current, backend=backend)) for backend in CURRENT_BACKENDS}
 
 
 def _predicate_reads_changed_fields(predicate):
@@ -215,9 +221,10 @@ def _as_param(case):
     return pytest.param(case, id=case['id'], marks=marks)
 
 
+@pytest.mark.parametrize('backend', CURRENT_BACKENDS)
 @pytest.mark.parametrize('case', [_as_param(case) for case in CASES])
-def test_event_stream_matches_reference(case, reference_streams, current_streams):
-    expected, actual = reference_streams[case], current_streams[case]
+def test_event_stream_matches_reference(case, backend, reference_streams, current_streams):
+    expected, actual = reference_streams[case], current_streams[backend][case]
     assert actual['disabled'] == expected['disabled'], 'the tracer disabled itself on one side only'
     expected_events = comparable_events(case, expected['events'])
     actual_events = comparable_events(case, actual['events'])
@@ -257,8 +264,9 @@ def _real_stdlib_file(frozen_filename):
 
 @pytest.mark.skipif(not HAS_FROZEN_STDLIB, reason='stdlib modules are not frozen before Python 3.11')
 @pytest.mark.deliberate_change('frozen stdlib modules count as stdlib and have source (upstream #125)')
-def test_frozen_stdlib_events_are_stdlib_with_source():
-    for event in _frozen_stdlib_events(run_in_current):
+@pytest.mark.parametrize('backend', CURRENT_BACKENDS)
+def test_frozen_stdlib_events_are_stdlib_with_source(backend):
+    for event in _frozen_stdlib_events(functools.partial(run_in_current, backend=backend)):
         assert event['stdlib'] is True, event
         path = _real_stdlib_file(event['filename'])
         expected_line = linecache.getline(path, event['lineno'])
