@@ -78,6 +78,14 @@ def run_python(code, **environ):
     return subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True, timeout=60)
 
 
+def error_of(call):
+    try:
+        call()
+    except Exception as exc:
+        return exc
+    raise AssertionError(f'{call} raised nothing')
+
+
 def syntax_error_of(source):
     try:
         compile(source, '<string>', 'eval')
@@ -215,7 +223,21 @@ def test_q_keywords_only_is_a_query():
 def test_q_not_callable(call, message):
     with pytest.raises(TypeError) as excinfo:
         call()
-    assert str(excinfo.value) == message
+    # hunter's message, which ours extends with a hint for strings (test_string_predicate_error_says_what_is_valid).
+    assert str(excinfo.value) == message or str(excinfo.value).startswith(message + ' A')
+
+
+@pytest.mark.deliberate_change('a string given as predicate or action gets a hint (upstream #70)')
+def test_string_predicate_error_says_what_is_valid():
+    with pytest.raises(TypeError) as excinfo:
+        Q('module')
+    message = str(excinfo.value)
+    assert message.startswith("Predicate 'module' is not callable. A string is not a filter")
+    assert "Q(module='module')" in message and 'Fields: arg, builtin, calls' in message
+    with pytest.raises(TypeError, match=r"^Action 'x' is not callable\. An action is a callable, such as CallPrinter"):
+        Q(module='a', action='x')
+    with pytest.raises(TypeError, match=r'^Predicate 1 is not callable\.$'):
+        Q(1)
 
 
 def test_q_single_predicate_is_returned_as_is():
@@ -887,7 +909,7 @@ def test_embed_via_environment_empty_value_traces_everything(monkeypatch):
         ('stop', lambda: NameError("name 'stop' is not defined")),
         ('wrap', lambda: NameError("name 'wrap' is not defined")),
         ('os', lambda: NameError("name 'os' is not defined")),
-        ("'module'", lambda: TypeError("Predicate 'module' is not callable.")),
+        ("'module'", lambda: error_of(lambda: Q('module'))),
     ],
 )
 def test_embed_via_environment_errors(monkeypatch, capsys, value, error):

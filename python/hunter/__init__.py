@@ -89,6 +89,22 @@ _default_trace_args = None
 _last_tracer = None
 
 
+def _not_callable(role, value):
+    """hunter's "X is not callable." error; for a string (typically a quoting slip in ``PYTHONHUNTER``, upstream
+    issue #70) it goes on to say what a filter or an action looks like."""
+    message = f'{role} {value!r} is not callable.'
+    if isinstance(value, str) and role == 'Predicate':
+        from .predicates import ALLOWED_KEYS
+
+        message += (
+            f' A string is not a filter: give a field and a value, such as Q(module={value!r}) or'
+            f' Q(function={value!r}). Fields: {", ".join(ALLOWED_KEYS)}.'
+        )
+    elif isinstance(value, str):
+        message += ' An action is a callable, such as CallPrinter, CodePrinter, VarsPrinter(\'name\') or a function.'
+    return TypeError(message)
+
+
 def Q(*predicates, **query):
     """
     Build a predicate: a :class:`Query` from the keyword arguments, ANDed with the positional predicates.
@@ -101,10 +117,10 @@ def Q(*predicates, **query):
 
     for predicate in predicates:
         if not callable(predicate):
-            raise TypeError(f'Predicate {predicate!r} is not callable.')
+            raise _not_callable('Predicate', predicate)
     for action in optional_actions:
         if not callable(action):
-            raise TypeError(f'Action {action!r} is not callable.')
+            raise _not_callable('Action', action)
 
     predicates = tuple(
         predicate() if isinstance(predicate, type) and issubclass(predicate, Action) else predicate
