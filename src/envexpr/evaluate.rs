@@ -68,7 +68,8 @@ impl<'py> Evaluator<'_, 'py> {
         }
         let type_name = cause.get_type(self.py).name().map(|name| name.to_string()).unwrap_or_default();
         let message = format!("{what} raised {type_name}: {}", cause.value(self.py));
-        let error = ExpressionError::new_err(format!("cannot use {} {}", self.source_name, render_at(self.text, at, &message)));
+        let error =
+            ExpressionError::new_err(format!("cannot use {} {}", self.source_name, render_at(self.text, at, &message)));
         error.set_cause(self.py, Some(cause));
         error
     }
@@ -133,7 +134,9 @@ impl<'py> Evaluator<'_, 'py> {
                 }
                 dict.into_any()
             }
-            Value::Invert(operand) => self.value(operand)?.bitnot().map_err(|cause| self.evaluation_error(at, "'~'", cause))?,
+            Value::Invert(operand) => {
+                self.value(operand)?.bitnot().map_err(|cause| self.evaluation_error(at, "'~'", cause))?
+            }
             Value::Or(left, right) => {
                 let (left, right) = (self.value(left)?, self.value(right)?);
                 left.bitor(right).map_err(|cause| self.evaluation_error(at, "'|'", cause))?
@@ -159,11 +162,11 @@ impl<'py> Evaluator<'_, 'py> {
             parts.push(match piece {
                 StrPiece::Text(text) => PyString::new(py, text).into_any(),
                 StrPiece::Surrogate(code_point) => py.import("builtins")?.getattr("chr")?.call1((code_point,))?,
-                StrPiece::Named { name, at } => py
-                    .import("unicodedata")?
-                    .getattr("lookup")?
-                    .call1((name,))
-                    .map_err(|_| self.parse_error(*at, &format!("expected a Unicode character name but found '{name}'")))?,
+                StrPiece::Named { name, at } => {
+                    py.import("unicodedata")?.getattr("lookup")?.call1((name,)).map_err(|_| {
+                        self.parse_error(*at, &format!("expected a Unicode character name but found '{name}'"))
+                    })?
+                }
             });
         }
         PyString::new(py, "").call_method1("join", (parts,))

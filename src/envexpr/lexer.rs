@@ -161,7 +161,11 @@ impl Lexer {
                 }
             }
             let integer_part = &self.chars[start..start + integer_digits];
-            if !is_float && integer_part.len() > 1 && integer_part[0] == '0' && integer_part.iter().any(|&c| c != '0' && c != '_') {
+            if !is_float
+                && integer_part.len() > 1
+                && integer_part[0] == '0'
+                && integer_part.iter().any(|&c| c != '0' && c != '_')
+            {
                 return Err(ParseError {
                     at: start,
                     expected: "a number without leading zeros (use 0o for octal)".to_owned(),

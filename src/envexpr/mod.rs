@@ -19,7 +19,10 @@ pub enum StrPiece {
     /// A `\ud800`-style escape of a lone surrogate, which Python strings allow and Rust strings do not.
     Surrogate(u32),
     /// A `\N{...}` escape, resolved with Python's `unicodedata`; `at` is where the escape starts.
-    Named { name: String, at: usize },
+    Named {
+        name: String,
+        at: usize,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -98,8 +101,8 @@ const MAX_NESTING: usize = 100;
 /// Words that Python reserves: naming them is a syntax error, whatever the namespace holds.
 const PYTHON_KEYWORDS: &[&str] = &[
     "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del", "elif", "else", "except",
-    "finally", "for", "from", "global", "if", "import", "in", "is", "lambda", "nonlocal", "not", "or", "pass",
-    "raise", "return", "try", "while", "with", "yield",
+    "finally", "for", "from", "global", "if", "import", "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise",
+    "return", "try", "while", "with", "yield",
 ];
 
 /// Parse the text of an argument list (what goes between the parentheses of `trace(...)`).
@@ -169,7 +172,9 @@ impl Parser {
                         found: format!("the Python keyword '{name}'"),
                     });
                 }
-                let repeated = arguments.iter().any(|argument| matches!(argument, Argument::Keyword { name: other, .. } if *other == name));
+                let repeated = arguments
+                    .iter()
+                    .any(|argument| matches!(argument, Argument::Keyword { name: other, .. } if *other == name));
                 if repeated {
                     return Err(ParseError {
                         at: name_token.at,
@@ -311,7 +316,12 @@ impl Parser {
                 self.advance();
                 // Adjacent literals concatenate, as in Python.
                 while let TokenKind::Str(more) = self.peek_kind() {
-                    pieces.extend(more.iter().cloned());
+                    for piece in more.clone() {
+                        match (pieces.last_mut(), piece) {
+                            (Some(StrPiece::Text(text)), StrPiece::Text(more_text)) => text.push_str(&more_text),
+                            (_, piece) => pieces.push(piece),
+                        }
+                    }
                     self.advance();
                 }
                 if matches!(self.peek_kind(), TokenKind::Bytes(_)) {
