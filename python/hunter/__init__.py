@@ -4,7 +4,7 @@ hunter-rs: a drop-in, Rust-powered re-implementation of hunter, the flexible cod
 This module holds the thin Python API (``trace``, ``Q`` and friends, configuration and environment activation);
 the tracer, events and predicates are native classes from ``hunter._hunter``.
 
-``hunter.pth`` imports this module in every interpreter started in the environment, so keep its imports light:
+``hunter.pth`` imports this module at interpreter start-up when ``PYTHONHUNTER`` is set, so keep its imports light:
 anything heavy is imported inside the function that needs it.
 """
 
