@@ -89,6 +89,8 @@ _default_config = {}
 _default_trace_args = None
 #: The tracer started by the latest ``trace()`` call; ``stop()`` stops it.
 _last_tracer = None
+#: Whether ``_embed_via_environment()`` already ran.
+_embedded = False
 
 
 def Q(*predicates, **query):
@@ -455,8 +457,12 @@ def _evaluate_arguments(text, source_name, predicates_only=True):
 
 def _embed_via_environment():
     """Start tracing with ``trace(<PYTHONHUNTER>)`` if that variable is set (even to an empty string)."""
-    if 'PYTHONHUNTER' not in os.environ:
+    global _embedded
+    # Once: site runs hunter.pth twice when site-packages is also reached through a symlink (a venv's lib64), and
+    # a second tracer would replace the first, which comes back (with its own counters) when the second stops.
+    if 'PYTHONHUNTER' not in os.environ or _embedded:
         return
+    _embedded = True
     trace_arguments = os.environ['PYTHONHUNTER']
     try:
         args, kwargs = _evaluate_arguments(trace_arguments, 'PYTHONHUNTER')

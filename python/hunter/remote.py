@@ -14,6 +14,7 @@ import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
 from contextlib import closing
 from contextlib import contextmanager
@@ -91,10 +92,13 @@ def activate(sink_path, isatty, encoding, options):
 
 
 def deactivate():
-    """Run in the target: stop tracing and write to stderr again."""
+    """Run in the target: stop tracing, write to stderr again, and close the remote stream (hunter-trace then exits)."""
+    stream = hunter._default_stream
     hunter._default_stream = sys.stderr
     if hunter._last_tracer is not None:
         hunter.stop()
+    if isinstance(stream, RemoteStream):
+        stream.close()
 
 
 def connect_manhole(pid, timeout, signal):
@@ -139,7 +143,8 @@ def _run_in_gdb(args, payload):
 
     c_string = payload.replace('\\', '\\\\').replace('"', '\\"')
     command = f'call (void)Py_AddPendingCall(PyRun_SimpleString, "{c_string}")'
-    subprocess.check_call(['gdb', '-p', str(args.pid), '-batch', '-ex', command], timeout=max(args.timeout, 60))
+    # gdb's chatter goes to stderr: stdout carries the trace.
+    subprocess.check_call(['gdb', '-p', str(args.pid), '-batch', '-ex', command], stdout=sys.stderr, timeout=max(args.timeout, 60))
 
 
 @contextmanager
@@ -214,9 +219,18 @@ def main():
         bootstrap = gdb_bootstrap if args.gdb else manhole_bootstrap
         with bootstrap(args, activation, deactivation):
             conn, _ = sink.accept()
-            with closing(conn):
-                _check_peer(conn, args.pid)
-                _copy_to_stdout(conn)
+            _check_peer(conn, args.pid)
+            # Copied by a thread that keeps going while the target deactivates, so that the target neither blocks
+            # on a full socket nor fails on a closed one; it ends when deactivate() closes the stream.
+            copier = threading.Thread(target=_copy_to_stdout, args=(conn,), name='hunter-trace output', daemon=True)
+            copier.start()
+            try:
+                while copier.is_alive():
+                    copier.join(0.1)  # Short waits: Ctrl-C is delivered between them.
+            except KeyboardInterrupt:
+                pass
+        copier.join(max(args.timeout, 5))
+        conn.close()
     except KeyboardInterrupt:
         pass
     finally:
