@@ -60,7 +60,7 @@ def test_script_like_python(workdir):
 def test_module_like_python_dash_m(workdir):
     result = hunter_cli('function="child"', 'kind="return"', '-m', 'pkg.tool', '0', cwd=workdir)
     assert result.returncode == 0, result.stderr
-    assert f"argv ['{workdir / 'pkg' / 'tool.py'}', 'a']" in result.stdout
+    assert f"argv ['{workdir / 'pkg' / 'tool.py'}', '0']" in result.stdout
     assert 'name __main__ False True' in result.stdout
     assert f'path0 {workdir}' in result.stdout
     assert re.search(r'tool\.py:5\s+return\s+<= child: 2$', result.stderr), result.stderr
