@@ -452,6 +452,8 @@ def _evaluate_arguments(text, source_name, predicates_only=True):
     Raises :class:`ExpressionError` naming ``source_name`` and the position when it cannot be parsed or evaluated.
     """
     namespace = {name: globals()[name] for name in _EXPRESSION_NAMES}
+    # Whole dotted names (there is no attribute access), for ``stream=sys.stdout``.
+    namespace.update({'sys.stdout': sys.stdout, 'sys.stderr': sys.stderr})
     return _evaluate_expression_arguments(text, namespace, source_name, predicates_only)
 
 

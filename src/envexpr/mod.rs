@@ -2,7 +2,8 @@
 //! argument list of a `trace(...)` call, parsed instead of `eval`-ed so that an environment variable cannot run
 //! arbitrary code. It has hunter's names, calls with positional and keyword arguments, Python literals (strings
 //! in every quoting form, numbers, `True`/`False`/`None`, lists, tuples, sets, dicts), `~`, `&`, `|` with
-//! Python's precedence, and parentheses. Nothing else: no attribute access, subscripts, lambdas or builtins.
+//! Python's precedence, and parentheses. Nothing else: no attribute access (a dotted name such as `sys.stdout` is
+//! looked up whole, among the names the caller allows), subscripts, lambdas or builtins.
 //!
 //! Parsing is pure Rust (and fuzzed); `evaluate` turns the tree into Python objects with the caller's names.
 
@@ -266,7 +267,19 @@ impl Parser {
     }
 
     fn primary(&mut self) -> Result<Expr, ParseError> {
-        let expr = self.atom()?;
+        let mut expr = self.atom()?;
+        // `sys.stdout` is one dotted name, looked up whole in the namespace: never an attribute lookup.
+        if let Value::Name(name) = &mut expr.value {
+            while self.is_punct('.')
+                && matches!(self.tokens.get(self.pos + 1), Some(Token { kind: TokenKind::Name(_), .. }))
+            {
+                self.advance();
+                if let TokenKind::Name(part) = self.advance().kind {
+                    name.push('.');
+                    name.push_str(&part);
+                }
+            }
+        }
         if self.is_punct('(') {
             let Value::Name(callee) = expr.value else {
                 return Err(self.error("',' or a closing bracket (only hunter's names can be called)"));

@@ -94,7 +94,9 @@ fn errors_name_the_position_and_what_was_expected() {
     assert!(error.expected.contains("')'"), "{error:?}");
 
     assert_eq!(error_of("__import__('os').system('id')").at, 16);
-    assert!(error_of("x.y").expected.contains("attribute access"));
+    assert!(error_of("x().y").expected.contains("attribute access"));
+    assert!(error_of("x.'a'").expected.contains("attribute access"));
+    assert_eq!(parse_one("sys.stdout"), Value::Name("sys.stdout".into()));
     assert!(error_of("a[0]").expected.contains("subscripts"));
     assert!(error_of("lambda: 1").found.contains("lambda"));
     assert!(error_of("f'{x}'").expected.contains("f-strings"));
@@ -136,7 +138,9 @@ fn valid_expression() -> impl Strategy<Value = String> {
                 "[a-z]{1,5}".prop_filter("not a keyword", |name| !PYTHON_KEYWORDS.contains(&name.as_str()))
             )
                 .prop_map(|(value, key)| format!("Q({key}={value})")),
-            "[A-Z][a-z]{0,4}".prop_map(|name| format!("~{name}()")),
+            "[A-Z][a-z]{0,4}"
+                .prop_filter("not a constant", |name| !matches!(name.as_str(), "True" | "False" | "None"))
+                .prop_map(|name| format!("~{name}()")),
             ("[A-Z][a-z]{0,4}", "[A-Z][a-z]{0,4}", prop_oneof![Just(" | "), Just(" & ")])
                 .prop_map(|(a, b, op)| format!("({a}(){op}{b})")),
             inner.prop_map(|value| format!("({value},)")),
