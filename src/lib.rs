@@ -3,6 +3,7 @@ use pyo3::prelude::*;
 
 mod codeinfo;
 mod compat;
+pub mod envexpr;
 mod event;
 mod failure;
 mod gilcell;
@@ -18,5 +19,6 @@ fn hunter_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<event::Event>()?;
     m.add_function(wrap_pyfunction!(safe_repr::safe_repr, m)?)?;
     predicates::register(m)?;
+    envexpr::register(m)?;
     Ok(())
 }
