@@ -342,8 +342,14 @@ fn push_value(action: &Bound<'_, PyAny>, options: &Options, value: Value<'_, '_>
         match (&options.render, options.repr_limit) {
             (Render::SafeRepr, Some(limit)) => {
                 return match safe_repr_clipped(object, DEFAULT_MAXDEPTH, limit, true) {
-                    Ok(Clipped::Whole(text)) => Ok(out.push_str(&text)),
-                    Ok(Clipped::Cut { head, tail }) => Ok(push_cut(options, &head, &tail, out)),
+                    Ok(Clipped::Whole(text)) => {
+                        out.push_str(&text);
+                        Ok(())
+                    }
+                    Ok(Clipped::Cut { head, tail }) => {
+                        push_cut(options, &head, &tail, out);
+                        Ok(())
+                    }
                     Err(error) => push_failed_repr(py, options, error, out),
                 };
             }
@@ -763,7 +769,7 @@ impl NativeStreamAction {
         let options = Self::options(slf)?;
         let threading_support = event.getattr(pyo3::intern!(slf.py(), "threading_support"))?;
         // hunter tests `is False` first, then truthiness.
-        let threading_support = if threading_support.is(&pyo3::types::PyBool::new(slf.py(), false)) {
+        let threading_support = if threading_support.is(pyo3::types::PyBool::new(slf.py(), false)) {
             Some(false)
         } else if threading_support.is_truthy()? {
             Some(true)
