@@ -386,6 +386,20 @@ impl EventData {
         })
     }
 
+    /// For a live Python (not builtin) event: the code's facts and the current line, read without
+    /// creating or caching Python objects (the printers' hot path).
+    pub(crate) fn live_facts(
+        &self,
+        py: Python<'_>,
+    ) -> Option<PyResult<(&CodeInfo, Arc<codeinfo::ModuleFacts>, c_int)>> {
+        let (Some(info), Some(frame), false) = (&self.code_info, &self.frame, self.builtin) else {
+            return None;
+        };
+        let frame = frame.bind(py);
+        let lineno = unsafe { compat::frame_lineno(frame.as_ptr().cast()) };
+        Some(info.module_facts(py, &compat::frame_globals_bound(frame)).map(|facts| (&**info, facts, lineno)))
+    }
+
     /// The Python value of a query field.
     pub fn get<'py>(&self, py: Python<'py>, field: Field) -> PyResult<Bound<'py, PyAny>> {
         Ok(match field {

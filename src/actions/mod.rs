@@ -99,7 +99,13 @@ struct Options {
     palette: Palette,
     force_pid: bool,
     seen_pid: Py<PyAny>,
+    /// `seen_pid` when it is an int, compared without a Python call.
+    seen_pid_number: Option<u32>,
     seen_threads: Py<PySet>,
+    /// The thread last added to `seen_threads`, so that a thread is not added again on every event.
+    last_seen_thread: GilCell<u64>,
+    /// CallPrinter: the `locals` dict, thread and stack list of the last event.
+    last_stack: GilCell<Option<(Py<PyAny>, u64, Py<PyList>)>>,
     filename_alignment: usize,
     thread_alignment: usize,
     pid_alignment: usize,
@@ -132,12 +138,19 @@ impl Options {
         } else {
             Render::Callable(repr_func.unbind())
         };
+        let seen_pid = action.getattr("seen_pid")?;
         Ok(Options {
             printer,
             palette: Palette::read(&action.getattr("other_colors")?, &action.getattr("event_colors")?)?,
             force_pid: action.getattr("force_pid")?.is_truthy()?,
-            seen_pid: action.getattr("seen_pid")?.unbind(),
+            seen_pid_number: seen_pid
+                .is_exact_instance_of::<pyo3::types::PyInt>()
+                .then(|| seen_pid.extract().ok())
+                .flatten(),
+            seen_pid: seen_pid.unbind(),
             seen_threads: action.getattr("seen_threads")?.cast_into::<PySet>()?.unbind(),
+            last_seen_thread: GilCell::new(0),
+            last_stack: GilCell::new(None),
             filename_alignment: alignment(action, "filename_alignment")?,
             thread_alignment: alignment(action, "thread_alignment")?,
             pid_alignment: alignment(action, "pid_alignment")?,
@@ -229,10 +242,46 @@ fn push_str_of(out: &mut String, value: &Bound<'_, PyAny>) -> PyResult<()> {
     Ok(())
 }
 
+/// `os.getpid()`, remembered until the process forks (a system call per event would cost more than the row).
+fn process_id() -> u32 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static PID: AtomicU32 = AtomicU32::new(0);
+    #[cfg(unix)]
+    {
+        extern "C" fn forget_pid() {
+            PID.store(0, Ordering::Relaxed);
+        }
+        extern "C" {
+            fn pthread_atfork(
+                prepare: Option<extern "C" fn()>,
+                parent: Option<extern "C" fn()>,
+                child: Option<extern "C" fn()>,
+            ) -> std::os::raw::c_int;
+        }
+        static REGISTERED: std::sync::Once = std::sync::Once::new();
+        REGISTERED.call_once(|| unsafe {
+            pthread_atfork(None, None, Some(forget_pid));
+        });
+    }
+    match PID.load(Ordering::Relaxed) {
+        0 => {
+            let pid = std::process::id();
+            PID.store(pid, Ordering::Relaxed);
+            pid
+        }
+        pid => pid,
+    }
+}
+
 /// `pid_prefix()`: `[pid]` padded, when forced or in a forked child.
 fn push_pid_prefix(options: &Options, py: Python<'_>, out: &mut String) -> PyResult<()> {
-    let pid = std::process::id();
-    let forked = || -> PyResult<bool> { options.seen_pid.bind(py).ne(pid) };
+    let pid = process_id();
+    let forked = || -> PyResult<bool> {
+        match options.seen_pid_number {
+            Some(seen_pid) => Ok(seen_pid != pid),
+            None => options.seen_pid.bind(py).ne(pid),
+        }
+    };
     if options.force_pid || forked()? {
         push_left_aligned(out, &format!("[{pid}]"), options.pid_alignment);
     }
@@ -248,7 +297,11 @@ fn push_thread_prefix(
     out: &mut String,
 ) -> PyResult<()> {
     let seen = options.seen_threads.bind(py);
-    seen.add(crate::compat::current_thread_ident())?;
+    let ident = crate::compat::current_thread_ident();
+    if options.last_seen_thread.get(py) != ident {
+        seen.add(ident)?;
+        options.last_seen_thread.set(py, ident);
+    }
     let shown = match threading_support {
         Some(false) => false,
         Some(true) => true,
@@ -269,7 +322,7 @@ fn push_thread_prefix(
 fn push_filename_prefix(
     options: &Options,
     filename: &Bound<'_, PyAny>,
-    lineno: &Bound<'_, PyAny>,
+    lineno: &Lineno<'_>,
     out: &mut String,
 ) -> PyResult<()> {
     let palette = &options.palette;
@@ -284,11 +337,15 @@ fn push_filename_prefix(
     out.push_str(&palette.colon);
     out.push(':');
     out.push_str(&palette.lineno);
-    match lineno.extract::<i64>() {
-        Ok(number) if lineno.is_exact_instance_of::<pyo3::types::PyInt>() => {
-            push_left_aligned(out, &number.to_string(), 5)
-        }
-        _ => out.push_str(
+    let number = match lineno {
+        Lineno::Number(number) => Some(*number),
+        Lineno::Object(lineno) if lineno.is_exact_instance_of::<pyo3::types::PyInt>() => lineno.extract().ok(),
+        Lineno::Object(_) => None,
+    };
+    match (number, lineno) {
+        (Some(number), _) => push_left_aligned(out, &number.to_string(), 5),
+        (None, Lineno::Number(_)) => unreachable!("a number always formats natively"),
+        (None, Lineno::Object(lineno)) => out.push_str(
             &crate::compat::import(lineno.py(), "builtins")?
                 .getattr("format")?
                 .call1((lineno, "<5"))?
@@ -405,6 +462,40 @@ fn push_failed_repr(py: Python<'_>, options: &Options, error: PyErr, out: &mut S
     Ok(())
 }
 
+/// A line number: read from the frame, or any object a (detached, hand-made) event holds.
+enum Lineno<'py> {
+    Number(i64),
+    Object(Bound<'py, PyAny>),
+}
+
+/// What the rows show of an event's code.
+struct Facts<'py> {
+    function: Bound<'py, PyAny>,
+    module: Bound<'py, PyAny>,
+    filename: Bound<'py, PyAny>,
+    lineno: Lineno<'py>,
+}
+
+impl<'py> Facts<'py> {
+    fn of(py: Python<'py>, event: &EventData) -> PyResult<Facts<'py>> {
+        if let Some(live) = event.live_facts(py) {
+            let (info, facts, lineno) = live?;
+            return Ok(Facts {
+                function: info.function.bind(py).clone(),
+                module: facts.module.bind(py).clone(),
+                filename: facts.filename.bind(py).clone(),
+                lineno: Lineno::Number(lineno.into()),
+            });
+        }
+        Ok(Facts {
+            function: event.get(py, Field::Function)?,
+            module: event.get(py, Field::Module)?,
+            filename: event.get(py, Field::Filename)?,
+            lineno: Lineno::Object(event.get(py, Field::Lineno)?),
+        })
+    }
+}
+
 /// `pid_prefix() + thread_prefix(event)`.
 fn row_owner(action: &Bound<'_, PyAny>, options: &Options, event: &EventData) -> PyResult<String> {
     let py = action.py();
@@ -415,9 +506,15 @@ fn row_owner(action: &Bound<'_, PyAny>, options: &Options, event: &EventData) ->
 }
 
 /// The start of an event row: owner, filename prefix, then the kind column.
-fn push_row_start(py: Python<'_>, options: &Options, event: &EventData, owner: &str, out: &mut String) -> PyResult<()> {
+fn push_row_start(
+    options: &Options,
+    event: &EventData,
+    facts: &Facts<'_>,
+    owner: &str,
+    out: &mut String,
+) -> PyResult<()> {
     out.push_str(owner);
-    push_filename_prefix(options, &event.get(py, Field::Filename)?, &event.get(py, Field::Lineno)?, out)?;
+    push_filename_prefix(options, &facts.filename, &facts.lineno, out)?;
     out.push_str(&options.palette.kind);
     push_left_aligned(out, event.kind.name(), 9);
     out.push(' ');
@@ -429,7 +526,8 @@ fn code_rows(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, ou
     let py = action.py();
     let palette = &options.palette;
     let mut source = String::new();
-    push_source(options, &event.get(py, Field::Fullsource)?, &event.get(py, Field::Filename)?, &mut source)?;
+    let facts = Facts::of(py, event)?;
+    push_source(options, &event.get(py, Field::Fullsource)?, &facts.filename, &mut source)?;
     let lines = text::splitlines(&source);
     let owner = row_owner(action, options, event)?;
     let colour = &palette.events[event.kind as usize];
@@ -440,7 +538,7 @@ fn code_rows(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, ou
         out.push_str(&palette.reset);
         out.push('\n');
     };
-    push_row_start(py, options, event, &owner, out)?;
+    push_row_start(options, event, &facts, &owner, out)?;
     row_end(out, first_line);
     // Decorated definitions: '|' marks the middle lines and '*' the last one.
     for (index, line) in lines.iter().enumerate().skip(1) {
@@ -513,13 +611,12 @@ fn drop_finished_calls(stack: &Bound<'_, PyList>, frame: &Bound<'_, PyAny>, is_c
 fn call_row(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, out: &mut String) -> PyResult<()> {
     let py = action.py();
     let palette = &options.palette;
-    let stacks = action.getattr(pyo3::intern!(py, "locals"))?;
-    let stack = stacks.get_item(crate::compat::current_thread_ident())?.cast_into::<PyList>()?;
+    let stack = thread_stack(action, options)?;
     let kind = event.kind;
     let builtin = event.builtin;
     let is_python_call = kind == Kind::Call && !builtin;
-    let module = event.get(py, Field::Module)?;
-    let function = event.get(py, Field::Function)?;
+    let facts = Facts::of(py, event)?;
+    let (module, function) = (&facts.module, &facts.function);
     // Only a live event's frame chain tells which calls are still executing.
     if !stack.is_empty() && !event.detached {
         if let Some(frame) = &event.frame {
@@ -528,22 +625,22 @@ fn call_row(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, out
     }
     if is_python_call {
         let key = frame_key(event.frame.as_ref()).map(|key| key.into_pyobject(py)).transpose()?;
-        stack.append((&module, &function, key))?;
+        stack.append((module, function, key))?;
     }
     let owner = row_owner(action, options, event)?;
-    push_row_start(py, options, event, &owner, out)?;
+    push_row_start(options, event, &facts, &owner, out)?;
     let depth = stack.len();
     let colour = &palette.events[kind as usize];
     let module_and_function = |out: &mut String| -> PyResult<()> {
-        push_str_of(out, &module)?;
+        push_str_of(out, module)?;
         out.push('.');
-        push_str_of(out, &function)
+        push_str_of(out, function)
     };
     let value = || Value { object: event.arg.bind(py), detached: event.detached };
-    let indent = INDENT.repeat(depth.saturating_sub(1));
+    let indent = depth.saturating_sub(1);
     match (kind, builtin) {
         (Kind::Call, true) => {
-            out.push_str(&indent);
+            text::push_repeated(out, INDENT, indent);
             out.push_str(colour);
             out.push_str(" >");
             out.push_str(&palette.builtin);
@@ -551,16 +648,16 @@ fn call_row(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, out
             module_and_function(out)?;
             out.push_str(": ");
             let mut source = String::new();
-            push_source(options, &event.get(py, Field::Source)?, &event.get(py, Field::Filename)?, &mut source)?;
+            push_source(options, &event.get(py, Field::Source)?, &facts.filename, &mut source)?;
             out.push_str(text::strip(&source));
         }
         (Kind::Call, false) => {
-            out.push_str(&indent);
+            text::push_repeated(out, INDENT, indent);
             out.push_str(colour);
             out.push_str("=>");
             out.push_str(&palette.normal);
             out.push(' ');
-            push_str_of(out, &function)?;
+            push_str_of(out, function)?;
             out.push('(');
             push_arguments(action, options, event, out)?;
             out.push_str(colour);
@@ -568,7 +665,7 @@ fn call_row(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, out
             out.push(')');
         }
         (Kind::Exception, true) | (Kind::Return, true) => {
-            out.push_str(&indent);
+            text::push_repeated(out, INDENT, indent);
             out.push_str(colour);
             out.push_str(if kind == Kind::Exception { " ! " } else { " <" });
             out.push_str(&palette.builtin);
@@ -578,32 +675,51 @@ fn call_row(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, out
             module_and_function(out)?;
         }
         (Kind::Exception, false) | (Kind::Return, false) => {
-            out.push_str(&indent);
+            text::push_repeated(out, INDENT, indent);
             out.push_str(colour);
             out.push_str(if kind == Kind::Exception { " !" } else { "<=" });
             out.push_str(&palette.normal);
             out.push(' ');
-            push_str_of(out, &function)?;
+            push_str_of(out, function)?;
             out.push_str(": ");
             out.push_str(&palette.reset);
             push_value(action, options, value(), out)?;
             out.push('\n');
             if kind == Kind::Return {
-                pop_returning_call(&stack, &module, &function)?;
+                pop_returning_call(&stack, module, function)?;
             }
             return Ok(());
         }
         (Kind::Line, _) => {
             out.push_str(&palette.reset);
-            out.push_str(&INDENT.repeat(depth));
+            text::push_repeated(out, INDENT, depth);
             let mut source = String::new();
-            push_source(options, &event.get(py, Field::Source)?, &event.get(py, Field::Filename)?, &mut source)?;
+            push_source(options, &event.get(py, Field::Source)?, &facts.filename, &mut source)?;
             out.push_str(text::strip(&source));
         }
     }
     out.push_str(&palette.reset);
     out.push('\n');
     Ok(())
+}
+
+/// `self.locals[get_ident()]`: this thread's call stack in the class's `locals` (replaced by `cleanup()`).
+fn thread_stack<'py>(action: &Bound<'py, PyAny>, options: &Options) -> PyResult<Bound<'py, PyList>> {
+    let py = action.py();
+    let stacks = action.get_type().getattr(pyo3::intern!(py, "locals"))?;
+    let ident = crate::compat::current_thread_ident();
+    let cached = options.last_stack.replace(py, None);
+    if let Some((cached_stacks, cached_ident, stack)) = &cached {
+        if cached_stacks.is(&stacks) && *cached_ident == ident {
+            let stack = stack.bind(py).clone();
+            options.last_stack.replace(py, cached);
+            return Ok(stack);
+        }
+    }
+    let stack = stacks.get_item(ident)?.cast_into::<PyList>()?;
+    // Holding the dict keeps its address from being reused by another one.
+    options.last_stack.replace(py, Some((stacks.unbind(), ident, stack.clone().unbind())));
+    Ok(stack)
 }
 
 /// A return pops the top entry when it is the returning function's.
@@ -747,7 +863,7 @@ impl NativeStreamAction {
             Some(event) => push_filename_prefix(
                 &options,
                 &event.getattr(pyo3::intern!(py, "filename"))?,
-                &event.getattr(pyo3::intern!(py, "lineno"))?,
+                &Lineno::Object(event.getattr(pyo3::intern!(py, "lineno"))?),
                 &mut out,
             )?,
             None => push_blank_filename_prefix(&options, &mut out),

@@ -23,7 +23,14 @@ pub fn push_right_aligned(out: &mut String, text: &str, width: usize) {
 }
 
 pub fn push_spaces(out: &mut String, count: usize) {
-    out.extend(std::iter::repeat_n(' ', count));
+    push_repeated(out, " ", count);
+}
+
+pub fn push_repeated(out: &mut String, text: &str, count: usize) {
+    out.reserve(text.len() * count);
+    for _ in 0..count {
+        out.push_str(text);
+    }
 }
 
 /// `str.isspace()` for one character: Rust's White_Space plus the ASCII separators U+001C..U+001F.
