@@ -91,6 +91,9 @@ impl Palette {
     }
 }
 
+/// CallPrinter's `locals` dict, a thread ident, and that thread's stack list in it.
+type CachedStack = (Py<PyAny>, u64, Py<PyList>);
+
 /// The options of one action, as the Python side resolved them.
 struct Options {
     printer: Printer,
@@ -105,7 +108,7 @@ struct Options {
     /// The thread last added to `seen_threads`, so that a thread is not added again on every event.
     last_seen_thread: GilCell<u64>,
     /// CallPrinter: the `locals` dict, thread and stack list of the last event.
-    last_stack: GilCell<Option<(Py<PyAny>, u64, Py<PyList>)>>,
+    last_stack: GilCell<Option<CachedStack>>,
     filename_alignment: usize,
     thread_alignment: usize,
     pid_alignment: usize,
