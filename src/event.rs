@@ -403,7 +403,7 @@ impl EventData {
             return None;
         };
         let frame = frame.bind(py);
-        let lineno = unsafe { compat::frame_lineno(frame.as_ptr().cast()) };
+        let lineno = unsafe { compat::frame_lineno(frame.as_ptr().cast(), self.line_tracing) };
         Some(info.module_facts(py, &compat::frame_globals_bound(frame)).map(|facts| (&**info, facts, lineno)))
     }
 
