@@ -49,8 +49,9 @@ def _isolated(monkeypatch):
     """No inherited backend choice; afterwards no tracer is left installed and no tool id is left claimed."""
     monkeypatch.delenv('PYTHONHUNTERBACKEND', raising=False)
     monkeypatch.setattr(hunter, '_last_tracer', None)
+    trace_before = sys.gettrace()
     yield
-    sys.settrace(None)
+    sys.settrace(trace_before)
     if HAS_MONITORING:
         leaked = hunter_tool_ids()
         for tool_id in leaked:
@@ -113,7 +114,7 @@ def stream_of(func, backend, *args, predicate=None):
     return events
 
 
-# 1. Backend selection.
+# Backend selection.
 
 
 @needs_monitoring
@@ -264,7 +265,7 @@ def test_auto_is_settrace_before_312(monkeypatch):
     assert hunter.Tracer().backend == 'settrace'
 
 
-# 2. Tool ids.
+# Tool ids.
 
 
 @needs_monitoring
@@ -343,7 +344,8 @@ def test_monitoring_without_a_free_tool_id_is_an_error(start):
     assert all(owner != 'hunter' for owner in tool_owners())
 
 
-# 3. restart_events: what one handler DISABLEd, the next one sees.
+# DISABLE: code that can never match stops being reported; restart_events: what one handler
+# DISABLEd, the next one sees.
 
 
 class CallbackCounter:
@@ -527,7 +529,7 @@ def test_lines_disabled_for_a_call_filter_reappear_for_a_line_filter():
     assert events == expected and len(events) > 5
 
 
-# 4. Threads.
+# Threads.
 
 
 def worker_thread_stream(backend, threading_support):
@@ -595,7 +597,7 @@ def test_threads_running_before_trace_are_never_traced(backend, threading_suppor
     assert ('MainThread', 'call') in events
 
 
-# 5. Failing handlers.
+# Failing handlers.
 
 FAILING_HANDLER_SCRIPT = textwrap.dedent(
     """
@@ -638,7 +640,7 @@ def test_failing_handler_reports_once_stops_and_the_program_carries_on(failing):
     assert "failed (RuntimeError('handler failed on purpose')) at <Event kind='line'" in result.stderr
 
 
-# 6. Neighbours: other tools in the same process.
+# Neighbours: other tools in the same process.
 
 COVERAGE_WORKLOAD = textwrap.dedent(
     """
@@ -680,30 +682,38 @@ COVERAGE_MAIN = textwrap.dedent(
         import hunter
         tracer = hunter.trace(action=hunter.CallPrinter(stream=sys.stderr), backend='monitoring', **json.loads(query))
         print('hunter backend', tracer.backend, file=sys.stderr)
+    import coverage
     import workload
+    print('coverage core', dict(coverage.Coverage.current().sys_info())['core'])
     print('result', workload.run())
     """
 )
 
 
 def coverage_executed_lines(directory, core, hunter_query):
-    environment = {'COVERAGE_CORE': core}
+    """Runs main.py under ``coverage run`` (``core`` None: coverage's default); returns workload.py's executed lines
+    and the run's stderr (hunter's output)."""
+    environment = {key: value for key, value in child_env().items() if key != 'COVERAGE_CORE'}
+    if core is not None:
+        environment['COVERAGE_CORE'] = core
     if hunter_query is not None:
         environment['HUNTER_TEST_QUERY'] = json.dumps(hunter_query)
     run = subprocess.run(
-        [sys.executable, '-m', 'coverage', 'run', '--data-file', f'.coverage-{core}', 'main.py'],
+        [sys.executable, '-m', 'coverage', 'run', '--data-file', '.coverage', 'main.py'],
         cwd=directory,
-        env=child_env(environment),
+        env=environment,
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert run.returncode == 0, run.stderr
-    assert run.stdout == 'result (20, 71)\n'
+    # On 3.12 and 3.13 coverage's default core is its C settrace tracer.
+    expected_core = 'SysMonitor' if core == 'sysmon' else 'CTracer'
+    assert run.stdout == f'coverage core {expected_core}\nresult (20, 71)\n'
     if hunter_query is not None:
         assert 'hunter backend monitoring' in run.stderr
     report = subprocess.run(
-        [sys.executable, '-m', 'coverage', 'json', '--data-file', f'.coverage-{core}', '-o', 'coverage.json'],
+        [sys.executable, '-m', 'coverage', 'json', '--data-file', '.coverage', '-o', 'coverage.json'],
         cwd=directory,
         env=child_env(),
         capture_output=True,
@@ -716,7 +726,7 @@ def coverage_executed_lines(directory, core, hunter_query):
 
 
 @needs_monitoring
-@pytest.mark.parametrize('core', ['sysmon', 'ctrace'])
+@pytest.mark.parametrize('core', ['sysmon', None], ids=['sysmon', 'default-core'])
 def test_coverage_measures_the_same_lines_with_and_without_hunter(tmp_path, core):
     pytest.importorskip('coverage', reason='coverage.py is in the test extras')
     (tmp_path / 'workload.py').write_text(COVERAGE_WORKLOAD)
