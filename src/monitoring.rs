@@ -12,10 +12,11 @@
 //! Monitoring is process-wide, while settrace is per thread: events of threads that settrace would not
 //! trace are dropped by `TracedThreads`.
 
+use std::cell::RefCell;
 use std::os::raw::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::ffi;
@@ -84,38 +85,51 @@ impl Backend {
 
 /// The threads a monitoring tracer delivers events of: the one that started it, and those that
 /// `threading.settrace` admitted (threads started afterwards, as settrace would trace them).
+///
+/// Admission is recorded per thread (thread-local), by the tracer's session (its generation): a thread
+/// ident can be reused by a new thread once the old one is gone, a thread-local cannot.
 pub struct TracedThreads {
-    starter: AtomicU64,
-    has_others: AtomicBool,
-    others: Mutex<Vec<u64>>,
+    session: AtomicU64,
 }
+
+thread_local! {
+    /// The sessions whose events this thread delivers. Few at once: one per monitoring tool id at most.
+    static ADMITTED_SESSIONS: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Bounds `ADMITTED_SESSIONS`: sessions of stopped tracers are evicted oldest first.
+const REMEMBERED_SESSIONS: usize = 8;
 
 impl Default for TracedThreads {
     fn default() -> Self {
-        TracedThreads { starter: AtomicU64::new(0), has_others: AtomicBool::new(false), others: Mutex::new(Vec::new()) }
+        TracedThreads { session: AtomicU64::new(0) }
     }
 }
 
 impl TracedThreads {
-    pub fn reset(&self, _py: Python<'_>, starter: u64) {
-        self.starter.store(starter, Ordering::Relaxed);
-        self.others.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
-        self.has_others.store(false, Ordering::Relaxed);
+    /// A new tracing session, started by (and so admitting) the current thread.
+    pub fn start(&self, _py: Python<'_>, session: u64) {
+        self.session.store(session, Ordering::Relaxed);
+        self.admit_current_thread();
     }
 
-    pub fn admit(&self, _py: Python<'_>, thread: u64) {
-        let mut others = self.others.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if !others.contains(&thread) {
-            others.push(thread);
-        }
-        self.has_others.store(true, Ordering::Relaxed);
+    pub fn admit_current_thread(&self) {
+        let session = self.session.load(Ordering::Relaxed);
+        let _ = ADMITTED_SESSIONS.try_with(|admitted| {
+            let mut admitted = admitted.borrow_mut();
+            if !admitted.contains(&session) {
+                if admitted.len() == REMEMBERED_SESSIONS {
+                    admitted.remove(0);
+                }
+                admitted.push(session);
+            }
+        });
     }
 
     #[inline]
-    fn contains(&self, thread: u64) -> bool {
-        thread == self.starter.load(Ordering::Relaxed)
-            || (self.has_others.load(Ordering::Relaxed)
-                && self.others.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).contains(&thread))
+    fn includes_current_thread(&self) -> bool {
+        let session = self.session.load(Ordering::Relaxed);
+        ADMITTED_SESSIONS.try_with(|admitted| admitted.borrow().contains(&session)).unwrap_or(false)
     }
 }
 
@@ -149,7 +163,7 @@ unsafe fn deliver(
     let py = unsafe { Python::assume_attached() };
     let tracer = unsafe { Borrowed::from_ptr(py, slf).cast_unchecked::<Tracer>() };
     let this = tracer.get();
-    if this.handler_is_stopped(py) || !this.threads.contains(compat::current_thread_ident()) {
+    if this.handler_is_stopped(py) || !this.threads.includes_current_thread() {
         return new_none();
     }
     let site = unsafe { EventSite::of_running_code(code) };

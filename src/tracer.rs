@@ -379,7 +379,7 @@ impl Tracer {
             threading.getattr(set_name)?.call1((slf,))?;
         }
         if this.backend.get(py) == Backend::Monitoring {
-            this.threads.reset(py, compat::current_thread_ident());
+            this.threads.start(py, this.generation.get(py));
             match monitoring::start(slf) {
                 Ok(tool_id) => {
                     this.tool_id.set(py, Some(tool_id));
@@ -435,7 +435,7 @@ impl Tracer {
         if this.tool_id.get(py).is_some() {
             // CPython runs monitoring tools from the highest id down, so the settrace trampoline (id 7) calls
             // us before our own callback sees this very event: admitting the thread is enough.
-            this.threads.admit(py, compat::current_thread_ident());
+            this.threads.admit_current_thread();
             let (_, set_name, _) = this.hook_names();
             crate::compat::import(py, "sys")?.getattr(set_name)?.call1((py.None(),))?;
             return Ok(None);
