@@ -442,26 +442,9 @@ def load_config(*args, **kwargs):
         _default_trace_args = (), ()
 
 
-#: The names that PYTHONHUNTER, PYTHONHUNTERCONFIG and the command line queries may use.
-_EXPRESSION_NAMES = (
-    'And',
-    'Backlog',
-    'CallPrinter',
-    'CodePrinter',
-    'Debugger',
-    'ErrorSnooper',
-    'From',
-    'Manhole',
-    'Not',
-    'Or',
-    'Q',
-    'Query',
-    'StackPrinter',
-    'VarsPrinter',
-    'VarsSnooper',
-    'When',
-    'Stop',
-)
+#: The names that PYTHONHUNTER, PYTHONHUNTERCONFIG and the command line queries may use: the public filters and
+#: actions, and ``Stop`` (the cookbook's ``~Q(calls_gt=1000, action=Stop)``); not the ``trace``/``stop`` functions.
+_EXPRESSION_NAMES = tuple(name for name in __all__ if name not in ('stop', 'trace')) + ('Stop',)
 
 
 def _evaluate_arguments(text, source_name, predicates_only=True):
