@@ -196,3 +196,18 @@ pub unsafe fn code_line(code: *mut ffi::PyObject, offset: c_int) -> c_int {
 /// Whether a profiler's `call` event for `generator.throw()` carries the thrown exception as `arg`
 /// (CPython 3.12's legacy profiling does; 3.13 passes None, as for every other call).
 pub const PROFILE_THROW_CARRIES_EXCEPTION: bool = cfg!(all(Py_3_12, not(Py_3_13)));
+
+/// Whether the interpreter is shutting down (`Py_IsFinalizing`, public from 3.13 on).
+pub fn interpreter_is_finalizing() -> bool {
+    #[cfg(Py_3_13)]
+    {
+        unsafe { ffi::Py_IsFinalizing() != 0 }
+    }
+    #[cfg(not(Py_3_13))]
+    {
+        extern "C" {
+            fn _Py_IsFinalizing() -> c_int;
+        }
+        unsafe { _Py_IsFinalizing() != 0 }
+    }
+}

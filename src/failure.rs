@@ -81,7 +81,7 @@ fn report(py: Python<'_>, handler: Option<Py<PyAny>>, error: &PyErr, event: Opti
 
 /// A panic caught at the edge of a native callback: reported like a failing handler (there is no event).
 pub fn report_internal_error(tracer: Borrowed<'_, '_, Tracer>) {
-    Python::attach(|py| {
+    crate::attached::run_attached(tracer.py(), |py| {
         let error = pyo3::exceptions::PySystemError::new_err("hunter: internal error in the trace function");
         report_and_stop(py, tracer, None, error, None);
     });

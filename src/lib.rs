@@ -2,6 +2,7 @@
 use pyo3::prelude::*;
 
 mod actions;
+mod attached;
 mod codeinfo;
 mod compat;
 pub mod envexpr;
@@ -16,7 +17,9 @@ mod tracer;
 #[pymodule(name = "_hunter")]
 fn hunter_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    attached::register(m)?;
     m.add_class::<tracer::Tracer>()?;
+    m.add_function(wrap_pyfunction!(tracer::_stop_all_tracers, m)?)?;
     m.add_class::<event::Event>()?;
     m.add_class::<actions::NativeStreamAction>()?;
     m.add_function(wrap_pyfunction!(safe_repr::safe_repr, m)?)?;

@@ -11,6 +11,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 
+use crate::attached;
 use crate::codeinfo::{CodeInfo, VerdictCache};
 use crate::compat;
 use crate::event::{EventData, EventRef, Kind};
@@ -22,6 +23,35 @@ use crate::predicates::{self, StaticFacts, Verdict};
 /// Each `trace()` call gets a new generation, so per-code verdicts cached for an earlier handler are
 /// never reused for a new one.
 static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
+
+/// Every tracer between `trace()` and `stop()`, so that all can be stopped before the interpreter shuts down.
+static RUNNING_TRACERS: GilCell<Vec<Py<Tracer>>> = GilCell::new(Vec::new());
+
+fn remember_running(py: Python<'_>, tracer: &Bound<'_, Tracer>) {
+    let mut running = RUNNING_TRACERS.replace(py, Vec::new());
+    running.push(tracer.clone().unbind());
+    RUNNING_TRACERS.replace(py, running);
+}
+
+fn forget_running(py: Python<'_>, tracer: &Bound<'_, Tracer>) {
+    let mut running = RUNNING_TRACERS.replace(py, Vec::new());
+    running.retain(|other| !other.is(tracer));
+    let leftovers = RUNNING_TRACERS.replace(py, running);
+    drop(leftovers);
+}
+
+/// Stops every running tracer; returns how many there were. Called at exit (see `hunter._stop_tracers_at_exit`):
+/// before 3.14 CPython ends daemon threads during finalization by unwinding their stacks, which must not
+/// happen while they are inside a tracer callback.
+#[pyfunction]
+pub fn _stop_all_tracers(py: Python<'_>) -> PyResult<usize> {
+    let running = RUNNING_TRACERS.replace(py, Vec::new());
+    let count = running.len();
+    for tracer in running {
+        Tracer::stop_tracing(tracer.bind(py))?;
+    }
+    Ok(count)
+}
 
 #[pyclass(module = "hunter.tracer", name = "Tracer", frozen, weakref)]
 pub struct Tracer {
@@ -89,8 +119,7 @@ pub(crate) enum EventArg {
 /// The C trace function. CPython calls it attached, never recursively on one thread.
 ///
 /// The rejection path touches only borrowed pointers. Anything that creates owned `Py` references runs
-/// inside `Python::attach`, so that pyo3 knows the thread is attached and releases them immediately
-/// (otherwise they are parked in pyo3's deferred-release pool, keeping frames alive).
+/// inside `attached::run_attached`, so that pyo3 knows the thread is attached and releases them at once.
 unsafe extern "C" fn trace_function(
     obj: *mut ffi::PyObject,
     frame: *mut ffi::PyFrameObject,
@@ -149,18 +178,20 @@ impl Tracer {
             && match unsafe { this.code_verdict(py, site, kind) } {
                 Ok(verdict) => verdict != Verdict::Effectful,
                 Err(error) => {
-                    Python::attach(|py| failure::report_and_stop(py, slf, None, error, None));
+                    attached::run_attached(py, |py| failure::report_and_stop(py, slf, None, error, None));
                     return false;
                 }
             };
         if !skip {
-            let failed = Python::attach(|py| match unsafe { this.run_handler(py, site, kind, builtin, arg) } {
-                Ok(()) => false,
-                Err((error, handler, event)) => {
-                    failure::report_and_stop(py, slf, Some(handler), error, event.as_ref());
-                    true
-                }
-            });
+            let failed =
+                attached::run_attached(py, |py| match unsafe { this.run_handler(py, site, kind, builtin, arg) } {
+                    Ok(()) => false,
+                    Err((error, handler, event)) => {
+                        failure::report_and_stop(py, slf, Some(handler), error, event.as_ref());
+                        true
+                    }
+                })
+                .unwrap_or(false);
             if failed {
                 return false;
             }
@@ -185,7 +216,7 @@ impl Tracer {
         if cached != Verdict::Unknown {
             return Ok(cached);
         }
-        Python::attach(|py| {
+        attached::run_attached(py, |py| {
             let handler = self.handler.as_ptr(py);
             if handler.is_null() {
                 return Ok(Verdict::Never);
@@ -198,6 +229,7 @@ impl Tracer {
             info.verdicts.set(py, cache);
             Ok(verdict)
         })
+        .unwrap_or(Ok(Verdict::Never))
     }
 
     /// Builds the event and runs the handler on it. On failure, hands back what the report needs.
@@ -276,6 +308,7 @@ impl Tracer {
             return Ok(());
         };
         drop(handler);
+        forget_running(py, slf);
         let (get_name, set_name, _) = this.hook_names();
         if let Some(tool_id) = this.tool_id.replace(py, None) {
             monitoring::stop(py, tool_id)?;
@@ -383,6 +416,7 @@ impl Tracer {
             match monitoring::start(slf) {
                 Ok(tool_id) => {
                     this.tool_id.set(py, Some(tool_id));
+                    remember_running(py, slf);
                     return Ok(slf.clone());
                 }
                 Err(error) if this.backend_is_auto && error.is_instance_of::<monitoring::NoFreeToolId>(py) => {
@@ -397,6 +431,7 @@ impl Tracer {
         let previous = crate::compat::import(py, "sys")?.getattr(get_name)?.call0()?;
         this.previous.replace(py, (!previous.is_none()).then(|| previous.unbind()));
         this.install(py, Some(slf));
+        remember_running(py, slf);
         Ok(slf.clone())
     }
 

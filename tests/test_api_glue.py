@@ -16,7 +16,6 @@ import re
 import subprocess
 import sys
 import warnings
-import weakref
 
 import pytest
 
@@ -509,19 +508,42 @@ def test_trace_clear_env_var(monkeypatch, clear):
     assert ('PYTHONHUNTER' in os.environ) is not clear
 
 
-def test_trace_registers_a_weak_atexit_hook(monkeypatch):
-    registered = []
-    monkeypatch.setattr(atexit, 'register', lambda func, *args, **kwargs: registered.append((func, args, kwargs)))
+@pytest.mark.deliberate_change('every running tracer is stopped at exit by one hook, not only those of trace()')
+def test_running_tracers_are_stopped_at_exit():
     before = sys.gettrace()
-    tracer = hunter.trace(**NOTHING)
-    assert len(registered) == 1
-    func, args, kwargs = registered[0]
-    func(*args, **kwargs)
+    direct = hunter.Tracer(backend='settrace').trace(Query(module='no such module'))
+    traced = hunter.trace(**NOTHING)
+    hunter._stop_tracers_at_exit()
+    assert direct.handler is None and traced.handler is None
     assert sys.gettrace() is before
-    # The hook must not keep the tracer alive: it holds only a weak reference.
-    held = [*args, *kwargs.values(), *(func.__defaults__ or ()), *(cell.cell_contents for cell in func.__closure__ or ())]
-    assert not any(value is tracer for value in held)
-    assert any(isinstance(value, weakref.ref) and value() is tracer for value in held)
+
+
+SHUTDOWN_WITH_A_TRACED_DAEMON_THREAD = """
+import sys, threading, time, hunter
+def spin():
+    while True:
+        sum(range(10))
+if sys.argv[1] == 'trace':
+    hunter.trace(module='__main__', threading_support=True, backend=sys.argv[2])
+else:
+    hunter.Tracer(threading_support=True, backend=sys.argv[2]).trace(hunter.Q(module='__main__', action=hunter.CallPrinter))
+threading.Thread(target=spin, daemon=True).start()
+time.sleep(0.05)
+print('done')
+"""
+
+
+@pytest.mark.deliberate_change('hunter-rs backends')
+@pytest.mark.parametrize('start', ['trace', 'Tracer'])
+@pytest.mark.parametrize('backend', ['settrace', 'auto'])
+def test_interpreter_exit_with_a_traced_daemon_thread(start, backend):
+    """A daemon thread printing trace output while the interpreter exits must not crash it."""
+    result = subprocess.run(
+        [sys.executable, '-c', SHUTDOWN_WITH_A_TRACED_DAEMON_THREAD, start, backend],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout == 'done\n'
 
 
 def test_stop_without_tracer_warns():

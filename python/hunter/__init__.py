@@ -24,6 +24,7 @@ from ._hunter import Tracer
 from ._hunter import When
 from ._hunter import evaluate_arguments as _evaluate_expression_arguments
 from ._hunter import __version__
+from ._hunter import _stop_all_tracers
 from .actions import Action
 from .actions import CallPrinter
 from .actions import CodePrinter
@@ -259,8 +260,6 @@ def trace(*predicates, **options):
     (``'auto'``, ``'monitoring'`` or ``'settrace'``; default from ``PYTHONHUNTERBACKEND``, else ``'auto'``).
     """
     global _last_tracer
-    import weakref
-
     predicates, options = _apply_config(predicates, options)
 
     clear_env_var = options.pop('clear_env_var', False)
@@ -276,15 +275,8 @@ def trace(*predicates, **options):
 
     predicate = _prepare_predicate(*predicates, **options)
     _last_tracer = tracer = Tracer(threading_support=threading_support, profiling_mode=profiling_mode, backend=backend)
-    atexit.register(_stop_if_alive, weakref.ref(tracer))
     return tracer.trace(predicate)
 
-
-def _stop_if_alive(tracer_ref):
-    # The at-exit hook must not keep an abandoned tracer alive.
-    tracer = tracer_ref()
-    if tracer is not None:
-        tracer.stop()
 
 
 def stop():
@@ -477,3 +469,16 @@ def _embed_via_environment():
 
 
 load_config()
+
+
+def _stop_tracers_at_exit():
+    """Stops every running tracer before the interpreter shuts down, then briefly lets other threads run so that
+    any of them inside a tracer callback returns from it: before 3.14 CPython ends daemon threads during
+    finalization by unwinding their stacks (``pthread_exit``), which must not happen inside hunter's native code."""
+    if _stop_all_tracers():
+        import time
+
+        time.sleep(0.01)
+
+
+atexit.register(_stop_tracers_at_exit)
