@@ -19,7 +19,7 @@ use pyo3::PyTypeInfo;
 
 use crate::event::{Event, EventData, EventRef, Field, Kind};
 use crate::gilcell::GilCell;
-use crate::safe_repr::{safe_repr_clipped, Clipped, DEFAULT_MAXDEPTH};
+use crate::safe_repr::{safe_repr_clipped_into, DEFAULT_MAXDEPTH};
 use text::{char_len, push_left_aligned, push_right_aligned, push_spaces};
 
 const NO_SOURCE_PREFIX: &str = "??? NO SOURCE: ";
@@ -58,6 +58,8 @@ struct Palette {
     reset: String,
     /// `event_colors.get(kind)`, indexed by `Kind`.
     events: [String; 4],
+    /// `' {CONT}[...]{RESET} '`, in place of the middle of a value cut to `repr_limit`.
+    cut_marker: String,
 }
 
 impl Palette {
@@ -67,11 +69,13 @@ impl Palette {
         let event_colour = |kind: Kind| -> PyResult<String> {
             Ok(event_colors.call_method1("get", (kind.name(),))?.str()?.to_string_lossy().into_owned())
         };
+        let (cont, reset) = (colour("CONT")?, colour("RESET")?);
         Ok(Palette {
+            cut_marker: format!(" {cont}[...]{reset} "),
             colon: colour("COLON")?,
             lineno: colour("LINENO")?,
             kind: colour("KIND")?,
-            cont: colour("CONT")?,
+            cont,
             vars: colour("VARS")?,
             vars_name: colour("VARS-NAME")?,
             internal_failure: colour("INTERNAL-FAILURE")?,
@@ -80,7 +84,7 @@ impl Palette {
             source_detail: colour("SOURCE-DETAIL")?,
             builtin: colour("BUILTIN")?,
             normal: colour("NORMAL")?,
-            reset: colour("RESET")?,
+            reset,
             events: [
                 event_colour(Kind::Call)?,
                 event_colour(Kind::Exception)?,
@@ -401,15 +405,9 @@ fn push_value(action: &Bound<'_, PyAny>, options: &Options, value: Value<'_, '_>
     } else {
         match (&options.render, options.repr_limit) {
             (Render::SafeRepr, Some(limit)) => {
-                return match safe_repr_clipped(object, DEFAULT_MAXDEPTH, limit, true) {
-                    Ok(Clipped::Whole(text)) => {
-                        out.push_str(&text);
-                        Ok(())
-                    }
-                    Ok(Clipped::Cut { head, tail }) => {
-                        push_cut(options, &head, &tail, out);
-                        Ok(())
-                    }
+                let marker = &options.palette.cut_marker;
+                return match safe_repr_clipped_into(object, DEFAULT_MAXDEPTH, limit, true, marker, out) {
+                    Ok(()) => Ok(()),
                     Err(error) => push_failed_repr(py, options, error, out),
                 };
             }
@@ -428,7 +426,11 @@ fn push_value(action: &Bound<'_, PyAny>, options: &Options, value: Value<'_, '_>
         (Ok(text), Some(limit)) => {
             let escaped = text.to_string_lossy().replace('\n', "\\n");
             match text::cut(&escaped, limit) {
-                Some((head, tail)) => push_cut(options, &head, &tail, out),
+                Some((head, tail)) => {
+                    out.push_str(&head);
+                    out.push_str(&options.palette.cut_marker);
+                    out.push_str(&tail);
+                }
                 None => out.push_str(&escaped),
             }
             Ok(())
@@ -439,16 +441,6 @@ fn push_value(action: &Bound<'_, PyAny>, options: &Options, value: Value<'_, '_>
             Err(error) => push_failed_repr(py, options, error, out),
         },
     }
-}
-
-fn push_cut(options: &Options, head: &str, tail: &str, out: &mut String) {
-    out.push_str(head);
-    out.push(' ');
-    out.push_str(&options.palette.cont);
-    out.push_str("[...]");
-    out.push_str(&options.palette.reset);
-    out.push(' ');
-    out.push_str(tail);
 }
 
 /// `!!! FAILED REPR: <exception>` for an `Exception`; anything else (KeyboardInterrupt...) propagates.
