@@ -8,6 +8,7 @@
 
 mod text;
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use pyo3::exceptions::{PyException, PyNotImplementedError, PyTypeError, PyValueError};
@@ -205,7 +206,7 @@ impl NativeStreamAction {
             Printer::Code => code_rows(slf.as_any(), &options, event, &mut out),
             Printer::Call => call_row(slf.as_any(), &options, event, &mut out),
         };
-        let written = formatted.and_then(|()| write(&options, PyString::new(py, &out)));
+        let written = formatted.and_then(|()| write(&options, new_py_string(py, &out)));
         slf.get().buffer.replace(py, out);
         written
     }
@@ -223,6 +224,25 @@ fn write(options: &Options, text: Bound<'_, PyString>) -> PyResult<()> {
             }
             Err(error)
         }
+    }
+}
+
+/// `PyString::new`, without CPython's UTF-8 decoding pass for the (usual) ASCII text.
+fn new_py_string<'py>(py: Python<'py>, text: &str) -> Bound<'py, PyString> {
+    if !text.is_ascii() {
+        return PyString::new(py, text);
+    }
+    let length = ffi::Py_ssize_t::try_from(text.len()).expect("a row fits in memory");
+    unsafe {
+        let string = ffi::PyUnicode_New(length, 127);
+        if string.is_null() {
+            // Out of memory: let the regular path report it.
+            ffi::PyErr_Clear();
+            return PyString::new(py, text);
+        }
+        // An ASCII string made by PyUnicode_New(.., 127) stores one byte per character after its header.
+        std::ptr::copy_nonoverlapping(text.as_ptr(), ffi::PyUnicode_DATA(string).cast::<u8>(), text.len());
+        Bound::from_owned_ptr(py, string).cast_into_unchecked()
     }
 }
 
@@ -335,9 +355,11 @@ fn push_filename_prefix(
     let palette = &options.palette;
     let alignment = options.filename_alignment;
     let filename = as_text(filename)?;
-    let filename = if filename == "?" { format!("{}?", palette.source_failure).into() } else { filename };
-    if char_len(&filename) > alignment {
-        push_right_aligned(out, &text::shortened_filename(&filename, alignment), alignment);
+    if filename == "?" {
+        let marked = format!("{}?", palette.source_failure);
+        push_right_aligned(out, &marked, alignment);
+    } else if char_len(&filename) > alignment {
+        text::push_shortened_filename(out, &filename, alignment);
     } else {
         push_right_aligned(out, &filename, alignment);
     }
@@ -350,7 +372,9 @@ fn push_filename_prefix(
         Lineno::Object(_) => None,
     };
     match (number, lineno) {
-        (Some(number), _) => push_left_aligned(out, &number.to_string(), 5),
+        (Some(number), _) => {
+            let _ = write!(out, "{number:<5}");
+        }
         (None, Lineno::Number(_)) => unreachable!("a number always formats natively"),
         (None, Lineno::Object(lineno)) => out.push_str(
             &crate::compat::import(lineno.py(), "builtins")?
@@ -491,29 +515,33 @@ impl<'py> Facts<'py> {
     }
 }
 
-/// `pid_prefix() + thread_prefix(event)`.
-fn row_owner(action: &Bound<'_, PyAny>, options: &Options, event: &EventData) -> PyResult<String> {
-    let py = action.py();
-    let mut owner = String::new();
-    push_pid_prefix(options, py, &mut owner)?;
-    push_thread_prefix(options, py, event.threading_support, &mut owner)?;
-    Ok(owner)
+/// `pid_prefix() + thread_prefix(event)`; returns where it is in `out`, for rows that repeat it.
+fn push_row_owner(
+    py: Python<'_>,
+    options: &Options,
+    event: &EventData,
+    out: &mut String,
+) -> PyResult<std::ops::Range<usize>> {
+    let start = out.len();
+    push_pid_prefix(options, py, out)?;
+    push_thread_prefix(options, py, event.threading_support, out)?;
+    Ok(start..out.len())
 }
 
-/// The start of an event row: owner, filename prefix, then the kind column.
+/// The start of an event row: owner, filename prefix, then the kind column. Returns where the owner is.
 fn push_row_start(
+    py: Python<'_>,
     options: &Options,
     event: &EventData,
     facts: &Facts<'_>,
-    owner: &str,
     out: &mut String,
-) -> PyResult<()> {
-    out.push_str(owner);
+) -> PyResult<std::ops::Range<usize>> {
+    let owner = push_row_owner(py, options, event, out)?;
     push_filename_prefix(options, &facts.filename, &facts.lineno, out)?;
     out.push_str(&options.palette.kind);
     push_left_aligned(out, event.kind.name(), 9);
     out.push(' ');
-    Ok(())
+    Ok(owner)
 }
 
 /// CodePrinter: the (full) source of the event, one row per line, then the value of returns and exceptions.
@@ -524,7 +552,6 @@ fn code_rows(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, ou
     let facts = Facts::of(py, event)?;
     push_source(options, &event.get(py, Field::Fullsource)?, &facts.filename, &mut source)?;
     let lines = text::splitlines(&source);
-    let owner = row_owner(action, options, event)?;
     let colour = &palette.events[event.kind as usize];
     let first_line = lines.first().copied().ok_or_else(|| PyValueError::new_err("empty source"))?;
     let row_end = |out: &mut String, line: &str| {
@@ -533,11 +560,11 @@ fn code_rows(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, ou
         out.push_str(&palette.reset);
         out.push('\n');
     };
-    push_row_start(options, event, &facts, &owner, out)?;
+    let owner = push_row_start(py, options, event, &facts, out)?;
     row_end(out, first_line);
     // Decorated definitions: '|' marks the middle lines and '*' the last one.
     for (index, line) in lines.iter().enumerate().skip(1) {
-        out.push_str(&owner);
+        out.extend_from_within(owner.clone());
         push_blank_filename_prefix(options, out);
         out.push_str(&palette.kind);
         push_left_aligned(out, if index + 1 == lines.len() { "   *" } else { "   |" }, 9);
@@ -545,7 +572,7 @@ fn code_rows(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, ou
         row_end(out, line);
     }
     if matches!(event.kind, Kind::Return | Kind::Exception) {
-        out.push_str(&owner);
+        out.extend_from_within(owner.clone());
         push_blank_filename_prefix(options, out);
         out.push_str(&palette.cont);
         push_left_aligned(out, "...", 9);
@@ -569,10 +596,16 @@ fn frame_key(frame: Option<&Py<PyAny>>) -> Option<usize> {
 fn entry_key(entry: &Bound<'_, PyAny>) -> PyResult<Option<usize>> {
     let key = entry.cast::<PyTuple>()?.get_item(2)?;
     if key.is_none() {
-        Ok(None)
-    } else {
-        Ok(Some(key.extract()?))
+        return Ok(None);
     }
+    // The keys are ints this module stored, read back without pyo3's generic conversion.
+    let key = unsafe { ffi::PyLong_AsVoidPtr(key.as_ptr()) };
+    if key.is_null() {
+        if let Some(error) = PyErr::take(entry.py()) {
+            return Err(error);
+        }
+    }
+    Ok(Some(key as usize))
 }
 
 /// Pops the entries of `stack` whose frames are no longer executing (CallPrinter's fix for upstream #123).
@@ -619,11 +652,12 @@ fn call_row(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, out
         }
     }
     if is_python_call {
-        let key = frame_key(event.frame.as_ref()).map(|key| key.into_pyobject(py)).transpose()?;
+        let key = frame_key(event.frame.as_ref())
+            .map(|key| unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyLong_FromVoidPtr(key as *mut _)) })
+            .transpose()?;
         stack.append((module, function, key))?;
     }
-    let owner = row_owner(action, options, event)?;
-    push_row_start(options, event, &facts, &owner, out)?;
+    push_row_start(py, options, event, &facts, out)?;
     let depth = stack.len();
     let colour = &palette.events[kind as usize];
     let module_and_function = |out: &mut String| -> PyResult<()> {
@@ -642,9 +676,7 @@ fn call_row(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, out
             out.push(' ');
             module_and_function(out)?;
             out.push_str(": ");
-            let mut source = String::new();
-            push_source(options, &event.get(py, Field::Source)?, &facts.filename, &mut source)?;
-            out.push_str(text::strip(&source));
+            push_stripped_source(options, event, &facts, out)?;
         }
         (Kind::Call, false) => {
             text::push_repeated(out, INDENT, indent);
@@ -688,13 +720,24 @@ fn call_row(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, out
         (Kind::Line, _) => {
             out.push_str(&palette.reset);
             text::push_repeated(out, INDENT, depth);
-            let mut source = String::new();
-            push_source(options, &event.get(py, Field::Source)?, &facts.filename, &mut source)?;
-            out.push_str(text::strip(&source));
+            push_stripped_source(options, event, &facts, out)?;
         }
     }
     out.push_str(&palette.reset);
     out.push('\n');
+    Ok(())
+}
+
+/// `try_source(event).strip()`.
+fn push_stripped_source(options: &Options, event: &EventData, facts: &Facts<'_>, out: &mut String) -> PyResult<()> {
+    let py = facts.filename.py();
+    let source = match facts.lineno {
+        Lineno::Number(lineno) => event.source_with(py, &facts.filename, lineno)?.clone(),
+        Lineno::Object(_) => event.get(py, Field::Source)?,
+    };
+    let start = out.len();
+    push_source(options, &source, &facts.filename, out)?;
+    text::strip_from(out, start);
     Ok(())
 }
 
