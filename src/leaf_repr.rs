@@ -32,7 +32,7 @@ pub fn leaf<'a>(obj: &'a Bound<'_, PyAny>) -> Option<Leaf<'a>> {
             unsafe { ffi::PyErr_Clear() };
             return None;
         }
-        let _ = write!(text, "{value}");
+        text = ShortText::int(value);
     } else if ty == &raw mut ffi::PyFloat_Type {
         push_float_repr(&mut text, unsafe { ffi::PyFloat_AS_DOUBLE(ptr) })?;
     } else if ty == &raw mut ffi::PyUnicode_Type {
@@ -55,6 +55,27 @@ pub struct ShortText {
 }
 
 impl ShortText {
+    /// The decimal form of `value` (without the formatting machinery: this runs for every int shown).
+    pub fn int(value: i64) -> ShortText {
+        let mut digits = [0u8; 20];
+        let mut start = digits.len();
+        let mut rest = value.unsigned_abs();
+        loop {
+            start -= 1;
+            digits[start] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        let mut text = ShortText::default();
+        if value < 0 {
+            text.push_str("-");
+        }
+        text.push_str(std::str::from_utf8(&digits[start..]).expect("digits"));
+        text
+    }
+
     fn push_str(&mut self, text: &str) {
         self.bytes[self.len..self.len + text.len()].copy_from_slice(text.as_bytes());
         self.len += text.len();
@@ -88,18 +109,24 @@ fn push_float_repr(out: &mut ShortText, value: f64) -> Option<()> {
         out.push_str(if value < 0.0 { "-inf" } else { "inf" });
         return Some(());
     }
-    // Rust's shortest form has the right number of digits but may pick another candidate of that
-    // length; the correctly rounded form of that length is the closest one, and round-trips whenever
-    // the closest does (all but rare cases at a power of two: None, for CPython to render).
     let mut shortest = ShortText::default();
     let _ = write!(shortest, "{value:e}");
+    // Rust's shortest form has the right number of digits, but when two candidates of that length
+    // round-trip (only possible from 16 digits on: shorter candidates are further apart than the
+    // values that round to a double) it may pick the other one of a tie; CPython picks the correctly
+    // rounded one. That one round-trips whenever any does, except in rare cases at a power of two,
+    // left to CPython (None).
     let digit_count = shortest.as_str().split('e').next().map_or(0, |m| m.bytes().filter(u8::is_ascii_digit).count());
-    let mut scientific = ShortText::default();
-    let _ = write!(scientific, "{value:.precision$e}", precision = digit_count.saturating_sub(1));
-    if scientific.as_str().parse::<f64>() != Ok(value) {
-        return None;
-    }
-    let scientific = scientific.as_str();
+    let mut rounded = ShortText::default();
+    let scientific = if digit_count < 16 {
+        shortest.as_str()
+    } else {
+        let _ = write!(rounded, "{value:.precision$e}", precision = digit_count - 1);
+        if rounded.as_str() != shortest.as_str() && rounded.as_str().parse::<f64>() != Ok(value) {
+            return None;
+        }
+        rounded.as_str()
+    };
     let (mantissa, exponent) = scientific.split_once('e').expect("LowerExp always writes an exponent");
     let exponent: i32 = exponent.parse().expect("LowerExp writes a decimal exponent");
     let (sign, mantissa) = match mantissa.strip_prefix('-') {
@@ -171,19 +198,29 @@ impl<'a> StrRepr<'a> {
     /// The escaped body, in chunks from the front (`backward = false`) or from the back; `put` returns
     /// false to stop early.
     pub fn body_chunks(&self, backward: bool, mut put: impl FnMut(&str) -> bool) {
-        let mut escaped = String::with_capacity(CHUNK * 4);
+        let mut escaped = String::new();
         let bytes = self.text.as_bytes();
-        let mut chunks: Box<dyn Iterator<Item = &[u8]>> =
-            if backward { Box::new(bytes.rchunks(CHUNK)) } else { Box::new(bytes.chunks(CHUNK)) };
-        for chunk in &mut chunks {
+        let mut put_chunk = |chunk: &[u8]| {
+            if chunk.iter().all(|&byte| self.is_literal(byte)) {
+                // ASCII, so any byte range is a str.
+                return put(std::str::from_utf8(chunk).expect("ASCII"));
+            }
             escaped.clear();
             for &byte in chunk {
                 self.push_escaped(&mut escaped, byte);
             }
-            if !put(&escaped) {
-                return;
-            }
+            put(&escaped)
+        };
+        if backward {
+            bytes.rchunks(CHUNK).all(&mut put_chunk);
+        } else {
+            bytes.chunks(CHUNK).all(&mut put_chunk);
         }
+    }
+
+    /// Whether the byte stands for itself in the repr.
+    fn is_literal(&self, byte: u8) -> bool {
+        (b' '..0x7f).contains(&byte) && byte != b'\\' && byte != self.quote
     }
 
     fn push_escaped(&self, out: &mut String, byte: u8) {

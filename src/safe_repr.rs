@@ -140,7 +140,7 @@ fn char_len(text: &str) -> usize {
 
 /// hunter's actions escape newlines after `repr()`; a per-piece replace gives the same text.
 fn escaped(piece: &str, escape_newlines: bool) -> Cow<'_, str> {
-    if escape_newlines && piece.contains('\n') {
+    if escape_newlines && piece.as_bytes().contains(&b'\n') {
         Cow::Owned(piece.replace('\n', "\\n"))
     } else {
         Cow::Borrowed(piece)
@@ -209,7 +209,9 @@ struct Tail {
 
 impl Tail {
     fn new(wanted: usize, escape_newlines: bool) -> Self {
-        Tail { arrived: String::new(), starts: Vec::new(), chars: 0, wanted, escape_newlines }
+        // Sized for the usual case, pieces of a few characters adding up to a bit more than `wanted`.
+        let arrived = String::with_capacity(wanted.saturating_add(64).min(4096));
+        Tail { arrived, starts: Vec::with_capacity(64), chars: 0, wanted, escape_newlines }
     }
 
     /// Appends the last `wanted` characters to `out`, in reading order.

@@ -8,7 +8,6 @@
 
 mod text;
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use pyo3::exceptions::{PyException, PyNotImplementedError, PyTypeError, PyValueError};
@@ -372,9 +371,7 @@ fn push_filename_prefix(
         Lineno::Object(_) => None,
     };
     match (number, lineno) {
-        (Some(number), _) => {
-            let _ = write!(out, "{number:<5}");
-        }
+        (Some(number), _) => push_left_aligned(out, crate::leaf_repr::ShortText::int(number).as_str(), 5),
         (None, Lineno::Number(_)) => unreachable!("a number always formats natively"),
         (None, Lineno::Object(lineno)) => out.push_str(
             &crate::compat::import(lineno.py(), "builtins")?
