@@ -489,16 +489,45 @@ impl<'a, 'py> Renderer<'a, 'py> {
             let args = obj.getattr(intern!(self.py, "args"))?;
             let open = format!("{}(", ty.name()?.to_string_lossy());
             self.container(&args, depth, sequence, &open, ")")
-        } else if has_plain_metaclass(&ty)
-            && !is_ffi_type(&ty, &raw mut ffi::PyBaseObject_Type)
-            && is_trusted_module(&ty.getattr(intern!(self.py, "__module__"))?)
-            && repr_runs_only_library_code(obj, &ty, known)?
-        {
-            self.put_repr(obj)
+        } else if has_plain_metaclass(&ty) {
+            let module = if is_ffi_type(&ty, &raw mut ffi::PyBaseObject_Type) {
+                None
+            } else {
+                Some(ty.getattr(intern!(self.py, "__module__"))?)
+            };
+            if let Some(module) = &module {
+                if is_trusted_module(module) && repr_runs_only_library_code(obj, &ty, known)? {
+                    return self.put_repr(obj);
+                }
+            }
+            self.put_object_repr(obj, &ty, module.as_ref())
         } else {
             let text = known.object_repr.bind(self.py).call1((obj,))?;
             self.put_text(&text)
         }
+    }
+
+    /// `object.__repr__(obj)` for a class without a metaclass (so reading its names runs no code), given
+    /// the class's `__module__`: `<module.Qualname object at 0x...>`, or `<tp_name object at 0x...>`
+    /// for builtins and a non-str module.
+    fn put_object_repr(
+        &mut self,
+        obj: &Bound<'py, PyAny>,
+        ty: &Bound<'py, PyType>,
+        module: Option<&Bound<'py, PyAny>>,
+    ) -> Result<(), Halt> {
+        let address = obj.as_ptr() as usize;
+        let module = module.and_then(|module| module.cast::<PyString>().ok()).filter(|module| module != "builtins");
+        let text = match module {
+            Some(module) => {
+                format!("<{}.{} object at {address:#x}>", module.to_string_lossy(), ty.qualname()?.to_string_lossy())
+            }
+            None => {
+                let name = unsafe { std::ffi::CStr::from_ptr((*ty.as_type_ptr()).tp_name) };
+                format!("<{} object at {address:#x}>", name.to_string_lossy())
+            }
+        };
+        self.put(&text)
     }
 
     fn put_text(&mut self, text: &Bound<'py, PyAny>) -> Result<(), Halt> {
@@ -957,6 +986,30 @@ mod tests {
             ];
             for (expr, expected) in cases {
                 assert_eq!(safe_repr(&eval(py, expr), DEFAULT_MAXDEPTH).unwrap(), expected);
+            }
+        });
+    }
+
+    #[test]
+    fn untrusted_objects_show_object_repr() {
+        Python::attach(|py| {
+            let values = exec(
+                py,
+                "class Outer:\n    class Inner:\n        def __repr__(self): raise AssertionError('user code ran')\n\
+                 class NoneModule: pass\n\
+                 NoneModule.__module__ = None\n\
+                 class IntModule: pass\n\
+                 IntModule.__module__ = 3\n\
+                 class Meta(type): pass\n\
+                 class WithMeta(metaclass=Meta): pass\n\
+                 import itertools\n\
+                 value = [Outer(), Outer.Inner(), NoneModule(), IntModule(), WithMeta(), object(), \
+                 itertools.count()]",
+            );
+            for value in values.try_iter().unwrap() {
+                let value = value.unwrap();
+                let expected = py.eval(c"object.__repr__", None, None).unwrap().call1((&value,)).unwrap().to_string();
+                assert_eq!(safe_repr(&value, DEFAULT_MAXDEPTH).unwrap(), expected);
             }
         });
     }

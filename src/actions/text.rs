@@ -23,7 +23,13 @@ pub fn push_right_aligned(out: &mut String, text: &str, width: usize) {
 }
 
 pub fn push_spaces(out: &mut String, count: usize) {
-    push_repeated(out, " ", count);
+    const SPACES: &str = "                                                                ";
+    let mut left = count;
+    while left > 0 {
+        let step = left.min(SPACES.len());
+        out.push_str(&SPACES[..step]);
+        left -= step;
+    }
 }
 
 pub fn push_repeated(out: &mut String, text: &str, count: usize) {
@@ -80,7 +86,11 @@ pub fn push_shortened_filename(out: &mut String, filename: &str, alignment: usiz
     let length = char_len(filename);
     // Python slice start `5 - alignment`: positive counts from the front, zero or negative from the back.
     let skip = if alignment <= 5 { (5 - alignment).min(length) } else { length.saturating_sub(alignment - 5) };
-    let start = filename.char_indices().nth(skip).map_or(filename.len(), |(index, _)| index);
+    let start = if filename.is_ascii() {
+        skip
+    } else {
+        filename.char_indices().nth(skip).map_or(filename.len(), |(index, _)| index)
+    };
     out.push_str("[...]");
     out.push_str(&filename[start..]);
 }
