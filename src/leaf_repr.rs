@@ -296,8 +296,26 @@ mod tests {
                 state
             };
             let special = [
-                0.0, -0.0, 1.0, -1.5, 0.1, 1e-4, 1e-5, 1.5e-5, 1e15, 1e16, 1.5e16, 123456789012345.6, 1e300, 5e-324,
-                f64::MAX, f64::MIN_POSITIVE, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 9007199254740993.0,
+                0.0,
+                -0.0,
+                1.0,
+                -1.5,
+                0.1,
+                1e-4,
+                1e-5,
+                1.5e-5,
+                1e15,
+                1e16,
+                1.5e16,
+                123456789012345.6,
+                1e300,
+                5e-324,
+                f64::MAX,
+                f64::MIN_POSITIVE,
+                f64::NAN,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                9007199254740993.0,
             ];
             for value in special {
                 check(PyFloat::new(py, value).as_any());

@@ -557,11 +557,14 @@ fn code_rows(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, ou
         out.push_str(&palette.reset);
         out.push('\n');
     };
-    let owner = push_row_start(py, options, event, &facts, out)?;
+    let owner_range = push_row_start(py, options, event, &facts, out)?;
+    let has_more_rows = lines.len() > 1 || matches!(event.kind, Kind::Return | Kind::Exception);
+    // Copied only when more rows repeat it (`String::new` does not allocate).
+    let owner = if has_more_rows { out[owner_range].to_owned() } else { String::new() };
     row_end(out, first_line);
     // Decorated definitions: '|' marks the middle lines and '*' the last one.
     for (index, line) in lines.iter().enumerate().skip(1) {
-        out.extend_from_within(owner.clone());
+        out.push_str(&owner);
         push_blank_filename_prefix(options, out);
         out.push_str(&palette.kind);
         push_left_aligned(out, if index + 1 == lines.len() { "   *" } else { "   |" }, 9);
@@ -569,7 +572,7 @@ fn code_rows(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, ou
         row_end(out, line);
     }
     if matches!(event.kind, Kind::Return | Kind::Exception) {
-        out.extend_from_within(owner.clone());
+        out.push_str(&owner);
         push_blank_filename_prefix(options, out);
         out.push_str(&palette.cont);
         push_left_aligned(out, "...", 9);
