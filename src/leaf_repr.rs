@@ -82,8 +82,8 @@ impl ShortText {
     }
 
     pub fn as_str(&self) -> &str {
-        // Only whole `&str`s are ever copied in.
-        std::str::from_utf8(&self.bytes[..self.len]).expect("ASCII")
+        // SAFETY: only whole `&str`s are ever copied in, so the bytes are valid UTF-8.
+        unsafe { std::str::from_utf8_unchecked(&self.bytes[..self.len]) }
     }
 }
 
@@ -111,14 +111,15 @@ fn push_float_repr(out: &mut ShortText, value: f64) -> Option<()> {
     }
     let mut shortest = ShortText::default();
     let _ = write!(shortest, "{value:e}");
+    let e_at = shortest.as_str().bytes().position(|byte| byte == b'e').expect("LowerExp always writes an exponent");
+    let (mantissa, exponent) = shortest.as_str().split_at(e_at);
+    let exponent: i32 = exponent[1..].parse().expect("LowerExp writes a decimal exponent");
+    let digit_count = mantissa.bytes().filter(u8::is_ascii_digit).count();
     // Rust's shortest form has the right number of digits, but when two candidates of that length
-    // round-trip (only possible from 16 digits on: shorter candidates are further apart than the
-    // values that round to a double) it may pick the other one of a tie; CPython picks the correctly
-    // rounded one. That one round-trips whenever any does, except in rare cases at a power of two,
-    // left to CPython (None).
-    let digit_count = shortest.as_str().split('e').next().map_or(0, |m| m.bytes().filter(u8::is_ascii_digit).count());
+    // round-trip it may pick the other one of a tie; CPython picks the correctly rounded one. That one
+    // round-trips whenever any does, except in rare cases at a power of two, left to CPython (None).
     let mut rounded = ShortText::default();
-    let scientific = if digit_count < 16 {
+    let scientific = if !may_tie(value, exponent, digit_count) {
         shortest.as_str()
     } else {
         let _ = write!(rounded, "{value:.precision$e}", precision = digit_count - 1);
@@ -127,15 +128,18 @@ fn push_float_repr(out: &mut ShortText, value: f64) -> Option<()> {
         }
         rounded.as_str()
     };
-    let (mantissa, exponent) = scientific.split_once('e').expect("LowerExp always writes an exponent");
-    let exponent: i32 = exponent.parse().expect("LowerExp writes a decimal exponent");
+    let mantissa = &scientific[..scientific.bytes().position(|byte| byte == b'e').expect("an exponent")];
     let (sign, mantissa) = match mantissa.strip_prefix('-') {
         Some(rest) => ("-", rest),
         None => ("", mantissa),
     };
     let mut digits = ShortText::default();
-    for part in mantissa.split('.') {
-        digits.push_str(part);
+    match mantissa.as_bytes().get(1) {
+        Some(b'.') => {
+            digits.push_str(&mantissa[..1]);
+            digits.push_str(&mantissa[2..]);
+        }
+        _ => digits.push_str(mantissa),
     }
     let digits = digits.as_str();
     out.push_str(sign);
@@ -167,6 +171,27 @@ fn push_float_repr(out: &mut ShortText, value: f64) -> Option<()> {
         }
     }
     Some(())
+}
+
+/// Whether two `digit_count`-digit decimals can be equally close to `value` (`exponent` is its decimal
+/// exponent). Two candidates of one length both round-tripping needs 16 digits or more (shorter ones are
+/// further apart than the values that round to one double); an exact tie also needs the exact binary
+/// value to end one digit after them: `m * 2**k` with odd `m` and `k < 0` has exactly `-k` decimals.
+fn may_tie(value: f64, exponent: i32, digit_count: usize) -> bool {
+    if digit_count < 16 {
+        return false;
+    }
+    let bits = value.to_bits();
+    let biased_exponent = ((bits >> 52) & 0x7ff) as i32;
+    let fraction = bits & ((1 << 52) - 1);
+    let (mantissa, binary_exponent) =
+        if biased_exponent == 0 { (fraction, -1074) } else { (fraction | (1 << 52), biased_exponent - 1075) };
+    if mantissa == 0 {
+        return false;
+    }
+    let binary_exponent = binary_exponent + mantissa.trailing_zeros() as i32;
+    // Significant digits of the exact value: its decimals (-k) plus the digits before the point.
+    binary_exponent >= 0 || (exponent + 1 - binary_exponent) as usize <= digit_count + 1
 }
 
 /// `repr()` of an ASCII string, producible in pieces from either end, so that a bounded renderer can
@@ -201,9 +226,10 @@ impl<'a> StrRepr<'a> {
         let mut escaped = String::new();
         let bytes = self.text.as_bytes();
         let mut put_chunk = |chunk: &[u8]| {
-            if chunk.iter().all(|&byte| self.is_literal(byte)) {
-                // ASCII, so any byte range is a str.
-                return put(std::str::from_utf8(chunk).expect("ASCII"));
+            // A fold without early exit, so that it vectorises.
+            if chunk.iter().fold(true, |literal, &byte| literal & self.is_literal(byte)) {
+                // SAFETY: the text is ASCII, so any byte range of it is valid UTF-8.
+                return put(unsafe { std::str::from_utf8_unchecked(chunk) });
             }
             escaped.clear();
             for &byte in chunk {
