@@ -32,7 +32,7 @@ pub fn leaf<'a>(obj: &'a Bound<'_, PyAny>) -> Option<Leaf<'a>> {
             unsafe { ffi::PyErr_Clear() };
             return None;
         }
-        text = ShortText::int(value);
+        text.push_str(int_text(value, &mut [0; 20]));
     } else if ty == &raw mut ffi::PyFloat_Type {
         push_float_repr(&mut text, unsafe { ffi::PyFloat_AS_DOUBLE(ptr) })?;
     } else if ty == &raw mut ffi::PyUnicode_Type {
@@ -47,6 +47,27 @@ pub fn leaf<'a>(obj: &'a Bound<'_, PyAny>) -> Option<Leaf<'a>> {
     Some(Leaf::Text(text))
 }
 
+/// The decimal form of `value`, written into `buffer` (without the formatting machinery: this runs for
+/// every int and line number shown).
+pub fn int_text(value: i64, buffer: &mut [u8; 20]) -> &str {
+    let mut start = buffer.len();
+    let mut rest = value.unsigned_abs();
+    loop {
+        start -= 1;
+        buffer[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if value < 0 {
+        start -= 1;
+        buffer[start] = b'-';
+    }
+    // SAFETY: only ASCII digits and '-' were written.
+    unsafe { std::str::from_utf8_unchecked(&buffer[start..]) }
+}
+
 /// A small inline text buffer (the longest float or 64-bit int repr is 24 bytes).
 #[derive(Default)]
 pub struct ShortText {
@@ -55,27 +76,6 @@ pub struct ShortText {
 }
 
 impl ShortText {
-    /// The decimal form of `value` (without the formatting machinery: this runs for every int shown).
-    pub fn int(value: i64) -> ShortText {
-        let mut digits = [0u8; 20];
-        let mut start = digits.len();
-        let mut rest = value.unsigned_abs();
-        loop {
-            start -= 1;
-            digits[start] = b'0' + (rest % 10) as u8;
-            rest /= 10;
-            if rest == 0 {
-                break;
-            }
-        }
-        let mut text = ShortText::default();
-        if value < 0 {
-            text.push_str("-");
-        }
-        text.push_str(std::str::from_utf8(&digits[start..]).expect("digits"));
-        text
-    }
-
     fn push_str(&mut self, text: &str) {
         self.bytes[self.len..self.len + text.len()].copy_from_slice(text.as_bytes());
         self.len += text.len();

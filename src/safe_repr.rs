@@ -28,6 +28,7 @@
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
+use std::fmt::Write as _;
 
 use pyo3::exceptions::{PyAttributeError, PyRecursionError};
 use pyo3::prelude::*;
@@ -35,7 +36,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyFrozenSet, PyIterator, PyList, PySet, PyString, PyTuple, PyType};
 use pyo3::{ffi, intern};
 
-use crate::leaf_repr::{leaf, Leaf};
+use crate::leaf_repr::{leaf, Leaf, ShortText};
 
 /// hunter's default `maxdepth`; also the depth it uses for the parts of a datetime and a pattern.
 pub const DEFAULT_MAXDEPTH: i64 = 5;
@@ -516,18 +517,30 @@ impl<'a, 'py> Renderer<'a, 'py> {
         ty: &Bound<'py, PyType>,
         module: Option<&Bound<'py, PyAny>>,
     ) -> Result<(), Halt> {
-        let address = obj.as_ptr() as usize;
+        let mut address = ShortText::default();
+        let _ = write!(address, "{:#x}", obj.as_ptr() as usize);
         let module = module.and_then(|module| module.cast::<PyString>().ok()).filter(|module| module != "builtins");
-        let text = match module {
+        let qualname;
+        let (module, name) = match &module {
             Some(module) => {
-                format!("<{}.{} object at {address:#x}>", module.to_string_lossy(), ty.qualname()?.to_string_lossy())
+                qualname = ty.qualname()?;
+                (Some(module.to_string_lossy()), qualname.to_string_lossy())
             }
-            None => {
-                let name = unsafe { std::ffi::CStr::from_ptr((*ty.as_type_ptr()).tp_name) };
-                format!("<{} object at {address:#x}>", name.to_string_lossy())
-            }
+            None => (None, unsafe { std::ffi::CStr::from_ptr((*ty.as_type_ptr()).tp_name) }.to_string_lossy()),
         };
-        self.put(&text)
+        let mut parts = [
+            "<",
+            module.as_deref().unwrap_or(""),
+            if module.is_some() { "." } else { "" },
+            &name,
+            " object at ",
+            address.as_str(),
+            ">",
+        ];
+        if self.direction == Direction::Backward {
+            parts.reverse();
+        }
+        parts.iter().try_for_each(|part| self.put(part))
     }
 
     fn put_text(&mut self, text: &Bound<'py, PyAny>) -> Result<(), Halt> {
@@ -928,6 +941,7 @@ mod tests {
         "['ab\\'c' * 50, 1.5, -2e-7, 10**30, 2**70] * 40",
         "'\\u00e9' * 600 + 'abc'",
         "[1e16, 0.1, True, None, -0.0, float('nan')] * 100",
+        "[object(), type('K', (), {})()] * 60",
     ];
 
     fn check_clipped_matches_hunter_cut(escape_newlines: bool) {

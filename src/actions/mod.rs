@@ -371,7 +371,7 @@ fn push_filename_prefix(
         Lineno::Object(_) => None,
     };
     match (number, lineno) {
-        (Some(number), _) => push_left_aligned(out, crate::leaf_repr::ShortText::int(number).as_str(), 5),
+        (Some(number), _) => push_left_aligned(out, crate::leaf_repr::int_text(number, &mut [0; 20]), 5),
         (None, Lineno::Number(_)) => unreachable!("a number always formats natively"),
         (None, Lineno::Object(lineno)) => out.push_str(
             &crate::compat::import(lineno.py(), "builtins")?
