@@ -771,7 +771,10 @@ fn pop_returning_call(
     }
     let top = stack.get_item(stack.len() - 1)?;
     let top = top.cast::<PyTuple>()?;
-    if top.get_item(0)?.eq(module)? && top.get_item(1)?.eq(function)? {
+    // `PyObject_RichCompareBool` semantics (identity first), as the tuple comparison hunter makes.
+    let same =
+        |item: Bound<'_, PyAny>, value: &Bound<'_, PyAny>| -> PyResult<bool> { Ok(item.is(value) || item.eq(value)?) };
+    if same(top.get_item(0)?, module)? && same(top.get_item(1)?, function)? {
         stack.del_item(stack.len() - 1)?;
     }
     Ok(())
