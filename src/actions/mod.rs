@@ -113,6 +113,8 @@ struct Options {
     last_seen_thread: GilCell<u64>,
     /// CallPrinter: the `locals` dict, thread and stack list of the last event.
     last_stack: GilCell<Option<CachedStack>>,
+    /// The last filename shown (held, so that its address identifies it) and its formatted column.
+    filename_column: GilCell<Option<(Py<PyAny>, String)>>,
     filename_alignment: usize,
     thread_alignment: usize,
     pid_alignment: usize,
@@ -158,6 +160,7 @@ impl Options {
             seen_threads: action.getattr("seen_threads")?.cast_into::<PySet>()?.unbind(),
             last_seen_thread: GilCell::new(0),
             last_stack: GilCell::new(None),
+            filename_column: GilCell::new(None),
             filename_alignment: alignment(action, "filename_alignment")?,
             thread_alignment: alignment(action, "thread_alignment")?,
             pid_alignment: alignment(action, "pid_alignment")?,
@@ -352,16 +355,14 @@ fn push_filename_prefix(
     out: &mut String,
 ) -> PyResult<()> {
     let palette = &options.palette;
-    let alignment = options.filename_alignment;
-    let filename = as_text(filename)?;
-    if filename == "?" {
-        let marked = format!("{}?", palette.source_failure);
-        push_right_aligned(out, &marked, alignment);
-    } else if char_len(&filename) > alignment {
-        text::push_shortened_filename(out, &filename, alignment);
-    } else {
-        push_right_aligned(out, &filename, alignment);
-    }
+    let py = filename.py();
+    // Consecutive events mostly come from one file: its column is formatted once.
+    let column = match options.filename_column.replace(py, None) {
+        Some((cached, column)) if cached.is(filename) => (cached, column),
+        _ => (filename.clone().unbind(), filename_column(options, filename)?),
+    };
+    out.push_str(&column.1);
+    options.filename_column.replace(py, Some(column));
     out.push_str(&palette.colon);
     out.push(':');
     out.push_str(&palette.lineno);
@@ -383,6 +384,22 @@ fn push_filename_prefix(
     }
     out.push(' ');
     Ok(())
+}
+
+/// The filename, right-aligned (and `[...]`-shortened) to `filename_alignment`.
+fn filename_column(options: &Options, filename: &Bound<'_, PyAny>) -> PyResult<String> {
+    let alignment = options.filename_alignment;
+    let filename = as_text(filename)?;
+    let mut column = String::new();
+    if filename == "?" {
+        let marked = format!("{}?", options.palette.source_failure);
+        push_right_aligned(&mut column, &marked, alignment);
+    } else if char_len(&filename) > alignment {
+        text::push_shortened_filename(&mut column, &filename, alignment);
+    } else {
+        push_right_aligned(&mut column, &filename, alignment);
+    }
+    Ok(column)
 }
 
 /// `filename_prefix()` without an event: blank padding of the same width.
