@@ -95,8 +95,9 @@ impl Palette {
     }
 }
 
-/// CallPrinter's `locals` dict, a thread ident, and that thread's stack list in it.
-type CachedStack = (Py<PyAny>, u64, Py<PyList>);
+/// CallPrinter's `locals` dict, the version tag its class had then, a thread ident, and that thread's
+/// stack list in the dict.
+type CachedStack = (Py<PyAny>, u32, u64, Py<PyList>);
 
 /// The options of one action, as the Python side resolved them.
 struct Options {
@@ -759,22 +760,44 @@ fn push_stripped_source(options: &Options, event: &EventData, facts: &Facts<'_>,
 }
 
 /// `self.locals[get_ident()]`: this thread's call stack in the class's `locals` (replaced by `cleanup()`).
+/// The lookup of `locals` on the class is skipped while the class is unchanged: CPython gives a class a new
+/// version tag whenever an attribute of it or of a base is set (as `cleanup()` does).
 fn thread_stack<'py>(action: &Bound<'py, PyAny>, options: &Options) -> PyResult<Bound<'py, PyList>> {
     let py = action.py();
-    let stacks = action.get_type().getattr(pyo3::intern!(py, "locals"))?;
+    let class = action.get_type();
     let ident = crate::compat::current_thread_ident();
     let cached = options.last_stack.replace(py, None);
-    if let Some((cached_stacks, cached_ident, stack)) = &cached {
-        if cached_stacks.is(&stacks) && *cached_ident == ident {
+    if let Some((_, cached_tag, cached_ident, stack)) = &cached {
+        if valid_version_tag(&class) == Some(*cached_tag) && *cached_ident == ident {
             let stack = stack.bind(py).clone();
             options.last_stack.replace(py, cached);
             return Ok(stack);
         }
     }
-    let stack = stacks.get_item(ident)?.cast_into::<PyList>()?;
-    // Holding the dict keeps its address from being reused by another one.
-    options.last_stack.replace(py, Some((stacks.unbind(), ident, stack.clone().unbind())));
+    let stacks = class.getattr(pyo3::intern!(py, "locals"))?;
+    let stack = match &cached {
+        Some((cached_stacks, _, cached_ident, stack)) if cached_stacks.is(&stacks) && *cached_ident == ident => {
+            stack.bind(py).clone()
+        }
+        _ => stacks.get_item(ident)?.cast_into::<PyList>()?,
+    };
+    // The tag is read after the lookup, which assigns one. Holding the dict keeps its address from being
+    // reused by another one.
+    let tag = valid_version_tag(&class).unwrap_or(0);
+    options.last_stack.replace(py, Some((stacks.unbind(), tag, ident, stack.clone().unbind())));
     Ok(stack)
+}
+
+/// The class's attribute-cache version tag, when it has a valid one (0 never is; before 3.13 a flag
+/// also marks it valid, as a changed class keeps its old number until its next lookup).
+fn valid_version_tag(class: &Bound<'_, pyo3::types::PyType>) -> Option<u32> {
+    let class = class.as_type_ptr();
+    let tag = unsafe { (*class).tp_version_tag };
+    #[cfg(not(Py_3_13))]
+    if unsafe { ffi::PyType_GetFlags(class) } & ffi::Py_TPFLAGS_VALID_VERSION_TAG == 0 {
+        return None;
+    }
+    (tag != 0).then_some(tag)
 }
 
 /// A return pops the top entry when it is the returning function's.
