@@ -3,7 +3,7 @@
 
 use std::cell::OnceCell;
 use std::os::raw::c_int;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use pyo3::exceptions::{PyAttributeError, PyTypeError, PyValueError};
 use pyo3::ffi;
@@ -13,6 +13,7 @@ use pyo3::types::{PyDict, PyString};
 
 use crate::codeinfo::{self, CodeInfo};
 use crate::compat;
+use crate::gilcell::GilOnce;
 
 /// The settrace event kinds, numbered as `PyTrace_CALL` ... `PyTrace_RETURN`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -207,7 +208,7 @@ pub struct EventData {
     /// Delivered by a settrace-mode tracer, so the frame's line is the one line tracing maintains.
     line_tracing: bool,
     code_info: Option<Arc<CodeInfo>>,
-    slots: [OnceLock<Py<PyAny>>; SLOT_COUNT],
+    slots: [GilOnce<Py<PyAny>>; SLOT_COUNT],
 }
 
 const NO_SOURCE: &str = "??? NO SOURCE: ";
@@ -266,11 +267,11 @@ impl EventData {
 
     fn cached<'py>(&self, py: Python<'py>, slot: Slot) -> PyResult<&Bound<'py, PyAny>> {
         let cell = &self.slots[slot as usize];
-        if cell.get().is_none() {
-            let value = self.compute(py, slot)?;
-            let _ = cell.set(value);
+        if let Some(value) = cell.get(py) {
+            return Ok(value.bind(py));
         }
-        Ok(cell.get().expect("set above").bind(py))
+        let value = self.compute(py, slot)?;
+        Ok(cell.set(py, value).bind(py))
     }
 
     fn module_facts(&self, py: Python<'_>) -> PyResult<Arc<codeinfo::ModuleFacts>> {
@@ -332,41 +333,61 @@ impl EventData {
     fn source(&self, py: Python<'_>, full: bool) -> PyResult<Py<PyAny>> {
         let attempt = || -> PyResult<Py<PyAny>> {
             let filename = self.cached(py, Slot::Filename)?;
-            let lineno = self.cached(py, Slot::Lineno)?;
-            let helpers = codeinfo::python_helpers(py)?;
-            if let Ok(name) = filename.cast::<PyString>() {
-                let name = name.to_str()?;
-                if name.ends_with(".so") || name.ends_with(".pyd") {
-                    let message =
-                        format!("{NO_SOURCE}not reading binary {} file", &name[name.rfind('.').unwrap_or(0)..]);
-                    return Ok(PyString::new(py, &message).into_any().unbind());
-                }
-            }
-            let info = self.code_info(py)?;
-            if info.source_lines.get().is_none() {
-                let globals = self.cached(py, Slot::Globals)?;
-                let lines = helpers.call_method1(pyo3::intern!(py, "source_lines"), (filename, globals))?;
-                let _ = info.source_lines.set(lines.unbind());
-            }
-            let lines = info.source_lines.get().expect("set above").bind(py);
-            let lineno: i64 = lineno.extract()?;
-            let wants_definition = full && self.kind == Kind::Call && info.function.bind(py).ne("<module>")?;
-            if !wants_definition {
-                return Self::line_source(lines, lineno);
-            }
-            if let Some((cached_lineno, source)) = info.definition_source.get() {
-                if *cached_lineno == lineno {
-                    return Ok(source.clone_ref(py));
-                }
-            }
-            let source = helpers.call_method1(pyo3::intern!(py, "definition_source"), (lines, lineno))?.unbind();
-            let _ = info.definition_source.set((lineno, source.clone_ref(py)));
-            Ok(source)
+            let lineno: i64 = self.cached(py, Slot::Lineno)?.extract()?;
+            self.source_at(py, filename, lineno, full)
         };
-        attempt().or_else(|err| {
-            let message = format!("{NO_SOURCE}{}", err.value(py).repr()?);
-            Ok(PyString::new(py, &message).into_any().unbind())
-        })
+        attempt().or_else(|err| Self::no_source(py, err))
+    }
+
+    /// `source`, for a caller that already has the event's filename and line (the printers' live facts):
+    /// skips computing and caching them as Python objects.
+    pub(crate) fn source_with<'py>(
+        &self,
+        py: Python<'py>,
+        filename: &Bound<'py, PyAny>,
+        lineno: i64,
+    ) -> PyResult<&Bound<'py, PyAny>> {
+        let cell = &self.slots[Slot::Source as usize];
+        if let Some(source) = cell.get(py) {
+            return Ok(source.bind(py));
+        }
+        let source = self.source_at(py, filename, lineno, false).or_else(|err| Self::no_source(py, err))?;
+        Ok(cell.set(py, source).bind(py))
+    }
+
+    fn no_source(py: Python<'_>, err: PyErr) -> PyResult<Py<PyAny>> {
+        let message = format!("{NO_SOURCE}{}", err.value(py).repr()?);
+        Ok(PyString::new(py, &message).into_any().unbind())
+    }
+
+    fn source_at(&self, py: Python<'_>, filename: &Bound<'_, PyAny>, lineno: i64, full: bool) -> PyResult<Py<PyAny>> {
+        let helpers = codeinfo::python_helpers(py)?;
+        if let Ok(name) = filename.cast::<PyString>() {
+            let name = name.to_str()?;
+            if name.ends_with(".so") || name.ends_with(".pyd") {
+                let message = format!("{NO_SOURCE}not reading binary {} file", &name[name.rfind('.').unwrap_or(0)..]);
+                return Ok(PyString::new(py, &message).into_any().unbind());
+            }
+        }
+        let info = self.code_info(py)?;
+        if info.source_lines.get().is_none() {
+            let globals = self.cached(py, Slot::Globals)?;
+            let lines = helpers.call_method1(pyo3::intern!(py, "source_lines"), (filename, globals))?;
+            let _ = info.source_lines.set(lines.unbind());
+        }
+        let lines = info.source_lines.get().expect("set above").bind(py);
+        let wants_definition = full && self.kind == Kind::Call && info.function.bind(py).ne("<module>")?;
+        if !wants_definition {
+            return Self::line_source(lines, lineno);
+        }
+        if let Some((cached_lineno, source)) = info.definition_source.get() {
+            if *cached_lineno == lineno {
+                return Ok(source.clone_ref(py));
+            }
+        }
+        let source = helpers.call_method1(pyo3::intern!(py, "definition_source"), (lines, lineno))?.unbind();
+        let _ = info.definition_source.set((lineno, source.clone_ref(py)));
+        Ok(source)
     }
 
     /// `lines[lineno - 1]`, or `''` when out of range (what `_event_helpers.line_source` does, without a Python call).
@@ -450,12 +471,12 @@ impl EventData {
 
     /// hunter's `detach(value_filter)`: a frame-less snapshot with every printable field filled in.
     pub fn detach(&self, py: Python<'_>, value_filter: Option<&Bound<'_, PyAny>>) -> PyResult<EventData> {
-        let slots: [OnceLock<Py<PyAny>>; SLOT_COUNT] = Default::default();
+        let slots: [GilOnce<Py<PyAny>>; SLOT_COUNT] = Default::default();
         for slot in DETACHED_SLOTS {
-            let _ = slots[slot as usize].set(self.cached(py, slot)?.clone().unbind());
+            slots[slot as usize].set(py, self.cached(py, slot)?.clone().unbind());
         }
-        if let Some(function_object) = self.slots[Slot::FunctionObject as usize].get() {
-            let _ = slots[Slot::FunctionObject as usize].set(function_object.clone_ref(py));
+        if let Some(function_object) = self.slots[Slot::FunctionObject as usize].get(py) {
+            slots[Slot::FunctionObject as usize].set(py, function_object.clone_ref(py));
         }
         let (arg, globals, locals) = match value_filter {
             Some(filter) => (
@@ -465,8 +486,8 @@ impl EventData {
             ),
             None => (py.None(), PyDict::new(py).into_any().unbind(), PyDict::new(py).into_any().unbind()),
         };
-        let _ = slots[Slot::Globals as usize].set(globals);
-        let _ = slots[Slot::Locals as usize].set(locals);
+        slots[Slot::Globals as usize].set(py, globals);
+        slots[Slot::Locals as usize].set(py, locals);
         Ok(EventData {
             frame: None,
             kind: self.kind,
@@ -483,10 +504,10 @@ impl EventData {
     }
 }
 
-fn clone_cell(py: Python<'_>, cell: &OnceLock<Py<PyAny>>) -> OnceLock<Py<PyAny>> {
-    let copy = OnceLock::new();
-    if let Some(value) = cell.get() {
-        let _ = copy.set(value.clone_ref(py));
+fn clone_cell(py: Python<'_>, cell: &GilOnce<Py<PyAny>>) -> GilOnce<Py<PyAny>> {
+    let copy = GilOnce::default();
+    if let Some(value) = cell.get(py) {
+        copy.set(py, value.clone_ref(py));
     }
     copy
 }
@@ -671,7 +692,7 @@ impl Event {
     }
     #[setter]
     fn set_globals(&mut self, globals: Py<PyAny>) {
-        self.data.slots[Slot::Globals as usize] = OnceLock::from(globals);
+        self.data.slots[Slot::Globals as usize] = GilOnce::from(globals);
     }
     #[getter]
     fn locals<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -679,7 +700,7 @@ impl Event {
     }
     #[setter]
     fn set_locals(&mut self, locals: Py<PyAny>) {
-        self.data.slots[Slot::Locals as usize] = OnceLock::from(locals);
+        self.data.slots[Slot::Locals as usize] = GilOnce::from(locals);
     }
     #[getter]
     fn stdlib<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {

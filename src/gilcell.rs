@@ -57,3 +57,40 @@ impl<T> GilCell<Option<Py<T>>> {
         unsafe { (*self.0.get()).as_ref().map_or(std::ptr::null_mut(), Py::as_ptr) }
     }
 }
+
+/// A value set at most once, guarded by the GIL. Unlike `GilCell` it hands out references: a value,
+/// once there, is never replaced or moved until the cell itself is dropped or consumed. Cheaper than
+/// `OnceLock`, which synchronises with atomics the GIL makes unnecessary (events fill several per event).
+pub struct GilOnce<T>(UnsafeCell<Option<T>>);
+
+// SAFETY: all access requires the GIL; the stored value is written only while the cell is empty, when
+// no reference into it can exist.
+unsafe impl<T: Send> Sync for GilOnce<T> {}
+
+impl<T> Default for GilOnce<T> {
+    fn default() -> Self {
+        Self(UnsafeCell::new(None))
+    }
+}
+
+impl<T> From<T> for GilOnce<T> {
+    fn from(value: T) -> Self {
+        Self(UnsafeCell::new(Some(value)))
+    }
+}
+
+impl<T> GilOnce<T> {
+    #[inline]
+    pub fn get(&self, _py: Python<'_>) -> Option<&T> {
+        unsafe { (*self.0.get()).as_ref() }
+    }
+
+    /// Stores `value` unless a value is already there (a re-entrant caller may have got there first; its
+    /// value is kept and `value` dropped). Returns the stored value.
+    pub fn set(&self, py: Python<'_>, value: T) -> &T {
+        if self.get(py).is_none() {
+            unsafe { *self.0.get() = Some(value) };
+        }
+        self.get(py).expect("stored above")
+    }
+}

@@ -9,6 +9,7 @@ pub mod envexpr;
 mod event;
 mod failure;
 mod gilcell;
+mod leaf_repr;
 mod monitoring;
 mod predicates;
 pub mod safe_repr;

@@ -3,7 +3,7 @@
 //! The rules follow hunter 3.9.0 exactly (dispatch on `type(obj)` identity, never `isinstance`, so a
 //! subclass cannot run code through `__class__`, `__instancecheck__` or an overridden `__repr__`).
 //!
-//! On top of hunter this module offers a *bounded* mode, [`safe_repr_clipped`], for the actions'
+//! On top of hunter this module offers a *bounded* mode, [`safe_repr_clipped_into`], for the actions'
 //! `repr_limit`: hunter renders the whole text and then keeps `s[:limit//2] + ' [...] ' + s[-limit//2:]`,
 //! which costs O(size) for a huge container. Here the text is rendered twice with a character budget:
 //! once front to back until the limit is exceeded (the head), and, only when it was, once back to front
@@ -13,7 +13,9 @@
 //!   the few last items it needs (kept in a small ring buffer);
 //! - an error that hunter would hit only while rendering the skipped middle part (e.g. an `int` too big
 //!   for `str()`) is never seen, so the clipped text is returned where hunter reports a failed repr;
-//! - a single leaf (a long `str`, say) is still rendered whole by its own `repr()`.
+//! - a single leaf is still rendered whole by its own `repr()`, except the common exact builtins
+//!   (`None`, `bool`, `int`, `float`, ASCII `str`), which [`crate::leaf_repr`] renders in Rust, an ASCII
+//!   string only as far as the sink needs it.
 //!
 //! Where hunter itself would run user code through `repr()`, this module declines and falls back to
 //! `object.__repr__` (see [`repr_runs_only_library_code`]). This only changes the output for classes that
@@ -26,12 +28,15 @@
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
+use std::fmt::Write as _;
 
 use pyo3::exceptions::{PyAttributeError, PyRecursionError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyFrozenSet, PyIterator, PyList, PySet, PyString, PyTuple, PyType};
 use pyo3::{ffi, intern};
+
+use crate::leaf_repr::{leaf, Leaf, ShortText};
 
 /// hunter's default `maxdepth`; also the depth it uses for the parts of a datetime and a pattern.
 pub const DEFAULT_MAXDEPTH: i64 = 5;
@@ -56,52 +61,44 @@ pub fn safe_repr(obj: &Bound<'_, PyAny>, maxdepth: i64) -> PyResult<String> {
     Ok(sink.text)
 }
 
-/// The result of [`safe_repr_clipped`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Clipped {
-    /// The whole text fitted in the limit.
-    Whole(String),
-    /// The text was longer than the limit: hunter's `s[:limit//2]` and `s[-limit//2:]`.
-    Cut { head: String, tail: String },
-}
-
-impl Clipped {
-    /// Joins the parts the way hunter does, with `marker` in place of the elided middle
-    /// (hunter's marker is `' [...] '`, coloured as `' {CONT}[...]{RESET} '`).
-    pub fn join(&self, marker: &str) -> String {
-        match self {
-            Clipped::Whole(text) => text.clone(),
-            Clipped::Cut { head, tail } => format!("{head}{marker}{tail}"),
-        }
-    }
-}
-
-/// Bounded `safe_repr`: equals hunter's `try_repr` truncation of `safe_repr(obj, maxdepth)` (with
-/// `.replace('\n', r'\n')` applied first when `escape_newlines` is set), at O(limit) cost.
-/// See the module docs for the few cases where it differs.
-pub fn safe_repr_clipped(
+/// Bounded `safe_repr`, appended to `out`: equals hunter's `try_repr` truncation of
+/// `safe_repr(obj, maxdepth)` (with `.replace('\n', r'\n')` applied first when `escape_newlines` is set),
+/// at O(limit) cost: the whole text when it fits in `limit` characters, else hunter's head, `marker` (in
+/// place of the elided middle) and tail. See the module docs for the few cases where it differs.
+/// On error `out` is left as it was.
+pub fn safe_repr_clipped_into(
     obj: &Bound<'_, PyAny>,
     maxdepth: i64,
     limit: usize,
     escape_newlines: bool,
-) -> PyResult<Clipped> {
+    marker: &str,
+    out: &mut String,
+) -> PyResult<()> {
     let py = obj.py();
-    let mut head = Head::new(limit, escape_newlines);
+    let start = out.len();
+    let mut head = Head::new(out, limit, escape_newlines);
     let outcome = Renderer::new(py, Direction::Forward, &mut head)?.render(obj, maxdepth);
     match outcome {
-        Ok(()) => return Ok(Clipped::Whole(head.text)),
-        Err(Halt::Failed(err)) => return Err(err),
+        Ok(()) => return Ok(()),
+        Err(Halt::Failed(err)) => {
+            out.truncate(start);
+            return Err(err);
+        }
         Err(Halt::Full) => {}
     }
     // hunter keeps `s[-(limit // 2):]`; when `limit // 2` is 0 that is `s[0:]`, the whole text.
     let tail_chars = if limit / 2 == 0 { usize::MAX } else { limit / 2 };
     let mut tail = Tail::new(tail_chars, escape_newlines);
     let outcome = Renderer::new(py, Direction::Backward, &mut tail)?.render(obj, maxdepth);
-    match outcome {
-        Ok(()) | Err(Halt::Full) => {}
-        Err(Halt::Failed(err)) => return Err(err),
+    if let Err(Halt::Failed(err)) = outcome {
+        out.truncate(start);
+        return Err(err);
     }
-    Ok(Clipped::Cut { head: head.text.chars().take(limit / 2).collect(), tail: tail.into_text() })
+    let head_end = out[start..].char_indices().nth(limit / 2).map_or(out.len(), |(index, _)| start + index);
+    out.truncate(head_end);
+    out.push_str(marker);
+    tail.write_to(out);
+    Ok(())
 }
 
 /// Why rendering stopped before the end.
@@ -144,7 +141,7 @@ fn char_len(text: &str) -> usize {
 
 /// hunter's actions escape newlines after `repr()`; a per-piece replace gives the same text.
 fn escaped(piece: &str, escape_newlines: bool) -> Cow<'_, str> {
-    if escape_newlines && piece.contains('\n') {
+    if escape_newlines && piece.as_bytes().contains(&b'\n') {
         Cow::Owned(piece.replace('\n', "\\n"))
     } else {
         Cow::Borrowed(piece)
@@ -166,21 +163,21 @@ impl Sink for Unbounded {
     }
 }
 
-/// Collects the text front to back until it is longer than `limit` characters.
-struct Head {
-    text: String,
+/// Appends the text, front to back, to a buffer until it is longer than `limit` characters.
+struct Head<'a> {
+    text: &'a mut String,
     chars: usize,
     limit: usize,
     escape_newlines: bool,
 }
 
-impl Head {
-    fn new(limit: usize, escape_newlines: bool) -> Self {
-        Head { text: String::new(), chars: 0, limit, escape_newlines }
+impl<'a> Head<'a> {
+    fn new(text: &'a mut String, limit: usize, escape_newlines: bool) -> Self {
+        Head { text, chars: 0, limit, escape_newlines }
     }
 }
 
-impl Sink for Head {
+impl Sink for Head<'_> {
     fn put(&mut self, piece: &str) -> Result<(), Halt> {
         let piece = escaped(piece, self.escape_newlines);
         let room = self.wanted();
@@ -200,9 +197,12 @@ impl Sink for Head {
     }
 }
 
-/// Collects the last `wanted` characters from pieces that arrive back to front.
+/// Collects the last `wanted` characters from pieces that arrive back to front: they are appended to
+/// one buffer in arrival order and reassembled in reverse at the end.
 struct Tail {
-    pieces_reversed: Vec<String>,
+    arrived: String,
+    /// Where each piece starts in `arrived`.
+    starts: Vec<usize>,
     chars: usize,
     wanted: usize,
     escape_newlines: bool,
@@ -210,21 +210,39 @@ struct Tail {
 
 impl Tail {
     fn new(wanted: usize, escape_newlines: bool) -> Self {
-        Tail { pieces_reversed: Vec::new(), chars: 0, wanted, escape_newlines }
+        // Sized for the usual case, pieces of a few characters adding up to a bit more than `wanted`.
+        let arrived = String::with_capacity(wanted.saturating_add(64).min(4096));
+        Tail { arrived, starts: Vec::with_capacity(64), chars: 0, wanted, escape_newlines }
     }
 
-    fn into_text(self) -> String {
-        let text: String = self.pieces_reversed.into_iter().rev().collect();
-        let surplus = self.chars.saturating_sub(self.wanted);
-        text.chars().skip(surplus).collect()
+    /// Appends the last `wanted` characters to `out`, in reading order.
+    fn write_to(&self, out: &mut String) {
+        let mut surplus = self.chars.saturating_sub(self.wanted);
+        let mut end = self.arrived.len();
+        for &start in self.starts.iter().rev() {
+            let mut piece = &self.arrived[start..end];
+            end = start;
+            if surplus > 0 {
+                let piece_chars = char_len(piece);
+                if piece_chars <= surplus {
+                    surplus -= piece_chars;
+                    continue;
+                }
+                let cut = piece.char_indices().nth(surplus).map_or(piece.len(), |(index, _)| index);
+                piece = &piece[cut..];
+                surplus = 0;
+            }
+            out.push_str(piece);
+        }
     }
 }
 
 impl Sink for Tail {
     fn put(&mut self, piece: &str) -> Result<(), Halt> {
-        let piece = escaped(piece, self.escape_newlines).into_owned();
+        let piece = escaped(piece, self.escape_newlines);
         self.chars += char_len(&piece);
-        self.pieces_reversed.push(piece);
+        self.starts.push(self.arrived.len());
+        self.arrived.push_str(&piece);
         if self.chars >= self.wanted {
             Err(Halt::Full)
         } else {
@@ -429,6 +447,9 @@ impl<'a, 'py> Renderer<'a, 'py> {
     }
 
     fn render_value(&mut self, obj: &Bound<'py, PyAny>, depth: i64) -> Result<(), Halt> {
+        if let Some(leaf) = leaf(obj) {
+            return self.put_leaf(leaf);
+        }
         let known = self.known;
         let ty = obj.get_type();
         let sequence = Layout::Sequence { single_item_comma: false };
@@ -469,21 +490,79 @@ impl<'a, 'py> Renderer<'a, 'py> {
             let args = obj.getattr(intern!(self.py, "args"))?;
             let open = format!("{}(", ty.name()?.to_string_lossy());
             self.container(&args, depth, sequence, &open, ")")
-        } else if has_plain_metaclass(&ty)
-            && !is_ffi_type(&ty, &raw mut ffi::PyBaseObject_Type)
-            && is_trusted_module(&ty.getattr(intern!(self.py, "__module__"))?)
-            && repr_runs_only_library_code(obj, &ty, known)?
-        {
-            self.put_repr(obj)
+        } else if has_plain_metaclass(&ty) {
+            let module = if is_ffi_type(&ty, &raw mut ffi::PyBaseObject_Type) {
+                None
+            } else {
+                Some(ty.getattr(intern!(self.py, "__module__"))?)
+            };
+            if let Some(module) = &module {
+                if is_trusted_module(module) && repr_runs_only_library_code(obj, &ty, known)? {
+                    return self.put_repr(obj);
+                }
+            }
+            self.put_object_repr(obj, &ty, module.as_ref())
         } else {
             let text = known.object_repr.bind(self.py).call1((obj,))?;
             self.put_text(&text)
         }
     }
 
+    /// `object.__repr__(obj)` for a class without a metaclass (so reading its names runs no code), given
+    /// the class's `__module__`: `<module.Qualname object at 0x...>`, or `<tp_name object at 0x...>`
+    /// for builtins and a non-str module.
+    fn put_object_repr(
+        &mut self,
+        obj: &Bound<'py, PyAny>,
+        ty: &Bound<'py, PyType>,
+        module: Option<&Bound<'py, PyAny>>,
+    ) -> Result<(), Halt> {
+        let mut address = ShortText::default();
+        let _ = write!(address, "{:#x}", obj.as_ptr() as usize);
+        let module = module.and_then(|module| module.cast::<PyString>().ok()).filter(|module| module != "builtins");
+        let qualname;
+        let (module, name) = match &module {
+            Some(module) => {
+                qualname = ty.qualname()?;
+                (Some(module.to_string_lossy()), qualname.to_string_lossy())
+            }
+            None => (None, unsafe { std::ffi::CStr::from_ptr((*ty.as_type_ptr()).tp_name) }.to_string_lossy()),
+        };
+        let mut parts = [
+            "<",
+            module.as_deref().unwrap_or(""),
+            if module.is_some() { "." } else { "" },
+            &name,
+            " object at ",
+            address.as_str(),
+            ">",
+        ];
+        if self.direction == Direction::Backward {
+            parts.reverse();
+        }
+        parts.iter().try_for_each(|part| self.put(part))
+    }
+
     fn put_text(&mut self, text: &Bound<'py, PyAny>) -> Result<(), Halt> {
         let text = text.cast::<PyString>().map_err(PyErr::from)?;
         self.put(&text.to_string_lossy())
+    }
+
+    fn put_leaf(&mut self, leaf: Leaf<'_>) -> Result<(), Halt> {
+        match leaf {
+            Leaf::Text(text) => self.put(text.as_str()),
+            Leaf::Str(repr) => {
+                // The quotes are the same at both ends, so this works in either direction.
+                self.put(repr.quote())?;
+                let mut halted = Ok(());
+                repr.body_chunks(self.direction == Direction::Backward, |chunk| {
+                    halted = self.sink.put(chunk);
+                    halted.is_ok()
+                });
+                halted?;
+                self.put(repr.quote())
+            }
+        }
     }
 
     fn put_repr(&mut self, obj: &Bound<'py, PyAny>) -> Result<(), Halt> {
@@ -798,6 +877,30 @@ mod tests {
         globals.get_item("value").unwrap().unwrap()
     }
 
+    /// The parts of a clipped text.
+    #[derive(Debug, PartialEq, Eq)]
+    enum Clipped {
+        Whole(String),
+        Cut { head: String, tail: String },
+    }
+
+    impl Clipped {
+        fn join(&self, marker: &str) -> String {
+            match self {
+                Clipped::Whole(text) => text.clone(),
+                Clipped::Cut { head, tail } => format!("{head}{marker}{tail}"),
+            }
+        }
+    }
+
+    const MARKER: &str = " [...] ";
+
+    fn clipped(obj: &Bound<'_, PyAny>, limit: usize, escape_newlines: bool) -> String {
+        let mut out = String::from("before ");
+        safe_repr_clipped_into(obj, DEFAULT_MAXDEPTH, limit, escape_newlines, MARKER, &mut out).unwrap();
+        out.strip_prefix("before ").expect("appended to the buffer").to_owned()
+    }
+
     /// hunter's `try_repr` truncation rule, applied to a complete text (checked against hunter 3.9.0:
     /// `text[:limit // 2]` and `text[-(limit // 2):]`, which is the whole text when `limit // 2` is 0).
     fn hunter_cut(text: &str, limit: usize) -> Clipped {
@@ -833,6 +936,12 @@ mod tests {
         "ValueError(list(range(300)), 'msg')",
         "[decimal.Decimal('1.5')] * 100",
         "([1, 2], {3: 4})",
+        "'x' * 3000 + \"'\"",
+        "'a\\tb\\\\c\\n' * 700",
+        "['ab\\'c' * 50, 1.5, -2e-7, 10**30, 2**70] * 40",
+        "'\\u00e9' * 600 + 'abc'",
+        "[1e16, 0.1, True, None, -0.0, float('nan')] * 100",
+        "[object(), type('K', (), {})()] * 60",
     ];
 
     fn check_clipped_matches_hunter_cut(escape_newlines: bool) {
@@ -844,8 +953,8 @@ mod tests {
                     full = full.replace('\n', "\\n");
                 }
                 for limit in [0, 1, 2, 3, 7, 20, 21, 64, 255, 1024, 100_000] {
-                    let clipped = safe_repr_clipped(&obj, DEFAULT_MAXDEPTH, limit, escape_newlines).unwrap();
-                    assert_eq!(clipped, hunter_cut(&full, limit), "{expr} with limit {limit}");
+                    let expected = hunter_cut(&full, limit).join(MARKER);
+                    assert_eq!(clipped(&obj, limit, escape_newlines), expected, "{expr} with limit {limit}");
                 }
             }
         });
@@ -875,8 +984,7 @@ mod tests {
             );
             let err = safe_repr(&obj, DEFAULT_MAXDEPTH).unwrap_err();
             assert!(err.is_instance_of::<PyAttributeError>(py));
-            let clipped = safe_repr_clipped(&obj, DEFAULT_MAXDEPTH, 40, false).unwrap();
-            assert_eq!(clipped.join(" [...] "), "[[0, '0'], [1, '1'], [...]  [399999, '399999']]");
+            assert_eq!(clipped(&obj, 40, false), "[[0, '0'], [1, '1'], [...]  [399999, '399999']]");
         });
     }
 
@@ -892,6 +1000,30 @@ mod tests {
             ];
             for (expr, expected) in cases {
                 assert_eq!(safe_repr(&eval(py, expr), DEFAULT_MAXDEPTH).unwrap(), expected);
+            }
+        });
+    }
+
+    #[test]
+    fn untrusted_objects_show_object_repr() {
+        Python::attach(|py| {
+            let values = exec(
+                py,
+                "class Outer:\n    class Inner:\n        def __repr__(self): raise AssertionError('user code ran')\n\
+                 class NoneModule: pass\n\
+                 NoneModule.__module__ = None\n\
+                 class IntModule: pass\n\
+                 IntModule.__module__ = 3\n\
+                 class Meta(type): pass\n\
+                 class WithMeta(metaclass=Meta): pass\n\
+                 import itertools\n\
+                 value = [Outer(), Outer.Inner(), NoneModule(), IntModule(), WithMeta(), object(), \
+                 itertools.count()]",
+            );
+            for value in values.try_iter().unwrap() {
+                let value = value.unwrap();
+                let expected = py.eval(c"object.__repr__", None, None).unwrap().call1((&value,)).unwrap().to_string();
+                assert_eq!(safe_repr(&value, DEFAULT_MAXDEPTH).unwrap(), expected);
             }
         });
     }

@@ -19,7 +19,7 @@ use pyo3::PyTypeInfo;
 
 use crate::event::{Event, EventData, EventRef, Field, Kind};
 use crate::gilcell::GilCell;
-use crate::safe_repr::{safe_repr_clipped, Clipped, DEFAULT_MAXDEPTH};
+use crate::safe_repr::{safe_repr_clipped_into, DEFAULT_MAXDEPTH};
 use text::{char_len, push_left_aligned, push_right_aligned, push_spaces};
 
 const NO_SOURCE_PREFIX: &str = "??? NO SOURCE: ";
@@ -58,6 +58,8 @@ struct Palette {
     reset: String,
     /// `event_colors.get(kind)`, indexed by `Kind`.
     events: [String; 4],
+    /// `' {CONT}[...]{RESET} '`, in place of the middle of a value cut to `repr_limit`.
+    cut_marker: String,
 }
 
 impl Palette {
@@ -67,11 +69,13 @@ impl Palette {
         let event_colour = |kind: Kind| -> PyResult<String> {
             Ok(event_colors.call_method1("get", (kind.name(),))?.str()?.to_string_lossy().into_owned())
         };
+        let (cont, reset) = (colour("CONT")?, colour("RESET")?);
         Ok(Palette {
+            cut_marker: format!(" {cont}[...]{reset} "),
             colon: colour("COLON")?,
             lineno: colour("LINENO")?,
             kind: colour("KIND")?,
-            cont: colour("CONT")?,
+            cont,
             vars: colour("VARS")?,
             vars_name: colour("VARS-NAME")?,
             internal_failure: colour("INTERNAL-FAILURE")?,
@@ -80,7 +84,7 @@ impl Palette {
             source_detail: colour("SOURCE-DETAIL")?,
             builtin: colour("BUILTIN")?,
             normal: colour("NORMAL")?,
-            reset: colour("RESET")?,
+            reset,
             events: [
                 event_colour(Kind::Call)?,
                 event_colour(Kind::Exception)?,
@@ -91,8 +95,9 @@ impl Palette {
     }
 }
 
-/// CallPrinter's `locals` dict, a thread ident, and that thread's stack list in it.
-type CachedStack = (Py<PyAny>, u64, Py<PyList>);
+/// CallPrinter's `locals` dict, the version tag its class had then, a thread ident, and that thread's
+/// stack list in the dict.
+type CachedStack = (Py<PyAny>, u32, u64, Py<PyList>);
 
 /// The options of one action, as the Python side resolved them.
 struct Options {
@@ -109,6 +114,8 @@ struct Options {
     last_seen_thread: GilCell<u64>,
     /// CallPrinter: the `locals` dict, thread and stack list of the last event.
     last_stack: GilCell<Option<CachedStack>>,
+    /// The last filename shown (held, so that its address identifies it) and its formatted column.
+    filename_column: GilCell<Option<(Py<PyAny>, String)>>,
     filename_alignment: usize,
     thread_alignment: usize,
     pid_alignment: usize,
@@ -154,6 +161,7 @@ impl Options {
             seen_threads: action.getattr("seen_threads")?.cast_into::<PySet>()?.unbind(),
             last_seen_thread: GilCell::new(0),
             last_stack: GilCell::new(None),
+            filename_column: GilCell::new(None),
             filename_alignment: alignment(action, "filename_alignment")?,
             thread_alignment: alignment(action, "thread_alignment")?,
             pid_alignment: alignment(action, "pid_alignment")?,
@@ -201,7 +209,7 @@ impl NativeStreamAction {
             Printer::Code => code_rows(slf.as_any(), &options, event, &mut out),
             Printer::Call => call_row(slf.as_any(), &options, event, &mut out),
         };
-        let written = formatted.and_then(|()| write(&options, PyString::new(py, &out)));
+        let written = formatted.and_then(|()| write(&options, new_py_string(py, &out)));
         slf.get().buffer.replace(py, out);
         written
     }
@@ -219,6 +227,25 @@ fn write(options: &Options, text: Bound<'_, PyString>) -> PyResult<()> {
             }
             Err(error)
         }
+    }
+}
+
+/// `PyString::new`, without CPython's UTF-8 decoding pass for the (usual) ASCII text.
+fn new_py_string<'py>(py: Python<'py>, text: &str) -> Bound<'py, PyString> {
+    if !text.is_ascii() {
+        return PyString::new(py, text);
+    }
+    let length = ffi::Py_ssize_t::try_from(text.len()).expect("a row fits in memory");
+    unsafe {
+        let string = ffi::PyUnicode_New(length, 127);
+        if string.is_null() {
+            // Out of memory: let the regular path report it.
+            ffi::PyErr_Clear();
+            return PyString::new(py, text);
+        }
+        // An ASCII string made by PyUnicode_New(.., 127) stores one byte per character after its header.
+        std::ptr::copy_nonoverlapping(text.as_ptr(), ffi::PyUnicode_DATA(string).cast::<u8>(), text.len());
+        Bound::from_owned_ptr(py, string).cast_into_unchecked()
     }
 }
 
@@ -329,14 +356,14 @@ fn push_filename_prefix(
     out: &mut String,
 ) -> PyResult<()> {
     let palette = &options.palette;
-    let alignment = options.filename_alignment;
-    let filename = as_text(filename)?;
-    let filename = if filename == "?" { format!("{}?", palette.source_failure).into() } else { filename };
-    if char_len(&filename) > alignment {
-        push_right_aligned(out, &text::shortened_filename(&filename, alignment), alignment);
-    } else {
-        push_right_aligned(out, &filename, alignment);
-    }
+    let py = filename.py();
+    // Consecutive events mostly come from one file: its column is formatted once.
+    let column = match options.filename_column.replace(py, None) {
+        Some((cached, column)) if cached.is(filename) => (cached, column),
+        _ => (filename.clone().unbind(), filename_column(options, filename)?),
+    };
+    out.push_str(&column.1);
+    options.filename_column.replace(py, Some(column));
     out.push_str(&palette.colon);
     out.push(':');
     out.push_str(&palette.lineno);
@@ -346,7 +373,7 @@ fn push_filename_prefix(
         Lineno::Object(_) => None,
     };
     match (number, lineno) {
-        (Some(number), _) => push_left_aligned(out, &number.to_string(), 5),
+        (Some(number), _) => push_left_aligned(out, crate::leaf_repr::int_text(number, &mut [0; 20]), 5),
         (None, Lineno::Number(_)) => unreachable!("a number always formats natively"),
         (None, Lineno::Object(lineno)) => out.push_str(
             &crate::compat::import(lineno.py(), "builtins")?
@@ -358,6 +385,22 @@ fn push_filename_prefix(
     }
     out.push(' ');
     Ok(())
+}
+
+/// The filename, right-aligned (and `[...]`-shortened) to `filename_alignment`.
+fn filename_column(options: &Options, filename: &Bound<'_, PyAny>) -> PyResult<String> {
+    let alignment = options.filename_alignment;
+    let filename = as_text(filename)?;
+    let mut column = String::new();
+    if filename == "?" {
+        let marked = format!("{}?", options.palette.source_failure);
+        push_right_aligned(&mut column, &marked, alignment);
+    } else if char_len(&filename) > alignment {
+        text::push_shortened_filename(&mut column, &filename, alignment);
+    } else {
+        push_right_aligned(&mut column, &filename, alignment);
+    }
+    Ok(column)
 }
 
 /// `filename_prefix()` without an event: blank padding of the same width.
@@ -401,15 +444,9 @@ fn push_value(action: &Bound<'_, PyAny>, options: &Options, value: Value<'_, '_>
     } else {
         match (&options.render, options.repr_limit) {
             (Render::SafeRepr, Some(limit)) => {
-                return match safe_repr_clipped(object, DEFAULT_MAXDEPTH, limit, true) {
-                    Ok(Clipped::Whole(text)) => {
-                        out.push_str(&text);
-                        Ok(())
-                    }
-                    Ok(Clipped::Cut { head, tail }) => {
-                        push_cut(options, &head, &tail, out);
-                        Ok(())
-                    }
+                let marker = &options.palette.cut_marker;
+                return match safe_repr_clipped_into(object, DEFAULT_MAXDEPTH, limit, true, marker, out) {
+                    Ok(()) => Ok(()),
                     Err(error) => push_failed_repr(py, options, error, out),
                 };
             }
@@ -428,7 +465,11 @@ fn push_value(action: &Bound<'_, PyAny>, options: &Options, value: Value<'_, '_>
         (Ok(text), Some(limit)) => {
             let escaped = text.to_string_lossy().replace('\n', "\\n");
             match text::cut(&escaped, limit) {
-                Some((head, tail)) => push_cut(options, &head, &tail, out),
+                Some((head, tail)) => {
+                    out.push_str(&head);
+                    out.push_str(&options.palette.cut_marker);
+                    out.push_str(&tail);
+                }
                 None => out.push_str(&escaped),
             }
             Ok(())
@@ -439,16 +480,6 @@ fn push_value(action: &Bound<'_, PyAny>, options: &Options, value: Value<'_, '_>
             Err(error) => push_failed_repr(py, options, error, out),
         },
     }
-}
-
-fn push_cut(options: &Options, head: &str, tail: &str, out: &mut String) {
-    out.push_str(head);
-    out.push(' ');
-    out.push_str(&options.palette.cont);
-    out.push_str("[...]");
-    out.push_str(&options.palette.reset);
-    out.push(' ');
-    out.push_str(tail);
 }
 
 /// `!!! FAILED REPR: <exception>` for an `Exception`; anything else (KeyboardInterrupt...) propagates.
@@ -499,29 +530,33 @@ impl<'py> Facts<'py> {
     }
 }
 
-/// `pid_prefix() + thread_prefix(event)`.
-fn row_owner(action: &Bound<'_, PyAny>, options: &Options, event: &EventData) -> PyResult<String> {
-    let py = action.py();
-    let mut owner = String::new();
-    push_pid_prefix(options, py, &mut owner)?;
-    push_thread_prefix(options, py, event.threading_support, &mut owner)?;
-    Ok(owner)
+/// `pid_prefix() + thread_prefix(event)`; returns where it is in `out`, for rows that repeat it.
+fn push_row_owner(
+    py: Python<'_>,
+    options: &Options,
+    event: &EventData,
+    out: &mut String,
+) -> PyResult<std::ops::Range<usize>> {
+    let start = out.len();
+    push_pid_prefix(options, py, out)?;
+    push_thread_prefix(options, py, event.threading_support, out)?;
+    Ok(start..out.len())
 }
 
-/// The start of an event row: owner, filename prefix, then the kind column.
+/// The start of an event row: owner, filename prefix, then the kind column. Returns where the owner is.
 fn push_row_start(
+    py: Python<'_>,
     options: &Options,
     event: &EventData,
     facts: &Facts<'_>,
-    owner: &str,
     out: &mut String,
-) -> PyResult<()> {
-    out.push_str(owner);
+) -> PyResult<std::ops::Range<usize>> {
+    let owner = push_row_owner(py, options, event, out)?;
     push_filename_prefix(options, &facts.filename, &facts.lineno, out)?;
     out.push_str(&options.palette.kind);
     push_left_aligned(out, event.kind.name(), 9);
     out.push(' ');
-    Ok(())
+    Ok(owner)
 }
 
 /// CodePrinter: the (full) source of the event, one row per line, then the value of returns and exceptions.
@@ -532,7 +567,6 @@ fn code_rows(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, ou
     let facts = Facts::of(py, event)?;
     push_source(options, &event.get(py, Field::Fullsource)?, &facts.filename, &mut source)?;
     let lines = text::splitlines(&source);
-    let owner = row_owner(action, options, event)?;
     let colour = &palette.events[event.kind as usize];
     let first_line = lines.first().copied().ok_or_else(|| PyValueError::new_err("empty source"))?;
     let row_end = |out: &mut String, line: &str| {
@@ -541,7 +575,10 @@ fn code_rows(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, ou
         out.push_str(&palette.reset);
         out.push('\n');
     };
-    push_row_start(options, event, &facts, &owner, out)?;
+    let owner_range = push_row_start(py, options, event, &facts, out)?;
+    let has_more_rows = lines.len() > 1 || matches!(event.kind, Kind::Return | Kind::Exception);
+    // Copied only when more rows repeat it (`String::new` does not allocate).
+    let owner = if has_more_rows { out[owner_range].to_owned() } else { String::new() };
     row_end(out, first_line);
     // Decorated definitions: '|' marks the middle lines and '*' the last one.
     for (index, line) in lines.iter().enumerate().skip(1) {
@@ -577,10 +614,16 @@ fn frame_key(frame: Option<&Py<PyAny>>) -> Option<usize> {
 fn entry_key(entry: &Bound<'_, PyAny>) -> PyResult<Option<usize>> {
     let key = entry.cast::<PyTuple>()?.get_item(2)?;
     if key.is_none() {
-        Ok(None)
-    } else {
-        Ok(Some(key.extract()?))
+        return Ok(None);
     }
+    // The keys are ints this module stored, read back without pyo3's generic conversion.
+    let key = unsafe { ffi::PyLong_AsVoidPtr(key.as_ptr()) };
+    if key.is_null() {
+        if let Some(error) = PyErr::take(entry.py()) {
+            return Err(error);
+        }
+    }
+    Ok(Some(key as usize))
 }
 
 /// Pops the entries of `stack` whose frames are no longer executing (CallPrinter's fix for upstream #123).
@@ -627,11 +670,12 @@ fn call_row(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, out
         }
     }
     if is_python_call {
-        let key = frame_key(event.frame.as_ref()).map(|key| key.into_pyobject(py)).transpose()?;
+        let key = frame_key(event.frame.as_ref())
+            .map(|key| unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyLong_FromVoidPtr(key as *mut _)) })
+            .transpose()?;
         stack.append((module, function, key))?;
     }
-    let owner = row_owner(action, options, event)?;
-    push_row_start(options, event, &facts, &owner, out)?;
+    push_row_start(py, options, event, &facts, out)?;
     let depth = stack.len();
     let colour = &palette.events[kind as usize];
     let module_and_function = |out: &mut String| -> PyResult<()> {
@@ -650,9 +694,7 @@ fn call_row(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, out
             out.push(' ');
             module_and_function(out)?;
             out.push_str(": ");
-            let mut source = String::new();
-            push_source(options, &event.get(py, Field::Source)?, &facts.filename, &mut source)?;
-            out.push_str(text::strip(&source));
+            push_stripped_source(options, event, &facts, out)?;
         }
         (Kind::Call, false) => {
             text::push_repeated(out, INDENT, indent);
@@ -696,9 +738,7 @@ fn call_row(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, out
         (Kind::Line, _) => {
             out.push_str(&palette.reset);
             text::push_repeated(out, INDENT, depth);
-            let mut source = String::new();
-            push_source(options, &event.get(py, Field::Source)?, &facts.filename, &mut source)?;
-            out.push_str(text::strip(&source));
+            push_stripped_source(options, event, &facts, out)?;
         }
     }
     out.push_str(&palette.reset);
@@ -706,23 +746,58 @@ fn call_row(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, out
     Ok(())
 }
 
+/// `try_source(event).strip()`.
+fn push_stripped_source(options: &Options, event: &EventData, facts: &Facts<'_>, out: &mut String) -> PyResult<()> {
+    let py = facts.filename.py();
+    let source = match facts.lineno {
+        Lineno::Number(lineno) => event.source_with(py, &facts.filename, lineno)?.clone(),
+        Lineno::Object(_) => event.get(py, Field::Source)?,
+    };
+    let start = out.len();
+    push_source(options, &source, &facts.filename, out)?;
+    text::strip_from(out, start);
+    Ok(())
+}
+
 /// `self.locals[get_ident()]`: this thread's call stack in the class's `locals` (replaced by `cleanup()`).
+/// The lookup of `locals` on the class is skipped while the class is unchanged: CPython gives a class a new
+/// version tag whenever an attribute of it or of a base is set (as `cleanup()` does).
 fn thread_stack<'py>(action: &Bound<'py, PyAny>, options: &Options) -> PyResult<Bound<'py, PyList>> {
     let py = action.py();
-    let stacks = action.get_type().getattr(pyo3::intern!(py, "locals"))?;
+    let class = action.get_type();
     let ident = crate::compat::current_thread_ident();
     let cached = options.last_stack.replace(py, None);
-    if let Some((cached_stacks, cached_ident, stack)) = &cached {
-        if cached_stacks.is(&stacks) && *cached_ident == ident {
+    if let Some((_, cached_tag, cached_ident, stack)) = &cached {
+        if valid_version_tag(&class) == Some(*cached_tag) && *cached_ident == ident {
             let stack = stack.bind(py).clone();
             options.last_stack.replace(py, cached);
             return Ok(stack);
         }
     }
-    let stack = stacks.get_item(ident)?.cast_into::<PyList>()?;
-    // Holding the dict keeps its address from being reused by another one.
-    options.last_stack.replace(py, Some((stacks.unbind(), ident, stack.clone().unbind())));
+    let stacks = class.getattr(pyo3::intern!(py, "locals"))?;
+    let stack = match &cached {
+        Some((cached_stacks, _, cached_ident, stack)) if cached_stacks.is(&stacks) && *cached_ident == ident => {
+            stack.bind(py).clone()
+        }
+        _ => stacks.get_item(ident)?.cast_into::<PyList>()?,
+    };
+    // The tag is read after the lookup, which assigns one. Holding the dict keeps its address from being
+    // reused by another one.
+    let tag = valid_version_tag(&class).unwrap_or(0);
+    options.last_stack.replace(py, Some((stacks.unbind(), tag, ident, stack.clone().unbind())));
     Ok(stack)
+}
+
+/// The class's attribute-cache version tag, when it has a valid one (0 never is; before 3.13 a flag
+/// also marks it valid, as a changed class keeps its old number until its next lookup).
+fn valid_version_tag(class: &Bound<'_, pyo3::types::PyType>) -> Option<u32> {
+    let class = class.as_type_ptr();
+    let tag = unsafe { (*class).tp_version_tag };
+    #[cfg(not(Py_3_13))]
+    if unsafe { ffi::PyType_GetFlags(class) } & ffi::Py_TPFLAGS_VALID_VERSION_TAG == 0 {
+        return None;
+    }
+    (tag != 0).then_some(tag)
 }
 
 /// A return pops the top entry when it is the returning function's.
@@ -736,7 +811,10 @@ fn pop_returning_call(
     }
     let top = stack.get_item(stack.len() - 1)?;
     let top = top.cast::<PyTuple>()?;
-    if top.get_item(0)?.eq(module)? && top.get_item(1)?.eq(function)? {
+    // `PyObject_RichCompareBool` semantics (identity first), as the tuple comparison hunter makes.
+    let same =
+        |item: Bound<'_, PyAny>, value: &Bound<'_, PyAny>| -> PyResult<bool> { Ok(item.is(value) || item.eq(value)?) };
+    if same(top.get_item(0)?, module)? && same(top.get_item(1)?, function)? {
         stack.del_item(stack.len() - 1)?;
     }
     Ok(())

@@ -23,7 +23,13 @@ pub fn push_right_aligned(out: &mut String, text: &str, width: usize) {
 }
 
 pub fn push_spaces(out: &mut String, count: usize) {
-    push_repeated(out, " ", count);
+    const SPACES: &str = "                                                                ";
+    let mut left = count;
+    while left > 0 {
+        let step = left.min(SPACES.len());
+        out.push_str(&SPACES[..step]);
+        left -= step;
+    }
 }
 
 pub fn push_repeated(out: &mut String, text: &str, count: usize) {
@@ -41,6 +47,14 @@ fn is_python_space(c: char) -> bool {
 /// `text.strip()`.
 pub fn strip(text: &str) -> &str {
     text.trim_matches(is_python_space)
+}
+
+/// `out[start..] = out[start..].strip()`.
+pub fn strip_from(out: &mut String, start: usize) {
+    let stripped = strip(&out[start..]);
+    let (offset, len) = (stripped.as_ptr() as usize - out[start..].as_ptr() as usize, stripped.len());
+    out.truncate(start + offset + len);
+    out.drain(start..start + offset);
 }
 
 /// `text.splitlines()`: splits on `\n`, `\r`, `\r\n`, `\v`, `\f`, `\x1c`-`\x1e`, `\x85`, U+2028, U+2029.
@@ -68,12 +82,17 @@ pub fn splitlines(text: &str) -> Vec<&str> {
 }
 
 /// hunter's `[...]` shortening of a filename longer than `alignment`: `'[...]' + filename[5 - alignment:]`.
-pub fn shortened_filename(filename: &str, alignment: usize) -> String {
+pub fn push_shortened_filename(out: &mut String, filename: &str, alignment: usize) {
     let length = char_len(filename);
     // Python slice start `5 - alignment`: positive counts from the front, zero or negative from the back.
     let skip = if alignment <= 5 { (5 - alignment).min(length) } else { length.saturating_sub(alignment - 5) };
-    let kept: String = filename.chars().skip(skip).collect();
-    format!("[...]{kept}")
+    let start = if filename.is_ascii() {
+        skip
+    } else {
+        filename.char_indices().nth(skip).map_or(filename.len(), |(index, _)| index)
+    };
+    out.push_str("[...]");
+    out.push_str(&filename[start..]);
 }
 
 /// hunter's cut of a rendered value longer than `limit`: `text[:limit // 2]` and `text[-(limit // 2):]`
@@ -108,11 +127,27 @@ mod tests {
 
     #[test]
     fn filenames_are_shortened_like_python_slices() {
+        let shortened = |name: &str, alignment: usize| {
+            let mut out = String::from(">");
+            push_shortened_filename(&mut out, name, alignment);
+            out
+        };
         let name = "abcdefghij";
-        assert_eq!(shortened_filename(name, 8), "[...]hij");
-        assert_eq!(shortened_filename(name, 5), "[...]abcdefghij");
-        assert_eq!(shortened_filename(name, 3), "[...]cdefghij");
-        assert_eq!(shortened_filename(name, 0), "[...]fghij");
+        assert_eq!(shortened(name, 8), ">[...]hij");
+        assert_eq!(shortened(name, 5), ">[...]abcdefghij");
+        assert_eq!(shortened(name, 3), ">[...]cdefghij");
+        assert_eq!(shortened(name, 0), ">[...]fghij");
+        assert_eq!(shortened("ééééé", 7), ">[...]éé");
+    }
+
+    #[test]
+    fn strip_from_keeps_the_prefix() {
+        let mut out = String::from(" a  \t x y\u{3000}\n");
+        strip_from(&mut out, 2);
+        assert_eq!(out, " ax y");
+        let mut blank = String::from("a   ");
+        strip_from(&mut blank, 1);
+        assert_eq!(blank, "a");
     }
 
     #[test]

@@ -68,6 +68,25 @@ def call_default():
     return printed(lambda out: A.CallPrinter(stream=out))
 
 
+def clean_while_deep():
+    A.CallPrinter.cleanup()
+    demo.deep_fn(1)
+
+
+def call_cleaning_while_deep():
+    clean_while_deep()
+
+
+@scenario
+def call_cleanup_mid_trace():
+    """`CallPrinter.cleanup()` during a trace replaces the call stacks: the same printer starts over."""
+    return printed(
+        lambda out: A.CallPrinter(stream=out),
+        predicate=Q(module_in=('demo_target', __name__)),
+        function=call_cleaning_while_deep,
+    )
+
+
 @scenario
 def call_colors():
     return printed(lambda out: A.CallPrinter(stream=out, force_colors=True))

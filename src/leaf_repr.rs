@@ -1,0 +1,387 @@
+//! `repr()` of the most common exact builtin values (`None`, `bool`, `int`, `float`, ASCII `str`), written
+//! in Rust with CPython's exact rules. The printers render thousands of these per second; going through
+//! `PyObject_Repr` would build a Python string per value only to copy it out again.
+
+use std::fmt::Write as _;
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::PyString;
+
+/// A value whose repr can be produced natively.
+pub enum Leaf<'a> {
+    /// The whole repr, ready (`None`, `True`, numbers).
+    Text(ShortText),
+    /// An ASCII string: its repr is rendered on demand, in chunks (see [`StrRepr`]).
+    Str(StrRepr<'a>),
+}
+
+/// Classifies `obj` by its exact type; `None` when its repr must come from Python.
+pub fn leaf<'a>(obj: &'a Bound<'_, PyAny>) -> Option<Leaf<'a>> {
+    let ptr = obj.as_ptr();
+    let ty = unsafe { ffi::Py_TYPE(ptr) };
+    let mut text = ShortText::default();
+    if ptr == unsafe { ffi::Py_None() } {
+        text.push_str("None");
+    } else if ty == &raw mut ffi::PyBool_Type {
+        text.push_str(if ptr == unsafe { ffi::Py_True() } { "True" } else { "False" });
+    } else if ty == &raw mut ffi::PyLong_Type {
+        let mut overflow = 0;
+        let value = unsafe { ffi::PyLong_AsLongLongAndOverflow(ptr, &mut overflow) };
+        if overflow != 0 || (value == -1 && unsafe { !ffi::PyErr_Occurred().is_null() }) {
+            unsafe { ffi::PyErr_Clear() };
+            return None;
+        }
+        text.push_str(int_text(value, &mut [0; 20]));
+    } else if ty == &raw mut ffi::PyFloat_Type {
+        push_float_repr(&mut text, unsafe { ffi::PyFloat_AS_DOUBLE(ptr) })?;
+    } else if ty == &raw mut ffi::PyUnicode_Type {
+        // Checked first: asking a non-ASCII string for UTF-8 would make CPython cache a copy.
+        if unsafe { ffi::PyUnicode_IS_ASCII(ptr) } == 0 {
+            return None;
+        }
+        return Some(Leaf::Str(StrRepr::new(obj.cast::<PyString>().ok()?.to_str().ok()?)));
+    } else {
+        return None;
+    }
+    Some(Leaf::Text(text))
+}
+
+/// The decimal form of `value`, written into `buffer` (without the formatting machinery: this runs for
+/// every int and line number shown).
+pub fn int_text(value: i64, buffer: &mut [u8; 20]) -> &str {
+    let mut start = buffer.len();
+    let mut rest = value.unsigned_abs();
+    loop {
+        start -= 1;
+        buffer[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if value < 0 {
+        start -= 1;
+        buffer[start] = b'-';
+    }
+    // SAFETY: only ASCII digits and '-' were written.
+    unsafe { std::str::from_utf8_unchecked(&buffer[start..]) }
+}
+
+/// A small inline text buffer (the longest float or 64-bit int repr is 24 bytes).
+#[derive(Default)]
+pub struct ShortText {
+    bytes: [u8; 32],
+    len: usize,
+}
+
+impl ShortText {
+    fn push_str(&mut self, text: &str) {
+        self.bytes[self.len..self.len + text.len()].copy_from_slice(text.as_bytes());
+        self.len += text.len();
+    }
+
+    pub fn as_str(&self) -> &str {
+        // SAFETY: only whole `&str`s are ever copied in, so the bytes are valid UTF-8.
+        unsafe { std::str::from_utf8_unchecked(&self.bytes[..self.len]) }
+    }
+}
+
+impl std::fmt::Write for ShortText {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        if self.len + text.len() > self.bytes.len() {
+            return Err(std::fmt::Error);
+        }
+        self.push_str(text);
+        Ok(())
+    }
+}
+
+/// `float.__repr__`: the shortest digits that round-trip, the closest to the value when several do (as
+/// CPython's dtoa picks them), laid out as CPython's `'r'` format does: positional for exponents -4..=15,
+/// else `d.ddde±XX`.
+fn push_float_repr(out: &mut ShortText, value: f64) -> Option<()> {
+    if value.is_nan() {
+        out.push_str("nan");
+        return Some(());
+    }
+    if value.is_infinite() {
+        out.push_str(if value < 0.0 { "-inf" } else { "inf" });
+        return Some(());
+    }
+    let mut shortest = ShortText::default();
+    let _ = write!(shortest, "{value:e}");
+    let e_at = shortest.as_str().bytes().position(|byte| byte == b'e').expect("LowerExp always writes an exponent");
+    let (mantissa, exponent) = shortest.as_str().split_at(e_at);
+    let exponent: i32 = exponent[1..].parse().expect("LowerExp writes a decimal exponent");
+    let digit_count = mantissa.bytes().filter(u8::is_ascii_digit).count();
+    // Rust's shortest form has the right number of digits, but when two candidates of that length
+    // round-trip it may pick the other one of a tie; CPython picks the correctly rounded one. That one
+    // round-trips whenever any does, except in rare cases at a power of two, left to CPython (None).
+    let mut rounded = ShortText::default();
+    let scientific = if !may_tie(value, exponent, digit_count) {
+        shortest.as_str()
+    } else {
+        let _ = write!(rounded, "{value:.precision$e}", precision = digit_count - 1);
+        if rounded.as_str() != shortest.as_str() && rounded.as_str().parse::<f64>() != Ok(value) {
+            return None;
+        }
+        rounded.as_str()
+    };
+    let mantissa = &scientific[..scientific.bytes().position(|byte| byte == b'e').expect("an exponent")];
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", mantissa),
+    };
+    let mut digits = ShortText::default();
+    match mantissa.as_bytes().get(1) {
+        Some(b'.') => {
+            digits.push_str(&mantissa[..1]);
+            digits.push_str(&mantissa[2..]);
+        }
+        _ => digits.push_str(mantissa),
+    }
+    let digits = digits.as_str();
+    out.push_str(sign);
+    if !(-4..16).contains(&exponent) {
+        out.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            out.push_str(".");
+            out.push_str(&digits[1..]);
+        }
+        let _ = write!(out, "e{}{:02}", if exponent < 0 { '-' } else { '+' }, exponent.unsigned_abs());
+    } else if exponent < 0 {
+        out.push_str("0.");
+        for _ in 0..(-exponent - 1) {
+            out.push_str("0");
+        }
+        out.push_str(digits);
+    } else {
+        let integer_digits = exponent as usize + 1;
+        if digits.len() > integer_digits {
+            out.push_str(&digits[..integer_digits]);
+            out.push_str(".");
+            out.push_str(&digits[integer_digits..]);
+        } else {
+            out.push_str(digits);
+            for _ in digits.len()..integer_digits {
+                out.push_str("0");
+            }
+            out.push_str(".0");
+        }
+    }
+    Some(())
+}
+
+/// Whether two `digit_count`-digit decimals can be equally close to `value` (`exponent` is its decimal
+/// exponent). Two candidates of one length both round-tripping needs 16 digits or more (shorter ones are
+/// further apart than the values that round to one double); an exact tie also needs the exact binary
+/// value to end one digit after them: `m * 2**k` with odd `m` and `k < 0` has exactly `-k` decimals.
+fn may_tie(value: f64, exponent: i32, digit_count: usize) -> bool {
+    if digit_count < 16 {
+        return false;
+    }
+    let bits = value.to_bits();
+    let biased_exponent = ((bits >> 52) & 0x7ff) as i32;
+    let fraction = bits & ((1 << 52) - 1);
+    let (mantissa, binary_exponent) =
+        if biased_exponent == 0 { (fraction, -1074) } else { (fraction | (1 << 52), biased_exponent - 1075) };
+    if mantissa == 0 {
+        return false;
+    }
+    let binary_exponent = binary_exponent + mantissa.trailing_zeros() as i32;
+    // Significant digits of the exact value: its decimals (-k) plus the digits before the point.
+    binary_exponent >= 0 || (exponent + 1 - binary_exponent) as usize <= digit_count + 1
+}
+
+/// `repr()` of an ASCII string, producible in pieces from either end, so that a bounded renderer can
+/// stop after the part it keeps instead of escaping a huge string whole.
+pub struct StrRepr<'a> {
+    text: &'a str,
+    quote: u8,
+}
+
+/// Characters escaped per piece.
+const CHUNK: usize = 256;
+
+impl<'a> StrRepr<'a> {
+    fn new(text: &'a str) -> Self {
+        // CPython quotes with `"` only when the text has `'` and no `"`.
+        let bytes = text.as_bytes();
+        let quote = if bytes.contains(&b'\'') && !bytes.contains(&b'"') { b'"' } else { b'\'' };
+        StrRepr { text, quote }
+    }
+
+    pub fn quote(&self) -> &'static str {
+        if self.quote == b'"' {
+            "\""
+        } else {
+            "'"
+        }
+    }
+
+    /// The escaped body, in chunks from the front (`backward = false`) or from the back; `put` returns
+    /// false to stop early.
+    pub fn body_chunks(&self, backward: bool, mut put: impl FnMut(&str) -> bool) {
+        let mut escaped = String::new();
+        let bytes = self.text.as_bytes();
+        let mut put_chunk = |chunk: &[u8]| {
+            // A fold without early exit, so that it vectorises.
+            if chunk.iter().fold(true, |literal, &byte| literal & self.is_literal(byte)) {
+                // SAFETY: the text is ASCII, so any byte range of it is valid UTF-8.
+                return put(unsafe { std::str::from_utf8_unchecked(chunk) });
+            }
+            escaped.clear();
+            for &byte in chunk {
+                self.push_escaped(&mut escaped, byte);
+            }
+            put(&escaped)
+        };
+        if backward {
+            bytes.rchunks(CHUNK).all(&mut put_chunk);
+        } else {
+            bytes.chunks(CHUNK).all(&mut put_chunk);
+        }
+    }
+
+    /// Whether the byte stands for itself in the repr.
+    fn is_literal(&self, byte: u8) -> bool {
+        (b' '..0x7f).contains(&byte) && byte != b'\\' && byte != self.quote
+    }
+
+    fn push_escaped(&self, out: &mut String, byte: u8) {
+        match byte {
+            b'\\' => out.push_str("\\\\"),
+            b'\t' => out.push_str("\\t"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            byte if byte == self.quote => {
+                out.push('\\');
+                out.push(byte as char);
+            }
+            byte if byte < b' ' || byte == 0x7f => {
+                let _ = write!(out, "\\x{byte:02x}");
+            }
+            byte => out.push(byte as char),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pyo3::types::PyFloat;
+
+    fn native_repr(obj: &Bound<'_, PyAny>) -> Option<String> {
+        Some(match leaf(obj)? {
+            Leaf::Text(text) => text.as_str().to_owned(),
+            Leaf::Str(repr) => {
+                let mut body = String::new();
+                repr.body_chunks(false, |chunk| {
+                    body.push_str(chunk);
+                    true
+                });
+                let mut reversed = Vec::new();
+                repr.body_chunks(true, |chunk| {
+                    reversed.push(chunk.to_owned());
+                    true
+                });
+                reversed.reverse();
+                assert_eq!(reversed.concat(), body, "both directions give the same body");
+                format!("{q}{body}{q}", q = repr.quote())
+            }
+        })
+    }
+
+    fn check(obj: &Bound<'_, PyAny>) {
+        let expected = obj.repr().unwrap().to_string();
+        assert_eq!(native_repr(obj).as_deref(), Some(expected.as_str()), "repr of {expected}");
+    }
+
+    /// Floats may decline (None) in rare cases, which CPython then renders; returns whether it did.
+    fn check_float(value: &Bound<'_, PyAny>) -> bool {
+        let expected = value.repr().unwrap().to_string();
+        match native_repr(value) {
+            Some(native) => {
+                assert_eq!(native, expected);
+                false
+            }
+            None => true,
+        }
+    }
+
+    #[test]
+    fn floats_match_python() {
+        Python::attach(|py| {
+            let mut declined = 0;
+            let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+            let mut next = || {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state
+            };
+            let special = [
+                0.0,
+                -0.0,
+                1.0,
+                -1.5,
+                0.1,
+                1e-4,
+                1e-5,
+                1.5e-5,
+                1e15,
+                1e16,
+                1.5e16,
+                123456789012345.6,
+                1e300,
+                5e-324,
+                f64::MAX,
+                f64::MIN_POSITIVE,
+                f64::NAN,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                9007199254740993.0,
+            ];
+            for value in special {
+                check(PyFloat::new(py, value).as_any());
+            }
+            for _ in 0..200_000 {
+                let value = f64::from_bits(next());
+                declined += usize::from(check_float(PyFloat::new(py, value).as_any()));
+                // Values with few digits and moderate exponents, where the layout rules matter.
+                let round = (next() % 2_000_001) as f64 / 1000.0 * 10f64.powi((next() % 40) as i32 - 20);
+                declined += usize::from(check_float(PyFloat::new(py, round).as_any()));
+            }
+            assert!(declined < 100, "{declined} of 400000 floats left to CPython");
+        });
+    }
+
+    #[test]
+    fn ints_strings_and_constants_match_python() {
+        Python::attach(|py| {
+            for expr in [
+                "None",
+                "True",
+                "False",
+                "0",
+                "-1",
+                "2**63 - 1",
+                "-2**63",
+                "''",
+                "'plain'",
+                "\"it's\"",
+                "'both \\' and \"'",
+                "'tab\\tnl\\nret\\rbs\\\\ nul\\x00 del\\x7f esc\\x1b'",
+                "'x' * 1000 + \"'\"",
+            ] {
+                let code = std::ffi::CString::new(expr).unwrap();
+                check(&py.eval(&code, None, None).unwrap());
+            }
+            for expr in ["2**64", "'é'", "b'x'", "1j"] {
+                let code = std::ffi::CString::new(expr).unwrap();
+                assert!(native_repr(&py.eval(&code, None, None).unwrap()).is_none(), "{expr} goes through Python");
+            }
+        });
+    }
+}
