@@ -45,15 +45,17 @@ def draw(results, output):
                 groups.setdefault(scenario, []).append(implementation)
         labelled = set()
         centres = []
+        # One width for every bar, so a scenario with a single implementation gets no wider bar.
+        width = 0.8 / max(len(implementations) for implementations in groups.values())
         for position, (scenario, implementations) in enumerate(groups.items()):
-            width = 0.8 / len(implementations)
             centres.append(position)
+            first = position - width * len(implementations) / 2
             for index, implementation in enumerate(implementations):
                 ratios = [run.median_ratio(version, workload, scenario, implementation) for workload in run.workloads]
                 ratios = [ratio for ratio in ratios if ratio]
                 if not ratios:
                     continue
-                x = position - 0.4 + width * (index + 0.5)
+                x = first + width * (index + 0.5)
                 label = run.label(version, implementation)
                 panel.bar(
                     x,

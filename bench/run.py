@@ -245,16 +245,19 @@ def measure(version, configs, workloads, args, rng, pool):
         for repetition in range(args.reps):
             order = list(runnable)
             rng.shuffle(order)
+            # The load average when each sample starts: the machine may be shared, and this shows when it was busy.
             results = pool.map(
-                lambda config: run_sample(config[1], config[0], workload, workload_dir, args), order
+                lambda config: (os.getloadavg()[0], run_sample(config[1], config[0], workload, workload_dir, args)),
+                order,
             )
-            for (scenario, implementation), result in zip(order, results):
+            for (scenario, implementation), (load, result) in zip(order, results):
                 sample = {
                     "python": version,
                     "workload": workload,
                     "scenario": scenario.name,
                     "implementation": implementation.name,
                     "repetition": repetition,
+                    "loadavg_1min": load,
                 }
                 sample.update(result)
                 samples.append(sample)
