@@ -37,8 +37,21 @@ pub struct CodeInfo {
     pub verdicts: GilCell<VerdictCache>,
     /// `linecache.getlines(...)` of the source file, shared by `source` and `fullsource`.
     pub source_lines: OnceLock<Py<PyAny>>,
+    /// `fullsource` of call events (the definition header), for the line it was computed at.
+    pub definition_source: OnceLock<(i64, Py<PyAny>)>,
     pub co_code: OnceLock<Py<PyAny>>,
+    arguments: OnceLock<Vec<Argument>>,
 }
+
+/// One parameter of a code object's signature, as hunter's `get_arguments` lists them.
+pub struct Argument {
+    /// `''`, `'*'` or `'**'`.
+    pub prefix: &'static str,
+    pub name: Py<PyString>,
+}
+
+const CO_VARARGS: u32 = 0x04;
+const CO_VARKEYWORDS: u32 = 0x08;
 
 static EXTRA_INDEX: OnceLock<ffi::Py_ssize_t> = OnceLock::new();
 
@@ -87,7 +100,9 @@ impl CodeInfo {
             module_facts: GilCell::new(None),
             verdicts: GilCell::new(VerdictCache { generation: 0, globals: 0, by_kind: [Verdict::Unknown; 4] }),
             source_lines: OnceLock::new(),
+            definition_source: OnceLock::new(),
             co_code: OnceLock::new(),
+            arguments: OnceLock::new(),
         });
         let raw = Arc::into_raw(info);
         if !unsafe { code_extra::set(code, index, raw.cast_mut().cast()) } {
@@ -111,6 +126,38 @@ impl CodeInfo {
         let facts = Arc::new(ModuleFacts { globals: key, module, filename, stdlib });
         self.module_facts.replace(py, Some(facts.clone()));
         Ok(facts)
+    }
+
+    /// The parameters of `code` in signature order: positional, `*args`, keyword-only, `**kwargs`.
+    pub fn arguments(&self, code: &Bound<'_, PyAny>) -> PyResult<&[Argument]> {
+        if let Some(arguments) = self.arguments.get() {
+            return Ok(arguments);
+        }
+        let py = code.py();
+        let names = code.getattr(pyo3::intern!(py, "co_varnames"))?.cast_into::<PyTuple>()?;
+        let positional: usize = code.getattr(pyo3::intern!(py, "co_argcount"))?.extract()?;
+        let keyword_only: usize = code.getattr(pyo3::intern!(py, "co_kwonlyargcount"))?.extract()?;
+        let flags: u32 = code.getattr(pyo3::intern!(py, "co_flags"))?.extract()?;
+        let name =
+            |index: usize| -> PyResult<Py<PyString>> { Ok(names.get_item(index)?.cast_into::<PyString>()?.unbind()) };
+        let mut arguments = Vec::new();
+        for index in 0..positional {
+            arguments.push(Argument { prefix: "", name: name(index)? });
+        }
+        // Locals are laid out as: positional, keyword-only, *args, **kwargs.
+        let mut next_slot = positional + keyword_only;
+        if flags & CO_VARARGS != 0 {
+            arguments.push(Argument { prefix: "*", name: name(next_slot)? });
+            next_slot += 1;
+        }
+        for index in positional..positional + keyword_only {
+            arguments.push(Argument { prefix: "", name: name(index)? });
+        }
+        if flags & CO_VARKEYWORDS != 0 {
+            arguments.push(Argument { prefix: "**", name: name(next_slot)? });
+        }
+        let _ = self.arguments.set(arguments);
+        Ok(self.arguments.get().expect("set above"))
     }
 
     pub fn co_code<'py>(&self, py: Python<'py>, code: &Bound<'py, PyAny>) -> PyResult<&Bound<'py, PyAny>> {

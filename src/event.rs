@@ -253,7 +253,7 @@ impl EventData {
         }
     }
 
-    fn code_info(&self, py: Python<'_>) -> PyResult<&CodeInfo> {
+    pub(crate) fn code_info(&self, py: Python<'_>) -> PyResult<&CodeInfo> {
         match &self.code_info {
             Some(info) => Ok(info),
             None => {
@@ -349,18 +349,35 @@ impl EventData {
                 let _ = info.source_lines.set(lines.unbind());
             }
             let lines = info.source_lines.get().expect("set above").bind(py);
+            let lineno: i64 = lineno.extract()?;
             let wants_definition = full && self.kind == Kind::Call && info.function.bind(py).ne("<module>")?;
-            let method = if wants_definition {
-                pyo3::intern!(py, "definition_source")
-            } else {
-                pyo3::intern!(py, "line_source")
-            };
-            Ok(helpers.call_method1(method, (lines, lineno))?.unbind())
+            if !wants_definition {
+                return Self::line_source(lines, lineno);
+            }
+            if let Some((cached_lineno, source)) = info.definition_source.get() {
+                if *cached_lineno == lineno {
+                    return Ok(source.clone_ref(py));
+                }
+            }
+            let source = helpers.call_method1(pyo3::intern!(py, "definition_source"), (lines, lineno))?.unbind();
+            let _ = info.definition_source.set((lineno, source.clone_ref(py)));
+            Ok(source)
         };
         attempt().or_else(|err| {
             let message = format!("{NO_SOURCE}{}", err.value(py).repr()?);
             Ok(PyString::new(py, &message).into_any().unbind())
         })
+    }
+
+    /// `lines[lineno - 1]`, or `''` when out of range (what `_event_helpers.line_source` does, without a Python call).
+    fn line_source(lines: &Bound<'_, PyAny>, lineno: i64) -> PyResult<Py<PyAny>> {
+        let py = lines.py();
+        if let Ok(lines) = lines.cast::<pyo3::types::PyList>() {
+            let line =
+                usize::try_from(lineno - 1).ok().filter(|_| lineno >= 1).and_then(|index| lines.get_item(index).ok());
+            return Ok(line.map_or_else(|| PyString::new(py, "").into_any().unbind(), Bound::unbind));
+        }
+        Ok(codeinfo::python_helpers(py)?.call_method1(pyo3::intern!(py, "line_source"), (lines, lineno))?.unbind())
     }
 
     /// The opcode byte at `f_lasti` in the (de-specialised) `co_code`, or None when out of range.
@@ -374,6 +391,20 @@ impl EventData {
             Some(op) => op.into_pyobject(py)?.into_any().unbind(),
             None => py.None(),
         })
+    }
+
+    /// For a live Python (not builtin) event: the code's facts and the current line, read without
+    /// creating or caching Python objects (the printers' hot path).
+    pub(crate) fn live_facts(
+        &self,
+        py: Python<'_>,
+    ) -> Option<PyResult<(&CodeInfo, Arc<codeinfo::ModuleFacts>, c_int)>> {
+        let (Some(info), Some(frame), false) = (&self.code_info, &self.frame, self.builtin) else {
+            return None;
+        };
+        let frame = frame.bind(py);
+        let lineno = unsafe { compat::frame_lineno(frame.as_ptr().cast(), self.line_tracing) };
+        Some(info.module_facts(py, &compat::frame_globals_bound(frame)).map(|facts| (&**info, facts, lineno)))
     }
 
     /// The Python value of a query field.

@@ -1,7 +1,11 @@
 //! The one policy for errors raised while tracing: the traced program must never see them.
 //! A failing handler (predicate or action) gets its traceback and one line printed to hunter's stream,
-//! and the tracer stops; the program carries on untraced.
+//! and the tracer stops; the program carries on untraced. A closed or broken output stream (the reader of a
+//! pipe went away, as with `| head`) is not a bug in the handler: it gets one line on stderr, no traceback.
 
+use std::io::Write;
+
+use pyo3::exceptions::{PyBrokenPipeError, PyValueError};
 use pyo3::prelude::*;
 
 use crate::tracer::Tracer;
@@ -13,14 +17,38 @@ pub fn report_and_stop(
     error: PyErr,
     event: Option<&Py<PyAny>>,
 ) {
-    if let Err(report_error) = report(py, handler, &error, event) {
+    if is_stream_failure(py, &error) {
+        say_on_stderr(py, &format!("hunter: tracing stopped, the output stream is closed or broken ({error})\n"));
+    } else if let Err(report_error) = report(py, handler, &error, event) {
         // The stream itself failed (closed, broken pipe): say it once on the process's stderr instead.
-        eprintln!(
-            "hunter: disabling tracer because handler failed ({error}); reporting it failed too ({report_error})"
+        say_on_stderr(
+            py,
+            &format!(
+                "hunter: disabling tracer because handler failed ({error}); reporting it failed too ({report_error})\n"
+            ),
         );
     }
     if let Err(stop_error) = Tracer::stop_tracing(&tracer.to_owned()) {
         drop(stop_error);
+    }
+}
+
+/// A write to a pipe whose reader is gone, or to a closed file.
+fn is_stream_failure(py: Python<'_>, error: &PyErr) -> bool {
+    error.is_instance_of::<PyBrokenPipeError>(py)
+        || (error.is_instance_of::<PyValueError>(py) && error.to_string().contains("I/O operation on closed file"))
+}
+
+/// Writes to `sys.stderr` (keeping its order with other Python output), else straight to file descriptor 2;
+/// never fails, since there is nowhere left to report to.
+fn say_on_stderr(py: Python<'_>, message: &str) {
+    let written = crate::compat::import(py, "sys").and_then(|sys| {
+        let stderr = sys.getattr("stderr")?;
+        stderr.call_method1("write", (message,))?;
+        stderr.call_method0("flush")
+    });
+    if written.is_err() {
+        let _ = std::io::stderr().write_all(message.as_bytes());
     }
 }
 

@@ -1,8 +1,10 @@
 //! Native core of hunter-rs: the trace hook, events, predicates and formatting.
 use pyo3::prelude::*;
 
+mod actions;
 mod codeinfo;
 mod compat;
+pub mod envexpr;
 mod event;
 mod failure;
 mod gilcell;
@@ -16,7 +18,9 @@ fn hunter_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<tracer::Tracer>()?;
     m.add_class::<event::Event>()?;
+    m.add_class::<actions::NativeStreamAction>()?;
     m.add_function(wrap_pyfunction!(safe_repr::safe_repr, m)?)?;
     predicates::register(m)?;
+    envexpr::register(m)?;
     Ok(())
 }

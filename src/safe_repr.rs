@@ -34,7 +34,7 @@ use pyo3::types::{PyDict, PyFrozenSet, PyIterator, PyList, PySet, PyString, PyTu
 use pyo3::{ffi, intern};
 
 /// hunter's default `maxdepth`; also the depth it uses for the parts of a datetime and a pattern.
-const DEFAULT_MAXDEPTH: i64 = 5;
+pub const DEFAULT_MAXDEPTH: i64 = 5;
 
 /// Modules whose classes hunter trusts to have a side-effect free `repr()`.
 const TRUSTED_MODULES: [&str; 6] = ["builtins", "io", "socket", "_socket", "zoneinfo", "decimal"];
@@ -93,8 +93,8 @@ pub fn safe_repr_clipped(
         Err(Halt::Failed(err)) => return Err(err),
         Err(Halt::Full) => {}
     }
-    // Python's `s[-limit//2:]` is `s[-ceil(limit/2):]`, and with limit 0 it is `s[0:]`, the whole text.
-    let tail_chars = if limit == 0 { usize::MAX } else { limit.div_ceil(2) };
+    // hunter keeps `s[-(limit // 2):]`; when `limit // 2` is 0 that is `s[0:]`, the whole text.
+    let tail_chars = if limit / 2 == 0 { usize::MAX } else { limit / 2 };
     let mut tail = Tail::new(tail_chars, escape_newlines);
     let outcome = Renderer::new(py, Direction::Backward, &mut tail)?.render(obj, maxdepth);
     match outcome {
@@ -798,13 +798,14 @@ mod tests {
         globals.get_item("value").unwrap().unwrap()
     }
 
-    /// hunter's `try_repr` truncation rule, applied to a complete text.
+    /// hunter's `try_repr` truncation rule, applied to a complete text (checked against hunter 3.9.0:
+    /// `text[:limit // 2]` and `text[-(limit // 2):]`, which is the whole text when `limit // 2` is 0).
     fn hunter_cut(text: &str, limit: usize) -> Clipped {
         let chars: Vec<char> = text.chars().collect();
         if chars.len() <= limit {
             return Clipped::Whole(text.to_owned());
         }
-        let tail_start = if limit == 0 { 0 } else { chars.len().saturating_sub(limit.div_ceil(2)) };
+        let tail_start = if limit / 2 == 0 { 0 } else { chars.len() - limit / 2 };
         Clipped::Cut { head: chars[..limit / 2].iter().collect(), tail: chars[tail_start..].iter().collect() }
     }
 

@@ -33,6 +33,7 @@ def hunter_under_test_is_reference_cython():
 
 def pytest_configure(config):
     config.addinivalue_line('markers', 'deliberate_change(reason): asserts behaviour we deliberately change from hunter 3.9.0')
+    config.addinivalue_line('markers', 'slow: builds or installs something (a wheel, a venv); runs by default')
     config.addinivalue_line('markers', "pure_semantics: asserts pure hunter 3.9.0 behaviour where its Cython build differs")
     config.addinivalue_line('markers', 'settrace_backend: runs with PYTHONHUNTERBACKEND=settrace (sys.settrace semantics)')
 

@@ -424,9 +424,9 @@ def test_q_drops_printer_actions_when_a_printer_is_a_predicate():
 
 
 def test_q_rejects_non_callables():
-    with pytest.raises(TypeError, match=r"^Predicate 'foobar' is not callable\.$"):
+    with pytest.raises(TypeError, match=r"^Predicate 'foobar' is not callable\."):
         Q('foobar')
-    with pytest.raises(TypeError, match=r"^Action 'foobar' is not callable\.$"):
+    with pytest.raises(TypeError, match=r"^Action 'foobar' is not callable\."):
         Q(module='a', action='foobar')
 
 

@@ -4,7 +4,7 @@ hunter-rs: a drop-in, Rust-powered re-implementation of hunter, the flexible cod
 This module holds the thin Python API (``trace``, ``Q`` and friends, configuration and environment activation);
 the tracer, events and predicates are native classes from ``hunter._hunter``.
 
-``hunter.pth`` imports this module in every interpreter started in the environment, so keep its imports light:
+``hunter.pth`` imports this module at interpreter start-up when ``PYTHONHUNTER`` is set, so keep its imports light:
 anything heavy is imported inside the function that needs it.
 """
 
@@ -15,12 +15,14 @@ import sys
 from ._hunter import And as _And
 from ._hunter import Backlog as _Backlog
 from ._hunter import Event
+from ._hunter import ExpressionError
 from ._hunter import From as _From
 from ._hunter import Not as _Not
 from ._hunter import Or as _Or
 from ._hunter import Query
 from ._hunter import Tracer
 from ._hunter import When
+from ._hunter import evaluate_arguments as _evaluate_expression_arguments
 from ._hunter import __version__
 from .actions import Action
 from .actions import CallPrinter
@@ -87,6 +89,24 @@ _default_config = {}
 _default_trace_args = None
 #: The tracer started by the latest ``trace()`` call; ``stop()`` stops it.
 _last_tracer = None
+#: Whether ``_embed_via_environment()`` already ran.
+_embedded = False
+
+
+def _not_callable(role, value):
+    """hunter's "X is not callable." error; for a string (typically a quoting slip in ``PYTHONHUNTER``, upstream
+    issue #70) it goes on to say what a filter or an action looks like."""
+    message = f'{role} {value!r} is not callable.'
+    if isinstance(value, str) and role == 'Predicate':
+        from .predicates import ALLOWED_KEYS
+
+        message += (
+            f' A string is not a filter: give a field and a value, such as Q(module={value!r}) or'
+            f' Q(function={value!r}). Fields: {", ".join(ALLOWED_KEYS)}.'
+        )
+    elif isinstance(value, str):
+        message += ' An action is a callable, such as CallPrinter, CodePrinter, VarsPrinter(\'name\') or a function.'
+    return TypeError(message)
 
 
 def Q(*predicates, **query):
@@ -101,10 +121,10 @@ def Q(*predicates, **query):
 
     for predicate in predicates:
         if not callable(predicate):
-            raise TypeError(f'Predicate {predicate!r} is not callable.')
+            raise _not_callable('Predicate', predicate)
     for action in optional_actions:
         if not callable(action):
-            raise TypeError(f'Action {action!r} is not callable.')
+            raise _not_callable('Action', action)
 
     predicates = tuple(
         predicate() if isinstance(predicate, type) and issubclass(predicate, Action) else predicate
@@ -403,7 +423,7 @@ def _prepare_config(*args, **kwargs):
 def load_config(*args, **kwargs):
     """
     Set the defaults that every :func:`trace` call uses, from the arguments, or without arguments from the
-    ``PYTHONHUNTERCONFIG`` environment variable (the source of a ``_prepare_config(...)`` argument list).
+    ``PYTHONHUNTERCONFIG`` environment variable (an argument list in the language of ``PYTHONHUNTER``).
     """
     global _default_trace_args
     if args or kwargs:
@@ -411,22 +431,64 @@ def load_config(*args, **kwargs):
         return
     config_source = os.environ.get('PYTHONHUNTERCONFIG', '')
     try:
-        # Evaluated in this module's namespace: the config may use Q, the actions, sys (``stream=sys.stdout``)...
-        _default_trace_args = eval(f'_prepare_config({config_source})')
+        # Positional literals are reported by _prepare_config as "Not a callable", as hunter does.
+        args, kwargs = _evaluate_arguments(config_source, 'PYTHONHUNTERCONFIG', predicates_only=False)
+        _default_trace_args = _prepare_config(*args, **kwargs)
+    except ExpressionError as exc:
+        sys.stderr.write(f'hunter: {exc}\n')
+        _default_trace_args = (), ()
     except Exception as exc:
         sys.stderr.write(f'Failed to load hunter config from PYTHONHUNTERCONFIG {config_source!r}: {exc!r}\n')
         _default_trace_args = (), ()
 
 
+#: The names that PYTHONHUNTER, PYTHONHUNTERCONFIG and the command line queries may use.
+_EXPRESSION_NAMES = (
+    'And',
+    'Backlog',
+    'CallPrinter',
+    'CodePrinter',
+    'Debugger',
+    'ErrorSnooper',
+    'From',
+    'Manhole',
+    'Not',
+    'Or',
+    'Q',
+    'Query',
+    'StackPrinter',
+    'VarsPrinter',
+    'VarsSnooper',
+    'When',
+    'Stop',
+)
+
+
+def _evaluate_arguments(text, source_name, predicates_only=True):
+    """
+    ``(args, kwargs)`` of the argument list ``text``, parsed (never ``eval``-ed) in the language of PYTHONHUNTER.
+    Raises :class:`ExpressionError` naming ``source_name`` and the position when it cannot be parsed or evaluated.
+    """
+    namespace = {name: globals()[name] for name in _EXPRESSION_NAMES}
+    # Whole dotted names (there is no attribute access), for ``stream=sys.stdout``.
+    namespace.update({'sys.stdout': sys.stdout, 'sys.stderr': sys.stderr})
+    return _evaluate_expression_arguments(text, namespace, source_name, predicates_only)
+
+
 def _embed_via_environment():
     """Start tracing with ``trace(<PYTHONHUNTER>)`` if that variable is set (even to an empty string)."""
-    if 'PYTHONHUNTER' not in os.environ:
+    global _embedded
+    # Once: site runs hunter.pth twice when site-packages is also reached through a symlink (a venv's lib64), and
+    # a second tracer would replace the first, which comes back (with its own counters) when the second stops.
+    if 'PYTHONHUNTER' not in os.environ or _embedded:
         return
+    _embedded = True
     trace_arguments = os.environ['PYTHONHUNTER']
-    # The public names, except ``stop`` (stopping as the tracer starts makes no sense), and no builtins beyond eval's.
-    namespace = {name: globals()[name] for name in __all__ if name != 'stop'}
     try:
-        eval(f'trace({trace_arguments})', namespace)
+        args, kwargs = _evaluate_arguments(trace_arguments, 'PYTHONHUNTER')
+        trace(*args, **kwargs)
+    except ExpressionError as exc:
+        sys.stderr.write(f'hunter: {exc}\n')
     except Exception as exc:
         sys.stderr.write(f'Failed to load hunter from PYTHONHUNTER environ variable {trace_arguments!r}: {exc!r}\n')
 

@@ -16,21 +16,18 @@ import builtins
 import collections
 import opcode
 import os
-import threading
 from collections import defaultdict
 from itertools import islice
 from os import getpid
-from threading import get_ident
 from typing import ClassVar
 
 from . import config
+from ._hunter import NativeStreamAction
 from .util import BUILTIN_SYMBOLS
 from .util import CALL_COLORS
 from .util import CODE_COLORS
-from .util import MISSING
 from .util import OTHER_COLORS
 from .util import frame_iterator
-from .util import get_arguments
 from .util import iter_symbols
 from .util import safe_repr
 
@@ -51,14 +48,11 @@ RETURN_OPCODES = (opcode.opmap['RETURN_VALUE'],)
 if 'RETURN_CONST' in opcode.opmap:
     RETURN_OPCODES += (opcode.opmap['RETURN_CONST'],)
 
-NO_SOURCE_PREFIX = '??? NO SOURCE: '
 TRUNCATION_FORMAT = '{} {CONT}[...]{RESET} {}'
-FAILED_REPR_FORMAT = '{INTERNAL-FAILURE}!!! FAILED REPR: {INTERNAL-DETAIL}{!r}{RESET}'
 # The start of every event row: pid, thread, filename:lineno, then the kind column.
 ROW_START = '{}{}{}{KIND}{:9} '
 # The start of every continuation row (empty filename column, '...' in the kind column).
 CONTINUATION_START = '{}{}{}{CONT}{:9} '
-INDENT = '   '
 BANNER_WIDTH = 46
 
 
@@ -149,9 +143,33 @@ def _ansi_stream(stream):
     return AnsiToWin32(stream, strip=False)
 
 
-class ColorStreamAction(Action):
+class _Option:
+    """An option the native printing code reads: setting it makes the native side read the options again.
+    The value lives in the instance ``__dict__`` under the option's own name, as a plain attribute would."""
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, instance, owner):
+        if instance is None:
+            return self
+        try:
+            return instance.__dict__[self.name]
+        except KeyError:
+            raise AttributeError(self.name) from None
+
+    def __set__(self, instance, value):
+        instance.__dict__[self.name] = value
+        instance._options_changed()
+
+
+class ColorStreamAction(NativeStreamAction, Action):
     """
     Baseclass for your custom action. Just implement your own ``__call__``.
+
+    The per-event work of the built-in printers (prefixes, value rendering, writing) is native; the options are
+    resolved here and read back by the native side whenever one changes. Colour dicts are read as a whole: assign
+    a new ``event_colors``/``other_colors`` dict rather than changing one in place.
     """
 
     # Files opened for ``stream='path'``, shared so that several actions writing to one path share one handle.
@@ -159,9 +177,22 @@ class ColorStreamAction(Action):
     _stream = None
     _tty = None
     _repr_func = None
+    # Which rows the native ``__call__`` prints: None (abstract), 'code' or 'call'.
+    _native_printer = None
 
     OTHER_COLORS = OTHER_COLORS
     EVENT_COLORS = CODE_COLORS
+
+    force_colors = _Option()
+    force_pid = _Option()
+    filename_alignment = _Option()
+    thread_alignment = _Option()
+    pid_alignment = _Option()
+    repr_limit = _Option()
+    event_colors = _Option()
+    other_colors = _Option()
+    seen_threads = _Option()
+    seen_pid = _Option()
 
     def __init__(
         self,
@@ -202,6 +233,9 @@ class ColorStreamAction(Action):
             and self.repr_limit == other.repr_limit
             and self.repr_func == other.repr_func
         )
+
+    # Python classes with __eq__ are unhashable, as upstream's actions are.
+    __hash__ = None
 
     # Both forms keep upstream's missing comma before "repr_limit": existing code compares these strings.
     def __str__(self):
@@ -257,92 +291,21 @@ class ColorStreamAction(Action):
             self._repr_func = BUILTIN_REPR_FUNCS[value]
         else:
             raise TypeError(f'Expected a callable or either "repr" or "safe_repr" strings, not {value!r}.')
+        self._options_changed()
 
-    def _limited(self, render, obj):
-        try:
-            text = render(obj).replace('\n', r'\n')
-            limit = self.repr_limit
-            if len(text) > limit:
-                cutoff = limit // 2
-                return TRUNCATION_FORMAT.format(text[:cutoff], text[-cutoff:], **self.other_colors)
-            return text
-        except Exception as exc:
-            return FAILED_REPR_FORMAT.format(exc, **self.other_colors)
-
-    def try_str(self, obj):
-        """
-        Safely call ``str(obj)``, trimmed to ``self.repr_limit``. Used for detached events, whose values are
-        already rendered.
-
-        Returns: string
-        """
-        return self._limited(str, obj)
-
-    def try_repr(self, obj):
-        """
-        Safely call ``self.repr_func(obj)``, trimmed to ``self.repr_limit``. Failures get a coloured marker.
-
-        Returns: string
-        """
-        return self._limited(self.repr_func, obj)
+    def _clip(self, text):
+        """The ``repr_limit`` rule for a rendered value the native side does not handle (a ``repr_func`` that
+        returns something other than a ``str``, or a ``repr_limit`` that is not a non-negative int)."""
+        text = text.replace('\n', r'\n')
+        limit = self.repr_limit
+        if len(text) > limit:
+            cutoff = limit // 2
+            return TRUNCATION_FORMAT.format(text[:cutoff], text[-cutoff:], **self.other_colors)
+        return text
 
     def _value_text(self, event, value):
         """Values of detached events were rendered when the event was detached; live ones are rendered now."""
         return self.try_str(value) if event.detached else self.try_repr(value)
-
-    def try_source(self, event, full=False):
-        """
-        Get a failure-colorized source for the given ``event``.
-
-        Return: string
-        """
-        source = event.fullsource if full else event.source
-        if source.startswith(NO_SOURCE_PREFIX):
-            return '{SOURCE-FAILURE}??? NO SOURCE: {SOURCE-DETAIL}{}'.format(source[len(NO_SOURCE_PREFIX) :], **self.other_colors)
-        if source:
-            return source
-        return '{SOURCE-FAILURE}??? NO SOURCE: {SOURCE-DETAIL}Source code string for {!r} is empty.'.format(
-            event.filename, **self.other_colors
-        )
-
-    def filename_prefix(self, event=None):
-        """
-        Get an aligned and trimmed ``filename:lineno`` prefix for the given ``event``, or blank padding of the same
-        width without an event.
-
-        Returns: string
-        """
-        alignment = self.filename_alignment
-        if event is None:
-            return f'{"":>{alignment}}       '
-        filename = event.filename
-        if filename == '?':
-            filename = '{SOURCE-FAILURE}?'.format(**self.other_colors)
-        if len(filename) > alignment:
-            filename = f'[...]{filename[5 - alignment :]}'
-        lineno = '{COLON}:{LINENO}{:<5}'.format(event.lineno, **self.other_colors)
-        return f'{filename:>{alignment}}{lineno} '
-
-    def pid_prefix(self):
-        """
-        Get an aligned pid prefix; only shown when forced or in a forked child.
-        """
-        pid = getpid()
-        if self.force_pid or self.seen_pid != pid:
-            return f'{f"[{pid}]":{self.pid_alignment}}'
-        return ''
-
-    def thread_prefix(self, event):
-        """
-        Get an aligned thread name prefix for the given ``event``. With ``threading_support=None`` the name is shown
-        once a second thread has been seen.
-        """
-        self.seen_threads.add(get_ident())
-        if event.threading_support is False:
-            return ''
-        if event.threading_support or len(self.seen_threads) > 1:
-            return f'{threading.current_thread().name:{self.thread_alignment}}'
-        return ''
 
     def output(self, format_str, *args, **kwargs):
         """
@@ -362,7 +325,8 @@ class ColorStreamAction(Action):
 
 class CodePrinter(ColorStreamAction):
     """
-    An action that just prints the code being executed.
+    An action that just prints the code being executed: filename, line number and source code; for ``return``
+    and ``exception`` events also the value.
 
     Args:
         stream (file-like or path): Stream to write to. Default: ``sys.stderr``.
@@ -373,62 +337,7 @@ class CodePrinter(ColorStreamAction):
             If string must be one of 'repr' or 'safe_repr'. Default: ``'safe_repr'``.
     """
 
-    def __call__(self, event):
-        """
-        Print filename, line number and source code; for ``return`` and ``exception`` also the value.
-        """
-        lines = self.try_source(event, full=True).splitlines()
-        pid_prefix = self.pid_prefix()
-        thread_prefix = self.thread_prefix(event)
-        colour = self.event_colors.get(event.kind)
-        row = ROW_START + '{COLOR}{}{RESET}\n'
-
-        self.output(row, pid_prefix, thread_prefix, self.filename_prefix(event), event.kind, lines[0], COLOR=colour)
-        if len(lines) > 1:
-            # Decorated definitions: '|' marks the middle lines and '*' the last one.
-            blank_prefix = self.filename_prefix()
-            markers = ['   |'] * (len(lines) - 2) + ['   *']
-            for marker, line in zip(markers, lines[1:]):
-                self.output(row, pid_prefix, thread_prefix, blank_prefix, marker, line, COLOR=colour)
-
-        if event.kind in ('return', 'exception'):
-            self.output(
-                CONTINUATION_START + '{COLOR}{} value: {NORMAL}{}{RESET}\n',
-                pid_prefix,
-                thread_prefix,
-                self.filename_prefix(),
-                '...',
-                event.kind,
-                self._value_text(event, event.arg),
-                COLOR=colour,
-            )
-
-
-def _frame_key(frame):
-    # Frames do not support weak references; their id is enough to recognise one while it is executing,
-    # and holding the frame itself would keep its locals alive.
-    return None if frame is None else id(frame)
-
-
-def _drop_finished_calls(stack, frame, is_call):
-    """
-    Pop the entries of ``stack`` whose frames are no longer executing, judged from ``frame`` (the frame of the
-    current event). Entries pushed without a frame (detached events) cannot be judged and stop the popping.
-
-    For a call, the live frames are the new frame's callers; for any other event they include ``frame`` itself.
-    When every return is seen the top entry is the current frame or one of its callers, so nothing is popped.
-    """
-    top_key = stack[-1][2]
-    if top_key is None:
-        return
-    live_keys = set()
-    for live_frame in frame_iterator(frame.f_back if is_call else frame):
-        key = id(live_frame)
-        if key == top_key:
-            return
-        live_keys.add(key)
-    while stack and stack[-1][2] is not None and stack[-1][2] not in live_keys:
-        stack.pop()
+    _native_printer = 'code'
 
 
 class CallPrinter(CodePrinter):
@@ -450,83 +359,15 @@ class CallPrinter(CodePrinter):
     .. versionadded:: 1.2.0
     """
 
+    _native_printer = 'call'
     EVENT_COLORS = CALL_COLORS
 
-    # thread ident -> [(module, function, frame key), ...] of the calls that have not returned yet.
+    # thread ident -> [(module, function, id of the frame or None), ...] of the calls that have not returned yet.
     locals: ClassVar = defaultdict(list)
 
     @classmethod
     def cleanup(cls):
         cls.locals = defaultdict(list)
-
-    def __call__(self, event):
-        """
-        Print the event indented by the current call depth; calls show their arguments, returns and exceptions
-        their value.
-        """
-        stack = self.locals[get_ident()]
-        kind = event.kind
-        builtin = event.builtin
-        is_python_call = kind == 'call' and not builtin
-        # Only a live event's frame chain tells which calls are still executing: replayed events (Backlog,
-        # detach) may carry finished frames, whose f_back is not reliable (None for generators on 3.11).
-        if stack and not event.detached and event.frame is not None:
-            _drop_finished_calls(stack, event.frame, is_python_call)
-        if is_python_call:
-            stack.append((event.module, event.function, _frame_key(event.frame)))
-
-        row_start = ROW_START.format(
-            self.pid_prefix(), self.thread_prefix(event), self.filename_prefix(event), kind, **self.other_colors
-        )
-        indent = INDENT * (len(stack) - 1)
-        colour = self.event_colors.get(kind)
-
-        if kind == 'call' and builtin:
-            self.output(
-                '{}{}{COLOR} >{BUILTIN} {}.{}: {}{RESET}\n',
-                row_start,
-                indent,
-                event.module,
-                event.function,
-                self.try_source(event).strip(),
-                COLOR=colour,
-            )
-        elif kind == 'call':
-            arguments = ', '.join(
-                '{VARS}{}{VARS-NAME}{}{VARS}={RESET}{}'.format(
-                    prefix, display_name, self._value_text(event, event.locals.get(name, MISSING)), **self.other_colors
-                )
-                for prefix, name, display_name in get_arguments(event.code)
-            )
-            self.output(
-                '{}{}{COLOR}=>{NORMAL} {}({}{COLOR}{NORMAL}){RESET}\n', row_start, indent, event.function, arguments, COLOR=colour
-            )
-        elif kind == 'exception' and builtin:
-            self.output('{}{}{COLOR} ! {BUILTIN}{}.{}{RESET}\n', row_start, indent, event.module, event.function, COLOR=colour)
-        elif kind == 'exception':
-            self.output(
-                '{}{}{COLOR} !{NORMAL} {}: {RESET}{}\n',
-                row_start,
-                indent,
-                event.function,
-                self._value_text(event, event.arg),
-                COLOR=colour,
-            )
-        elif kind == 'return' and builtin:
-            self.output('{}{}{COLOR} <{BUILTIN} {}.{}{RESET}\n', row_start, indent, event.module, event.function, COLOR=colour)
-        elif kind == 'return':
-            self.output(
-                '{}{}{COLOR}<={NORMAL} {}: {RESET}{}\n',
-                row_start,
-                indent,
-                event.function,
-                self._value_text(event, event.arg),
-                COLOR=colour,
-            )
-            if stack and stack[-1][:2] == (event.module, event.function):
-                stack.pop()
-        else:
-            self.output('{}{RESET}{}{}{RESET}\n', row_start, INDENT * len(stack), self.try_source(event).strip())
 
 
 def _compile_expression(expression):

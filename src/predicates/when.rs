@@ -18,9 +18,14 @@ impl When {
         if !evaluate(py, self.condition.bind(py), event)? {
             return Ok(false);
         }
-        let event_object = event.as_py(py)?;
         for action in self.actions.bind(py).iter() {
-            action.call1((event_object,))?;
+            // Our printers format straight from the event data: no Python `Event` object, no Python frame.
+            match crate::actions::print_natively(&action, event) {
+                Some(printed) => printed?,
+                None => {
+                    action.call1((event.as_py(py)?,))?;
+                }
+            }
         }
         Ok(true)
     }

@@ -4,9 +4,7 @@ Runs every action scenario and prints each one's output under a ``=== name`` hea
 The same driver runs twice and the outputs are compared by tests/test_actions_differential.py:
 
 * reference: the real hunter 3.9.0 (``python driver.py`` in a reference venv);
-* candidate: either our ``hunter/actions.py`` substituted for ``hunter.actions`` inside the real hunter
-  (``python -S driver.py --substitute-actions FILE --site-packages DIR``: ``-S`` keeps hunter.pth from importing
-  hunter before the substitution is in place), or our whole package (``python driver.py`` in its venv).
+* candidate: our whole package, tracer and actions (``python driver.py`` in its venv).
 """
 
 import argparse
@@ -29,27 +27,17 @@ def scenario(function):
 
 def parse_args():
     parser = argparse.ArgumentParser()
-    parser.add_argument('--substitute-actions', help='path of the actions.py under test')
-    parser.add_argument('--site-packages', help='site-packages holding the real hunter (with --substitute-actions)')
     parser.add_argument('scenarios', nargs='*', help='run only these scenarios')
     return parser.parse_args()
 
 
 ARGS = parse_args()
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-if ARGS.substitute_actions:
-    import substitute
-
-    substitute.use_actions_file(ARGS.substitute_actions, ARGS.site_packages)
-
 import hunter  # noqa: E402
 import hunter.actions as A  # noqa: E402
 from hunter import Q  # noqa: E402
 
 import demo_target as demo  # noqa: E402
-
-if ARGS.substitute_actions:
-    assert A.__file__ == ARGS.substitute_actions, A.__file__
 
 IN_DEMO = Q(module='demo_target')
 ADDRESS = re.compile('0x[0-9a-f]+')

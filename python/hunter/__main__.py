@@ -1,0 +1,168 @@
+"""
+``python -m hunter [QUERY ...] [-o FILE] script.py [args]`` and ``python -m hunter [QUERY ...] [-o FILE] -m module
+[args]``: run a program as ``python script.py`` / ``python -m module`` would, traced with ``hunter.trace(QUERY)``.
+"""
+
+import importlib.util
+import os
+import sys
+import traceback
+import types
+
+import hunter
+
+USAGE = 'python -m hunter [-h] [QUERY ...] [-o FILE] (script.py | -m module) [args ...]'
+
+HELP = f"""usage: {USAGE}
+
+Run a Python program traced by hunter, as `python script.py` or `python -m module` would run it
+(same sys.argv, sys.path[0] and __main__), and exit with its exit code.
+
+QUERY       arguments of hunter.trace(...), in the language of PYTHONHUNTER: keyword filters such as
+            module="foo" or stdlib=False, predicates such as ~Q(kind="line") or Q(module="a") | Q(module="b"),
+            and actions such as actions=[CodePrinter, VarsPrinter("x")]. Several QUERY arguments are
+            joined with commas. Without any, every event is printed with CallPrinter.
+-o FILE     write the trace to FILE instead of stderr
+-m module   run a module (or a package's __main__) instead of a script; what follows is its arguments
+-h, --help  show this help and exit
+
+examples:
+  python -m hunter script.py --its-own-option
+  python -m hunter stdlib=False 'kind="call"' script.py
+  python -m hunter '~Q(kind="line")' 'module_startswith="mypackage"' -o trace.log -m mypackage.cli arg
+  python -m hunter 'Q(function="handle", action=VarsPrinter("request"))' -m http.server 8000
+"""
+
+
+class UsageError(Exception):
+    pass
+
+
+def parse_command_line(argv):
+    """Split ``argv`` into ``(queries, output_path, module_name, script_path, program_args)``."""
+    queries = []
+    output_path = None
+    position = 0
+    while position < len(argv):
+        argument = argv[position]
+        if argument in ('-h', '--help'):
+            sys.stdout.write(HELP)
+            sys.exit(0)
+        if argument in ('-o', '--output') or argument == '-m':
+            if position + 1 >= len(argv):
+                raise UsageError(f'argument {argument}: expected one argument')
+            value = argv[position + 1]
+            if argument == '-m':
+                return queries, output_path, value, None, argv[position + 2 :]
+            output_path = value
+            position += 2
+            continue
+        if argument.startswith('-o') and len(argument) > 2:
+            output_path = argument[2:]
+        elif argument.startswith('-m') and len(argument) > 2:
+            return queries, output_path, argument[2:], None, argv[position + 1 :]
+        elif _is_script(argument):
+            return queries, output_path, None, argument, argv[position + 1 :]
+        else:
+            queries.append(argument)
+        position += 1
+    raise UsageError('a script or -m module is required')
+
+
+def _is_script(argument):
+    # A query can never name an existing file nor end in .py (that would be attribute access, which it lacks).
+    return argument.endswith('.py') or os.path.isfile(argument) or os.path.isdir(argument)
+
+
+def _script_main(script_path):
+    """``(code, globals)`` of ``script_path`` run as ``__main__``, with sys.path[0] as ``python script.py`` sets it."""
+    if os.path.isdir(script_path) or script_path.endswith(('.zip', '.pyz')):
+        # Directories and zip apps run their __main__.py with the archive or directory first on sys.path.
+        sys.path[0] = script_path
+        return _module_main('__main__')
+    with open(script_path, 'rb') as file:
+        source = file.read()
+    code = compile(source, script_path, 'exec', dont_inherit=True)
+    sys.path[0] = os.path.dirname(os.path.abspath(script_path))
+    main_globals = {'__name__': '__main__', '__file__': script_path, '__cached__': None, '__package__': None, '__spec__': None}
+    return code, main_globals
+
+
+def _module_main(module_name):
+    """``(code, globals)`` of module ``module_name`` (a package's ``__main__``) run as ``python -m`` would."""
+    spec = importlib.util.find_spec(module_name)
+    if spec is None:
+        raise UsageError(f'No module named {module_name}')
+    if spec.submodule_search_locations is not None:
+        if module_name.endswith('__main__'):
+            raise UsageError(f'{module_name} is a package and cannot be directly executed')
+        return _module_main(f'{module_name}.__main__')
+    code = spec.loader.get_code(spec.name)
+    if code is None:
+        raise UsageError(f'No code object available for {module_name}')
+    main_globals = {
+        '__name__': '__main__',
+        '__file__': spec.origin,
+        '__cached__': spec.cached,
+        '__package__': spec.parent,
+        '__spec__': spec,
+        '__loader__': spec.loader,
+    }
+    return code, main_globals
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        queries, output_path, module_name, script_path, program_args = parse_command_line(argv)
+        trace_args, trace_kwargs = hunter._evaluate_arguments(','.join(queries), 'the query')
+    except (UsageError, hunter.ExpressionError) as exc:
+        sys.stderr.write(f'usage: {USAGE}\npython -m hunter: error: {exc}\n')
+        sys.exit(2)
+
+    if output_path is not None:
+        # Line buffered, so that the trace is complete whenever and however the program ends.
+        hunter._default_config['stream'] = open(output_path, 'w', buffering=1)  # noqa: SIM115
+
+    if module_name is not None:
+        # sys.path[0] is already the working directory, as for ``python -m module``.
+        sys.argv = [module_name, *program_args]  # Then the module's path, as ``python -m`` sets it.
+        try:
+            code, main_globals = _module_main(module_name)
+        except (UsageError, ImportError) as exc:
+            sys.stderr.write(f'{sys.executable}: {exc}\n')
+            sys.exit(1)
+        sys.argv[0] = main_globals['__file__']
+    else:
+        sys.argv = [script_path, *program_args]
+        try:
+            code, main_globals = _script_main(script_path)
+        except (OSError, UsageError, ImportError) as exc:
+            sys.stderr.write(f"{sys.executable}: can't open file {script_path!r}: {exc}\n")
+            sys.exit(2)
+    _run_as_main(code, main_globals, trace_args, trace_kwargs)
+
+
+def _run_as_main(code, main_globals, trace_args, trace_kwargs):
+    main_module = types.ModuleType('__main__')
+    main_module.__dict__.update(main_globals, __builtins__=__builtins__)
+    # The program's __main__ replaces this one, so that pickle, multiprocessing and ``import __main__`` find it.
+    sys.modules['__main__'] = main_module
+    # Hunter's own frames (this runner, trace() returning) are not part of the program.
+    own_package = os.path.dirname(os.path.abspath(hunter.__file__)) + os.sep
+    tracer = hunter.trace(~hunter.Q(filename_startswith=own_package), *trace_args, **trace_kwargs)
+    try:
+        exec(code, main_module.__dict__)
+    except SystemExit:
+        raise
+    except BaseException as exc:
+        tracer.stop()
+        # As ``python script.py`` reports it: without this runner's frame.
+        traceback.print_exception(type(exc), exc, exc.__traceback__.tb_next)
+        sys.exit(130 if isinstance(exc, KeyboardInterrupt) else 1)
+    finally:
+        tracer.stop()
+
+
+if __name__ == '__main__':
+    main()

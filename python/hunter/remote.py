@@ -1,0 +1,263 @@
+"""
+Remote tracing: ``hunter-trace -p PID [--gdb] [-t TIMEOUT] [-s SIGNAL] [QUERY ...]`` starts tracing in a running
+process and copies its trace output to this terminal until Ctrl-C, which stops the tracing again.
+
+The target either called :func:`install` (a oneshot manhole: the signal makes it accept one connection and run the
+Python source sent over it), or, with ``--gdb``, gets the activation code injected through gdb. The trace output
+comes back over a Unix socket (the "sink") in a private directory, readable and writable by its owner only.
+"""
+
+import argparse
+import errno
+import os
+import signal
+import socket
+import sys
+import tempfile
+import threading
+import time
+from contextlib import closing
+from contextlib import contextmanager
+
+if sys.platform == 'win32':
+    print('ERROR: hunter.remote is not supported on Windows.', file=sys.stderr)
+    sys.exit(1)
+
+import hunter
+
+MANHOLE_CONNECT_FAILED_EXIT_CODE = 5
+
+
+def install(**kwargs):
+    """
+    Make this process attachable by ``hunter-trace``: a manhole that accepts one connection per ``SIGURG`` and runs
+    the source it receives. Its socket is made readable and writable by the owner only (manhole also rejects
+    clients of another user).
+    """
+    import manhole
+
+    installed = manhole.install(oneshot_on='URG', connection_handler='exec', **kwargs)
+    bind_socket = installed.get_socket
+
+    def get_owner_only_socket():
+        # manhole binds with the process umask; clients must not even see a socket they cannot use.
+        sock = bind_socket()
+        os.chmod(installed.uds_name, 0o600)
+        return sock
+
+    installed.get_socket = get_owner_only_socket
+    return installed
+
+
+class RemoteStream:
+    """The stream that the target's actions write to while ``hunter-trace`` is attached: the sink socket."""
+
+    def __init__(self, path, isatty, encoding):
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._sock.connect(path)
+        self._isatty = isatty
+        self._encoding = encoding
+
+    def isatty(self):
+        return self._isatty
+
+    def write(self, data):
+        try:
+            if isinstance(data, bytes):
+                self._sock.sendall(data)
+            else:
+                self._sock.sendall(data.encode(self._encoding, 'replace'))
+        except Exception as exc:
+            print(f'Hunter failed to send trace output {data!r} (encoding: {self._encoding!r}): {exc!r}. Stopping tracer.', file=sys.stderr)
+            hunter.stop()
+
+    def flush(self):
+        pass
+
+    def close(self):
+        self._sock.close()
+
+
+def activate(sink_path, isatty, encoding, options):
+    """Run in the target: send the output to the sink and start tracing with the query ``options``."""
+    stream = hunter._default_stream = RemoteStream(sink_path, isatty, encoding)
+    try:
+        stream.write('Output stream active. Starting tracer ...\n\n')
+        args, kwargs = hunter._evaluate_arguments(options, 'the hunter-trace query')
+        hunter.trace(*args, **kwargs)
+    except Exception as exc:
+        stream.write(f'Failed to activate: {exc}\n')
+        hunter._default_stream = sys.stderr
+        stream.close()
+
+
+def deactivate():
+    """Run in the target: stop tracing, write to stderr again, and close the remote stream (hunter-trace then exits)."""
+    stream = hunter._default_stream
+    hunter._default_stream = sys.stderr
+    if hunter._last_tracer is not None:
+        hunter.stop()
+    if isinstance(stream, RemoteStream):
+        stream.close()
+
+
+def connect_manhole(pid, timeout, signal):
+    """Signal ``pid`` to open its oneshot manhole, then connect to it, retrying for ``timeout`` seconds."""
+    os.kill(pid, signal)
+    uds_path = f'/tmp/manhole-{pid}'
+    deadline = time.monotonic() + timeout
+    while True:
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        conn.settimeout(timeout)
+        try:
+            conn.connect(uds_path)
+            return conn
+        except OSError as exc:
+            conn.close()
+            if exc.errno not in (errno.ENOENT, errno.ECONNREFUSED) or time.monotonic() > deadline:
+                print(f'Failed to connect to {uds_path!r}: {exc!r}', file=sys.stderr)
+                sys.exit(MANHOLE_CONNECT_FAILED_EXIT_CODE)
+            time.sleep(0.01)
+
+
+def _run_in_manhole(args, payload):
+    with closing(connect_manhole(args.pid, args.timeout, args.signal)) as conn:
+        conn.sendall(payload.encode() + b'\nexit()\n')
+        # The manhole closes the connection once the payload ran: wait for that, so that runs do not overlap.
+        while conn.recv(1024):
+            pass
+
+
+@contextmanager
+def manhole_bootstrap(args, activation_payload, deactivation_payload):
+    _run_in_manhole(args, activation_payload)
+    try:
+        yield
+    finally:
+        if _is_alive(args.pid):
+            _run_in_manhole(args, deactivation_payload)
+
+
+def _run_in_gdb(args, payload):
+    import subprocess
+
+    c_string = payload.replace('\\', '\\\\').replace('"', '\\"')
+    command = f'call (void)Py_AddPendingCall(PyRun_SimpleString, "{c_string}")'
+    # gdb's chatter goes to stderr: stdout carries the trace.
+    subprocess.check_call(['gdb', '-p', str(args.pid), '-batch', '-ex', command], stdout=sys.stderr, timeout=max(args.timeout, 60))
+
+
+@contextmanager
+def gdb_bootstrap(args, activation_payload, deactivation_payload):
+    print('WARNING: Using GDB may deadlock the process or create unpredictable results!', file=sys.stderr)
+    _run_in_gdb(args, activation_payload)
+    try:
+        yield
+    finally:
+        if _is_alive(args.pid):
+            _run_in_gdb(args, deactivation_payload)
+
+
+def _is_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _signal_number(value):
+    if value.isdigit():
+        return int(value)
+    name = value.upper() if value.upper().startswith('SIG') else f'SIG{value.upper()}'
+    try:
+        return int(getattr(signal, name))
+    except AttributeError:
+        raise argparse.ArgumentTypeError(f'unknown signal {value!r}') from None
+
+
+parser = argparse.ArgumentParser(
+    prog='hunter-trace',
+    description='Trace a process.',
+    epilog='QUERY uses the language of PYTHONHUNTER, e.g.: hunter-trace -p 1234 stdlib=False \'~Q(kind="line")\'',
+)
+parser.add_argument('-p', '--pid', metavar='PID', required=True, type=int, help='A numerical process id.')
+parser.add_argument('options', metavar='QUERY', nargs='*', help='Arguments of hunter.trace(...), e.g. module="foo".')
+parser.add_argument('-t', '--timeout', type=float, default=1, help='Timeout to use. Default: %(default)s seconds.')
+parser.add_argument('--gdb', action='store_true', help='Use GDB to activate tracing. WARNING: it may deadlock the process!')
+parser.add_argument(
+    '-s',
+    '--signal',
+    type=_signal_number,
+    default=int(signal.SIGURG),
+    help='Send the given SIGNAL (a name or number) to the process before connecting. Default: %(default)s.',
+)
+
+
+def main():
+    args = parser.parse_args()
+    options = ','.join(args.options)
+    # Checked here too so that a bad query is reported before the target is disturbed.
+    try:
+        hunter._evaluate_arguments(options, 'the hunter-trace query')
+    except hunter.ExpressionError as exc:
+        parser.error(str(exc))
+
+    sink_dir = tempfile.mkdtemp(prefix='hunter-')  # Private (0o700): nobody else can reach the socket in it.
+    sink_path = os.path.join(sink_dir, 'sink')
+    sink = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sink.bind(sink_path)
+        os.chmod(sink_path, 0o600)
+        sink.listen(1)
+        sink.settimeout(max(args.timeout, 10))
+        encoding = getattr(sys.stdout, 'encoding', None) or 'utf-8'
+        activation = (
+            f'from hunter import remote; remote.activate({sink_path!r}, {sys.stdout.isatty()!r}, {encoding!r}, {options!r})'
+        )
+        deactivation = 'from hunter import remote; remote.deactivate()'
+        bootstrap = gdb_bootstrap if args.gdb else manhole_bootstrap
+        with bootstrap(args, activation, deactivation):
+            conn, _ = sink.accept()
+            _check_peer(conn, args.pid)
+            # Copied by a thread that keeps going while the target deactivates, so that the target neither blocks
+            # on a full socket nor fails on a closed one; it ends when deactivate() closes the stream.
+            copier = threading.Thread(target=_copy_to_stdout, args=(conn,), name='hunter-trace output', daemon=True)
+            copier.start()
+            try:
+                while copier.is_alive():
+                    copier.join(0.1)  # Short waits: Ctrl-C is delivered between them.
+            except KeyboardInterrupt:
+                pass
+        copier.join(max(args.timeout, 5))
+        conn.close()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sink.close()
+        if os.path.exists(sink_path):
+            os.unlink(sink_path)
+        os.rmdir(sink_dir)
+
+
+def _check_peer(conn, pid):
+    try:
+        from manhole import get_peercred
+
+        peer_pid, _, _ = get_peercred(conn)
+    except Exception as exc:
+        print(f'Failed to get the peer credentials of the trace output connection: {exc!r}', file=sys.stderr)
+        return
+    if peer_pid != pid:
+        raise Exception(f'Unexpected connection from pid {peer_pid} (expected {pid}).')
+
+
+def _copy_to_stdout(conn):
+    conn.settimeout(None)
+    output = sys.stdout.buffer
+    while True:
+        data = conn.recv(1024)
+        if not data:
+            return
+        output.write(data)
+        output.flush()

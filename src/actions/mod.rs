@@ -1,0 +1,902 @@
+//! The printing actions' per-event work: `CodePrinter` and `CallPrinter` rows, their prefixes, value
+//! rendering (bounded `safe_repr`, `repr` or any callable) and the single write per event.
+//!
+//! `hunter.actions.ColorStreamAction` (Python) derives from [`NativeStreamAction`]: Python resolves the
+//! options (config defaults, `stream='path'`, colours), the native side reads them back once (again after
+//! any option changes) and does the formatting. `When` hands matching events straight to
+//! [`print_natively`] when an action's `__call__` is ours, so printing runs no Python frame at all.
+
+mod text;
+
+use std::sync::Arc;
+
+use pyo3::exceptions::{PyException, PyNotImplementedError, PyTypeError, PyValueError};
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyList, PySet, PyString, PyTuple};
+use pyo3::PyTypeInfo;
+
+use crate::event::{Event, EventData, EventRef, Field, Kind};
+use crate::gilcell::GilCell;
+use crate::safe_repr::{safe_repr_clipped, Clipped, DEFAULT_MAXDEPTH};
+use text::{char_len, push_left_aligned, push_right_aligned, push_spaces};
+
+const NO_SOURCE_PREFIX: &str = "??? NO SOURCE: ";
+const INDENT: &str = "   ";
+
+/// Which rows `__call__` prints, from the class attribute `_native_printer`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Printer {
+    /// A base class: `__call__` is abstract.
+    Abstract,
+    Code,
+    Call,
+}
+
+/// How values are rendered (`repr_func`).
+enum Render {
+    SafeRepr,
+    Repr,
+    Callable(Py<PyAny>),
+}
+
+/// The colour codes of `other_colors` the printers use (all empty without colours).
+struct Palette {
+    colon: String,
+    lineno: String,
+    kind: String,
+    cont: String,
+    vars: String,
+    vars_name: String,
+    internal_failure: String,
+    internal_detail: String,
+    source_failure: String,
+    source_detail: String,
+    builtin: String,
+    normal: String,
+    reset: String,
+    /// `event_colors.get(kind)`, indexed by `Kind`.
+    events: [String; 4],
+}
+
+impl Palette {
+    fn read(other_colors: &Bound<'_, PyAny>, event_colors: &Bound<'_, PyAny>) -> PyResult<Palette> {
+        let colour =
+            |name: &str| -> PyResult<String> { Ok(other_colors.get_item(name)?.str()?.to_string_lossy().into_owned()) };
+        let event_colour = |kind: Kind| -> PyResult<String> {
+            Ok(event_colors.call_method1("get", (kind.name(),))?.str()?.to_string_lossy().into_owned())
+        };
+        Ok(Palette {
+            colon: colour("COLON")?,
+            lineno: colour("LINENO")?,
+            kind: colour("KIND")?,
+            cont: colour("CONT")?,
+            vars: colour("VARS")?,
+            vars_name: colour("VARS-NAME")?,
+            internal_failure: colour("INTERNAL-FAILURE")?,
+            internal_detail: colour("INTERNAL-DETAIL")?,
+            source_failure: colour("SOURCE-FAILURE")?,
+            source_detail: colour("SOURCE-DETAIL")?,
+            builtin: colour("BUILTIN")?,
+            normal: colour("NORMAL")?,
+            reset: colour("RESET")?,
+            events: [
+                event_colour(Kind::Call)?,
+                event_colour(Kind::Exception)?,
+                event_colour(Kind::Line)?,
+                event_colour(Kind::Return)?,
+            ],
+        })
+    }
+}
+
+/// CallPrinter's `locals` dict, a thread ident, and that thread's stack list in it.
+type CachedStack = (Py<PyAny>, u64, Py<PyList>);
+
+/// The options of one action, as the Python side resolved them.
+struct Options {
+    printer: Printer,
+    stream: Py<PyAny>,
+    write: Py<PyAny>,
+    palette: Palette,
+    force_pid: bool,
+    seen_pid: Py<PyAny>,
+    /// `seen_pid` when it is an int, compared without a Python call.
+    seen_pid_number: Option<u32>,
+    seen_threads: Py<PySet>,
+    /// The thread last added to `seen_threads`, so that a thread is not added again on every event.
+    last_seen_thread: GilCell<u64>,
+    /// CallPrinter: the `locals` dict, thread and stack list of the last event.
+    last_stack: GilCell<Option<CachedStack>>,
+    filename_alignment: usize,
+    thread_alignment: usize,
+    pid_alignment: usize,
+    /// `None` when `repr_limit` is not a non-negative int: the Python `_clip` applies it then.
+    repr_limit: Option<usize>,
+    render: Render,
+}
+
+fn alignment(action: &Bound<'_, PyAny>, name: &str) -> PyResult<usize> {
+    action.getattr(name)?.extract().map_err(|_| PyValueError::new_err(format!("{name} must be a non-negative integer")))
+}
+
+impl Options {
+    fn read(action: &Bound<'_, PyAny>) -> PyResult<Options> {
+        let py = action.py();
+        let printer = match action.getattr("_native_printer")? {
+            p if p.is_none() => Printer::Abstract,
+            p if p.eq("code")? => Printer::Code,
+            p if p.eq("call")? => Printer::Call,
+            p => return Err(PyValueError::new_err(format!("unknown _native_printer {}", p.repr()?))),
+        };
+        let stream = action.getattr("stream")?;
+        let write = stream.getattr("write")?;
+        let repr_func = action.getattr("repr_func")?;
+        let builtins = crate::compat::import(py, "builtins")?;
+        let render = if repr_func.is(&builtins.getattr("repr")?) {
+            Render::Repr
+        } else if repr_func.is(&crate::compat::import(py, "hunter._hunter")?.getattr("safe_repr")?) {
+            Render::SafeRepr
+        } else {
+            Render::Callable(repr_func.unbind())
+        };
+        let seen_pid = action.getattr("seen_pid")?;
+        Ok(Options {
+            printer,
+            palette: Palette::read(&action.getattr("other_colors")?, &action.getattr("event_colors")?)?,
+            force_pid: action.getattr("force_pid")?.is_truthy()?,
+            seen_pid_number: seen_pid
+                .is_exact_instance_of::<pyo3::types::PyInt>()
+                .then(|| seen_pid.extract().ok())
+                .flatten(),
+            seen_pid: seen_pid.unbind(),
+            seen_threads: action.getattr("seen_threads")?.cast_into::<PySet>()?.unbind(),
+            last_seen_thread: GilCell::new(0),
+            last_stack: GilCell::new(None),
+            filename_alignment: alignment(action, "filename_alignment")?,
+            thread_alignment: alignment(action, "thread_alignment")?,
+            pid_alignment: alignment(action, "pid_alignment")?,
+            repr_limit: action.getattr("repr_limit")?.extract().ok(),
+            render,
+            stream: stream.unbind(),
+            write: write.unbind(),
+        })
+    }
+}
+
+/// Native base of `hunter.actions.ColorStreamAction`: the formatting and writing of the printers.
+#[pyclass(module = "hunter._hunter", name = "NativeStreamAction", subclass, frozen)]
+pub struct NativeStreamAction {
+    options: GilCell<Option<Arc<Options>>>,
+    /// Reused for every event; a re-entrant call (a `repr_func` printing) gets a fresh one.
+    buffer: GilCell<String>,
+}
+
+/// A value being printed and whether its event is detached (values already rendered to strings).
+struct Value<'a, 'py> {
+    object: &'a Bound<'py, PyAny>,
+    detached: bool,
+}
+
+impl NativeStreamAction {
+    fn options(slf: &Bound<'_, Self>) -> PyResult<Arc<Options>> {
+        let py = slf.py();
+        if let Some(options) = slf.get().options.get_cloned(py) {
+            return Ok(options);
+        }
+        let options = Arc::new(Options::read(slf.as_any())?);
+        slf.get().options.replace(py, Some(options.clone()));
+        Ok(options)
+    }
+
+    /// Formats one event into the reused buffer and writes it with one `write` call.
+    fn print(slf: &Bound<'_, Self>, event: &EventData) -> PyResult<()> {
+        let py = slf.py();
+        let options = Self::options(slf)?;
+        let mut out = slf.get().buffer.replace(py, String::new());
+        out.clear();
+        let formatted = match options.printer {
+            Printer::Abstract => Err(PyNotImplementedError::new_err(())),
+            Printer::Code => code_rows(slf.as_any(), &options, event, &mut out),
+            Printer::Call => call_row(slf.as_any(), &options, event, &mut out),
+        };
+        let written = formatted.and_then(|()| write(&options, PyString::new(py, &out)));
+        slf.get().buffer.replace(py, out);
+        written
+    }
+}
+
+/// `stream.write(text)`. A pipe whose reader is gone is pointed at the null device first, so that the
+/// interpreter's final flush of that stream cannot fail again; the error still goes to the caller.
+fn write(options: &Options, text: Bound<'_, PyString>) -> PyResult<()> {
+    let py = text.py();
+    match options.write.bind(py).call1((text,)) {
+        Ok(_) => Ok(()),
+        Err(error) => {
+            if error.is_instance_of::<pyo3::exceptions::PyBrokenPipeError>(py) {
+                let _ = silence_broken_pipe(options.stream.bind(py));
+            }
+            Err(error)
+        }
+    }
+}
+
+fn silence_broken_pipe(stream: &Bound<'_, PyAny>) -> PyResult<()> {
+    let py = stream.py();
+    let os = crate::compat::import(py, "os")?;
+    let fileno = stream.call_method0("fileno")?;
+    let null = os.call_method1("open", (os.getattr("devnull")?, os.getattr("O_WRONLY")?))?;
+    os.call_method1("dup2", (&null, fileno))?;
+    os.call_method1("close", (null,))?;
+    Ok(())
+}
+
+fn as_text<'a>(value: &'a Bound<'_, PyAny>) -> PyResult<std::borrow::Cow<'a, str>> {
+    Ok(value.cast::<PyString>()?.to_string_lossy())
+}
+
+/// `str(value)`.
+fn push_str_of(out: &mut String, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    match value.cast::<PyString>() {
+        Ok(text) => out.push_str(&text.to_string_lossy()),
+        Err(_) => out.push_str(&value.str()?.to_string_lossy()),
+    }
+    Ok(())
+}
+
+/// `os.getpid()`, remembered until the process forks (a system call per event would cost more than the row).
+fn process_id() -> u32 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static PID: AtomicU32 = AtomicU32::new(0);
+    #[cfg(unix)]
+    {
+        extern "C" fn forget_pid() {
+            PID.store(0, Ordering::Relaxed);
+        }
+        extern "C" {
+            fn pthread_atfork(
+                prepare: Option<extern "C" fn()>,
+                parent: Option<extern "C" fn()>,
+                child: Option<extern "C" fn()>,
+            ) -> std::os::raw::c_int;
+        }
+        static REGISTERED: std::sync::Once = std::sync::Once::new();
+        REGISTERED.call_once(|| unsafe {
+            pthread_atfork(None, None, Some(forget_pid));
+        });
+    }
+    match PID.load(Ordering::Relaxed) {
+        0 => {
+            let pid = std::process::id();
+            PID.store(pid, Ordering::Relaxed);
+            pid
+        }
+        pid => pid,
+    }
+}
+
+/// `pid_prefix()`: `[pid]` padded, when forced or in a forked child.
+fn push_pid_prefix(options: &Options, py: Python<'_>, out: &mut String) -> PyResult<()> {
+    let pid = process_id();
+    let forked = || -> PyResult<bool> {
+        match options.seen_pid_number {
+            Some(seen_pid) => Ok(seen_pid != pid),
+            None => options.seen_pid.bind(py).ne(pid),
+        }
+    };
+    if options.force_pid || forked()? {
+        push_left_aligned(out, &format!("[{pid}]"), options.pid_alignment);
+    }
+    Ok(())
+}
+
+/// `thread_prefix(event)`: records the thread as seen, then shows its name when asked to, or (with
+/// `threading_support=None`) once several threads were seen.
+fn push_thread_prefix(
+    options: &Options,
+    py: Python<'_>,
+    threading_support: Option<bool>,
+    out: &mut String,
+) -> PyResult<()> {
+    let seen = options.seen_threads.bind(py);
+    let ident = crate::compat::current_thread_ident();
+    if options.last_seen_thread.get(py) != ident {
+        seen.add(ident)?;
+        options.last_seen_thread.set(py, ident);
+    }
+    let shown = match threading_support {
+        Some(false) => false,
+        Some(true) => true,
+        None => seen.len() > 1,
+    };
+    if shown {
+        static CURRENT_THREAD: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        let current_thread = CURRENT_THREAD.get_or_try_init(py, || {
+            Ok::<_, PyErr>(crate::compat::import(py, "threading")?.getattr("current_thread")?.unbind())
+        })?;
+        let name = current_thread.bind(py).call0()?.getattr(pyo3::intern!(py, "name"))?;
+        push_left_aligned(out, &name.str()?.to_string_lossy(), options.thread_alignment);
+    }
+    Ok(())
+}
+
+/// `filename_prefix(event)`: the right-aligned (and `[...]`-shortened) filename, then `:lineno`.
+fn push_filename_prefix(
+    options: &Options,
+    filename: &Bound<'_, PyAny>,
+    lineno: &Lineno<'_>,
+    out: &mut String,
+) -> PyResult<()> {
+    let palette = &options.palette;
+    let alignment = options.filename_alignment;
+    let filename = as_text(filename)?;
+    let filename = if filename == "?" { format!("{}?", palette.source_failure).into() } else { filename };
+    if char_len(&filename) > alignment {
+        push_right_aligned(out, &text::shortened_filename(&filename, alignment), alignment);
+    } else {
+        push_right_aligned(out, &filename, alignment);
+    }
+    out.push_str(&palette.colon);
+    out.push(':');
+    out.push_str(&palette.lineno);
+    let number = match lineno {
+        Lineno::Number(number) => Some(*number),
+        Lineno::Object(lineno) if lineno.is_exact_instance_of::<pyo3::types::PyInt>() => lineno.extract().ok(),
+        Lineno::Object(_) => None,
+    };
+    match (number, lineno) {
+        (Some(number), _) => push_left_aligned(out, &number.to_string(), 5),
+        (None, Lineno::Number(_)) => unreachable!("a number always formats natively"),
+        (None, Lineno::Object(lineno)) => out.push_str(
+            &crate::compat::import(lineno.py(), "builtins")?
+                .getattr("format")?
+                .call1((lineno, "<5"))?
+                .str()?
+                .to_string_lossy(),
+        ),
+    }
+    out.push(' ');
+    Ok(())
+}
+
+/// `filename_prefix()` without an event: blank padding of the same width.
+fn push_blank_filename_prefix(options: &Options, out: &mut String) {
+    push_spaces(out, options.filename_alignment + 7);
+}
+
+/// `try_source(event, full)`: the source, or a coloured `??? NO SOURCE` explanation.
+fn push_source(
+    options: &Options,
+    source: &Bound<'_, PyAny>,
+    filename: &Bound<'_, PyAny>,
+    out: &mut String,
+) -> PyResult<()> {
+    let palette = &options.palette;
+    let source = as_text(source)?;
+    if let Some(detail) = source.strip_prefix(NO_SOURCE_PREFIX) {
+        out.push_str(&palette.source_failure);
+        out.push_str(NO_SOURCE_PREFIX);
+        out.push_str(&palette.source_detail);
+        out.push_str(detail);
+    } else if !source.is_empty() {
+        out.push_str(&source);
+    } else {
+        out.push_str(&palette.source_failure);
+        out.push_str(NO_SOURCE_PREFIX);
+        out.push_str(&palette.source_detail);
+        out.push_str("Source code string for ");
+        out.push_str(&filename.repr()?.to_string_lossy());
+        out.push_str(" is empty.");
+    }
+    Ok(())
+}
+
+/// `try_repr(value)` for live events, `try_str(value)` for detached ones.
+fn push_value(action: &Bound<'_, PyAny>, options: &Options, value: Value<'_, '_>, out: &mut String) -> PyResult<()> {
+    let py = action.py();
+    let object = value.object;
+    let rendered = if value.detached {
+        object.str().map(Bound::into_any)
+    } else {
+        match (&options.render, options.repr_limit) {
+            (Render::SafeRepr, Some(limit)) => {
+                return match safe_repr_clipped(object, DEFAULT_MAXDEPTH, limit, true) {
+                    Ok(Clipped::Whole(text)) => {
+                        out.push_str(&text);
+                        Ok(())
+                    }
+                    Ok(Clipped::Cut { head, tail }) => {
+                        push_cut(options, &head, &tail, out);
+                        Ok(())
+                    }
+                    Err(error) => push_failed_repr(py, options, error, out),
+                };
+            }
+            (Render::SafeRepr, None) => {
+                crate::safe_repr::safe_repr(object, DEFAULT_MAXDEPTH).map(|text| PyString::new(py, &text).into_any())
+            }
+            (Render::Repr, _) => object.repr().map(Bound::into_any),
+            (Render::Callable(render), _) => render.bind(py).call1((object,)),
+        }
+    };
+    let rendered = match rendered {
+        Ok(rendered) => rendered,
+        Err(error) => return push_failed_repr(py, options, error, out),
+    };
+    match (rendered.cast_exact::<PyString>(), options.repr_limit) {
+        (Ok(text), Some(limit)) => {
+            let escaped = text.to_string_lossy().replace('\n', "\\n");
+            match text::cut(&escaped, limit) {
+                Some((head, tail)) => push_cut(options, &head, &tail, out),
+                None => out.push_str(&escaped),
+            }
+            Ok(())
+        }
+        // Unusual results or limits go through the Python rule, errors and all.
+        _ => match action.call_method1(pyo3::intern!(py, "_clip"), (rendered,)) {
+            Ok(clipped) => push_str_of(out, &clipped),
+            Err(error) => push_failed_repr(py, options, error, out),
+        },
+    }
+}
+
+fn push_cut(options: &Options, head: &str, tail: &str, out: &mut String) {
+    out.push_str(head);
+    out.push(' ');
+    out.push_str(&options.palette.cont);
+    out.push_str("[...]");
+    out.push_str(&options.palette.reset);
+    out.push(' ');
+    out.push_str(tail);
+}
+
+/// `!!! FAILED REPR: <exception>` for an `Exception`; anything else (KeyboardInterrupt...) propagates.
+fn push_failed_repr(py: Python<'_>, options: &Options, error: PyErr, out: &mut String) -> PyResult<()> {
+    if !error.is_instance_of::<PyException>(py) {
+        return Err(error);
+    }
+    let palette = &options.palette;
+    out.push_str(&palette.internal_failure);
+    out.push_str("!!! FAILED REPR: ");
+    out.push_str(&palette.internal_detail);
+    out.push_str(&error.value(py).repr()?.to_string_lossy());
+    out.push_str(&palette.reset);
+    Ok(())
+}
+
+/// A line number: read from the frame, or any object a (detached, hand-made) event holds.
+enum Lineno<'py> {
+    Number(i64),
+    Object(Bound<'py, PyAny>),
+}
+
+/// What the rows show of an event's code.
+struct Facts<'py> {
+    function: Bound<'py, PyAny>,
+    module: Bound<'py, PyAny>,
+    filename: Bound<'py, PyAny>,
+    lineno: Lineno<'py>,
+}
+
+impl<'py> Facts<'py> {
+    fn of(py: Python<'py>, event: &EventData) -> PyResult<Facts<'py>> {
+        if let Some(live) = event.live_facts(py) {
+            let (info, facts, lineno) = live?;
+            return Ok(Facts {
+                function: info.function.bind(py).clone(),
+                module: facts.module.bind(py).clone(),
+                filename: facts.filename.bind(py).clone(),
+                lineno: Lineno::Number(lineno.into()),
+            });
+        }
+        Ok(Facts {
+            function: event.get(py, Field::Function)?,
+            module: event.get(py, Field::Module)?,
+            filename: event.get(py, Field::Filename)?,
+            lineno: Lineno::Object(event.get(py, Field::Lineno)?),
+        })
+    }
+}
+
+/// `pid_prefix() + thread_prefix(event)`.
+fn row_owner(action: &Bound<'_, PyAny>, options: &Options, event: &EventData) -> PyResult<String> {
+    let py = action.py();
+    let mut owner = String::new();
+    push_pid_prefix(options, py, &mut owner)?;
+    push_thread_prefix(options, py, event.threading_support, &mut owner)?;
+    Ok(owner)
+}
+
+/// The start of an event row: owner, filename prefix, then the kind column.
+fn push_row_start(
+    options: &Options,
+    event: &EventData,
+    facts: &Facts<'_>,
+    owner: &str,
+    out: &mut String,
+) -> PyResult<()> {
+    out.push_str(owner);
+    push_filename_prefix(options, &facts.filename, &facts.lineno, out)?;
+    out.push_str(&options.palette.kind);
+    push_left_aligned(out, event.kind.name(), 9);
+    out.push(' ');
+    Ok(())
+}
+
+/// CodePrinter: the (full) source of the event, one row per line, then the value of returns and exceptions.
+fn code_rows(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, out: &mut String) -> PyResult<()> {
+    let py = action.py();
+    let palette = &options.palette;
+    let mut source = String::new();
+    let facts = Facts::of(py, event)?;
+    push_source(options, &event.get(py, Field::Fullsource)?, &facts.filename, &mut source)?;
+    let lines = text::splitlines(&source);
+    let owner = row_owner(action, options, event)?;
+    let colour = &palette.events[event.kind as usize];
+    let first_line = lines.first().copied().ok_or_else(|| PyValueError::new_err("empty source"))?;
+    let row_end = |out: &mut String, line: &str| {
+        out.push_str(colour);
+        out.push_str(line);
+        out.push_str(&palette.reset);
+        out.push('\n');
+    };
+    push_row_start(options, event, &facts, &owner, out)?;
+    row_end(out, first_line);
+    // Decorated definitions: '|' marks the middle lines and '*' the last one.
+    for (index, line) in lines.iter().enumerate().skip(1) {
+        out.push_str(&owner);
+        push_blank_filename_prefix(options, out);
+        out.push_str(&palette.kind);
+        push_left_aligned(out, if index + 1 == lines.len() { "   *" } else { "   |" }, 9);
+        out.push(' ');
+        row_end(out, line);
+    }
+    if matches!(event.kind, Kind::Return | Kind::Exception) {
+        out.push_str(&owner);
+        push_blank_filename_prefix(options, out);
+        out.push_str(&palette.cont);
+        push_left_aligned(out, "...", 9);
+        out.push(' ');
+        out.push_str(colour);
+        out.push_str(event.kind.name());
+        out.push_str(" value: ");
+        out.push_str(&palette.normal);
+        push_value(action, options, Value { object: event.arg.bind(py), detached: event.detached }, out)?;
+        out.push_str(&palette.reset);
+        out.push('\n');
+    }
+    Ok(())
+}
+
+/// The key of a call-stack entry: the frame's id, or None for frame-less (detached) events.
+fn frame_key(frame: Option<&Py<PyAny>>) -> Option<usize> {
+    frame.map(|frame| frame.as_ptr() as usize)
+}
+
+fn entry_key(entry: &Bound<'_, PyAny>) -> PyResult<Option<usize>> {
+    let key = entry.cast::<PyTuple>()?.get_item(2)?;
+    if key.is_none() {
+        Ok(None)
+    } else {
+        Ok(Some(key.extract()?))
+    }
+}
+
+/// Pops the entries of `stack` whose frames are no longer executing (CallPrinter's fix for upstream #123).
+/// For a call, the live frames are the new frame's callers; otherwise they include the frame itself.
+/// Entries without a frame cannot be judged and stop the popping.
+fn drop_finished_calls(stack: &Bound<'_, PyList>, frame: &Bound<'_, PyAny>, is_call: bool) -> PyResult<()> {
+    let Some(top_key) = entry_key(&stack.get_item(stack.len() - 1)?)? else {
+        return Ok(());
+    };
+    let mut live_keys = Vec::new();
+    let mut current = if is_call { crate::compat::frame_back(frame) } else { Some(frame.clone()) };
+    while let Some(live) = current {
+        let key = live.as_ptr() as usize;
+        if key == top_key {
+            return Ok(());
+        }
+        live_keys.push(key);
+        current = crate::compat::frame_back(&live);
+    }
+    while !stack.is_empty() {
+        match entry_key(&stack.get_item(stack.len() - 1)?)? {
+            Some(key) if !live_keys.contains(&key) => stack.del_item(stack.len() - 1)?,
+            _ => break,
+        }
+    }
+    Ok(())
+}
+
+/// CallPrinter: one row per event, indented by the call stack of the thread (kept in the class's
+/// `locals`, as hunter does); calls show their arguments, returns and exceptions their value.
+fn call_row(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, out: &mut String) -> PyResult<()> {
+    let py = action.py();
+    let palette = &options.palette;
+    let stack = thread_stack(action, options)?;
+    let kind = event.kind;
+    let builtin = event.builtin;
+    let is_python_call = kind == Kind::Call && !builtin;
+    let facts = Facts::of(py, event)?;
+    let (module, function) = (&facts.module, &facts.function);
+    // Only a live event's frame chain tells which calls are still executing.
+    if !stack.is_empty() && !event.detached {
+        if let Some(frame) = &event.frame {
+            drop_finished_calls(&stack, frame.bind(py), is_python_call)?;
+        }
+    }
+    if is_python_call {
+        let key = frame_key(event.frame.as_ref()).map(|key| key.into_pyobject(py)).transpose()?;
+        stack.append((module, function, key))?;
+    }
+    let owner = row_owner(action, options, event)?;
+    push_row_start(options, event, &facts, &owner, out)?;
+    let depth = stack.len();
+    let colour = &palette.events[kind as usize];
+    let module_and_function = |out: &mut String| -> PyResult<()> {
+        push_str_of(out, module)?;
+        out.push('.');
+        push_str_of(out, function)
+    };
+    let value = || Value { object: event.arg.bind(py), detached: event.detached };
+    let indent = depth.saturating_sub(1);
+    match (kind, builtin) {
+        (Kind::Call, true) => {
+            text::push_repeated(out, INDENT, indent);
+            out.push_str(colour);
+            out.push_str(" >");
+            out.push_str(&palette.builtin);
+            out.push(' ');
+            module_and_function(out)?;
+            out.push_str(": ");
+            let mut source = String::new();
+            push_source(options, &event.get(py, Field::Source)?, &facts.filename, &mut source)?;
+            out.push_str(text::strip(&source));
+        }
+        (Kind::Call, false) => {
+            text::push_repeated(out, INDENT, indent);
+            out.push_str(colour);
+            out.push_str("=>");
+            out.push_str(&palette.normal);
+            out.push(' ');
+            push_str_of(out, function)?;
+            out.push('(');
+            push_arguments(action, options, event, out)?;
+            out.push_str(colour);
+            out.push_str(&palette.normal);
+            out.push(')');
+        }
+        (Kind::Exception, true) | (Kind::Return, true) => {
+            text::push_repeated(out, INDENT, indent);
+            out.push_str(colour);
+            out.push_str(if kind == Kind::Exception { " ! " } else { " <" });
+            out.push_str(&palette.builtin);
+            if kind == Kind::Return {
+                out.push(' ');
+            }
+            module_and_function(out)?;
+        }
+        (Kind::Exception, false) | (Kind::Return, false) => {
+            text::push_repeated(out, INDENT, indent);
+            out.push_str(colour);
+            out.push_str(if kind == Kind::Exception { " !" } else { "<=" });
+            out.push_str(&palette.normal);
+            out.push(' ');
+            push_str_of(out, function)?;
+            out.push_str(": ");
+            out.push_str(&palette.reset);
+            push_value(action, options, value(), out)?;
+            out.push('\n');
+            if kind == Kind::Return {
+                pop_returning_call(&stack, module, function)?;
+            }
+            return Ok(());
+        }
+        (Kind::Line, _) => {
+            out.push_str(&palette.reset);
+            text::push_repeated(out, INDENT, depth);
+            let mut source = String::new();
+            push_source(options, &event.get(py, Field::Source)?, &facts.filename, &mut source)?;
+            out.push_str(text::strip(&source));
+        }
+    }
+    out.push_str(&palette.reset);
+    out.push('\n');
+    Ok(())
+}
+
+/// `self.locals[get_ident()]`: this thread's call stack in the class's `locals` (replaced by `cleanup()`).
+fn thread_stack<'py>(action: &Bound<'py, PyAny>, options: &Options) -> PyResult<Bound<'py, PyList>> {
+    let py = action.py();
+    let stacks = action.get_type().getattr(pyo3::intern!(py, "locals"))?;
+    let ident = crate::compat::current_thread_ident();
+    let cached = options.last_stack.replace(py, None);
+    if let Some((cached_stacks, cached_ident, stack)) = &cached {
+        if cached_stacks.is(&stacks) && *cached_ident == ident {
+            let stack = stack.bind(py).clone();
+            options.last_stack.replace(py, cached);
+            return Ok(stack);
+        }
+    }
+    let stack = stacks.get_item(ident)?.cast_into::<PyList>()?;
+    // Holding the dict keeps its address from being reused by another one.
+    options.last_stack.replace(py, Some((stacks.unbind(), ident, stack.clone().unbind())));
+    Ok(stack)
+}
+
+/// A return pops the top entry when it is the returning function's.
+fn pop_returning_call(
+    stack: &Bound<'_, PyList>,
+    module: &Bound<'_, PyAny>,
+    function: &Bound<'_, PyAny>,
+) -> PyResult<()> {
+    if stack.is_empty() {
+        return Ok(());
+    }
+    let top = stack.get_item(stack.len() - 1)?;
+    let top = top.cast::<PyTuple>()?;
+    if top.get_item(0)?.eq(module)? && top.get_item(1)?.eq(function)? {
+        stack.del_item(stack.len() - 1)?;
+    }
+    Ok(())
+}
+
+/// `name=value, ...` for every parameter, values from the frame's locals (`?` for a missing one).
+fn push_arguments(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, out: &mut String) -> PyResult<()> {
+    let py = action.py();
+    let palette = &options.palette;
+    let code = event.get(py, Field::Code)?;
+    let info = event.code_info(py)?;
+    let arguments = info.arguments(&code)?;
+    if arguments.is_empty() {
+        return Ok(());
+    }
+    let locals = event.get(py, Field::Locals)?;
+    let locals_dict = locals.cast::<PyDict>().ok();
+    for (index, argument) in arguments.iter().enumerate() {
+        if index > 0 {
+            out.push_str(", ");
+        }
+        let name = argument.name.bind(py);
+        let value = match locals_dict {
+            Some(dict) => dict.get_item(name)?,
+            None => match locals.get_item(name) {
+                Ok(value) => Some(value),
+                Err(error) if error.is_instance_of::<pyo3::exceptions::PyKeyError>(py) => None,
+                Err(error) => return Err(error),
+            },
+        };
+        let value = match value {
+            Some(value) => value,
+            None => missing(py)?.clone(),
+        };
+        out.push_str(&palette.vars);
+        out.push_str(argument.prefix);
+        out.push_str(&palette.vars_name);
+        out.push_str(&name.to_string_lossy());
+        out.push_str(&palette.vars);
+        out.push('=');
+        out.push_str(&palette.reset);
+        push_value(action, options, Value { object: &value, detached: event.detached }, out)?;
+    }
+    Ok(())
+}
+
+/// `hunter.util.MISSING`, shown for a parameter that is not in the locals yet.
+fn missing(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    static MISSING: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    Ok(MISSING
+        .get_or_try_init(py, || Ok::<_, PyErr>(crate::compat::import(py, "hunter.util")?.getattr("MISSING")?.unbind()))?
+        .bind(py))
+}
+
+/// Runs a native printer on `event` when `action` is one whose `__call__` no Python subclass overrides.
+/// Returns None for any other action (the caller calls it with a Python `Event`).
+pub fn print_natively(action: &Bound<'_, PyAny>, event: &EventRef<'_>) -> Option<PyResult<()>> {
+    let py = action.py();
+    // Python subclasses inherit the slot unless they define `__call__` (then it is `slot_tp_call`).
+    let native_call = unsafe { (*NativeStreamAction::type_object_raw(py)).tp_call }.map(|f| f as *const ());
+    let action_call = unsafe { (*ffi::Py_TYPE(action.as_ptr())).tp_call }.map(|f| f as *const ());
+    if action_call != native_call {
+        return None;
+    }
+    let printer = action.cast::<NativeStreamAction>().ok()?;
+    Some(NativeStreamAction::print(printer, event.data))
+}
+
+#[pymethods]
+impl NativeStreamAction {
+    #[new]
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
+        NativeStreamAction { options: GilCell::new(None), buffer: GilCell::new(String::new()) }
+    }
+
+    /// Called by the Python side whenever an option changes: they are read again on the next event.
+    fn _options_changed(&self, py: Python<'_>) {
+        self.options.replace(py, None);
+    }
+
+    fn __call__(slf: &Bound<'_, Self>, event: &Bound<'_, PyAny>) -> PyResult<()> {
+        let event = event.cast::<Event>().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "expected a hunter Event, not {}",
+                event.repr().map(|r| r.to_string()).unwrap_or_default()
+            ))
+        })?;
+        let event = event.try_borrow()?;
+        Self::print(slf, &event.data)
+    }
+
+    /// Safely call `self.repr_func(obj)`, trimmed to `self.repr_limit`; failures get a coloured marker.
+    fn try_repr(slf: &Bound<'_, Self>, obj: &Bound<'_, PyAny>) -> PyResult<String> {
+        let options = Self::options(slf)?;
+        let mut out = String::new();
+        push_value(slf.as_any(), &options, Value { object: obj, detached: false }, &mut out)?;
+        Ok(out)
+    }
+
+    /// Safely call `str(obj)`, trimmed to `self.repr_limit` (for the already rendered values of detached events).
+    fn try_str(slf: &Bound<'_, Self>, obj: &Bound<'_, PyAny>) -> PyResult<String> {
+        let options = Self::options(slf)?;
+        let mut out = String::new();
+        push_value(slf.as_any(), &options, Value { object: obj, detached: true }, &mut out)?;
+        Ok(out)
+    }
+
+    /// The event's source (`fullsource` with `full=True`), or a coloured `??? NO SOURCE` explanation.
+    #[pyo3(signature = (event, full=false))]
+    fn try_source(slf: &Bound<'_, Self>, event: &Bound<'_, PyAny>, full: bool) -> PyResult<String> {
+        let py = slf.py();
+        let options = Self::options(slf)?;
+        let source = event.getattr(if full { pyo3::intern!(py, "fullsource") } else { pyo3::intern!(py, "source") })?;
+        let mut out = String::new();
+        push_source(&options, &source, &event.getattr(pyo3::intern!(py, "filename"))?, &mut out)?;
+        Ok(out)
+    }
+
+    /// An aligned and trimmed `filename:lineno` prefix for `event`, or blank padding of the same width.
+    #[pyo3(signature = (event=None))]
+    fn filename_prefix(slf: &Bound<'_, Self>, event: Option<&Bound<'_, PyAny>>) -> PyResult<String> {
+        let py = slf.py();
+        let options = Self::options(slf)?;
+        let mut out = String::new();
+        match event.filter(|event| !event.is_none()) {
+            Some(event) => push_filename_prefix(
+                &options,
+                &event.getattr(pyo3::intern!(py, "filename"))?,
+                &Lineno::Object(event.getattr(pyo3::intern!(py, "lineno"))?),
+                &mut out,
+            )?,
+            None => push_blank_filename_prefix(&options, &mut out),
+        }
+        Ok(out)
+    }
+
+    /// An aligned pid prefix; only shown when forced or in a forked child.
+    fn pid_prefix(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let options = Self::options(slf)?;
+        let mut out = String::new();
+        push_pid_prefix(&options, slf.py(), &mut out)?;
+        Ok(out)
+    }
+
+    /// An aligned thread name prefix for `event`. With `threading_support=None` the name is shown once a
+    /// second thread has been seen.
+    fn thread_prefix(slf: &Bound<'_, Self>, event: &Bound<'_, PyAny>) -> PyResult<String> {
+        let options = Self::options(slf)?;
+        let threading_support = event.getattr(pyo3::intern!(slf.py(), "threading_support"))?;
+        // hunter tests `is False` first, then truthiness.
+        let threading_support = if threading_support.is(pyo3::types::PyBool::new(slf.py(), false)) {
+            Some(false)
+        } else if threading_support.is_truthy()? {
+            Some(true)
+        } else {
+            None
+        };
+        let mut out = String::new();
+        push_thread_prefix(&options, slf.py(), threading_support, &mut out)?;
+        Ok(out)
+    }
+}

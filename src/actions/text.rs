@@ -1,0 +1,133 @@
+//! Python's string semantics, for text assembled in Rust: lengths and padding count code points,
+//! `str.strip()` and `str.splitlines()` use Python's whitespace and line-boundary sets.
+
+/// `len(text)` in Python (code points).
+pub fn char_len(text: &str) -> usize {
+    if text.is_ascii() {
+        text.len()
+    } else {
+        text.chars().count()
+    }
+}
+
+/// `f'{text:{width}}'`: left aligned, padded with spaces to `width` code points.
+pub fn push_left_aligned(out: &mut String, text: &str, width: usize) {
+    out.push_str(text);
+    push_spaces(out, width.saturating_sub(char_len(text)));
+}
+
+/// `f'{text:>{width}}'`: right aligned.
+pub fn push_right_aligned(out: &mut String, text: &str, width: usize) {
+    push_spaces(out, width.saturating_sub(char_len(text)));
+    out.push_str(text);
+}
+
+pub fn push_spaces(out: &mut String, count: usize) {
+    push_repeated(out, " ", count);
+}
+
+pub fn push_repeated(out: &mut String, text: &str, count: usize) {
+    out.reserve(text.len() * count);
+    for _ in 0..count {
+        out.push_str(text);
+    }
+}
+
+/// `str.isspace()` for one character: Rust's White_Space plus the ASCII separators U+001C..U+001F.
+fn is_python_space(c: char) -> bool {
+    c.is_whitespace() || ('\x1c'..='\x1f').contains(&c)
+}
+
+/// `text.strip()`.
+pub fn strip(text: &str) -> &str {
+    text.trim_matches(is_python_space)
+}
+
+/// `text.splitlines()`: splits on `\n`, `\r`, `\r\n`, `\v`, `\f`, `\x1c`-`\x1e`, `\x85`, U+2028, U+2029.
+pub fn splitlines(text: &str) -> Vec<&str> {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    let mut chars = text.char_indices().peekable();
+    while let Some((index, c)) = chars.next() {
+        let is_boundary =
+            matches!(c, '\n' | '\r' | '\x0b' | '\x0c' | '\x1c' | '\x1d' | '\x1e' | '\u{85}' | '\u{2028}' | '\u{2029}');
+        if !is_boundary {
+            continue;
+        }
+        lines.push(&text[start..index]);
+        start = index + c.len_utf8();
+        if c == '\r' && chars.peek().is_some_and(|&(_, next)| next == '\n') {
+            chars.next();
+            start += 1;
+        }
+    }
+    if start < text.len() {
+        lines.push(&text[start..]);
+    }
+    lines
+}
+
+/// hunter's `[...]` shortening of a filename longer than `alignment`: `'[...]' + filename[5 - alignment:]`.
+pub fn shortened_filename(filename: &str, alignment: usize) -> String {
+    let length = char_len(filename);
+    // Python slice start `5 - alignment`: positive counts from the front, zero or negative from the back.
+    let skip = if alignment <= 5 { (5 - alignment).min(length) } else { length.saturating_sub(alignment - 5) };
+    let kept: String = filename.chars().skip(skip).collect();
+    format!("[...]{kept}")
+}
+
+/// hunter's cut of a rendered value longer than `limit`: `text[:limit // 2]` and `text[-(limit // 2):]`
+/// (which is the whole text when `limit // 2` is 0). `None` when the text fits.
+pub fn cut(text: &str, limit: usize) -> Option<(String, String)> {
+    let length = char_len(text);
+    if length <= limit {
+        return None;
+    }
+    let half = limit / 2;
+    let head: String = text.chars().take(half).collect();
+    let tail: String = if half == 0 { text.to_owned() } else { text.chars().skip(length - half).collect() };
+    Some((head, tail))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splitlines_matches_python() {
+        assert_eq!(splitlines("a\nb\r\nc\rd\x0be\u{2028}f\n"), ["a", "b", "c", "d", "e", "f"]);
+        assert_eq!(splitlines(""), Vec::<&str>::new());
+        assert_eq!(splitlines("\n"), [""]);
+        assert_eq!(splitlines("x\n\ny"), ["x", "", "y"]);
+    }
+
+    #[test]
+    fn strip_uses_python_whitespace() {
+        assert_eq!(strip(" \t\x1c x y\u{3000}\n"), "x y");
+    }
+
+    #[test]
+    fn filenames_are_shortened_like_python_slices() {
+        let name = "abcdefghij";
+        assert_eq!(shortened_filename(name, 8), "[...]hij");
+        assert_eq!(shortened_filename(name, 5), "[...]abcdefghij");
+        assert_eq!(shortened_filename(name, 3), "[...]cdefghij");
+        assert_eq!(shortened_filename(name, 0), "[...]fghij");
+    }
+
+    #[test]
+    fn cut_keeps_the_ends() {
+        assert_eq!(cut("abcdef", 6), None);
+        assert_eq!(cut("abcdefg", 4), Some(("ab".to_owned(), "fg".to_owned())));
+        assert_eq!(cut("abcdefg", 5), Some(("ab".to_owned(), "fg".to_owned())));
+        assert_eq!(cut("abc", 1), Some((String::new(), "abc".to_owned())));
+    }
+
+    #[test]
+    fn padding_counts_code_points() {
+        let mut out = String::new();
+        push_left_aligned(&mut out, "é", 3);
+        push_right_aligned(&mut out, "ü", 2);
+        assert_eq!(out, "é   ü");
+    }
+}

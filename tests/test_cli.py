@@ -1,0 +1,109 @@
+"""``python -m hunter [QUERY ...] [-o FILE] (script.py | -m module) [args]``: runs programs as ``python`` would."""
+
+import re
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from conftest import hunter_under_test_is_reference
+from reference import child_env
+
+pytestmark = pytest.mark.skipif(hunter_under_test_is_reference(), reason='hunter has no command line')
+
+PROGRAM = textwrap.dedent(
+    """
+    import sys
+
+    def child(x):
+        return x + 1
+
+    print('argv', sys.argv)
+    print('name', __name__, __spec__ is None, sys.modules['__main__'].__dict__ is globals())
+    print('path0', sys.path[0])
+    child(1)
+    if len(sys.argv) > 1 and sys.argv[1] == 'fail':
+        raise ValueError('boom')
+    sys.exit(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
+    """
+)
+
+
+def hunter_cli(*args, cwd):
+    return subprocess.run(
+        [sys.executable, '-m', 'hunter', *args], capture_output=True, text=True, cwd=cwd, env=child_env(), timeout=120
+    )
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    (tmp_path / 'prog.py').write_text(PROGRAM)
+    package = tmp_path / 'pkg'
+    package.mkdir()
+    (package / '__init__.py').write_text('')
+    (package / '__main__.py').write_text(PROGRAM)
+    (package / 'tool.py').write_text(PROGRAM)
+    return tmp_path
+
+
+def test_script_like_python(workdir):
+    result = hunter_cli('kind="call"', 'function="child"', 'prog.py', '7', '--x', cwd=workdir)
+    assert result.returncode == 7
+    assert "argv ['prog.py', '7', '--x']" in result.stdout
+    assert 'name __main__ True True' in result.stdout
+    assert f'path0 {workdir}' in result.stdout
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and re.search(r'prog\.py:4\s+call\s+=> child\(x=1\)$', lines[0]), result.stderr
+
+
+def test_module_like_python_dash_m(workdir):
+    result = hunter_cli('function="child"', 'kind="return"', '-m', 'pkg.tool', '0', cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    assert f"argv ['{workdir / 'pkg' / 'tool.py'}', '0']" in result.stdout
+    assert 'name __main__ False True' in result.stdout
+    assert f'path0 {workdir}' in result.stdout
+    assert re.search(r'tool\.py:5\s+return\s+<= child: 2$', result.stderr), result.stderr
+
+
+def test_package_main(workdir):
+    result = hunter_cli('function="child"', 'kind="call"', '-m', 'pkg', '3', cwd=workdir)
+    assert result.returncode == 3
+    assert '__main__.py:4' in result.stderr
+
+
+def test_output_file_and_default_query(workdir):
+    result = hunter_cli('-o', 'trace.log', 'prog.py', cwd=workdir)
+    assert result.returncode == 0 and result.stderr == ''
+    log = (workdir / 'trace.log').read_text()
+    assert '=> child(x=1)' in log and 'line' in log
+    # The runner's own frames (hunter's package) are not part of the program's trace.
+    assert 'hunter/' not in log and '__main__.py' not in log
+
+
+def test_uncaught_exception(workdir):
+    result = hunter_cli('kind="exception"', 'prog.py', 'fail', cwd=workdir)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == 'ValueError: boom'
+    traceback_text = result.stderr[result.stderr.index('Traceback') :]
+    assert 'hunter' not in traceback_text and 'prog.py' in traceback_text
+
+
+def test_bad_query_is_a_usage_error(workdir):
+    result = hunter_cli('Q(module="a"', 'prog.py', cwd=workdir)
+    assert result.returncode == 2 and result.stdout == ''
+    assert 'cannot parse the query at column 13' in result.stderr
+    assert result.stderr.splitlines()[-1] == '                ^'
+
+
+def test_missing_program(workdir):
+    result = hunter_cli('stdlib=False', cwd=workdir)
+    assert result.returncode == 2 and 'a script or -m module is required' in result.stderr
+    assert hunter_cli('-m', 'no_such_module_x', cwd=workdir).returncode == 1
+
+
+def test_help_has_examples(workdir):
+    result = hunter_cli('--help', cwd=workdir)
+    assert result.returncode == 0
+    assert result.stdout.startswith('usage: python -m hunter')
+    assert 'examples:' in result.stdout and 'python -m hunter stdlib=False' in result.stdout

@@ -1,0 +1,169 @@
+"""
+The native printing path of CodePrinter/CallPrinter: Python subclasses that override ``__call__`` and use the
+helper methods, hostile objects as argument and return values, and output streams that break while tracing.
+Where upstream's behaviour is the expectation, the same snippet also runs under the real hunter 3.9.0.
+"""
+
+import subprocess
+import sys
+import textwrap
+
+from test_actions_differential import normalise
+from test_actions_fixes import run_snippet
+
+SUBCLASS = """
+class Tagged(CallPrinter):
+    '''Prints its own banner for calls, then the normal row, using every helper a subclass may call.'''
+
+    def __call__(self, event):
+        if event.kind == 'call':
+            self.output('{BRIGHT}{fore(BLUE)}>> {}{RESET} {} {!r}|{}|{}|{}\\n', event.function, self.try_repr(event.arg),
+                        self.try_str(event.locals.get('a')), self.try_source(event).strip(), self.filename_prefix(),
+                        self.pid_prefix() + self.thread_prefix(event))
+            self.output('{}{}\\n', self.filename_prefix(event), self.try_source(event, full=True).strip())
+        super().__call__(event)
+        if event.kind == 'return':
+            super().__call__(event.detach(self.try_repr))
+
+for colours in (False, True):
+    out = io.StringIO()
+    CallPrinter.cleanup()
+    hunter.trace(Q(module='demo_target'), action=Tagged(stream=out, force_colors=colours, repr_limit=25))
+    demo.main()
+    hunter.stop()
+    print(out.getvalue())
+"""
+
+
+def test_python_subclass_overriding_call_prints_like_hunter():
+    ours = run_snippet(SUBCLASS)
+    assert '>> add' in ours
+    assert normalise(ours) == normalise(run_snippet(SUBCLASS, ours=False))
+
+
+EVIL = """
+class Raising:
+    def __repr__(self):
+        raise RuntimeError('no repr for you')
+
+class Slow:
+    calls = 0
+    def __repr__(self):
+        Slow.calls += 1
+        return 'slow'
+
+class Recursive(list):
+    pass
+
+def take(value, other):
+    return value
+
+recursive = Recursive()
+recursive.append(recursive)
+nested = []
+nested.append(nested)
+huge = list(range(100000))
+values = [Raising(), Slow(), recursive, nested, huge, 'x' * 5000, {'k': huge}, b'\\x00' * 3000]
+for repr_func in ('safe_repr', 'repr'):
+    for limit in (30, 1024):
+        Slow.calls = 0
+        out = io.StringIO()
+        hunter.trace(Q(function='take'), action=CallPrinter(stream=out, repr_func=repr_func, repr_limit=limit))
+        for value in values:
+            take(value, value)
+        hunter.stop()
+        print(repr_func, limit, 'slow repr calls:', Slow.calls)
+        print(out.getvalue())
+"""
+
+
+def test_hostile_values_print_like_hunter():
+    ours = run_snippet(EVIL)
+    # safe_repr never runs user __repr__ code; repr does, once per argument and return value printed.
+    assert 'safe_repr 30 slow repr calls: 0' in ours
+    assert 'repr 30 slow repr calls: 3' in ours
+    assert "!!! FAILED REPR: RuntimeError('no repr for you')" in ours
+    assert max(len(line) for line in ours.splitlines()) < 3000
+    assert normalise(ours) == normalise(run_snippet(EVIL, ours=False))
+
+
+BROKEN_PIPE = """
+import hunter, sys
+
+def work(n):
+    return n + 1
+
+hunter.trace(hunter.Q(function='work'), action=hunter.CallPrinter(stream=sys.stdout))
+total = sum(work(n) for n in range(20000))
+hunter.stop()
+sys.stderr.write(f'finished {total}\\n')
+"""
+
+
+def test_broken_pipe_stops_the_tracer_with_one_message():
+    # `python -c ... | head -1`: the reader takes one line and goes away.
+    process = subprocess.Popen(
+        [sys.executable, '-c', textwrap.dedent(BROKEN_PIPE)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    first_line = process.stdout.readline()
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 0, stderr
+    assert b'=> work(n=0)' in first_line
+    assert stderr.splitlines() == [
+        'hunter: tracing stopped, the output stream is closed or broken (BrokenPipeError: [Errno 32] Broken pipe)',
+        'finished 200010000',
+    ]
+
+
+def test_closed_stream_stops_the_tracer_with_one_message():
+    output = run_snippet(
+        """
+        stream = io.StringIO()
+        hunter.trace(Q(module='demo_target'), action=CodePrinter(stream=stream))
+        stream.close()
+        demo.main()
+        hunter.stop()
+        print('finished')
+        """
+    )
+    assert output == 'finished\n'
+
+
+def test_closed_stream_message_goes_to_stderr():
+    result = subprocess.run(
+        [
+            sys.executable,
+            '-c',
+            'import io, hunter\n'
+            'stream = io.StringIO()\n'
+            'hunter.trace(function="f", action=hunter.CallPrinter(stream=stream))\n'
+            'stream.close()\n'
+            'def f():\n    pass\n'
+            'f(); f()\n'
+            'print("finished")\n',
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0
+    assert result.stdout == 'finished\n'
+    assert result.stderr == 'hunter: tracing stopped, the output stream is closed or broken (ValueError: I/O operation on closed file)\n'
+
+
+def test_native_printers_keep_the_python_api():
+    import hunter
+    from hunter import actions
+
+    for name in ('ColorStreamAction', 'CodePrinter', 'CallPrinter', 'VarsPrinter', 'VarsSnooper', 'ErrorSnooper', 'StackPrinter'):
+        cls = getattr(actions, name)
+        assert cls.__module__ == 'hunter.actions'
+        assert issubclass(cls, actions.Action)
+        assert isinstance(cls(stream=sys.stdout) if name != 'VarsPrinter' else cls('a'), actions.Action)
+    printer = hunter.CallPrinter(stream=sys.stdout, repr_limit=8)
+    assert printer.try_repr('x' * 20) == "'xxx [...] xxx'"
+    printer.repr_limit = 1024
+    assert printer.try_repr('x' * 20) == repr('x' * 20)
+    printer.repr_func = 'repr'
+    assert printer.try_repr(actions) == repr(actions)

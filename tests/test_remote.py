@@ -1,0 +1,164 @@
+"""``hunter-trace -p PID``: attach to a running process (manhole and gdb), see its trace, detach, re-attach."""
+
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from conftest import hunter_under_test_is_reference
+from reference import child_env
+
+pytestmark = [
+    pytest.mark.skipif(hunter_under_test_is_reference(), reason='tests the hunter-rs remote'),
+    pytest.mark.skipif(sys.platform == 'win32', reason='hunter.remote is not available on Windows'),
+]
+
+TARGET = textwrap.dedent(
+    """
+    import sys
+    import time
+    if sys.argv[1] == 'manhole':
+        import hunter.remote
+        hunter.remote.install(verbose=False)
+
+    def work(i):
+        return i * 2
+
+    print('ready', flush=True)
+    for i in range(6000):
+        work(i)
+        time.sleep(0.01)
+    """
+)
+
+
+@pytest.fixture
+def start_target(tmp_path):
+    script = tmp_path / 'target.py'
+    script.write_text(TARGET)
+    processes = []
+
+    def start(mode):
+        process = subprocess.Popen(
+            [sys.executable, str(script), mode], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env()
+        )
+        processes.append(process)
+        assert process.stdout.readline() == 'ready\n'
+        return process
+
+    yield start
+    for process in processes:
+        process.kill()
+        process.communicate()
+
+
+def hunter_trace_executable():
+    script = shutil.which('hunter-trace', path=os.path.dirname(sys.executable))
+    return [script] if script else [sys.executable, '-c', 'from hunter.remote import main; main()']
+
+
+def attach(pid, *options, lines=3, timeout=30):
+    """Run hunter-trace until it printed ``lines`` trace lines, then Ctrl-C it; returns (stdout lines, stderr)."""
+    process = subprocess.Popen(
+        [*hunter_trace_executable(), '-p', str(pid), '-t', '5', *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(),
+    )
+    output = []
+    deadline = time.monotonic() + timeout
+    while len([line for line in output if '=> work(' in line or '<= work:' in line]) < lines:
+        line = process.stdout.readline()
+        assert line and time.monotonic() < deadline, (output, process.stderr.read() if not line else '')
+        output.append(line)
+    process.send_signal(signal.SIGINT)
+    rest, stderr = process.communicate(timeout=timeout)
+    assert process.returncode == 0, stderr
+    return output + rest.splitlines(keepends=True), stderr
+
+
+def assert_detached(target):
+    # Still running, and no trace output left behind: nothing was written to the target's own stderr.
+    time.sleep(0.3)
+    assert target.poll() is None
+    target.kill()
+    _, stderr = target.communicate()
+    assert 'work' not in stderr and 'Hunter failed' not in stderr, stderr
+
+
+def test_manhole_attach_detach_reattach(start_target):
+    target = start_target('manhole')
+    output, _ = attach(target.pid, 'function="work"', 'kind="call"')
+    assert output[0] == 'Output stream active. Starting tracer ...\n'
+    calls = [line for line in output if '=> work(' in line]
+    assert calls and all('target.py:8' in line and ' call ' in line for line in calls), output
+
+    output, _ = attach(target.pid, 'function="work"', 'kind="return"')
+    assert any('<= work:' in line for line in output) and not any('=> work(' in line for line in output), output
+    assert_detached(target)
+
+
+def test_manhole_socket_is_owner_only(start_target):
+    target = start_target('manhole')
+    path = f'/tmp/manhole-{target.pid}'
+    os.kill(target.pid, signal.SIGURG)
+    deadline = time.monotonic() + 10
+    while not os.path.exists(path):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    # Let the oneshot manhole finish (and clean up) by connecting and leaving.
+    import socket
+
+    with socket.socket(socket.AF_UNIX) as conn:
+        conn.connect(path)
+        conn.sendall(b'exit()\n')
+        conn.recv(10)
+
+
+def test_bad_query_is_reported_before_attaching(start_target):
+    target = start_target('manhole')
+    result = subprocess.run(
+        [*hunter_trace_executable(), '-p', str(target.pid), 'Q(module='], capture_output=True, text=True, env=child_env()
+    )
+    assert result.returncode == 2
+    assert 'cannot parse the hunter-trace query at column 10' in result.stderr
+    assert_detached(target)
+
+
+def gdb_unusable_reason():
+    if not shutil.which('gdb'):
+        return 'gdb is not installed'
+    sleeper = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])
+    try:
+        probe = subprocess.run(
+            ['gdb', '-p', str(sleeper.pid), '-batch', '-ex', 'info inferiors'], capture_output=True, text=True, timeout=60
+        )
+    except subprocess.TimeoutExpired:
+        return 'gdb timed out attaching (ptrace is probably not permitted)'
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    if 'ptrace' in probe.stderr or 'Operation not permitted' in probe.stderr or probe.returncode != 0:
+        return f'gdb cannot attach here (ptrace not permitted?): {probe.stderr.strip()[-200:]}'
+    return None
+
+
+def test_gdb_attach_detach_reattach(start_target):
+    reason = gdb_unusable_reason()
+    if reason:
+        pytest.skip(reason)
+    target = start_target('plain')
+    for kind, marker in (('call', '=> work('), ('return', '<= work:')):
+        output, stderr = attach(target.pid, '--gdb', 'function="work"', f'kind="{kind}"', timeout=120)
+        assert 'WARNING: Using GDB may deadlock the process' in stderr
+        assert output[0] == 'Output stream active. Starting tracer ...\n'
+        assert any(marker in line for line in output), output
+    assert_detached(target)
