@@ -198,20 +198,6 @@ SCENARIOS = (
         HUNTER_IMPLEMENTATIONS,
         hunter_trace(f"hunter.From(hunter.Q(kind='exception'), hunter.Q(depth_lt=2)), {CALL_PRINTER}"),
     ),
-    Scenario(
-        "callprinter_devnull",
-        "trace(action=CallPrinter(stream=devnull)), every event printed",
-        HUNTER_IMPLEMENTATIONS,
-        "import os, hunter\nstream = open(os.devnull, 'w')\nhunter.trace(action=hunter.CallPrinter(stream=stream))\n"
-        "def stop():\n    hunter.stop()\n    stream.close()\n",
-    ),
-    Scenario(
-        "callprinter_file",
-        "trace(action=CallPrinter(stream=<temporary file>)), every event printed",
-        HUNTER_IMPLEMENTATIONS,
-        "import hunter, tempfile\nstream = tempfile.TemporaryFile('w')\nhunter.trace(action=hunter.CallPrinter(stream=stream))\n"
-        "def stop():\n    hunter.stop()\n    stream.close()\n",
-    ),
 )
 
 BY_NAME = {scenario.name: scenario for scenario in SCENARIOS}
