@@ -294,12 +294,14 @@ def prepare_ours(version, base_python, given_python):
         if backend.strip() != OURS_BACKENDS[name]:
             prepared.append(Implementation(name, None, f"asked for {env}, Tracer().backend is {backend.strip()!r}"))
             continue
-        detail = f"{python}, hunter-rs {hunter_version}, Tracer {tracer_class}, PYTHONHUNTERBACKEND={OURS_BACKENDS[name]}"
+        detail = f"{python}, hunter-rs {hunter_version}, Tracer {tracer_class}, PYTHONHUNTERBACKEND={backend.strip()}"
         prepared.append(Implementation(name, python, detail, env=env))
     return prepared
 
 
-def prepare_all(version, base_python, reference_venvs, ours_python, with_tools=True, extra_paths=(), callgrind=False):
+def prepare_all(
+    version, base_python, reference_venvs, ours_python, with_tools=True, extra_paths=(), callgrind=False
+):
     """All implementations for one interpreter version, by name; `extra_paths` go on every sys.path.
     With `with_tools` false, VizTracer and coverage are not prepared (nor measured). With
     `callgrind`, every implementation can import `_floortrace` (the worker's collection switch).

@@ -384,9 +384,11 @@ def main(argv=None):
     output.write_text(json.dumps(results, indent=1))
 
     load = ", ".join(f"{value:.1f}" for value in results["host"]["loadavg_at_start"])
+    host = results["host"]
     print(
-        f"## Tracer overhead (bench/run.py, {results['started']}, {time.time() - started:.0f} s, "
-        f"{results['host']['cpus']} CPUs, load average at start {load})\n"
+        f"## Tracer overhead (bench/run.py, {results['started']}, {time.time() - started:.0f} s)\n\n"
+        f"Machine: {host['processor']}, {host['cpus']} CPUs ({host['node']}); load average (1, 5, 15 min) {load} "
+        f"at the start, {', '.join(f'{value:.1f}' for value in host['loadavg_at_end'])} at the end.\n"
     )
     print(report.render(results))
     print(f"Raw samples: {output}")

@@ -73,7 +73,11 @@ def hunter_trace(arguments, output="devnull"):
         written = ""
     else:
         # A plain file object: NamedTemporaryFile's wrapper would put a Python call in front of every write.
-        opening = "import os, tempfile\ndescriptor, path = tempfile.mkstemp(prefix='hunter-bench-')\nstream = open(descriptor, 'w')\n"
+        opening = (
+            "import os, tempfile\n"
+            "descriptor, path = tempfile.mkstemp(prefix='hunter-bench-')\n"
+            "stream = open(descriptor, 'w')\n"
+        )
         closing = "    stream.close()\n    global written\n    written = os.path.getsize(path)\n    os.unlink(path)\n"
         written = " + ', %d bytes written' % written"
     return (
