@@ -1,16 +1,21 @@
 """What the benchmark measures: one scenario per table row (per implementation it runs on).
 
 A scenario is a name, a row title, the implementations it runs on and a Python snippet that installs the
-tracer. The worker executes the snippet right before it starts the clock, in a fresh namespace; the
-snippet may bind `stop` to a callable, which the worker calls after the clock stops (outside the timed
-region, e.g. to flush or save output).
+tracer. The worker executes the snippet right before it starts the clock, in a namespace that holds
+`workload` (the workload module); the snippet may bind
+  stop      a callable the worker calls after the clock stops (outside the timed region, e.g. to flush,
+            close or delete output),
+  describe  a callable the worker calls after `stop`; its string is recorded with the sample (the backend
+            that ran, the coverage core, the bytes written), so a run shows what it really measured.
 
 Implementations (see implementations.py):
-  plain   the bare interpreter
-  floor   the bare interpreter, with the `_floortrace` no-op C extension importable
-  hunter  a venv with the real hunter 3.9.0 (Cython build)
-  ours    a venv with this project's package
-A scenario that runs on both `hunter` and `ours` gets one row per implementation, and a speedup row.
+  plain            the bare interpreter
+  floor            the bare interpreter, with the `_floortrace` no-op C extension importable
+  tools            a venv with VizTracer and coverage.py (reference points)
+  hunter           a venv with the real hunter 3.9.0 (Cython build)
+  ours             a venv with this project's package, PYTHONHUNTERBACKEND=settrace
+  ours_monitoring  the same venv, PYTHONHUNTERBACKEND=monitoring (3.12+)
+A scenario that runs on hunter and ours gets one row per implementation, and speed-up rows.
 
 To add a scenario, append it to SCENARIOS; nothing else changes. This module is imported by the
 orchestrator and by the worker, so it must run on every supported interpreter (3.9+) with the
@@ -19,7 +24,11 @@ standard library only.
 
 from dataclasses import dataclass
 
-HUNTER_IMPLEMENTATIONS = ("hunter", "ours")
+HUNTER_IMPLEMENTATIONS = ("hunter", "ours", "ours_monitoring")
+# The event kinds that the monitoring floors subscribe to: what a settrace-style tracer needs to see.
+MONITORING_FLOOR_EVENTS = ("PY_START", "PY_RESUME", "PY_RETURN", "PY_YIELD", "LINE")
+# 0-2 and 5 are the tool ids PEP 669 reserves for debuggers, coverage, profilers and optimizers.
+MONITORING_FLOOR_TOOL_ID = 4
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,70 @@ class Scenario:
 
 UNTRACED = "untraced"
 
+
+def monitoring_floor(callback):
+    """Snippet registering the C callback `_floortrace.<callback>` for MONITORING_FLOOR_EVENTS."""
+    events = [f"events.{event}" for event in MONITORING_FLOOR_EVENTS]
+    return (
+        "import sys, _floortrace\n"
+        "monitoring = sys.monitoring\n"
+        "events = monitoring.events\n"
+        f"monitoring.use_tool_id({MONITORING_FLOOR_TOOL_ID}, 'bench floor')\n"
+        f"for event in ({', '.join(events)}):\n"
+        f"    monitoring.register_callback({MONITORING_FLOOR_TOOL_ID}, event, _floortrace.{callback})\n"
+        f"monitoring.set_events({MONITORING_FLOOR_TOOL_ID}, {' | '.join(events)})\n"
+        "def stop():\n"
+        f"    monitoring.set_events({MONITORING_FLOOR_TOOL_ID}, 0)\n"
+        f"    monitoring.free_tool_id({MONITORING_FLOOR_TOOL_ID})\n"
+    )
+
+
+def hunter_trace(arguments, output="devnull"):
+    """Snippet running `hunter.trace(<arguments>)`; `stream` names the open output file in `arguments`.
+
+    output="devnull" opens os.devnull; output="file" a temporary file, deleted by `stop` (its size is
+    recorded by `describe`). `describe` reports the backend: hunter-rs' `Tracer.backend`, and
+    'settrace' for hunter 3.9.0, which has no other.
+    """
+    if output == "devnull":
+        opening = "import os\nstream = open(os.devnull, 'w')\n"
+        closing = "    stream.close()\n"
+        written = ""
+    else:
+        # A plain file object: NamedTemporaryFile's wrapper would put a Python call in front of every write.
+        opening = (
+            "import os, tempfile\n"
+            "descriptor, path = tempfile.mkstemp(prefix='hunter-bench-')\n"
+            "stream = open(descriptor, 'w')\n"
+        )
+        closing = "    stream.close()\n    global written\n    written = os.path.getsize(path)\n    os.unlink(path)\n"
+        written = " + ', %d bytes written' % written"
+    return (
+        "import hunter\n"
+        f"{opening}"
+        f"tracer = hunter.trace({arguments})\n"
+        "def stop():\n"
+        "    hunter.stop()\n"
+        f"{closing}"
+        f"describe = lambda: 'backend=' + getattr(tracer, 'backend', 'settrace'){written}\n"
+    )
+
+
+def coverage_run(core=None):
+    """Snippet measuring with coverage.py (no data file, no config); `core` sets COVERAGE_CORE first."""
+    environment = f"import os\nos.environ['COVERAGE_CORE'] = {core!r}\n" if core else ""
+    return (
+        f"{environment}"
+        "import coverage\n"
+        "cov = coverage.Coverage(data_file=None, config_file=False)\n"
+        "cov.start()\n"
+        "stop = cov.stop\n"
+        "describe = lambda: 'core=' + dict(cov.sys_info())['core']\n"
+    )
+
+
+CALL_PRINTER = "action=hunter.CallPrinter(stream=stream)"
+
 SCENARIOS = (
     Scenario(UNTRACED, "untraced", ("plain",), ""),
     Scenario(
@@ -42,25 +115,108 @@ SCENARIOS = (
         "import _floortrace\n_floortrace.install()\nstop = _floortrace.uninstall\n",
     ),
     Scenario(
+        "c_monitoring_disable",
+        "C sys.monitoring callback returning DISABLE (floor)",
+        ("floor",),
+        monitoring_floor("mon_disable"),
+        min_python=(3, 12),
+    ),
+    Scenario(
+        "c_monitoring_none",
+        "C sys.monitoring callback returning None (floor)",
+        ("floor",),
+        monitoring_floor("mon_none"),
+        min_python=(3, 12),
+    ),
+    Scenario(
+        "viztracer",
+        "VizTracer 1.1.1, defaults (save() not run)",
+        ("tools",),
+        "import os, viztracer\n"
+        "tracer = viztracer.VizTracer(output_file=os.devnull, verbose=0)\n"
+        "tracer.start()\n"
+        "stop = tracer.stop\n",
+    ),
+    Scenario("coverage", "coverage.py 7.17.4, default core", ("tools",), coverage_run()),
+    Scenario(
+        "coverage_sysmon",
+        "coverage.py 7.17.4, COVERAGE_CORE=sysmon",
+        ("tools",),
+        coverage_run("sysmon"),
+        min_python=(3, 12),
+    ),
+    Scenario(
         "nomatch",
         "trace(module='nonexistent_module_xyz')",
         HUNTER_IMPLEMENTATIONS,
-        "import hunter\nhunter.trace(module='nonexistent_module_xyz')\nstop = hunter.stop\n",
+        hunter_trace(f"module='nonexistent_module_xyz', {CALL_PRINTER}"),
+    ),
+    Scenario(
+        "one_function",
+        "trace(function='iteration'): one function of many",
+        HUNTER_IMPLEMENTATIONS,
+        hunter_trace(f"function='iteration', {CALL_PRINTER}"),
+    ),
+    Scenario(
+        "stdlib_false",
+        "trace(stdlib=False)",
+        HUNTER_IMPLEMENTATIONS,
+        hunter_trace(f"stdlib=False, {CALL_PRINTER}"),
+    ),
+    Scenario(
+        "cookbook_overview",
+        "cookbook overview: ~Q(kind='line'), ~Q(module_in=[...]), ~Q(filename=''), stdlib=False",
+        HUNTER_IMPLEMENTATIONS,
+        hunter_trace(
+            "~hunter.Q(kind='line'), ~hunter.Q(module_in=['six', 'pkg_resources']), ~hunter.Q(filename=''),"
+            f" stdlib=False, {CALL_PRINTER}"
+        ),
     ),
     Scenario(
         "callprinter_devnull",
-        "trace(action=CallPrinter(stream=devnull)), every event printed",
+        "CallPrinter on everything, to /dev/null",
         HUNTER_IMPLEMENTATIONS,
-        "import os, hunter\nstream = open(os.devnull, 'w')\nhunter.trace(action=hunter.CallPrinter(stream=stream))\n"
-        "def stop():\n    hunter.stop()\n    stream.close()\n",
+        hunter_trace(CALL_PRINTER),
     ),
     Scenario(
         "callprinter_file",
-        "trace(action=CallPrinter(stream=<temporary file>)), every event printed",
+        "CallPrinter on everything, to a file",
         HUNTER_IMPLEMENTATIONS,
-        "import hunter, tempfile\nstream = tempfile.TemporaryFile('w')\nhunter.trace(action=hunter.CallPrinter(stream=stream))\n"
-        "def stop():\n    hunter.stop()\n    stream.close()\n",
+        hunter_trace(CALL_PRINTER, output="file"),
+    ),
+    Scenario(
+        "varsprinter",
+        "trace(stdlib=False, action=VarsPrinter('self', 'n', 'x'))",
+        HUNTER_IMPLEMENTATIONS,
+        hunter_trace("stdlib=False, action=hunter.VarsPrinter('self', 'n', 'x', stream=stream)"),
+    ),
+    Scenario(
+        "backlog",
+        "Backlog(kind='exception', size=100) replaying to CallPrinter",
+        HUNTER_IMPLEMENTATIONS,
+        hunter_trace(f"hunter.Backlog(hunter.Q(kind='exception'), size=100, {CALL_PRINTER}), {CALL_PRINTER}"),
+    ),
+    Scenario(
+        "from",
+        "From(Q(kind='exception'), Q(depth_lt=2))",
+        HUNTER_IMPLEMENTATIONS,
+        hunter_trace(f"hunter.From(hunter.Q(kind='exception'), hunter.Q(depth_lt=2)), {CALL_PRINTER}"),
     ),
 )
 
 BY_NAME = {scenario.name: scenario for scenario in SCENARIOS}
+# Implementations a --smoke run does not prepare: their venv takes minutes to make, and they test no code of ours.
+NOT_IN_SMOKE = ("tools",)
+# The only scenario hunter 3.9.0 runs in --smoke runs: it proves the venv works. Its printing rows (400x to
+# 5000x untraced) would cost most of the run, and they test no code of ours either.
+HUNTER_SMOKE_SCENARIO = "nomatch"
+SMOKE_NOTE = (
+    "smoke run: 1 short sample per cell, no thresholds, numbers mean nothing; left out: VizTracer and coverage.py, "
+    f"and hunter 3.9.0 except for `{HUNTER_SMOKE_SCENARIO}`"
+)
+
+
+def in_smoke_run(scenario, implementation):
+    if implementation in NOT_IN_SMOKE:
+        return False
+    return implementation != "hunter" or scenario.name == HUNTER_SMOKE_SCENARIO

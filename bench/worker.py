@@ -4,6 +4,10 @@ setup(), one untraced warm-up iteration, install the scenario's tracer, then tim
 `--iters` are done or `--max-seconds` have passed, stop the clock, run the scenario's `stop`.
 The result (seconds per iteration, wall and CPU) is written as JSON to `--result`, so nothing the
 tracer prints on stdout/stderr can corrupt it.
+
+With --callgrind the worker runs under `valgrind --tool=callgrind --collect-atstart=no` (bench/run.py
+does that) and switches collection on and off around the timed iterations with `_floortrace`, so the
+instruction count covers exactly the timed region.
 """
 
 import argparse
@@ -25,12 +29,18 @@ def describe_trace_hook():
     return f"{kind.__module__}.{kind.__qualname__}"
 
 
-def run_sample(workload, scenario, iters, max_seconds):
+def run_sample(workload, scenario, iters, max_seconds, callgrind):
     state = workload.setup()
     workload.iteration(state)
-    namespace = {}
+    namespace = {"workload": workload}
     exec(compile(scenario.install, f"<scenario {scenario.name}>", "exec"), namespace)
     trace_hook = describe_trace_hook()
+    if callgrind:
+        import _floortrace
+
+        toggle_collection = _floortrace.callgrind_toggle
+        if not toggle_collection():
+            raise SystemExit("_floortrace was built without valgrind/callgrind.h: cannot count instructions")
     done = 0
     wall_start = time.perf_counter()
     cpu_start = time.process_time()
@@ -39,16 +49,20 @@ def run_sample(workload, scenario, iters, max_seconds):
         done += 1
         if time.perf_counter() - wall_start >= max_seconds:
             break
+    if callgrind:
+        toggle_collection()
     wall = time.perf_counter() - wall_start
     cpu = time.process_time() - cpu_start
     stop = namespace.get("stop")
     if stop is not None:
         stop()
+    describe = namespace.get("describe")
     return {
         "sec_per_iter": wall / done,
         "cpu_per_iter": cpu / done,
         "iters": done,
         "trace_hook": trace_hook,
+        "detail": describe() if describe is not None else None,
     }
 
 
@@ -61,13 +75,14 @@ def main():
     parser.add_argument("--max-seconds", type=float, required=True)
     parser.add_argument("--path", action="append", default=[], help="directory to prepend to sys.path")
     parser.add_argument("--result", required=True, help="file to write the JSON result to")
+    parser.add_argument("--callgrind", action="store_true", help="toggle callgrind collection around the timed loop")
     args = parser.parse_args()
 
     workloads_dir = os.path.abspath(args.workloads)
     sys.path[:0] = args.path + [os.path.dirname(workloads_dir)]
     workload = importlib.import_module(f"{os.path.basename(workloads_dir)}.{args.workload}")
     iters = args.iters if args.iters is not None else workload.DEFAULT_ITERS
-    result = run_sample(workload, scenarios.BY_NAME[args.scenario], iters, args.max_seconds)
+    result = run_sample(workload, scenarios.BY_NAME[args.scenario], iters, args.max_seconds, args.callgrind)
     with open(args.result, "w") as stream:
         json.dump(result, stream)
 
