@@ -129,13 +129,18 @@ def _run_in_manhole(args, payload):
 
 
 @contextmanager
-def manhole_bootstrap(args, activation_payload, deactivation_payload):
-    _run_in_manhole(args, activation_payload)
+def _activated(run, args, activation_payload, deactivation_payload):
+    """Runs the activation payload in the target, and the deactivation payload on the way out if it still lives."""
+    run(args, activation_payload)
     try:
         yield
     finally:
         if _is_alive(args.pid):
-            _run_in_manhole(args, deactivation_payload)
+            run(args, deactivation_payload)
+
+
+def manhole_bootstrap(args, activation_payload, deactivation_payload):
+    return _activated(_run_in_manhole, args, activation_payload, deactivation_payload)
 
 
 def _run_in_gdb(args, payload):
@@ -147,15 +152,9 @@ def _run_in_gdb(args, payload):
     subprocess.check_call(['gdb', '-p', str(args.pid), '-batch', '-ex', command], stdout=sys.stderr, timeout=max(args.timeout, 60))
 
 
-@contextmanager
 def gdb_bootstrap(args, activation_payload, deactivation_payload):
     print('WARNING: Using GDB may deadlock the process or create unpredictable results!', file=sys.stderr)
-    _run_in_gdb(args, activation_payload)
-    try:
-        yield
-    finally:
-        if _is_alive(args.pid):
-            _run_in_gdb(args, deactivation_payload)
+    return _activated(_run_in_gdb, args, activation_payload, deactivation_payload)
 
 
 def _is_alive(pid):
