@@ -80,7 +80,7 @@ def draw(results, output):
         f"bar = geometric mean over {', '.join(run.workloads)}; dots = each workload's median",
         fontsize=10,
     )
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0, 1, 0.98))  # leaves room for the title
     figure.savefig(output, dpi=90)
 
 
