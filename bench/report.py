@@ -153,21 +153,28 @@ def target_table(run, version):
     checks = [
         ("no-match filter, ours (settrace) / C settrace floor", "at most 1.5", floor_ratio, lambda v: v <= 1.5),
         ("no-match filter, ours (monitoring) / untraced", "at most 1.10", monitoring_ratio, lambda v: v <= 1.10),
-        ("CallPrinter on everything, hunter 3.9.0 / ours (settrace)", "at least 20", printing_speedup, lambda v: v >= 20),
+        (
+            "CallPrinter on everything, hunter 3.9.0 / ours (settrace)",
+            "at least 20",
+            printing_speedup,
+            lambda v: v >= 20,
+        ),
     ]
     lines = [markdown_row("target", ["bound", *run.workloads]), "|---|---|" + "---:|" * len(run.workloads)]
     for title, bound, compute, meets in checks:
         values = [compute(workload) for workload in run.workloads]
         if all(value is None for value in values):
             continue
-        cells = ["n/a" if value is None else f"{format_ratio(value)}{'' if meets(value) else ' (missed)'}" for value in values]
+        cells = [
+            "n/a" if value is None else format_ratio(value) + ("" if meets(value) else " (missed)") for value in values
+        ]
         lines.append(markdown_row(title, [bound, *cells]))
     return lines if len(lines) > 2 else []
 
 
 def notes(run, version):
     lines = []
-    for name, implementation in run.report["interpreters"][version]["implementations"].items():
+    for implementation in run.report["interpreters"][version]["implementations"].values():
         state = "" if implementation["available"] else "**n/a**: "
         lines.append(f"- {implementation['label']}: {state}{implementation['detail']}")
     details = {}
@@ -175,6 +182,7 @@ def notes(run, version):
         if sample["python"] == version and "error" not in sample:
             for field in ("trace_hook", "detail"):
                 if sample.get(field):
+                    # A detail's first part names the backend or core; the rest (bytes written) varies per sample.
                     details.setdefault(f"{sample['implementation']}/{sample['scenario']}", set()).add(
                         sample[field].split(", ")[0] if field == "detail" else sample[field]
                     )
@@ -203,7 +211,8 @@ def render(report):
         out += [
             f"### Python {interpreter['version']}",
             "",
-            f"Ratio to untraced ({metric_title}; lower is better): median (min..max) of {reps} fresh process(es) per cell.",
+            f"Ratio to untraced ({metric_title}; lower is better): median (min..max) of {reps} fresh process(es)"
+            " per cell.",
             "",
             *ratio_table(run, version),
             "",

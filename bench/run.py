@@ -80,7 +80,9 @@ def parse_args(argv):
     )
     parser.add_argument("--reps", type=int, help="fresh processes per cell (default: 5, 1 with --callgrind)")
     parser.add_argument(
-        "--iters", type=int, help=f"iterations per sample (default: each workload's DEFAULT_ITERS; {CALLGRIND_ITERS} with --callgrind)"
+        "--iters",
+        type=int,
+        help=f"iterations per sample (default: each workload's DEFAULT_ITERS; {CALLGRIND_ITERS} with --callgrind)",
     )
     parser.add_argument("--max-seconds", type=float, help="stop timing a sample after this long (default: 2.0)")
     parser.add_argument(
@@ -156,7 +158,8 @@ def parse_args(argv):
 
 
 def load_workload_names(workloads_dir):
-    spec = importlib.util.spec_from_file_location(f"bench_index_{Path(workloads_dir).name}", Path(workloads_dir) / "__init__.py")
+    index = Path(workloads_dir) / "__init__.py"
+    spec = importlib.util.spec_from_file_location(f"bench_index_{Path(workloads_dir).name}", index)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return list(module.NAMES)
@@ -210,7 +213,8 @@ def run_sample(implementation, scenario, workload, workload_dir, args):
             command += ["--path", directory]
         timeout = SAMPLE_TIMEOUT_SECONDS
         if args.callgrind:
-            valgrind = ["valgrind", "--tool=callgrind", "--collect-atstart=no", f"--callgrind-out-file={callgrind_file}"]
+            valgrind = ["valgrind", "--tool=callgrind", "--collect-atstart=no"]
+            valgrind.append(f"--callgrind-out-file={callgrind_file}")
             command = valgrind + command + ["--callgrind"]
             timeout = CALLGRIND_SAMPLE_TIMEOUT_SECONDS
         with open(stderr_file, "w") as stderr:

@@ -1,8 +1,8 @@
 """What the benchmark measures: one scenario per table row (per implementation it runs on).
 
 A scenario is a name, a row title, the implementations it runs on and a Python snippet that installs the
-tracer. The worker executes the snippet right before it starts the clock, in a namespace that holds
-`workload` (the workload module); the snippet may bind
+tracer. The worker executes the snippet right before it starts the clock, in a fresh namespace; the
+snippet may bind
   stop      a callable the worker calls after the clock stops (outside the timed region, e.g. to flush,
             close or delete output),
   describe  a callable the worker calls after `stop`; its string is recorded with the sample (the backend

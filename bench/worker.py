@@ -32,7 +32,7 @@ def describe_trace_hook():
 def run_sample(workload, scenario, iters, max_seconds, callgrind):
     state = workload.setup()
     workload.iteration(state)
-    namespace = {"workload": workload}
+    namespace = {}
     exec(compile(scenario.install, f"<scenario {scenario.name}>", "exec"), namespace)
     trace_hook = describe_trace_hook()
     if callgrind:
