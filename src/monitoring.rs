@@ -151,6 +151,14 @@ fn new_none() -> *mut ffi::PyObject {
     }
 }
 
+/// A new reference to `sys.monitoring.DISABLE` (None before `start` fetched it, which cannot happen in a callback).
+fn new_disable(py: Python<'_>) -> *mut ffi::PyObject {
+    match DISABLE.get(py) {
+        Some(disable) => disable.clone_ref(py).into_ptr(),
+        None => new_none(),
+    }
+}
+
 /// Delivers one monitoring event to the tracer `slf`; returns the callback's result (None or DISABLE).
 unsafe fn deliver(
     slf: *mut ffi::PyObject,
@@ -169,12 +177,7 @@ unsafe fn deliver(
     let site = unsafe { EventSite::of_running_code(code) };
     let outcome = catch_unwind(AssertUnwindSafe(|| unsafe { Tracer::handle(tracer, site, kind, builtin, arg) }));
     match outcome {
-        Ok(true) if disable == Disable::Allowed && (kind == Kind::Line || !this.counting.get(py)) => {
-            match DISABLE.get(py) {
-                Some(disable) => disable.clone_ref(py).into_ptr(),
-                None => new_none(),
-            }
-        }
+        Ok(true) if disable == Disable::Allowed && (kind == Kind::Line || !this.counting.get(py)) => new_disable(py),
         Ok(_) => new_none(),
         Err(_) => {
             failure::report_internal_error(tracer);
@@ -297,10 +300,7 @@ unsafe extern "C" fn on_jump(
     let (Some(from), Some(to)) = (offset(source), offset(destination)) else { return new_none() };
     let same_line = !code.is_null() && unsafe { compat::code_line(code, from) == compat::code_line(code, to) };
     if to > from || !same_line {
-        return match DISABLE.get(py) {
-            Some(disable) => disable.clone_ref(py).into_ptr(),
-            None => new_none(),
-        };
+        return new_disable(py);
     }
     unsafe { deliver(slf, code, Kind::Line, false, EventArg::Object(std::ptr::null_mut()), Disable::Allowed) }
 }
