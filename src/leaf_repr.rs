@@ -6,7 +6,6 @@ use std::fmt::Write as _;
 
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::PyString;
 
 /// A value whose repr can be produced natively.
 pub enum Leaf<'a> {
@@ -36,11 +35,17 @@ pub fn leaf<'a>(obj: &'a Bound<'_, PyAny>) -> Option<Leaf<'a>> {
     } else if ty == &raw mut ffi::PyFloat_Type {
         push_float_repr(&mut text, unsafe { ffi::PyFloat_AS_DOUBLE(ptr) })?;
     } else if ty == &raw mut ffi::PyUnicode_Type {
-        // Checked first: asking a non-ASCII string for UTF-8 would make CPython cache a copy.
+        // A non-ASCII string keeps its repr in Python (asking it for UTF-8 would make CPython cache a copy).
+        // An ASCII one is its own UTF-8, stored right behind the object header (a string that is not ready
+        // yet, 3.9 to 3.11 only, is not marked ASCII).
         if unsafe { ffi::PyUnicode_IS_ASCII(ptr) } == 0 {
             return None;
         }
-        return Some(Leaf::Str(StrRepr::new(obj.cast::<PyString>().ok()?.to_str().ok()?)));
+        let bytes = unsafe {
+            std::slice::from_raw_parts(ffi::PyUnicode_DATA(ptr) as *const u8, ffi::PyUnicode_GET_LENGTH(ptr) as usize)
+        };
+        // SAFETY: ASCII is valid UTF-8; the text lives as long as `obj` holds the string.
+        return Some(Leaf::Str(StrRepr::new(unsafe { std::str::from_utf8_unchecked(bytes) })));
     } else {
         return None;
     }
@@ -199,6 +204,8 @@ fn may_tie(value: f64, exponent: i32, digit_count: usize) -> bool {
 pub struct StrRepr<'a> {
     text: &'a str,
     quote: u8,
+    /// Whether no character needs escaping, so the body is the text itself.
+    literal: bool,
 }
 
 /// Characters escaped per piece.
@@ -206,10 +213,18 @@ const CHUNK: usize = 256;
 
 impl<'a> StrRepr<'a> {
     fn new(text: &'a str) -> Self {
-        // CPython quotes with `"` only when the text has `'` and no `"`.
-        let bytes = text.as_bytes();
-        let quote = if bytes.contains(&b'\'') && !bytes.contains(&b'"') { b'"' } else { b'\'' };
-        StrRepr { text, quote }
+        // One pass (a fold without early exit, so that it vectorises) finds the quotes and the characters
+        // that are escaped whatever the quote.
+        let (single, double, special) = text.bytes().fold((false, false, false), |(single, double, special), byte| {
+            (
+                single | (byte == b'\''),
+                double | (byte == b'"'),
+                special | !(b' '..0x7f).contains(&byte) | (byte == b'\\'),
+            )
+        });
+        // CPython quotes with `"` only when the text has `'` and no `"`; the quote is escaped when it has both.
+        let quote = if single && !double { b'"' } else { b'\'' };
+        StrRepr { text, quote, literal: !(special || single && double) }
     }
 
     pub fn quote(&self) -> &'static str {
@@ -220,13 +235,17 @@ impl<'a> StrRepr<'a> {
         }
     }
 
+    /// The body when it is the text itself.
+    pub fn literal_body(&self) -> Option<&'a str> {
+        self.literal.then_some(self.text)
+    }
+
     /// The escaped body, in chunks from the front (`backward = false`) or from the back; `put` returns
     /// false to stop early.
-    pub fn body_chunks(&self, backward: bool, mut put: impl FnMut(&str) -> bool) {
+    pub fn escaped_body_chunks(&self, backward: bool, mut put: impl FnMut(&str) -> bool) {
         let mut escaped = String::new();
         let bytes = self.text.as_bytes();
         let mut put_chunk = |chunk: &[u8]| {
-            // A fold without early exit, so that it vectorises.
             if chunk.iter().fold(true, |literal, &byte| literal & self.is_literal(byte)) {
                 // SAFETY: the text is ASCII, so any byte range of it is valid UTF-8.
                 return put(unsafe { std::str::from_utf8_unchecked(chunk) });
@@ -277,17 +296,20 @@ mod tests {
             Leaf::Text(text) => text.as_str().to_owned(),
             Leaf::Str(repr) => {
                 let mut body = String::new();
-                repr.body_chunks(false, |chunk| {
+                repr.escaped_body_chunks(false, |chunk| {
                     body.push_str(chunk);
                     true
                 });
                 let mut reversed = Vec::new();
-                repr.body_chunks(true, |chunk| {
+                repr.escaped_body_chunks(true, |chunk| {
                     reversed.push(chunk.to_owned());
                     true
                 });
                 reversed.reverse();
                 assert_eq!(reversed.concat(), body, "both directions give the same body");
+                if let Some(literal) = repr.literal_body() {
+                    assert_eq!(literal, body, "a literal body needs no escaping");
+                }
                 format!("{q}{body}{q}", q = repr.quote())
             }
         })

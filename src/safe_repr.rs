@@ -56,7 +56,7 @@ const MAX_PLAIN_DATA_NESTING: usize = 16;
 #[pyo3(signature = (obj, maxdepth = DEFAULT_MAXDEPTH))]
 pub fn safe_repr(obj: &Bound<'_, PyAny>, maxdepth: i64) -> PyResult<String> {
     let mut sink = Unbounded::default();
-    let outcome = Renderer::new(obj.py(), Direction::Forward, &mut sink)?.render(obj, maxdepth);
+    let outcome = Renderer::new(obj.py(), &mut sink)?.render(obj, maxdepth);
     outcome.map_err(Halt::into_py_err)?;
     Ok(sink.text)
 }
@@ -77,7 +77,7 @@ pub fn safe_repr_clipped_into(
     let py = obj.py();
     let start = out.len();
     let mut head = Head::new(out, limit, escape_newlines);
-    let outcome = Renderer::new(py, Direction::Forward, &mut head)?.render(obj, maxdepth);
+    let outcome = Renderer::new(py, &mut head)?.render(obj, maxdepth);
     match outcome {
         Ok(()) => return Ok(()),
         Err(Halt::Failed(err)) => {
@@ -89,16 +89,24 @@ pub fn safe_repr_clipped_into(
     // hunter keeps `s[-(limit // 2):]`; when `limit // 2` is 0 that is `s[0:]`, the whole text.
     let tail_chars = if limit / 2 == 0 { usize::MAX } else { limit / 2 };
     let mut tail = Tail::new(tail_chars, escape_newlines);
-    let outcome = Renderer::new(py, Direction::Backward, &mut tail)?.render(obj, maxdepth);
+    let outcome = Renderer::new(py, &mut tail)?.render(obj, maxdepth);
     if let Err(Halt::Failed(err)) = outcome {
         out.truncate(start);
         return Err(err);
     }
-    let head_end = out[start..].char_indices().nth(limit / 2).map_or(out.len(), |(index, _)| start + index);
-    out.truncate(head_end);
+    out.truncate(start + byte_offset_of_char(&out[start..], limit / 2));
     out.push_str(marker);
-    tail.write_to(out);
+    out.push_str(tail.text());
     Ok(())
+}
+
+/// Where the `chars`-th character of `text` starts (`text.len()` when it has fewer).
+fn byte_offset_of_char(text: &str, chars: usize) -> usize {
+    if text.is_ascii() {
+        chars.min(text.len())
+    } else {
+        text.char_indices().nth(chars).map_or(text.len(), |(index, _)| index)
+    }
 }
 
 /// Why rendering stopped before the end.
@@ -124,19 +132,16 @@ impl Halt {
     }
 }
 
-/// Receives the rendered text piece by piece, in the renderer's [`Direction`].
+/// Receives the rendered text piece by piece, front to back, or back to front when `BACKWARD`.
 trait Sink {
+    const BACKWARD: bool;
+    /// Any piece of text.
     fn put(&mut self, piece: &str) -> Result<(), Halt>;
+    /// A piece that is ASCII without newlines (punctuation, natively rendered leaves): it needs neither
+    /// escaping nor character counting, which is most of the cost of [`Sink::put`] for short pieces.
+    fn put_plain(&mut self, piece: &str) -> Result<(), Halt>;
     /// How many more characters the sink wants (`usize::MAX` for "all of them").
     fn wanted(&self) -> usize;
-}
-
-fn char_len(text: &str) -> usize {
-    if text.is_ascii() {
-        text.len()
-    } else {
-        text.chars().count()
-    }
 }
 
 /// hunter's actions escape newlines after `repr()`; a per-piece replace gives the same text.
@@ -154,9 +159,13 @@ struct Unbounded {
 }
 
 impl Sink for Unbounded {
+    const BACKWARD: bool = false;
     fn put(&mut self, piece: &str) -> Result<(), Halt> {
         self.text.push_str(piece);
         Ok(())
+    }
+    fn put_plain(&mut self, piece: &str) -> Result<(), Halt> {
+        self.put(piece)
     }
     fn wanted(&self) -> usize {
         usize::MAX
@@ -178,10 +187,14 @@ impl<'a> Head<'a> {
 }
 
 impl Sink for Head<'_> {
+    const BACKWARD: bool = false;
     fn put(&mut self, piece: &str) -> Result<(), Halt> {
         let piece = escaped(piece, self.escape_newlines);
+        if piece.is_ascii() {
+            return self.put_plain(&piece);
+        }
         let room = self.wanted();
-        let piece_chars = char_len(&piece);
+        let piece_chars = piece.chars().count();
         if piece_chars < room {
             self.text.push_str(&piece);
             self.chars += piece_chars;
@@ -192,17 +205,29 @@ impl Sink for Head<'_> {
             Err(Halt::Full)
         }
     }
+    fn put_plain(&mut self, piece: &str) -> Result<(), Halt> {
+        let room = self.wanted();
+        if piece.len() < room {
+            self.text.push_str(piece);
+            self.chars += piece.len();
+            Ok(())
+        } else {
+            self.text.push_str(&piece[..room]);
+            self.chars += room;
+            Err(Halt::Full)
+        }
+    }
     fn wanted(&self) -> usize {
         self.limit.saturating_add(1) - self.chars
     }
 }
 
-/// Collects the last `wanted` characters from pieces that arrive back to front: they are appended to
-/// one buffer in arrival order and reassembled in reverse at the end.
+/// Collects the last `wanted` characters from pieces that arrive back to front, in a buffer that is
+/// filled from its end towards its start.
 struct Tail {
-    arrived: String,
-    /// Where each piece starts in `arrived`.
-    starts: Vec<usize>,
+    buffer: Vec<u8>,
+    /// Where the text collected so far starts in `buffer`.
+    start: usize,
     chars: usize,
     wanted: usize,
     escape_newlines: bool,
@@ -210,54 +235,66 @@ struct Tail {
 
 impl Tail {
     fn new(wanted: usize, escape_newlines: bool) -> Self {
-        // Sized for the usual case, pieces of a few characters adding up to a bit more than `wanted`.
-        let arrived = String::with_capacity(wanted.saturating_add(64).min(4096));
-        Tail { arrived, starts: Vec::with_capacity(64), chars: 0, wanted, escape_newlines }
+        // Sized for the usual case, ASCII pieces adding up to `wanted` characters.
+        let capacity = wanted.saturating_add(16).min(4096);
+        Tail { buffer: vec![0; capacity], start: capacity, chars: 0, wanted, escape_newlines }
     }
 
-    /// Appends the last `wanted` characters to `out`, in reading order.
-    fn write_to(&self, out: &mut String) {
-        let mut surplus = self.chars.saturating_sub(self.wanted);
-        let mut end = self.arrived.len();
-        for &start in self.starts.iter().rev() {
-            let mut piece = &self.arrived[start..end];
-            end = start;
-            if surplus > 0 {
-                let piece_chars = char_len(piece);
-                if piece_chars <= surplus {
-                    surplus -= piece_chars;
-                    continue;
-                }
-                let cut = piece.char_indices().nth(surplus).map_or(piece.len(), |(index, _)| index);
-                piece = &piece[cut..];
-                surplus = 0;
-            }
-            out.push_str(piece);
+    /// The collected text, in reading order.
+    fn text(&self) -> &str {
+        // SAFETY: the buffer holds whole `&str`s, or their ends cut at a character boundary.
+        unsafe { std::str::from_utf8_unchecked(&self.buffer[self.start..]) }
+    }
+
+    fn prepend(&mut self, bytes: &[u8]) {
+        if bytes.len() > self.start {
+            let used = self.buffer.len() - self.start;
+            let size = (self.buffer.len() * 2).max(used + bytes.len());
+            let mut grown = vec![0; size];
+            grown[size - used..].copy_from_slice(&self.buffer[self.start..]);
+            self.buffer = grown;
+            self.start = size - used;
         }
+        self.start -= bytes.len();
+        self.buffer[self.start..self.start + bytes.len()].copy_from_slice(bytes);
     }
 }
 
 impl Sink for Tail {
+    const BACKWARD: bool = true;
     fn put(&mut self, piece: &str) -> Result<(), Halt> {
         let piece = escaped(piece, self.escape_newlines);
-        self.chars += char_len(&piece);
-        self.starts.push(self.arrived.len());
-        self.arrived.push_str(&piece);
-        if self.chars >= self.wanted {
-            Err(Halt::Full)
-        } else {
+        if piece.is_ascii() {
+            return self.put_plain(&piece);
+        }
+        let room = self.wanted();
+        let piece_chars = piece.chars().count();
+        if piece_chars < room {
+            self.prepend(piece.as_bytes());
+            self.chars += piece_chars;
             Ok(())
+        } else {
+            let cut = piece.char_indices().nth(piece_chars - room).map_or(0, |(index, _)| index);
+            self.prepend(&piece.as_bytes()[cut..]);
+            self.chars += room;
+            Err(Halt::Full)
+        }
+    }
+    fn put_plain(&mut self, piece: &str) -> Result<(), Halt> {
+        let room = self.wanted();
+        if piece.len() < room {
+            self.prepend(piece.as_bytes());
+            self.chars += piece.len();
+            Ok(())
+        } else {
+            self.prepend(&piece.as_bytes()[piece.len() - room..]);
+            self.chars += room;
+            Err(Halt::Full)
         }
     }
     fn wanted(&self) -> usize {
-        self.wanted.saturating_sub(self.chars)
+        self.wanted - self.chars
     }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Direction {
-    Forward,
-    Backward,
 }
 
 /// The classes and callables safe_repr compares against, fetched once.
@@ -413,26 +450,29 @@ enum Part<'py> {
     Nested(Bound<'py, PyAny>, i64),
 }
 
-struct Renderer<'a, 'py> {
+struct Renderer<'a, 'py, S: Sink> {
     py: Python<'py>,
     known: &'static Known,
-    direction: Direction,
-    sink: &'a mut dyn Sink,
+    sink: &'a mut S,
     nesting: usize,
 }
 
-impl<'a, 'py> Renderer<'a, 'py> {
-    fn new(py: Python<'py>, direction: Direction, sink: &'a mut dyn Sink) -> PyResult<Self> {
-        Ok(Renderer { py, known: Known::get(py)?, direction, sink, nesting: 0 })
+impl<'a, 'py, S: Sink> Renderer<'a, 'py, S> {
+    fn new(py: Python<'py>, sink: &'a mut S) -> PyResult<Self> {
+        Ok(Renderer { py, known: Known::get(py)?, sink, nesting: 0 })
     }
 
     fn put(&mut self, piece: &str) -> Result<(), Halt> {
         self.sink.put(piece)
     }
 
+    fn put_plain(&mut self, piece: &str) -> Result<(), Halt> {
+        self.sink.put_plain(piece)
+    }
+
     fn render(&mut self, obj: &Bound<'py, PyAny>, depth: i64) -> Result<(), Halt> {
         if depth == 0 {
-            return self.put("...");
+            return self.put_plain("...");
         }
         if self.nesting >= MAX_NESTING {
             return Err(PyRecursionError::new_err(
@@ -537,7 +577,7 @@ impl<'a, 'py> Renderer<'a, 'py> {
             address.as_str(),
             ">",
         ];
-        if self.direction == Direction::Backward {
+        if S::BACKWARD {
             parts.reverse();
         }
         parts.iter().try_for_each(|part| self.put(part))
@@ -550,17 +590,22 @@ impl<'a, 'py> Renderer<'a, 'py> {
 
     fn put_leaf(&mut self, leaf: Leaf<'_>) -> Result<(), Halt> {
         match leaf {
-            Leaf::Text(text) => self.put(text.as_str()),
+            Leaf::Text(text) => self.put_plain(text.as_str()),
             Leaf::Str(repr) => {
                 // The quotes are the same at both ends, so this works in either direction.
-                self.put(repr.quote())?;
-                let mut halted = Ok(());
-                repr.body_chunks(self.direction == Direction::Backward, |chunk| {
-                    halted = self.sink.put(chunk);
-                    halted.is_ok()
-                });
-                halted?;
-                self.put(repr.quote())
+                self.put_plain(repr.quote())?;
+                match repr.literal_body() {
+                    Some(body) => self.put_plain(body)?,
+                    None => {
+                        let mut halted = Ok(());
+                        repr.escaped_body_chunks(S::BACKWARD, |chunk| {
+                            halted = self.sink.put_plain(chunk);
+                            halted.is_ok()
+                        });
+                        halted?;
+                    }
+                }
+                self.put_plain(repr.quote())
             }
         }
     }
@@ -580,100 +625,100 @@ impl<'a, 'py> Renderer<'a, 'py> {
         close: &str,
     ) -> Result<(), Halt> {
         let single_item_comma = matches!(layout, Layout::Sequence { single_item_comma: true });
-        match self.direction {
-            Direction::Forward => {
-                self.put(open)?;
-                let mut count = 0usize;
-                for item in self.forward_items(obj, layout)?.try_iter()? {
-                    if count > 0 {
-                        self.put(", ")?;
-                    }
-                    self.item(&item?, depth, layout)?;
-                    count += 1;
-                }
-                if single_item_comma && count == 1 {
-                    self.put(",")?;
-                }
-                self.put(close)
+        let (first, last) = if S::BACKWARD { (close, open) } else { (open, close) };
+        self.put(first)?;
+        if S::BACKWARD && single_item_comma && obj.len()? == 1 {
+            self.put_plain(",")?;
+        }
+        let mut count = 0usize;
+        let mut items = self.items(obj, layout)?;
+        while let Some(entry) = items.next(self.py) {
+            if count > 0 {
+                self.put_plain(", ")?;
             }
-            Direction::Backward => {
-                self.put(close)?;
-                if single_item_comma && obj.len()? == 1 {
-                    self.put(",")?;
-                }
-                let mut first = true;
-                for item in self.backward_items(obj, layout)? {
-                    if !first {
-                        self.put(", ")?;
-                    }
-                    self.item(&item?, depth, layout)?;
-                    first = false;
-                }
-                self.put(open)
+            self.entry(entry?, depth, layout)?;
+            count += 1;
+        }
+        if !S::BACKWARD && single_item_comma && count == 1 {
+            self.put_plain(",")?;
+        }
+        self.put(last)
+    }
+
+    fn entry(&mut self, entry: Entry<'py>, depth: i64, layout: Layout) -> Result<(), Halt> {
+        let (key, value) = match (entry, layout) {
+            (Entry::Item(item), Layout::Sequence { .. }) => return self.render(&item, depth - 1),
+            (Entry::Pair(key, value), _) => (key, value),
+            (Entry::Item(pair), Layout::Mapping) => {
+                let pair = pair.cast_into::<PyTuple>().map_err(PyErr::from)?;
+                (pair.get_item(0)?, pair.get_item(1)?)
             }
+        };
+        if S::BACKWARD {
+            self.render(&value, depth - 1)?;
+            self.put_plain(": ")?;
+            self.render(&key, depth)
+        } else {
+            self.render(&key, depth)?;
+            self.put_plain(": ")?;
+            self.render(&value, depth - 1)
         }
     }
 
-    fn item(&mut self, item: &Bound<'py, PyAny>, depth: i64, layout: Layout) -> Result<(), Halt> {
-        match layout {
-            Layout::Sequence { .. } => self.render(item, depth - 1),
+    /// The items in the renderer's direction. Exact lists and tuples are read by index and dicts (but
+    /// `OrderedDict`, which keeps its own order) from their storage; everything else is iterated, mappings
+    /// through their items view taken from the exact class (instance attributes named `items` are never
+    /// consulted).
+    fn items(&self, obj: &Bound<'py, PyAny>, layout: Layout) -> PyResult<Items<'py>> {
+        let ptr = obj.as_ptr();
+        let ty = unsafe { ffi::Py_TYPE(ptr) };
+        if ty == &raw mut ffi::PyList_Type || ty == &raw mut ffi::PyTuple_Type {
+            let (next, step) = if S::BACKWARD { (obj.len()? as ffi::Py_ssize_t - 1, -1) } else { (0, 1) };
+            return Ok(Items::Indexed { sequence: obj.clone(), next, step });
+        }
+        let is_ordered_dict = obj.get_type().is(self.known.ordered_dict.bind(self.py));
+        let is_dict = matches!(layout, Layout::Mapping) && unsafe { ffi::PyDict_Check(ptr) } != 0 && !is_ordered_dict;
+        if is_dict && !S::BACKWARD {
+            return Ok(Items::DictStorage { dict: obj.clone(), position: 0 });
+        }
+        if is_dict && obj.len()? <= MAX_COLLECTED_DICT_ITEMS {
+            let mut pairs = VecDeque::with_capacity(obj.len()?);
+            let mut storage = Items::DictStorage { dict: obj.clone(), position: 0 };
+            while let Some(pair) = storage.next(self.py) {
+                pairs.push_back(pair?);
+            }
+            return Ok(Items::Collected(pairs));
+        }
+        let items = match layout {
+            Layout::Sequence { .. } => obj.clone(),
             Layout::Mapping => {
-                let pair = item.cast::<PyTuple>().map_err(PyErr::from)?;
-                let (key, value) = (pair.get_item(0)?, pair.get_item(1)?);
-                match self.direction {
-                    Direction::Forward => {
-                        self.render(&key, depth)?;
-                        self.put(": ")?;
-                        self.render(&value, depth - 1)
-                    }
-                    Direction::Backward => {
-                        self.render(&value, depth - 1)?;
-                        self.put(": ")?;
-                        self.render(&key, depth)
-                    }
-                }
+                let items = if is_ordered_dict { &self.known.ordered_dict_items } else { &self.known.dict_items };
+                items.bind(self.py).call1((obj,))?
             }
+        };
+        if !S::BACKWARD {
+            return Ok(Items::Iterated(items.try_iter()?));
         }
-    }
-
-    /// What to iterate: the object itself, or for mappings their items view taken from the exact class
-    /// (`OrderedDict` keeps its own order; instance attributes named `items` are never consulted).
-    fn forward_items(&self, obj: &Bound<'py, PyAny>, layout: Layout) -> PyResult<Bound<'py, PyAny>> {
-        match layout {
-            Layout::Sequence { .. } => Ok(obj.clone()),
-            Layout::Mapping => {
-                let items = if obj.get_type().is(self.known.ordered_dict.bind(self.py)) {
-                    &self.known.ordered_dict_items
-                } else {
-                    &self.known.dict_items
-                };
-                items.bind(self.py).call1((obj,))
-            }
-        }
-    }
-
-    /// The items last to first. Sets have no order to reverse, so their last items are found by a full
-    /// walk that keeps only as many as the sink can still use (each item costs at least its `", "`).
-    fn backward_items(&self, obj: &Bound<'py, PyAny>, layout: Layout) -> PyResult<BackwardItems<'py>> {
-        let items = self.forward_items(obj, layout)?;
         if items.cast::<PySet>().is_err() && items.cast::<PyFrozenSet>().is_err() {
             let reversed = self.known.reversed.bind(self.py).call1((items,))?;
-            return Ok(BackwardItems::Lazy(reversed.cast_into::<PyIterator>()?));
+            return Ok(Items::Iterated(reversed.cast_into::<PyIterator>()?));
         }
+        // Sets have no order to reverse, so their last items are found by a full walk that keeps only as
+        // many as the sink can still use (each item costs at least its `", "`).
         let keep = (self.sink.wanted() / 2).saturating_add(2);
-        let mut last = VecDeque::new();
+        let mut last = VecDeque::with_capacity(keep.min(64));
         for item in items.try_iter()? {
             if last.len() == keep {
                 last.pop_front();
             }
-            last.push_back(item?);
+            last.push_back(Entry::Item(item?));
         }
-        Ok(BackwardItems::Buffered(last))
+        Ok(Items::Collected(last))
     }
 
     /// Renders `parts` in the renderer's direction.
     fn composite(&mut self, mut parts: Vec<Part<'py>>) -> Result<(), Halt> {
-        if self.direction == Direction::Backward {
+        if S::BACKWARD {
             parts.reverse();
         }
         for part in parts {
@@ -733,18 +778,63 @@ fn bound_method_parts<'py>(obj: &Bound<'py, PyAny>, depth: i64) -> PyResult<Vec<
     ])
 }
 
-enum BackwardItems<'py> {
-    Lazy(Bound<'py, PyIterator>),
-    Buffered(VecDeque<Bound<'py, PyAny>>),
+/// Backward, a dict up to this size is read from its storage into a list (cheaper than its reversed
+/// items view); a bigger one is walked from its end, for the few items the tail needs.
+const MAX_COLLECTED_DICT_ITEMS: usize = 64;
+
+/// A container item: a value, or a mapping's key and value (as a pair, or as a `(key, value)` tuple
+/// from an items view).
+enum Entry<'py> {
+    Item(Bound<'py, PyAny>),
+    Pair(Bound<'py, PyAny>, Bound<'py, PyAny>),
 }
 
-impl<'py> Iterator for BackwardItems<'py> {
-    type Item = PyResult<Bound<'py, PyAny>>;
+/// A container's items, in the order the renderer needs them.
+enum Items<'py> {
+    /// An exact list or tuple, read by index from `next` on in steps of `step` (1, or -1 backward). A list
+    /// that shrinks meanwhile ends early.
+    Indexed {
+        sequence: Bound<'py, PyAny>,
+        next: ffi::Py_ssize_t,
+        step: ffi::Py_ssize_t,
+    },
+    /// A dict's entries in storage order (the order of `dict.items`), front to back.
+    DictStorage {
+        dict: Bound<'py, PyAny>,
+        position: ffi::Py_ssize_t,
+    },
+    /// Items collected front to back, handed out back to front.
+    Collected(VecDeque<Entry<'py>>),
+    Iterated(Bound<'py, PyIterator>),
+}
 
-    fn next(&mut self) -> Option<Self::Item> {
+impl<'py> Items<'py> {
+    fn next(&mut self, py: Python<'py>) -> Option<PyResult<Entry<'py>>> {
         match self {
-            BackwardItems::Lazy(iter) => iter.next(),
-            BackwardItems::Buffered(items) => items.pop_back().map(Ok),
+            Items::Indexed { sequence, next, step } => {
+                let ptr = sequence.as_ptr();
+                // The size is read each time: rendering an item may run library code that changes a list.
+                let item = unsafe {
+                    if ffi::PyTuple_CheckExact(ptr) != 0 {
+                        (0..ffi::PyTuple_GET_SIZE(ptr)).contains(next).then(|| ffi::PyTuple_GET_ITEM(ptr, *next))
+                    } else {
+                        (0..ffi::PyList_GET_SIZE(ptr)).contains(next).then(|| ffi::PyList_GET_ITEM(ptr, *next))
+                    }
+                }?;
+                *next += *step;
+                Some(Ok(Entry::Item(unsafe { Bound::from_borrowed_ptr(py, item) })))
+            }
+            Items::DictStorage { dict, position } => {
+                let (mut key, mut value) = (std::ptr::null_mut(), std::ptr::null_mut());
+                if unsafe { ffi::PyDict_Next(dict.as_ptr(), position, &mut key, &mut value) } == 0 {
+                    return None;
+                }
+                // Owned references: rendering the key may run library code that changes the dict.
+                let (key, value) = unsafe { (Bound::from_borrowed_ptr(py, key), Bound::from_borrowed_ptr(py, value)) };
+                Some(Ok(Entry::Pair(key, value)))
+            }
+            Items::Collected(items) => items.pop_back().map(Ok),
+            Items::Iterated(iter) => iter.next().map(|item| item.map(Entry::Item)),
         }
     }
 }
