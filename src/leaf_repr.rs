@@ -86,6 +86,12 @@ impl ShortText {
         self.len += text.len();
     }
 
+    /// Appends an ASCII byte.
+    fn push_byte(&mut self, byte: u8) {
+        self.bytes[self.len] = byte;
+        self.len += 1;
+    }
+
     pub fn as_str(&self) -> &str {
         // SAFETY: only whole `&str`s are ever copied in, so the bytes are valid UTF-8.
         unsafe { std::str::from_utf8_unchecked(&self.bytes[..self.len]) }
@@ -114,40 +120,28 @@ fn push_float_repr(out: &mut ShortText, value: f64) -> Option<()> {
         out.push_str(if value < 0.0 { "-inf" } else { "inf" });
         return Some(());
     }
-    let mut shortest = ShortText::default();
-    let _ = write!(shortest, "{value:e}");
-    let e_at = shortest.as_str().bytes().position(|byte| byte == b'e').expect("LowerExp always writes an exponent");
-    let (mantissa, exponent) = shortest.as_str().split_at(e_at);
-    let exponent: i32 = exponent[1..].parse().expect("LowerExp writes a decimal exponent");
-    let digit_count = mantissa.bytes().filter(u8::is_ascii_digit).count();
-    // Rust's shortest form has the right number of digits, but when two candidates of that length
+    let magnitude = value.abs();
+    let mut digits = ShortText::default();
+    let mut exponent = significant_digits(ryu::Buffer::new().format_finite(magnitude), &mut digits);
+    // Ryū's shortest form has the right number of digits, but when two candidates of that length
     // round-trip it may pick the other one of a tie; CPython picks the correctly rounded one. That one
     // round-trips whenever any does, except in rare cases at a power of two, left to CPython (None).
-    let mut rounded = ShortText::default();
-    let scientific = if !may_tie(value, exponent, digit_count) {
-        shortest.as_str()
-    } else {
-        let _ = write!(rounded, "{value:.precision$e}", precision = digit_count - 1);
-        if rounded.as_str() != shortest.as_str() && rounded.as_str().parse::<f64>() != Ok(value) {
-            return None;
+    if may_tie(magnitude, exponent, digits.len) {
+        let mut rounded = ShortText::default();
+        let _ = write!(rounded, "{magnitude:.precision$e}", precision = digits.len - 1);
+        let mut rounded_digits = ShortText::default();
+        let rounded_exponent = significant_digits(rounded.as_str(), &mut rounded_digits);
+        if (rounded_digits.as_str(), rounded_exponent) != (digits.as_str(), exponent) {
+            if rounded.as_str().parse::<f64>() != Ok(magnitude) {
+                return None;
+            }
+            (digits, exponent) = (rounded_digits, rounded_exponent);
         }
-        rounded.as_str()
-    };
-    let mantissa = &scientific[..scientific.bytes().position(|byte| byte == b'e').expect("an exponent")];
-    let (sign, mantissa) = match mantissa.strip_prefix('-') {
-        Some(rest) => ("-", rest),
-        None => ("", mantissa),
-    };
-    let mut digits = ShortText::default();
-    match mantissa.as_bytes().get(1) {
-        Some(b'.') => {
-            digits.push_str(&mantissa[..1]);
-            digits.push_str(&mantissa[2..]);
-        }
-        _ => digits.push_str(mantissa),
     }
     let digits = digits.as_str();
-    out.push_str(sign);
+    if value.is_sign_negative() {
+        out.push_str("-");
+    }
     if !(-4..16).contains(&exponent) {
         out.push_str(&digits[..1]);
         if digits.len() > 1 {
@@ -176,6 +170,40 @@ fn push_float_repr(out: &mut ShortText, value: f64) -> Option<()> {
         }
     }
     Some(())
+}
+
+/// Reads an unsigned decimal (`123.45`, `0.001`, `1e16`, `1.5e-7`, as Ryū or `{:e}` write them) into its
+/// significant digits, without leading or trailing zeros (`0` for zero), and returns the decimal exponent
+/// of the first one.
+fn significant_digits(text: &str, digits: &mut ShortText) -> i32 {
+    let bytes = text.as_bytes();
+    let mut mantissa_digits = 0;
+    let mut integer_digits = None;
+    let mut leading_zeros = 0;
+    let mut exponent = 0;
+    for (index, &byte) in bytes.iter().enumerate() {
+        match byte {
+            b'.' => integer_digits = Some(mantissa_digits),
+            b'e' => {
+                exponent =
+                    std::str::from_utf8(&bytes[index + 1..]).ok().and_then(|e| e.parse().ok()).expect("an exponent");
+                break;
+            }
+            b'0' if digits.len == 0 => leading_zeros += 1,
+            _ => digits.push_byte(byte),
+        }
+        if byte != b'.' {
+            mantissa_digits += 1;
+        }
+    }
+    while digits.len > 0 && digits.bytes[digits.len - 1] == b'0' {
+        digits.len -= 1;
+    }
+    if digits.len == 0 {
+        digits.push_str("0");
+        return 0;
+    }
+    integer_digits.unwrap_or(mantissa_digits) - 1 + exponent - leading_zeros
 }
 
 /// Whether two `digit_count`-digit decimals can be equally close to `value` (`exponent` is its decimal
@@ -211,20 +239,33 @@ pub struct StrRepr<'a> {
 /// Characters escaped per piece.
 const CHUNK: usize = 256;
 
+/// What [`StrRepr`] needs to know about each byte of the text, as bit flags.
+const SINGLE_QUOTE: u8 = 1;
+const DOUBLE_QUOTE: u8 = 2;
+/// Escaped whatever the quote: control characters, DEL and the backslash.
+const ESCAPED: u8 = 4;
+static BYTE_CLASS: [u8; 256] = {
+    let mut classes = [0; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        classes[byte] = match byte as u8 {
+            b'\'' => SINGLE_QUOTE,
+            b'"' => DOUBLE_QUOTE,
+            b'\\' | 0x7f.. | ..b' ' => ESCAPED,
+            _ => 0,
+        };
+        byte += 1;
+    }
+    classes
+};
+
 impl<'a> StrRepr<'a> {
     fn new(text: &'a str) -> Self {
-        // One pass (a fold without early exit, so that it vectorises) finds the quotes and the characters
-        // that are escaped whatever the quote.
-        let (single, double, special) = text.bytes().fold((false, false, false), |(single, double, special), byte| {
-            (
-                single | (byte == b'\''),
-                double | (byte == b'"'),
-                special | !(b' '..0x7f).contains(&byte) | (byte == b'\\'),
-            )
-        });
+        let class = text.bytes().fold(0, |class, byte| class | BYTE_CLASS[byte as usize]);
+        let (single, double) = (class & SINGLE_QUOTE != 0, class & DOUBLE_QUOTE != 0);
         // CPython quotes with `"` only when the text has `'` and no `"`; the quote is escaped when it has both.
         let quote = if single && !double { b'"' } else { b'\'' };
-        StrRepr { text, quote, literal: !(special || single && double) }
+        StrRepr { text, quote, literal: class & ESCAPED == 0 && !(single && double) }
     }
 
     pub fn quote(&self) -> &'static str {
