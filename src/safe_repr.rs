@@ -36,7 +36,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyFrozenSet, PyIterator, PyList, PySet, PyString, PyTuple, PyType};
 use pyo3::{ffi, intern};
 
-use crate::leaf_repr::{leaf, Leaf, ShortText};
+use crate::leaf_repr::{copy_short, leaf, Leaf, ShortText, SHORT};
 
 /// hunter's default `maxdepth`; also the depth it uses for the parts of a datetime and a pattern.
 pub const DEFAULT_MAXDEPTH: i64 = 5;
@@ -175,14 +175,14 @@ impl Sink for Unbounded {
 /// Appends the text, front to back, to a buffer until it is longer than `limit` characters.
 struct Head<'a> {
     text: &'a mut String,
-    chars: usize,
-    limit: usize,
+    /// How many more characters fit before the text is longer than `limit`.
+    room: usize,
     escape_newlines: bool,
 }
 
 impl<'a> Head<'a> {
     fn new(text: &'a mut String, limit: usize, escape_newlines: bool) -> Self {
-        Head { text, chars: 0, limit, escape_newlines }
+        Head { text, room: limit.saturating_add(1), escape_newlines }
     }
 }
 
@@ -193,32 +193,45 @@ impl Sink for Head<'_> {
         if piece.is_ascii() {
             return self.put_plain(&piece);
         }
-        let room = self.wanted();
         let piece_chars = piece.chars().count();
-        if piece_chars < room {
+        if piece_chars < self.room {
             self.text.push_str(&piece);
-            self.chars += piece_chars;
+            self.room -= piece_chars;
             Ok(())
         } else {
-            self.text.extend(piece.chars().take(room));
-            self.chars += room;
+            self.text.extend(piece.chars().take(self.room));
+            self.room = 0;
             Err(Halt::Full)
         }
     }
     fn put_plain(&mut self, piece: &str) -> Result<(), Halt> {
-        let room = self.wanted();
-        if piece.len() < room {
-            self.text.push_str(piece);
-            self.chars += piece.len();
+        if piece.len() < self.room {
+            push_short(self.text, piece);
+            self.room -= piece.len();
             Ok(())
         } else {
-            self.text.push_str(&piece[..room]);
-            self.chars += room;
+            self.text.push_str(&piece[..self.room]);
+            self.room = 0;
             Err(Halt::Full)
         }
     }
     fn wanted(&self) -> usize {
-        self.limit.saturating_add(1) - self.chars
+        self.room
+    }
+}
+
+/// Appends `piece` to `text`. Most pieces are a few bytes long, too short to be worth a call to `memcpy`.
+fn push_short(text: &mut String, piece: &str) {
+    if piece.len() > SHORT {
+        text.push_str(piece);
+        return;
+    }
+    text.reserve(SHORT);
+    // SAFETY: the reserve makes room for the piece, which is whole UTF-8.
+    unsafe {
+        let bytes = text.as_mut_vec();
+        copy_short(piece.as_bytes(), bytes.as_mut_ptr().add(bytes.len()));
+        bytes.set_len(bytes.len() + piece.len());
     }
 }
 
@@ -256,7 +269,12 @@ impl Tail {
             self.start = size - used;
         }
         self.start -= bytes.len();
-        self.buffer[self.start..self.start + bytes.len()].copy_from_slice(bytes);
+        if bytes.len() <= SHORT {
+            // SAFETY: `start` was at least `bytes.len()`, so the bytes fit in the buffer.
+            unsafe { copy_short(bytes, self.buffer.as_mut_ptr().add(self.start)) };
+        } else {
+            self.buffer[self.start..self.start + bytes.len()].copy_from_slice(bytes);
+        }
     }
 }
 
