@@ -82,7 +82,7 @@ pub fn safe_repr_clipped_into(
         Ok(()) => return Ok(()),
         Err(Halt::Failed(err)) => {
             out.truncate(start);
-            return Err(err);
+            return Err(*err);
         }
         Err(Halt::Full) => {}
     }
@@ -92,7 +92,7 @@ pub fn safe_repr_clipped_into(
     let outcome = Renderer::new(py, &mut tail)?.render(obj, maxdepth);
     if let Err(Halt::Failed(err)) = outcome {
         out.truncate(start);
-        return Err(err);
+        return Err(*err);
     }
     out.truncate(start + byte_offset_of_char(&out[start..], limit / 2));
     out.push_str(marker);
@@ -113,12 +113,13 @@ fn byte_offset_of_char(text: &str, chars: usize) -> usize {
 enum Halt {
     /// The sink has all the text it needs.
     Full,
-    Failed(PyErr),
+    /// Boxed: every rendering step returns a `Result<(), Halt>`, which then fits in two registers.
+    Failed(Box<PyErr>),
 }
 
 impl From<PyErr> for Halt {
     fn from(err: PyErr) -> Self {
-        Halt::Failed(err)
+        Halt::Failed(Box::new(err))
     }
 }
 
@@ -126,7 +127,7 @@ impl Halt {
     /// For sinks that never fill up.
     fn into_py_err(self) -> PyErr {
         match self {
-            Halt::Failed(err) => err,
+            Halt::Failed(err) => *err,
             Halt::Full => unreachable!("an unbounded sink never reports Full"),
         }
     }
