@@ -16,6 +16,7 @@ pub enum Leaf<'a> {
 }
 
 /// Classifies `obj` by its exact type; `None` when its repr must come from Python.
+#[inline]
 pub fn leaf<'a>(obj: &'a Bound<'_, PyAny>) -> Option<Leaf<'a>> {
     let ptr = obj.as_ptr();
     let ty = unsafe { ffi::Py_TYPE(ptr) };
@@ -145,6 +146,7 @@ impl std::fmt::Write for ShortText {
 /// `float.__repr__`: the shortest digits that round-trip, the closest to the value when several do (as
 /// CPython's dtoa picks them), laid out as CPython's `'r'` format does: positional for exponents -4..=15,
 /// else `d.ddde±XX`.
+#[inline(never)]
 fn push_float_repr(out: &mut ShortText, value: f64) -> Option<()> {
     if value.is_nan() {
         out.push_str("nan");

@@ -489,6 +489,8 @@ impl<'a, 'py, S: Sink> Renderer<'a, 'py, S> {
         self.sink.put_plain(piece)
     }
 
+    /// Inlined into the container loops, which mostly render leaves.
+    #[inline(always)]
     fn render(&mut self, obj: &Bound<'py, PyAny>, depth: i64) -> Result<(), Halt> {
         if depth == 0 {
             return self.put_plain("...");
@@ -499,16 +501,17 @@ impl<'a, 'py, S: Sink> Renderer<'a, 'py, S> {
             )
             .into());
         }
+        if let Some(leaf) = leaf(obj) {
+            return self.put_leaf(leaf);
+        }
         self.nesting += 1;
         let result = self.render_value(obj, depth);
         self.nesting -= 1;
         result
     }
 
+    #[inline(never)]
     fn render_value(&mut self, obj: &Bound<'py, PyAny>, depth: i64) -> Result<(), Halt> {
-        if let Some(leaf) = leaf(obj) {
-            return self.put_leaf(leaf);
-        }
         let known = self.known;
         let ty = obj.get_type();
         let sequence = Layout::Sequence { single_item_comma: false };
@@ -607,6 +610,7 @@ impl<'a, 'py, S: Sink> Renderer<'a, 'py, S> {
         self.put(&text.to_string_lossy())
     }
 
+    #[inline(always)]
     fn put_leaf(&mut self, leaf: Leaf<'_>) -> Result<(), Halt> {
         match leaf {
             Leaf::Text(text) => self.put_plain(text.as_str()),
