@@ -4,11 +4,13 @@ from pathlib import Path
 
 import pytest
 import safe_repr_corpus
+import safe_repr_random_values
 from reference import run_on_both
 
 from hunter.util import safe_repr
 
 CORPUS_SCRIPT = Path(safe_repr_corpus.__file__)
+RANDOM_VALUES_SCRIPT = Path(safe_repr_random_values.__file__)
 
 
 @pytest.fixture(scope='module')
@@ -27,6 +29,14 @@ def test_corpus_has_the_same_cases(corpus_outputs):
 def test_matches_real_hunter(corpus_outputs, label):
     reference, ours = corpus_outputs
     assert ours[label] == reference[label]
+
+
+@pytest.mark.parametrize('seed', range(3))
+def test_random_values_and_their_clipping_match_real_hunter(seed):
+    reference, ours = run_on_both(RANDOM_VALUES_SCRIPT, str(seed), '200')
+    assert len(ours) == len(reference) == 200
+    for index, (expected, actual) in enumerate(zip(reference, ours)):
+        assert actual == expected, f'value #{index} of seed {seed}'
 
 
 # Below: where we deliberately differ from hunter, which would run user code through repr() in these cases.
