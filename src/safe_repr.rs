@@ -205,15 +205,20 @@ impl Sink for Head<'_> {
             Err(Halt::Full)
         }
     }
+    /// Inlined: most pieces are a few bytes long, and take the short path (no call, not even to `memcpy`).
+    #[inline(always)]
     fn put_plain(&mut self, piece: &str) -> Result<(), Halt> {
-        if piece.len() < self.room {
-            push_short(self.text, piece);
+        let bytes = unsafe { self.text.as_mut_vec() };
+        if piece.len() <= SHORT && piece.len() < self.room && bytes.capacity() - bytes.len() >= SHORT {
+            // SAFETY: there is room for the piece, which is ASCII.
+            unsafe {
+                copy_short(piece.as_bytes(), bytes.as_mut_ptr().add(bytes.len()));
+                bytes.set_len(bytes.len() + piece.len());
+            }
             self.room -= piece.len();
             Ok(())
         } else {
-            self.text.push_str(&piece[..self.room]);
-            self.room = 0;
-            Err(Halt::Full)
+            self.put_plain_slowly(piece)
         }
     }
     fn wanted(&self) -> usize {
@@ -221,18 +226,19 @@ impl Sink for Head<'_> {
     }
 }
 
-/// Appends `piece` to `text`. Most pieces are a few bytes long, too short to be worth a call to `memcpy`.
-fn push_short(text: &mut String, piece: &str) {
-    if piece.len() > SHORT {
-        text.push_str(piece);
-        return;
-    }
-    text.reserve(SHORT);
-    // SAFETY: the reserve makes room for the piece, which is whole UTF-8.
-    unsafe {
-        let bytes = text.as_mut_vec();
-        copy_short(piece.as_bytes(), bytes.as_mut_ptr().add(bytes.len()));
-        bytes.set_len(bytes.len() + piece.len());
+impl Head<'_> {
+    #[inline(never)]
+    fn put_plain_slowly(&mut self, piece: &str) -> Result<(), Halt> {
+        if piece.len() < self.room {
+            self.text.reserve(piece.len().max(SHORT));
+            self.text.push_str(piece);
+            self.room -= piece.len();
+            Ok(())
+        } else {
+            self.text.push_str(&piece[..self.room]);
+            self.room = 0;
+            Err(Halt::Full)
+        }
     }
 }
 
@@ -270,12 +276,7 @@ impl Tail {
             self.start = size - used;
         }
         self.start -= bytes.len();
-        if bytes.len() <= SHORT {
-            // SAFETY: `start` was at least `bytes.len()`, so the bytes fit in the buffer.
-            unsafe { copy_short(bytes, self.buffer.as_mut_ptr().add(self.start)) };
-        } else {
-            self.buffer[self.start..self.start + bytes.len()].copy_from_slice(bytes);
-        }
+        self.buffer[self.start..self.start + bytes.len()].copy_from_slice(bytes);
     }
 }
 
@@ -299,7 +300,28 @@ impl Sink for Tail {
             Err(Halt::Full)
         }
     }
+    /// Inlined, like [`Head::put_plain`].
+    #[inline(always)]
     fn put_plain(&mut self, piece: &str) -> Result<(), Halt> {
+        let room = self.wanted();
+        if piece.len() <= SHORT && piece.len() < room && piece.len() <= self.start {
+            self.start -= piece.len();
+            // SAFETY: `start` was at least `piece.len()`, so the piece fits in the buffer.
+            unsafe { copy_short(piece.as_bytes(), self.buffer.as_mut_ptr().add(self.start)) };
+            self.chars += piece.len();
+            Ok(())
+        } else {
+            self.put_plain_slowly(piece)
+        }
+    }
+    fn wanted(&self) -> usize {
+        self.wanted - self.chars
+    }
+}
+
+impl Tail {
+    #[inline(never)]
+    fn put_plain_slowly(&mut self, piece: &str) -> Result<(), Halt> {
         let room = self.wanted();
         if piece.len() < room {
             self.prepend(piece.as_bytes());
@@ -310,9 +332,6 @@ impl Sink for Tail {
             self.chars += room;
             Err(Halt::Full)
         }
-    }
-    fn wanted(&self) -> usize {
-        self.wanted - self.chars
     }
 }
 
@@ -485,6 +504,7 @@ impl<'a, 'py, S: Sink> Renderer<'a, 'py, S> {
         self.sink.put(piece)
     }
 
+    #[inline(always)]
     fn put_plain(&mut self, piece: &str) -> Result<(), Halt> {
         self.sink.put_plain(piece)
     }
