@@ -7,8 +7,9 @@
 //! `repr_limit`: hunter renders the whole text and then keeps `s[:limit//2] + ' [...] ' + s[-limit//2:]`,
 //! which costs O(size) for a huge container. Here the text is rendered twice with a character budget:
 //! once front to back until the limit is exceeded (the head), and, only when it was, once back to front
-//! (containers iterated with `reversed()`) until the tail is long enough. Both passes stop early, so the
-//! cost is O(limit) instead of O(size), and the result equals hunter's truncated text, except:
+//! (lists and tuples read by index, small dicts from their storage, other containers iterated with
+//! `reversed()`) until the tail is long enough. Both passes stop early, so the cost is O(limit) instead
+//! of O(size), and the result equals hunter's truncated text, except:
 //! - `set`/`frozenset` cannot be iterated backwards: their tail pass walks the whole set, but renders only
 //!   the few last items it needs (kept in a small ring buffer);
 //! - an error that hunter would hit only while rendering the skipped middle part (e.g. an `int` too big
@@ -16,6 +17,11 @@
 //! - a single leaf is still rendered whole by its own `repr()`, except the common exact builtins
 //!   (`None`, `bool`, `int`, `float`, ASCII `str`), which [`crate::leaf_repr`] renders in Rust, an ASCII
 //!   string only as far as the sink needs it.
+//!
+//! Speed: the printers render big arguments at every event, so the renderer is generic over its sink (no
+//! dynamic dispatch), sinks take the pieces known to be ASCII without newlines (punctuation, native leaf
+//! reprs) on an inlined path that neither escapes nor counts characters, and exact lists, tuples and dicts
+//! are read through the C API instead of Python iterators.
 //!
 //! Where hunter itself would run user code through `repr()`, this module declines and falls back to
 //! `object.__repr__` (see [`repr_runs_only_library_code`]). This only changes the output for classes that
