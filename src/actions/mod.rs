@@ -1,12 +1,15 @@
-//! The printing actions' per-event work: `CodePrinter` and `CallPrinter` rows, their prefixes, value
-//! rendering (bounded `safe_repr`, `repr` or any callable) and the single write per event.
+//! The printing actions' per-event work: `CodePrinter` and `CallPrinter` rows (`VarsPrinter` and `VarsSnooper`
+//! in [`vars`], `StackPrinter` in [`stack`]), their prefixes, value rendering (bounded `safe_repr`, `repr` or
+//! any callable) and the single write per event.
 //!
 //! `hunter.actions.ColorStreamAction` (Python) derives from [`NativeStreamAction`]: Python resolves the
 //! options (config defaults, `stream='path'`, colours), the native side reads them back once (again after
 //! any option changes) and does the formatting. `When` hands matching events straight to
 //! [`print_natively`] when an action's `__call__` is ours, so printing runs no Python frame at all.
 
+mod stack;
 mod text;
+mod vars;
 
 use std::sync::Arc;
 
@@ -25,13 +28,30 @@ use text::{char_len, push_left_aligned, push_right_aligned, push_spaces};
 const NO_SOURCE_PREFIX: &str = "??? NO SOURCE: ";
 const INDENT: &str = "   ";
 
-/// Which rows `__call__` prints, from the class attribute `_native_printer`.
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// Which rows `__call__` prints, from the class attribute `_native_printer`, with that printer's own options.
 enum Printer {
     /// A base class: `__call__` is abstract.
     Abstract,
     Code,
     Call,
+    Vars(Vec<vars::Expression>),
+    /// VarsSnooper, with its `stored_reprs`.
+    Snooper(Py<PyAny>),
+    Stack(stack::StackOptions),
+}
+
+impl Printer {
+    fn read(action: &Bound<'_, PyAny>) -> PyResult<Printer> {
+        Ok(match action.getattr("_native_printer")? {
+            p if p.is_none() => Printer::Abstract,
+            p if p.eq("code")? => Printer::Code,
+            p if p.eq("call")? => Printer::Call,
+            p if p.eq("vars")? => Printer::Vars(vars::Expression::read_all(action)?),
+            p if p.eq("vars_snooper")? => Printer::Snooper(action.getattr("stored_reprs")?.unbind()),
+            p if p.eq("stack")? => Printer::Stack(stack::StackOptions::read(action)?),
+            p => return Err(PyValueError::new_err(format!("unknown _native_printer {}", p.repr()?))),
+        })
+    }
 }
 
 /// How values are rendered (`repr_func`).
@@ -131,12 +151,7 @@ fn alignment(action: &Bound<'_, PyAny>, name: &str) -> PyResult<usize> {
 impl Options {
     fn read(action: &Bound<'_, PyAny>) -> PyResult<Options> {
         let py = action.py();
-        let printer = match action.getattr("_native_printer")? {
-            p if p.is_none() => Printer::Abstract,
-            p if p.eq("code")? => Printer::Code,
-            p if p.eq("call")? => Printer::Call,
-            p => return Err(PyValueError::new_err(format!("unknown _native_printer {}", p.repr()?))),
-        };
+        let printer = Printer::read(action)?;
         let stream = action.getattr("stream")?;
         let write = stream.getattr("write")?;
         let repr_func = action.getattr("repr_func")?;
@@ -204,12 +219,20 @@ impl NativeStreamAction {
         let options = Self::options(slf)?;
         let mut out = slf.get().buffer.replace(py, String::new());
         out.clear();
-        let formatted = match options.printer {
+        let action = slf.as_any();
+        let formatted = match &options.printer {
             Printer::Abstract => Err(PyNotImplementedError::new_err(())),
-            Printer::Code => code_rows(slf.as_any(), &options, event, &mut out),
-            Printer::Call => call_row(slf.as_any(), &options, event, &mut out),
+            Printer::Code => code_rows(action, &options, event, &mut out),
+            Printer::Call => call_row(action, &options, event, &mut out),
+            Printer::Vars(expressions) => vars::vars_rows(action, &options, expressions, event, &mut out),
+            Printer::Snooper(stored_reprs) => vars::snooper_rows(action, &options, stored_reprs.bind(py), event, &mut out),
+            Printer::Stack(stack_options) => stack::stack_row(py, &options, stack_options, event, &mut out),
         };
-        let written = formatted.and_then(|()| write(&options, new_py_string(py, &out)));
+        // The variable printers may have nothing to show for an event.
+        let written = formatted.and_then(|()| match out.is_empty() {
+            true => Ok(()),
+            false => write(&options, new_py_string(py, &out)),
+        });
         slf.get().buffer.replace(py, out);
         written
     }
@@ -552,11 +575,26 @@ fn push_row_start(
     out: &mut String,
 ) -> PyResult<std::ops::Range<usize>> {
     let owner = push_row_owner(py, options, event, out)?;
+    push_location_and_kind(options, event, facts, out)?;
+    Ok(owner)
+}
+
+/// The part of an event row's start after the owner: filename prefix, then the kind column.
+fn push_location_and_kind(options: &Options, event: &EventData, facts: &Facts<'_>, out: &mut String) -> PyResult<()> {
     push_filename_prefix(options, &facts.filename, &facts.lineno, out)?;
     out.push_str(&options.palette.kind);
     push_left_aligned(out, event.kind.name(), 9);
     out.push(' ');
-    Ok(owner)
+    Ok(())
+}
+
+/// The start of a continuation row: the owner, a blank filename column, then `label` in the kind column.
+fn push_continuation_start(options: &Options, owner: &str, colour: &str, label: &str, out: &mut String) {
+    out.push_str(owner);
+    push_blank_filename_prefix(options, out);
+    out.push_str(colour);
+    push_left_aligned(out, label, 9);
+    out.push(' ');
 }
 
 /// CodePrinter: the (full) source of the event, one row per line, then the value of returns and exceptions.
@@ -582,19 +620,12 @@ fn code_rows(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, ou
     row_end(out, first_line);
     // Decorated definitions: '|' marks the middle lines and '*' the last one.
     for (index, line) in lines.iter().enumerate().skip(1) {
-        out.push_str(&owner);
-        push_blank_filename_prefix(options, out);
-        out.push_str(&palette.kind);
-        push_left_aligned(out, if index + 1 == lines.len() { "   *" } else { "   |" }, 9);
-        out.push(' ');
+        let label = if index + 1 == lines.len() { "   *" } else { "   |" };
+        push_continuation_start(options, &owner, &palette.kind, label, out);
         row_end(out, line);
     }
     if matches!(event.kind, Kind::Return | Kind::Exception) {
-        out.push_str(&owner);
-        push_blank_filename_prefix(options, out);
-        out.push_str(&palette.cont);
-        push_left_aligned(out, "...", 9);
-        out.push(' ');
+        push_continuation_start(options, &owner, &palette.cont, "...", out);
         out.push_str(colour);
         out.push_str(event.kind.name());
         out.push_str(" value: ");
