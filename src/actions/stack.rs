@@ -73,18 +73,27 @@ pub fn stack_row(
         out.push('\n');
         return Ok(());
     };
+    // The arrow after the function shows even when `depth` shows no caller.
+    push_arrow(options, out);
     let callers = std::iter::successors(Some(caller), crate::compat::frame_back);
-    for caller in callers.take(stack.depth.unwrap_or(usize::MAX)) {
-        out.push(' ');
-        out.push_str(&palette.kind);
-        out.push_str("<=");
-        out.push_str(&palette.reset);
-        out.push(' ');
+    for (index, caller) in callers.take(stack.depth.unwrap_or(usize::MAX)).enumerate() {
+        if index > 0 {
+            push_arrow(options, out);
+        }
         push_caller(options, stack, &caller, out)?;
     }
     out.push_str(&palette.reset);
     out.push('\n');
     Ok(())
+}
+
+/// ` <= ` between the function and its callers.
+fn push_arrow(options: &Options, out: &mut String) {
+    out.push(' ');
+    out.push_str(&options.palette.kind);
+    out.push_str("<=");
+    out.push_str(&options.palette.reset);
+    out.push(' ');
 }
 
 /// `path:lineno:function` of a calling frame, the path cut to its last `limit` components.
