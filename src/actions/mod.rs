@@ -84,8 +84,7 @@ struct Palette {
 
 impl Palette {
     fn read(other_colors: &Bound<'_, PyAny>, event_colors: &Bound<'_, PyAny>) -> PyResult<Palette> {
-        let colour =
-            |name: &str| -> PyResult<String> { Ok(other_colors.get_item(name)?.str()?.to_string_lossy().into_owned()) };
+        let colour = |name: &str| other_colour(other_colors, name);
         let event_colour = |kind: Kind| -> PyResult<String> {
             Ok(event_colors.call_method1("get", (kind.name(),))?.str()?.to_string_lossy().into_owned())
         };
@@ -113,6 +112,11 @@ impl Palette {
             ],
         })
     }
+}
+
+/// `other_colors[name]`, as text.
+fn other_colour(other_colors: &Bound<'_, PyAny>, name: &str) -> PyResult<String> {
+    Ok(other_colors.get_item(name)?.str()?.to_string_lossy().into_owned())
 }
 
 /// CallPrinter's `locals` dict, the version tag its class had then, a thread ident, and that thread's
@@ -225,14 +229,14 @@ impl NativeStreamAction {
             Printer::Code => code_rows(action, &options, event, &mut out),
             Printer::Call => call_row(action, &options, event, &mut out),
             Printer::Vars(expressions) => vars::vars_rows(action, &options, expressions, event, &mut out),
-            Printer::Snooper(stored_reprs) => vars::snooper_rows(action, &options, stored_reprs.bind(py), event, &mut out),
+            Printer::Snooper(stored_reprs) => {
+                vars::snooper_rows(action, &options, stored_reprs.bind(py), event, &mut out)
+            }
             Printer::Stack(stack_options) => stack::stack_row(py, &options, stack_options, event, &mut out),
         };
         // The variable printers may have nothing to show for an event.
-        let written = formatted.and_then(|()| match out.is_empty() {
-            true => Ok(()),
-            false => write(&options, new_py_string(py, &out)),
-        });
+        let written =
+            formatted.and_then(|()| if out.is_empty() { Ok(()) } else { write(&options, new_py_string(py, &out)) });
         slf.get().buffer.replace(py, out);
         written
     }

@@ -4,7 +4,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::ffi;
 use pyo3::prelude::*;
 
-use super::{push_filename_prefix, push_row_owner, push_str_of, text, Facts, Options};
+use super::{other_colour, push_filename_prefix, push_row_owner, push_str_of, text, Facts, Options};
 use crate::event::EventData;
 
 /// StackPrinter's own options: `depth`, `limit` and the colours of its rows that no other printer uses.
@@ -21,16 +21,15 @@ pub struct StackOptions {
 impl StackOptions {
     pub fn read(action: &Bound<'_, PyAny>) -> PyResult<StackOptions> {
         let depth = action.getattr("depth")?;
-        let depth = match depth.is_none() {
-            true => None,
-            false => Some(depth.extract().map_err(|_| {
+        let depth = if depth.is_none() {
+            None
+        } else {
+            Some(depth.extract().map_err(|_| {
                 PyValueError::new_err("Stop argument for islice() must be None or an integer: 0 <= x <= sys.maxsize.")
-            })?),
+            })?)
         };
         let other_colors = action.getattr("other_colors")?;
-        let colour = |name: &str| -> PyResult<String> {
-            Ok(other_colors.get_item(name)?.str()?.to_string_lossy().into_owned())
-        };
+        let colour = |name: &str| other_colour(&other_colors, name);
         Ok(StackOptions {
             depth,
             limit: action.getattr("limit")?.extract()?,
