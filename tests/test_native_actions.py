@@ -167,3 +167,39 @@ def test_native_printers_keep_the_python_api():
     assert printer.try_repr('x' * 20) == repr('x' * 20)
     printer.repr_func = 'repr'
     assert printer.try_repr(actions) == repr(actions)
+
+
+VARIABLE_STATE = """
+from hunter import VarsPrinter, VarsSnooper, StackPrinter
+
+out = io.StringIO()
+snooper = VarsSnooper(stream=out)
+hunter.trace(Q(module='demo_target', function='add', kind_in=('call', 'line')), action=snooper)
+demo.add(1, c=2)
+hunter.stop()
+print(sorted((key.co_name, sorted(scope.items())) for key, scope in snooper.stored_reprs.items()))
+# A replaced store is the one used: the values already in it count as seen.
+snooper.stored_reprs = {demo.add.__wrapped__.__code__: {'a': '1', 'b': '2'}}
+hunter.trace(Q(module='demo_target', function='add'), action=snooper)
+demo.add(1, c=3)
+hunter.stop()
+print(type(snooper.stored_reprs).__name__, snooper.stored_reprs)
+
+printer = VarsPrinter('a', 'a + b', stream=out)
+print({expression: sorted(names) for expression, names in printer.names.items()})
+stack = StackPrinter(depth=1, limit=1, stream=out)
+stack.limit = 3
+print(stack.depth, stack.limit)
+hunter.trace(Q(module='demo_target', function='add', kind='call'), action=hunter.When(Q(), printer, stack))
+demo.add(5, c=1)
+hunter.stop()
+print(out.getvalue())
+"""
+
+
+def test_variable_printers_state_is_the_python_attributes():
+    ours = run_snippet(VARIABLE_STATE)
+    assert "[('add', [('a', '1'), ('args', '()'), ('b', '2')" in ours
+    # The second trace starts from the replaced store: a and b were seen, c is new in it.
+    assert 'call      [args := ()]\n' in ours and '...       [c := 3]\n' in ours
+    assert normalise(ours) == normalise(run_snippet(VARIABLE_STATE, ours=False))
