@@ -108,6 +108,12 @@ pub fn frame_back<'py>(frame: &Bound<'py, PyAny>) -> Option<Bound<'py, PyAny>> {
 
 /// `frame.f_locals`: a dict on 3.9 - 3.12, a write-through `FrameLocalsProxy` on 3.13 (PEP 667).
 pub fn frame_locals<'py>(frame: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    #[cfg(Py_3_11)]
+    unsafe {
+        // The attribute's own implementation, without the attribute lookup.
+        Bound::from_owned_ptr_or_err(frame.py(), ffi::PyFrame_GetLocals(frame.as_ptr().cast()))
+    }
+    #[cfg(not(Py_3_11))]
     frame.getattr(pyo3::intern!(frame.py(), "f_locals"))
 }
 
