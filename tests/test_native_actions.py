@@ -203,3 +203,34 @@ def test_variable_printers_state_is_the_python_attributes():
     # The second trace starts from the replaced store: a and b were seen, c is new in it.
     assert 'call      [args := ()]\n' in ours and '...       [c := 3]\n' in ours
     assert normalise(ours) == normalise(run_snippet(VARIABLE_STATE, ours=False))
+
+
+SAME_CODE_OTHER_GLOBALS = """
+# One code object without a filename, run with two globals dicts: the filename shown comes from each one's
+# __file__, so rows formatted for one must not be reused for the other; nor rows formatted with other options.
+code = compile('x = 1\\ny = x + 1\\n', '', 'exec')
+out = io.StringIO()
+printer = CallPrinter(stream=out, filename_alignment=20)
+hunter.trace(kind='line', module_endswith='_module', action=printer)
+for name in ('first_module.py', 'second_module.py', 'first_module.py'):
+    exec(code, {'__file__': name, '__name__': name[:-3]})
+# Options are changed while not tracing: our option setters are Python code, hunter's are not.
+hunter.stop()
+printer.filename_alignment = 30
+hunter.trace(kind='line', module_endswith='_module', action=printer)
+exec(code, {'__file__': 'second_module.py', '__name__': 'second_module'})
+hunter.stop()
+printer.force_colors = True
+printer.stream = out
+hunter.trace(kind='line', module_endswith='_module', action=printer)
+exec(code, {'__file__': 'first_module.py', '__name__': 'first_module'})
+hunter.stop()
+print(out.getvalue())
+"""
+
+
+def test_line_rows_follow_globals_and_options_like_hunter():
+    ours = run_snippet(SAME_CODE_OTHER_GLOBALS)
+    assert 'first_module.py:1' in ours
+    assert 'second_module.py:2' in ours
+    assert normalise(ours) == normalise(run_snippet(SAME_CODE_OTHER_GLOBALS, ours=False))

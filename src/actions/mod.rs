@@ -11,6 +11,8 @@ mod stack;
 mod text;
 mod vars;
 
+use std::collections::HashMap;
+use std::os::raw::c_int;
 use std::sync::Arc;
 
 use pyo3::exceptions::{PyException, PyNotImplementedError, PyTypeError, PyValueError};
@@ -20,6 +22,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PySet, PyString, PyTuple};
 use pyo3::PyTypeInfo;
 
+use crate::codeinfo::CodeInfo;
 use crate::event::{Event, EventData, EventRef, Field, Kind};
 use crate::gilcell::GilCell;
 use crate::safe_repr::{safe_repr_clipped_into, DEFAULT_MAXDEPTH};
@@ -138,6 +141,8 @@ struct Options {
     last_seen_thread: GilCell<u64>,
     /// CallPrinter: the `locals` dict, thread and stack list of the last event.
     last_stack: GilCell<Option<CachedStack>>,
+    /// CallPrinter's line rows, by code object and line (see [`push_line_row`]).
+    line_rows: GilCell<LineRows>,
     /// The last filename shown (held, so that its address identifies it) and its formatted column.
     filename_column: GilCell<Option<(Py<PyAny>, String)>>,
     filename_alignment: usize,
@@ -180,6 +185,7 @@ impl Options {
             seen_threads: action.getattr("seen_threads")?.cast_into::<PySet>()?.unbind(),
             last_seen_thread: GilCell::new(0),
             last_stack: GilCell::new(None),
+            line_rows: GilCell::new(LineRows::default()),
             filename_column: GilCell::new(None),
             filename_alignment: alignment(action, "filename_alignment")?,
             thread_alignment: alignment(action, "thread_alignment")?,
@@ -696,14 +702,18 @@ fn call_row(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, out
     let kind = event.kind;
     let builtin = event.builtin;
     let is_python_call = kind == Kind::Call && !builtin;
-    let facts = Facts::of(py, event)?;
-    let (module, function) = (&facts.module, &facts.function);
     // Only a live event's frame chain tells which calls are still executing.
     if !stack.is_empty() && !event.detached {
         if let Some(frame) = &event.frame {
             drop_finished_calls(&stack, frame.bind(py), is_python_call)?;
         }
     }
+    if kind == Kind::Line {
+        push_row_owner(py, options, event, out)?;
+        return push_line_row(py, options, event, stack.len(), out);
+    }
+    let facts = Facts::of(py, event)?;
+    let (module, function) = (&facts.module, &facts.function);
     if is_python_call {
         let key = frame_key(event.frame.as_ref())
             .map(|key| unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyLong_FromVoidPtr(key as *mut _)) })
@@ -770,16 +780,98 @@ fn call_row(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, out
             }
             return Ok(());
         }
-        (Kind::Line, _) => {
-            out.push_str(&palette.reset);
-            text::push_repeated(out, INDENT, depth);
-            push_stripped_source(options, event, &facts, out)?;
-        }
+        (Kind::Line, _) => unreachable!("line rows are done above"),
     }
     out.push_str(&palette.reset);
     out.push('\n');
     Ok(())
 }
+
+/// A line row's text after the owner and before the indentation (location and kind columns), and after
+/// it (the stripped source), for one line of one code object running with one globals dict (the filename
+/// shown can depend on it).
+struct LineRow {
+    /// Held so that the address in the key stays this code object's.
+    _code: Arc<CodeInfo>,
+    /// Held so that no other dict can take its address.
+    globals: Py<PyDict>,
+    columns: String,
+    source: String,
+}
+
+/// Rows of that many lines are kept at most: programs that keep creating code (templates, namedtuples)
+/// start over instead of growing the cache forever.
+const LINE_ROWS_KEPT: usize = 4096;
+
+/// A CallPrinter line row after its owner prefix. Most events are lines and a line's columns and source
+/// never change, so for live events they are formatted once and reused.
+fn push_line_row(py: Python<'_>, options: &Options, event: &EventData, depth: usize, out: &mut String) -> PyResult<()> {
+    let reset = &options.palette.reset;
+    let format = |columns: &mut String, source: &mut String| -> PyResult<()> {
+        let facts = Facts::of(py, event)?;
+        push_location_and_kind(options, event, &facts, columns)?;
+        columns.push_str(reset);
+        push_stripped_source(options, event, &facts, source)
+    };
+    let push = |out: &mut String, columns: &str, source: &str| {
+        out.push_str(columns);
+        text::push_repeated(out, INDENT, depth);
+        out.push_str(source);
+        out.push_str(reset);
+        out.push('\n');
+    };
+    let Some((code, globals, lineno)) = event.live_line(py) else {
+        let (mut columns, mut source) = (String::new(), String::new());
+        format(&mut columns, &mut source)?;
+        push(out, &columns, &source);
+        return Ok(());
+    };
+    // Taken out while in use: a row formatted by a re-entrant event (a repr_func that prints) is not kept.
+    let mut rows = options.line_rows.replace(py, LineRows::default());
+    let key = (Arc::as_ptr(code) as usize, lineno);
+    if let Some(row) = rows.get(&key).filter(|row| row.globals.is(&globals)) {
+        push(out, &row.columns, &row.source);
+    } else {
+        let globals = globals.unbind();
+        let mut row = LineRow { _code: code.clone(), globals, columns: String::new(), source: String::new() };
+        if let Err(error) = format(&mut row.columns, &mut row.source) {
+            options.line_rows.replace(py, rows);
+            return Err(error);
+        }
+        push(out, &row.columns, &row.source);
+        if rows.len() >= LINE_ROWS_KEPT {
+            rows.clear();
+        }
+        rows.insert(key, row);
+    }
+    options.line_rows.replace(py, rows);
+    Ok(())
+}
+
+/// Hashes the `(address, line)` keys of the line rows with a multiplication per word: SipHash, the
+/// default, costs more than the rest of a cached row.
+#[derive(Default)]
+struct LineKeyHasher(u64);
+
+impl std::hash::Hasher for LineKeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        bytes.iter().for_each(|&byte| self.write_u64(u64::from(byte)));
+    }
+    fn write_u64(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(26) ^ word).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    fn write_usize(&mut self, word: usize) {
+        self.write_u64(word as u64);
+    }
+    fn write_i32(&mut self, word: i32) {
+        self.write_u64(u64::from(word as u32));
+    }
+}
+
+type LineRows = HashMap<(usize, c_int), LineRow, std::hash::BuildHasherDefault<LineKeyHasher>>;
 
 /// `try_source(event).strip()`.
 fn push_stripped_source(options: &Options, event: &EventData, facts: &Facts<'_>, out: &mut String) -> PyResult<()> {
