@@ -121,6 +121,19 @@ pub fn frame_globals_bound<'py>(frame: &Bound<'py, PyAny>) -> Bound<'py, PyDict>
     unsafe { Bound::from_borrowed_ptr(frame.py(), frame_globals(frame.as_ptr().cast())).cast_into_unchecked() }
 }
 
+/// A class's attribute-cache version tag, when it has a valid one. CPython gives a class a new one whenever an
+/// attribute of it or of a base is set. 0 never is valid; before 3.13 a flag also marks it valid, as a changed
+/// class keeps its old number until its next lookup.
+pub fn valid_version_tag(class: &Bound<'_, pyo3::types::PyType>) -> Option<u32> {
+    let class = class.as_type_ptr();
+    let tag = unsafe { (*class).tp_version_tag };
+    #[cfg(not(Py_3_13))]
+    if unsafe { ffi::PyType_GetFlags(class) } & ffi::Py_TPFLAGS_VALID_VERSION_TAG == 0 {
+        return None;
+    }
+    (tag != 0).then_some(tag)
+}
+
 /// The thread identity CPython's `threading.get_ident()` returns.
 #[inline]
 #[allow(clippy::useless_conversion)] // c_ulong is 32 bits on Windows

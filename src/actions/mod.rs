@@ -895,7 +895,7 @@ fn thread_stack<'py>(action: &Bound<'py, PyAny>, options: &Options) -> PyResult<
     let ident = crate::compat::current_thread_ident();
     let cached = options.last_stack.replace(py, None);
     if let Some((_, cached_tag, cached_ident, stack)) = &cached {
-        if valid_version_tag(&class) == Some(*cached_tag) && *cached_ident == ident {
+        if crate::compat::valid_version_tag(&class) == Some(*cached_tag) && *cached_ident == ident {
             let stack = stack.bind(py).clone();
             options.last_stack.replace(py, cached);
             return Ok(stack);
@@ -910,21 +910,9 @@ fn thread_stack<'py>(action: &Bound<'py, PyAny>, options: &Options) -> PyResult<
     };
     // The tag is read after the lookup, which assigns one. Holding the dict keeps its address from being
     // reused by another one.
-    let tag = valid_version_tag(&class).unwrap_or(0);
+    let tag = crate::compat::valid_version_tag(&class).unwrap_or(0);
     options.last_stack.replace(py, Some((stacks.unbind(), tag, ident, stack.clone().unbind())));
     Ok(stack)
-}
-
-/// The class's attribute-cache version tag, when it has a valid one (0 never is; before 3.13 a flag
-/// also marks it valid, as a changed class keeps its old number until its next lookup).
-fn valid_version_tag(class: &Bound<'_, pyo3::types::PyType>) -> Option<u32> {
-    let class = class.as_type_ptr();
-    let tag = unsafe { (*class).tp_version_tag };
-    #[cfg(not(Py_3_13))]
-    if unsafe { ffi::PyType_GetFlags(class) } & ffi::Py_TPFLAGS_VALID_VERSION_TAG == 0 {
-        return None;
-    }
-    (tag != 0).then_some(tag)
 }
 
 /// A return pops the top entry when it is the returning function's.
