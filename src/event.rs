@@ -428,6 +428,15 @@ impl EventData {
         Some(info.module_facts(py, &compat::frame_globals_bound(frame)).map(|facts| (&**info, facts, lineno)))
     }
 
+    /// The event's variables, for reading a few names: the frame's own unless its `locals` were already
+    /// fetched or replaced (then those).
+    pub(crate) fn variables<'py>(&self, py: Python<'py>) -> PyResult<compat::Variables<'py>> {
+        match (&self.frame, self.slots[Slot::Locals as usize].get(py)) {
+            (Some(frame), None) => compat::Variables::of_frame(frame.bind(py), || self.get(py, Field::Locals)),
+            _ => Ok(compat::Variables::Mapping(self.get(py, Field::Locals)?)),
+        }
+    }
+
     /// For a live Python (not builtin) event: its code's shared facts, the frame's globals and the current
     /// line; nothing is looked up.
     pub(crate) fn live_line<'py>(&self, py: Python<'py>) -> Option<(&Arc<CodeInfo>, Bound<'py, PyDict>, c_int)> {

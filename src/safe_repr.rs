@@ -505,7 +505,7 @@ impl<'a, 'py> Renderer<'a, 'py> {
                 return self.put_repr(obj);
             }
             let head: Arc<str> = object_repr_head(&ty, module.as_ref())?.into();
-            // A trusted class's choice depends on the object; any other's only on the class.
+            // For a trusted module the choice of repr depends on the object; otherwise only on the class.
             if !trusted {
                 ObjectReprHeads::remember(self.py, &ty, &head);
             }
@@ -761,39 +761,78 @@ fn hex_address(address: usize, buffer: &mut [u8; 18]) -> &str {
     unsafe { std::str::from_utf8_unchecked(&buffer[start - 2..]) }
 }
 
-/// The object repr heads of recently shown classes, by class address and version tag: the tag changes
-/// whenever the class's names could, and a class created at a freed one's address gets a new tag. Programs
-/// show instances of a few classes over and over; looking up their names each time costs more than the row.
+/// The object repr heads of recently shown classes. A head is made of the class's `__module__` and
+/// `__qualname__` only, so it is remembered under those two objects (held, so that their addresses stay
+/// theirs; both are exact strs, whose release runs no code), or under the class itself for a static type,
+/// whose names never change. Programs show instances of a few classes over and over, and looking their
+/// names up costs more than the rest of the row.
 struct ObjectReprHeads;
 
-type HeadSlot = Option<(usize, u32, Arc<str>)>;
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum HeadKey {
+    StaticType(usize),
+    Names { module: usize, qualname: usize },
+}
+
+struct HeadSlot {
+    key: HeadKey,
+    /// The strings behind `HeadKey::Names`.
+    _names: Option<(Py<PyString>, Py<PyString>)>,
+    head: Arc<str>,
+}
+
+/// `(__module__, __qualname__)`.
+type HeadNames<'py> = (Bound<'py, PyString>, Bound<'py, PyString>);
 
 const OBJECT_REPR_HEAD_SLOTS: usize = 64;
 
-static OBJECT_REPR_HEADS: GilCell<[HeadSlot; OBJECT_REPR_HEAD_SLOTS]> =
+static OBJECT_REPR_HEADS: GilCell<[Option<HeadSlot>; OBJECT_REPR_HEAD_SLOTS]> =
     GilCell::new([const { None }; OBJECT_REPR_HEAD_SLOTS]);
 
 impl ObjectReprHeads {
-    fn slot(address: usize) -> usize {
+    /// The class's key, read without running code: its own address for a static type, else the
+    /// `__qualname__` slot and the `__module__` entry of its dict (None unless both are exact strs).
+    fn key_of<'py>(ty: &Bound<'py, PyType>) -> Option<(HeadKey, Option<HeadNames<'py>>)> {
+        let py = ty.py();
+        if !is_heap_type(ty) {
+            return Some((HeadKey::StaticType(ty.as_ptr() as usize), None));
+        }
+        let qualname = unsafe { (*ty.as_type_ptr().cast::<ffi::PyHeapTypeObject>()).ht_qualname };
+        let dict = unsafe { (*ty.as_type_ptr()).tp_dict };
+        if qualname.is_null() || dict.is_null() {
+            return None;
+        }
+        let qualname = unsafe { Bound::from_borrowed_ptr(py, qualname) }.cast_into_exact::<PyString>().ok()?;
+        let dict = unsafe { Bound::from_borrowed_ptr(py, dict) }.cast_into_exact::<PyDict>().ok()?;
+        let module = dict.get_item(intern!(py, "__module__")).ok()??.cast_into_exact::<PyString>().ok()?;
+        let key = HeadKey::Names { module: module.as_ptr() as usize, qualname: qualname.as_ptr() as usize };
+        Some((key, Some((module, qualname))))
+    }
+
+    fn slot(key: HeadKey) -> usize {
+        let address = match key {
+            HeadKey::StaticType(address) => address,
+            HeadKey::Names { module, qualname } => module ^ qualname.rotate_left(17),
+        };
         (address >> 4) % OBJECT_REPR_HEAD_SLOTS
     }
 
     fn find(py: Python<'_>, ty: &Bound<'_, PyType>) -> Option<Arc<str>> {
-        let tag = crate::compat::valid_version_tag(ty)?;
-        let address = ty.as_ptr() as usize;
-        OBJECT_REPR_HEADS.with_mut(py, |slots| match &slots[Self::slot(address)] {
-            Some((cached, cached_tag, head)) if *cached == address && *cached_tag == tag => Some(head.clone()),
+        let (key, _) = Self::key_of(ty)?;
+        OBJECT_REPR_HEADS.with_mut(py, |slots| match &slots[Self::slot(key)] {
+            Some(slot) if slot.key == key => Some(slot.head.clone()),
             _ => None,
         })
     }
 
     fn remember(py: Python<'_>, ty: &Bound<'_, PyType>, head: &Arc<str>) {
-        let Some(tag) = crate::compat::valid_version_tag(ty) else {
+        let Some((key, names)) = Self::key_of(ty) else {
             return;
         };
-        let address = ty.as_ptr() as usize;
-        // The replaced head is dropped here: it is a Rust string, so dropping it runs no Python code.
-        OBJECT_REPR_HEADS.with_mut(py, |slots| slots[Self::slot(address)] = Some((address, tag, head.clone())));
+        let names = names.map(|(module, qualname)| (module.unbind(), qualname.unbind()));
+        let slot = HeadSlot { key, _names: names, head: head.clone() };
+        // The slot replaced is released after the update, outside of it.
+        let _replaced = OBJECT_REPR_HEADS.with_mut(py, |slots| slots[Self::slot(key)].replace(slot));
     }
 }
 

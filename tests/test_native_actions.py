@@ -234,3 +234,38 @@ def test_line_rows_follow_globals_and_options_like_hunter():
     assert 'first_module.py:1' in ours
     assert 'second_module.py:2' in ours
     assert normalise(ours) == normalise(run_snippet(SAME_CODE_OTHER_GLOBALS, ours=False))
+
+
+ARGUMENT_KINDS = """
+# Call rows read each parameter's current value: plain, captured by a closure (a cell), *args/**kwargs,
+# keyword-only, deleted or rebound before a generator resumes (its resume is a call event too).
+def captured(a, b=2, *rest, key=None, **options):
+    def inner():
+        return a + b
+    return inner()
+
+def resumed(first, second):
+    del first
+    second = 'rebound'
+    yield second
+    first = 'back'
+    yield first
+
+def shadowed(a):
+    a = [a]
+    return a
+
+out = io.StringIO()
+hunter.trace(kind_in=['call', 'return'], module='__main__', action=CallPrinter(stream=out))
+captured(1, 3, 4, 5, key='k', extra=True)
+list(resumed('one', 'two'))
+shadowed(7)
+hunter.stop()
+print(out.getvalue())
+"""
+
+
+def test_call_rows_show_every_kind_of_parameter_like_hunter():
+    ours = run_snippet(ARGUMENT_KINDS)
+    assert 'resumed(first=<hunter.util.MISSING object at 0x' in ours
+    assert normalise(ours) == normalise(run_snippet(ARGUMENT_KINDS, ours=False))

@@ -945,22 +945,13 @@ fn push_arguments(action: &Bound<'_, PyAny>, options: &Options, event: &EventDat
     if arguments.is_empty() {
         return Ok(());
     }
-    let locals = event.get(py, Field::Locals)?;
-    let locals_dict = locals.cast::<PyDict>().ok();
+    let variables = event.variables(py)?;
     for (index, argument) in arguments.iter().enumerate() {
         if index > 0 {
             out.push_str(", ");
         }
         let name = argument.name.bind(py);
-        let value = match locals_dict {
-            Some(dict) => dict.get_item(name)?,
-            None => match locals.get_item(name) {
-                Ok(value) => Some(value),
-                Err(error) if error.is_instance_of::<pyo3::exceptions::PyKeyError>(py) => None,
-                Err(error) => return Err(error),
-            },
-        };
-        let value = match value {
+        let value = match variables.get(name)? {
             Some(value) => value,
             None => missing(py)?.clone(),
         };
