@@ -607,11 +607,22 @@ impl<'a, 'py, S: Sink> Renderer<'a, 'py, S> {
     /// `object.__repr__(obj)` given its head (see [`object_repr_head`]): `<head object at 0x...>`.
     fn put_object_repr(&mut self, obj: &Bound<'py, PyAny>, head: &str) -> Result<(), Halt> {
         let mut address = [0; 18];
-        let mut parts = [head, " object at ", hex_address(obj.as_ptr() as usize, &mut address), ">"];
+        let address = hex_address(obj.as_ptr() as usize, &mut address);
+        // The head holds names from Python; the rest is plain ASCII.
+        let put_head = |renderer: &mut Self| {
+            if head.is_ascii() && !head.contains('\n') {
+                renderer.sink.put_plain(head)
+            } else {
+                renderer.put(head)
+            }
+        };
         if S::BACKWARD {
-            parts.reverse();
+            [">", address, " object at "].iter().try_for_each(|part| self.sink.put_plain(part))?;
+            put_head(self)
+        } else {
+            put_head(self)?;
+            [" object at ", address, ">"].iter().try_for_each(|part| self.sink.put_plain(part))
         }
-        parts.iter().try_for_each(|part| self.put(part))
     }
 
     fn put_text(&mut self, text: &Bound<'py, PyAny>) -> Result<(), Halt> {
