@@ -180,14 +180,21 @@ unsafe fn deliver(
     let py = unsafe { Python::assume_attached() };
     let tracer = unsafe { Borrowed::from_ptr(py, slf).cast_unchecked::<Tracer>() };
     let this = tracer.get();
-    if this.handler_is_stopped(py) || !this.threads.includes_current_thread() {
+    if this.handler_is_stopped(py) {
         return new_none();
     }
     let site = unsafe { EventSite::of_running_code(code) };
-    let outcome = catch_unwind(AssertUnwindSafe(|| unsafe { Tracer::handle(tracer, site, kind, builtin, arg) }));
+    let disableable = disable == Disable::Allowed && (!kind.counts_frames() || !this.counting.get(py));
+    let outcome = catch_unwind(AssertUnwindSafe(|| unsafe {
+        // A location that can never match is switched off whichever thread reaches it first.
+        if disableable && this.rules_out(py, site, kind) {
+            return true;
+        }
+        this.threads.includes_current_thread() && Tracer::handle(tracer, site, kind, builtin, arg) && disableable
+    }));
     match outcome {
-        Ok(true) if disable == Disable::Allowed && (!kind.counts_frames() || !this.counting.get(py)) => new_disable(py),
-        Ok(_) => new_none(),
+        Ok(true) => new_disable(py),
+        Ok(false) => new_none(),
         Err(_) => {
             failure::report_internal_error(tracer);
             new_none()
@@ -339,14 +346,21 @@ unsafe extern "C" fn on_jump(
         return new_disable(py);
     }
     // Finding the lines scans the code's line table: first rule out code that can never match.
-    let tracer = unsafe { Borrowed::from_ptr(py, slf).cast_unchecked::<Tracer>() }.get();
+    let tracer = unsafe { Borrowed::from_ptr(py, slf).cast_unchecked::<Tracer>() };
     let site = unsafe { EventSite::of_running_code(code) };
-    let ruled_out =
-        matches!(unsafe { tracer.code_verdict(py, site, Kind::Line) }, Ok(verdict) if verdict != Verdict::Effectful);
-    if ruled_out || unsafe { compat::code_line(code, from) != compat::code_line(code, to) } {
-        return new_disable(py);
+    let within_one_line = catch_unwind(AssertUnwindSafe(|| unsafe {
+        !tracer.get().rules_out(py, site, Kind::Line) && compat::code_line(code, from) == compat::code_line(code, to)
+    }));
+    match within_one_line {
+        Ok(true) => unsafe {
+            deliver(slf, code, Kind::Line, false, EventArg::Object(std::ptr::null_mut()), Disable::Allowed)
+        },
+        Ok(false) => new_disable(py),
+        Err(_) => {
+            failure::report_internal_error(tracer);
+            new_none()
+        }
     }
-    unsafe { deliver(slf, code, Kind::Line, false, EventArg::Object(std::ptr::null_mut()), Disable::Allowed) }
 }
 
 /// Profiling mode: the C function a CALL/C_RETURN/C_RAISE is about, as settrace's profiler reports it

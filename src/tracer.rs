@@ -73,6 +73,8 @@ pub struct Tracer {
     pub(crate) event_switches: GilCell<monitoring::EventSwitches>,
     /// Whether the handler may observe `depth`/`calls`, so call and return events must always be counted.
     pub(crate) counting: GilCell<bool>,
+    /// Whether the handler's static verdicts can differ between event kinds (else one is computed per code).
+    verdict_depends_on_kind: GilCell<bool>,
     /// Threads whose events the monitoring backend delivers (settrace is per thread by itself).
     pub(crate) threads: TracedThreads,
 }
@@ -243,10 +245,12 @@ impl Tracer {
             let handler = unsafe { Borrowed::from_ptr(py, handler) };
             let globals = unsafe { Borrowed::from_ptr(py, site.globals).cast_unchecked::<PyDict>() };
             let mut facts = StaticFacts::of_code(info, &globals, kind)?;
-            let mut by_kind = [Verdict::Never; 4];
-            for each_kind in Kind::ALL {
-                facts.kind = each_kind;
-                by_kind[each_kind as usize] = predicates::static_verdict(&handler, &facts)?;
+            let mut by_kind = [predicates::static_verdict(&handler, &facts)?; 4];
+            if self.verdict_depends_on_kind.get(py) {
+                for other_kind in Kind::ALL.into_iter().filter(|other| *other != kind) {
+                    facts.kind = other_kind;
+                    by_kind[other_kind as usize] = predicates::static_verdict(&handler, &facts)?;
+                }
             }
             info.verdicts.set(py, VerdictCache { generation, globals: site.globals as usize, by_kind });
             if let Some(tool_id) = self.tool_id.get(py) {
@@ -255,6 +259,15 @@ impl Tracer {
             Ok(by_kind[kind as usize])
         })
         .unwrap_or(Ok(Verdict::Never))
+    }
+
+    /// Whether the cached verdict lets every event of `kind` at `site` be skipped. Failures to judge say no:
+    /// the event then reports them.
+    ///
+    /// # Safety
+    /// As `code_verdict`.
+    pub(crate) unsafe fn rules_out(&self, py: Python<'_>, site: EventSite, kind: Kind) -> bool {
+        matches!(unsafe { self.code_verdict(py, site, kind) }, Ok(verdict) if verdict != Verdict::Effectful)
     }
 
     /// Judges the code of `frame` and of every frame below it (see `monitoring::switch_on_needed_events`):
@@ -426,6 +439,7 @@ impl Tracer {
             tool_id: GilCell::new(None),
             event_switches: GilCell::new(monitoring::EventSwitches::default()),
             counting: GilCell::new(true),
+            verdict_depends_on_kind: GilCell::new(true),
             threads: TracedThreads::default(),
             threading_support,
             profiling_mode,
@@ -451,6 +465,7 @@ impl Tracer {
         Tracer::stop_tracing(slf)?;
         let (get_name, set_name, hook_name) = this.hook_names();
         this.counting.set(py, predicates::uses_counters(&predicate));
+        this.verdict_depends_on_kind.set(py, predicates::verdict_depends_on_kind(&predicate));
         this.handler.replace(py, Some(predicate.unbind()));
         this.generation.set(py, NEXT_GENERATION.fetch_add(1, Ordering::Relaxed));
         // Thread hooks first: importing `threading` must not itself be traced.
