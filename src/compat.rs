@@ -108,11 +108,86 @@ pub fn frame_back<'py>(frame: &Bound<'py, PyAny>) -> Option<Bound<'py, PyAny>> {
 
 /// `frame.f_locals`: a dict on 3.9 - 3.12, a write-through `FrameLocalsProxy` on 3.13 (PEP 667).
 pub fn frame_locals<'py>(frame: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    #[cfg(Py_3_11)]
+    unsafe {
+        // The attribute's own implementation, without the attribute lookup.
+        Bound::from_owned_ptr_or_err(frame.py(), ffi::PyFrame_GetLocals(frame.as_ptr().cast()))
+    }
+    #[cfg(not(Py_3_11))]
     frame.getattr(pyo3::intern!(frame.py(), "f_locals"))
+}
+
+/// Where `frame.f_locals.get(name)` is read from: on 3.12+ the frame's variables themselves (cells
+/// dereferenced, `PyFrame_GetVar`), which spares building the whole locals dict (3.12) or proxy (3.13) to
+/// read a few names; before that, the locals mapping.
+pub enum Variables<'py> {
+    #[cfg(Py_3_12)]
+    Frame(Bound<'py, PyAny>),
+    Mapping(Bound<'py, PyAny>),
+}
+
+impl<'py> Variables<'py> {
+    /// The variables of a live frame; `locals` gives the mapping where they cannot be read directly.
+    pub fn of_frame(
+        frame: &Bound<'py, PyAny>,
+        locals: impl FnOnce() -> PyResult<Bound<'py, PyAny>>,
+    ) -> PyResult<Variables<'py>> {
+        #[cfg(Py_3_12)]
+        {
+            let _ = locals;
+            Ok(Variables::Frame(frame.clone()))
+        }
+        #[cfg(not(Py_3_12))]
+        {
+            let _ = frame;
+            Ok(Variables::Mapping(locals()?))
+        }
+    }
+
+    /// `get(name)`: None when the name is unbound or unknown.
+    pub fn get(&self, name: &Bound<'py, pyo3::types::PyString>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let py = name.py();
+        match self {
+            #[cfg(Py_3_12)]
+            Variables::Frame(frame) => unsafe {
+                let value = ffi::PyFrame_GetVar(frame.as_ptr().cast(), name.as_ptr());
+                if !value.is_null() {
+                    return Ok(Some(Bound::from_owned_ptr(py, value)));
+                }
+                let error = PyErr::fetch(py);
+                if error.is_instance_of::<pyo3::exceptions::PyNameError>(py) {
+                    Ok(None)
+                } else {
+                    Err(error)
+                }
+            },
+            Variables::Mapping(locals) => match locals.cast::<PyDict>() {
+                Ok(dict) => dict.get_item(name),
+                Err(_) => match locals.get_item(name) {
+                    Ok(value) => Ok(Some(value)),
+                    Err(error) if error.is_instance_of::<pyo3::exceptions::PyKeyError>(py) => Ok(None),
+                    Err(error) => Err(error),
+                },
+            },
+        }
+    }
 }
 
 pub fn frame_globals_bound<'py>(frame: &Bound<'py, PyAny>) -> Bound<'py, PyDict> {
     unsafe { Bound::from_borrowed_ptr(frame.py(), frame_globals(frame.as_ptr().cast())).cast_into_unchecked() }
+}
+
+/// A class's attribute-cache version tag, when it has a valid one. CPython gives a class a new one whenever an
+/// attribute of it or of a base is set. 0 never is valid; before 3.13 a flag also marks it valid, as a changed
+/// class keeps its old number until its next lookup.
+pub fn valid_version_tag(class: &Bound<'_, pyo3::types::PyType>) -> Option<u32> {
+    let class = class.as_type_ptr();
+    let tag = unsafe { (*class).tp_version_tag };
+    #[cfg(not(Py_3_13))]
+    if unsafe { ffi::PyType_GetFlags(class) } & ffi::Py_TPFLAGS_VALID_VERSION_TAG == 0 {
+        return None;
+    }
+    (tag != 0).then_some(tag)
 }
 
 /// The thread identity CPython's `threading.get_ident()` returns.

@@ -433,6 +433,26 @@ impl EventData {
         Some(info.module_facts(py, &compat::frame_globals_bound(frame)).map(|facts| (&**info, facts, lineno)))
     }
 
+    /// The event's variables, for reading a few names: the frame's own unless its `locals` were already
+    /// fetched or replaced (then those).
+    pub(crate) fn variables<'py>(&self, py: Python<'py>) -> PyResult<compat::Variables<'py>> {
+        match (&self.frame, self.slots[Slot::Locals as usize].get(py)) {
+            (Some(frame), None) => compat::Variables::of_frame(frame.bind(py), || self.get(py, Field::Locals)),
+            _ => Ok(compat::Variables::Mapping(self.get(py, Field::Locals)?)),
+        }
+    }
+
+    /// For a live Python (not builtin) event: its code's shared facts, the frame's globals and the current
+    /// line; nothing is looked up.
+    pub(crate) fn live_line<'py>(&self, py: Python<'py>) -> Option<(&Arc<CodeInfo>, Bound<'py, PyDict>, c_int)> {
+        let (Some(info), Some(frame), false) = (&self.code_info, &self.frame, self.builtin) else {
+            return None;
+        };
+        let frame = frame.bind(py);
+        let lineno = unsafe { compat::frame_lineno(frame.as_ptr().cast(), self.line_tracing) };
+        Some((info, compat::frame_globals_bound(frame), lineno))
+    }
+
     /// The Python value of a query field.
     pub fn get<'py>(&self, py: Python<'py>, field: Field) -> PyResult<Bound<'py, PyAny>> {
         Ok(match field {

@@ -22,6 +22,12 @@ impl<T> GilCell<T> {
     pub fn replace(&self, _py: Python<'_>, value: T) -> T {
         unsafe { std::mem::replace(&mut *self.0.get(), value) }
     }
+
+    /// Runs `change` on the value in place. `change` must not call into Python (which could re-enter).
+    #[inline]
+    pub fn with_mut<R>(&self, _py: Python<'_>, change: impl FnOnce(&mut T) -> R) -> R {
+        change(unsafe { &mut *self.0.get() })
+    }
 }
 
 impl<T: Copy> GilCell<T> {

@@ -18,7 +18,6 @@ mod tracer;
 #[pymodule(name = "_hunter")]
 fn hunter_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    attached::register(m)?;
     m.add_class::<tracer::Tracer>()?;
     m.add_function(wrap_pyfunction!(tracer::_stop_all_tracers, m)?)?;
     m.add_class::<event::Event>()?;

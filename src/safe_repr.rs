@@ -28,7 +28,7 @@
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
-use std::fmt::Write as _;
+use std::sync::Arc;
 
 use pyo3::exceptions::{PyAttributeError, PyRecursionError};
 use pyo3::prelude::*;
@@ -36,7 +36,8 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyFrozenSet, PyIterator, PyList, PySet, PyString, PyTuple, PyType};
 use pyo3::{ffi, intern};
 
-use crate::leaf_repr::{leaf, Leaf, ShortText};
+use crate::gilcell::GilCell;
+use crate::leaf_repr::{leaf, Leaf};
 
 /// hunter's default `maxdepth`; also the depth it uses for the parts of a datetime and a pattern.
 pub const DEFAULT_MAXDEPTH: i64 = 5;
@@ -491,52 +492,34 @@ impl<'a, 'py> Renderer<'a, 'py> {
             let open = format!("{}(", ty.name()?.to_string_lossy());
             self.container(&args, depth, sequence, &open, ")")
         } else if has_plain_metaclass(&ty) {
+            if let Some(head) = ObjectReprHeads::find(self.py, &ty) {
+                return self.put_object_repr(obj, &head);
+            }
             let module = if is_ffi_type(&ty, &raw mut ffi::PyBaseObject_Type) {
                 None
             } else {
                 Some(ty.getattr(intern!(self.py, "__module__"))?)
             };
-            if let Some(module) = &module {
-                if is_trusted_module(module) && repr_runs_only_library_code(obj, &ty, known)? {
-                    return self.put_repr(obj);
-                }
+            let trusted = module.as_ref().is_some_and(is_trusted_module);
+            if trusted && repr_runs_only_library_code(obj, &ty, known)? {
+                return self.put_repr(obj);
             }
-            self.put_object_repr(obj, &ty, module.as_ref())
+            let head: Arc<str> = object_repr_head(&ty, module.as_ref())?.into();
+            // For a trusted module the choice of repr depends on the object; otherwise only on the class.
+            if !trusted {
+                ObjectReprHeads::remember(self.py, &ty, &head);
+            }
+            self.put_object_repr(obj, &head)
         } else {
             let text = known.object_repr.bind(self.py).call1((obj,))?;
             self.put_text(&text)
         }
     }
 
-    /// `object.__repr__(obj)` for a class without a metaclass (so reading its names runs no code), given
-    /// the class's `__module__`: `<module.Qualname object at 0x...>`, or `<tp_name object at 0x...>`
-    /// for builtins and a non-str module.
-    fn put_object_repr(
-        &mut self,
-        obj: &Bound<'py, PyAny>,
-        ty: &Bound<'py, PyType>,
-        module: Option<&Bound<'py, PyAny>>,
-    ) -> Result<(), Halt> {
-        let mut address = ShortText::default();
-        let _ = write!(address, "{:#x}", obj.as_ptr() as usize);
-        let module = module.and_then(|module| module.cast::<PyString>().ok()).filter(|module| module != "builtins");
-        let qualname;
-        let (module, name) = match &module {
-            Some(module) => {
-                qualname = ty.qualname()?;
-                (Some(module.to_string_lossy()), qualname.to_string_lossy())
-            }
-            None => (None, unsafe { std::ffi::CStr::from_ptr((*ty.as_type_ptr()).tp_name) }.to_string_lossy()),
-        };
-        let mut parts = [
-            "<",
-            module.as_deref().unwrap_or(""),
-            if module.is_some() { "." } else { "" },
-            &name,
-            " object at ",
-            address.as_str(),
-            ">",
-        ];
+    /// `object.__repr__(obj)` given its head (see [`object_repr_head`]): `<head object at 0x...>`.
+    fn put_object_repr(&mut self, obj: &Bound<'py, PyAny>, head: &str) -> Result<(), Halt> {
+        let mut address = [0; 18];
+        let mut parts = [head, " object at ", hex_address(obj.as_ptr() as usize, &mut address), ">"];
         if self.direction == Direction::Backward {
             parts.reverse();
         }
@@ -751,6 +734,108 @@ impl<'py> Iterator for BackwardItems<'py> {
 
 /// hunter's `type(obj).__module__ in (...)`, minus the `==` call on a non-`str` module value
 /// (which only a user class could hold, and which compares unequal unless it runs user code).
+/// The start of `object.__repr__` text for a class without a metaclass (so reading its names runs no code),
+/// given the class's `__module__`: `<module.Qualname`, or `<tp_name` for builtins and a non-str module.
+fn object_repr_head(ty: &Bound<'_, PyType>, module: Option<&Bound<'_, PyAny>>) -> PyResult<String> {
+    let module = module.and_then(|module| module.cast::<PyString>().ok()).filter(|module| module != "builtins");
+    Ok(match module {
+        Some(module) => format!("<{}.{}", module.to_string_lossy(), ty.qualname()?.to_string_lossy()),
+        None => format!("<{}", unsafe { std::ffi::CStr::from_ptr((*ty.as_type_ptr()).tp_name) }.to_string_lossy()),
+    })
+}
+
+/// `{:#x}` of an address, without the formatting machinery (it runs for every object shown this way).
+fn hex_address(address: usize, buffer: &mut [u8; 18]) -> &str {
+    let mut start = buffer.len();
+    let mut rest = address;
+    loop {
+        start -= 1;
+        buffer[start] = b"0123456789abcdef"[rest & 0xf];
+        rest >>= 4;
+        if rest == 0 {
+            break;
+        }
+    }
+    buffer[start - 2..start].copy_from_slice(b"0x");
+    // SAFETY: only ASCII was written.
+    unsafe { std::str::from_utf8_unchecked(&buffer[start - 2..]) }
+}
+
+/// The object repr heads of recently shown classes. A head is made of the class's `__module__` and
+/// `__qualname__` only, so it is remembered under those two objects (held, so that their addresses stay
+/// theirs; both are exact strs, whose release runs no code), or under the class itself for a static type,
+/// whose names never change. Programs show instances of a few classes over and over, and looking their
+/// names up costs more than the rest of the row.
+struct ObjectReprHeads;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum HeadKey {
+    StaticType(usize),
+    Names { module: usize, qualname: usize },
+}
+
+struct HeadSlot {
+    key: HeadKey,
+    /// The strings behind `HeadKey::Names`.
+    _names: Option<(Py<PyString>, Py<PyString>)>,
+    head: Arc<str>,
+}
+
+/// `(__module__, __qualname__)`.
+type HeadNames<'py> = (Bound<'py, PyString>, Bound<'py, PyString>);
+
+const OBJECT_REPR_HEAD_SLOTS: usize = 64;
+
+static OBJECT_REPR_HEADS: GilCell<[Option<HeadSlot>; OBJECT_REPR_HEAD_SLOTS]> =
+    GilCell::new([const { None }; OBJECT_REPR_HEAD_SLOTS]);
+
+impl ObjectReprHeads {
+    /// The class's key, read without running code: its own address for a static type, else the
+    /// `__qualname__` slot and the `__module__` entry of its dict (None unless both are exact strs).
+    fn key_of<'py>(ty: &Bound<'py, PyType>) -> Option<(HeadKey, Option<HeadNames<'py>>)> {
+        let py = ty.py();
+        if !is_heap_type(ty) {
+            return Some((HeadKey::StaticType(ty.as_ptr() as usize), None));
+        }
+        let qualname = unsafe { (*ty.as_type_ptr().cast::<ffi::PyHeapTypeObject>()).ht_qualname };
+        let dict = unsafe { (*ty.as_type_ptr()).tp_dict };
+        if qualname.is_null() || dict.is_null() {
+            return None;
+        }
+        let qualname = unsafe { Bound::from_borrowed_ptr(py, qualname) }.cast_into_exact::<PyString>().ok()?;
+        let dict = unsafe { Bound::from_borrowed_ptr(py, dict) }.cast_into_exact::<PyDict>().ok()?;
+        let module = dict.get_item(intern!(py, "__module__")).ok()??.cast_into_exact::<PyString>().ok()?;
+        let key = HeadKey::Names { module: module.as_ptr() as usize, qualname: qualname.as_ptr() as usize };
+        Some((key, Some((module, qualname))))
+    }
+
+    fn slot(key: HeadKey) -> usize {
+        let address = match key {
+            HeadKey::StaticType(address) => address,
+            HeadKey::Names { module, qualname } => module ^ qualname.rotate_left(17),
+        };
+        (address >> 4) % OBJECT_REPR_HEAD_SLOTS
+    }
+
+    fn find(py: Python<'_>, ty: &Bound<'_, PyType>) -> Option<Arc<str>> {
+        let (key, _) = Self::key_of(ty)?;
+        OBJECT_REPR_HEADS.with_mut(py, |slots| match &slots[Self::slot(key)] {
+            Some(slot) if slot.key == key => Some(slot.head.clone()),
+            _ => None,
+        })
+    }
+
+    fn remember(py: Python<'_>, ty: &Bound<'_, PyType>, head: &Arc<str>) {
+        let Some((key, names)) = Self::key_of(ty) else {
+            return;
+        };
+        let names = names.map(|(module, qualname)| (module.unbind(), qualname.unbind()));
+        let slot = HeadSlot { key, _names: names, head: head.clone() };
+        // The slot replaced is released after the update, outside of it.
+        let _replaced = OBJECT_REPR_HEADS.with_mut(py, |slots| slots[Self::slot(key)].replace(slot));
+    }
+}
+
 fn is_trusted_module(module: &Bound<'_, PyAny>) -> bool {
     module
         .cast::<PyString>()

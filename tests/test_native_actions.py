@@ -167,3 +167,105 @@ def test_native_printers_keep_the_python_api():
     assert printer.try_repr('x' * 20) == repr('x' * 20)
     printer.repr_func = 'repr'
     assert printer.try_repr(actions) == repr(actions)
+
+
+VARIABLE_STATE = """
+from hunter import VarsPrinter, VarsSnooper, StackPrinter
+
+out = io.StringIO()
+snooper = VarsSnooper(stream=out)
+hunter.trace(Q(module='demo_target', function='add', kind_in=('call', 'line')), action=snooper)
+demo.add(1, c=2)
+hunter.stop()
+print(sorted((key.co_name, sorted(scope.items())) for key, scope in snooper.stored_reprs.items()))
+# A replaced store is the one used: the values already in it count as seen.
+snooper.stored_reprs = {demo.add.__wrapped__.__code__: {'a': '1', 'b': '2'}}
+hunter.trace(Q(module='demo_target', function='add'), action=snooper)
+demo.add(1, c=3)
+hunter.stop()
+print(type(snooper.stored_reprs).__name__, snooper.stored_reprs)
+
+printer = VarsPrinter('a', 'a + b', stream=out)
+print({expression: sorted(names) for expression, names in printer.names.items()})
+stack = StackPrinter(depth=1, limit=1, stream=out)
+stack.limit = 3
+print(stack.depth, stack.limit)
+hunter.trace(Q(module='demo_target', function='add', kind='call'), action=hunter.When(Q(), printer, stack))
+demo.add(5, c=1)
+hunter.stop()
+print(out.getvalue())
+"""
+
+
+def test_variable_printers_state_is_the_python_attributes():
+    ours = run_snippet(VARIABLE_STATE)
+    assert "[('add', [('a', '1'), ('args', '()'), ('b', '2')" in ours
+    # The second trace starts from the replaced store: a and b were seen, c is new in it.
+    assert 'call      [args := ()]\n' in ours and '...       [c := 3]\n' in ours
+    assert normalise(ours) == normalise(run_snippet(VARIABLE_STATE, ours=False))
+
+
+SAME_CODE_OTHER_GLOBALS = """
+# One code object without a filename, run with two globals dicts: the filename shown comes from each one's
+# __file__, so rows formatted for one must not be reused for the other; nor rows formatted with other options.
+code = compile('x = 1\\ny = x + 1\\n', '', 'exec')
+out = io.StringIO()
+printer = CallPrinter(stream=out, filename_alignment=20)
+hunter.trace(kind='line', module_endswith='_module', action=printer)
+for name in ('first_module.py', 'second_module.py', 'first_module.py'):
+    exec(code, {'__file__': name, '__name__': name[:-3]})
+# Options are changed while not tracing: our option setters are Python code, hunter's are not.
+hunter.stop()
+printer.filename_alignment = 30
+hunter.trace(kind='line', module_endswith='_module', action=printer)
+exec(code, {'__file__': 'second_module.py', '__name__': 'second_module'})
+hunter.stop()
+printer.force_colors = True
+printer.stream = out
+hunter.trace(kind='line', module_endswith='_module', action=printer)
+exec(code, {'__file__': 'first_module.py', '__name__': 'first_module'})
+hunter.stop()
+print(out.getvalue())
+"""
+
+
+def test_line_rows_follow_globals_and_options_like_hunter():
+    ours = run_snippet(SAME_CODE_OTHER_GLOBALS)
+    assert 'first_module.py:1' in ours
+    assert 'second_module.py:2' in ours
+    assert normalise(ours) == normalise(run_snippet(SAME_CODE_OTHER_GLOBALS, ours=False))
+
+
+ARGUMENT_KINDS = """
+# Call rows read each parameter's current value: plain, captured by a closure (a cell), *args/**kwargs,
+# keyword-only, deleted or rebound before a generator resumes (its resume is a call event too).
+def captured(a, b=2, *rest, key=None, **options):
+    def inner():
+        return a + b
+    return inner()
+
+def resumed(first, second):
+    del first
+    second = 'rebound'
+    yield second
+    first = 'back'
+    yield first
+
+def shadowed(a):
+    a = [a]
+    return a
+
+out = io.StringIO()
+hunter.trace(kind_in=['call', 'return'], module='__main__', action=CallPrinter(stream=out))
+captured(1, 3, 4, 5, key='k', extra=True)
+list(resumed('one', 'two'))
+shadowed(7)
+hunter.stop()
+print(out.getvalue())
+"""
+
+
+def test_call_rows_show_every_kind_of_parameter_like_hunter():
+    ours = run_snippet(ARGUMENT_KINDS)
+    assert 'resumed(first=<hunter.util.MISSING object at 0x' in ours
+    assert normalise(ours) == normalise(run_snippet(ARGUMENT_KINDS, ours=False))

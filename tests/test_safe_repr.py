@@ -100,3 +100,28 @@ def test_negative_maxdepth_has_no_depth_limit_but_stops_on_cycles():
     cycle.append(cycle)
     with pytest.raises(RecursionError):
         safe_repr(cycle, -1)
+
+
+def test_default_repr_follows_class_renames_and_moves():
+    # Heads of object reprs are remembered per class; renaming or moving the class must show at once.
+    class Widget:
+        def method(self):
+            return self
+
+    widget = Widget().method()
+    address = f'{id(widget):#x}'
+    assert safe_repr(widget) == f'<{__name__}.test_default_repr_follows_class_renames_and_moves.<locals>.Widget object at {address}>'
+    Widget.__qualname__ = 'Gadget'
+    widget.method()
+    assert safe_repr(widget) == f'<{__name__}.Gadget object at {address}>'
+    Widget.__module__ = 'elsewhere'
+    assert safe_repr(widget) == f'<elsewhere.Gadget object at {address}>'
+    assert safe_repr([widget, widget]) == f'[<elsewhere.Gadget object at {address}>, <elsewhere.Gadget object at {address}>]'
+
+
+def test_default_repr_of_many_classes_names_each():
+    classes = [type(f'Class{index}', (), {'__module__': f'module{index}'}) for index in range(200)]
+    objects = [cls() for cls in classes]
+    for _ in range(2):
+        for index, obj in enumerate(objects):
+            assert safe_repr(obj) == f'<module{index}.Class{index} object at {id(obj):#x}>'

@@ -12,22 +12,18 @@ for a known upstream problem:
 * Colour output is written to the stream directly; colorama's ``AnsiToWin32`` wrapper is only used on Windows.
 """
 
-import builtins
 import collections
 import opcode
 import os
 from collections import defaultdict
-from itertools import islice
 from os import getpid
 from typing import ClassVar
 
 from . import config
 from ._hunter import NativeStreamAction
-from .util import BUILTIN_SYMBOLS
 from .util import CALL_COLORS
 from .util import CODE_COLORS
 from .util import OTHER_COLORS
-from .util import frame_iterator
 from .util import iter_symbols
 from .util import safe_repr
 
@@ -49,10 +45,6 @@ if 'RETURN_CONST' in opcode.opmap:
     RETURN_OPCODES += (opcode.opmap['RETURN_CONST'],)
 
 TRUNCATION_FORMAT = '{} {CONT}[...]{RESET} {}'
-# The start of every event row: pid, thread, filename:lineno, then the kind column.
-ROW_START = '{}{}{}{KIND}{:9} '
-# The start of every continuation row (empty filename column, '...' in the kind column).
-CONTINUATION_START = '{}{}{}{CONT}{:9} '
 BANNER_WIDTH = 46
 
 
@@ -177,7 +169,7 @@ class ColorStreamAction(NativeStreamAction, Action):
     _stream = None
     _tty = None
     _repr_func = None
-    # Which rows the native ``__call__`` prints: None (abstract), 'code' or 'call'.
+    # Which rows the native ``__call__`` prints: None (abstract), 'code', 'call', 'vars', 'vars_snooper' or 'stack'.
     _native_printer = None
 
     OTHER_COLORS = OTHER_COLORS
@@ -303,10 +295,6 @@ class ColorStreamAction(NativeStreamAction, Action):
             return TRUNCATION_FORMAT.format(text[:cutoff], text[-cutoff:], **self.other_colors)
         return text
 
-    def _value_text(self, event, value):
-        """Values of detached events were rendered when the event was detached; live ones are rendered now."""
-        return self.try_str(value) if event.detached else self.try_repr(value)
-
     def output(self, format_str, *args, **kwargs):
         """
         Write ``format_str.format(*args, **ANSI_COLORS, **kwargs)`` to ``self.stream``.
@@ -370,18 +358,13 @@ class CallPrinter(CodePrinter):
         cls.locals = defaultdict(list)
 
 
-def _compile_expression(expression):
-    """Compile once up front; an expression that does not compile is kept as text so that evaluating it reports
-    the error on every event, as upstream does."""
-    try:
-        return compile(expression, '<string>', 'eval')
-    except SyntaxError:
-        return expression
-
-
 class VarsPrinter(ColorStreamAction):
     """
     An action that prints local variables and optionally global variables visible from the current executing frame.
+
+    Each expression is evaluated in the event's frame when every name it uses is defined there (a local, a global
+    or a builtin). An expression raising ``AttributeError`` or ``KeyError`` shows nothing; other exceptions show as
+    ``FAILED EVAL``.
 
     Args:
         *names (strings): Names to evaluate. Expressions can be used (will only try to evaluate if all the variables are
@@ -394,65 +377,22 @@ class VarsPrinter(ColorStreamAction):
             If string must be one of 'repr' or 'safe_repr'. Default: ``'safe_repr'``.
     """
 
+    _native_printer = 'vars'
+    # expression -> the set of names it uses.
+    names = _Option()
+
     def __init__(self, *names, **options):
         if not names:
             raise TypeError('VarsPrinter requires at least one variable name/expression.')
         self.names = {name: set(iter_symbols(name)) for name in names}
-        self._compiled = {name: _compile_expression(name) for name in names}
         super().__init__(**options)
-
-    def __call__(self, event):
-        """
-        Print the expressions whose every name is defined in the event's frame.
-        """
-        # Prefixes are computed for every event, printed or not: thread_prefix() records the thread as seen.
-        pid_prefix = self.pid_prefix()
-        thread_prefix = self.thread_prefix(event)
-        frame_symbols = set(event.locals)
-        frame_symbols.update(BUILTIN_SYMBOLS)
-        frame_symbols.update(event.globals)
-        namespace = None
-        first = True
-
-        for expression, symbols in self.names.items():
-            if not frame_symbols >= symbols:
-                continue
-            if namespace is None:
-                namespace = {**vars(builtins), **event.globals}
-            try:
-                value = eval(self._compiled[expression], namespace, event.locals)  # noqa: S307
-            except (AttributeError, KeyError):
-                continue
-            except Exception as exc:
-                text = '{INTERNAL-FAILURE}FAILED EVAL: {INTERNAL-DETAIL}{!r}'.format(exc, **self.other_colors)
-            else:
-                text = self._value_text(event, value)
-
-            if first:
-                self.output(
-                    ROW_START + '{VARS}[{VARS-NAME}{} {VARS}=> {RESET}{}{VARS}]{RESET}\n',
-                    pid_prefix,
-                    thread_prefix,
-                    self.filename_prefix(event),
-                    event.kind,
-                    expression,
-                    text,
-                )
-                first = False
-            else:
-                self.output(
-                    '{}{}{}{CONT}...       {VARS}[{VARS-NAME}{} {VARS}=> {RESET}{}{VARS}]{RESET}\n',
-                    pid_prefix,
-                    thread_prefix,
-                    self.filename_prefix(),
-                    expression,
-                    text,
-                )
 
 
 class VarsSnooper(ColorStreamAction):
     """
-    A PySnooper-inspired action, similar to :class:`~hunter.actions.VarsPrinter`, but only show variable changes.
+    A PySnooper-inspired action, similar to :class:`~hunter.actions.VarsPrinter`, but only show variable changes:
+    the locals that are new (``name := value``) or changed (``name : old => new``) since the last event in the same
+    code object.
 
     .. warning:: Should be considered experimental. Use judiciously.
 
@@ -469,42 +409,13 @@ class VarsSnooper(ColorStreamAction):
             If string must be one of 'repr' or 'safe_repr'. Default: ``'safe_repr'``.
     """
 
+    _native_printer = 'vars_snooper'
+    # event.code (or event.function) -> {name: rendered value}, until that code returns.
+    stored_reprs = _Option()
+
     def __init__(self, **options):
         super().__init__(**options)
         self.stored_reprs = defaultdict(dict)
-
-    def __call__(self, event):
-        """
-        Print the locals that are new (``name := value``) or changed (``name : old => new``) since the last event
-        in the same code object.
-        """
-        # Prefixes are computed for every event, printed or not: thread_prefix() records the thread as seen.
-        pid_prefix = self.pid_prefix()
-        thread_prefix = self.thread_prefix(event)
-        current_reprs = {name: self._value_text(event, value) for name, value in event.locals.items()}
-        scope_key = event.code or event.function
-        scope = self.stored_reprs[scope_key]
-        first = True
-
-        for name, current in sorted(current_reprs.items()):
-            previous = scope.get(name)
-            if previous == current:
-                continue
-            scope[name] = current
-            if previous is None:
-                change = '{VARS}[{VARS-NAME}{} {VARS}:= {RESET}{}{VARS}]{RESET}\n'.format(name, current, **self.other_colors)
-            else:
-                change = '{VARS}[{VARS-NAME}{} {VARS}: {RESET}{}{VARS} => {RESET}{}{VARS}]{RESET}\n'.format(
-                    name, previous, current, **self.other_colors
-                )
-            if first:
-                self.output(ROW_START + '{}', pid_prefix, thread_prefix, self.filename_prefix(event), event.kind, change)
-                first = False
-            else:
-                self.output(CONTINUATION_START + '{}', pid_prefix, thread_prefix, self.filename_prefix(), '...', change)
-
-        if event.kind == 'return':
-            self.stored_reprs.pop(scope_key, None)
 
 
 class ErrorSnooper(CodePrinter):
@@ -605,7 +516,8 @@ class ErrorSnooper(CodePrinter):
 
 class StackPrinter(ColorStreamAction):
     """
-    An action that prints a one-line stacktrace.
+    An action that prints a one-line stacktrace: the event's function followed by its callers,
+    ``function <= path:lineno:caller <= ...``.
 
     Args:
         depth (int): The maximum number of frames to show.
@@ -618,35 +530,11 @@ class StackPrinter(ColorStreamAction):
             If string must be one of 'repr' or 'safe_repr'. Default: ``'safe_repr'``.
     """
 
+    _native_printer = 'stack'
+    depth = _Option()
+    limit = _Option()
+
     def __init__(self, depth=15, limit=2, **options):
         self.limit = limit
         self.depth = depth
         super().__init__(**options)
-
-    def __call__(self, event):
-        """
-        Print the event's function followed by its callers: ``function <= path:lineno:caller <= ...``.
-        """
-        row_start = '{}{}{}{CONT}:{BRIGHT}{fore(BLUE)}'
-        prefixes = self.pid_prefix(), self.thread_prefix(event), self.filename_prefix(event).rstrip()
-        frame = event.frame
-        if frame and frame.f_back:
-            colours = self.other_colors
-            callers = (
-                '{}{CONT}:{RESET}{}{CONT}:{BRIGHT}{fore(BLUE)}{}'.format(
-                    '/'.join(caller.f_code.co_filename.split(os.sep)[-self.limit :]),
-                    caller.f_lineno,
-                    caller.f_code.co_name,
-                    **colours,
-                )
-                for caller in islice(frame_iterator(frame.f_back), self.depth)
-            )
-            separator = ' {KIND}<={RESET} '.format(**colours)
-            self.output(row_start + '{} {KIND}<={RESET} {}{RESET}\n', *prefixes, event.function, separator.join(callers))
-        else:
-            self.output(
-                row_start + '{} {KIND}<= {BRIGHT}{fore(YELLOW)}no frames available {NORMAL}(detached={}){RESET}\n',
-                *prefixes,
-                event.function,
-                event.detached,
-            )

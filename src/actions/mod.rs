@@ -1,13 +1,18 @@
-//! The printing actions' per-event work: `CodePrinter` and `CallPrinter` rows, their prefixes, value
-//! rendering (bounded `safe_repr`, `repr` or any callable) and the single write per event.
+//! The printing actions' per-event work: `CodePrinter` and `CallPrinter` rows (`VarsPrinter` and `VarsSnooper`
+//! in [`vars`], `StackPrinter` in [`stack`]), their prefixes, value rendering (bounded `safe_repr`, `repr` or
+//! any callable) and the single write per event.
 //!
 //! `hunter.actions.ColorStreamAction` (Python) derives from [`NativeStreamAction`]: Python resolves the
 //! options (config defaults, `stream='path'`, colours), the native side reads them back once (again after
 //! any option changes) and does the formatting. `When` hands matching events straight to
 //! [`print_natively`] when an action's `__call__` is ours, so printing runs no Python frame at all.
 
+mod stack;
 mod text;
+mod vars;
 
+use std::collections::HashMap;
+use std::os::raw::c_int;
 use std::sync::Arc;
 
 use pyo3::exceptions::{PyException, PyNotImplementedError, PyTypeError, PyValueError};
@@ -17,6 +22,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PySet, PyString, PyTuple};
 use pyo3::PyTypeInfo;
 
+use crate::codeinfo::CodeInfo;
 use crate::event::{Event, EventData, EventRef, Field, Kind};
 use crate::gilcell::GilCell;
 use crate::safe_repr::{safe_repr_clipped_into, DEFAULT_MAXDEPTH};
@@ -25,13 +31,30 @@ use text::{char_len, push_left_aligned, push_right_aligned, push_spaces};
 const NO_SOURCE_PREFIX: &str = "??? NO SOURCE: ";
 const INDENT: &str = "   ";
 
-/// Which rows `__call__` prints, from the class attribute `_native_printer`.
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// Which rows `__call__` prints, from the class attribute `_native_printer`, with that printer's own options.
 enum Printer {
     /// A base class: `__call__` is abstract.
     Abstract,
     Code,
     Call,
+    Vars(Vec<vars::Expression>),
+    /// VarsSnooper, with its `stored_reprs`.
+    Snooper(Py<PyAny>),
+    Stack(stack::StackOptions),
+}
+
+impl Printer {
+    fn read(action: &Bound<'_, PyAny>) -> PyResult<Printer> {
+        Ok(match action.getattr("_native_printer")? {
+            p if p.is_none() => Printer::Abstract,
+            p if p.eq("code")? => Printer::Code,
+            p if p.eq("call")? => Printer::Call,
+            p if p.eq("vars")? => Printer::Vars(vars::Expression::read_all(action)?),
+            p if p.eq("vars_snooper")? => Printer::Snooper(action.getattr("stored_reprs")?.unbind()),
+            p if p.eq("stack")? => Printer::Stack(stack::StackOptions::read(action)?),
+            p => return Err(PyValueError::new_err(format!("unknown _native_printer {}", p.repr()?))),
+        })
+    }
 }
 
 /// How values are rendered (`repr_func`).
@@ -64,8 +87,7 @@ struct Palette {
 
 impl Palette {
     fn read(other_colors: &Bound<'_, PyAny>, event_colors: &Bound<'_, PyAny>) -> PyResult<Palette> {
-        let colour =
-            |name: &str| -> PyResult<String> { Ok(other_colors.get_item(name)?.str()?.to_string_lossy().into_owned()) };
+        let colour = |name: &str| other_colour(other_colors, name);
         let event_colour = |kind: Kind| -> PyResult<String> {
             Ok(event_colors.call_method1("get", (kind.name(),))?.str()?.to_string_lossy().into_owned())
         };
@@ -95,6 +117,11 @@ impl Palette {
     }
 }
 
+/// `other_colors[name]`, as text.
+fn other_colour(other_colors: &Bound<'_, PyAny>, name: &str) -> PyResult<String> {
+    Ok(other_colors.get_item(name)?.str()?.to_string_lossy().into_owned())
+}
+
 /// CallPrinter's `locals` dict, the version tag its class had then, a thread ident, and that thread's
 /// stack list in the dict.
 type CachedStack = (Py<PyAny>, u32, u64, Py<PyList>);
@@ -114,6 +141,8 @@ struct Options {
     last_seen_thread: GilCell<u64>,
     /// CallPrinter: the `locals` dict, thread and stack list of the last event.
     last_stack: GilCell<Option<CachedStack>>,
+    /// CallPrinter's line rows, by code object and line (see [`push_line_row`]).
+    line_rows: GilCell<LineRows>,
     /// The last filename shown (held, so that its address identifies it) and its formatted column.
     filename_column: GilCell<Option<(Py<PyAny>, String)>>,
     filename_alignment: usize,
@@ -131,12 +160,7 @@ fn alignment(action: &Bound<'_, PyAny>, name: &str) -> PyResult<usize> {
 impl Options {
     fn read(action: &Bound<'_, PyAny>) -> PyResult<Options> {
         let py = action.py();
-        let printer = match action.getattr("_native_printer")? {
-            p if p.is_none() => Printer::Abstract,
-            p if p.eq("code")? => Printer::Code,
-            p if p.eq("call")? => Printer::Call,
-            p => return Err(PyValueError::new_err(format!("unknown _native_printer {}", p.repr()?))),
-        };
+        let printer = Printer::read(action)?;
         let stream = action.getattr("stream")?;
         let write = stream.getattr("write")?;
         let repr_func = action.getattr("repr_func")?;
@@ -161,6 +185,7 @@ impl Options {
             seen_threads: action.getattr("seen_threads")?.cast_into::<PySet>()?.unbind(),
             last_seen_thread: GilCell::new(0),
             last_stack: GilCell::new(None),
+            line_rows: GilCell::new(LineRows::default()),
             filename_column: GilCell::new(None),
             filename_alignment: alignment(action, "filename_alignment")?,
             thread_alignment: alignment(action, "thread_alignment")?,
@@ -204,12 +229,20 @@ impl NativeStreamAction {
         let options = Self::options(slf)?;
         let mut out = slf.get().buffer.replace(py, String::new());
         out.clear();
-        let formatted = match options.printer {
+        let action = slf.as_any();
+        let formatted = match &options.printer {
             Printer::Abstract => Err(PyNotImplementedError::new_err(())),
-            Printer::Code => code_rows(slf.as_any(), &options, event, &mut out),
-            Printer::Call => call_row(slf.as_any(), &options, event, &mut out),
+            Printer::Code => code_rows(action, &options, event, &mut out),
+            Printer::Call => call_row(action, &options, event, &mut out),
+            Printer::Vars(expressions) => vars::vars_rows(action, &options, expressions, event, &mut out),
+            Printer::Snooper(stored_reprs) => {
+                vars::snooper_rows(action, &options, stored_reprs.bind(py), event, &mut out)
+            }
+            Printer::Stack(stack_options) => stack::stack_row(py, &options, stack_options, event, &mut out),
         };
-        let written = formatted.and_then(|()| write(&options, new_py_string(py, &out)));
+        // The variable printers may have nothing to show for an event.
+        let written =
+            formatted.and_then(|()| if out.is_empty() { Ok(()) } else { write(&options, new_py_string(py, &out)) });
         slf.get().buffer.replace(py, out);
         written
     }
@@ -552,11 +585,26 @@ fn push_row_start(
     out: &mut String,
 ) -> PyResult<std::ops::Range<usize>> {
     let owner = push_row_owner(py, options, event, out)?;
+    push_location_and_kind(options, event, facts, out)?;
+    Ok(owner)
+}
+
+/// The part of an event row's start after the owner: filename prefix, then the kind column.
+fn push_location_and_kind(options: &Options, event: &EventData, facts: &Facts<'_>, out: &mut String) -> PyResult<()> {
     push_filename_prefix(options, &facts.filename, &facts.lineno, out)?;
     out.push_str(&options.palette.kind);
     push_left_aligned(out, event.kind.name(), 9);
     out.push(' ');
-    Ok(owner)
+    Ok(())
+}
+
+/// The start of a continuation row: the owner, a blank filename column, then `label` in the kind column.
+fn push_continuation_start(options: &Options, owner: &str, colour: &str, label: &str, out: &mut String) {
+    out.push_str(owner);
+    push_blank_filename_prefix(options, out);
+    out.push_str(colour);
+    push_left_aligned(out, label, 9);
+    out.push(' ');
 }
 
 /// CodePrinter: the (full) source of the event, one row per line, then the value of returns and exceptions.
@@ -582,19 +630,12 @@ fn code_rows(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, ou
     row_end(out, first_line);
     // Decorated definitions: '|' marks the middle lines and '*' the last one.
     for (index, line) in lines.iter().enumerate().skip(1) {
-        out.push_str(&owner);
-        push_blank_filename_prefix(options, out);
-        out.push_str(&palette.kind);
-        push_left_aligned(out, if index + 1 == lines.len() { "   *" } else { "   |" }, 9);
-        out.push(' ');
+        let label = if index + 1 == lines.len() { "   *" } else { "   |" };
+        push_continuation_start(options, &owner, &palette.kind, label, out);
         row_end(out, line);
     }
     if matches!(event.kind, Kind::Return | Kind::Exception) {
-        out.push_str(&owner);
-        push_blank_filename_prefix(options, out);
-        out.push_str(&palette.cont);
-        push_left_aligned(out, "...", 9);
-        out.push(' ');
+        push_continuation_start(options, &owner, &palette.cont, "...", out);
         out.push_str(colour);
         out.push_str(event.kind.name());
         out.push_str(" value: ");
@@ -661,14 +702,18 @@ fn call_row(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, out
     let kind = event.kind;
     let builtin = event.builtin;
     let is_python_call = kind == Kind::Call && !builtin;
-    let facts = Facts::of(py, event)?;
-    let (module, function) = (&facts.module, &facts.function);
     // Only a live event's frame chain tells which calls are still executing.
     if !stack.is_empty() && !event.detached {
         if let Some(frame) = &event.frame {
             drop_finished_calls(&stack, frame.bind(py), is_python_call)?;
         }
     }
+    if kind == Kind::Line {
+        push_row_owner(py, options, event, out)?;
+        return push_line_row(py, options, event, stack.len(), out);
+    }
+    let facts = Facts::of(py, event)?;
+    let (module, function) = (&facts.module, &facts.function);
     if is_python_call {
         let key = frame_key(event.frame.as_ref())
             .map(|key| unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyLong_FromVoidPtr(key as *mut _)) })
@@ -735,16 +780,98 @@ fn call_row(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, out
             }
             return Ok(());
         }
-        (Kind::Line, _) => {
-            out.push_str(&palette.reset);
-            text::push_repeated(out, INDENT, depth);
-            push_stripped_source(options, event, &facts, out)?;
-        }
+        (Kind::Line, _) => unreachable!("line rows are done above"),
     }
     out.push_str(&palette.reset);
     out.push('\n');
     Ok(())
 }
+
+/// A line row's text after the owner and before the indentation (location and kind columns), and after
+/// it (the stripped source), for one line of one code object running with one globals dict (the filename
+/// shown can depend on it).
+struct LineRow {
+    /// Held so that the address in the key stays this code object's.
+    _code: Arc<CodeInfo>,
+    /// Held so that no other dict can take its address.
+    globals: Py<PyDict>,
+    columns: String,
+    source: String,
+}
+
+/// Rows of that many lines are kept at most: programs that keep creating code (templates, namedtuples)
+/// start over instead of growing the cache forever.
+const LINE_ROWS_KEPT: usize = 4096;
+
+/// A CallPrinter line row after its owner prefix. Most events are lines and a line's columns and source
+/// never change, so for live events they are formatted once and reused.
+fn push_line_row(py: Python<'_>, options: &Options, event: &EventData, depth: usize, out: &mut String) -> PyResult<()> {
+    let reset = &options.palette.reset;
+    let format = |columns: &mut String, source: &mut String| -> PyResult<()> {
+        let facts = Facts::of(py, event)?;
+        push_location_and_kind(options, event, &facts, columns)?;
+        columns.push_str(reset);
+        push_stripped_source(options, event, &facts, source)
+    };
+    let push = |out: &mut String, columns: &str, source: &str| {
+        out.push_str(columns);
+        text::push_repeated(out, INDENT, depth);
+        out.push_str(source);
+        out.push_str(reset);
+        out.push('\n');
+    };
+    let Some((code, globals, lineno)) = event.live_line(py) else {
+        let (mut columns, mut source) = (String::new(), String::new());
+        format(&mut columns, &mut source)?;
+        push(out, &columns, &source);
+        return Ok(());
+    };
+    // Taken out while in use: a row formatted by a re-entrant event (a repr_func that prints) is not kept.
+    let mut rows = options.line_rows.replace(py, LineRows::default());
+    let key = (Arc::as_ptr(code) as usize, lineno);
+    if let Some(row) = rows.get(&key).filter(|row| row.globals.is(&globals)) {
+        push(out, &row.columns, &row.source);
+    } else {
+        let globals = globals.unbind();
+        let mut row = LineRow { _code: code.clone(), globals, columns: String::new(), source: String::new() };
+        if let Err(error) = format(&mut row.columns, &mut row.source) {
+            options.line_rows.replace(py, rows);
+            return Err(error);
+        }
+        push(out, &row.columns, &row.source);
+        if rows.len() >= LINE_ROWS_KEPT {
+            rows.clear();
+        }
+        rows.insert(key, row);
+    }
+    options.line_rows.replace(py, rows);
+    Ok(())
+}
+
+/// Hashes the `(address, line)` keys of the line rows with a multiplication per word: SipHash, the
+/// default, costs more than the rest of a cached row.
+#[derive(Default)]
+struct LineKeyHasher(u64);
+
+impl std::hash::Hasher for LineKeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        bytes.iter().for_each(|&byte| self.write_u64(u64::from(byte)));
+    }
+    fn write_u64(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(26) ^ word).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    fn write_usize(&mut self, word: usize) {
+        self.write_u64(word as u64);
+    }
+    fn write_i32(&mut self, word: i32) {
+        self.write_u64(u64::from(word as u32));
+    }
+}
+
+type LineRows = HashMap<(usize, c_int), LineRow, std::hash::BuildHasherDefault<LineKeyHasher>>;
 
 /// `try_source(event).strip()`.
 fn push_stripped_source(options: &Options, event: &EventData, facts: &Facts<'_>, out: &mut String) -> PyResult<()> {
@@ -768,7 +895,7 @@ fn thread_stack<'py>(action: &Bound<'py, PyAny>, options: &Options) -> PyResult<
     let ident = crate::compat::current_thread_ident();
     let cached = options.last_stack.replace(py, None);
     if let Some((_, cached_tag, cached_ident, stack)) = &cached {
-        if valid_version_tag(&class) == Some(*cached_tag) && *cached_ident == ident {
+        if crate::compat::valid_version_tag(&class) == Some(*cached_tag) && *cached_ident == ident {
             let stack = stack.bind(py).clone();
             options.last_stack.replace(py, cached);
             return Ok(stack);
@@ -783,21 +910,9 @@ fn thread_stack<'py>(action: &Bound<'py, PyAny>, options: &Options) -> PyResult<
     };
     // The tag is read after the lookup, which assigns one. Holding the dict keeps its address from being
     // reused by another one.
-    let tag = valid_version_tag(&class).unwrap_or(0);
+    let tag = crate::compat::valid_version_tag(&class).unwrap_or(0);
     options.last_stack.replace(py, Some((stacks.unbind(), tag, ident, stack.clone().unbind())));
     Ok(stack)
-}
-
-/// The class's attribute-cache version tag, when it has a valid one (0 never is; before 3.13 a flag
-/// also marks it valid, as a changed class keeps its old number until its next lookup).
-fn valid_version_tag(class: &Bound<'_, pyo3::types::PyType>) -> Option<u32> {
-    let class = class.as_type_ptr();
-    let tag = unsafe { (*class).tp_version_tag };
-    #[cfg(not(Py_3_13))]
-    if unsafe { ffi::PyType_GetFlags(class) } & ffi::Py_TPFLAGS_VALID_VERSION_TAG == 0 {
-        return None;
-    }
-    (tag != 0).then_some(tag)
 }
 
 /// A return pops the top entry when it is the returning function's.
@@ -830,22 +945,13 @@ fn push_arguments(action: &Bound<'_, PyAny>, options: &Options, event: &EventDat
     if arguments.is_empty() {
         return Ok(());
     }
-    let locals = event.get(py, Field::Locals)?;
-    let locals_dict = locals.cast::<PyDict>().ok();
+    let variables = event.variables(py)?;
     for (index, argument) in arguments.iter().enumerate() {
         if index > 0 {
             out.push_str(", ");
         }
         let name = argument.name.bind(py);
-        let value = match locals_dict {
-            Some(dict) => dict.get_item(name)?,
-            None => match locals.get_item(name) {
-                Ok(value) => Some(value),
-                Err(error) if error.is_instance_of::<pyo3::exceptions::PyKeyError>(py) => None,
-                Err(error) => return Err(error),
-            },
-        };
-        let value = match value {
+        let value = match variables.get(name)? {
             Some(value) => value,
             None => missing(py)?.clone(),
         };

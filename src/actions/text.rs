@@ -57,6 +57,12 @@ pub fn strip_from(out: &mut String, start: usize) {
     out.drain(start..start + offset);
 }
 
+/// `out[start..] = out[start..].rstrip()`.
+pub fn rstrip_from(out: &mut String, start: usize) {
+    let kept = out[start..].trim_end_matches(is_python_space).len();
+    out.truncate(start + kept);
+}
+
 /// `text.splitlines()`: splits on `\n`, `\r`, `\r\n`, `\v`, `\f`, `\x1c`-`\x1e`, `\x85`, U+2028, U+2029.
 pub fn splitlines(text: &str) -> Vec<&str> {
     let mut lines = Vec::new();
@@ -148,6 +154,13 @@ mod tests {
         let mut blank = String::from("a   ");
         strip_from(&mut blank, 1);
         assert_eq!(blank, "a");
+    }
+
+    #[test]
+    fn rstrip_from_keeps_leading_space() {
+        let mut out = String::from("a  b:1 \u{3000} ");
+        rstrip_from(&mut out, 1);
+        assert_eq!(out, "a  b:1");
     }
 
     #[test]

@@ -108,3 +108,9 @@ def main():
     deep_fn(4)
     text = 'unicode \u2603 and {braces}'
     return text, odd
+
+
+def shadowing(len=3, Value='local'):
+    print = 'also local'
+    del Value
+    return len, print

@@ -174,6 +174,82 @@ def vars_printer_colors():
     return printed(lambda out: A.VarsPrinter(*VARS, stream=out, force_colors=True, repr_limit=10, repr_func=masked(A.BUILTIN_REPR_FUNCS['safe_repr'])), threading_support=True)
 
 
+# Globals and builtins of demo_target, attribute access (failing ones show nothing), a comprehension variable
+# that is never a local, an assignment that does not compile as an expression, and constants.
+MORE_VARS = (
+    'Value', 'value.value', 'value.missing', 'functools.wraps.__name__', 'len', 'print', 'args[0]', 'kwargs.get("z")',
+    '[i for i in args]', 'sorted(kwargs)', 'x = 1', '__debug__', '__name__', 'None', 'a if b else c', 'threading',
+    'decorate.__name__ + str(a)', 'total', 'odd', 'int("x")',
+)
+
+
+@scenario
+def vars_printer_expressions():
+    return printed(lambda out: A.VarsPrinter(*MORE_VARS, stream=out, repr_func='repr')) + printed(
+        lambda out: A.VarsPrinter(*MORE_VARS, stream=out, force_colors=True, repr_limit=12, repr_func=masked(repr))
+    )
+
+
+@scenario
+def vars_printer_shadowing():
+    """Locals hide globals and builtins; a deleted local uncovers the global again."""
+    return printed(lambda out: A.VarsPrinter('len', 'Value', 'print', 'print + str(len)', stream=out), function=demo.shadowing)
+
+
+@scenario
+def vars_printer_threads():
+    return printed(
+        lambda out: A.VarsPrinter('a', 'c', 'results', 'name', stream=out, force_pid=True, thread_alignment=15),
+        function=demo.run_threads,
+        threading_support=True,
+    )
+
+
+@scenario
+def vars_threads_auto():
+    """Thread names show once a second thread has had an event, printed or not."""
+    return printed(lambda out: A.VarsPrinter('c', 'results', stream=out), function=demo.run_threads)
+
+
+@scenario
+def vars_printer_changed_options():
+    out = io.StringIO()
+    printer = A.VarsPrinter('a', stream=out)
+    printer.names = {'b': {'b'}, 'a + c': {'a', 'c'}}
+    printer.filename_alignment = 25
+    traced(printer)
+    printer.repr_limit = 3
+    traced(printer)
+    return out.getvalue()
+
+
+class EveryOtherVarsPrinter(A.VarsPrinter):
+    """A subclass adding its own rows around the native ones."""
+
+    def __call__(self, event):
+        if event.kind == 'call':
+            self.output('{VARS}calling {}{RESET}\n', event.function)
+            super().__call__(event)
+        elif event.kind == 'return':
+            super().__call__(event.detach(self.try_repr))
+
+
+class QuietVarsSnooper(A.VarsSnooper):
+    """A subclass that only changes options."""
+
+    EVENT_COLORS = A.CALL_COLORS
+
+    def __init__(self, **options):
+        super().__init__(repr_limit=8, repr_func=masked(repr), **options)
+
+
+@scenario
+def vars_subclasses():
+    return printed(lambda out: EveryOtherVarsPrinter('a', 'x', 'value', stream=out, force_colors=True)) + printed(
+        lambda out: QuietVarsSnooper(stream=out, force_colors=True)
+    )
+
+
 @scenario
 def vars_snooper():
     return printed(lambda out: A.VarsSnooper(stream=out))
@@ -210,6 +286,20 @@ def stack_printer():
 @scenario
 def stack_printer_options():
     return printed(lambda out: A.StackPrinter(depth=2, limit=1, stream=out, force_colors=True, filename_alignment=10))
+
+
+@scenario
+def stack_printer_depths():
+    outputs = []
+    for depth, limit in ((0, 2), (None, 0), (1, -1), (3, 5)):
+        outputs.append(printed(lambda out, depth=depth, limit=limit: A.StackPrinter(depth=depth, limit=limit, stream=out)))
+    out = io.StringIO()
+    printer = A.StackPrinter(stream=out)
+    printer.depth = 1
+    printer.limit = 1
+    traced(printer, function=demo.run_threads, threading_support=True)
+    outputs.append(out.getvalue())
+    return ''.join(outputs)
 
 
 def replaying_detached(printer, value_filter):
