@@ -1,6 +1,7 @@
 //! Facts about a code object, computed once and stored in the code object's "extra" slot, so every
 //! later event from the same code reuses them (and the predicate verdicts derived from them).
 
+use std::borrow::Cow;
 use std::os::raw::c_void;
 use std::sync::{Arc, OnceLock};
 
@@ -200,7 +201,7 @@ pub fn normalize_filename(
             _ => return Ok(pyo3::intern!(py, "?").clone().into_any().unbind()),
         };
     }
-    let Ok(text) = filename.cast::<PyString>().map(|s| s.to_string()) else {
+    let Some(text) = text_of(&filename) else {
         return Ok(filename.unbind());
     };
     if text.ends_with(".pyc") || text.ends_with(".pyo") {
@@ -212,12 +213,19 @@ pub fn normalize_filename(
     Ok(filename.unbind())
 }
 
+/// The text of a str (as `str()` gives it), borrowed from the object when it is an exact str; None for
+/// anything else.
+fn text_of<'a>(value: &'a Bound<'_, PyAny>) -> Option<Cow<'a, str>> {
+    let text = value.cast::<PyString>().ok()?;
+    Some(if value.is_exact_instance_of::<PyString>() { text.to_string_lossy() } else { Cow::Owned(text.to_string()) })
+}
+
 /// hunter's `Event.stdlib` rules, with the sys.prefix (#103) and frozen-module (#125) fixes:
 /// only real stdlib directories and `<frozen ...>` modules count.
 pub fn is_stdlib(py: Python<'_>, module: &Bound<'_, PyAny>, filename: &Bound<'_, PyAny>) -> PyResult<bool> {
     let paths = stdlib_paths(py)?;
-    let module = module.cast::<PyString>().ok().map(|m| m.to_string()).unwrap_or_default();
-    if module.split('.').any(|part| part == "pkg_resources") {
+    let module = text_of(module).unwrap_or_default();
+    if module.contains("pkg_resources") && module.split('.').any(|part| part == "pkg_resources") {
         return Ok(true);
     }
     let Ok(filename) = filename.cast::<PyString>() else {

@@ -27,6 +27,11 @@ pub enum Kind {
 impl Kind {
     pub const ALL: [Kind; 4] = [Kind::Call, Kind::Exception, Kind::Line, Kind::Return];
 
+    /// Whether events of this kind move `depth` and `calls` (for Python code: call and return).
+    pub fn counts_frames(self) -> bool {
+        matches!(self, Kind::Call | Kind::Return)
+    }
+
     /// The kind and `builtin` flag of a `PyTrace_*` value (C_CALL/C_EXCEPTION/C_RETURN are builtin).
     pub fn from_trace(what: c_int) -> Option<(Kind, bool)> {
         Some(match what {

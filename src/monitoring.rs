@@ -9,6 +9,14 @@
 //! only where the per-code verdict is "no effect", and for call/return events only when nothing in the
 //! handler can observe `depth`/`calls` (which count every call and return).
 //!
+//! RAISE and PY_UNWIND cannot be disabled per location, and a program that raises often would pay for
+//! them on every exception. So they are switched on only once some code could have an effect on those events:
+//! when the first event of a code object judges it (for every kind at once) and the verdict for
+//! `exception` (RAISE) or `return` (PY_UNWIND, always on when the handler counts calls) is effectful.
+//! Every code object reports a local event (PY_START, PY_RESUME, LINE...) before it can raise, except
+//! frames already running when tracing starts or their thread is admitted, which are judged then, and
+//! generators thrown into, whose PY_THROW stays switched on for that reason.
+//!
 //! Monitoring is process-wide, while settrace is per thread: events of threads that settrace would not
 //! trace are dropped by `TracedThreads`.
 
@@ -27,6 +35,7 @@ use pyo3::types::PyTuple;
 use crate::compat;
 use crate::event::Kind;
 use crate::failure;
+use crate::predicates::Verdict;
 use crate::tracer::{EventArg, EventSite, Tracer};
 
 pyo3::create_exception!(
@@ -171,14 +180,21 @@ unsafe fn deliver(
     let py = unsafe { Python::assume_attached() };
     let tracer = unsafe { Borrowed::from_ptr(py, slf).cast_unchecked::<Tracer>() };
     let this = tracer.get();
-    if this.handler_is_stopped(py) || !this.threads.includes_current_thread() {
+    if this.handler_is_stopped(py) {
         return new_none();
     }
     let site = unsafe { EventSite::of_running_code(code) };
-    let outcome = catch_unwind(AssertUnwindSafe(|| unsafe { Tracer::handle(tracer, site, kind, builtin, arg) }));
+    let disableable = disable == Disable::Allowed && (!kind.counts_frames() || !this.counting.get(py));
+    let outcome = catch_unwind(AssertUnwindSafe(|| unsafe {
+        // A location that can never match is switched off whichever thread reaches it first.
+        if disableable && this.rules_out(py, site, kind) {
+            return true;
+        }
+        this.threads.includes_current_thread() && Tracer::handle(tracer, site, kind, builtin, arg) && disableable
+    }));
     match outcome {
-        Ok(true) if disable == Disable::Allowed && (kind == Kind::Line || !this.counting.get(py)) => new_disable(py),
-        Ok(_) => new_none(),
+        Ok(true) => new_disable(py),
+        Ok(false) => new_none(),
         Err(_) => {
             failure::report_internal_error(tracer);
             new_none()
@@ -262,16 +278,35 @@ unsafe extern "C" fn on_unwind(
     }
 }
 
-unsafe extern "C" fn on_raise(
+unsafe fn deliver_raised(
     slf: *mut ffi::PyObject,
     args: *mut *mut ffi::PyObject,
     n: ffi::Py_ssize_t,
+    disable: Disable,
 ) -> *mut ffi::PyObject {
     let exception = unsafe { argument(args, n, 2) };
     if exception.is_null() {
         return new_none();
     }
-    unsafe { deliver(slf, argument(args, n, 0), Kind::Exception, false, EventArg::Raised(exception), Disable::Never) }
+    unsafe { deliver(slf, argument(args, n, 0), Kind::Exception, false, EventArg::Raised(exception), disable) }
+}
+
+unsafe extern "C" fn on_raise(
+    slf: *mut ffi::PyObject,
+    args: *mut *mut ffi::PyObject,
+    n: ffi::Py_ssize_t,
+) -> *mut ffi::PyObject {
+    unsafe { deliver_raised(slf, args, n, Disable::Never) }
+}
+
+/// STOP_ITERATION is a local event (the end of a `for` loop or `yield from` over a generator), so code that
+/// can never match switches it off like LINE.
+unsafe extern "C" fn on_stop_iteration(
+    slf: *mut ffi::PyObject,
+    args: *mut *mut ffi::PyObject,
+    n: ffi::Py_ssize_t,
+) -> *mut ffi::PyObject {
+    unsafe { deliver_raised(slf, args, n, Disable::Allowed) }
 }
 
 unsafe extern "C" fn on_line(
@@ -284,6 +319,19 @@ unsafe extern "C" fn on_line(
     }
 }
 
+/// A JUMP event's byte offset, or None if it is not a (small) int.
+unsafe fn offset(value: *mut ffi::PyObject) -> Option<c_int> {
+    if value.is_null() || unsafe { ffi::PyLong_Check(value) } == 0 {
+        return None;
+    }
+    let offset = unsafe { ffi::PyLong_AsLong(value) };
+    if offset == -1 && unsafe { !ffi::PyErr_Occurred().is_null() } {
+        unsafe { ffi::PyErr_Clear() };
+        return None;
+    }
+    c_int::try_from(offset).ok()
+}
+
 /// settrace reports a `line` event for every backward jump, even within one line (loops on one line);
 /// jumps to another line are reported by that line's LINE event.
 unsafe extern "C" fn on_jump(
@@ -293,16 +341,26 @@ unsafe extern "C" fn on_jump(
 ) -> *mut ffi::PyObject {
     let py = unsafe { Python::assume_attached() };
     let (code, source, destination) = unsafe { (argument(args, n, 0), argument(args, n, 1), argument(args, n, 2)) };
-    let offset = |value: *mut ffi::PyObject| -> Option<c_int> {
-        let value = unsafe { Borrowed::from_ptr_or_opt(py, value) }?;
-        value.extract().ok()
-    };
-    let (Some(from), Some(to)) = (offset(source), offset(destination)) else { return new_none() };
-    let same_line = !code.is_null() && unsafe { compat::code_line(code, from) == compat::code_line(code, to) };
-    if to > from || !same_line {
+    let (Some(from), Some(to)) = (unsafe { offset(source) }, unsafe { offset(destination) }) else { return new_none() };
+    if to > from || code.is_null() {
         return new_disable(py);
     }
-    unsafe { deliver(slf, code, Kind::Line, false, EventArg::Object(std::ptr::null_mut()), Disable::Allowed) }
+    // Finding the lines scans the code's line table: first rule out code that can never match.
+    let tracer = unsafe { Borrowed::from_ptr(py, slf).cast_unchecked::<Tracer>() };
+    let site = unsafe { EventSite::of_running_code(code) };
+    let within_one_line = catch_unwind(AssertUnwindSafe(|| unsafe {
+        !tracer.get().rules_out(py, site, Kind::Line) && compat::code_line(code, from) == compat::code_line(code, to)
+    }));
+    match within_one_line {
+        Ok(true) => unsafe {
+            deliver(slf, code, Kind::Line, false, EventArg::Object(std::ptr::null_mut()), Disable::Allowed)
+        },
+        Ok(false) => new_disable(py),
+        Err(_) => {
+            failure::report_internal_error(tracer);
+            new_none()
+        }
+    }
 }
 
 /// Profiling mode: the C function a CALL/C_RETURN/C_RAISE is about, as settrace's profiler reports it
@@ -374,32 +432,74 @@ unsafe extern "C" fn on_c_raise(
     unsafe { deliver_builtin(slf, args, n, Kind::Exception) }
 }
 
-/// (monitoring event name, callback, whether the event is switched on globally). C_RETURN/C_RAISE are
-/// ancillary: they follow CALL.
-const TRACE_CALLBACKS: [(&str, FastCallback, bool); 10] = [
-    ("PY_START", on_start, true),
-    ("PY_RESUME", on_start, true),
-    ("PY_THROW", on_throw, true),
-    ("PY_RETURN", on_return, true),
-    ("PY_YIELD", on_return, true),
-    ("PY_UNWIND", on_unwind, true),
-    ("RAISE", on_raise, true),
-    ("STOP_ITERATION", on_raise, true),
-    ("LINE", on_line, true),
-    ("JUMP", on_jump, true),
+/// When a registered event is switched on.
+#[derive(Clone, Copy)]
+enum Switch {
+    /// For the whole session.
+    Always,
+    /// Never by itself: C_RETURN/C_RAISE are ancillary events, which follow CALL.
+    Ancillary,
+    /// Once some code's verdict for this kind is effectful (or from the start, for a kind that is counted
+    /// when the handler counts calls): events that cannot be disabled per location.
+    OnDemand(Kind),
+}
+
+/// (monitoring event name, callback, when it is switched on).
+const TRACE_CALLBACKS: [(&str, FastCallback, Switch); 10] = [
+    ("PY_START", on_start, Switch::Always),
+    ("PY_RESUME", on_start, Switch::Always),
+    ("PY_THROW", on_throw, Switch::Always),
+    ("PY_RETURN", on_return, Switch::Always),
+    ("PY_YIELD", on_return, Switch::Always),
+    ("PY_UNWIND", on_unwind, Switch::OnDemand(Kind::Return)),
+    ("RAISE", on_raise, Switch::OnDemand(Kind::Exception)),
+    ("STOP_ITERATION", on_stop_iteration, Switch::Always),
+    ("LINE", on_line, Switch::Always),
+    ("JUMP", on_jump, Switch::Always),
 ];
 
-const PROFILE_CALLBACKS: [(&str, FastCallback, bool); 9] = [
-    ("PY_START", on_start, true),
-    ("PY_RESUME", on_start, true),
-    ("PY_THROW", on_profile_throw, true),
-    ("PY_RETURN", on_return, true),
-    ("PY_YIELD", on_return, true),
-    ("PY_UNWIND", on_unwind, true),
-    ("CALL", on_call, true),
-    ("C_RETURN", on_c_return, false),
-    ("C_RAISE", on_c_raise, false),
+const PROFILE_CALLBACKS: [(&str, FastCallback, Switch); 9] = [
+    ("PY_START", on_start, Switch::Always),
+    ("PY_RESUME", on_start, Switch::Always),
+    ("PY_THROW", on_profile_throw, Switch::Always),
+    ("PY_RETURN", on_return, Switch::Always),
+    ("PY_YIELD", on_return, Switch::Always),
+    ("PY_UNWIND", on_unwind, Switch::OnDemand(Kind::Return)),
+    ("CALL", on_call, Switch::Always),
+    ("C_RETURN", on_c_return, Switch::Ancillary),
+    ("C_RAISE", on_c_raise, Switch::Ancillary),
 ];
+
+/// The events a monitoring tracer has switched on, and those it switches on when some code needs them.
+#[derive(Clone, Copy, Default)]
+pub struct EventSwitches {
+    active: u32,
+    /// Per kind (`Kind as usize`): the events still off that code with an effectful verdict for that kind needs.
+    on_demand: [u32; 4],
+}
+
+/// Switches on the on-demand events that a code object with these verdicts (per kind) needs.
+pub(crate) fn switch_on_needed_events(
+    py: Python<'_>,
+    tracer: &Tracer,
+    tool_id: u8,
+    verdicts: &[Verdict; 4],
+) -> PyResult<()> {
+    let mut switches = tracer.event_switches.get(py);
+    let mut wanted = switches.active;
+    for kind in Kind::ALL {
+        if verdicts[kind as usize] == Verdict::Effectful {
+            wanted |= std::mem::take(&mut switches.on_demand[kind as usize]);
+        }
+    }
+    if wanted == switches.active {
+        return Ok(());
+    }
+    switches.active = wanted;
+    tracer.event_switches.set(py, switches);
+    monitoring_namespace(py)?.call_method1(pyo3::intern!(py, "set_events"), (tool_id, wanted))?;
+    Ok(())
+}
 
 /// Method definitions for the callbacks; CPython keeps pointers to them for as long as the callables live.
 struct CallbackDefinitions(Vec<ffi::PyMethodDef>);
@@ -407,7 +507,7 @@ struct CallbackDefinitions(Vec<ffi::PyMethodDef>);
 unsafe impl Send for CallbackDefinitions {}
 unsafe impl Sync for CallbackDefinitions {}
 
-fn definitions(callbacks: &'static [(&'static str, FastCallback, bool)]) -> CallbackDefinitions {
+fn definitions(callbacks: &'static [(&'static str, FastCallback, Switch)]) -> CallbackDefinitions {
     CallbackDefinitions(
         callbacks
             .iter()
@@ -425,9 +525,10 @@ fn monitoring_namespace(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     compat::import(py, "sys")?.getattr(pyo3::intern!(py, "monitoring"))
 }
 
-/// Claims a tool id, registers the callbacks bound to `tracer` and switches the events on. Disabled
-/// locations of earlier runs are re-enabled first (`restart_events`): a new handler judges code anew.
-pub fn start(tracer: &Bound<'_, Tracer>) -> PyResult<u8> {
+/// Claims a tool id (recorded in the tracer), registers the callbacks bound to `tracer` and switches the
+/// events on. Disabled locations of earlier runs are re-enabled first (`restart_events`): a new handler
+/// judges code anew, starting with the frames running now.
+pub fn start(tracer: &Bound<'_, Tracer>) -> PyResult<()> {
     static TRACE_DEFINITIONS: OnceLock<CallbackDefinitions> = OnceLock::new();
     static PROFILE_DEFINITIONS: OnceLock<CallbackDefinitions> = OnceLock::new();
     let py = tracer.py();
@@ -439,10 +540,12 @@ pub fn start(tracer: &Bound<'_, Tracer>) -> PyResult<u8> {
     } else {
         (&TRACE_CALLBACKS[..], TRACE_DEFINITIONS.get_or_init(|| definitions(&TRACE_CALLBACKS)))
     };
+    let this = tracer.get();
+    let counting = this.counting.get(py);
     let registered = (|| -> PyResult<()> {
         let events = monitoring.getattr("events")?;
-        let mut global_events = 0u32;
-        for ((name, _, global), definition) in callbacks.iter().zip(&definitions.0) {
+        let mut switches = EventSwitches::default();
+        for ((name, _, switch), definition) in callbacks.iter().zip(&definitions.0) {
             let event: u32 = events.getattr(*name)?.extract()?;
             let callable = unsafe {
                 let definition = std::ptr::from_ref(definition).cast_mut();
@@ -452,19 +555,25 @@ pub fn start(tracer: &Bound<'_, Tracer>) -> PyResult<u8> {
                 )?
             };
             monitoring.call_method1("register_callback", (tool_id, event, callable))?;
-            if *global {
-                global_events |= event;
+            match *switch {
+                Switch::Always => switches.active |= event,
+                Switch::OnDemand(kind) if counting && kind.counts_frames() => switches.active |= event,
+                Switch::OnDemand(kind) => switches.on_demand[kind as usize] |= event,
+                Switch::Ancillary => {}
             }
         }
+        this.event_switches.set(py, switches);
+        this.tool_id.set(py, Some(tool_id));
         monitoring.call_method0("restart_events")?;
-        monitoring.call_method1("set_events", (tool_id, global_events))?;
-        Ok(())
+        monitoring.call_method1("set_events", (tool_id, switches.active))?;
+        unsafe { this.judge_running_frames(py, ffi::PyEval_GetFrame()) }
     })();
     if let Err(error) = registered {
+        this.tool_id.set(py, None);
         release_tool_id(&monitoring, tool_id)?;
         return Err(error);
     }
-    Ok(tool_id)
+    Ok(())
 }
 
 fn claim_tool_id(monitoring: &Bound<'_, PyAny>) -> PyResult<u8> {

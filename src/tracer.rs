@@ -69,8 +69,12 @@ pub struct Tracer {
     backend_is_auto: bool,
     /// The sys.monitoring tool id in use, while tracing with that backend.
     pub(crate) tool_id: GilCell<Option<u8>>,
+    /// The sys.monitoring events switched on, and those switched on when some code needs them.
+    pub(crate) event_switches: GilCell<monitoring::EventSwitches>,
     /// Whether the handler may observe `depth`/`calls`, so call and return events must always be counted.
     pub(crate) counting: GilCell<bool>,
+    /// Whether the handler's static verdicts can differ between event kinds (else one is computed per code).
+    verdict_depends_on_kind: GilCell<bool>,
     /// Threads whose events the monitoring backend delivers (settrace is per thread by itself).
     pub(crate) threads: TracedThreads,
 }
@@ -105,6 +109,24 @@ impl EventSite {
         } else {
             self.frame
         }
+    }
+}
+
+/// Keeps CPython from reporting trace and monitoring events of the current thread while it lives, as during
+/// a callback.
+struct EventsSuspended(*mut ffi::PyThreadState);
+
+impl EventsSuspended {
+    fn on_this_thread() -> Self {
+        let state = unsafe { ffi::PyThreadState_Get() };
+        unsafe { ffi::PyThreadState_EnterTracing(state) };
+        EventsSuspended(state)
+    }
+}
+
+impl Drop for EventsSuspended {
+    fn drop(&mut self) {
+        unsafe { ffi::PyThreadState_LeaveTracing(self.0) };
     }
 }
 
@@ -204,17 +226,15 @@ impl Tracer {
     }
 
     /// The cached static verdict of the handler for `code` (running with the frame's globals) and `kind`.
-    unsafe fn code_verdict(&self, py: Python<'_>, site: EventSite, kind: Kind) -> PyResult<Verdict> {
+    ///
+    /// The first event of a code object judges it for every kind at once: the monitoring backend needs to know
+    /// whether any kind could have an effect before switching on the events it cannot disable per location.
+    pub(crate) unsafe fn code_verdict(&self, py: Python<'_>, site: EventSite, kind: Kind) -> PyResult<Verdict> {
         let info = unsafe { CodeInfo::of_code(py, site.code)? };
-        let globals = site.globals as usize;
         let generation = self.generation.get(py);
-        let mut cache = info.verdicts.get(py);
-        if cache.generation != generation || cache.globals != globals {
-            cache = VerdictCache { generation, globals, by_kind: [Verdict::Unknown; 4] };
-        }
-        let cached = cache.by_kind[kind as usize];
-        if cached != Verdict::Unknown {
-            return Ok(cached);
+        let cache = info.verdicts.get(py);
+        if cache.generation == generation && cache.globals == site.globals as usize {
+            return Ok(cache.by_kind[kind as usize]);
         }
         attached::run_attached(py, |py| {
             let handler = self.handler.as_ptr(py);
@@ -224,12 +244,53 @@ impl Tracer {
             // Borrowed: computing a verdict runs no user code that could replace the handler.
             let handler = unsafe { Borrowed::from_ptr(py, handler) };
             let globals = unsafe { Borrowed::from_ptr(py, site.globals).cast_unchecked::<PyDict>() };
-            let verdict = predicates::static_verdict(&handler, &StaticFacts::of_code(info, &globals, kind)?)?;
-            cache.by_kind[kind as usize] = verdict;
-            info.verdicts.set(py, cache);
-            Ok(verdict)
+            let mut facts = StaticFacts::of_code(info, &globals, kind)?;
+            let mut by_kind = [predicates::static_verdict(&handler, &facts)?; 4];
+            if self.verdict_depends_on_kind.get(py) {
+                for other_kind in Kind::ALL.into_iter().filter(|other| *other != kind) {
+                    facts.kind = other_kind;
+                    by_kind[other_kind as usize] = predicates::static_verdict(&handler, &facts)?;
+                }
+            }
+            info.verdicts.set(py, VerdictCache { generation, globals: site.globals as usize, by_kind });
+            if let Some(tool_id) = self.tool_id.get(py) {
+                monitoring::switch_on_needed_events(py, self, tool_id, &by_kind)?;
+            }
+            Ok(by_kind[kind as usize])
         })
         .unwrap_or(Ok(Verdict::Never))
+    }
+
+    /// Whether the cached verdict lets every event of `kind` at `site` be skipped. Failures to judge say no:
+    /// the event then reports them.
+    ///
+    /// # Safety
+    /// As `code_verdict`.
+    pub(crate) unsafe fn rules_out(&self, py: Python<'_>, site: EventSite, kind: Kind) -> bool {
+        matches!(unsafe { self.code_verdict(py, site, kind) }, Ok(verdict) if verdict != Verdict::Effectful)
+    }
+
+    /// Judges the code of `frame` and of every frame below it (see `monitoring::switch_on_needed_events`):
+    /// frames already running when monitoring starts, or when it admits their thread, report no PY_START.
+    /// A code that cannot be judged switches on every event, as its events will fail the same way.
+    ///
+    /// # Safety
+    /// `frame` must be a live frame of the current thread, or NULL.
+    pub(crate) unsafe fn judge_running_frames(&self, py: Python<'_>, frame: *mut ffi::PyFrameObject) -> PyResult<()> {
+        let Some(tool_id) = self.tool_id.get(py) else {
+            return Ok(());
+        };
+        // Judging may import modules (`hunter.const`): their events must not reach us meanwhile.
+        let _quiet = EventsSuspended::on_this_thread();
+        let mut frame = unsafe { Bound::from_borrowed_ptr_or_opt(py, frame.cast()) };
+        while let Some(current) = frame {
+            let site = unsafe { EventSite::of_frame(current.as_ptr().cast()) };
+            if unsafe { self.code_verdict(py, site, Kind::Call) }.is_err() {
+                return monitoring::switch_on_needed_events(py, self, tool_id, &[Verdict::Effectful; 4]);
+            }
+            frame = unsafe { Bound::from_owned_ptr_or_opt(py, ffi::PyFrame_GetBack(current.as_ptr().cast()).cast()) };
+        }
+        Ok(())
     }
 
     /// Builds the event and runs the handler on it. On failure, hands back what the report needs.
@@ -376,7 +437,9 @@ impl Tracer {
             backend: GilCell::new(backend),
             backend_is_auto,
             tool_id: GilCell::new(None),
+            event_switches: GilCell::new(monitoring::EventSwitches::default()),
             counting: GilCell::new(true),
+            verdict_depends_on_kind: GilCell::new(true),
             threads: TracedThreads::default(),
             threading_support,
             profiling_mode,
@@ -402,6 +465,7 @@ impl Tracer {
         Tracer::stop_tracing(slf)?;
         let (get_name, set_name, hook_name) = this.hook_names();
         this.counting.set(py, predicates::uses_counters(&predicate));
+        this.verdict_depends_on_kind.set(py, predicates::verdict_depends_on_kind(&predicate));
         this.handler.replace(py, Some(predicate.unbind()));
         this.generation.set(py, NEXT_GENERATION.fetch_add(1, Ordering::Relaxed));
         // Thread hooks first: importing `threading` must not itself be traced.
@@ -414,8 +478,7 @@ impl Tracer {
         if this.backend.get(py) == Backend::Monitoring {
             this.threads.start(py, this.generation.get(py));
             match monitoring::start(slf) {
-                Ok(tool_id) => {
-                    this.tool_id.set(py, Some(tool_id));
+                Ok(()) => {
                     remember_running(py, slf);
                     return Ok(slf.clone());
                 }
@@ -471,6 +534,7 @@ impl Tracer {
             // CPython runs monitoring tools from the highest id down, so the settrace trampoline (id 7) calls
             // us before our own callback sees this very event: admitting the thread is enough.
             this.threads.admit_current_thread();
+            unsafe { this.judge_running_frames(py, frame.as_ptr().cast())? };
             let (_, set_name, _) = this.hook_names();
             crate::compat::import(py, "sys")?.getattr(set_name)?.call1((py.None(),))?;
             return Ok(None);

@@ -9,8 +9,10 @@ and that code which can never match really stops being reported.
 Most tests need Python 3.12+; the ones about 3.9-3.11 run only there.
 """
 
+import io
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -595,6 +597,130 @@ def test_threads_running_before_trace_are_never_traced(backend, threading_suppor
     assert results == [2]
     assert {threadname for threadname, _ in events} == {'MainThread'}
     assert ('MainThread', 'call') in events
+
+
+# RAISE and PY_UNWIND cannot be DISABLEd per location: they are switched on only once some code's verdict
+# for exception (RAISE) or return (PY_UNWIND) events is effectful, or from the start when the handler counts
+# calls. Code judged only later must not lose events to that.
+
+UNDISABLEABLE = ('RAISE', 'PY_UNWIND')
+
+
+def switched_on(tool_id):
+    events = sys.monitoring.get_events(tool_id)
+    return {name for name in UNDISABLEABLE if events & getattr(sys.monitoring.events, name)}
+
+
+def printing(output):
+    """An action that cannot observe depth or calls (so the backend need not count them)."""
+    return hunter.CallPrinter(stream=output, force_colors=False)
+
+
+def printed(output):
+    """What ``printing(output)`` printed, without object addresses (tracebacks differ between runs)."""
+    return re.sub(r' at 0x[0-9a-f]+', ' at 0x...', output.getvalue())
+
+
+@needs_monitoring
+def test_events_that_cannot_be_disabled_are_switched_on_when_some_code_needs_them():
+    output = io.StringIO()
+    tracer = hunter.Tracer(backend='monitoring')
+    tracer.trace(hunter.When(hunter.Q(function='add_one', kind='exception'), printing(output)))
+    try:
+        (tool_id,) = hunter_tool_ids()
+        for _ in range(3):
+            mixed_workload()
+        before = switched_on(tool_id)
+        add_one(1)
+        after = switched_on(tool_id)
+    finally:
+        tracer.stop()
+    assert before == set(), 'mixed_workload() raises, but no exception event of it can match'
+    assert after == {'RAISE'}, 'add_one can have matching exception events, none of its return events match'
+    assert output.getvalue() == ''
+
+
+@needs_monitoring
+def test_a_handler_that_counts_calls_gets_every_unwind_from_the_start():
+    tracer = hunter.Tracer(backend='monitoring').trace(hunter.Q(depth_lt=5, **NEVER_MATCHES))
+    try:
+        (tool_id,) = hunter_tool_ids()
+        mixed_workload()
+        assert switched_on(tool_id) == {'PY_UNWIND'}
+    finally:
+        tracer.stop()
+
+
+def raise_right_after_tracing_starts(tracer, predicate):
+    try:
+        tracer.trace(predicate); int('not a number')  # noqa: E702 - no line event between the two
+    except ValueError:
+        pass
+    finally:
+        tracer.stop()
+
+
+@needs_monitoring
+@pytest.mark.parametrize('kind', ['exception', 'line'])
+def test_a_frame_running_when_tracing_starts_is_judged_then(kind):
+    # Its PY_START is long past and its next event may be the exception itself.
+    outputs = {}
+    for backend in BACKENDS:
+        outputs[backend] = io.StringIO()
+        predicate = hunter.When(hunter.Q(function='raise_right_after_tracing_starts', kind=kind), printing(outputs[backend]))
+        raise_right_after_tracing_starts(hunter.Tracer(backend=backend), predicate)
+    assert printed(outputs['monitoring']) == printed(outputs['settrace'])
+    assert outputs['monitoring'].getvalue().count(kind) >= 1
+
+
+def suspended_generator():
+    try:
+        yield 1
+    except KeyError:
+        raise ValueError('thrown')
+
+
+@needs_monitoring
+@pytest.mark.parametrize('kind', ['exception', 'return'])
+def test_a_generator_thrown_into_is_judged_at_its_throw(kind):
+    # Made and suspended before tracing starts: PY_THROW is the first event of its code.
+    outputs = {}
+    for backend in BACKENDS:
+        generator = suspended_generator()
+        next(generator)
+        outputs[backend] = io.StringIO()
+        tracer = hunter.Tracer(backend=backend)
+        tracer.trace(hunter.When(hunter.Q(function='suspended_generator', kind=kind), printing(outputs[backend])))
+        try:
+            with pytest.raises(ValueError):
+                generator.throw(KeyError('k'))
+        finally:
+            tracer.stop()
+    assert printed(outputs['monitoring']) == printed(outputs['settrace'])
+    assert outputs['monitoring'].getvalue().count(kind) >= 1
+
+
+def failing_thread_target():
+    raise LookupError('from the thread')
+
+
+@needs_monitoring
+def test_frames_below_an_admitted_thread_are_judged_at_its_admission(monkeypatch):
+    # threading's bootstrap frames started before the thread was admitted; run()'s exception reaches them.
+    monkeypatch.setattr(threading, 'excepthook', lambda args: None)
+    outputs = {}
+    for backend in BACKENDS:
+        outputs[backend] = io.StringIO()
+        tracer = hunter.Tracer(backend=backend)
+        tracer.trace(hunter.When(hunter.Q(function='_bootstrap_inner', kind='exception'), printing(outputs[backend])))
+        try:
+            worker = threading.Thread(target=failing_thread_target)
+            worker.start()
+            worker.join()
+        finally:
+            tracer.stop()
+    assert printed(outputs['monitoring']) == printed(outputs['settrace'])
+    assert 'LookupError' in outputs['monitoring'].getvalue()
 
 
 @needs_monitoring

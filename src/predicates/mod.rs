@@ -217,6 +217,25 @@ pub fn uses_counters(predicate: &Bound<'_, PyAny>) -> bool {
     }
 }
 
+/// Whether the static verdict of the predicate can differ between event kinds: only `kind` queries make it.
+pub fn verdict_depends_on_kind(predicate: &Bound<'_, PyAny>) -> bool {
+    let py = predicate.py();
+    if let Ok(query) = predicate.cast_exact::<Query>() {
+        query.get().reads_kind()
+    } else if let Ok(when) = predicate.cast_exact::<When>() {
+        verdict_depends_on_kind(when.get().condition.bind(py))
+    } else if let Ok(not) = predicate.cast_exact::<Not>() {
+        verdict_depends_on_kind(not.get().predicate.bind(py))
+    } else if let Ok(and) = predicate.cast_exact::<And>() {
+        and.get().predicates.bind(py).iter().any(|child| verdict_depends_on_kind(&child))
+    } else if let Ok(or) = predicate.cast_exact::<Or>() {
+        or.get().predicates.bind(py).iter().any(|child| verdict_depends_on_kind(&child))
+    } else {
+        // Anything else is effectful for every kind.
+        false
+    }
+}
+
 /// hunter's own actions that never look at an event's `depth` or `calls` (exact types: a subclass may).
 const COUNTER_BLIND_ACTIONS: [(&str, &str); 8] = [
     ("hunter.actions", "CallPrinter"),

@@ -457,6 +457,10 @@ impl Query {
         }
     }
 
+    pub(crate) fn reads_kind(&self) -> bool {
+        self.conditions.iter().any(|condition| condition.field == Field::Kind)
+    }
+
     pub(crate) fn uses_counters(&self) -> bool {
         self.conditions.iter().any(|condition| matches!(condition.field, Field::Depth | Field::Calls))
     }
