@@ -17,25 +17,36 @@ use crate::predicates::Verdict;
 
 /// Facts that depend on the code object and the globals it runs with.
 pub struct ModuleFacts {
-    globals: usize,
+    /// Held, so that no other dict can take its address while these facts are cached for it.
+    globals: Py<PyDict>,
     pub module: Py<PyAny>,
     pub filename: Py<PyAny>,
     pub stdlib: bool,
 }
 
-/// The predicate verdicts cached for one tracer generation, per settrace kind (call, exception, line, return).
+/// The predicate verdicts cached for one tracer generation and globals dict, per settrace kind (call,
+/// exception, line, return).
 #[derive(Clone, Copy)]
-pub struct VerdictCache {
-    pub generation: u64,
-    pub globals: usize,
-    pub by_kind: [Verdict; 4],
+struct VerdictCache {
+    generation: u64,
+    /// The address of the globals dict, which `CodeInfo::verdict_globals` holds so that no other dict can
+    /// take it (the same code object can run with several, e.g. through `exec`).
+    globals: usize,
+    by_kind: [Verdict; 4],
 }
+
+/// `inspect.CO_OPTIMIZED`.
+const CO_OPTIMIZED: u32 = 0x1;
 
 pub struct CodeInfo {
     pub function: Py<PyAny>,
     pub co_filename: Py<PyAny>,
+    /// A function's code (`CO_OPTIMIZED`), as opposed to module-level, class-body or `exec`'d code, which
+    /// can run again with other globals (and so other module facts).
+    pub is_function: bool,
     module_facts: GilCell<Option<Arc<ModuleFacts>>>,
-    pub verdicts: GilCell<VerdictCache>,
+    verdicts: GilCell<VerdictCache>,
+    verdict_globals: GilCell<Option<Py<PyDict>>>,
     /// `linecache.getlines(...)` of the source file, shared by `source` and `fullsource`.
     pub source_lines: OnceLock<Py<PyAny>>,
     /// `fullsource` of call events (the definition header), for the line it was computed at.
@@ -98,8 +109,10 @@ impl CodeInfo {
         let info = Arc::new(CodeInfo {
             function: code_obj.getattr(pyo3::intern!(py, "co_name"))?.unbind(),
             co_filename: code_obj.getattr(pyo3::intern!(py, "co_filename"))?.unbind(),
+            is_function: code_obj.getattr(pyo3::intern!(py, "co_flags"))?.extract::<u32>()? & CO_OPTIMIZED != 0,
             module_facts: GilCell::new(None),
             verdicts: GilCell::new(VerdictCache { generation: 0, globals: 0, by_kind: [Verdict::Unknown; 4] }),
+            verdict_globals: GilCell::new(None),
             source_lines: OnceLock::new(),
             definition_source: OnceLock::new(),
             co_code: OnceLock::new(),
@@ -113,18 +126,42 @@ impl CodeInfo {
         Ok(unsafe { &*raw })
     }
 
+    /// The verdicts cached for tracer `generation` and the globals dict at `globals`, if any.
+    #[inline]
+    pub fn cached_verdicts(
+        &self,
+        py: Python<'_>,
+        generation: u64,
+        globals: *mut ffi::PyObject,
+    ) -> Option<[Verdict; 4]> {
+        let cache = self.verdicts.get(py);
+        (cache.generation == generation && cache.globals == globals as usize).then_some(cache.by_kind)
+    }
+
+    pub fn remember_verdicts(
+        &self,
+        py: Python<'_>,
+        generation: u64,
+        globals: &Bound<'_, PyDict>,
+        by_kind: [Verdict; 4],
+    ) {
+        let held = self.verdict_globals.replace(py, Some(globals.clone().unbind()));
+        self.verdicts.set(py, VerdictCache { generation, globals: globals.as_ptr() as usize, by_kind });
+        // Released last: dropping the previous dict may run code (its values' finalizers) that reaches us.
+        drop(held);
+    }
+
     /// Module name, filename and stdlib flag for this code running with `globals`.
     pub fn module_facts(&self, py: Python<'_>, globals: &Bound<'_, PyDict>) -> PyResult<Arc<ModuleFacts>> {
-        let key = globals.as_ptr() as usize;
         if let Some(facts) = self.module_facts.get_cloned(py) {
-            if facts.globals == key {
+            if facts.globals.is(globals) {
                 return Ok(facts);
             }
         }
         let module = module_name(py, Some(globals))?;
         let filename = normalize_filename(py, self.co_filename.bind(py), Some(globals))?;
         let stdlib = is_stdlib(py, module.bind(py), filename.bind(py))?;
-        let facts = Arc::new(ModuleFacts { globals: key, module, filename, stdlib });
+        let facts = Arc::new(ModuleFacts { globals: globals.clone().unbind(), module, filename, stdlib });
         self.module_facts.replace(py, Some(facts.clone()));
         Ok(facts)
     }

@@ -32,6 +32,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyTuple;
 
+use crate::codeinfo::CodeInfo;
 use crate::compat;
 use crate::event::Kind;
 use crate::failure;
@@ -186,9 +187,10 @@ unsafe fn deliver(
     let site = unsafe { EventSite::of_running_code(code) };
     let disableable = disable == Disable::Allowed && (!kind.counts_frames() || !this.counting.get(py));
     let outcome = catch_unwind(AssertUnwindSafe(|| unsafe {
-        // A location that can never match is switched off whichever thread reaches it first.
+        // A location that can never match is switched off whichever thread reaches it first. Not in code that
+        // can run again with other globals (`exec`), which can change its verdict: that is only skipped.
         if disableable && this.rules_out(py, site, kind) {
-            return true;
+            return CodeInfo::of_code(py, code).is_ok_and(|info| info.is_function);
         }
         this.threads.includes_current_thread() && Tracer::handle(tracer, site, kind, builtin, arg) && disableable
     }));

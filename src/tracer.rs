@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 
 use crate::attached;
-use crate::codeinfo::{CodeInfo, VerdictCache};
+use crate::codeinfo::CodeInfo;
 use crate::compat;
 use crate::event::{EventData, EventRef, Kind};
 use crate::failure;
@@ -232,9 +232,8 @@ impl Tracer {
     pub(crate) unsafe fn code_verdict(&self, py: Python<'_>, site: EventSite, kind: Kind) -> PyResult<Verdict> {
         let info = unsafe { CodeInfo::of_code(py, site.code)? };
         let generation = self.generation.get(py);
-        let cache = info.verdicts.get(py);
-        if cache.generation == generation && cache.globals == site.globals as usize {
-            return Ok(cache.by_kind[kind as usize]);
+        if let Some(by_kind) = info.cached_verdicts(py, generation, site.globals) {
+            return Ok(by_kind[kind as usize]);
         }
         attached::run_attached(py, |py| {
             let handler = self.handler.as_ptr(py);
@@ -252,7 +251,7 @@ impl Tracer {
                     by_kind[other_kind as usize] = predicates::static_verdict(&handler, &facts)?;
                 }
             }
-            info.verdicts.set(py, VerdictCache { generation, globals: site.globals as usize, by_kind });
+            info.remember_verdicts(py, generation, &globals, by_kind);
             if let Some(tool_id) = self.tool_id.get(py) {
                 monitoring::switch_on_needed_events(py, self, tool_id, &by_kind)?;
             }

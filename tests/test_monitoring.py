@@ -1015,3 +1015,23 @@ def test_profile_builtin_events_match_settrace():
         assert kinds.count(('call', builtin)) == kinds.count(('return', builtin)) == 2
         assert all(event[2] for event in with_monitoring if event[1] == builtin)
     assert with_monitoring == profile_stream('settrace')
+
+
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_code_run_with_other_globals_is_judged_again(backend):
+    # One compiled code object exec'd in namespaces of different modules: the filter matches only one of
+    # them. Each namespace is freed before the next is made, so dicts reuse addresses; and a location ruled
+    # out under one namespace must not stay switched off for the other.
+    if backend == 'monitoring' and not HAS_MONITORING:
+        pytest.skip(f'sys.monitoring (PEP 669) needs Python 3.12+, this is {VERSION}')
+    code = compile('x = 1\ny = x + 1\n', '', 'exec')
+    events = []
+    tracer = hunter.trace(kind='line', module='second', action=recording(events), backend=backend)
+    try:
+        for name in ('first', 'second', 'first', 'second'):
+            exec(code, {'__name__': name})  # noqa: S102
+    finally:
+        hunter.stop()
+    assert tracer.backend == backend
+    assert [event[:2] for event in events] == [('line', '<module>')] * 4
+    assert [event[2] for event in events] == [1, 2, 1, 2]
