@@ -2,7 +2,7 @@
 //! later event from the same code reuses them (and the predicate verdicts derived from them).
 
 use std::borrow::Cow;
-use std::os::raw::c_void;
+use std::os::raw::{c_int, c_void};
 use std::sync::{Arc, OnceLock};
 
 use pyo3::exceptions::PyRuntimeError;
@@ -11,7 +11,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString, PyTuple};
 
-use crate::compat::code_extra;
+use crate::compat::{self, code_extra};
 use crate::gilcell::GilCell;
 use crate::predicates::Verdict;
 
@@ -35,6 +35,11 @@ struct VerdictCache {
     by_kind: [Verdict; 4],
 }
 
+/// How many `(offset, line)` pairs a code object keeps.
+const LINE_SLOTS: usize = 16;
+
+type LineSlots = [(c_int, c_int); LINE_SLOTS];
+
 /// `inspect.CO_OPTIMIZED`.
 const CO_OPTIMIZED: u32 = 0x1;
 
@@ -47,6 +52,8 @@ pub struct CodeInfo {
     module_facts: GilCell<Option<Arc<ModuleFacts>>>,
     verdicts: GilCell<VerdictCache>,
     verdict_globals: GilCell<Option<Py<PyDict>>>,
+    /// Recently looked up `(instruction offset, line)` pairs (see `line_at`).
+    lines_by_offset: GilCell<Option<Box<LineSlots>>>,
     /// `linecache.getlines(...)` of the source file, shared by `source` and `fullsource`.
     pub source_lines: OnceLock<Py<PyAny>>,
     /// `fullsource` of call events (the definition header), for the line it was computed at.
@@ -113,6 +120,7 @@ impl CodeInfo {
             module_facts: GilCell::new(None),
             verdicts: GilCell::new(VerdictCache { generation: 0, globals: 0, by_kind: [Verdict::Unknown; 4] }),
             verdict_globals: GilCell::new(None),
+            lines_by_offset: GilCell::new(None),
             source_lines: OnceLock::new(),
             definition_source: OnceLock::new(),
             co_code: OnceLock::new(),
@@ -124,6 +132,24 @@ impl CodeInfo {
             return Err(PyRuntimeError::new_err("hunter: cannot attach data to a code object"));
         }
         Ok(unsafe { &*raw })
+    }
+
+    /// The line of the instruction at byte `offset` of this code (`code`). CPython finds it by walking the
+    /// code's line table from the start, which costs more than printing the event in a long function; events
+    /// that arrive without their line (all but line events, with the monitoring backend) look it up here.
+    pub fn line_at(&self, py: Python<'_>, code: *mut ffi::PyObject, offset: c_int) -> c_int {
+        let slot = (offset as usize / 2) % LINE_SLOTS;
+        let cached = self.lines_by_offset.with_mut(py, |lines| lines.as_ref().map(|lines| lines[slot]));
+        if let Some((cached_offset, line)) = cached {
+            if cached_offset == offset {
+                return line;
+            }
+        }
+        let line = unsafe { compat::code_line(code, offset) };
+        self.lines_by_offset.with_mut(py, |lines| {
+            lines.get_or_insert_with(|| Box::new([(-1, 0); LINE_SLOTS]))[slot] = (offset, line);
+        });
+        line
     }
 
     /// The verdicts cached for tracer `generation` and the globals dict at `globals`, if any.

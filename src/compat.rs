@@ -85,6 +85,22 @@ pub unsafe fn frame_lineno(frame: *mut ffi::PyFrameObject, line_tracing: bool) -
     unsafe { ffi::PyFrame_GetLineNumber(frame) }
 }
 
+/// The byte offset of the frame's current instruction where it can be read without a lookup (3.11+), for
+/// finding its line by offset; None before 3.11 or when the frame has not started.
+#[inline]
+pub unsafe fn frame_offset(frame: *mut ffi::PyFrameObject) -> Option<c_int> {
+    #[cfg(Py_3_11)]
+    {
+        let offset = unsafe { ffi::PyFrame_GetLasti(frame) };
+        (offset >= 0).then_some(offset)
+    }
+    #[cfg(not(Py_3_11))]
+    {
+        let _ = frame;
+        None
+    }
+}
+
 /// `f_lasti` as a byte offset into `co_code`, the unit Python code sees.
 pub fn frame_lasti(frame: &Bound<'_, PyAny>) -> PyResult<isize> {
     #[cfg(Py_3_11)]
@@ -188,6 +204,36 @@ pub fn valid_version_tag(class: &Bound<'_, pyo3::types::PyType>) -> Option<u32> 
         return None;
     }
     (tag != 0).then_some(tag)
+}
+
+/// Keeps CPython from reporting trace and monitoring events of the current thread while it lives, as during
+/// a callback. Only the monitoring backend (3.12+) needs it; before 3.11 CPython has no API for it and the
+/// guard does nothing.
+pub struct EventsSuspended {
+    #[cfg(Py_3_11)]
+    state: *mut ffi::PyThreadState,
+}
+
+impl EventsSuspended {
+    pub fn on_this_thread() -> Self {
+        #[cfg(Py_3_11)]
+        {
+            let state = unsafe { ffi::PyThreadState_Get() };
+            unsafe { ffi::PyThreadState_EnterTracing(state) };
+            EventsSuspended { state }
+        }
+        #[cfg(not(Py_3_11))]
+        EventsSuspended {}
+    }
+}
+
+impl Drop for EventsSuspended {
+    fn drop(&mut self) {
+        #[cfg(Py_3_11)]
+        unsafe {
+            ffi::PyThreadState_LeaveTracing(self.state)
+        };
+    }
 }
 
 /// The thread identity CPython's `threading.get_ident()` returns.

@@ -301,10 +301,7 @@ impl EventData {
             Slot::Filename => self.module_facts(py)?.filename.clone_ref(py),
             Slot::Lineno => {
                 let frame = self.frame(py)?;
-                unsafe { compat::frame_lineno(frame.as_ptr().cast(), self.line_tracing) }
-                    .into_pyobject(py)?
-                    .into_any()
-                    .unbind()
+                self.current_line(py, frame).into_pyobject(py)?.into_any().unbind()
             }
             Slot::Globals | Slot::Locals if self.builtin => PyDict::new(py).into_any().unbind(),
             Slot::Globals => compat::frame_globals_bound(self.frame(py)?).into_any().unbind(),
@@ -419,6 +416,18 @@ impl EventData {
         })
     }
 
+    /// The frame's current line. With line tracing (settrace backend) the frame keeps it; otherwise
+    /// (monitoring backend, profile mode) it is looked up by instruction offset, through the code's cache.
+    fn current_line(&self, py: Python<'_>, frame: &Bound<'_, PyAny>) -> c_int {
+        let frame = frame.as_ptr().cast();
+        if !self.line_tracing {
+            if let (Some(info), Some(offset)) = (&self.code_info, unsafe { compat::frame_offset(frame) }) {
+                return info.line_at(py, unsafe { compat::frame_code(frame) }, offset);
+            }
+        }
+        unsafe { compat::frame_lineno(frame, self.line_tracing) }
+    }
+
     /// For a live Python (not builtin) event: the code's facts and the current line, read without
     /// creating or caching Python objects (the printers' hot path).
     pub(crate) fn live_facts(
@@ -429,7 +438,7 @@ impl EventData {
             return None;
         };
         let frame = frame.bind(py);
-        let lineno = unsafe { compat::frame_lineno(frame.as_ptr().cast(), self.line_tracing) };
+        let lineno = self.current_line(py, frame);
         Some(info.module_facts(py, &compat::frame_globals_bound(frame)).map(|facts| (&**info, facts, lineno)))
     }
 
@@ -449,7 +458,7 @@ impl EventData {
             return None;
         };
         let frame = frame.bind(py);
-        let lineno = unsafe { compat::frame_lineno(frame.as_ptr().cast(), self.line_tracing) };
+        let lineno = self.current_line(py, frame);
         Some((info, compat::frame_globals_bound(frame), lineno))
     }
 

@@ -347,11 +347,15 @@ unsafe extern "C" fn on_jump(
     if to > from || code.is_null() {
         return new_disable(py);
     }
-    // Finding the lines scans the code's line table: first rule out code that can never match.
+    // Finding the lines may scan the code's line table: first rule out code that can never match.
     let tracer = unsafe { Borrowed::from_ptr(py, slf).cast_unchecked::<Tracer>() };
     let site = unsafe { EventSite::of_running_code(code) };
     let within_one_line = catch_unwind(AssertUnwindSafe(|| unsafe {
-        !tracer.get().rules_out(py, site, Kind::Line) && compat::code_line(code, from) == compat::code_line(code, to)
+        if tracer.get().rules_out(py, site, Kind::Line) {
+            return false;
+        }
+        let info = CodeInfo::of_code(py, code);
+        info.is_ok_and(|info| info.line_at(py, code, from) == info.line_at(py, code, to))
     }));
     match within_one_line {
         Ok(true) => unsafe {

@@ -112,24 +112,6 @@ impl EventSite {
     }
 }
 
-/// Keeps CPython from reporting trace and monitoring events of the current thread while it lives, as during
-/// a callback.
-struct EventsSuspended(*mut ffi::PyThreadState);
-
-impl EventsSuspended {
-    fn on_this_thread() -> Self {
-        let state = unsafe { ffi::PyThreadState_Get() };
-        unsafe { ffi::PyThreadState_EnterTracing(state) };
-        EventsSuspended(state)
-    }
-}
-
-impl Drop for EventsSuspended {
-    fn drop(&mut self) {
-        unsafe { ffi::PyThreadState_LeaveTracing(self.0) };
-    }
-}
-
 /// An event's `arg` as a backend has it: the object itself, or (sys.monitoring) the raised exception that
 /// settrace would have passed as an `(type, value, traceback)` tuple.
 #[derive(Clone, Copy)]
@@ -280,7 +262,7 @@ impl Tracer {
             return Ok(());
         };
         // Judging may import modules (`hunter.const`): their events must not reach us meanwhile.
-        let _quiet = EventsSuspended::on_this_thread();
+        let _quiet = crate::compat::EventsSuspended::on_this_thread();
         let mut frame = unsafe { Bound::from_borrowed_ptr_or_opt(py, frame.cast()) };
         while let Some(current) = frame {
             let site = unsafe { EventSite::of_frame(current.as_ptr().cast()) };
@@ -325,7 +307,8 @@ impl Tracer {
                 self.depth.get(py),
                 self.calls.get(py),
                 self.threading_support,
-                !self.profiling_mode,
+                // Only settrace's line tracing keeps the frame's line up to date.
+                !self.profiling_mode && self.backend.get(py) != Backend::Monitoring,
                 Some(code_info),
             )
         };
