@@ -211,12 +211,27 @@ impl Tracer {
     ///
     /// The first event of a code object judges it for every kind at once: the monitoring backend needs to know
     /// whether any kind could have an effect before switching on the events it cannot disable per location.
+    #[inline]
     pub(crate) unsafe fn code_verdict(&self, py: Python<'_>, site: EventSite, kind: Kind) -> PyResult<Verdict> {
         let info = unsafe { CodeInfo::of_code(py, site.code)? };
         let generation = self.generation.get(py);
-        if let Some(by_kind) = info.cached_verdicts(py, generation, site.globals) {
-            return Ok(by_kind[kind as usize]);
+        match info.cached_verdicts(py, generation, site.globals) {
+            Some(by_kind) => Ok(by_kind[kind as usize]),
+            None => unsafe { self.judge_code(py, info, generation, site, kind) },
         }
+    }
+
+    /// Computes and caches the verdicts of a code object running with the site's globals (its first event).
+    #[cold]
+    #[inline(never)]
+    unsafe fn judge_code(
+        &self,
+        py: Python<'_>,
+        info: &CodeInfo,
+        generation: u64,
+        site: EventSite,
+        kind: Kind,
+    ) -> PyResult<Verdict> {
         attached::run_attached(py, |py| {
             let handler = self.handler.as_ptr(py);
             if handler.is_null() {
