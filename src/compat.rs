@@ -85,6 +85,11 @@ pub unsafe fn frame_lineno(frame: *mut ffi::PyFrameObject, line_tracing: bool) -
     unsafe { ffi::PyFrame_GetLineNumber(frame) }
 }
 
+/// Whether a settrace-style tracer's frame line equals the line of the frame's current instruction at events
+/// other than lines. From 3.12 on CPython's settrace emulation sets `f_lineno` only during a line event and
+/// clears it afterwards; before, line tracing keeps `f_lineno` as the last line traced (return events report it).
+pub const TRACED_LINE_IS_INSTRUCTION_LINE: bool = cfg!(Py_3_12);
+
 /// The byte offset of the frame's current instruction where it can be read without a lookup (3.11+), for
 /// finding its line by offset; None before 3.11 or when the frame has not started.
 #[inline]

@@ -416,11 +416,12 @@ impl EventData {
         })
     }
 
-    /// The frame's current line. With line tracing (settrace backend) the frame keeps it; otherwise
-    /// (monitoring backend, profile mode) it is looked up by instruction offset, through the code's cache.
+    /// The frame's current line, looked up by instruction offset through the code's cache where that gives
+    /// the frame's line (the monitoring backend, profile mode, and settrace's events other than lines from
+    /// 3.12 on); else as the frame keeps it (cheap: line events set it).
     fn current_line(&self, py: Python<'_>, frame: &Bound<'_, PyAny>) -> c_int {
         let frame = frame.as_ptr().cast();
-        if !self.line_tracing {
+        if !self.line_tracing || (compat::TRACED_LINE_IS_INSTRUCTION_LINE && self.kind != Kind::Line) {
             if let (Some(info), Some(offset)) = (&self.code_info, unsafe { compat::frame_offset(frame) }) {
                 return info.line_at(py, unsafe { compat::frame_code(frame) }, offset);
             }

@@ -598,6 +598,8 @@ impl<'a, 'py, S: Sink> Renderer<'a, 'py, S> {
                 ObjectReprHeads::remember(self.py, &ty, &head);
             }
             self.put_object_repr(obj, &head)
+        } else if let Some(head) = ObjectReprHeads::of_any_class(self.py, &ty) {
+            self.put_object_repr(obj, &head)
         } else {
             let text = known.object_repr.bind(self.py).call1((obj,))?;
             self.put_text(&text)
@@ -973,6 +975,24 @@ impl ObjectReprHeads {
             Some(slot) if slot.key == key => Some(slot.head.clone()),
             _ => None,
         })
+    }
+
+    /// The head for a class with any metaclass: `object.__repr__` reads the class's `__module__` entry and
+    /// `__qualname__` slot directly, without running metaclass code, and so does this. None where the head would
+    /// come from `tp_name` (a static type, or `__module__` not a str or `'builtins'`).
+    fn of_any_class(py: Python<'_>, ty: &Bound<'_, PyType>) -> Option<Arc<str>> {
+        if let Some(head) = Self::find(py, ty) {
+            return Some(head);
+        }
+        let (_, Some((module, qualname))) = Self::key_of(ty)? else {
+            return None;
+        };
+        if module == "builtins" {
+            return None;
+        }
+        let head: Arc<str> = format!("<{}.{}", module.to_string_lossy(), qualname.to_string_lossy()).into();
+        Self::remember(py, ty, &head);
+        Some(head)
     }
 
     fn remember(py: Python<'_>, ty: &Bound<'_, PyType>, head: &Arc<str>) {

@@ -135,3 +135,21 @@ def test_default_repr_of_many_classes_names_each():
     for _ in range(2):
         for index, obj in enumerate(objects):
             assert safe_repr(obj) == f'<module{index}.Class{index} object at {id(obj):#x}>'
+
+
+def test_default_repr_of_instances_of_classes_with_a_metaclass():
+    # object.__repr__'s text, read without running metaclass code, also after the class is renamed.
+    import abc
+
+    class Meta(type):
+        def __getattribute__(cls, name):
+            raise AssertionError(f'metaclass code ran for {name}')
+
+    for metaclass in (abc.ABCMeta, Meta):
+        cls = metaclass('Shape', (), {'__module__': 'geometry', '__qualname__': 'Shape'})
+        shape = cls()
+        assert safe_repr(shape) == object.__repr__(shape) == f'<geometry.Shape object at {id(shape):#x}>'
+        type.__setattr__(cls, '__qualname__', 'Outer.Shape')
+        assert safe_repr([shape]) == f'[<geometry.Outer.Shape object at {id(shape):#x}>]'
+        type.__setattr__(cls, '__module__', 'builtins')
+        assert safe_repr(shape) == object.__repr__(shape) == f'<Shape object at {id(shape):#x}>'
