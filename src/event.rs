@@ -435,12 +435,8 @@ impl EventData {
         &self,
         py: Python<'_>,
     ) -> Option<PyResult<(&CodeInfo, Arc<codeinfo::ModuleFacts>, c_int)>> {
-        let (Some(info), Some(frame), false) = (&self.code_info, &self.frame, self.builtin) else {
-            return None;
-        };
-        let frame = frame.bind(py);
-        let lineno = self.current_line(py, frame);
-        Some(info.module_facts(py, &compat::frame_globals_bound(frame)).map(|facts| (&**info, facts, lineno)))
+        let (info, globals, lineno) = self.live_line(py)?;
+        Some(info.module_facts(py, &globals).map(|facts| (&**info, facts, lineno)))
     }
 
     /// The event's variables, for reading a few names: the frame's own unless its `locals` were already
