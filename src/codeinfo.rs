@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 use std::os::raw::{c_int, c_void};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::ffi;
@@ -12,7 +12,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString, PyTuple};
 
 use crate::compat::{self, code_extra};
-use crate::gilcell::GilCell;
+use crate::gilcell::{GilCell, GilRc};
 use crate::predicates::Verdict;
 
 /// Facts that depend on the code object and the globals it runs with.
@@ -49,7 +49,7 @@ pub struct CodeInfo {
     /// A function's code (`CO_OPTIMIZED`), as opposed to module-level, class-body or `exec`'d code, which
     /// can run again with other globals (and so other module facts).
     pub is_function: bool,
-    module_facts: GilCell<Option<Arc<ModuleFacts>>>,
+    module_facts: GilCell<Option<GilRc<ModuleFacts>>>,
     verdicts: GilCell<VerdictCache>,
     verdict_globals: GilCell<Option<Py<PyDict>>>,
     /// Recently looked up `(instruction offset, line)` pairs (see `line_at`).
@@ -77,7 +77,7 @@ static EXTRA_INDEX: OnceLock<ffi::Py_ssize_t> = OnceLock::new();
 unsafe extern "C" fn free_code_info(ptr: *mut c_void) {
     if !ptr.is_null() {
         // Called by CPython when the code object dies, with the interpreter attached.
-        drop(unsafe { Arc::from_raw(ptr.cast::<CodeInfo>()) });
+        drop(unsafe { GilRc::from_raw(ptr.cast::<CodeInfo>()) });
     }
 }
 
@@ -102,18 +102,16 @@ impl CodeInfo {
     }
 
     /// A counted handle, for events that may outlive the current callback.
-    pub fn shared(py: Python<'_>, code: *mut ffi::PyObject) -> PyResult<Arc<CodeInfo>> {
+    pub fn shared(py: Python<'_>, code: *mut ffi::PyObject) -> PyResult<GilRc<CodeInfo>> {
         let info: *const CodeInfo = unsafe { Self::of_code(py, code)? };
-        unsafe {
-            Arc::increment_strong_count(info);
-            Ok(Arc::from_raw(info))
-        }
+        // The code object's extra holds the reference given up in `create`.
+        Ok(unsafe { GilRc::clone_raw(py, info) })
     }
 
     #[cold]
     fn create<'a>(py: Python<'_>, code: *mut ffi::PyObject, index: ffi::Py_ssize_t) -> PyResult<&'a CodeInfo> {
         let code_obj = unsafe { Bound::from_borrowed_ptr(py, code) };
-        let info = Arc::new(CodeInfo {
+        let info = GilRc::new(CodeInfo {
             function: code_obj.getattr(pyo3::intern!(py, "co_name"))?.unbind(),
             co_filename: code_obj.getattr(pyo3::intern!(py, "co_filename"))?.unbind(),
             is_function: code_obj.getattr(pyo3::intern!(py, "co_flags"))?.extract::<u32>()? & CO_OPTIMIZED != 0,
@@ -126,9 +124,9 @@ impl CodeInfo {
             co_code: OnceLock::new(),
             arguments: OnceLock::new(),
         });
-        let raw = Arc::into_raw(info);
+        let raw = GilRc::into_raw(info);
         if !unsafe { code_extra::set(code, index, raw.cast_mut().cast()) } {
-            drop(unsafe { Arc::from_raw(raw) });
+            drop(unsafe { GilRc::from_raw(raw) });
             return Err(PyRuntimeError::new_err("hunter: cannot attach data to a code object"));
         }
         Ok(unsafe { &*raw })
@@ -178,8 +176,8 @@ impl CodeInfo {
     }
 
     /// Module name, filename and stdlib flag for this code running with `globals`.
-    pub fn module_facts(&self, py: Python<'_>, globals: &Bound<'_, PyDict>) -> PyResult<Arc<ModuleFacts>> {
-        if let Some(facts) = self.module_facts.get_cloned(py) {
+    pub fn module_facts(&self, py: Python<'_>, globals: &Bound<'_, PyDict>) -> PyResult<GilRc<ModuleFacts>> {
+        if let Some(facts) = self.module_facts.clone_shared(py) {
             if facts.globals.is(globals) {
                 return Ok(facts);
             }
@@ -187,8 +185,8 @@ impl CodeInfo {
         let module = module_name(py, Some(globals))?;
         let filename = normalize_filename(py, self.co_filename.bind(py), Some(globals))?;
         let stdlib = is_stdlib(py, module.bind(py), filename.bind(py))?;
-        let facts = Arc::new(ModuleFacts { globals: globals.clone().unbind(), module, filename, stdlib });
-        self.module_facts.replace(py, Some(facts.clone()));
+        let facts = GilRc::new(ModuleFacts { globals: globals.clone().unbind(), module, filename, stdlib });
+        self.module_facts.replace(py, Some(facts.clone_ref(py)));
         Ok(facts)
     }
 

@@ -3,7 +3,6 @@
 
 use std::cell::OnceCell;
 use std::os::raw::c_int;
-use std::sync::Arc;
 
 use pyo3::exceptions::{PyAttributeError, PyTypeError, PyValueError};
 use pyo3::ffi;
@@ -13,7 +12,7 @@ use pyo3::types::{PyDict, PyString};
 
 use crate::codeinfo::{self, CodeInfo};
 use crate::compat;
-use crate::gilcell::GilOnce;
+use crate::gilcell::{GilOnce, GilRc};
 
 /// The settrace event kinds, numbered as `PyTrace_CALL` ... `PyTrace_RETURN`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -212,7 +211,7 @@ pub struct EventData {
     pub detached: bool,
     /// Delivered by a settrace-mode tracer, so the frame's line is the one line tracing maintains.
     line_tracing: bool,
-    code_info: Option<Arc<CodeInfo>>,
+    code_info: Option<GilRc<CodeInfo>>,
     slots: [GilOnce<Py<PyAny>>; SLOT_COUNT],
 }
 
@@ -234,7 +233,7 @@ impl EventData {
         calls: i64,
         threading_support: Option<bool>,
         line_tracing: bool,
-        code_info: Option<Arc<CodeInfo>>,
+        code_info: Option<GilRc<CodeInfo>>,
     ) -> EventData {
         let arg = if arg.is_null() { py.None() } else { unsafe { Bound::from_borrowed_ptr(py, arg) }.unbind() };
         EventData {
@@ -279,7 +278,7 @@ impl EventData {
         Ok(cell.set(py, value).bind(py))
     }
 
-    fn module_facts(&self, py: Python<'_>) -> PyResult<Arc<codeinfo::ModuleFacts>> {
+    fn module_facts(&self, py: Python<'_>) -> PyResult<GilRc<codeinfo::ModuleFacts>> {
         let frame = self.frame(py)?;
         self.code_info(py)?.module_facts(py, &compat::frame_globals_bound(frame))
     }
@@ -434,7 +433,7 @@ impl EventData {
     pub(crate) fn live_facts(
         &self,
         py: Python<'_>,
-    ) -> Option<PyResult<(&CodeInfo, Arc<codeinfo::ModuleFacts>, c_int)>> {
+    ) -> Option<PyResult<(&CodeInfo, GilRc<codeinfo::ModuleFacts>, c_int)>> {
         let (info, globals, lineno) = self.live_line(py)?;
         Some(info.module_facts(py, &globals).map(|facts| (&**info, facts, lineno)))
     }
@@ -450,7 +449,7 @@ impl EventData {
 
     /// For a live Python (not builtin) event: its code's shared facts, the frame's globals and the current
     /// line; nothing is looked up.
-    pub(crate) fn live_line<'py>(&self, py: Python<'py>) -> Option<(&Arc<CodeInfo>, Bound<'py, PyDict>, c_int)> {
+    pub(crate) fn live_line<'py>(&self, py: Python<'py>) -> Option<(&GilRc<CodeInfo>, Bound<'py, PyDict>, c_int)> {
         let (Some(info), Some(frame), false) = (&self.code_info, &self.frame, self.builtin) else {
             return None;
         };
@@ -495,7 +494,7 @@ impl EventData {
             threading_support: self.threading_support,
             detached: false,
             line_tracing: self.line_tracing,
-            code_info: self.code_info.clone(),
+            code_info: self.code_info.as_ref().map(|info| info.clone_ref(py)),
             slots: std::array::from_fn(|i| clone_cell(py, &self.slots[i])),
         }
     }

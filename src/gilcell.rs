@@ -42,14 +42,6 @@ impl<T: Copy> GilCell<T> {
     }
 }
 
-impl<T: Clone> GilCell<T> {
-    /// A copy of the value; `T::clone` must not call into Python (true for Rust-only types such as `Arc`).
-    #[inline]
-    pub fn get_cloned(&self, _py: Python<'_>) -> T {
-        unsafe { (*self.0.get()).clone() }
-    }
-}
-
 impl<T> GilCell<Option<Py<T>>> {
     /// A new strong reference to the stored object, if any.
     #[inline]
@@ -98,5 +90,81 @@ impl<T> GilOnce<T> {
             unsafe { *self.0.get() = Some(value) };
         }
         self.get(py).expect("stored above")
+    }
+}
+
+/// A shared value counted without atomic operations, for state only touched with the GIL held. An `Arc`
+/// clone and drop (two locked instructions) cost more than the rest of handling an event that is rejected,
+/// and events clone several (options, code facts, repr heads).
+pub struct GilRc<T: ?Sized>(std::rc::Rc<T>);
+
+// SAFETY: counts change only in `clone_ref` (which takes the GIL token) and in drops, and every holder lives in
+// GIL-guarded state (`GilCell`s, code object extras, pyclass fields) or on the stack of a call that holds the
+// GIL, and is dropped there: no two threads ever touch the counts at once.
+unsafe impl<T: ?Sized + Send + Sync> Send for GilRc<T> {}
+unsafe impl<T: ?Sized + Send + Sync> Sync for GilRc<T> {}
+
+impl<T> GilRc<T> {
+    pub fn new(value: T) -> Self {
+        Self(std::rc::Rc::new(value))
+    }
+
+    /// Gives up this reference as a raw pointer, for storage outside of Rust (see `from_raw`).
+    pub fn into_raw(this: Self) -> *const T {
+        std::rc::Rc::into_raw(this.0)
+    }
+
+    /// # Safety
+    /// `ptr` must come from `into_raw`, and its reference not be taken back twice.
+    pub unsafe fn from_raw(ptr: *const T) -> Self {
+        Self(unsafe { std::rc::Rc::from_raw(ptr) })
+    }
+
+    /// A new reference to the value at `ptr`, which a reference given up by `into_raw` keeps alive.
+    ///
+    /// # Safety
+    /// As for `from_raw`, and that reference must still be outstanding.
+    pub unsafe fn clone_raw(_py: Python<'_>, ptr: *const T) -> Self {
+        unsafe { std::rc::Rc::increment_strong_count(ptr) };
+        unsafe { Self::from_raw(ptr) }
+    }
+}
+
+impl<T: ?Sized> GilRc<T> {
+    #[inline]
+    pub fn clone_ref(&self, _py: Python<'_>) -> Self {
+        Self(self.0.clone())
+    }
+
+    pub fn as_ptr(this: &Self) -> *const T {
+        std::rc::Rc::as_ptr(&this.0)
+    }
+}
+
+impl<T: ?Sized> std::ops::Deref for GilRc<T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl From<&str> for GilRc<str> {
+    fn from(text: &str) -> Self {
+        Self(text.into())
+    }
+}
+
+impl From<String> for GilRc<str> {
+    fn from(text: String) -> Self {
+        Self(text.into())
+    }
+}
+
+impl<T: ?Sized> GilCell<Option<GilRc<T>>> {
+    /// A new reference to the stored value, if any.
+    #[inline]
+    pub fn clone_shared(&self, py: Python<'_>) -> Option<GilRc<T>> {
+        unsafe { (*self.0.get()).as_ref().map(|value| value.clone_ref(py)) }
     }
 }

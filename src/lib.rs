@@ -22,6 +22,7 @@ fn hunter_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(tracer::_stop_all_tracers, m)?)?;
     m.add_class::<event::Event>()?;
     m.add_class::<actions::NativeStreamAction>()?;
+    m.add_class::<actions::CallStack>()?;
     m.add_function(wrap_pyfunction!(safe_repr::safe_repr, m)?)?;
     predicates::register(m)?;
     envexpr::register(m)?;

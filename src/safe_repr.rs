@@ -34,7 +34,6 @@
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
-use std::sync::Arc;
 
 use pyo3::exceptions::{PyAttributeError, PyRecursionError};
 use pyo3::prelude::*;
@@ -42,7 +41,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyFrozenSet, PyIterator, PyList, PySet, PyString, PyTuple, PyType};
 use pyo3::{ffi, intern};
 
-use crate::gilcell::GilCell;
+use crate::gilcell::{GilCell, GilRc};
 use crate::leaf_repr::{copy_short, leaf, Leaf, SHORT};
 
 /// hunter's default `maxdepth`; also the depth it uses for the parts of a datetime and a pattern.
@@ -592,7 +591,7 @@ impl<'a, 'py, S: Sink> Renderer<'a, 'py, S> {
             if trusted && repr_runs_only_library_code(obj, &ty, known)? {
                 return self.put_repr(obj);
             }
-            let head: Arc<str> = object_repr_head(&ty, module.as_ref())?.into();
+            let head: GilRc<str> = object_repr_head(&ty, module.as_ref())?.into();
             // For a trusted module the choice of repr depends on the object; otherwise only on the class.
             if !trusted {
                 ObjectReprHeads::remember(self.py, &ty, &head);
@@ -914,40 +913,73 @@ fn hex_address(address: usize, buffer: &mut [u8; 18]) -> &str {
 }
 
 /// The object repr heads of recently shown classes. A head is made of the class's `__module__` and
-/// `__qualname__` only, so it is remembered under those two objects (held, so that their addresses stay
-/// theirs; both are exact strs, whose release runs no code), or under the class itself for a static type,
-/// whose names never change. Programs show instances of a few classes over and over, and looking their
-/// names up costs more than the rest of the row.
+/// `__qualname__` only, so it is remembered under the class's address, its attribute-cache version tag, which
+/// CPython renews whenever `__module__` or another attribute in the class's dict is set (and a new class never
+/// gets an old tag), and its `__qualname__` object (held, so that its address stays its own; setting it leaves
+/// the tag alone on 3.13); or under the address alone for a static type, whose names never change. Programs show instances of a few classes
+/// over and over, and looking their names up costs more than the rest of the row.
 struct ObjectReprHeads;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum HeadKey {
     StaticType(usize),
-    Names { module: usize, qualname: usize },
+    HeapType { address: usize, version_tag: u32, qualname: usize },
 }
 
 struct HeadSlot {
     key: HeadKey,
-    /// The strings behind `HeadKey::Names`.
-    _names: Option<(Py<PyString>, Py<PyString>)>,
-    head: Arc<str>,
+    /// A heap type's `__qualname__`, whose address is in the key.
+    _qualname: Option<Py<PyAny>>,
+    head: GilRc<str>,
 }
 
-/// `(__module__, __qualname__)`.
-type HeadNames<'py> = (Bound<'py, PyString>, Bound<'py, PyString>);
-
 const OBJECT_REPR_HEAD_SLOTS: usize = 64;
+const _: () = assert!(OBJECT_REPR_HEAD_SLOTS.is_power_of_two());
 
 static OBJECT_REPR_HEADS: GilCell<[Option<HeadSlot>; OBJECT_REPR_HEAD_SLOTS]> =
     GilCell::new([const { None }; OBJECT_REPR_HEAD_SLOTS]);
 
 impl ObjectReprHeads {
-    /// The class's key, read without running code: its own address for a static type, else the
-    /// `__qualname__` slot and the `__module__` entry of its dict (None unless both are exact strs).
-    fn key_of<'py>(ty: &Bound<'py, PyType>) -> Option<(HeadKey, Option<HeadNames<'py>>)> {
-        let py = ty.py();
+    /// The class's key; None for a heap type without a valid version tag (it is not cached then).
+    fn key_of(ty: &Bound<'_, PyType>) -> Option<HeadKey> {
+        let address = ty.as_ptr() as usize;
         if !is_heap_type(ty) {
-            return Some((HeadKey::StaticType(ty.as_ptr() as usize), None));
+            return Some(HeadKey::StaticType(address));
+        }
+        let version_tag = crate::compat::valid_version_tag(ty)?;
+        let qualname = unsafe { (*ty.as_type_ptr().cast::<ffi::PyHeapTypeObject>()).ht_qualname } as usize;
+        Some(HeadKey::HeapType { address, version_tag, qualname })
+    }
+
+    /// Fibonacci hashing: the low bits of an address are alike for every class.
+    fn slot(key: HeadKey) -> usize {
+        const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mixed = match key {
+            HeadKey::StaticType(address) => address as u64,
+            HeadKey::HeapType { address, version_tag, qualname } => {
+                address as u64 ^ u64::from(version_tag) ^ (qualname as u64).rotate_left(32)
+            }
+        };
+        (mixed.wrapping_mul(GOLDEN) >> (64 - OBJECT_REPR_HEAD_SLOTS.trailing_zeros())) as usize
+    }
+
+    fn find(py: Python<'_>, ty: &Bound<'_, PyType>) -> Option<GilRc<str>> {
+        let key = Self::key_of(ty)?;
+        OBJECT_REPR_HEADS.with_mut(py, |slots| match &slots[Self::slot(key)] {
+            Some(slot) if slot.key == key => Some(slot.head.clone_ref(py)),
+            _ => None,
+        })
+    }
+
+    /// The head for a class with any metaclass: `object.__repr__` reads the class's `__module__` entry and
+    /// `__qualname__` slot directly, without running metaclass code, and so does this. None where the head would
+    /// come from `tp_name` (a static type, or `__module__` not a str or `'builtins'`).
+    fn of_any_class(py: Python<'_>, ty: &Bound<'_, PyType>) -> Option<GilRc<str>> {
+        if let Some(head) = Self::find(py, ty) {
+            return Some(head);
+        }
+        if !is_heap_type(ty) {
+            return None;
         }
         let qualname = unsafe { (*ty.as_type_ptr().cast::<ffi::PyHeapTypeObject>()).ht_qualname };
         let dict = unsafe { (*ty.as_type_ptr()).tp_dict };
@@ -957,50 +989,25 @@ impl ObjectReprHeads {
         let qualname = unsafe { Bound::from_borrowed_ptr(py, qualname) }.cast_into_exact::<PyString>().ok()?;
         let dict = unsafe { Bound::from_borrowed_ptr(py, dict) }.cast_into_exact::<PyDict>().ok()?;
         let module = dict.get_item(intern!(py, "__module__")).ok()??.cast_into_exact::<PyString>().ok()?;
-        let key = HeadKey::Names { module: module.as_ptr() as usize, qualname: qualname.as_ptr() as usize };
-        Some((key, Some((module, qualname))))
-    }
-
-    fn slot(key: HeadKey) -> usize {
-        let address = match key {
-            HeadKey::StaticType(address) => address,
-            HeadKey::Names { module, qualname } => module ^ qualname.rotate_left(17),
-        };
-        (address >> 4) % OBJECT_REPR_HEAD_SLOTS
-    }
-
-    fn find(py: Python<'_>, ty: &Bound<'_, PyType>) -> Option<Arc<str>> {
-        let (key, _) = Self::key_of(ty)?;
-        OBJECT_REPR_HEADS.with_mut(py, |slots| match &slots[Self::slot(key)] {
-            Some(slot) if slot.key == key => Some(slot.head.clone()),
-            _ => None,
-        })
-    }
-
-    /// The head for a class with any metaclass: `object.__repr__` reads the class's `__module__` entry and
-    /// `__qualname__` slot directly, without running metaclass code, and so does this. None where the head would
-    /// come from `tp_name` (a static type, or `__module__` not a str or `'builtins'`).
-    fn of_any_class(py: Python<'_>, ty: &Bound<'_, PyType>) -> Option<Arc<str>> {
-        if let Some(head) = Self::find(py, ty) {
-            return Some(head);
-        }
-        let (_, Some((module, qualname))) = Self::key_of(ty)? else {
-            return None;
-        };
         if module == "builtins" {
             return None;
         }
-        let head: Arc<str> = format!("<{}.{}", module.to_string_lossy(), qualname.to_string_lossy()).into();
+        let head: GilRc<str> = format!("<{}.{}", module.to_string_lossy(), qualname.to_string_lossy()).into();
         Self::remember(py, ty, &head);
         Some(head)
     }
 
-    fn remember(py: Python<'_>, ty: &Bound<'_, PyType>, head: &Arc<str>) {
-        let Some((key, names)) = Self::key_of(ty) else {
+    fn remember(py: Python<'_>, ty: &Bound<'_, PyType>, head: &GilRc<str>) {
+        let Some(key) = Self::key_of(ty) else {
             return;
         };
-        let names = names.map(|(module, qualname)| (module.unbind(), qualname.unbind()));
-        let slot = HeadSlot { key, _names: names, head: head.clone() };
+        let qualname = match key {
+            HeadKey::HeapType { qualname, .. } => unsafe {
+                Bound::from_borrowed_ptr_or_opt(py, qualname as *mut ffi::PyObject)
+            },
+            HeadKey::StaticType(_) => None,
+        };
+        let slot = HeadSlot { key, _qualname: qualname.map(Bound::unbind), head: head.clone_ref(py) };
         // The slot replaced is released after the update, outside of it.
         let _replaced = OBJECT_REPR_HEADS.with_mut(py, |slots| slots[Self::slot(key)].replace(slot));
     }
@@ -1122,6 +1129,21 @@ mod tests {
         }
         let code = std::ffi::CString::new(expr).unwrap();
         py.eval(&code, Some(&globals), None).unwrap()
+    }
+
+    #[test]
+    fn classes_spread_over_the_head_slots() {
+        // Classes as an allocator lays them out: 1 KiB apart, with consecutive version tags.
+        let slots: std::collections::HashSet<usize> = (0..16)
+            .map(|class| {
+                ObjectReprHeads::slot(HeadKey::HeapType {
+                    address: 0x7f3a_1c80_0000 + class * 1024,
+                    version_tag: 900 + class as u32,
+                    qualname: 0x7f3a_2000_0000 + class * 64,
+                })
+            })
+            .collect();
+        assert!(slots.len() >= 12, "16 classes share {} slots", slots.len());
     }
 
     /// Runs the statements in `code` and returns the global `value` they set.

@@ -269,3 +269,43 @@ def test_call_rows_show_every_kind_of_parameter_like_hunter():
     ours = run_snippet(ARGUMENT_KINDS)
     assert 'resumed(first=<hunter.util.MISSING object at 0x' in ours
     assert normalise(ours) == normalise(run_snippet(ARGUMENT_KINDS, ours=False))
+
+
+def test_call_stacks_read_as_sequences_of_pending_calls():
+    """``CallPrinter.locals`` maps thread idents to native stacks; code inspecting them sees the pending calls."""
+    import io
+    import threading
+
+    import hunter
+    from hunter import CallPrinter
+
+    seen = []
+
+    def inner(value):
+        stack = CallPrinter.locals[threading.get_ident()]
+        seen.append((len(stack), [entry[:2] for entry in stack], stack[-1][:2], stack[-len(stack)][:2], repr(stack)))
+        return value
+
+    def outer(value):
+        return inner(value) + 1
+
+    CallPrinter.cleanup()
+    with hunter.trace(hunter.Q(function_in=['inner', 'outer']), action=CallPrinter(stream=io.StringIO())):
+        assert outer(1) == 2
+    stack = CallPrinter.locals[threading.get_ident()]
+    [(depth, entries, top, bottom, text)] = seen
+    assert depth == 2
+    assert entries == [(__name__, 'outer'), (__name__, 'inner')]
+    assert (top, bottom) == ((__name__, 'inner'), (__name__, 'outer'))
+    assert text.startswith(f"CallStack([({__name__!r}, 'outer', ") and text.endswith('])')
+    assert len(stack) == 0 and list(stack) == []
+    for index in (0, -1):
+        try:
+            stack[index]
+        except IndexError as error:
+            assert 'out of range' in str(error)
+        else:
+            raise AssertionError(f'stack[{index}] of an empty stack')
+    old = CallPrinter.locals
+    CallPrinter.cleanup()
+    assert CallPrinter.locals is not old and len(CallPrinter.locals[threading.get_ident()]) == 0

@@ -20,6 +20,7 @@ from os import getpid
 from typing import ClassVar
 
 from . import config
+from ._hunter import CallStack
 from ._hunter import NativeStreamAction
 from .util import CALL_COLORS
 from .util import CODE_COLORS
@@ -350,12 +351,12 @@ class CallPrinter(CodePrinter):
     _native_printer = 'call'
     EVENT_COLORS = CALL_COLORS
 
-    # thread ident -> [(module, function, id of the frame or None), ...] of the calls that have not returned yet.
-    locals: ClassVar = defaultdict(list)
+    # thread ident -> the calls that have not returned yet, a sequence of (module, function, id of the frame or None).
+    locals: ClassVar = defaultdict(CallStack)
 
     @classmethod
     def cleanup(cls):
-        cls.locals = defaultdict(list)
+        cls.locals = defaultdict(CallStack)
 
 
 class VarsPrinter(ColorStreamAction):

@@ -7,25 +7,26 @@
 //! any option changes) and does the formatting. `When` hands matching events straight to
 //! [`print_natively`] when an action's `__call__` is ours, so printing runs no Python frame at all.
 
+mod callstack;
 mod stack;
 mod text;
 mod vars;
 
 use std::collections::HashMap;
 use std::os::raw::c_int;
-use std::sync::Arc;
 
 use pyo3::exceptions::{PyException, PyNotImplementedError, PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyList, PySet, PyString, PyTuple};
+use pyo3::types::{PyDict, PySet, PyString, PyTuple};
 use pyo3::PyTypeInfo;
 
 use crate::codeinfo::CodeInfo;
 use crate::event::{Event, EventData, EventRef, Field, Kind};
-use crate::gilcell::GilCell;
+use crate::gilcell::{GilCell, GilRc};
 use crate::safe_repr::{safe_repr_clipped_into, DEFAULT_MAXDEPTH};
+pub use callstack::CallStack;
 use text::{char_len, push_left_aligned, push_right_aligned, push_spaces};
 
 const NO_SOURCE_PREFIX: &str = "??? NO SOURCE: ";
@@ -123,8 +124,8 @@ fn other_colour(other_colors: &Bound<'_, PyAny>, name: &str) -> PyResult<String>
 }
 
 /// CallPrinter's `locals` dict, the version tag its class had then, a thread ident, and that thread's
-/// stack list in the dict.
-type CachedStack = (Py<PyAny>, u32, u64, Py<PyList>);
+/// stack in the dict.
+type CachedStack = (Py<PyAny>, u32, u64, Py<CallStack>);
 
 /// The options of one action, as the Python side resolved them.
 struct Options {
@@ -201,7 +202,7 @@ impl Options {
 /// Native base of `hunter.actions.ColorStreamAction`: the formatting and writing of the printers.
 #[pyclass(module = "hunter._hunter", name = "NativeStreamAction", subclass, frozen)]
 pub struct NativeStreamAction {
-    options: GilCell<Option<Arc<Options>>>,
+    options: GilCell<Option<GilRc<Options>>>,
     /// Reused for every event; a re-entrant call (a `repr_func` printing) gets a fresh one.
     buffer: GilCell<String>,
 }
@@ -213,13 +214,13 @@ struct Value<'a, 'py> {
 }
 
 impl NativeStreamAction {
-    fn options(slf: &Bound<'_, Self>) -> PyResult<Arc<Options>> {
+    fn options(slf: &Bound<'_, Self>) -> PyResult<GilRc<Options>> {
         let py = slf.py();
-        if let Some(options) = slf.get().options.get_cloned(py) {
+        if let Some(options) = slf.get().options.clone_shared(py) {
             return Ok(options);
         }
-        let options = Arc::new(Options::read(slf.as_any())?);
-        slf.get().options.replace(py, Some(options.clone()));
+        let options = GilRc::new(Options::read(slf.as_any())?);
+        slf.get().options.replace(py, Some(options.clone_ref(py)));
         Ok(options)
     }
 
@@ -647,50 +648,25 @@ fn code_rows(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, ou
     Ok(())
 }
 
-/// The key of a call-stack entry: the frame's id, or None for frame-less (detached) events.
-fn frame_key(frame: Option<&Py<PyAny>>) -> Option<usize> {
-    frame.map(|frame| frame.as_ptr() as usize)
-}
-
-fn entry_key(entry: &Bound<'_, PyAny>) -> PyResult<Option<usize>> {
-    let key = entry.cast::<PyTuple>()?.get_item(2)?;
-    if key.is_none() {
-        return Ok(None);
-    }
-    // The keys are ints this module stored, read back without pyo3's generic conversion.
-    let key = unsafe { ffi::PyLong_AsVoidPtr(key.as_ptr()) };
-    if key.is_null() {
-        if let Some(error) = PyErr::take(entry.py()) {
-            return Err(error);
-        }
-    }
-    Ok(Some(key as usize))
-}
-
-/// Pops the entries of `stack` whose frames are no longer executing (CallPrinter's fix for upstream #123).
+/// Pops the calls of `stack` whose frames are no longer executing (CallPrinter's fix for upstream #123).
 /// For a call, the live frames are the new frame's callers; otherwise they include the frame itself.
-/// Entries without a frame cannot be judged and stop the popping.
-fn drop_finished_calls(stack: &Bound<'_, PyList>, frame: &Bound<'_, PyAny>, is_call: bool) -> PyResult<()> {
-    let Some(top_key) = entry_key(&stack.get_item(stack.len() - 1)?)? else {
-        return Ok(());
+/// Calls without a frame cannot be judged and stop the popping.
+fn drop_finished_calls(stack: &CallStack, frame: &Bound<'_, PyAny>, is_call: bool) {
+    let py = frame.py();
+    let Some(Some(top_frame)) = stack.top_frame(py) else {
+        return;
     };
-    let mut live_keys = Vec::new();
+    let mut live_frames = Vec::new();
     let mut current = if is_call { crate::compat::frame_back(frame) } else { Some(frame.clone()) };
     while let Some(live) = current {
-        let key = live.as_ptr() as usize;
-        if key == top_key {
-            return Ok(());
+        let address = live.as_ptr() as usize;
+        if address == top_frame {
+            return;
         }
-        live_keys.push(key);
+        live_frames.push(address);
         current = crate::compat::frame_back(&live);
     }
-    while !stack.is_empty() {
-        match entry_key(&stack.get_item(stack.len() - 1)?)? {
-            Some(key) if !live_keys.contains(&key) => stack.del_item(stack.len() - 1)?,
-            _ => break,
-        }
-    }
-    Ok(())
+    stack.pop_finished(py, &live_frames);
 }
 
 /// CallPrinter: one row per event, indented by the call stack of the thread (kept in the class's
@@ -699,29 +675,27 @@ fn call_row(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, out
     let py = action.py();
     let palette = &options.palette;
     let stack = thread_stack(action, options)?;
+    let stack = stack.get();
     let kind = event.kind;
     let builtin = event.builtin;
     let is_python_call = kind == Kind::Call && !builtin;
     // Only a live event's frame chain tells which calls are still executing.
-    if !stack.is_empty() && !event.detached {
+    if !event.detached {
         if let Some(frame) = &event.frame {
-            drop_finished_calls(&stack, frame.bind(py), is_python_call)?;
+            drop_finished_calls(stack, frame.bind(py), is_python_call);
         }
     }
     if kind == Kind::Line {
         push_row_owner(py, options, event, out)?;
-        return push_line_row(py, options, event, stack.len(), out);
+        return push_line_row(py, options, event, stack.len(py), out);
     }
     let facts = Facts::of(py, event)?;
     let (module, function) = (&facts.module, &facts.function);
     if is_python_call {
-        let key = frame_key(event.frame.as_ref())
-            .map(|key| unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyLong_FromVoidPtr(key as *mut _)) })
-            .transpose()?;
-        stack.append((module, function, key))?;
+        stack.push(py, module, function, event.frame.as_ref().map(|frame| frame.as_ptr() as usize));
     }
     push_row_start(py, options, event, &facts, out)?;
-    let depth = stack.len();
+    let depth = stack.len(py);
     let colour = &palette.events[kind as usize];
     let module_and_function = |out: &mut String| -> PyResult<()> {
         push_str_of(out, module)?;
@@ -776,7 +750,7 @@ fn call_row(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, out
             push_value(action, options, value(), out)?;
             out.push('\n');
             if kind == Kind::Return {
-                pop_returning_call(&stack, module, function)?;
+                stack.pop_returning(py, module, function)?;
             }
             return Ok(());
         }
@@ -792,7 +766,7 @@ fn call_row(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, out
 /// shown can depend on it).
 struct LineRow {
     /// Held so that the address in the key stays this code object's.
-    _code: Arc<CodeInfo>,
+    _code: GilRc<CodeInfo>,
     /// Held so that no other dict can take its address.
     globals: Py<PyDict>,
     columns: String,
@@ -828,12 +802,12 @@ fn push_line_row(py: Python<'_>, options: &Options, event: &EventData, depth: us
     };
     // Taken out while in use: a row formatted by a re-entrant event (a repr_func that prints) is not kept.
     let mut rows = options.line_rows.replace(py, LineRows::default());
-    let key = (Arc::as_ptr(code) as usize, lineno);
+    let key = (GilRc::as_ptr(code) as usize, lineno);
     if let Some(row) = rows.get(&key).filter(|row| row.globals.is(&globals)) {
         push(out, &row.columns, &row.source);
     } else {
         let globals = globals.unbind();
-        let mut row = LineRow { _code: code.clone(), globals, columns: String::new(), source: String::new() };
+        let mut row = LineRow { _code: code.clone_ref(py), globals, columns: String::new(), source: String::new() };
         if let Err(error) = format(&mut row.columns, &mut row.source) {
             options.line_rows.replace(py, rows);
             return Err(error);
@@ -889,7 +863,7 @@ fn push_stripped_source(options: &Options, event: &EventData, facts: &Facts<'_>,
 /// `self.locals[get_ident()]`: this thread's call stack in the class's `locals` (replaced by `cleanup()`).
 /// The lookup of `locals` on the class is skipped while the class is unchanged: CPython gives a class a new
 /// version tag whenever an attribute of it or of a base is set (as `cleanup()` does).
-fn thread_stack<'py>(action: &Bound<'py, PyAny>, options: &Options) -> PyResult<Bound<'py, PyList>> {
+fn thread_stack<'py>(action: &Bound<'py, PyAny>, options: &Options) -> PyResult<Bound<'py, CallStack>> {
     let py = action.py();
     let class = action.get_type();
     let ident = crate::compat::current_thread_ident();
@@ -906,33 +880,13 @@ fn thread_stack<'py>(action: &Bound<'py, PyAny>, options: &Options) -> PyResult<
         Some((cached_stacks, _, cached_ident, stack)) if cached_stacks.is(&stacks) && *cached_ident == ident => {
             stack.bind(py).clone()
         }
-        _ => stacks.get_item(ident)?.cast_into::<PyList>()?,
+        _ => stacks.get_item(ident)?.cast_into::<CallStack>()?,
     };
     // The tag is read after the lookup, which assigns one. Holding the dict keeps its address from being
     // reused by another one.
     let tag = crate::compat::valid_version_tag(&class).unwrap_or(0);
     options.last_stack.replace(py, Some((stacks.unbind(), tag, ident, stack.clone().unbind())));
     Ok(stack)
-}
-
-/// A return pops the top entry when it is the returning function's.
-fn pop_returning_call(
-    stack: &Bound<'_, PyList>,
-    module: &Bound<'_, PyAny>,
-    function: &Bound<'_, PyAny>,
-) -> PyResult<()> {
-    if stack.is_empty() {
-        return Ok(());
-    }
-    let top = stack.get_item(stack.len() - 1)?;
-    let top = top.cast::<PyTuple>()?;
-    // `PyObject_RichCompareBool` semantics (identity first), as the tuple comparison hunter makes.
-    let same =
-        |item: Bound<'_, PyAny>, value: &Bound<'_, PyAny>| -> PyResult<bool> { Ok(item.is(value) || item.eq(value)?) };
-    if same(top.get_item(0)?, module)? && same(top.get_item(1)?, function)? {
-        stack.del_item(stack.len() - 1)?;
-    }
-    Ok(())
 }
 
 /// `name=value, ...` for every parameter, values from the frame's locals (`?` for a missing one).
