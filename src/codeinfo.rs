@@ -92,13 +92,21 @@ impl CodeInfo {
     /// `code` must be a code object that stays alive for `'a` (the info is owned by it).
     #[inline]
     pub unsafe fn of_code<'a>(py: Python<'_>, code: *mut ffi::PyObject) -> PyResult<&'a CodeInfo> {
-        let index = extra_index();
-        let existing = unsafe { code_extra::get(code, index) };
-        if !existing.is_null() {
-            // The extra lives as long as the code object, which the caller keeps alive.
-            return Ok(unsafe { &*existing.cast::<CodeInfo>() });
+        match unsafe { Self::existing(code) } {
+            Some(info) => Ok(info),
+            None => Self::create(py, code, extra_index()),
         }
-        Self::create(py, code, index)
+    }
+
+    /// The info of `code` if it has been created.
+    ///
+    /// # Safety
+    /// As for `of_code`.
+    #[inline]
+    pub unsafe fn existing<'a>(code: *mut ffi::PyObject) -> Option<&'a CodeInfo> {
+        let existing = unsafe { code_extra::get(code, extra_index()) };
+        // The extra lives as long as the code object, which the caller keeps alive.
+        (!existing.is_null()).then(|| unsafe { &*existing.cast::<CodeInfo>() })
     }
 
     /// A counted handle, for events that may outlive the current callback.

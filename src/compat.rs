@@ -21,15 +21,48 @@ struct FrameHead {
     f_globals: *mut ffi::PyObject,
 }
 
-/// Borrowed code object of a frame (no reference count traffic on the hot path).
+/// The leading fields of `PyFrameObject` from 3.11 on: its data lives in an interpreter frame
+/// (Include/internal/pycore_frame.h, the same within a minor version).
+#[allow(dead_code)] // a layout: not every field is read
+#[cfg(Py_3_11)]
+#[repr(C)]
+struct FrameHead {
+    ob_base: ffi::PyObject,
+    f_back: *mut ffi::PyObject,
+    f_frame: *const InterpreterFrameHead,
+}
+
+/// The leading fields of 3.11's `_PyInterpreterFrame`.
+#[allow(dead_code)] // a layout: not every field is read
+#[cfg(all(Py_3_11, not(Py_3_12)))]
+#[repr(C)]
+struct InterpreterFrameHead {
+    f_func: *mut ffi::PyObject,
+    f_globals: *mut ffi::PyObject,
+    f_builtins: *mut ffi::PyObject,
+    f_locals: *mut ffi::PyObject,
+    f_code: *mut ffi::PyObject,
+}
+
+/// The leading fields of `_PyInterpreterFrame` from 3.12 on (3.13 calls `f_code` `f_executable`; it is the
+/// code object of every frame that has a frame object).
+#[allow(dead_code)] // a layout: not every field is read
+#[cfg(Py_3_12)]
+#[repr(C)]
+struct InterpreterFrameHead {
+    f_code: *mut ffi::PyObject,
+    previous: *const InterpreterFrameHead,
+    f_funcobj: *mut ffi::PyObject,
+    f_globals: *mut ffi::PyObject,
+}
+
+/// Borrowed code object of a frame, read from the frame itself: `PyFrame_GetCode` and `PyFrame_GetGlobals`
+/// cost a call and two reference count updates each, on every event.
 #[inline]
 pub unsafe fn frame_code(frame: *mut ffi::PyFrameObject) -> *mut ffi::PyObject {
     #[cfg(Py_3_11)]
     unsafe {
-        // PyFrame_GetCode returns a new reference; the frame keeps the code alive.
-        let code = ffi::PyFrame_GetCode(frame).cast::<ffi::PyObject>();
-        ffi::Py_DECREF(code);
-        code
+        (*(*frame.cast::<FrameHead>()).f_frame).f_code
     }
     #[cfg(not(Py_3_11))]
     unsafe {
@@ -42,9 +75,7 @@ pub unsafe fn frame_code(frame: *mut ffi::PyFrameObject) -> *mut ffi::PyObject {
 pub unsafe fn frame_globals(frame: *mut ffi::PyFrameObject) -> *mut ffi::PyObject {
     #[cfg(Py_3_11)]
     unsafe {
-        let globals = ffi::PyFrame_GetGlobals(frame);
-        ffi::Py_DECREF(globals);
-        globals
+        (*(*frame.cast::<FrameHead>()).f_frame).f_globals
     }
     #[cfg(not(Py_3_11))]
     unsafe {
@@ -335,5 +366,29 @@ pub fn interpreter_is_finalizing() -> bool {
             fn _Py_IsFinalizing() -> c_int;
         }
         unsafe { _Py_IsFinalizing() != 0 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_fields_read_directly_are_the_frame_accessors_values() {
+        Python::attach(|py| {
+            let globals = PyDict::new(py);
+            // A finished frame (its data moved into the frame object) and a running one (the caller's).
+            let code = c"import sys\ndef probe():\n    return sys._getframe()\nfinished = probe()\nrunning = sys._getframe()\n";
+            py.run(code, Some(&globals), None).unwrap();
+            for name in ["finished", "running"] {
+                let frame = globals.get_item(name).unwrap().unwrap();
+                let raw = frame.as_ptr().cast::<ffi::PyFrameObject>();
+                let code = frame.getattr("f_code").unwrap();
+                let f_globals = frame.getattr("f_globals").unwrap();
+                assert_eq!(unsafe { frame_code(raw) }, code.as_ptr(), "{name} frame's code");
+                assert_eq!(unsafe { frame_globals(raw) }, f_globals.as_ptr(), "{name} frame's globals");
+                assert!(f_globals.is(&globals));
+            }
+        });
     }
 }

@@ -155,9 +155,45 @@ impl Tracer {
             this.install(py, None);
             return;
         }
-        if let Some((kind, builtin)) = Kind::from_trace(what) {
-            unsafe { Tracer::handle(slf, EventSite::of_frame(frame), kind, builtin, EventArg::Object(arg)) };
+        let Some((kind, builtin)) = Kind::from_trace(what) else {
+            return;
+        };
+        let site = unsafe { EventSite::of_frame(frame) };
+        // Most events of a trace that matches little end here: kept small, with nothing to release.
+        if !builtin && unsafe { this.rejected_by_cached_verdict(py, site, kind) } {
+            match kind {
+                Kind::Return => this.count_return(py),
+                Kind::Call => this.count_call(py),
+                Kind::Line | Kind::Exception => {}
+            }
+            return;
         }
+        unsafe { Tracer::handle(slf, site, kind, builtin, EventArg::Object(arg)) };
+    }
+
+    /// Whether the verdict cached for the site's code (and globals) rules out an effect of a `kind` event. False
+    /// when there is none yet: `code_verdict` computes it.
+    #[inline(always)]
+    unsafe fn rejected_by_cached_verdict(&self, py: Python<'_>, site: EventSite, kind: Kind) -> bool {
+        let Some(info) = (unsafe { CodeInfo::existing(site.code) }) else {
+            return false;
+        };
+        info.cached_verdicts(py, self.generation.get(py), site.globals)
+            .is_some_and(|by_kind| by_kind[kind as usize] != Verdict::Effectful)
+    }
+
+    #[inline]
+    fn count_return(&self, py: Python<'_>) {
+        let depth = self.depth.get(py);
+        if depth > 0 {
+            self.depth.set(py, depth - 1);
+        }
+    }
+
+    #[inline]
+    fn count_call(&self, py: Python<'_>) {
+        self.depth.set(py, self.depth.get(py) + 1);
+        self.calls.set(py, self.calls.get(py) + 1);
     }
 
     /// Handles one event of either backend: cheap rejection through the per-code verdict, else the full
@@ -173,10 +209,7 @@ impl Tracer {
         let this = slf.get();
         let counts_frames = !builtin;
         if counts_frames && kind == Kind::Return {
-            let depth = this.depth.get(py);
-            if depth > 0 {
-                this.depth.set(py, depth - 1);
-            }
+            this.count_return(py);
         }
         let skip = !builtin
             && match unsafe { this.code_verdict(py, site, kind) } {
@@ -201,8 +234,7 @@ impl Tracer {
             }
         }
         if counts_frames && kind == Kind::Call {
-            this.depth.set(py, this.depth.get(py) + 1);
-            this.calls.set(py, this.calls.get(py) + 1);
+            this.count_call(py);
         }
         skip
     }
