@@ -12,8 +12,19 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString, PyTuple};
 
 use crate::compat::{self, code_extra};
-use crate::gilcell::{GilCell, GilRc};
+use crate::gilcell::{GilCell, GilOnce, GilRc};
 use crate::predicates::Verdict;
+
+/// `(start, line)` of every `(start, end, line)` range of `code.co_lines()` (3.10+), -1 standing for no line.
+fn line_table(code: &Bound<'_, PyAny>) -> PyResult<Box<[(c_int, c_int)]>> {
+    code.call_method0(pyo3::intern!(code.py(), "co_lines"))?
+        .try_iter()?
+        .map(|range| {
+            let (start, _end, line): (c_int, c_int, Option<c_int>) = range?.extract()?;
+            Ok((start, line.unwrap_or(-1)))
+        })
+        .collect()
+}
 
 /// Facts that depend on the code object and the globals it runs with.
 pub struct ModuleFacts {
@@ -35,11 +46,6 @@ struct VerdictCache {
     by_kind: [Verdict; 4],
 }
 
-/// How many `(offset, line)` pairs a code object keeps.
-const LINE_SLOTS: usize = 16;
-
-type LineSlots = [(c_int, c_int); LINE_SLOTS];
-
 /// `inspect.CO_OPTIMIZED`.
 const CO_OPTIMIZED: u32 = 0x1;
 
@@ -52,8 +58,8 @@ pub struct CodeInfo {
     module_facts: GilCell<Option<GilRc<ModuleFacts>>>,
     verdicts: GilCell<VerdictCache>,
     verdict_globals: GilCell<Option<Py<PyDict>>>,
-    /// Recently looked up `(instruction offset, line)` pairs (see `line_at`).
-    lines_by_offset: GilCell<Option<Box<LineSlots>>>,
+    /// `(first offset, line)` of each range of instructions, in offset order (see `line_at`); -1 for no line.
+    line_table: GilOnce<Box<[(c_int, c_int)]>>,
     /// `linecache.getlines(...)` of the source file, shared by `source` and `fullsource`.
     pub source_lines: OnceLock<Py<PyAny>>,
     /// `fullsource` of call events (the definition header), for the line it was computed at.
@@ -67,6 +73,10 @@ pub struct Argument {
     /// `''`, `'*'` or `'**'`.
     pub prefix: &'static str,
     pub name: Py<PyString>,
+    /// Its index in `co_varnames`, which is its index among the frame's fast locals.
+    pub slot: usize,
+    /// Whether a closure captures it (its fast local then holds a cell).
+    pub is_cell: bool,
 }
 
 const CO_VARARGS: u32 = 0x04;
@@ -126,7 +136,7 @@ impl CodeInfo {
             module_facts: GilCell::new(None),
             verdicts: GilCell::new(VerdictCache { generation: 0, globals: 0, by_kind: [Verdict::Unknown; 4] }),
             verdict_globals: GilCell::new(None),
-            lines_by_offset: GilCell::new(None),
+            line_table: GilOnce::default(),
             source_lines: OnceLock::new(),
             definition_source: OnceLock::new(),
             co_code: OnceLock::new(),
@@ -140,22 +150,22 @@ impl CodeInfo {
         Ok(unsafe { &*raw })
     }
 
-    /// The line of the instruction at byte `offset` of this code (`code`). CPython finds it by walking the
-    /// code's line table from the start, which costs more than printing the event in a long function; events
-    /// that arrive without their line (all but line events, with the monitoring backend) look it up here.
+    /// The line of the instruction at byte `offset` of this code (`code`), for events that arrive without it
+    /// (3.11+: all but line events with the monitoring backend, and on 3.12+ settrace's other events). CPython
+    /// finds it by walking the code's line table from the start, which costs more than printing the event in a
+    /// long function; here the table is decoded once (`co_lines()`) and searched.
     pub fn line_at(&self, py: Python<'_>, code: *mut ffi::PyObject, offset: c_int) -> c_int {
-        let slot = (offset as usize / 2) % LINE_SLOTS;
-        let cached = self.lines_by_offset.with_mut(py, |lines| lines.as_ref().map(|lines| lines[slot]));
-        if let Some((cached_offset, line)) = cached {
-            if cached_offset == offset {
-                return line;
-            }
+        let table = match self.line_table.get(py) {
+            Some(table) => table,
+            None => match line_table(unsafe { &Bound::from_borrowed_ptr(py, code) }) {
+                Ok(table) => self.line_table.set(py, table),
+                Err(_) => return unsafe { compat::code_line(code, offset) },
+            },
+        };
+        match table.partition_point(|&(start, _)| start <= offset) {
+            0 => unsafe { compat::code_line(code, offset) },
+            after => table[after - 1].1,
         }
-        let line = unsafe { compat::code_line(code, offset) };
-        self.lines_by_offset.with_mut(py, |lines| {
-            lines.get_or_insert_with(|| Box::new([(-1, 0); LINE_SLOTS]))[slot] = (offset, line);
-        });
-        line
     }
 
     /// The verdicts cached for tracer `generation` and the globals dict at `globals`, if any.
@@ -208,23 +218,26 @@ impl CodeInfo {
         let positional: usize = code.getattr(pyo3::intern!(py, "co_argcount"))?.extract()?;
         let keyword_only: usize = code.getattr(pyo3::intern!(py, "co_kwonlyargcount"))?.extract()?;
         let flags: u32 = code.getattr(pyo3::intern!(py, "co_flags"))?.extract()?;
-        let name =
-            |index: usize| -> PyResult<Py<PyString>> { Ok(names.get_item(index)?.cast_into::<PyString>()?.unbind()) };
+        let cells = code.getattr(pyo3::intern!(py, "co_cellvars"))?;
+        let argument = |prefix: &'static str, slot: usize| -> PyResult<Argument> {
+            let name = names.get_item(slot)?.cast_into::<PyString>()?;
+            Ok(Argument { prefix, is_cell: cells.contains(&name)?, name: name.unbind(), slot })
+        };
         let mut arguments = Vec::new();
-        for index in 0..positional {
-            arguments.push(Argument { prefix: "", name: name(index)? });
+        for slot in 0..positional {
+            arguments.push(argument("", slot)?);
         }
         // Locals are laid out as: positional, keyword-only, *args, **kwargs.
         let mut next_slot = positional + keyword_only;
         if flags & CO_VARARGS != 0 {
-            arguments.push(Argument { prefix: "*", name: name(next_slot)? });
+            arguments.push(argument("*", next_slot)?);
             next_slot += 1;
         }
-        for index in positional..positional + keyword_only {
-            arguments.push(Argument { prefix: "", name: name(index)? });
+        for slot in positional..positional + keyword_only {
+            arguments.push(argument("", slot)?);
         }
         if flags & CO_VARKEYWORDS != 0 {
-            arguments.push(Argument { prefix: "**", name: name(next_slot)? });
+            arguments.push(argument("**", next_slot)?);
         }
         let _ = self.arguments.set(arguments);
         Ok(self.arguments.get().expect("set above"))
@@ -330,4 +343,29 @@ fn stdlib_paths(py: Python<'_>) -> PyResult<&'static StdlibPaths> {
 pub fn python_helpers(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
     static HELPERS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
     Ok(HELPERS.get_or_try_init(py, || crate::compat::import(py, "hunter._event_helpers").map(Bound::unbind))?.bind(py))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every instruction's line from the decoded table is the one CPython's own lookup gives.
+    #[cfg(Py_3_11)]
+    #[test]
+    fn lines_by_offset_agree_with_cpython() {
+        Python::attach(|py| {
+            let globals = pyo3::types::PyDict::new(py);
+            let source = c"import json.encoder, textwrap\ndef gen(n):\n    for i in range(n):\n        if i % 2:\n            yield [j\n                   for j in range(i)]\n        else:\n            try:\n                yield {i: i}\n            except ValueError:\n                pass\ncodes = [gen.__code__, json.encoder._make_iterencode.__code__, textwrap.TextWrapper._wrap_chunks.__code__]\n";
+            py.run(source, Some(&globals), None).unwrap();
+            for code in globals.get_item("codes").unwrap().unwrap().try_iter().unwrap() {
+                let code = code.unwrap();
+                let info = unsafe { CodeInfo::of_code(py, code.as_ptr()) }.unwrap();
+                let size: c_int = code.getattr("co_code").unwrap().len().unwrap().try_into().unwrap();
+                for offset in (0..size).step_by(2) {
+                    let expected = unsafe { compat::code_line(code.as_ptr(), offset) };
+                    assert_eq!(info.line_at(py, code.as_ptr(), offset), expected, "{code} at offset {offset}");
+                }
+            }
+        });
+    }
 }

@@ -32,7 +32,7 @@ struct FrameHead {
     f_frame: *const InterpreterFrameHead,
 }
 
-/// The leading fields of 3.11's `_PyInterpreterFrame`.
+/// 3.11's `_PyInterpreterFrame`, up to its fast locals.
 #[allow(dead_code)] // a layout: not every field is read
 #[cfg(all(Py_3_11, not(Py_3_12)))]
 #[repr(C)]
@@ -42,6 +42,41 @@ struct InterpreterFrameHead {
     f_builtins: *mut ffi::PyObject,
     f_locals: *mut ffi::PyObject,
     f_code: *mut ffi::PyObject,
+    frame_obj: *mut ffi::PyObject,
+    previous: *const InterpreterFrameHead,
+    prev_instr: *const u16,
+    stacktop: c_int,
+    is_entry: bool,
+    owner: std::os::raw::c_char,
+    localsplus: [*mut ffi::PyObject; 0],
+}
+
+/// On 3.11, the value of the parameter at `slot` of `co_varnames` in a frame at its `call` event, read from
+/// the frame's fast locals: there `f_locals` builds (or refreshes) the whole locals dict, to read a few
+/// names. `is_cell`: a closure captures the parameter, so its slot holds a cell (made before the `call`
+/// event). None on other versions: 3.12+ reads variables with `PyFrame_GetVar` (see [`Variables`]), and
+/// before 3.11 the locals dict is the frame's own. Also None when `frame` is not a frame object (an event's
+/// `frame` can be replaced).
+pub fn call_argument<'py>(frame: &Bound<'py, PyAny>, slot: usize, is_cell: bool) -> Option<Option<Bound<'py, PyAny>>> {
+    #[cfg(all(Py_3_11, not(Py_3_12)))]
+    unsafe {
+        if ffi::PyFrame_Check(frame.as_ptr()) == 0 {
+            return None;
+        }
+        let data = (*frame.as_ptr().cast::<FrameHead>()).f_frame;
+        let value = Bound::from_borrowed_ptr_or_opt(frame.py(), *(*data).localsplus.as_ptr().add(slot));
+        Some(match value {
+            Some(cell) if is_cell && ffi::PyCell_Check(cell.as_ptr()) != 0 => {
+                Bound::from_owned_ptr_or_opt(frame.py(), ffi::PyCell_Get(cell.as_ptr()))
+            }
+            value => value,
+        })
+    }
+    #[cfg(not(all(Py_3_11, not(Py_3_12))))]
+    {
+        let _ = (frame, slot, is_cell);
+        None
+    }
 }
 
 /// The leading fields of `_PyInterpreterFrame` from 3.12 on (3.13 calls `f_code` `f_executable`; it is the

@@ -447,6 +447,20 @@ impl EventData {
         }
     }
 
+    /// The value of one of the parameters of the event's code (None if unbound), as `locals.get(name)`.
+    pub(crate) fn argument<'py>(
+        &self,
+        py: Python<'py>,
+        argument: &codeinfo::Argument,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        if let (Kind::Call, Some(frame), None) = (self.kind, &self.frame, self.slots[Slot::Locals as usize].get(py)) {
+            if let Some(value) = compat::call_argument(frame.bind(py), argument.slot, argument.is_cell) {
+                return Ok(value);
+            }
+        }
+        self.variables(py)?.get(argument.name.bind(py))
+    }
+
     /// For a live Python (not builtin) event: its code's shared facts, the frame's globals and the current
     /// line; nothing is looked up.
     pub(crate) fn live_line<'py>(&self, py: Python<'py>) -> Option<(&GilRc<CodeInfo>, Bound<'py, PyDict>, c_int)> {

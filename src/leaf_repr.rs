@@ -7,6 +7,8 @@ use std::fmt::Write as _;
 use pyo3::ffi;
 use pyo3::prelude::*;
 
+use crate::gilcell::GilCell;
+
 /// A value whose repr can be produced natively.
 pub enum Leaf<'a> {
     /// The whole repr, ready (`None`, `True`, numbers).
@@ -34,7 +36,7 @@ pub fn leaf<'a>(obj: &'a Bound<'_, PyAny>) -> Option<Leaf<'a>> {
         }
         text.push_str(int_text(value, &mut [0; 20]));
     } else if ty == &raw mut ffi::PyFloat_Type {
-        push_float_repr(&mut text, unsafe { ffi::PyFloat_AS_DOUBLE(ptr) })?;
+        return float_repr(obj.py(), unsafe { ffi::PyFloat_AS_DOUBLE(ptr) }).map(Leaf::Text);
     } else if ty == &raw mut ffi::PyUnicode_Type {
         // A non-ASCII string keeps its repr in Python (asking it for UTF-8 would make CPython cache a copy).
         // An ASCII one is its own UTF-8, stored right behind the object header (a string that is not ready
@@ -102,8 +104,35 @@ pub unsafe fn copy_short(source: &[u8], target: *mut u8) {
     }
 }
 
+/// How many float reprs [`float_repr`] keeps.
+const FLOAT_REPR_SLOTS: usize = 256;
+const _: () = assert!(FLOAT_REPR_SLOTS.is_power_of_two());
+
+/// Recently shown floats' reprs, by their bits: programs show the same values over and over (a record passed
+/// down a chain of calls), and finding the shortest digits costs more than the rest of the value. An empty
+/// text marks an empty slot (no float's repr is empty).
+static FLOAT_REPRS: GilCell<[(u64, ShortText); FLOAT_REPR_SLOTS]> =
+    GilCell::new([const { (0, ShortText { bytes: [0; 32], len: 0 }) }; FLOAT_REPR_SLOTS]);
+
+/// `repr(value)`, from the cache when it is there; None where CPython must decide (see [`push_float_repr`]).
+fn float_repr(py: Python<'_>, value: f64) -> Option<ShortText> {
+    let bits = value.to_bits();
+    let slot = (bits.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - FLOAT_REPR_SLOTS.trailing_zeros())) as usize;
+    let cached = FLOAT_REPRS.with_mut(py, |slots| {
+        let (cached_bits, text) = &slots[slot];
+        (*cached_bits == bits && text.len > 0).then(|| text.clone())
+    });
+    if cached.is_some() {
+        return cached;
+    }
+    let mut text = ShortText::default();
+    push_float_repr(&mut text, value)?;
+    FLOAT_REPRS.with_mut(py, |slots| slots[slot] = (bits, text.clone()));
+    Some(text)
+}
+
 /// A small inline text buffer (the longest float or 64-bit int repr is 24 bytes).
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct ShortText {
     bytes: [u8; 32],
     len: usize,

@@ -153,3 +153,18 @@ def test_default_repr_of_instances_of_classes_with_a_metaclass():
         assert safe_repr([shape]) == f'[<geometry.Outer.Shape object at {id(shape):#x}>]'
         type.__setattr__(cls, '__module__', 'builtins')
         assert safe_repr(shape) == object.__repr__(shape) == f'<Shape object at {id(shape):#x}>'
+
+
+def test_float_reprs_stay_exact_when_shown_again():
+    # Float reprs are remembered by their bits in a small table: values shown again, values that evict one
+    # another and values of equal magnitude but another sign must all still show as repr() does.
+    import random
+
+    rng = random.Random(7)
+    values = [rng.uniform(-1e6, 1e6) for _ in range(1500)] + [rng.random() * 10.0 ** rng.randint(-30, 30) for _ in range(1500)]
+    values += [0.0, -0.0, 1e16, -1e16, 1e-5, 0.1, 0.30000000000000004, float('inf'), float('-inf'), float('nan')]
+    for _ in range(3):
+        for value in values:
+            assert safe_repr(value) == repr(value)
+        assert safe_repr(values[:20]) == repr(values[:20])
+        rng.shuffle(values)

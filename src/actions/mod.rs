@@ -899,13 +899,12 @@ fn push_arguments(action: &Bound<'_, PyAny>, options: &Options, event: &EventDat
     if arguments.is_empty() {
         return Ok(());
     }
-    let variables = event.variables(py)?;
     for (index, argument) in arguments.iter().enumerate() {
         if index > 0 {
             out.push_str(", ");
         }
         let name = argument.name.bind(py);
-        let value = match variables.get(name)? {
+        let value = match event.argument(py, argument)? {
             Some(value) => value,
             None => missing(py)?.clone(),
         };
