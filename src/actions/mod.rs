@@ -30,7 +30,8 @@ pub use callstack::CallStack;
 use text::{char_len, push_left_aligned, push_right_aligned, push_spaces};
 
 const NO_SOURCE_PREFIX: &str = "??? NO SOURCE: ";
-const INDENT: &str = "   ";
+/// Spaces per level of CallPrinter indentation.
+const INDENT_WIDTH: usize = 3;
 
 /// Which rows `__call__` prints, from the class attribute `_native_printer`, with that printer's own options.
 enum Printer {
@@ -144,8 +145,8 @@ struct Options {
     last_stack: GilCell<Option<CachedStack>>,
     /// CallPrinter's line rows, by code object and line (see [`push_line_row`]).
     line_rows: GilCell<LineRows>,
-    /// The last filename shown (held, so that its address identifies it) and its formatted column.
-    filename_column: GilCell<Option<(Py<PyAny>, String)>>,
+    /// Formatted filename columns (see [`push_filename_prefix`]).
+    filename_columns: GilCell<FilenameColumns>,
     filename_alignment: usize,
     thread_alignment: usize,
     pid_alignment: usize,
@@ -187,7 +188,7 @@ impl Options {
             last_seen_thread: GilCell::new(0),
             last_stack: GilCell::new(None),
             line_rows: GilCell::new(LineRows::default()),
-            filename_column: GilCell::new(None),
+            filename_columns: GilCell::new(Default::default()),
             filename_alignment: alignment(action, "filename_alignment")?,
             thread_alignment: alignment(action, "thread_alignment")?,
             pid_alignment: alignment(action, "pid_alignment")?,
@@ -391,13 +392,22 @@ fn push_filename_prefix(
 ) -> PyResult<()> {
     let palette = &options.palette;
     let py = filename.py();
-    // Consecutive events mostly come from one file: its column is formatted once.
-    let column = match options.filename_column.replace(py, None) {
-        Some((cached, column)) if cached.is(filename) => (cached, column),
-        _ => (filename.clone().unbind(), filename_column(options, filename)?),
-    };
-    out.push_str(&column.1);
-    options.filename_column.replace(py, Some(column));
+    // Events come from a few files: each one's column is formatted once.
+    let slot = filename_column_slot(filename);
+    let cached = options.filename_columns.with_mut(py, |columns| match &columns[slot] {
+        Some((cached, column)) if cached.is(filename) => {
+            out.push_str(column);
+            true
+        }
+        _ => false,
+    });
+    if !cached {
+        let column = filename_column(options, filename)?;
+        out.push_str(&column);
+        let entry = Some((filename.clone().unbind(), column));
+        // The entry replaced is released after the update, outside of it.
+        let _replaced = options.filename_columns.with_mut(py, |columns| std::mem::replace(&mut columns[slot], entry));
+    }
     out.push_str(&palette.colon);
     out.push(':');
     out.push_str(&palette.lineno);
@@ -419,6 +429,18 @@ fn push_filename_prefix(
     }
     out.push(' ');
     Ok(())
+}
+
+/// How many formatted filename columns an action keeps.
+const FILENAME_COLUMN_SLOTS: usize = 16;
+const _: () = assert!(FILENAME_COLUMN_SLOTS.is_power_of_two());
+
+/// Filename columns by filename object (held, so that its address stays its own).
+type FilenameColumns = [Option<(Py<PyAny>, String)>; FILENAME_COLUMN_SLOTS];
+
+fn filename_column_slot(filename: &Bound<'_, PyAny>) -> usize {
+    let mixed = (filename.as_ptr() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (mixed >> (64 - FILENAME_COLUMN_SLOTS.trailing_zeros())) as usize
 }
 
 /// The filename, right-aligned (and `[...]`-shortened) to `filename_alignment`.
@@ -706,7 +728,7 @@ fn call_row(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, out
     let indent = depth.saturating_sub(1);
     match (kind, builtin) {
         (Kind::Call, true) => {
-            text::push_repeated(out, INDENT, indent);
+            push_spaces(out, INDENT_WIDTH * indent);
             out.push_str(colour);
             out.push_str(" >");
             out.push_str(&palette.builtin);
@@ -716,7 +738,7 @@ fn call_row(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, out
             push_stripped_source(options, event, &facts, out)?;
         }
         (Kind::Call, false) => {
-            text::push_repeated(out, INDENT, indent);
+            push_spaces(out, INDENT_WIDTH * indent);
             out.push_str(colour);
             out.push_str("=>");
             out.push_str(&palette.normal);
@@ -729,7 +751,7 @@ fn call_row(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, out
             out.push(')');
         }
         (Kind::Exception, true) | (Kind::Return, true) => {
-            text::push_repeated(out, INDENT, indent);
+            push_spaces(out, INDENT_WIDTH * indent);
             out.push_str(colour);
             out.push_str(if kind == Kind::Exception { " ! " } else { " <" });
             out.push_str(&palette.builtin);
@@ -739,7 +761,7 @@ fn call_row(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, out
             module_and_function(out)?;
         }
         (Kind::Exception, false) | (Kind::Return, false) => {
-            text::push_repeated(out, INDENT, indent);
+            push_spaces(out, INDENT_WIDTH * indent);
             out.push_str(colour);
             out.push_str(if kind == Kind::Exception { " !" } else { "<=" });
             out.push_str(&palette.normal);
@@ -769,8 +791,10 @@ struct LineRow {
     _code: GilRc<CodeInfo>,
     /// Held so that no other dict can take its address.
     globals: Py<PyDict>,
-    columns: String,
-    source: String,
+    /// The columns, then the source from `source_start` on (one allocation: rows are read far more often
+    /// than made, and each allocation read is a likely cache miss).
+    text: Box<str>,
+    source_start: usize,
 }
 
 /// Rows of that many lines are kept at most: programs that keep creating code (templates, namedtuples)
@@ -789,7 +813,7 @@ fn push_line_row(py: Python<'_>, options: &Options, event: &EventData, depth: us
     };
     let push = |out: &mut String, columns: &str, source: &str| {
         out.push_str(columns);
-        text::push_repeated(out, INDENT, depth);
+        push_spaces(out, INDENT_WIDTH * depth);
         out.push_str(source);
         out.push_str(reset);
         out.push('\n');
@@ -804,15 +828,18 @@ fn push_line_row(py: Python<'_>, options: &Options, event: &EventData, depth: us
     let mut rows = options.line_rows.replace(py, LineRows::default());
     let key = (GilRc::as_ptr(code) as usize, lineno);
     if let Some(row) = rows.get(&key).filter(|row| row.globals.is(&globals)) {
-        push(out, &row.columns, &row.source);
+        let (columns, source) = row.text.split_at(row.source_start);
+        push(out, columns, source);
     } else {
-        let globals = globals.unbind();
-        let mut row = LineRow { _code: code.clone_ref(py), globals, columns: String::new(), source: String::new() };
-        if let Err(error) = format(&mut row.columns, &mut row.source) {
+        let (mut columns, mut source) = (String::new(), String::new());
+        if let Err(error) = format(&mut columns, &mut source) {
             options.line_rows.replace(py, rows);
             return Err(error);
         }
-        push(out, &row.columns, &row.source);
+        push(out, &columns, &source);
+        let source_start = columns.len();
+        columns.push_str(&source);
+        let row = LineRow { _code: code.clone_ref(py), globals: globals.unbind(), text: columns.into(), source_start };
         if rows.len() >= LINE_ROWS_KEPT {
             rows.clear();
         }

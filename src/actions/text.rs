@@ -32,13 +32,6 @@ pub fn push_spaces(out: &mut String, count: usize) {
     }
 }
 
-pub fn push_repeated(out: &mut String, text: &str, count: usize) {
-    out.reserve(text.len() * count);
-    for _ in 0..count {
-        out.push_str(text);
-    }
-}
-
 /// `str.isspace()` for one character: Rust's White_Space plus the ASCII separators U+001C..U+001F.
 fn is_python_space(c: char) -> bool {
     c.is_whitespace() || ('\x1c'..='\x1f').contains(&c)
