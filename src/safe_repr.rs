@@ -552,6 +552,16 @@ impl<'a, 'py, S: Sink> Renderer<'a, 'py, S> {
             self.container(obj, depth, sequence, "{", "}")
         } else if is_ffi_type(&ty, &raw mut ffi::PyFrozenSet_Type) {
             self.container(obj, depth, sequence, "frozenset({", "})")
+        } else if is_ffi_type(&ty, &raw mut ffi::PyType_Type) {
+            match class_repr(obj.cast::<PyType>().map_err(PyErr::from)?) {
+                Some(text) => self.put(&text),
+                None => self.put_repr(obj),
+            }
+        } else if is_ffi_type(&ty, &raw mut ffi::PyFunction_Type) {
+            match function_repr(obj)? {
+                Some(text) => self.put(&text),
+                None => self.put_repr(obj),
+            }
         } else if is_type(&ty, &known.deque) {
             self.container(obj, depth, sequence, "deque([", "])")
         } else if is_type(&ty, &known.counter) {
@@ -893,6 +903,38 @@ fn object_repr_head(ty: &Bound<'_, PyType>, module: Option<&Bound<'_, PyAny>>) -
         Some(module) => format!("<{}.{}", module.to_string_lossy(), ty.qualname()?.to_string_lossy()),
         None => format!("<{}", unsafe { std::ffi::CStr::from_ptr((*ty.as_type_ptr()).tp_name) }.to_string_lossy()),
     })
+}
+
+/// `type.__repr__(class)` for a class whose metaclass is exactly `type` (the same text, without building
+/// it through `PyUnicode_FromFormat`); None for names that are not valid UTF-8, left to CPython.
+fn class_repr(class: &Bound<'_, PyType>) -> Option<String> {
+    let tp_name = unsafe { std::ffi::CStr::from_ptr((*class.as_type_ptr()).tp_name) }.to_str().ok()?;
+    // A static type's `tp_name` is its module and qualname already.
+    if is_heap_type(class) {
+        let py = class.py();
+        let dict = unsafe { (*class.as_type_ptr()).tp_dict };
+        let qualname = unsafe { (*class.as_type_ptr().cast::<ffi::PyHeapTypeObject>()).ht_qualname };
+        let module = unsafe { Bound::from_borrowed_ptr_or_opt(py, dict) }
+            .and_then(|dict| dict.cast_into::<PyDict>().ok()?.get_item(intern!(py, "__module__")).ok()?)
+            .and_then(|module| module.cast_into::<PyString>().ok());
+        if let Some(module) = module.filter(|module| module != "builtins") {
+            let qualname = unsafe { Bound::from_borrowed_ptr_or_opt(py, qualname) }?.cast_into::<PyString>().ok()?;
+            return Some(format!("<class '{}.{}'>", module.to_str().ok()?, qualname.to_str().ok()?));
+        }
+    }
+    Some(format!("<class '{tp_name}'>"))
+}
+
+/// `function.__repr__`: `<function qualname at 0x...>`; None for a qualname that is not valid UTF-8.
+fn function_repr(function: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
+    let qualname = function.getattr(intern!(function.py(), "__qualname__"))?;
+    let Ok(qualname) = qualname.cast::<PyString>().map(|qualname| qualname.to_str().map(str::to_owned)) else {
+        return Ok(None);
+    };
+    let mut address = [0; 18];
+    Ok(qualname
+        .ok()
+        .map(|qualname| format!("<function {qualname} at {}>", hex_address(function.as_ptr() as usize, &mut address))))
 }
 
 /// `{:#x}` of an address, without the formatting machinery (it runs for every object shown this way).

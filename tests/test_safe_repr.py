@@ -168,3 +168,47 @@ def test_float_reprs_stay_exact_when_shown_again():
             assert safe_repr(value) == repr(value)
         assert safe_repr(values[:20]) == repr(values[:20])
         rng.shuffle(values)
+
+
+def test_classes_and_functions_show_as_their_repr():
+    # Class and function reprs are built natively; renamed and moved ones must still match repr().
+    class Plain:
+        def method(self):
+            pass
+
+    class Moved:
+        pass
+
+    class ClaimsBuiltins:
+        pass
+
+    class NumberModule:
+        pass
+
+    class Label(str):
+        pass
+
+    class LabelModule:
+        pass
+
+    class Renamed:
+        pass
+
+    def function():
+        pass
+
+    def renamed():
+        pass
+
+    Moved.__module__ = 'elsewhere.deep'
+    ClaimsBuiltins.__module__ = 'builtins'
+    NumberModule.__module__ = 42
+    LabelModule.__module__ = Label('labelled')
+    Renamed.__qualname__ = 'Other.Näme\nwith a newline'
+    renamed.__qualname__ = 'Ünïcode.name'
+    made = type('Made', (), {})
+    values = [Plain, Moved, ClaimsBuiltins, NumberModule, LabelModule, Renamed, made, int, collections.OrderedDict,
+              types.SimpleNamespace, type, object, function, renamed, Plain.method, (lambda: 0)]
+    for value in values:
+        assert safe_repr(value) == repr(value)
+    assert safe_repr(values) == repr(values)
