@@ -51,14 +51,13 @@ struct InterpreterFrameHead {
     localsplus: [*mut ffi::PyObject; 0],
 }
 
-/// On 3.11, the value of the parameter at `slot` of `co_varnames` in a frame at its `call` event, read from
-/// the frame's fast locals: there `f_locals` builds (or refreshes) the whole locals dict, to read a few
-/// names. `is_cell`: a closure captures the parameter, so its slot holds a cell (made before the `call`
-/// event). None on other versions: 3.12+ reads variables with `PyFrame_GetVar` (see [`Variables`]), and
-/// before 3.11 the locals dict is the frame's own. Also None when `frame` is not a frame object (an event's
-/// `frame` can be replaced).
+/// From 3.11 on, the value of the parameter at `slot` of `co_varnames` in a frame at its `call` event, read
+/// from the frame's fast locals: on 3.11 `f_locals` builds (or refreshes) the whole locals dict to read a few
+/// names, and 3.12's `PyFrame_GetVar` searches the names for each. `is_cell`: a closure captures the
+/// parameter, so its slot holds a cell (made before the `call` event). None before 3.11, where the locals dict
+/// is the frame's own, and when `frame` is not a frame object (an event's `frame` can be replaced).
 pub fn call_argument<'py>(frame: &Bound<'py, PyAny>, slot: usize, is_cell: bool) -> Option<Option<Bound<'py, PyAny>>> {
-    #[cfg(all(Py_3_11, not(Py_3_12)))]
+    #[cfg(Py_3_11)]
     unsafe {
         if ffi::PyFrame_Check(frame.as_ptr()) == 0 {
             return None;
@@ -72,15 +71,15 @@ pub fn call_argument<'py>(frame: &Bound<'py, PyAny>, slot: usize, is_cell: bool)
             value => value,
         })
     }
-    #[cfg(not(all(Py_3_11, not(Py_3_12))))]
+    #[cfg(not(Py_3_11))]
     {
         let _ = (frame, slot, is_cell);
         None
     }
 }
 
-/// The leading fields of `_PyInterpreterFrame` from 3.12 on (3.13 calls `f_code` `f_executable`; it is the
-/// code object of every frame that has a frame object).
+/// `_PyInterpreterFrame` from 3.12 on, up to its fast locals (3.13 calls `f_code` `f_executable`, and
+/// `prev_instr` `instr_ptr`; `f_code` is the code object of every frame that has a frame object).
 #[allow(dead_code)] // a layout: not every field is read
 #[cfg(Py_3_12)]
 #[repr(C)]
@@ -89,6 +88,14 @@ struct InterpreterFrameHead {
     previous: *const InterpreterFrameHead,
     f_funcobj: *mut ffi::PyObject,
     f_globals: *mut ffi::PyObject,
+    f_builtins: *mut ffi::PyObject,
+    f_locals: *mut ffi::PyObject,
+    frame_obj: *mut ffi::PyObject,
+    prev_instr: *const u16,
+    stacktop: c_int,
+    return_offset: u16,
+    owner: std::os::raw::c_char,
+    localsplus: [*mut ffi::PyObject; 0],
 }
 
 /// Borrowed code object of a frame, read from the frame itself: `PyFrame_GetCode` and `PyFrame_GetGlobals`
@@ -407,6 +414,28 @@ pub fn interpreter_is_finalizing() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parameters_read_from_fast_locals_are_the_frame_locals() {
+        Python::attach(|py| {
+            let globals = PyDict::new(py);
+            let code = c"import sys\ndef probe(a, b, *rest, c, **options):\n    keep = lambda: b\n    return sys._getframe()\nframe = probe(1, 'two', 3, c=[4], d=5)\n";
+            py.run(code, Some(&globals), None).unwrap();
+            let frame = globals.get_item("frame").unwrap().unwrap();
+            let locals = frame.getattr("f_locals").unwrap();
+            // (name, slot in co_varnames, captured by a closure)
+            for (name, slot, is_cell) in
+                [("a", 0, false), ("b", 1, true), ("c", 2, false), ("rest", 3, false), ("options", 4, false)]
+            {
+                let expected = locals.get_item(name).unwrap();
+                match call_argument(&frame, slot, is_cell) {
+                    Some(value) => assert!(value.unwrap().eq(&expected).unwrap(), "{name}"),
+                    None => assert!(!cfg!(Py_3_11), "read directly from 3.11 on"),
+                }
+            }
+            assert!(call_argument(&globals.clone().into_any(), 0, false).is_none(), "not a frame");
+        });
+    }
 
     #[test]
     fn frame_fields_read_directly_are_the_frame_accessors_values() {
