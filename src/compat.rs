@@ -428,9 +428,10 @@ mod tests {
                 [("a", 0, false), ("b", 1, true), ("c", 2, false), ("rest", 3, false), ("options", 4, false)]
             {
                 let expected = locals.get_item(name).unwrap();
-                match call_argument(&frame, slot, is_cell) {
-                    Some(value) => assert!(value.unwrap().eq(&expected).unwrap(), "{name}"),
-                    None => assert!(!cfg!(Py_3_11), "read directly from 3.11 on"),
+                let read = call_argument(&frame, slot, is_cell);
+                assert_eq!(read.is_some(), cfg!(Py_3_11), "read directly from 3.11 on");
+                if let Some(value) = read {
+                    assert!(value.unwrap().eq(&expected).unwrap(), "{name}");
                 }
             }
             assert!(call_argument(&globals.clone().into_any(), 0, false).is_none(), "not a frame");
