@@ -192,7 +192,7 @@ unsafe fn deliver(
         if disableable && this.rules_out(py, site, kind) {
             return CodeInfo::of_code(py, code).is_ok_and(|info| info.is_function);
         }
-        this.threads.includes_current_thread() && Tracer::handle(tracer, site, kind, builtin, arg) && disableable
+        this.threads.includes_current_thread() && Tracer::handle(tracer, site, kind, builtin, arg, None) && disableable
     }));
     match outcome {
         Ok(true) => new_disable(py),

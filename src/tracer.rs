@@ -159,8 +159,9 @@ impl Tracer {
             return;
         };
         let site = unsafe { EventSite::of_frame(frame) };
+        let cached = if builtin { None } else { unsafe { this.cached_verdict(py, site, kind) } };
         // Most events of a trace that matches little end here: kept small, with nothing to release.
-        if !builtin && unsafe { this.rejected_by_cached_verdict(py, site, kind) } {
+        if cached.is_some_and(|verdict| verdict != Verdict::Effectful) {
             match kind {
                 Kind::Return => this.count_return(py),
                 Kind::Call => this.count_call(py),
@@ -168,18 +169,15 @@ impl Tracer {
             }
             return;
         }
-        unsafe { Tracer::handle(slf, site, kind, builtin, EventArg::Object(arg)) };
+        unsafe { Tracer::handle(slf, site, kind, builtin, EventArg::Object(arg), cached) };
     }
 
-    /// Whether the verdict cached for the site's code (and globals) rules out an effect of a `kind` event. False
-    /// when there is none yet: `code_verdict` computes it.
+    /// The verdict cached for the site's code (and globals) and a `kind` event; None when there is none yet
+    /// (`code_verdict` computes it).
     #[inline(always)]
-    unsafe fn rejected_by_cached_verdict(&self, py: Python<'_>, site: EventSite, kind: Kind) -> bool {
-        let Some(info) = (unsafe { CodeInfo::existing(site.code) }) else {
-            return false;
-        };
-        info.cached_verdicts(py, self.generation.get(py), site.globals)
-            .is_some_and(|by_kind| by_kind[kind as usize] != Verdict::Effectful)
+    unsafe fn cached_verdict(&self, py: Python<'_>, site: EventSite, kind: Kind) -> Option<Verdict> {
+        let info = unsafe { CodeInfo::existing(site.code) }?;
+        info.cached_verdicts(py, self.generation.get(py), site.globals).map(|by_kind| by_kind[kind as usize])
     }
 
     #[inline]
@@ -196,14 +194,16 @@ impl Tracer {
         self.calls.set(py, self.calls.get(py) + 1);
     }
 
-    /// Handles one event of either backend: cheap rejection through the per-code verdict, else the full
-    /// predicate; then hunter's depth/calls bookkeeping. Returns whether the per-code verdict rejected it.
+    /// Handles one event of either backend: cheap rejection through the per-code verdict (`verdict`, when the
+    /// caller has looked it up already), else the full predicate; then hunter's depth/calls bookkeeping.
+    /// Returns whether the per-code verdict rejected it.
     pub(crate) unsafe fn handle(
         slf: Borrowed<'_, '_, Tracer>,
         site: EventSite,
         kind: Kind,
         builtin: bool,
         arg: EventArg,
+        verdict: Option<Verdict>,
     ) -> bool {
         let py = slf.py();
         let this = slf.get();
@@ -212,7 +212,7 @@ impl Tracer {
             this.count_return(py);
         }
         let skip = !builtin
-            && match unsafe { this.code_verdict(py, site, kind) } {
+            && match verdict.map_or_else(|| unsafe { this.code_verdict(py, site, kind) }, Ok) {
                 Ok(verdict) => verdict != Verdict::Effectful,
                 Err(error) => {
                     attached::run_attached(py, |py| failure::report_and_stop(py, slf, None, error, None));

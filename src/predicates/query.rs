@@ -418,6 +418,11 @@ pub struct Query {
 }
 
 impl Query {
+    /// Whether the query has no filters, so that it accepts every event.
+    pub(crate) fn accepts_all(&self) -> bool {
+        self.conditions.is_empty()
+    }
+
     /// Evaluates the query on an event: every condition in order, stopping at the first failure.
     pub(crate) fn matches(&self, py: Python<'_>, data: &EventData) -> PyResult<bool> {
         for condition in self.conditions.iter() {

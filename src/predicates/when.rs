@@ -4,18 +4,20 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
-use super::{evaluate, instantiate_action, with_event};
+use super::{evaluate, instantiate_action, with_event, Query};
 use crate::event::{Event, EventRef};
 
 #[pyclass(module = "hunter.predicates", name = "When", frozen)]
 pub struct When {
     pub(crate) condition: Py<PyAny>,
     pub(crate) actions: Py<PyTuple>,
+    /// The condition is a `Query()` without filters (as in `trace(action=...)`): it accepts every event.
+    accepts_all: bool,
 }
 
 impl When {
     pub(crate) fn evaluate(&self, py: Python<'_>, event: &EventRef<'_>) -> PyResult<bool> {
-        if !evaluate(py, self.condition.bind(py), event)? {
+        if !self.accepts_all && !evaluate(py, self.condition.bind(py), event)? {
             return Ok(false);
         }
         for action in self.actions.bind(py).iter() {
@@ -39,7 +41,8 @@ predicate_pymethods!(When {
             return Err(PyTypeError::new_err("Must give at least one action."));
         }
         let actions = actions.iter().map(|action| instantiate_action(&action)).collect::<PyResult<Vec<_>>>()?;
-        Ok(When { condition, actions: PyTuple::new(py, actions)?.unbind() })
+        let accepts_all = condition.bind(py).cast_exact::<Query>().is_ok_and(|query| query.get().accepts_all());
+        Ok(When { condition, actions: PyTuple::new(py, actions)?.unbind(), accepts_all })
     }
 
     fn __call__(&self, event: &Bound<'_, Event>) -> PyResult<bool> {
