@@ -105,7 +105,7 @@ pub unsafe fn copy_short(source: &[u8], target: *mut u8) {
 }
 
 /// How many float reprs [`float_repr`] keeps.
-const FLOAT_REPR_SLOTS: usize = 256;
+const FLOAT_REPR_SLOTS: usize = 1024;
 const _: () = assert!(FLOAT_REPR_SLOTS.is_power_of_two());
 
 /// Recently shown floats' reprs, by their bits: programs show the same values over and over (a record passed
