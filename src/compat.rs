@@ -51,6 +51,26 @@ struct InterpreterFrameHead {
     localsplus: [*mut ffi::PyObject; 0],
 }
 
+/// `_PyInterpreterFrame` from 3.12 on, up to its fast locals (3.13 calls `f_code` `f_executable`, and
+/// `prev_instr` `instr_ptr`; `f_code` is the code object of every frame that has a frame object).
+#[allow(dead_code)] // a layout: not every field is read
+#[cfg(Py_3_12)]
+#[repr(C)]
+struct InterpreterFrameHead {
+    f_code: *mut ffi::PyObject,
+    previous: *const InterpreterFrameHead,
+    f_funcobj: *mut ffi::PyObject,
+    f_globals: *mut ffi::PyObject,
+    f_builtins: *mut ffi::PyObject,
+    f_locals: *mut ffi::PyObject,
+    frame_obj: *mut ffi::PyObject,
+    prev_instr: *const u16,
+    stacktop: c_int,
+    return_offset: u16,
+    owner: std::os::raw::c_char,
+    localsplus: [*mut ffi::PyObject; 0],
+}
+
 /// From 3.11 on, the value of the parameter at `slot` of `co_varnames` in a frame at its `call` event, read
 /// from the frame's fast locals: on 3.11 `f_locals` builds (or refreshes) the whole locals dict to read a few
 /// names, and 3.12's `PyFrame_GetVar` searches the names for each. `is_cell`: a closure captures the
@@ -76,26 +96,6 @@ pub fn call_argument<'py>(frame: &Bound<'py, PyAny>, slot: usize, is_cell: bool)
         let _ = (frame, slot, is_cell);
         None
     }
-}
-
-/// `_PyInterpreterFrame` from 3.12 on, up to its fast locals (3.13 calls `f_code` `f_executable`, and
-/// `prev_instr` `instr_ptr`; `f_code` is the code object of every frame that has a frame object).
-#[allow(dead_code)] // a layout: not every field is read
-#[cfg(Py_3_12)]
-#[repr(C)]
-struct InterpreterFrameHead {
-    f_code: *mut ffi::PyObject,
-    previous: *const InterpreterFrameHead,
-    f_funcobj: *mut ffi::PyObject,
-    f_globals: *mut ffi::PyObject,
-    f_builtins: *mut ffi::PyObject,
-    f_locals: *mut ffi::PyObject,
-    frame_obj: *mut ffi::PyObject,
-    prev_instr: *const u16,
-    stacktop: c_int,
-    return_offset: u16,
-    owner: std::os::raw::c_char,
-    localsplus: [*mut ffi::PyObject; 0],
 }
 
 /// Borrowed code object of a frame, read from the frame itself: `PyFrame_GetCode` and `PyFrame_GetGlobals`

@@ -93,6 +93,14 @@ impl<T> GilOnce<T> {
     }
 }
 
+/// The slot of `key` in a direct-mapped cache of `SLOTS` entries (a power of two), by Fibonacci hashing: the
+/// keys are addresses or bit patterns whose low bits are much alike.
+#[inline]
+pub fn cache_slot<const SLOTS: usize>(key: u64) -> usize {
+    const { assert!(SLOTS.is_power_of_two()) };
+    (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SLOTS.trailing_zeros())) as usize
+}
+
 /// A shared value counted without atomic operations, for state only touched with the GIL held. An `Arc`
 /// clone and drop (two locked instructions) cost more than the rest of handling an event that is rejected,
 /// and events clone several (options, code facts, repr heads).

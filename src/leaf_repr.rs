@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use pyo3::ffi;
 use pyo3::prelude::*;
 
-use crate::gilcell::GilCell;
+use crate::gilcell::{cache_slot, GilCell};
 
 /// A value whose repr can be produced natively.
 pub enum Leaf<'a> {
@@ -106,7 +106,6 @@ pub unsafe fn copy_short(source: &[u8], target: *mut u8) {
 
 /// How many float reprs [`float_repr`] keeps.
 const FLOAT_REPR_SLOTS: usize = 1024;
-const _: () = assert!(FLOAT_REPR_SLOTS.is_power_of_two());
 
 /// Recently shown floats' reprs, by their bits: programs show the same values over and over (a record passed
 /// down a chain of calls), and finding the shortest digits costs more than the rest of the value. An empty
@@ -117,7 +116,7 @@ static FLOAT_REPRS: GilCell<[(u64, ShortText); FLOAT_REPR_SLOTS]> =
 /// `repr(value)`, from the cache when it is there; None where CPython must decide (see [`push_float_repr`]).
 fn float_repr(py: Python<'_>, value: f64) -> Option<ShortText> {
     let bits = value.to_bits();
-    let slot = (bits.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - FLOAT_REPR_SLOTS.trailing_zeros())) as usize;
+    let slot = cache_slot::<FLOAT_REPR_SLOTS>(bits);
     let cached = FLOAT_REPRS.with_mut(py, |slots| {
         let (cached_bits, text) = &slots[slot];
         (*cached_bits == bits && text.len > 0).then(|| text.clone())

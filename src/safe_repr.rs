@@ -41,7 +41,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyFrozenSet, PyIterator, PyList, PySet, PyString, PyTuple, PyType};
 use pyo3::{ffi, intern};
 
-use crate::gilcell::{GilCell, GilRc};
+use crate::gilcell::{cache_slot, GilCell, GilRc};
 use crate::leaf_repr::{copy_short, leaf, Leaf, SHORT};
 
 /// hunter's default `maxdepth`; also the depth it uses for the parts of a datetime and a pattern.
@@ -909,20 +909,29 @@ fn object_repr_head(ty: &Bound<'_, PyType>, module: Option<&Bound<'_, PyAny>>) -
 /// it through `PyUnicode_FromFormat`); None for names that are not valid UTF-8, left to CPython.
 fn class_repr(class: &Bound<'_, PyType>) -> Option<String> {
     let tp_name = unsafe { std::ffi::CStr::from_ptr((*class.as_type_ptr()).tp_name) }.to_str().ok()?;
-    // A static type's `tp_name` is its module and qualname already.
-    if is_heap_type(class) {
-        let py = class.py();
-        let dict = unsafe { (*class.as_type_ptr()).tp_dict };
-        let qualname = unsafe { (*class.as_type_ptr().cast::<ffi::PyHeapTypeObject>()).ht_qualname };
-        let module = unsafe { Bound::from_borrowed_ptr_or_opt(py, dict) }
-            .and_then(|dict| dict.cast_into::<PyDict>().ok()?.get_item(intern!(py, "__module__")).ok()?)
-            .and_then(|module| module.cast_into::<PyString>().ok());
-        if let Some(module) = module.filter(|module| module != "builtins") {
-            let qualname = unsafe { Bound::from_borrowed_ptr_or_opt(py, qualname) }?.cast_into::<PyString>().ok()?;
-            return Some(format!("<class '{}.{}'>", module.to_str().ok()?, qualname.to_str().ok()?));
-        }
+    if let Some((Some(module), qualname)) = heap_type_names(class) {
+        return Some(format!("<class '{}.{}'>", module.to_str().ok()?, qualname.to_str().ok()?));
     }
+    // A static type's `tp_name` is its module and qualname already.
     Some(format!("<class '{tp_name}'>"))
+}
+
+/// A heap type's `__module__` entry (None unless it is a str other than `'builtins'`) and `__qualname__`, read
+/// from its dict and slot as `type.__repr__` and `object.__repr__` read them: no metaclass code runs. None for
+/// a static type, whose names are in `tp_name`.
+fn heap_type_names<'py>(ty: &Bound<'py, PyType>) -> Option<(Option<Bound<'py, PyString>>, Bound<'py, PyString>)> {
+    if !is_heap_type(ty) {
+        return None;
+    }
+    let py = ty.py();
+    let qualname = unsafe { (*ty.as_type_ptr().cast::<ffi::PyHeapTypeObject>()).ht_qualname };
+    let qualname = unsafe { Bound::from_borrowed_ptr_or_opt(py, qualname) }?.cast_into::<PyString>().ok()?;
+    let dict = unsafe { (*ty.as_type_ptr()).tp_dict };
+    let module = unsafe { Bound::from_borrowed_ptr_or_opt(py, dict) }
+        .and_then(|dict| dict.cast_into::<PyDict>().ok()?.get_item(intern!(py, "__module__")).ok()?)
+        .and_then(|module| module.cast_into::<PyString>().ok())
+        .filter(|module| module != "builtins");
+    Some((module, qualname))
 }
 
 /// `function.__repr__`: `<function qualname at 0x...>`; None for a qualname that is not valid UTF-8.
@@ -976,7 +985,6 @@ struct HeadSlot {
 }
 
 const OBJECT_REPR_HEAD_SLOTS: usize = 64;
-const _: () = assert!(OBJECT_REPR_HEAD_SLOTS.is_power_of_two());
 
 static OBJECT_REPR_HEADS: GilCell<[Option<HeadSlot>; OBJECT_REPR_HEAD_SLOTS]> =
     GilCell::new([const { None }; OBJECT_REPR_HEAD_SLOTS]);
@@ -993,16 +1001,14 @@ impl ObjectReprHeads {
         Some(HeadKey::HeapType { address, version_tag, qualname })
     }
 
-    /// Fibonacci hashing: the low bits of an address are alike for every class.
     fn slot(key: HeadKey) -> usize {
-        const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
         let mixed = match key {
             HeadKey::StaticType(address) => address as u64,
             HeadKey::HeapType { address, version_tag, qualname } => {
                 address as u64 ^ u64::from(version_tag) ^ (qualname as u64).rotate_left(32)
             }
         };
-        (mixed.wrapping_mul(GOLDEN) >> (64 - OBJECT_REPR_HEAD_SLOTS.trailing_zeros())) as usize
+        cache_slot::<OBJECT_REPR_HEAD_SLOTS>(mixed)
     }
 
     fn find(py: Python<'_>, ty: &Bound<'_, PyType>) -> Option<GilRc<str>> {
@@ -1020,20 +1026,9 @@ impl ObjectReprHeads {
         if let Some(head) = Self::find(py, ty) {
             return Some(head);
         }
-        if !is_heap_type(ty) {
+        let (Some(module), qualname) = heap_type_names(ty)? else {
             return None;
-        }
-        let qualname = unsafe { (*ty.as_type_ptr().cast::<ffi::PyHeapTypeObject>()).ht_qualname };
-        let dict = unsafe { (*ty.as_type_ptr()).tp_dict };
-        if qualname.is_null() || dict.is_null() {
-            return None;
-        }
-        let qualname = unsafe { Bound::from_borrowed_ptr(py, qualname) }.cast_into_exact::<PyString>().ok()?;
-        let dict = unsafe { Bound::from_borrowed_ptr(py, dict) }.cast_into_exact::<PyDict>().ok()?;
-        let module = dict.get_item(intern!(py, "__module__")).ok()??.cast_into_exact::<PyString>().ok()?;
-        if module == "builtins" {
-            return None;
-        }
+        };
         let head: GilRc<str> = format!("<{}.{}", module.to_string_lossy(), qualname.to_string_lossy()).into();
         Self::remember(py, ty, &head);
         Some(head)

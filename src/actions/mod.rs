@@ -24,7 +24,7 @@ use pyo3::PyTypeInfo;
 
 use crate::codeinfo::CodeInfo;
 use crate::event::{Event, EventData, EventRef, Field, Kind};
-use crate::gilcell::{GilCell, GilRc};
+use crate::gilcell::{cache_slot, GilCell, GilRc};
 use crate::safe_repr::{safe_repr_clipped_into, DEFAULT_MAXDEPTH};
 pub use callstack::CallStack;
 use text::{char_len, push_left_aligned, push_right_aligned, push_spaces};
@@ -417,7 +417,7 @@ fn push_filename_prefix(
     let palette = &options.palette;
     let py = filename.py();
     // Events come from a few files: each one's column is formatted once.
-    let slot = filename_column_slot(filename);
+    let slot = cache_slot::<FILENAME_COLUMN_SLOTS>(filename.as_ptr() as u64);
     let cached = options.filename_columns.with_mut(py, |columns| match &columns[slot] {
         Some((cached, column)) if cached.is(filename) => {
             out.push_str(column);
@@ -457,15 +457,9 @@ fn push_filename_prefix(
 
 /// How many formatted filename columns an action keeps.
 const FILENAME_COLUMN_SLOTS: usize = 16;
-const _: () = assert!(FILENAME_COLUMN_SLOTS.is_power_of_two());
 
 /// Filename columns by filename object (held, so that its address stays its own).
 type FilenameColumns = [Option<(Py<PyAny>, String)>; FILENAME_COLUMN_SLOTS];
-
-fn filename_column_slot(filename: &Bound<'_, PyAny>) -> usize {
-    let mixed = (filename.as_ptr() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    (mixed >> (64 - FILENAME_COLUMN_SLOTS.trailing_zeros())) as usize
-}
 
 /// The filename, right-aligned (and `[...]`-shortened) to `filename_alignment`.
 fn filename_column(options: &Options, filename: &Bound<'_, PyAny>) -> PyResult<String> {
