@@ -80,30 +80,78 @@ pub fn safe_repr_clipped_into(
     marker: &str,
     out: &mut String,
 ) -> PyResult<()> {
+    let start = out.len();
+    let kept = limit / 2;
+    let clipped = clip(obj, maxdepth, limit, escape_newlines, out);
+    match clipped {
+        Ok(Clip::Whole) => Ok(()),
+        Ok(Clip::Cut { tail }) => {
+            out.truncate(start + byte_offset_of_char(&out[start..], kept));
+            out.push_str(marker);
+            out.push_str(tail.text());
+            Ok(())
+        }
+        Err(err) => {
+            out.truncate(start);
+            Err(err)
+        }
+    }
+}
+
+/// The outcome of [`clip`].
+enum Clip {
+    /// The whole text was appended to the buffer.
+    Whole,
+    /// The text is longer than the limit: the buffer got (at least) its first `limit / 2` characters, and
+    /// this is its tail.
+    Cut { tail: Tail },
+}
+
+/// Appends the head of `safe_repr(obj)` to `out` and renders its tail when the text is longer than `limit`.
+///
+/// Whether it is longer is known without rendering `limit` characters from the front in most cases: the
+/// head pass stops just past the characters the cut could keep, the tail pass stops at the start of the
+/// tail, and each notes where it stopped (see [`Renderer::halted`]). When the tail starts in a later item of
+/// some container than the head's end, a separator at least lies between them, so the text is longer than
+/// the limit. Only otherwise (both stop inside the same leaf, or the text is short) does the head pass run
+/// again to `limit + 1` characters. This saves a third of the rendering for every clipped argument.
+fn clip(
+    obj: &Bound<'_, PyAny>,
+    maxdepth: i64,
+    limit: usize,
+    escape_newlines: bool,
+    out: &mut String,
+) -> PyResult<Clip> {
     let py = obj.py();
     let start = out.len();
-    let mut head = Head::new(out, limit, escape_newlines);
-    let outcome = Renderer::new(py, &mut head)?.render(obj, maxdepth);
+    let kept = limit / 2;
+    // hunter keeps `s[-(limit // 2):]`; when `limit // 2` is 0 that is `s[0:]`, the whole text.
+    let tail_chars = if kept == 0 { usize::MAX } else { kept };
+    // The head pass ends at the first character the tail could not hold when the text is exactly `limit` long.
+    let short_head = kept > 0;
+    let head_chars = if short_head { limit - tail_chars } else { limit };
+    let mut head = Head::new(out, head_chars, escape_newlines);
+    let (outcome, head_end) = Renderer::new(py, &mut head)?.render_noting_halt(obj, maxdepth);
     match outcome {
-        Ok(()) => return Ok(()),
-        Err(Halt::Failed(err)) => {
-            out.truncate(start);
-            return Err(*err);
-        }
+        Ok(()) => return Ok(Clip::Whole),
+        Err(Halt::Failed(err)) => return Err(*err),
         Err(Halt::Full) => {}
     }
-    // hunter keeps `s[-(limit // 2):]`; when `limit // 2` is 0 that is `s[0:]`, the whole text.
-    let tail_chars = if limit / 2 == 0 { usize::MAX } else { limit / 2 };
     let mut tail = Tail::new(tail_chars, escape_newlines);
-    let outcome = Renderer::new(py, &mut tail)?.render(obj, maxdepth);
+    let (outcome, tail_start) = Renderer::new(py, &mut tail)?.render_noting_halt(obj, maxdepth);
     if let Err(Halt::Failed(err)) = outcome {
-        out.truncate(start);
         return Err(*err);
     }
-    out.truncate(start + byte_offset_of_char(&out[start..], limit / 2));
-    out.push_str(marker);
-    out.push_str(tail.text());
-    Ok(())
+    if !short_head || HaltPath::comes_after(&tail_start, &head_end) {
+        return Ok(Clip::Cut { tail });
+    }
+    out.truncate(start);
+    let mut head = Head::new(out, limit, escape_newlines);
+    match Renderer::new(py, &mut head)?.render(obj, maxdepth) {
+        Ok(()) => Ok(Clip::Whole),
+        Err(Halt::Failed(err)) => Err(*err),
+        Err(Halt::Full) => Ok(Clip::Cut { tail }),
+    }
 }
 
 /// Where the `chars`-th character of `text` starts (`text.len()` when it has fewer).
@@ -499,11 +547,122 @@ struct Renderer<'a, 'py, S: Sink> {
     known: &'static Known,
     sink: &'a mut S,
     nesting: usize,
+    halt_path: HaltPath,
+}
+
+/// Where a pass stopped because its sink was full: the position of the piece it stopped in within each
+/// container or composite around that piece, innermost first (see [`PiecePosition`]). Unknown when a
+/// container's length could not be read.
+struct HaltPath {
+    positions: Vec<u64>,
+    known: bool,
+}
+
+impl HaltPath {
+    /// Whether the piece at `later` certainly comes after the piece at `earlier` in the text: they are in
+    /// different items (or parts) of one container, the one of `later` the later one.
+    fn comes_after(later: &HaltPath, earlier: &HaltPath) -> bool {
+        if !(later.known && earlier.known) {
+            return false;
+        }
+        let outermost_first = later.positions.iter().rev().zip(earlier.positions.iter().rev());
+        for (later, earlier) in outermost_first {
+            if later != earlier {
+                return later > earlier;
+            }
+        }
+        false
+    }
+}
+
+/// A piece of a container's text, counted in the renderer's direction (`ordinal` items were rendered
+/// before it).
+#[derive(Clone, Copy)]
+enum Piece {
+    Opening,
+    Separator { ordinal: usize },
+    Item { ordinal: usize },
+    Colon { ordinal: usize },
+    Value { ordinal: usize },
+    SingleItemComma,
+    Closing,
+}
+
+/// The position of a piece in its container's text, in text order: the opening 0, then for item `i` its
+/// separator `4i + 1`, the item (or key) `4i + 2`, `": "` `4i + 3` and the value `4i + 4`, then the comma of
+/// a single-item tuple and the closing.
+struct PiecePosition;
+
+impl PiecePosition {
+    const OPENING: u64 = 0;
+    const SINGLE_ITEM_COMMA: u64 = u64::MAX - 1;
+    const CLOSING: u64 = u64::MAX;
+
+    /// `index` is the item's index from the front, for `Separator` the index of the item after it.
+    fn of_item(index: usize, piece: Piece) -> u64 {
+        let base = 4 * index as u64;
+        match piece {
+            Piece::Opening => Self::OPENING,
+            Piece::Separator { .. } => base + 1,
+            Piece::Item { .. } => base + 2,
+            Piece::Colon { .. } => base + 3,
+            Piece::Value { .. } => base + 4,
+            Piece::SingleItemComma => Self::SINGLE_ITEM_COMMA,
+            Piece::Closing => Self::CLOSING,
+        }
+    }
 }
 
 impl<'a, 'py, S: Sink> Renderer<'a, 'py, S> {
     fn new(py: Python<'py>, sink: &'a mut S) -> PyResult<Self> {
-        Ok(Renderer { py, known: Known::get(py)?, sink, nesting: 0 })
+        let halt_path = HaltPath { positions: Vec::new(), known: true };
+        Ok(Renderer { py, known: Known::get(py)?, sink, nesting: 0, halt_path })
+    }
+
+    /// [`Renderer::render`], and where it stopped if the sink got full.
+    fn render_noting_halt(mut self, obj: &Bound<'py, PyAny>, depth: i64) -> (Result<(), Halt>, HaltPath) {
+        let outcome = self.render(obj, depth);
+        (outcome, self.halt_path)
+    }
+
+    /// Notes, as a `Full` halt passes through a container on its way out, which piece of the container it
+    /// stopped in.
+    #[cold]
+    fn halted(&mut self, halt: Halt, container: &Bound<'py, PyAny>, piece: Piece) -> Halt {
+        if !matches!(halt, Halt::Full) {
+            return halt;
+        }
+        let index = match piece {
+            Piece::Opening | Piece::SingleItemComma | Piece::Closing => 0,
+            Piece::Separator { ordinal } if !S::BACKWARD => ordinal,
+            Piece::Item { ordinal } | Piece::Colon { ordinal } | Piece::Value { ordinal } if !S::BACKWARD => ordinal,
+            // Backward, `ordinal` items were rendered from the end: the separator is the one after the next item.
+            Piece::Separator { ordinal } => match container.len() {
+                Ok(length) => length - ordinal,
+                Err(_) => return self.halted_at_unknown_position(halt),
+            },
+            Piece::Item { ordinal } | Piece::Colon { ordinal } | Piece::Value { ordinal } => match container.len() {
+                Ok(length) => length - 1 - ordinal,
+                Err(_) => return self.halted_at_unknown_position(halt),
+            },
+        };
+        self.halt_path.positions.push(PiecePosition::of_item(index, piece));
+        halt
+    }
+
+    #[cold]
+    fn halted_at_unknown_position(&mut self, halt: Halt) -> Halt {
+        self.halt_path.known = false;
+        halt
+    }
+
+    /// Notes which part of a composite a `Full` halt stopped in (`index` in text order).
+    #[cold]
+    fn halted_in_part(&mut self, halt: Halt, index: usize) -> Halt {
+        if matches!(halt, Halt::Full) {
+            self.halt_path.positions.push(index as u64);
+        }
+        halt
     }
 
     fn put(&mut self, piece: &str) -> Result<(), Halt> {
@@ -680,42 +839,58 @@ impl<'a, 'py, S: Sink> Renderer<'a, 'py, S> {
     ) -> Result<(), Halt> {
         let single_item_comma = matches!(layout, Layout::Sequence { single_item_comma: true });
         let (first, last) = if S::BACKWARD { (close, open) } else { (open, close) };
-        self.put(first)?;
+        let (first_piece, last_piece) =
+            if S::BACKWARD { (Piece::Closing, Piece::Opening) } else { (Piece::Opening, Piece::Closing) };
+        self.put(first).map_err(|halt| self.halted(halt, obj, first_piece))?;
         if S::BACKWARD && single_item_comma && obj.len()? == 1 {
-            self.put_plain(",")?;
+            self.put_plain(",").map_err(|halt| self.halted(halt, obj, Piece::SingleItemComma))?;
         }
         let mut count = 0usize;
         let mut items = self.items(obj, layout)?;
         while let Some(entry) = items.next(self.py) {
             if count > 0 {
-                self.put_plain(", ")?;
+                self.put_plain(", ").map_err(|halt| self.halted(halt, obj, Piece::Separator { ordinal: count }))?;
             }
-            self.entry(entry?, depth, layout)?;
+            self.entry(obj, count, entry?, depth, layout)?;
             count += 1;
         }
         if !S::BACKWARD && single_item_comma && count == 1 {
-            self.put_plain(",")?;
+            self.put_plain(",").map_err(|halt| self.halted(halt, obj, Piece::SingleItemComma))?;
         }
-        self.put(last)
+        self.put(last).map_err(|halt| self.halted(halt, obj, last_piece))
     }
 
-    fn entry(&mut self, entry: Entry<'py>, depth: i64, layout: Layout) -> Result<(), Halt> {
+    /// Renders the `ordinal`-th entry of `container`, counted in the renderer's direction.
+    fn entry(
+        &mut self,
+        container: &Bound<'py, PyAny>,
+        ordinal: usize,
+        entry: Entry<'py>,
+        depth: i64,
+        layout: Layout,
+    ) -> Result<(), Halt> {
         let (key, value) = match (entry, layout) {
-            (Entry::Item(item), Layout::Sequence { .. }) => return self.render(&item, depth - 1),
+            (Entry::Item(item), Layout::Sequence { .. }) => {
+                return self
+                    .render(&item, depth - 1)
+                    .map_err(|halt| self.halted(halt, container, Piece::Item { ordinal }));
+            }
             (Entry::Pair(key, value), _) => (key, value),
             (Entry::Item(pair), Layout::Mapping) => {
                 let pair = pair.cast_into::<PyTuple>().map_err(PyErr::from)?;
                 (pair.get_item(0)?, pair.get_item(1)?)
             }
         };
+        let (key_piece, colon_piece, value_piece) =
+            (Piece::Item { ordinal }, Piece::Colon { ordinal }, Piece::Value { ordinal });
         if S::BACKWARD {
-            self.render(&value, depth - 1)?;
-            self.put_plain(": ")?;
-            self.render(&key, depth)
+            self.render(&value, depth - 1).map_err(|halt| self.halted(halt, container, value_piece))?;
+            self.put_plain(": ").map_err(|halt| self.halted(halt, container, colon_piece))?;
+            self.render(&key, depth).map_err(|halt| self.halted(halt, container, key_piece))
         } else {
-            self.render(&key, depth)?;
-            self.put_plain(": ")?;
-            self.render(&value, depth - 1)
+            self.render(&key, depth).map_err(|halt| self.halted(halt, container, key_piece))?;
+            self.put_plain(": ").map_err(|halt| self.halted(halt, container, colon_piece))?;
+            self.render(&value, depth - 1).map_err(|halt| self.halted(halt, container, value_piece))
         }
     }
 
@@ -772,14 +947,17 @@ impl<'a, 'py, S: Sink> Renderer<'a, 'py, S> {
 
     /// Renders `parts` in the renderer's direction.
     fn composite(&mut self, mut parts: Vec<Part<'py>>) -> Result<(), Halt> {
+        let count = parts.len();
         if S::BACKWARD {
             parts.reverse();
         }
-        for part in parts {
-            match part {
-                Part::Text(text) => self.put(&text)?,
-                Part::Nested(obj, depth) => self.render(&obj, depth)?,
-            }
+        for (ordinal, part) in parts.into_iter().enumerate() {
+            let outcome = match part {
+                Part::Text(text) => self.put(&text),
+                Part::Nested(obj, depth) => self.render(&obj, depth),
+            };
+            let index = if S::BACKWARD { count - 1 - ordinal } else { ordinal };
+            outcome.map_err(|halt| self.halted_in_part(halt, index))?;
         }
         Ok(())
     }
@@ -1258,17 +1436,35 @@ mod tests {
         "'\\u00e9' * 600 + 'abc'",
         "[1e16, 0.1, True, None, -0.0, float('nan')] * 100",
         "[object(), type('K', (), {})()] * 60",
+        // Head and tail ending in the same item, in neighbouring items, or in one leaf, near every limit.
+        "['x' * 2000, 1]",
+        "[1, 'x' * 2000]",
+        "['a' * 9, 'b' * 9]",
+        "{'k': list(range(400))}",
+        "{'k' * 600: 1, 'v': 2}",
+        "[[1, 2], [3, 4]]",
+        "[list(range(i)) for i in range(40)]",
+        "(list(range(30)),)",
+        "[str(i) * (i % 7) for i in range(120)]",
+        "[datetime.datetime(2020, 1, 2, 3, 4, 5, 6, tzinfo=datetime.timezone.utc)] * 3",
+        "{i: {'a': [i, -i], 'b': str(i)} for i in range(30)}",
     ];
 
-    fn check_clipped_matches_hunter_cut(escape_newlines: bool) {
+    const LIMITS: &[usize] = &[0, 1, 2, 3, 4, 5, 7, 8, 9, 13, 20, 21, 22, 23, 40, 41, 64, 65, 255, 1024, 1025, 100_000];
+
+    fn check_clipped_matches_hunter_cut(
+        exprs: &[&str],
+        limits: impl Iterator<Item = usize> + Clone,
+        escape_newlines: bool,
+    ) {
         Python::attach(|py| {
-            for expr in CORPUS {
+            for expr in exprs {
                 let obj = eval(py, expr);
                 let mut full = safe_repr(&obj, DEFAULT_MAXDEPTH).unwrap();
                 if escape_newlines {
                     full = full.replace('\n', "\\n");
                 }
-                for limit in [0, 1, 2, 3, 7, 20, 21, 64, 255, 1024, 100_000] {
+                for limit in limits.clone() {
                     let expected = hunter_cut(&full, limit).join(MARKER);
                     assert_eq!(clipped(&obj, limit, escape_newlines), expected, "{expr} with limit {limit}");
                 }
@@ -1278,12 +1474,26 @@ mod tests {
 
     #[test]
     fn clipped_equals_cutting_the_full_text() {
-        check_clipped_matches_hunter_cut(false);
+        check_clipped_matches_hunter_cut(CORPUS, LIMITS.iter().copied(), false);
     }
 
     #[test]
     fn clipped_with_escaped_newlines_equals_cutting_the_escaped_text() {
-        check_clipped_matches_hunter_cut(true);
+        check_clipped_matches_hunter_cut(CORPUS, LIMITS.iter().copied(), true);
+    }
+
+    /// The head pass stops early and the tail pass tells whether the text was longer than the limit: every
+    /// limit around each text's length, where that decision flips, is checked.
+    #[test]
+    fn clipped_at_every_limit_up_to_past_the_length() {
+        let exprs = [
+            "[1, 22, 333, [4444, 55555], {'k': 'v' * 7}, (6,), 'x\\ny']",
+            "{'a': [1, 2], 'bb': {'c': (3,)}, 'ddd': ['e' * 5, 'f']}",
+            "[[[[1, 2], [3]], [[4], 5]], 6]",
+            "('abc' * 10, [0.5, -1.25], None, True, {1, 2})",
+        ];
+        check_clipped_matches_hunter_cut(&exprs, 0..=120, false);
+        check_clipped_matches_hunter_cut(&exprs, 0..=120, true);
     }
 
     #[test]
