@@ -6,10 +6,11 @@
 //! On top of hunter this module offers a *bounded* mode, [`safe_repr_clipped_into`], for the actions'
 //! `repr_limit`: hunter renders the whole text and then keeps `s[:limit//2] + ' [...] ' + s[-limit//2:]`,
 //! which costs O(size) for a huge container. Here the text is rendered twice with a character budget:
-//! once front to back until the limit is exceeded (the head), and, only when it was, once back to front
-//! (lists and tuples read by index, small dicts from their storage, other containers iterated with
-//! `reversed()`) until the tail is long enough. Both passes stop early, so the cost is O(limit) instead
-//! of O(size), and the result equals hunter's truncated text, except:
+//! once front to back just past the characters the head keeps, and, when there were more, once back to
+//! front (lists and tuples read by index, small dicts from their storage, other containers iterated with
+//! `reversed()`) until the tail is long enough. Where the two passes stopped usually tells whether the text
+//! is longer than the limit (see [`clip`]). The passes stop early, so the cost is O(limit) instead of
+//! O(size), and the result equals hunter's truncated text, except:
 //! - `set`/`frozenset` cannot be iterated backwards: their tail pass walks the whole set, but renders only
 //!   the few last items it needs (kept in a small ring buffer);
 //! - an error that hunter would hit only while rendering the skipped middle part (e.g. an `int` too big
@@ -81,77 +82,75 @@ pub fn safe_repr_clipped_into(
     out: &mut String,
 ) -> PyResult<()> {
     let start = out.len();
-    let kept = limit / 2;
-    let clipped = clip(obj, maxdepth, limit, escape_newlines, out);
-    match clipped {
-        Ok(Clip::Whole) => Ok(()),
-        Ok(Clip::Cut { tail }) => {
-            out.truncate(start + byte_offset_of_char(&out[start..], kept));
-            out.push_str(marker);
-            out.push_str(tail.text());
-            Ok(())
+    // Most texts fit: this first pass is all they cost. See `clip_long_text` for where it stops.
+    let mut head = Head::new(out, head_pass_chars(limit), escape_newlines);
+    let outcome = Renderer::new(obj.py(), &mut head)?.render(obj, maxdepth);
+    let result = match outcome {
+        Ok(()) => return Ok(()),
+        Err(Halt::Failed(err)) => Err(*err),
+        Err(Halt::Full) => {
+            let head_end = std::mem::take(&mut head.halt_path);
+            clip_long_text(obj, maxdepth, limit, escape_newlines, marker, out, start, head_end)
         }
-        Err(err) => {
-            out.truncate(start);
-            Err(err)
-        }
+    };
+    if result.is_err() {
+        out.truncate(start);
+    }
+    result
+}
+
+/// How many characters the first head pass renders before it stops: `limit - limit / 2`, or `limit` when no
+/// tail is kept (`limit` 0 or 1) to tell whether the text is longer. See [`clip_long_text`].
+fn head_pass_chars(limit: usize) -> usize {
+    match limit / 2 {
+        0 => limit,
+        kept => limit - kept,
     }
 }
 
-/// The outcome of [`clip`].
-enum Clip {
-    /// The whole text was appended to the buffer.
-    Whole,
-    /// The text is longer than the limit: the buffer got (at least) its first `limit / 2` characters, and
-    /// this is its tail.
-    Cut { tail: Tail },
-}
-
-/// Appends the head of `safe_repr(obj)` to `out` and renders its tail when the text is longer than `limit`.
+/// Finishes [`safe_repr_clipped_into`] after the first head pass stopped at `head_end`, having appended the
+/// first `head_pass_chars(limit) + 1` characters to `out` (from `start`).
 ///
-/// Whether it is longer is known without rendering `limit` characters from the front in most cases: the
-/// head pass stops just past the characters the cut could keep, the tail pass stops at the start of the
-/// tail, and each notes where it stopped (see [`Renderer::halted`]). When the tail starts in a later item of
-/// some container than the head's end, a separator at least lies between them, so the text is longer than
-/// the limit. Only otherwise (both stop inside the same leaf, or the text is short) does the head pass run
-/// again to `limit + 1` characters. This saves a third of the rendering for every clipped argument.
-fn clip(
+/// Whether the text has more than `limit` characters is mostly known without rendering `limit + 1` of
+/// them from the front: the tail pass stops at the first of the last `limit / 2` characters, and when the
+/// piece it stops in is a later item (or part) of some container than the piece the head pass stopped in
+/// (see [`HaltPath`]), the tail starts after the head's last character, so the text has more than
+/// `limit - limit / 2 + limit / 2` characters. Only otherwise (both stop in the same leaf, or the text is
+/// not much longer than the limit) does the head pass run again, to `limit + 1` characters. This saves a
+/// third of the rendering of every clipped argument.
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn clip_long_text(
     obj: &Bound<'_, PyAny>,
     maxdepth: i64,
     limit: usize,
     escape_newlines: bool,
+    marker: &str,
     out: &mut String,
-) -> PyResult<Clip> {
+    start: usize,
+    head_end: HaltPath,
+) -> PyResult<()> {
     let py = obj.py();
-    let start = out.len();
     let kept = limit / 2;
     // hunter keeps `s[-(limit // 2):]`; when `limit // 2` is 0 that is `s[0:]`, the whole text.
-    let tail_chars = if kept == 0 { usize::MAX } else { kept };
-    // The head pass ends at the first character the tail could not hold when the text is exactly `limit` long.
-    let short_head = kept > 0;
-    let head_chars = if short_head { limit - tail_chars } else { limit };
-    let mut head = Head::new(out, head_chars, escape_newlines);
-    let (outcome, head_end) = Renderer::new(py, &mut head)?.render_noting_halt(obj, maxdepth);
-    match outcome {
-        Ok(()) => return Ok(Clip::Whole),
-        Err(Halt::Failed(err)) => return Err(*err),
-        Err(Halt::Full) => {}
-    }
-    let mut tail = Tail::new(tail_chars, escape_newlines);
-    let (outcome, tail_start) = Renderer::new(py, &mut tail)?.render_noting_halt(obj, maxdepth);
-    if let Err(Halt::Failed(err)) = outcome {
+    let mut tail = Tail::new(if kept == 0 { usize::MAX } else { kept }, escape_newlines);
+    if let Err(Halt::Failed(err)) = Renderer::new(py, &mut tail)?.render(obj, maxdepth) {
         return Err(*err);
     }
-    if !short_head || HaltPath::comes_after(&tail_start, &head_end) {
-        return Ok(Clip::Cut { tail });
+    let longer = kept > 0 && HaltPath::comes_after(&tail.halt_path, &head_end);
+    if !longer && kept > 0 {
+        out.truncate(start);
+        let mut head = Head::new(out, limit, escape_newlines);
+        match Renderer::new(py, &mut head)?.render(obj, maxdepth) {
+            Ok(()) => return Ok(()),
+            Err(Halt::Failed(err)) => return Err(*err),
+            Err(Halt::Full) => {}
+        }
     }
-    out.truncate(start);
-    let mut head = Head::new(out, limit, escape_newlines);
-    match Renderer::new(py, &mut head)?.render(obj, maxdepth) {
-        Ok(()) => Ok(Clip::Whole),
-        Err(Halt::Failed(err)) => Err(*err),
-        Err(Halt::Full) => Ok(Clip::Cut { tail }),
-    }
+    out.truncate(start + byte_offset_of_char(&out[start..], kept));
+    out.push_str(marker);
+    out.push_str(tail.text());
+    Ok(())
 }
 
 /// Where the `chars`-th character of `text` starts (`text.len()` when it has fewer).
@@ -197,6 +196,18 @@ trait Sink {
     fn put_plain(&mut self, piece: &str) -> Result<(), Halt>;
     /// How many more characters the sink wants (`usize::MAX` for "all of them").
     fn wanted(&self) -> usize;
+    /// Notes, as a `Full` halt from this sink leaves a container or composite, the position of the piece it
+    /// stopped in there (None when unknown): builds the sink's [`HaltPath`].
+    fn note_halt(&mut self, position: Option<u64>);
+}
+
+impl HaltPath {
+    fn note(&mut self, position: Option<u64>) {
+        match position {
+            Some(position) => self.positions.push(position),
+            None => self.unknown = true,
+        }
+    }
 }
 
 /// hunter's actions escape newlines after `repr()`; a per-piece replace gives the same text.
@@ -225,6 +236,9 @@ impl Sink for Unbounded {
     fn wanted(&self) -> usize {
         usize::MAX
     }
+    fn note_halt(&mut self, _: Option<u64>) {
+        unreachable!("an unbounded sink never reports Full")
+    }
 }
 
 /// Appends the text, front to back, to a buffer until it is longer than `limit` characters.
@@ -233,11 +247,12 @@ struct Head<'a> {
     /// How many more characters fit before the text is longer than `limit`.
     room: usize,
     escape_newlines: bool,
+    halt_path: HaltPath,
 }
 
 impl<'a> Head<'a> {
     fn new(text: &'a mut String, limit: usize, escape_newlines: bool) -> Self {
-        Head { text, room: limit.saturating_add(1), escape_newlines }
+        Head { text, room: limit.saturating_add(1), escape_newlines, halt_path: HaltPath::default() }
     }
 }
 
@@ -278,6 +293,9 @@ impl Sink for Head<'_> {
     fn wanted(&self) -> usize {
         self.room
     }
+    fn note_halt(&mut self, position: Option<u64>) {
+        self.halt_path.note(position);
+    }
 }
 
 impl Head<'_> {
@@ -305,13 +323,21 @@ struct Tail {
     chars: usize,
     wanted: usize,
     escape_newlines: bool,
+    halt_path: HaltPath,
 }
 
 impl Tail {
     fn new(wanted: usize, escape_newlines: bool) -> Self {
         // Sized for the usual case, ASCII pieces adding up to `wanted` characters.
         let capacity = wanted.saturating_add(16).min(4096);
-        Tail { buffer: vec![0; capacity], start: capacity, chars: 0, wanted, escape_newlines }
+        Tail {
+            buffer: vec![0; capacity],
+            start: capacity,
+            chars: 0,
+            wanted,
+            escape_newlines,
+            halt_path: HaltPath::default(),
+        }
     }
 
     /// The collected text, in reading order.
@@ -370,6 +396,9 @@ impl Sink for Tail {
     }
     fn wanted(&self) -> usize {
         self.wanted - self.chars
+    }
+    fn note_halt(&mut self, position: Option<u64>) {
+        self.halt_path.note(position);
     }
 }
 
@@ -547,22 +576,22 @@ struct Renderer<'a, 'py, S: Sink> {
     known: &'static Known,
     sink: &'a mut S,
     nesting: usize,
-    halt_path: HaltPath,
 }
 
 /// Where a pass stopped because its sink was full: the position of the piece it stopped in within each
 /// container or composite around that piece, innermost first (see [`PiecePosition`]). Unknown when a
 /// container's length could not be read.
+#[derive(Default)]
 struct HaltPath {
     positions: Vec<u64>,
-    known: bool,
+    unknown: bool,
 }
 
 impl HaltPath {
     /// Whether the piece at `later` certainly comes after the piece at `earlier` in the text: they are in
     /// different items (or parts) of one container, the one of `later` the later one.
     fn comes_after(later: &HaltPath, earlier: &HaltPath) -> bool {
-        if !(later.known && earlier.known) {
+        if later.unknown || earlier.unknown {
             return false;
         }
         let outermost_first = later.positions.iter().rev().zip(earlier.positions.iter().rev());
@@ -615,14 +644,7 @@ impl PiecePosition {
 
 impl<'a, 'py, S: Sink> Renderer<'a, 'py, S> {
     fn new(py: Python<'py>, sink: &'a mut S) -> PyResult<Self> {
-        let halt_path = HaltPath { positions: Vec::new(), known: true };
-        Ok(Renderer { py, known: Known::get(py)?, sink, nesting: 0, halt_path })
-    }
-
-    /// [`Renderer::render`], and where it stopped if the sink got full.
-    fn render_noting_halt(mut self, obj: &Bound<'py, PyAny>, depth: i64) -> (Result<(), Halt>, HaltPath) {
-        let outcome = self.render(obj, depth);
-        (outcome, self.halt_path)
+        Ok(Renderer { py, known: Known::get(py)?, sink, nesting: 0 })
     }
 
     /// Notes, as a `Full` halt passes through a container on its way out, which piece of the container it
@@ -632,27 +654,24 @@ impl<'a, 'py, S: Sink> Renderer<'a, 'py, S> {
         if !matches!(halt, Halt::Full) {
             return halt;
         }
+        // Backward, `ordinal` items were rendered from the end; the length is unknown if it cannot be read (or
+        // the container shrank meanwhile).
+        let from_end = |count: usize| container.len().ok().and_then(|length| length.checked_sub(count));
         let index = match piece {
-            Piece::Opening | Piece::SingleItemComma | Piece::Closing => 0,
-            Piece::Separator { ordinal } if !S::BACKWARD => ordinal,
-            Piece::Item { ordinal } | Piece::Colon { ordinal } | Piece::Value { ordinal } if !S::BACKWARD => ordinal,
-            // Backward, `ordinal` items were rendered from the end: the separator is the one after the next item.
-            Piece::Separator { ordinal } => match container.len() {
-                Ok(length) => length - ordinal,
-                Err(_) => return self.halted_at_unknown_position(halt),
-            },
-            Piece::Item { ordinal } | Piece::Colon { ordinal } | Piece::Value { ordinal } => match container.len() {
-                Ok(length) => length - 1 - ordinal,
-                Err(_) => return self.halted_at_unknown_position(halt),
-            },
+            Piece::Opening | Piece::SingleItemComma | Piece::Closing => Some(0),
+            Piece::Separator { ordinal }
+            | Piece::Item { ordinal }
+            | Piece::Colon { ordinal }
+            | Piece::Value { ordinal }
+                if !S::BACKWARD =>
+            {
+                Some(ordinal)
+            }
+            // Backward, a separator goes before the item rendered last.
+            Piece::Separator { ordinal } => from_end(ordinal),
+            Piece::Item { ordinal } | Piece::Colon { ordinal } | Piece::Value { ordinal } => from_end(ordinal + 1),
         };
-        self.halt_path.positions.push(PiecePosition::of_item(index, piece));
-        halt
-    }
-
-    #[cold]
-    fn halted_at_unknown_position(&mut self, halt: Halt) -> Halt {
-        self.halt_path.known = false;
+        self.sink.note_halt(index.map(|index| PiecePosition::of_item(index, piece)));
         halt
     }
 
@@ -660,7 +679,7 @@ impl<'a, 'py, S: Sink> Renderer<'a, 'py, S> {
     #[cold]
     fn halted_in_part(&mut self, halt: Halt, index: usize) -> Halt {
         if matches!(halt, Halt::Full) {
-            self.halt_path.positions.push(index as u64);
+            self.sink.note_halt(Some(index as u64));
         }
         halt
     }
