@@ -90,7 +90,8 @@ pub fn safe_repr_clipped_into(
         Err(Halt::Failed(err)) => Err(*err),
         Err(Halt::Full) => {
             let head_end = std::mem::take(&mut head.halt_path);
-            clip_long_text(obj, maxdepth, limit, escape_newlines, marker, out, start, head_end)
+            let request = ClipRequest { maxdepth, limit, escape_newlines, marker };
+            clip_long_text(obj, &request, out, start, head_end)
         }
     };
     if result.is_err() {
@@ -108,6 +109,14 @@ fn head_pass_chars(limit: usize) -> usize {
     }
 }
 
+/// The arguments of [`safe_repr_clipped_into`] that say how to render and clip.
+struct ClipRequest<'a> {
+    maxdepth: i64,
+    limit: usize,
+    escape_newlines: bool,
+    marker: &'a str,
+}
+
 /// Finishes [`safe_repr_clipped_into`] after the first head pass stopped at `head_end`, having appended the
 /// first `head_pass_chars(limit) + 1` characters to `out` (from `start`).
 ///
@@ -119,17 +128,14 @@ fn head_pass_chars(limit: usize) -> usize {
 /// not much longer than the limit) does the head pass run again, to `limit + 1` characters. This saves a
 /// third of the rendering of every clipped argument.
 #[inline(never)]
-#[allow(clippy::too_many_arguments)]
 fn clip_long_text(
     obj: &Bound<'_, PyAny>,
-    maxdepth: i64,
-    limit: usize,
-    escape_newlines: bool,
-    marker: &str,
+    request: &ClipRequest<'_>,
     out: &mut String,
     start: usize,
     head_end: HaltPath,
 ) -> PyResult<()> {
+    let ClipRequest { maxdepth, limit, escape_newlines, marker } = *request;
     let py = obj.py();
     let kept = limit / 2;
     // hunter keeps `s[-(limit // 2):]`; when `limit // 2` is 0 that is `s[0:]`, the whole text.
