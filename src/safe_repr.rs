@@ -9,7 +9,7 @@
 //! once front to back just past the characters the head keeps, and, when there were more, once back to
 //! front (lists and tuples read by index, small dicts from their storage, other containers iterated with
 //! `reversed()`) until the tail is long enough. Where the two passes stopped usually tells whether the text
-//! is longer than the limit (see [`clip`]). The passes stop early, so the cost is O(limit) instead of
+//! is longer than the limit (see [`clip_long_text`]). The passes stop early, so the cost is O(limit) instead of
 //! O(size), and the result equals hunter's truncated text, except:
 //! - `set`/`frozenset` cannot be iterated backwards: their tail pass walks the whole set, but renders only
 //!   the few last items it needs (kept in a small ring buffer);
@@ -143,8 +143,8 @@ fn clip_long_text(
     if let Err(Halt::Failed(err)) = Renderer::new(py, &mut tail)?.render(obj, maxdepth) {
         return Err(*err);
     }
-    let longer = kept > 0 && HaltPath::comes_after(&tail.halt_path, &head_end);
-    if !longer && kept > 0 {
+    // Without a kept tail (`kept` 0) the first head pass already went to `limit + 1` characters.
+    if kept > 0 && !HaltPath::comes_after(&tail.halt_path, &head_end) {
         out.truncate(start);
         let mut head = Head::new(out, limit, escape_newlines);
         match Renderer::new(py, &mut head)?.render(obj, maxdepth) {
@@ -205,15 +205,6 @@ trait Sink {
     /// Notes, as a `Full` halt from this sink leaves a container or composite, the position of the piece it
     /// stopped in there (None when unknown): builds the sink's [`HaltPath`].
     fn note_halt(&mut self, position: Option<u64>);
-}
-
-impl HaltPath {
-    fn note(&mut self, position: Option<u64>) {
-        match position {
-            Some(position) => self.positions.push(position),
-            None => self.unknown = true,
-        }
-    }
 }
 
 /// hunter's actions escape newlines after `repr()`; a per-piece replace gives the same text.
@@ -585,7 +576,7 @@ struct Renderer<'a, 'py, S: Sink> {
 }
 
 /// Where a pass stopped because its sink was full: the position of the piece it stopped in within each
-/// container or composite around that piece, innermost first (see [`PiecePosition`]). Unknown when a
+/// container or composite around that piece, innermost first (see [`Piece::position`]). Unknown when a
 /// container's length could not be read.
 #[derive(Default)]
 struct HaltPath {
@@ -594,6 +585,13 @@ struct HaltPath {
 }
 
 impl HaltPath {
+    fn note(&mut self, position: Option<u64>) {
+        match position {
+            Some(position) => self.positions.push(position),
+            None => self.unknown = true,
+        }
+    }
+
     /// Whether the piece at `later` certainly comes after the piece at `earlier` in the text: they are in
     /// different items (or parts) of one container, the one of `later` the later one.
     fn comes_after(later: &HaltPath, earlier: &HaltPath) -> bool {
@@ -623,27 +621,21 @@ enum Piece {
     Closing,
 }
 
-/// The position of a piece in its container's text, in text order: the opening 0, then for item `i` its
-/// separator `4i + 1`, the item (or key) `4i + 2`, `": "` `4i + 3` and the value `4i + 4`, then the comma of
-/// a single-item tuple and the closing.
-struct PiecePosition;
-
-impl PiecePosition {
-    const OPENING: u64 = 0;
-    const SINGLE_ITEM_COMMA: u64 = u64::MAX - 1;
-    const CLOSING: u64 = u64::MAX;
-
-    /// `index` is the item's index from the front, for `Separator` the index of the item after it.
-    fn of_item(index: usize, piece: Piece) -> u64 {
-        let base = 4 * index as u64;
-        match piece {
-            Piece::Opening => Self::OPENING,
-            Piece::Separator { .. } => base + 1,
-            Piece::Item { .. } => base + 2,
-            Piece::Colon { .. } => base + 3,
-            Piece::Value { .. } => base + 4,
-            Piece::SingleItemComma => Self::SINGLE_ITEM_COMMA,
-            Piece::Closing => Self::CLOSING,
+impl Piece {
+    /// The piece's position in its container's text, in text order: the opening 0, then for item `i` its
+    /// separator `4i + 1`, the item (or key) `4i + 2`, `": "` `4i + 3` and the value `4i + 4`, then the comma
+    /// of a single-item tuple and the closing. `index` is the item's index from the front (for a separator,
+    /// the item after it; unused for the other pieces); None when it is unknown.
+    fn position(self, index: Option<usize>) -> Option<u64> {
+        let of_item = |offset: u64| index.map(|index| 4 * index as u64 + offset);
+        match self {
+            Piece::Opening => Some(0),
+            Piece::Separator { .. } => of_item(1),
+            Piece::Item { .. } => of_item(2),
+            Piece::Colon { .. } => of_item(3),
+            Piece::Value { .. } => of_item(4),
+            Piece::SingleItemComma => Some(u64::MAX - 1),
+            Piece::Closing => Some(u64::MAX),
         }
     }
 }
@@ -664,7 +656,7 @@ impl<'a, 'py, S: Sink> Renderer<'a, 'py, S> {
         // the container shrank meanwhile).
         let from_end = |count: usize| container.len().ok().and_then(|length| length.checked_sub(count));
         let index = match piece {
-            Piece::Opening | Piece::SingleItemComma | Piece::Closing => Some(0),
+            Piece::Opening | Piece::SingleItemComma | Piece::Closing => None,
             Piece::Separator { ordinal }
             | Piece::Item { ordinal }
             | Piece::Colon { ordinal }
@@ -677,7 +669,7 @@ impl<'a, 'py, S: Sink> Renderer<'a, 'py, S> {
             Piece::Separator { ordinal } => from_end(ordinal),
             Piece::Item { ordinal } | Piece::Colon { ordinal } | Piece::Value { ordinal } => from_end(ordinal + 1),
         };
-        self.sink.note_halt(index.map(|index| PiecePosition::of_item(index, piece)));
+        self.sink.note_halt(piece.position(index));
         halt
     }
 
@@ -1170,8 +1162,9 @@ fn hex_address(address: usize, buffer: &mut [u8; 18]) -> &str {
 /// `__qualname__` only, so it is remembered under the class's address, its attribute-cache version tag, which
 /// CPython renews whenever `__module__` or another attribute in the class's dict is set (and a new class never
 /// gets an old tag), and its `__qualname__` object (held, so that its address stays its own; setting it leaves
-/// the tag alone on 3.13); or under the address alone for a static type, whose names never change. Programs show instances of a few classes
-/// over and over, and looking their names up costs more than the rest of the row.
+/// the tag alone on 3.13); or under the address alone for a static type, whose names never change. Programs
+/// show instances of a few classes over and over, and looking their names up costs more than the rest of the
+/// row.
 struct ObjectReprHeads;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
