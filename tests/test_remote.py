@@ -162,3 +162,33 @@ def test_gdb_attach_detach_reattach(start_target):
         assert output[0] == 'Output stream active. Starting tracer ...\n'
         assert any(marker in line for line in output), output
     assert_detached(target)
+
+
+def test_stream_closed_by_deactivation_during_a_write_is_not_a_failure(tmp_path, capsys):
+    # With --gdb, deactivate() runs as a pending call, which CPython may run between two bytecodes of the
+    # stream's own write(): the write then finds its socket closed. That is the end of the session, not an
+    # error to report on the target's stderr.
+    import socket
+
+    from hunter.remote import RemoteStream
+
+    path = str(tmp_path / 'sink')
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(1)
+    stream = RemoteStream(path, False, 'utf-8')
+    conn, _ = server.accept()
+
+    class ClosesOnEncode(str):
+        def encode(self, *args):
+            stream.close()
+            return str(self).encode(*args)
+
+    stream.write('live\n')
+    stream.write(ClosesOnEncode('late\n'))
+    stream.write('after\n')
+    assert conn.recv(100) == b'live\n'
+    assert conn.recv(100) == b'', 'nothing is sent once the stream is closed'
+    assert capsys.readouterr().err == ''
+    conn.close()
+    server.close()

@@ -57,6 +57,7 @@ class RemoteStream:
         self._sock.connect(path)
         self._isatty = isatty
         self._encoding = encoding
+        self._closed = False
 
     def isatty(self):
         return self._isatty
@@ -68,6 +69,10 @@ class RemoteStream:
             else:
                 self._sock.sendall(data.encode(self._encoding, 'replace'))
         except Exception as exc:
+            if self._closed:
+                # deactivate() ran in the middle of this write (as a pending call, between two bytecodes of
+                # it): the session is over and tracing stopped, so the output has nowhere to go.
+                return
             print(f'Hunter failed to send trace output {data!r} (encoding: {self._encoding!r}): {exc!r}. Stopping tracer.', file=sys.stderr)
             hunter.stop()
 
@@ -75,6 +80,7 @@ class RemoteStream:
         pass
 
     def close(self):
+        self._closed = True
         self._sock.close()
 
 
