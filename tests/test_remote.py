@@ -192,3 +192,41 @@ def test_stream_closed_by_deactivation_during_a_write_is_not_a_failure(tmp_path,
     assert capsys.readouterr().err == ''
     conn.close()
     server.close()
+
+
+def test_gdb_injects_while_the_target_runs_native_code(tmp_path):
+    # gdb parses its command in the language of the frame the process stopped in; a target busy in the
+    # extension stops in Rust code (known as such in a build with debug info, like CI's), where the C cast
+    # in the injected call does not parse.
+    reason = gdb_unusable_reason()
+    if reason:
+        pytest.skip(reason)
+    import argparse
+
+    from hunter.remote import _run_in_gdb
+
+    busy = textwrap.dedent(
+        """
+        import hunter.util
+        big = list(range(200_000))
+        print('ready', flush=True)
+        while True:
+            hunter.util.safe_repr(big)
+        """
+    )
+    target = subprocess.Popen(
+        [sys.executable, '-c', busy], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env()
+    )
+    try:
+        assert target.stdout.readline() == 'ready\n'
+        marker = tmp_path / 'ran'
+        _run_in_gdb(argparse.Namespace(pid=target.pid, timeout=30), f'open({str(marker)!r}, "w").close()')
+        deadline = time.monotonic() + 30
+        while not marker.exists():
+            if time.monotonic() > deadline:
+                target.kill()
+                raise AssertionError(f'the injected code never ran: {target.communicate()[1][:3000]}')
+            time.sleep(0.05)
+    finally:
+        target.kill()
+        target.wait()

@@ -154,8 +154,10 @@ def _run_in_gdb(args, payload):
 
     c_string = payload.replace('\\', '\\\\').replace('"', '\\"')
     command = f'call (void)Py_AddPendingCall(PyRun_SimpleString, "{c_string}")'
-    # gdb's chatter goes to stderr: stdout carries the trace.
-    subprocess.check_call(['gdb', '-p', str(args.pid), '-batch', '-ex', command], stdout=sys.stderr, timeout=max(args.timeout, 60))
+    # gdb parses the command in the language of the frame it stopped in, which can be the tracer's Rust code
+    # (where `(void)` is not a type): the command is C. gdb's chatter goes to stderr: stdout carries the trace.
+    gdb = ['gdb', '-p', str(args.pid), '-batch', '-ex', 'set language c', '-ex', command]
+    subprocess.check_call(gdb, stdout=sys.stderr, timeout=max(args.timeout, 60))
 
 
 def gdb_bootstrap(args, activation_payload, deactivation_payload):
