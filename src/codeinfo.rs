@@ -9,7 +9,7 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyString, PyTuple};
+use pyo3::types::{PyCode, PyDict, PyString, PyTuple};
 
 use crate::compat::{self, code_extra};
 use crate::gilcell::{GilCell, GilOnce, GilRc};
@@ -96,12 +96,12 @@ fn extra_index() -> ffi::Py_ssize_t {
 }
 
 impl CodeInfo {
-    /// The cached info of a (borrowed, live) code object, creating it on first sight.
+    /// The cached info of a code object, creating it on first sight.
     ///
     /// # Safety
-    /// `code` must be a code object that stays alive for `'a` (the info is owned by it).
+    /// `code` must stay alive for `'a` (the info is owned by it).
     #[inline]
-    pub unsafe fn of_code<'a>(py: Python<'_>, code: *mut ffi::PyObject) -> PyResult<&'a CodeInfo> {
+    pub unsafe fn of_code<'a>(py: Python<'_>, code: Borrowed<'_, '_, PyCode>) -> PyResult<&'a CodeInfo> {
         match unsafe { Self::existing(code) } {
             Some(info) => Ok(info),
             None => Self::create(py, code, extra_index()),
@@ -113,22 +113,24 @@ impl CodeInfo {
     /// # Safety
     /// As for `of_code`.
     #[inline]
-    pub unsafe fn existing<'a>(code: *mut ffi::PyObject) -> Option<&'a CodeInfo> {
-        let existing = unsafe { code_extra::get(code, extra_index()) };
-        // The extra lives as long as the code object, which the caller keeps alive.
+    pub unsafe fn existing<'a>(code: Borrowed<'_, '_, PyCode>) -> Option<&'a CodeInfo> {
+        let existing = code_extra::get(code, extra_index());
+        // SAFETY: only `create` sets this extra, to a `CodeInfo` that lives as long as the code object, which
+        // the caller keeps alive for 'a.
         (!existing.is_null()).then(|| unsafe { &*existing.cast::<CodeInfo>() })
     }
 
     /// A counted handle, for events that may outlive the current callback.
-    pub fn shared(py: Python<'_>, code: *mut ffi::PyObject) -> PyResult<GilRc<CodeInfo>> {
+    pub fn shared(py: Python<'_>, code: Borrowed<'_, '_, PyCode>) -> PyResult<GilRc<CodeInfo>> {
+        // SAFETY: the info is only used for the new counted reference taken next.
         let info: *const CodeInfo = unsafe { Self::of_code(py, code)? };
-        // The code object's extra holds the reference given up in `create`.
+        // SAFETY: the code object's extra holds the reference given up in `create`.
         Ok(unsafe { GilRc::clone_raw(py, info) })
     }
 
     #[cold]
-    fn create<'a>(py: Python<'_>, code: *mut ffi::PyObject, index: ffi::Py_ssize_t) -> PyResult<&'a CodeInfo> {
-        let code_obj = unsafe { Bound::from_borrowed_ptr(py, code) };
+    fn create<'a>(py: Python<'_>, code: Borrowed<'_, '_, PyCode>, index: ffi::Py_ssize_t) -> PyResult<&'a CodeInfo> {
+        let code_obj = code;
         let info = GilRc::new(CodeInfo {
             function: code_obj.getattr(pyo3::intern!(py, "co_name"))?.unbind(),
             co_filename: code_obj.getattr(pyo3::intern!(py, "co_filename"))?.unbind(),
@@ -143,10 +145,12 @@ impl CodeInfo {
             arguments: OnceLock::new(),
         });
         let raw = GilRc::into_raw(info);
-        if !unsafe { code_extra::set(code, index, raw.cast_mut().cast()) } {
+        if !code_extra::set(code, index, raw.cast_mut().cast()) {
+            // SAFETY: the reference given up just above, not stored anywhere.
             drop(unsafe { GilRc::from_raw(raw) });
             return Err(PyRuntimeError::new_err("hunter: cannot attach data to a code object"));
         }
+        // SAFETY: the code object's extra now holds this reference until the code object dies.
         Ok(unsafe { &*raw })
     }
 
@@ -154,16 +158,16 @@ impl CodeInfo {
     /// (3.11+: all but line events with the monitoring backend, and on 3.12+ settrace's other events). CPython
     /// finds it by walking the code's line table from the start, which costs more than printing the event in a
     /// long function; here the table is decoded once (`co_lines()`) and searched.
-    pub fn line_at(&self, py: Python<'_>, code: *mut ffi::PyObject, offset: c_int) -> c_int {
+    pub fn line_at(&self, py: Python<'_>, code: Borrowed<'_, '_, PyCode>, offset: c_int) -> c_int {
         let table = match self.line_table.get(py) {
             Some(table) => table,
-            None => match line_table(unsafe { &Bound::from_borrowed_ptr(py, code) }) {
+            None => match line_table(&code) {
                 Ok(table) => self.line_table.set(py, table),
-                Err(_) => return unsafe { compat::code_line(code, offset) },
+                Err(_) => return compat::code_line(code, offset),
             },
         };
         match table.partition_point(|&(start, _)| start <= offset) {
-            0 => unsafe { compat::code_line(code, offset) },
+            0 => compat::code_line(code, offset),
             after => table[after - 1].1,
         }
     }
@@ -200,8 +204,8 @@ impl CodeInfo {
                 return Ok(facts);
             }
         }
-        let module = module_name(py, Some(globals))?;
-        let filename = normalize_filename(py, self.co_filename.bind(py), Some(globals))?;
+        let module = module_name(py, Some(globals.as_any()))?;
+        let filename = normalize_filename(py, self.co_filename.bind(py), Some(globals.as_any()))?;
         let stdlib = is_stdlib(py, module.bind(py), filename.bind(py))?;
         let facts = GilRc::new(ModuleFacts { globals: globals.clone().unbind(), module, filename, stdlib });
         self.module_facts.replace(py, Some(facts.clone_ref(py)));
@@ -213,33 +217,7 @@ impl CodeInfo {
         if let Some(arguments) = self.arguments.get() {
             return Ok(arguments);
         }
-        let py = code.py();
-        let names = code.getattr(pyo3::intern!(py, "co_varnames"))?.cast_into::<PyTuple>()?;
-        let positional: usize = code.getattr(pyo3::intern!(py, "co_argcount"))?.extract()?;
-        let keyword_only: usize = code.getattr(pyo3::intern!(py, "co_kwonlyargcount"))?.extract()?;
-        let flags: u32 = code.getattr(pyo3::intern!(py, "co_flags"))?.extract()?;
-        let cells = code.getattr(pyo3::intern!(py, "co_cellvars"))?;
-        let argument = |prefix: &'static str, slot: usize| -> PyResult<Argument> {
-            let name = names.get_item(slot)?.cast_into::<PyString>()?;
-            Ok(Argument { prefix, is_cell: cells.contains(&name)?, name: name.unbind(), slot })
-        };
-        let mut arguments = Vec::new();
-        for slot in 0..positional {
-            arguments.push(argument("", slot)?);
-        }
-        // Locals are laid out as: positional, keyword-only, *args, **kwargs.
-        let mut next_slot = positional + keyword_only;
-        if flags & CO_VARARGS != 0 {
-            arguments.push(argument("*", next_slot)?);
-            next_slot += 1;
-        }
-        for slot in positional..positional + keyword_only {
-            arguments.push(argument("", slot)?);
-        }
-        if flags & CO_VARKEYWORDS != 0 {
-            arguments.push(argument("**", next_slot)?);
-        }
-        let _ = self.arguments.set(arguments);
+        let _ = self.arguments.set(signature(code)?);
         Ok(self.arguments.get().expect("set above"))
     }
 
@@ -252,10 +230,42 @@ impl CodeInfo {
     }
 }
 
+/// The parameters of `code` in signature order: positional, `*args`, keyword-only, `**kwargs`, each with
+/// its index in `co_varnames`.
+pub fn signature(code: &Bound<'_, PyAny>) -> PyResult<Vec<Argument>> {
+    let py = code.py();
+    let names = code.getattr(pyo3::intern!(py, "co_varnames"))?.cast_into::<PyTuple>()?;
+    let positional: usize = code.getattr(pyo3::intern!(py, "co_argcount"))?.extract()?;
+    let keyword_only: usize = code.getattr(pyo3::intern!(py, "co_kwonlyargcount"))?.extract()?;
+    let flags: u32 = code.getattr(pyo3::intern!(py, "co_flags"))?.extract()?;
+    let cells = code.getattr(pyo3::intern!(py, "co_cellvars"))?;
+    let argument = |prefix: &'static str, slot: usize| -> PyResult<Argument> {
+        let name = names.get_item(slot)?.cast_into::<PyString>()?;
+        Ok(Argument { prefix, is_cell: cells.contains(&name)?, name: name.unbind(), slot })
+    };
+    let mut arguments = Vec::new();
+    for slot in 0..positional {
+        arguments.push(argument("", slot)?);
+    }
+    // Locals are laid out as: positional, keyword-only, *args, **kwargs.
+    let mut next_slot = positional + keyword_only;
+    if flags & CO_VARARGS != 0 {
+        arguments.push(argument("*", next_slot)?);
+        next_slot += 1;
+    }
+    for slot in positional..positional + keyword_only {
+        arguments.push(argument("", slot)?);
+    }
+    if flags & CO_VARKEYWORDS != 0 {
+        arguments.push(argument("**", next_slot)?);
+    }
+    Ok(arguments)
+}
+
 /// `f_globals.get('__name__', '')`, with None shown as '?' (hunter's rule).
-pub fn module_name(py: Python<'_>, globals: Option<&Bound<'_, PyDict>>) -> PyResult<Py<PyAny>> {
+pub fn module_name(py: Python<'_>, globals: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
     let name = match globals {
-        Some(globals) => globals.get_item(pyo3::intern!(py, "__name__"))?,
+        Some(globals) => global_value(globals, pyo3::intern!(py, "__name__"))?,
         None => None,
     };
     Ok(match name {
@@ -265,17 +275,29 @@ pub fn module_name(py: Python<'_>, globals: Option<&Bound<'_, PyDict>>) -> PyRes
     })
 }
 
+/// `globals.get(key)`: a dict's item, or what a stand-in frame's globals mapping gives (None when missing).
+fn global_value<'py>(globals: &Bound<'py, PyAny>, key: &Bound<'py, PyString>) -> PyResult<Option<Bound<'py, PyAny>>> {
+    match globals.cast::<PyDict>() {
+        Ok(dict) => dict.get_item(key),
+        Err(_) => {
+            let missing = PyString::new(globals.py(), "");
+            let value = globals.call_method1(pyo3::intern!(globals.py(), "get"), (key, &missing))?;
+            Ok((!value.is(&missing)).then_some(value))
+        }
+    }
+}
+
 /// hunter's filename rules: co_filename, else `__file__`, else '?'; `.pyc`/`.pyo` -> `.py`;
 /// a compiled extension (`.so`/`.pyd`) maps to a sibling `.pyx` or `.py` source when one exists.
 pub fn normalize_filename(
     py: Python<'_>,
     co_filename: &Bound<'_, PyAny>,
-    globals: Option<&Bound<'_, PyDict>>,
+    globals: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
     let mut filename = co_filename.clone();
     if !filename.is_truthy()? {
         let from_globals = match globals {
-            Some(globals) => globals.get_item(pyo3::intern!(py, "__file__"))?,
+            Some(globals) => global_value(globals, pyo3::intern!(py, "__file__"))?,
             None => None,
         };
         filename = match from_globals {
@@ -358,12 +380,13 @@ mod tests {
             let source = c"import json.encoder, textwrap\ndef gen(n):\n    for i in range(n):\n        if i % 2:\n            yield [j\n                   for j in range(i)]\n        else:\n            try:\n                yield {i: i}\n            except ValueError:\n                pass\ncodes = [gen.__code__, json.encoder._make_iterencode.__code__, textwrap.TextWrapper._wrap_chunks.__code__]\n";
             py.run(source, Some(&globals), None).unwrap();
             for code in globals.get_item("codes").unwrap().unwrap().try_iter().unwrap() {
-                let code = code.unwrap();
-                let info = unsafe { CodeInfo::of_code(py, code.as_ptr()) }.unwrap();
+                let code = code.unwrap().cast_into::<PyCode>().unwrap();
+                // SAFETY: `code` is held for the whole loop.
+                let info = unsafe { CodeInfo::of_code(py, code.as_borrowed()) }.unwrap();
                 let size: c_int = code.getattr("co_code").unwrap().len().unwrap().try_into().unwrap();
                 for offset in (0..size).step_by(2) {
-                    let expected = unsafe { compat::code_line(code.as_ptr(), offset) };
-                    assert_eq!(info.line_at(py, code.as_ptr(), offset), expected, "{code} at offset {offset}");
+                    let expected = compat::code_line(code.as_borrowed(), offset);
+                    assert_eq!(info.line_at(py, code.as_borrowed(), offset), expected, "{code} at offset {offset}");
                 }
             }
         });

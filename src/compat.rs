@@ -1,13 +1,14 @@
 //! Every CPython version difference (3.9 - 3.13) the native core depends on lives here.
 //!
-//! All functions take raw pointers the caller guarantees are live and of the stated type, and must be
-//! called with the interpreter attached.
+//! Frame layouts are only ever read through a `Bound<PyFrame>` (or `Borrowed`): pyo3 gives that type only to
+//! objects that passed `PyFrame_Check`, so no object Python code supplies (an event's replaceable `frame`)
+//! can be read with a frame's layout. Everything else an event's frame can be is read through attributes.
 
 use std::os::raw::c_int;
 
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyFrame};
 
 /// The leading fields of `PyFrameObject` on 3.9 and 3.10, which have no accessor functions there.
 /// The layout is fixed within those minor versions (Include/cpython/frameobject.h).
@@ -75,21 +76,29 @@ struct InterpreterFrameHead {
 /// from the frame's fast locals: on 3.11 `f_locals` builds (or refreshes) the whole locals dict to read a few
 /// names, and 3.12's `PyFrame_GetVar` searches the names for each. `is_cell`: a closure captures the
 /// parameter, so its slot holds a cell (made before the `call` event). None before 3.11, where the locals dict
-/// is the frame's own, and when `frame` is not a frame object (an event's `frame` can be replaced).
-pub fn call_argument<'py>(frame: &Bound<'py, PyAny>, slot: usize, is_cell: bool) -> Option<Option<Bound<'py, PyAny>>> {
+/// is the frame's own.
+///
+/// # Safety
+/// `slot` must be the index of a variable of the frame's own code (`co_varnames`), as `FrameWithCode` ensures.
+pub unsafe fn call_argument<'py>(
+    frame: &Bound<'py, PyFrame>,
+    slot: usize,
+    is_cell: bool,
+) -> Option<Option<Bound<'py, PyAny>>> {
     #[cfg(Py_3_11)]
-    unsafe {
-        if ffi::PyFrame_Check(frame.as_ptr()) == 0 {
-            return None;
+    {
+        // SAFETY: `frame` passed PyFrame_Check, so its head has this version's layout and `f_frame` points at its
+        // interpreter frame, whose fast locals start with one slot per `co_varnames` entry (the caller's `slot`).
+        unsafe {
+            let data = (*frame.as_ptr().cast::<FrameHead>()).f_frame;
+            let value = Bound::from_borrowed_ptr_or_opt(frame.py(), *(*data).localsplus.as_ptr().add(slot));
+            Some(match value {
+                Some(cell) if is_cell && ffi::PyCell_Check(cell.as_ptr()) != 0 => {
+                    Bound::from_owned_ptr_or_opt(frame.py(), ffi::PyCell_Get(cell.as_ptr()))
+                }
+                value => value,
+            })
         }
-        let data = (*frame.as_ptr().cast::<FrameHead>()).f_frame;
-        let value = Bound::from_borrowed_ptr_or_opt(frame.py(), *(*data).localsplus.as_ptr().add(slot));
-        Some(match value {
-            Some(cell) if is_cell && ffi::PyCell_Check(cell.as_ptr()) != 0 => {
-                Bound::from_owned_ptr_or_opt(frame.py(), ffi::PyCell_Get(cell.as_ptr()))
-            }
-            value => value,
-        })
     }
     #[cfg(not(Py_3_11))]
     {
@@ -99,29 +108,32 @@ pub fn call_argument<'py>(frame: &Bound<'py, PyAny>, slot: usize, is_cell: bool)
 }
 
 /// Borrowed code object of a frame, read from the frame itself: `PyFrame_GetCode` and `PyFrame_GetGlobals`
-/// cost a call and two reference count updates each, on every event.
+/// cost a call and two reference count updates each, on every event. Valid while the frame lives.
 #[inline]
-pub unsafe fn frame_code(frame: *mut ffi::PyFrameObject) -> *mut ffi::PyObject {
+pub fn frame_code(frame: Borrowed<'_, '_, PyFrame>) -> *mut ffi::PyObject {
+    // SAFETY: a `PyFrame` passed PyFrame_Check: its head has this version's layout, and from 3.11 on `f_frame`
+    // points at its interpreter frame (its own storage once it has finished).
     #[cfg(Py_3_11)]
     unsafe {
-        (*(*frame.cast::<FrameHead>()).f_frame).f_code
+        (*(*frame.as_ptr().cast::<FrameHead>()).f_frame).f_code
     }
     #[cfg(not(Py_3_11))]
     unsafe {
-        (*frame.cast::<FrameHead>()).f_code
+        (*frame.as_ptr().cast::<FrameHead>()).f_code
     }
 }
 
-/// Borrowed globals dict of a frame.
+/// Borrowed globals dict of a frame (always a dict: CPython runs code only with dict globals).
 #[inline]
-pub unsafe fn frame_globals(frame: *mut ffi::PyFrameObject) -> *mut ffi::PyObject {
+pub fn frame_globals(frame: Borrowed<'_, '_, PyFrame>) -> *mut ffi::PyObject {
+    // SAFETY: as in `frame_code`.
     #[cfg(Py_3_11)]
     unsafe {
-        (*(*frame.cast::<FrameHead>()).f_frame).f_globals
+        (*(*frame.as_ptr().cast::<FrameHead>()).f_frame).f_globals
     }
     #[cfg(not(Py_3_11))]
     unsafe {
-        (*frame.cast::<FrameHead>()).f_globals
+        (*frame.as_ptr().cast::<FrameHead>()).f_globals
     }
 }
 
@@ -149,13 +161,15 @@ struct Frame39 {
 /// return, for example. hunter (and every `sys.settrace` tracer) sets `f_trace`, so in trace mode it reports
 /// `f_lineno`; from 3.10 on the interpreter itself keeps `f_lineno` right during trace calls.
 #[inline]
-pub unsafe fn frame_lineno(frame: *mut ffi::PyFrameObject, line_tracing: bool) -> c_int {
+pub fn frame_lineno(frame: &Bound<'_, PyFrame>, line_tracing: bool) -> c_int {
     #[cfg(not(Py_3_10))]
     if line_tracing {
-        return unsafe { (*frame.cast::<Frame39>()).f_lineno };
+        // SAFETY: a checked frame has the 3.9 layout.
+        return unsafe { (*frame.as_ptr().cast::<Frame39>()).f_lineno };
     }
     let _ = line_tracing;
-    unsafe { ffi::PyFrame_GetLineNumber(frame) }
+    // SAFETY: a checked frame.
+    unsafe { ffi::PyFrame_GetLineNumber(frame.as_ptr().cast()) }
 }
 
 /// Whether a settrace-style tracer's frame line equals the line of the frame's current instruction at events
@@ -166,10 +180,11 @@ pub const TRACED_LINE_IS_INSTRUCTION_LINE: bool = cfg!(Py_3_12);
 /// The byte offset of the frame's current instruction where it can be read without a lookup (3.11+), for
 /// finding its line by offset; None before 3.11 or when the frame has not started.
 #[inline]
-pub unsafe fn frame_offset(frame: *mut ffi::PyFrameObject) -> Option<c_int> {
+pub fn frame_offset(frame: &Bound<'_, PyFrame>) -> Option<c_int> {
     #[cfg(Py_3_11)]
     {
-        let offset = unsafe { ffi::PyFrame_GetLasti(frame) };
+        // SAFETY: a checked frame.
+        let offset = unsafe { ffi::PyFrame_GetLasti(frame.as_ptr().cast()) };
         (offset >= 0).then_some(offset)
     }
     #[cfg(not(Py_3_11))]
@@ -180,10 +195,10 @@ pub unsafe fn frame_offset(frame: *mut ffi::PyFrameObject) -> Option<c_int> {
 }
 
 /// `f_lasti` as a byte offset into `co_code`, the unit Python code sees.
-pub fn frame_lasti(frame: &Bound<'_, PyAny>) -> PyResult<isize> {
+pub fn frame_lasti(frame: &Bound<'_, PyFrame>) -> PyResult<isize> {
     #[cfg(Py_3_11)]
     {
-        let _ = frame.py();
+        // SAFETY: a checked frame.
         Ok(unsafe { ffi::PyFrame_GetLasti(frame.as_ptr().cast()) } as isize)
     }
     #[cfg(not(Py_3_11))]
@@ -193,18 +208,26 @@ pub fn frame_lasti(frame: &Bound<'_, PyAny>) -> PyResult<isize> {
 }
 
 /// The parent frame, or None.
-pub fn frame_back<'py>(frame: &Bound<'py, PyAny>) -> Option<Bound<'py, PyAny>> {
+pub fn frame_back<'py>(frame: &Bound<'py, PyFrame>) -> Option<Bound<'py, PyFrame>> {
+    // SAFETY: a checked frame; PyFrame_GetBack returns a new reference to a frame object, or NULL.
     unsafe {
         let back = ffi::PyFrame_GetBack(frame.as_ptr().cast());
-        Bound::from_owned_ptr_or_opt(frame.py(), back.cast())
+        Bound::from_owned_ptr_or_opt(frame.py(), back.cast()).map(|back| back.cast_into_unchecked())
     }
 }
 
+/// The code object a frame runs (`f_code`).
+pub fn frame_code_bound<'py>(frame: &Bound<'py, PyFrame>) -> Bound<'py, pyo3::types::PyCode> {
+    // SAFETY: `frame_code` gives the frame's borrowed code object, alive while the frame is.
+    unsafe { Bound::from_borrowed_ptr(frame.py(), frame_code(frame.as_borrowed())).cast_into_unchecked() }
+}
+
 /// `frame.f_locals`: a dict on 3.9 - 3.12, a write-through `FrameLocalsProxy` on 3.13 (PEP 667).
-pub fn frame_locals<'py>(frame: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+pub fn frame_locals<'py>(frame: &Bound<'py, PyFrame>) -> PyResult<Bound<'py, PyAny>> {
+    // The attribute's own implementation, without the attribute lookup.
+    // SAFETY: a checked frame.
     #[cfg(Py_3_11)]
     unsafe {
-        // The attribute's own implementation, without the attribute lookup.
         Bound::from_owned_ptr_or_err(frame.py(), ffi::PyFrame_GetLocals(frame.as_ptr().cast()))
     }
     #[cfg(not(Py_3_11))]
@@ -216,14 +239,14 @@ pub fn frame_locals<'py>(frame: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny
 /// read a few names; before that, the locals mapping.
 pub enum Variables<'py> {
     #[cfg(Py_3_12)]
-    Frame(Bound<'py, PyAny>),
+    Frame(Bound<'py, PyFrame>),
     Mapping(Bound<'py, PyAny>),
 }
 
 impl<'py> Variables<'py> {
     /// The variables of a live frame; `locals` gives the mapping where they cannot be read directly.
     pub fn of_frame(
-        frame: &Bound<'py, PyAny>,
+        frame: &Bound<'py, PyFrame>,
         locals: impl FnOnce() -> PyResult<Bound<'py, PyAny>>,
     ) -> PyResult<Variables<'py>> {
         #[cfg(Py_3_12)]
@@ -242,6 +265,7 @@ impl<'py> Variables<'py> {
     pub fn get(&self, name: &Bound<'py, pyo3::types::PyString>) -> PyResult<Option<Bound<'py, PyAny>>> {
         let py = name.py();
         match self {
+            // SAFETY: a checked frame and a str name.
             #[cfg(Py_3_12)]
             Variables::Frame(frame) => unsafe {
                 let value = ffi::PyFrame_GetVar(frame.as_ptr().cast(), name.as_ptr());
@@ -267,8 +291,9 @@ impl<'py> Variables<'py> {
     }
 }
 
-pub fn frame_globals_bound<'py>(frame: &Bound<'py, PyAny>) -> Bound<'py, PyDict> {
-    unsafe { Bound::from_borrowed_ptr(frame.py(), frame_globals(frame.as_ptr().cast())).cast_into_unchecked() }
+pub fn frame_globals_bound<'py>(frame: &Bound<'py, PyFrame>) -> Bound<'py, PyDict> {
+    // SAFETY: `frame_globals` gives the frame's borrowed globals, a dict alive while the frame is.
+    unsafe { Bound::from_borrowed_ptr(frame.py(), frame_globals(frame.as_borrowed())).cast_into_unchecked() }
 }
 
 /// A class's attribute-cache version tag, when it has a valid one. CPython gives a class a new one whenever an
@@ -324,26 +349,40 @@ pub fn current_thread_ident() -> u64 {
 /// Per-code-object storage slot ("code extra"), freed together with the code object.
 pub mod code_extra {
     use super::ffi;
+    use pyo3::prelude::*;
+    use pyo3::types::PyCode;
     use std::os::raw::c_void;
 
+    /// # Safety
+    /// `free` must accept every value stored at the index, and NULL.
     pub unsafe fn request_index(free: ffi::freefunc) -> ffi::Py_ssize_t {
+        // SAFETY: the caller's invariant.
         unsafe { ffi::PyUnstable_Eval_RequestCodeExtraIndex(free) }
     }
 
+    /// The value stored at `index` (an index `request_index` gave), NULL when none is.
     #[inline]
-    pub unsafe fn get(code: *mut ffi::PyObject, index: ffi::Py_ssize_t) -> *mut c_void {
+    pub fn get(code: Borrowed<'_, '_, PyCode>, index: ffi::Py_ssize_t) -> *mut c_void {
         let mut extra: *mut c_void = std::ptr::null_mut();
-        if unsafe { ffi::PyUnstable_Code_GetExtra(code, index, &mut extra) } != 0 {
-            unsafe { ffi::PyErr_Clear() };
-            return std::ptr::null_mut();
+        // SAFETY: a code object; CPython checks the index (an error for one it never gave is cleared here,
+        // and only happens before any value was stored).
+        unsafe {
+            if ffi::PyUnstable_Code_GetExtra(code.as_ptr(), index, &mut extra) != 0 {
+                ffi::PyErr_Clear();
+                return std::ptr::null_mut();
+            }
         }
         extra
     }
 
-    pub unsafe fn set(code: *mut ffi::PyObject, index: ffi::Py_ssize_t, value: *mut c_void) -> bool {
-        if unsafe { ffi::PyUnstable_Code_SetExtra(code, index, value) } != 0 {
-            unsafe { ffi::PyErr_Clear() };
-            return false;
+    /// Stores `value` at `index` (freed by the index's free function); false when CPython refused.
+    pub fn set(code: Borrowed<'_, '_, PyCode>, index: ffi::Py_ssize_t, value: *mut c_void) -> bool {
+        // SAFETY: a code object; on failure nothing was stored, and the error is this function's answer.
+        unsafe {
+            if ffi::PyUnstable_Code_SetExtra(code.as_ptr(), index, value) != 0 {
+                ffi::PyErr_Clear();
+                return false;
+            }
         }
         true
     }
@@ -384,12 +423,10 @@ pub fn import<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, pyo3::typ
 /// Whether this interpreter has `sys.monitoring` (PEP 669, Python 3.12+).
 pub const HAS_SYS_MONITORING: bool = cfg!(Py_3_12);
 
-/// The source line of the instruction at byte `offset` in `code`.
-///
-/// # Safety
-/// `code` must be a live code object.
-pub unsafe fn code_line(code: *mut ffi::PyObject, offset: c_int) -> c_int {
-    unsafe { ffi::PyCode_Addr2Line(code.cast(), offset) }
+/// The source line of the instruction at byte `offset` in `code` (-1 outside of it).
+pub fn code_line(code: Borrowed<'_, '_, pyo3::types::PyCode>, offset: c_int) -> c_int {
+    // SAFETY: a code object; CPython bounds the offset.
+    unsafe { ffi::PyCode_Addr2Line(code.as_ptr().cast(), offset) }
 }
 
 /// Whether a profiler's `call` event for `generator.throw()` carries the thrown exception as `arg`
@@ -421,20 +458,20 @@ mod tests {
             let globals = PyDict::new(py);
             let code = c"import sys\ndef probe(a, b, *rest, c, **options):\n    keep = lambda: b\n    return sys._getframe()\nframe = probe(1, 'two', 3, c=[4], d=5)\n";
             py.run(code, Some(&globals), None).unwrap();
-            let frame = globals.get_item("frame").unwrap().unwrap();
+            let frame = globals.get_item("frame").unwrap().unwrap().cast_into::<PyFrame>().unwrap();
             let locals = frame.getattr("f_locals").unwrap();
             // (name, slot in co_varnames, captured by a closure)
             for (name, slot, is_cell) in
                 [("a", 0, false), ("b", 1, true), ("c", 2, false), ("rest", 3, false), ("options", 4, false)]
             {
                 let expected = locals.get_item(name).unwrap();
-                let read = call_argument(&frame, slot, is_cell);
+                // SAFETY: the slots are the indexes of the names in `probe.__code__.co_varnames`.
+                let read = unsafe { call_argument(&frame, slot, is_cell) };
                 assert_eq!(read.is_some(), cfg!(Py_3_11), "read directly from 3.11 on");
                 if let Some(value) = read {
                     assert!(value.unwrap().eq(&expected).unwrap(), "{name}");
                 }
             }
-            assert!(call_argument(&globals.clone().into_any(), 0, false).is_none(), "not a frame");
         });
     }
 
@@ -446,12 +483,11 @@ mod tests {
             let code = c"import sys\ndef probe():\n    return sys._getframe()\nfinished = probe()\nrunning = sys._getframe()\n";
             py.run(code, Some(&globals), None).unwrap();
             for name in ["finished", "running"] {
-                let frame = globals.get_item(name).unwrap().unwrap();
-                let raw = frame.as_ptr().cast::<ffi::PyFrameObject>();
+                let frame = globals.get_item(name).unwrap().unwrap().cast_into::<PyFrame>().unwrap();
                 let code = frame.getattr("f_code").unwrap();
                 let f_globals = frame.getattr("f_globals").unwrap();
-                assert_eq!(unsafe { frame_code(raw) }, code.as_ptr(), "{name} frame's code");
-                assert_eq!(unsafe { frame_globals(raw) }, f_globals.as_ptr(), "{name} frame's globals");
+                assert_eq!(frame_code(frame.as_borrowed()), code.as_ptr(), "{name} frame's code");
+                assert_eq!(frame_globals(frame.as_borrowed()), f_globals.as_ptr(), "{name} frame's globals");
                 assert!(f_globals.is(&globals));
             }
         });

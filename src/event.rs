@@ -8,7 +8,7 @@ use pyo3::exceptions::{PyAttributeError, PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyString};
+use pyo3::types::{PyCode, PyDict, PyFrame, PyString};
 
 use crate::codeinfo::{self, CodeInfo};
 use crate::compat;
@@ -200,8 +200,88 @@ const DETACHED_SLOTS: [Slot; 11] = [
     Slot::Instruction,
 ];
 
+/// A frame object with the facts of the code it runs. Only built from a checked frame and the facts of that
+/// frame's own code, so the code's variable slots index this frame's fast locals.
+pub struct FrameWithCode {
+    frame: Py<PyFrame>,
+    info: GilRc<CodeInfo>,
+}
+
+impl FrameWithCode {
+    /// `known`: facts the caller has for what it believes is the frame's code (a trace callback's); used only
+    /// when they are that code's, else looked up.
+    pub fn new(frame: &Bound<'_, PyFrame>, known: Option<GilRc<CodeInfo>>) -> PyResult<Self> {
+        let code = frame_code(frame);
+        // SAFETY: the frame holds its code for the whole call.
+        let own = unsafe { CodeInfo::existing(code) };
+        let info = match known {
+            Some(info) if own.is_some_and(|own| std::ptr::eq(own, &*info)) => info,
+            _ => CodeInfo::shared(frame.py(), code)?,
+        };
+        Ok(FrameWithCode { frame: frame.clone().unbind(), info })
+    }
+
+    fn clone_ref(&self, py: Python<'_>) -> Self {
+        FrameWithCode { frame: self.frame.clone_ref(py), info: self.info.clone_ref(py) }
+    }
+}
+
+/// The frame's code object, borrowed from the frame.
+fn frame_code<'a, 'py>(frame: &'a Bound<'py, PyFrame>) -> Borrowed<'a, 'py, PyCode> {
+    // SAFETY: a frame's code is a code object, alive as long as the frame.
+    unsafe { Borrowed::from_ptr(frame.py(), compat::frame_code(frame.as_borrowed())).cast_unchecked() }
+}
+
+/// What an event's `frame` holds: a real frame, read natively, or any other object (a stand-in with `f_*`
+/// attributes, as hunter's own tests replay events with), read through its attributes as pure-Python hunter does.
+pub enum EventFrame {
+    Live(FrameWithCode),
+    StandIn(Py<PyAny>),
+}
+
+impl EventFrame {
+    pub fn of(frame: &Bound<'_, PyAny>) -> PyResult<Self> {
+        Ok(match frame.cast::<PyFrame>() {
+            Ok(frame) => EventFrame::Live(FrameWithCode::new(frame, None)?),
+            Err(_) => EventFrame::StandIn(frame.clone().unbind()),
+        })
+    }
+
+    pub fn clone_ref(&self, py: Python<'_>) -> Self {
+        match self {
+            EventFrame::Live(live) => EventFrame::Live(live.clone_ref(py)),
+            EventFrame::StandIn(object) => EventFrame::StandIn(object.clone_ref(py)),
+        }
+    }
+
+    pub fn as_any<'py>(&self, py: Python<'py>) -> &Bound<'py, PyAny> {
+        match self {
+            EventFrame::Live(live) => live.frame.bind(py).as_any(),
+            EventFrame::StandIn(object) => object.bind(py),
+        }
+    }
+
+    /// The real frame object, if that is what it is.
+    pub fn live<'py>(&self, py: Python<'py>) -> Option<&Bound<'py, PyFrame>> {
+        match self {
+            EventFrame::Live(live) => Some(live.frame.bind(py)),
+            EventFrame::StandIn(_) => None,
+        }
+    }
+}
+
+/// The parent of an event's frame, or of one of its parents: a real frame's `f_back` read natively,
+/// anything else's through the attribute (None for a missing or None one, as a missing frame).
+pub fn parent_frame<'py>(frame: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
+    if let Ok(frame) = frame.cast::<PyFrame>() {
+        return Ok(compat::frame_back(frame).map(Bound::into_any));
+    }
+    let parent = frame.getattr(pyo3::intern!(frame.py(), "f_back"))?;
+    Ok((!parent.is_none()).then_some(parent))
+}
+
 pub struct EventData {
-    pub frame: Option<Py<PyAny>>,
+    frame: Option<EventFrame>,
     pub kind: Kind,
     pub builtin: bool,
     pub arg: Py<PyAny>,
@@ -211,21 +291,33 @@ pub struct EventData {
     pub detached: bool,
     /// Delivered by a settrace-mode tracer, so the frame's line is the one line tracing maintains.
     line_tracing: bool,
-    code_info: Option<GilRc<CodeInfo>>,
     slots: [GilOnce<Py<PyAny>>; SLOT_COUNT],
+    /// The slots set from outside (by `detach`, or Python assigning `globals`/`locals`) rather than derived
+    /// from the frame, one bit per `Slot`: replacing the frame keeps those and drops the others.
+    given: u16,
 }
 
 const NO_SOURCE: &str = "??? NO SOURCE: ";
 
+/// The `given` bits of the fields that the printers' live path reads from the frame instead: an event with
+/// any of them set from outside (a detached event with a frame put back) is printed from its fields.
+const GIVEN_FACTS: u16 = 1 << Slot::Code as u16
+    | 1 << Slot::Function as u16
+    | 1 << Slot::Module as u16
+    | 1 << Slot::Filename as u16
+    | 1 << Slot::Lineno as u16
+    | 1 << Slot::Source as u16;
+
 impl EventData {
-    /// An event for a live frame. `frame` and `arg` are borrowed pointers (arg may be NULL).
+    /// An event for a running frame; `arg` may be NULL. `code_info` are the facts of the frame's code, when the
+    /// caller has them (checked).
     ///
     /// # Safety
-    /// `frame` must be a live frame object and `arg` NULL or a live object.
+    /// `arg` must be NULL or a live object.
     #[allow(clippy::too_many_arguments)] // one per field of the event, all from the trace callback
     pub unsafe fn from_trace(
         py: Python<'_>,
-        frame: *mut ffi::PyFrameObject,
+        frame: &Bound<'_, PyFrame>,
         kind: Kind,
         builtin: bool,
         arg: *mut ffi::PyObject,
@@ -234,10 +326,11 @@ impl EventData {
         threading_support: Option<bool>,
         line_tracing: bool,
         code_info: Option<GilRc<CodeInfo>>,
-    ) -> EventData {
-        let arg = if arg.is_null() { py.None() } else { unsafe { Bound::from_borrowed_ptr(py, arg) }.unbind() };
-        EventData {
-            frame: Some(unsafe { Bound::from_borrowed_ptr(py, frame.cast()) }.unbind()),
+    ) -> PyResult<EventData> {
+        // SAFETY: the caller's invariant.
+        let arg = unsafe { Bound::from_borrowed_ptr_or_opt(py, arg) }.map_or_else(|| py.None(), Bound::unbind);
+        Ok(EventData {
+            frame: Some(EventFrame::Live(FrameWithCode::new(frame, code_info)?)),
             kind,
             builtin,
             arg,
@@ -246,26 +339,72 @@ impl EventData {
             threading_support,
             detached: false,
             line_tracing,
-            code_info,
             slots: Default::default(),
-        }
+            given: 0,
+        })
     }
 
-    fn frame<'py>(&self, py: Python<'py>) -> PyResult<&Bound<'py, PyAny>> {
-        match &self.frame {
-            Some(frame) => Ok(frame.bind(py)),
-            None => Err(PyAttributeError::new_err("this event has no frame (it is detached)")),
-        }
+    /// An event built by Python code (`Event(frame, kind, ...)`).
+    pub fn new(
+        frame: Option<&Bound<'_, PyAny>>,
+        kind: Kind,
+        builtin: bool,
+        arg: Py<PyAny>,
+        depth: i64,
+        calls: i64,
+        threading_support: Option<bool>,
+    ) -> PyResult<EventData> {
+        Ok(EventData {
+            frame: frame.map(EventFrame::of).transpose()?,
+            kind,
+            builtin,
+            arg,
+            depth,
+            calls,
+            threading_support,
+            detached: false,
+            line_tracing: false,
+            slots: Default::default(),
+            given: 0,
+        })
     }
 
-    pub(crate) fn code_info(&self, py: Python<'_>) -> PyResult<&CodeInfo> {
-        match &self.code_info {
-            Some(info) => Ok(info),
-            None => {
-                // The code object is held by this event's own slot.
-                let code = self.cached(py, Slot::Code)?;
-                unsafe { CodeInfo::of_code(py, code.as_ptr()) }
+    pub fn frame(&self) -> Option<&EventFrame> {
+        self.frame.as_ref()
+    }
+
+    /// Replaces the frame (Python assigning `event.frame`); every field derived from the old one is dropped.
+    pub fn set_frame(&mut self, frame: Option<EventFrame>) {
+        self.frame = frame;
+        for (index, slot) in self.slots.iter_mut().enumerate() {
+            if self.given & (1 << index) == 0 {
+                *slot = GilOnce::default();
             }
+        }
+    }
+
+    /// Sets a field from outside (Python assigning it).
+    fn give(&mut self, slot: Slot, value: Py<PyAny>) {
+        self.slots[slot as usize] = GilOnce::from(value);
+        self.given |= 1 << slot as usize;
+    }
+
+    /// The frame, or the error hunter gives for an event without one.
+    fn frame_or_error(&self) -> PyResult<&EventFrame> {
+        self.frame.as_ref().ok_or_else(|| PyAttributeError::new_err("'NoneType' object has no attribute 'f_code'"))
+    }
+
+    /// The facts of the event's code object, when it is one: a live frame's own, else those of the code object
+    /// the event holds (a detached event's, or a stand-in frame's `f_code`).
+    pub(crate) fn code_info(&self, py: Python<'_>) -> PyResult<Option<&CodeInfo>> {
+        if let Some(EventFrame::Live(live)) = &self.frame {
+            return Ok(Some(&live.info));
+        }
+        let code = self.cached(py, Slot::Code)?;
+        match code.cast::<PyCode>() {
+            // SAFETY: the code object is held by this event's own slot, which only `&mut self` can clear.
+            Ok(code) => Ok(Some(unsafe { CodeInfo::of_code(py, code.as_borrowed())? })),
+            Err(_) => Ok(None),
         }
     }
 
@@ -278,17 +417,61 @@ impl EventData {
         Ok(cell.set(py, value).bind(py))
     }
 
-    fn module_facts(&self, py: Python<'_>) -> PyResult<GilRc<codeinfo::ModuleFacts>> {
-        let frame = self.frame(py)?;
-        self.code_info(py)?.module_facts(py, &compat::frame_globals_bound(frame))
+    fn compute(&self, py: Python<'_>, slot: Slot) -> PyResult<Py<PyAny>> {
+        if self.builtin {
+            if let Some(value) = self.compute_builtin(py, slot)? {
+                return Ok(value);
+            }
+        }
+        let live = match slot {
+            Slot::Source => return self.source(py, false),
+            Slot::Fullsource => return self.source(py, true),
+            Slot::Threadid => return thread_id(py),
+            Slot::Threadname => return current_thread_name(py),
+            Slot::FunctionObject => {
+                let frame = self.frame_or_error()?.as_any(py);
+                return Ok(codeinfo::python_helpers(py)?
+                    .call_method1(pyo3::intern!(py, "function_object"), (frame, self.cached(py, Slot::Code)?))?
+                    .unbind());
+            }
+            _ => match self.frame_or_error()? {
+                EventFrame::Live(live) => live,
+                EventFrame::StandIn(frame) => return self.compute_from_attributes(py, frame.bind(py), slot),
+            },
+        };
+        let frame = live.frame.bind(py);
+        Ok(match slot {
+            Slot::Code => frame_code(frame).to_owned().into_any().unbind(),
+            Slot::Function => live.info.function.clone_ref(py),
+            Slot::Module => live.info.module_facts(py, &compat::frame_globals_bound(frame))?.module.clone_ref(py),
+            Slot::Filename => live.info.module_facts(py, &compat::frame_globals_bound(frame))?.filename.clone_ref(py),
+            Slot::Stdlib => {
+                let stdlib = live.info.module_facts(py, &compat::frame_globals_bound(frame))?.stdlib;
+                stdlib.into_pyobject(py)?.to_owned().into_any().unbind()
+            }
+            Slot::Lineno => self.current_line(py, frame, &live.info).into_pyobject(py)?.into_any().unbind(),
+            Slot::Globals => compat::frame_globals_bound(frame).into_any().unbind(),
+            Slot::Locals => compat::frame_locals(frame)?.unbind(),
+            Slot::Instruction => {
+                let co_code = live.info.co_code(py, self.cached(py, Slot::Code)?)?;
+                let lasti = compat::frame_lasti(frame)?;
+                let bytes: &[u8] = co_code.extract()?;
+                match usize::try_from(lasti).ok().and_then(|i| bytes.get(i)) {
+                    Some(op) => op.into_pyobject(py)?.into_any().unbind(),
+                    None => py.None(),
+                }
+            }
+            Slot::Source | Slot::Fullsource | Slot::Threadid | Slot::Threadname | Slot::FunctionObject => {
+                unreachable!("computed above")
+            }
+        })
     }
 
-    fn compute(&self, py: Python<'_>, slot: Slot) -> PyResult<Py<PyAny>> {
-        Ok(match slot {
-            Slot::Code => self.frame(py)?.getattr(pyo3::intern!(py, "f_code"))?.unbind(),
-            Slot::Function if self.builtin => self.arg.bind(py).getattr(pyo3::intern!(py, "__name__"))?.unbind(),
-            Slot::Function => self.code_info(py)?.function.clone_ref(py),
-            Slot::Module if self.builtin => {
+    /// The fields of a builtin (C function) event that come from the function in `arg`, not from a frame.
+    fn compute_builtin(&self, py: Python<'_>, slot: Slot) -> PyResult<Option<Py<PyAny>>> {
+        Ok(Some(match slot {
+            Slot::Function => self.arg.bind(py).getattr(pyo3::intern!(py, "__name__"))?.unbind(),
+            Slot::Module => {
                 let module = self.arg.bind(py).getattr(pyo3::intern!(py, "__module__"))?;
                 if module.is_none() {
                     pyo3::intern!(py, "?").clone().into_any().unbind()
@@ -296,36 +479,53 @@ impl EventData {
                     module.unbind()
                 }
             }
-            Slot::Module => self.module_facts(py)?.module.clone_ref(py),
-            Slot::Filename => self.module_facts(py)?.filename.clone_ref(py),
-            Slot::Lineno => {
-                let frame = self.frame(py)?;
-                self.current_line(py, frame).into_pyobject(py)?.into_any().unbind()
-            }
-            Slot::Globals | Slot::Locals if self.builtin => PyDict::new(py).into_any().unbind(),
-            Slot::Globals => compat::frame_globals_bound(self.frame(py)?).into_any().unbind(),
-            Slot::Locals => compat::frame_locals(self.frame(py)?)?.unbind(),
-            Slot::Stdlib if self.builtin => {
+            Slot::Globals | Slot::Locals => PyDict::new(py).into_any().unbind(),
+            Slot::Stdlib => {
                 let stdlib = codeinfo::is_stdlib(py, self.cached(py, Slot::Module)?, self.cached(py, Slot::Filename)?)?;
                 stdlib.into_pyobject(py)?.to_owned().into_any().unbind()
             }
-            Slot::Stdlib => self.module_facts(py)?.stdlib.into_pyobject(py)?.to_owned().into_any().unbind(),
-            Slot::Source => self.source(py, false)?,
-            Slot::Fullsource => self.source(py, true)?,
-            Slot::Threadid => {
-                let ident = compat::current_thread_ident();
-                if ident == main_thread_ident(py)? {
-                    py.None()
+            Slot::FunctionObject => self.arg.clone_ref(py),
+            _ => return Ok(None),
+        }))
+    }
+
+    /// The fields of an event whose frame is not a frame object, read through its `f_*` attributes with
+    /// pure-Python hunter's rules.
+    fn compute_from_attributes(&self, py: Python<'_>, frame: &Bound<'_, PyAny>, slot: Slot) -> PyResult<Py<PyAny>> {
+        let globals = || frame.getattr(pyo3::intern!(py, "f_globals"));
+        Ok(match slot {
+            Slot::Code => frame.getattr(pyo3::intern!(py, "f_code"))?.unbind(),
+            Slot::Function => self.cached(py, Slot::Code)?.getattr(pyo3::intern!(py, "co_name"))?.unbind(),
+            Slot::Module => codeinfo::module_name(py, Some(&globals()?))?,
+            Slot::Filename => {
+                let code = frame.getattr(pyo3::intern!(py, "f_code"))?;
+                let co_filename = code.getattr(pyo3::intern!(py, "co_filename"))?;
+                // hunter reads `f_globals` only when the code has no filename.
+                let globals = if co_filename.is_truthy()? { None } else { Some(globals()?) };
+                codeinfo::normalize_filename(py, &co_filename, globals.as_ref())?
+            }
+            Slot::Stdlib => {
+                let stdlib = codeinfo::is_stdlib(py, self.cached(py, Slot::Module)?, self.cached(py, Slot::Filename)?)?;
+                stdlib.into_pyobject(py)?.to_owned().into_any().unbind()
+            }
+            Slot::Lineno => frame.getattr(pyo3::intern!(py, "f_lineno"))?.unbind(),
+            Slot::Globals => globals()?.unbind(),
+            Slot::Locals => frame.getattr(pyo3::intern!(py, "f_locals"))?.unbind(),
+            Slot::Instruction => {
+                let co_code = frame.getattr(pyo3::intern!(py, "f_code"))?.getattr(pyo3::intern!(py, "co_code"))?;
+                let lasti = frame.getattr(pyo3::intern!(py, "f_lasti"))?;
+                let in_range = co_code.is_truthy()?
+                    && co_code.len()?.into_pyobject(py)?.gt(&lasti)?
+                    && lasti.ge(0i32.into_pyobject(py)?)?;
+                if in_range {
+                    co_code.get_item(lasti)?.unbind()
                 } else {
-                    ident.into_pyobject(py)?.into_any().unbind()
+                    py.None()
                 }
             }
-            Slot::Threadname => current_thread_name(py)?,
-            Slot::Instruction => self.instruction(py)?,
-            Slot::FunctionObject if self.builtin => self.arg.clone_ref(py),
-            Slot::FunctionObject => codeinfo::python_helpers(py)?
-                .call_method1(pyo3::intern!(py, "function_object"), (self.frame(py)?, self.cached(py, Slot::Code)?))?
-                .unbind(),
+            Slot::Source | Slot::Fullsource | Slot::Threadid | Slot::Threadname | Slot::FunctionObject => {
+                unreachable!("computed without the frame")
+            }
         })
     }
 
@@ -371,23 +571,37 @@ impl EventData {
             }
         }
         let info = self.code_info(py)?;
-        if info.source_lines.get().is_none() {
+        let read_lines = || -> PyResult<Py<PyAny>> {
             let globals = self.cached(py, Slot::Globals)?;
-            let lines = helpers.call_method1(pyo3::intern!(py, "source_lines"), (filename, globals))?;
-            let _ = info.source_lines.set(lines.unbind());
-        }
-        let lines = info.source_lines.get().expect("set above").bind(py);
-        let wants_definition = full && self.kind == Kind::Call && info.function.bind(py).ne("<module>")?;
+            Ok(helpers.call_method1(pyo3::intern!(py, "source_lines"), (filename, globals))?.unbind())
+        };
+        let uncached;
+        let lines = match info {
+            Some(info) => {
+                if info.source_lines.get().is_none() {
+                    let _ = info.source_lines.set(read_lines()?);
+                }
+                info.source_lines.get().expect("set above").bind(py)
+            }
+            None => {
+                uncached = read_lines()?;
+                uncached.bind(py)
+            }
+        };
+        let function = self.cached(py, Slot::Function)?;
+        let wants_definition = full && self.kind == Kind::Call && function.ne("<module>")?;
         if !wants_definition {
             return Self::line_source(lines, lineno);
         }
-        if let Some((cached_lineno, source)) = info.definition_source.get() {
+        if let Some((cached_lineno, source)) = info.and_then(|info| info.definition_source.get()) {
             if *cached_lineno == lineno {
                 return Ok(source.clone_ref(py));
             }
         }
         let source = helpers.call_method1(pyo3::intern!(py, "definition_source"), (lines, lineno))?.unbind();
-        let _ = info.definition_source.set((lineno, source.clone_ref(py)));
+        if let Some(info) = info {
+            let _ = info.definition_source.set((lineno, source.clone_ref(py)));
+        }
         Ok(source)
     }
 
@@ -402,30 +616,16 @@ impl EventData {
         Ok(codeinfo::python_helpers(py)?.call_method1(pyo3::intern!(py, "line_source"), (lines, lineno))?.unbind())
     }
 
-    /// The opcode byte at `f_lasti` in the (de-specialised) `co_code`, or None when out of range.
-    fn instruction(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let frame = self.frame(py)?;
-        let code = self.cached(py, Slot::Code)?;
-        let co_code = self.code_info(py)?.co_code(py, code)?;
-        let lasti = compat::frame_lasti(frame)?;
-        let bytes: &[u8] = co_code.extract()?;
-        Ok(match usize::try_from(lasti).ok().and_then(|i| bytes.get(i)) {
-            Some(op) => op.into_pyobject(py)?.into_any().unbind(),
-            None => py.None(),
-        })
-    }
-
     /// The frame's current line, looked up by instruction offset through the code's cache where that gives
     /// the frame's line (the monitoring backend, profile mode, and settrace's events other than lines from
     /// 3.12 on); else as the frame keeps it (cheap: line events set it).
-    fn current_line(&self, py: Python<'_>, frame: &Bound<'_, PyAny>) -> c_int {
-        let frame = frame.as_ptr().cast();
+    fn current_line(&self, py: Python<'_>, frame: &Bound<'_, PyFrame>, info: &CodeInfo) -> c_int {
         if !self.line_tracing || (compat::TRACED_LINE_IS_INSTRUCTION_LINE && self.kind != Kind::Line) {
-            if let (Some(info), Some(offset)) = (&self.code_info, unsafe { compat::frame_offset(frame) }) {
-                return info.line_at(py, unsafe { compat::frame_code(frame) }, offset);
+            if let Some(offset) = compat::frame_offset(frame) {
+                return info.line_at(py, frame_code(frame), offset);
             }
         }
-        unsafe { compat::frame_lineno(frame, self.line_tracing) }
+        compat::frame_lineno(frame, self.line_tracing)
     }
 
     /// For a live Python (not builtin) event: the code's facts and the current line, read without
@@ -442,34 +642,61 @@ impl EventData {
     /// fetched or replaced (then those).
     pub(crate) fn variables<'py>(&self, py: Python<'py>) -> PyResult<compat::Variables<'py>> {
         match (&self.frame, self.slots[Slot::Locals as usize].get(py)) {
-            (Some(frame), None) => compat::Variables::of_frame(frame.bind(py), || self.get(py, Field::Locals)),
+            (Some(EventFrame::Live(live)), None) => {
+                compat::Variables::of_frame(live.frame.bind(py), || self.get(py, Field::Locals))
+            }
             _ => Ok(compat::Variables::Mapping(self.get(py, Field::Locals)?)),
         }
     }
 
-    /// The value of one of the parameters of the event's code (None if unbound), as `locals.get(name)`.
-    pub(crate) fn argument<'py>(
+    /// Calls `visit` with each parameter of the event's code, in signature order, and its value (None if
+    /// unbound), as `locals.get(name)` gives it.
+    pub(crate) fn for_each_argument<'py>(
         &self,
         py: Python<'py>,
-        argument: &codeinfo::Argument,
-    ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        if let (Kind::Call, Some(frame), None) = (self.kind, &self.frame, self.slots[Slot::Locals as usize].get(py)) {
-            if let Some(value) = compat::call_argument(frame.bind(py), argument.slot, argument.is_cell) {
-                return Ok(value);
+        mut visit: impl FnMut(&codeinfo::Argument, Option<Bound<'py, PyAny>>) -> PyResult<()>,
+    ) -> PyResult<()> {
+        if let (Kind::Call, Some(EventFrame::Live(live)), None) =
+            (self.kind, &self.frame, self.slots[Slot::Locals as usize].get(py))
+        {
+            let frame = live.frame.bind(py);
+            let arguments = live.info.arguments(&frame_code(frame))?;
+            for argument in arguments {
+                // SAFETY: `live.info` describes the frame's own code (`FrameWithCode`), whose `co_varnames`
+                // the argument's slot indexes.
+                let value = match unsafe { compat::call_argument(frame, argument.slot, argument.is_cell) } {
+                    Some(value) => value,
+                    None => self.variables(py)?.get(argument.name.bind(py))?,
+                };
+                visit(argument, value)?;
             }
+            return Ok(());
         }
-        self.variables(py)?.get(argument.name.bind(py))
+        let code = self.get(py, Field::Code)?;
+        let uncached;
+        let arguments = match self.code_info(py)? {
+            Some(info) => info.arguments(&code)?,
+            None => {
+                uncached = codeinfo::signature(&code)?;
+                &uncached[..]
+            }
+        };
+        let variables = self.variables(py)?;
+        for argument in arguments {
+            visit(argument, variables.get(argument.name.bind(py))?)?;
+        }
+        Ok(())
     }
 
     /// For a live Python (not builtin) event: its code's shared facts, the frame's globals and the current
     /// line; nothing is looked up.
     pub(crate) fn live_line<'py>(&self, py: Python<'py>) -> Option<(&GilRc<CodeInfo>, Bound<'py, PyDict>, c_int)> {
-        let (Some(info), Some(frame), false) = (&self.code_info, &self.frame, self.builtin) else {
+        let (Some(EventFrame::Live(live)), false, 0) = (&self.frame, self.builtin, self.given & GIVEN_FACTS) else {
             return None;
         };
-        let frame = frame.bind(py);
-        let lineno = self.current_line(py, frame);
-        Some((info, compat::frame_globals_bound(frame), lineno))
+        let frame = live.frame.bind(py);
+        let lineno = self.current_line(py, frame, &live.info);
+        Some((&live.info, compat::frame_globals_bound(frame), lineno))
     }
 
     /// The Python value of a query field.
@@ -508,8 +735,8 @@ impl EventData {
             threading_support: self.threading_support,
             detached: false,
             line_tracing: self.line_tracing,
-            code_info: self.code_info.as_ref().map(|info| info.clone_ref(py)),
             slots: std::array::from_fn(|i| clone_cell(py, &self.slots[i])),
+            given: self.given,
         }
     }
 
@@ -532,6 +759,8 @@ impl EventData {
         };
         slots[Slot::Globals as usize].set(py, globals);
         slots[Slot::Locals as usize].set(py, locals);
+        let given =
+            slots.iter().enumerate().filter(|(_, slot)| slot.get(py).is_some()).fold(0, |bits, (i, _)| bits | 1 << i);
         Ok(EventData {
             frame: None,
             kind: self.kind,
@@ -542,8 +771,8 @@ impl EventData {
             threading_support: self.threading_support,
             detached: true,
             line_tracing: false,
-            code_info: None,
             slots,
+            given,
         })
     }
 }
@@ -564,6 +793,16 @@ fn filtered_dict(mapping: &Bound<'_, PyAny>, filter: &Bound<'_, PyAny>) -> PyRes
         result.set_item(key, filter.call1((value,))?)?;
     }
     Ok(result.into_any().unbind())
+}
+
+/// `threadid`: the current thread's ident, None on the main thread.
+fn thread_id(py: Python<'_>) -> PyResult<Py<PyAny>> {
+    let ident = compat::current_thread_ident();
+    if ident == main_thread_ident(py)? {
+        Ok(py.None())
+    } else {
+        Ok(ident.into_pyobject(py)?.into_any().unbind())
+    }
 }
 
 fn current_thread_name(py: Python<'_>) -> PyResult<Py<PyAny>> {
@@ -638,37 +877,21 @@ impl Event {
         threading_support: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let (kind, builtin) = Kind::from_py(kind)?;
-        let has_frame = !frame.is_none();
-        let code_info = if has_frame && frame.is_instance_of::<pyo3::types::PyFrame>() {
-            let code = frame.getattr(pyo3::intern!(py, "f_code"))?;
-            Some(CodeInfo::shared(py, code.as_ptr())?)
-        } else {
-            None
-        };
-        Ok(Event {
-            data: EventData {
-                frame: has_frame.then(|| frame.clone().unbind()),
-                kind,
-                builtin,
-                arg: arg.unwrap_or_else(|| py.None()),
-                depth,
-                calls,
-                threading_support: threading_support_from_py(threading_support)?,
-                detached: false,
-                line_tracing: false,
-                code_info,
-                slots: Default::default(),
-            },
-        })
+        let frame = (!frame.is_none()).then_some(frame);
+        let arg = arg.unwrap_or_else(|| py.None());
+        let threading_support = threading_support_from_py(threading_support)?;
+        Ok(Event { data: EventData::new(frame, kind, builtin, arg, depth, calls, threading_support)? })
     }
 
     #[getter]
     fn frame(&self, py: Python<'_>) -> Py<PyAny> {
-        self.data.frame.as_ref().map_or_else(|| py.None(), |f| f.clone_ref(py))
+        self.data.frame().map_or_else(|| py.None(), |frame| frame.as_any(py).clone().unbind())
     }
     #[setter]
-    fn set_frame(&mut self, frame: Option<Py<PyAny>>) {
-        self.data.frame = frame;
+    fn set_frame(&mut self, frame: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let frame = frame.filter(|frame| !frame.is_none()).map(EventFrame::of).transpose()?;
+        self.data.set_frame(frame);
+        Ok(())
     }
     #[getter]
     fn kind<'py>(&self, py: Python<'py>) -> Bound<'py, PyString> {
@@ -736,7 +959,7 @@ impl Event {
     }
     #[setter]
     fn set_globals(&mut self, globals: Py<PyAny>) {
-        self.data.slots[Slot::Globals as usize] = GilOnce::from(globals);
+        self.data.give(Slot::Globals, globals);
     }
     #[getter]
     fn locals<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -744,7 +967,7 @@ impl Event {
     }
     #[setter]
     fn set_locals(&mut self, locals: Py<PyAny>) {
-        self.data.slots[Slot::Locals as usize] = GilOnce::from(locals);
+        self.data.give(Slot::Locals, locals);
     }
     #[getter]
     fn stdlib<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {

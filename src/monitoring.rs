@@ -184,13 +184,15 @@ unsafe fn deliver(
     if this.handler_is_stopped(py) {
         return new_none();
     }
-    let site = unsafe { EventSite::of_running_code(code) };
+    let Some(site) = (unsafe { EventSite::of_running_code(code) }) else {
+        return not_a_code_object(py);
+    };
     let disableable = disable == Disable::Allowed && (!kind.counts_frames() || !this.counting.get(py));
     let outcome = catch_unwind(AssertUnwindSafe(|| unsafe {
         // A location that can never match is switched off whichever thread reaches it first. Not in code that
         // can run again with other globals (`exec`), which can change its verdict: that is only skipped.
         if disableable && this.rules_out(py, site, kind) {
-            return CodeInfo::of_code(py, code).is_ok_and(|info| info.is_function);
+            return CodeInfo::of_code(py, site.code(py)).is_ok_and(|info| info.is_function);
         }
         this.threads.includes_current_thread() && Tracer::handle(tracer, site, kind, builtin, arg, None) && disableable
     }));
@@ -202,6 +204,13 @@ unsafe fn deliver(
             new_none()
         }
     }
+}
+
+/// A callback called by hand with something else than a code object: a TypeError for the caller.
+#[cold]
+fn not_a_code_object(py: Python<'_>) -> *mut ffi::PyObject {
+    pyo3::exceptions::PyTypeError::new_err("hunter: a sys.monitoring callback takes a code object first").restore(py);
+    std::ptr::null_mut()
 }
 
 /// The settrace `arg` of an exception event: `(type, value, traceback)`.
@@ -349,11 +358,14 @@ unsafe extern "C" fn on_jump(
     }
     // Finding the lines may scan the code's line table: first rule out code that can never match.
     let tracer = unsafe { Borrowed::from_ptr(py, slf).cast_unchecked::<Tracer>() };
-    let site = unsafe { EventSite::of_running_code(code) };
+    let Some(site) = (unsafe { EventSite::of_running_code(code) }) else {
+        return not_a_code_object(py);
+    };
     let within_one_line = catch_unwind(AssertUnwindSafe(|| unsafe {
         if tracer.get().rules_out(py, site, Kind::Line) {
             return false;
         }
+        let code = site.code(py);
         let info = CodeInfo::of_code(py, code);
         info.is_ok_and(|info| info.line_at(py, code, from) == info.line_at(py, code, to))
     }));

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use pyo3::exceptions::PyValueError;
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString};
+use pyo3::types::{PyCode, PyDict, PyFrame, PyString};
 
 use crate::attached;
 use crate::codeinfo::CodeInfo;
@@ -80,35 +80,59 @@ pub struct Tracer {
 }
 
 /// Where an event happens: its code and globals (enough to reject it), and its frame, which the
-/// monitoring backend only materialises for events that are not rejected.
+/// monitoring backend only materialises for events that are not rejected. Valid for one callback: the
+/// pointers are borrowed from the running frame. Only built from a checked frame, or from an object that
+/// passed `PyCode_Check`, so `code` is always a code object.
 #[derive(Clone, Copy)]
 pub(crate) struct EventSite {
-    pub code: *mut ffi::PyObject,
-    pub globals: *mut ffi::PyObject,
+    code: *mut ffi::PyObject,
+    globals: *mut ffi::PyObject,
     frame: *mut ffi::PyFrameObject,
 }
 
 impl EventSite {
-    /// # Safety
-    /// `frame` must be a live frame.
-    pub unsafe fn of_frame(frame: *mut ffi::PyFrameObject) -> Self {
-        unsafe { EventSite { code: compat::frame_code(frame), globals: compat::frame_globals(frame), frame } }
+    pub fn of_frame(frame: Borrowed<'_, '_, PyFrame>) -> Self {
+        EventSite {
+            code: compat::frame_code(frame),
+            globals: compat::frame_globals(frame),
+            frame: frame.as_ptr().cast(),
+        }
     }
 
-    /// The site of the frame executing `code` (a sys.monitoring callback's), without materialising it yet.
+    /// The site of the frame executing `code` (a sys.monitoring callback's), without materialising it yet;
+    /// None when `code` is not a code object (the callback was called by hand).
     ///
     /// # Safety
-    /// Must be called inside a monitoring callback for `code`, attached.
-    pub unsafe fn of_running_code(code: *mut ffi::PyObject) -> Self {
-        EventSite { code, globals: unsafe { ffi::PyEval_GetGlobals() }, frame: std::ptr::null_mut() }
+    /// Must be called inside a monitoring callback, attached, with `code` a live object.
+    pub unsafe fn of_running_code(code: *mut ffi::PyObject) -> Option<Self> {
+        // SAFETY: the caller's invariants; PyEval_GetGlobals reads the running frame's globals.
+        unsafe {
+            (ffi::PyCode_Check(code) != 0).then(|| EventSite {
+                code,
+                globals: ffi::PyEval_GetGlobals(),
+                frame: std::ptr::null_mut(),
+            })
+        }
     }
 
-    unsafe fn frame(&self) -> *mut ffi::PyFrameObject {
-        if self.frame.is_null() {
-            unsafe { ffi::PyEval_GetFrame() }
-        } else {
-            self.frame
-        }
+    /// The code object of the event.
+    #[inline]
+    pub fn code<'a, 'py>(&self, py: Python<'py>) -> Borrowed<'a, 'py, PyCode> {
+        // SAFETY: the constructors only take code objects, borrowed for the callback's duration.
+        unsafe { Borrowed::from_ptr(py, self.code).cast_unchecked() }
+    }
+
+    /// The globals the code runs with (a dict, or NULL for a hand-called monitoring callback with no frame).
+    #[inline]
+    pub fn globals(&self) -> *mut ffi::PyObject {
+        self.globals
+    }
+
+    /// The running frame of the event: the site's own, or (monitoring) the thread's current one.
+    fn frame<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyFrame>> {
+        let frame = if self.frame.is_null() { unsafe { ffi::PyEval_GetFrame() } } else { self.frame };
+        // SAFETY: a frame of this callback (borrowed from CPython for its duration), or NULL.
+        unsafe { Bound::from_borrowed_ptr_or_opt(py, frame.cast()).map(|frame| frame.cast_into_unchecked()) }
     }
 }
 
@@ -158,7 +182,8 @@ impl Tracer {
         let Some((kind, builtin)) = Kind::from_trace(what) else {
             return;
         };
-        let site = unsafe { EventSite::of_frame(frame) };
+        // SAFETY: CPython calls the trace function with the frame of the event.
+        let site = EventSite::of_frame(unsafe { Borrowed::from_ptr(py, frame.cast()).cast_unchecked() });
         let cached = if builtin { None } else { unsafe { this.cached_verdict(py, site, kind) } };
         // Most events of a trace that matches little end here: kept small, with nothing to release.
         if cached.is_some_and(|verdict| verdict != Verdict::Effectful) {
@@ -176,8 +201,9 @@ impl Tracer {
     /// (`code_verdict` computes it).
     #[inline(always)]
     unsafe fn cached_verdict(&self, py: Python<'_>, site: EventSite, kind: Kind) -> Option<Verdict> {
-        let info = unsafe { CodeInfo::existing(site.code) }?;
-        info.cached_verdicts(py, self.generation.get(py), site.globals).map(|by_kind| by_kind[kind as usize])
+        // SAFETY: the site's code is alive for the callback.
+        let info = unsafe { CodeInfo::existing(site.code(py)) }?;
+        info.cached_verdicts(py, self.generation.get(py), site.globals()).map(|by_kind| by_kind[kind as usize])
     }
 
     #[inline]
@@ -245,9 +271,10 @@ impl Tracer {
     /// whether any kind could have an effect before switching on the events it cannot disable per location.
     #[inline]
     pub(crate) unsafe fn code_verdict(&self, py: Python<'_>, site: EventSite, kind: Kind) -> PyResult<Verdict> {
-        let info = unsafe { CodeInfo::of_code(py, site.code)? };
+        // SAFETY: the site's code is alive for the callback.
+        let info = unsafe { CodeInfo::of_code(py, site.code(py))? };
         let generation = self.generation.get(py);
-        match info.cached_verdicts(py, generation, site.globals) {
+        match info.cached_verdicts(py, generation, site.globals()) {
             Some(by_kind) => Ok(by_kind[kind as usize]),
             None => unsafe { self.judge_code(py, info, generation, site, kind) },
         }
@@ -271,7 +298,11 @@ impl Tracer {
             }
             // Borrowed: computing a verdict runs no user code that could replace the handler.
             let handler = unsafe { Borrowed::from_ptr(py, handler) };
-            let globals = unsafe { Borrowed::from_ptr(py, site.globals).cast_unchecked::<PyDict>() };
+            // SAFETY: a frame's globals are a dict (CPython runs code with nothing else), borrowed for the callback.
+            let Some(globals) = (unsafe { Borrowed::from_ptr_or_opt(py, site.globals()) }) else {
+                return Err(pyo3::exceptions::PyTypeError::new_err("hunter: an event without a running frame"));
+            };
+            let globals = globals.cast::<PyDict>()?;
             let mut facts = StaticFacts::of_code(info, &globals, kind)?;
             let mut by_kind = [predicates::static_verdict(&handler, &facts)?; 4];
             if self.verdict_depends_on_kind.get(py) {
@@ -310,13 +341,15 @@ impl Tracer {
         };
         // Judging may import modules (`hunter.const`): their events must not reach us meanwhile.
         let _quiet = crate::compat::EventsSuspended::on_this_thread();
-        let mut frame = unsafe { Bound::from_borrowed_ptr_or_opt(py, frame.cast()) };
+        // SAFETY: the caller's invariant.
+        let mut frame = unsafe { Bound::from_borrowed_ptr_or_opt(py, frame.cast()) }
+            .map(|frame| unsafe { frame.cast_into_unchecked::<PyFrame>() });
         while let Some(current) = frame {
-            let site = unsafe { EventSite::of_frame(current.as_ptr().cast()) };
+            let site = EventSite::of_frame(current.as_borrowed());
             if unsafe { self.code_verdict(py, site, Kind::Call) }.is_err() {
                 return monitoring::switch_on_needed_events(py, self, tool_id, &[Verdict::Effectful; 4]);
             }
-            frame = unsafe { Bound::from_owned_ptr_or_opt(py, ffi::PyFrame_GetBack(current.as_ptr().cast()).cast()) };
+            frame = compat::frame_back(&current);
         }
         Ok(())
     }
@@ -335,8 +368,11 @@ impl Tracer {
         let Some(handler) = self.handler.clone_ref(py) else {
             return Ok(());
         };
-        let code_info = CodeInfo::shared(py, site.code).map_err(|e| (e, handler.clone_ref(py), None))?;
-        let frame = unsafe { site.frame() };
+        let code_info = CodeInfo::shared(py, site.code(py)).map_err(|e| (e, handler.clone_ref(py), None))?;
+        let frame = site.frame(py).ok_or_else(|| {
+            let error = pyo3::exceptions::PyTypeError::new_err("hunter: an event without a running frame");
+            (error, handler.clone_ref(py), None)
+        })?;
         let arg = match arg {
             EventArg::Object(object) => unsafe { Bound::from_borrowed_ptr_or_opt(py, object) },
             EventArg::Raised(exception) => {
@@ -347,7 +383,7 @@ impl Tracer {
         let data = unsafe {
             EventData::from_trace(
                 py,
-                frame,
+                &frame,
                 kind,
                 builtin,
                 arg,
@@ -358,7 +394,8 @@ impl Tracer {
                 !self.profiling_mode && self.backend.get(py) != Backend::Monitoring,
                 Some(code_info),
             )
-        };
+        }
+        .map_err(|e| (e, handler.clone_ref(py), None))?;
         let event = EventRef::new(&data);
         predicates::evaluate(py, handler.bind(py), &event).map_err(|error| {
             let event_object = event.as_py(py).ok().map(|e| e.clone().into_any().unbind());

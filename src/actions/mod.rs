@@ -19,7 +19,7 @@ use pyo3::exceptions::{PyException, PyNotImplementedError, PyTypeError, PyValueE
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PySet, PyString, PyTuple};
+use pyo3::types::{PyDict, PyFrame, PySet, PyString, PyTuple};
 use pyo3::PyTypeInfo;
 
 use crate::codeinfo::CodeInfo;
@@ -691,7 +691,7 @@ fn code_rows(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, ou
 /// Pops the calls of `stack` whose frames are no longer executing (CallPrinter's fix for upstream #123).
 /// For a call, the live frames are the new frame's callers; otherwise they include the frame itself.
 /// Calls without a frame cannot be judged and stop the popping.
-fn drop_finished_calls(stack: &CallStack, frame: &Bound<'_, PyAny>, is_call: bool) {
+fn drop_finished_calls(stack: &CallStack, frame: &Bound<'_, PyFrame>, is_call: bool) {
     let py = frame.py();
     let Some(Some(top_frame)) = stack.top_frame(py) else {
         return;
@@ -721,8 +721,8 @@ fn call_row(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, out
     let is_python_call = kind == Kind::Call && !builtin;
     // Only a live event's frame chain tells which calls are still executing.
     if !event.detached {
-        if let Some(frame) = &event.frame {
-            drop_finished_calls(stack, frame.bind(py), is_python_call);
+        if let Some(frame) = event.frame().and_then(|frame| frame.live(py)) {
+            drop_finished_calls(stack, frame, is_python_call);
         }
     }
     if kind == Kind::Line {
@@ -732,7 +732,7 @@ fn call_row(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, out
     let facts = Facts::of(py, event)?;
     let (module, function) = (&facts.module, &facts.function);
     if is_python_call {
-        stack.push(py, module, function, event.frame.as_ref().map(|frame| frame.as_ptr() as usize));
+        stack.push(py, module, function, event.frame().map(|frame| frame.as_any(py).as_ptr() as usize));
     }
     push_row_start(py, options, event, &facts, out)?;
     let depth = stack.len(py);
@@ -938,18 +938,13 @@ fn thread_stack<'py>(action: &Bound<'py, PyAny>, options: &Options) -> PyResult<
 fn push_arguments(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, out: &mut String) -> PyResult<()> {
     let py = action.py();
     let palette = &options.palette;
-    let code = event.get(py, Field::Code)?;
-    let info = event.code_info(py)?;
-    let arguments = info.arguments(&code)?;
-    if arguments.is_empty() {
-        return Ok(());
-    }
-    for (index, argument) in arguments.iter().enumerate() {
-        if index > 0 {
+    let mut first = true;
+    event.for_each_argument(py, |argument, value| {
+        if !std::mem::take(&mut first) {
             out.push_str(", ");
         }
         let name = argument.name.bind(py);
-        let value = match event.argument(py, argument)? {
+        let value = match value {
             Some(value) => value,
             None => missing(py)?.clone(),
         };
@@ -960,9 +955,8 @@ fn push_arguments(action: &Bound<'_, PyAny>, options: &Options, event: &EventDat
         out.push_str(&palette.vars);
         out.push('=');
         out.push_str(&palette.reset);
-        push_value(action, options, Value { object: &value, detached: event.detached }, out)?;
-    }
-    Ok(())
+        push_value(action, options, Value { object: &value, detached: event.detached }, out)
+    })
 }
 
 /// `hunter.util.MISSING`, shown for a parameter that is not in the locals yet.

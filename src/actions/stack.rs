@@ -1,11 +1,11 @@
 //! `StackPrinter` rows: `function <= path:lineno:caller <= ...` on one line.
 
 use pyo3::exceptions::PyValueError;
-use pyo3::ffi;
 use pyo3::prelude::*;
+use pyo3::types::PyFrame;
 
 use super::{other_colour, push_filename_prefix, push_row_owner, push_str_of, text, Facts, Options};
-use crate::event::EventData;
+use crate::event::{parent_frame, EventData};
 
 /// StackPrinter's own options: `depth`, `limit` and the colours of its rows that no other printer uses.
 pub struct StackOptions {
@@ -58,7 +58,10 @@ pub fn stack_row(
     out.push_str(&stack.bright);
     out.push_str(&stack.fore_blue);
     push_str_of(out, &facts.function)?;
-    let caller = event.frame.as_ref().and_then(|frame| crate::compat::frame_back(frame.bind(py)));
+    let caller = match event.frame() {
+        Some(frame) => parent_frame(frame.as_any(py))?,
+        None => None,
+    };
     let Some(caller) = caller else {
         out.push(' ');
         out.push_str(&palette.kind);
@@ -74,12 +77,14 @@ pub fn stack_row(
     };
     // The arrow after the function shows even when `depth` shows no caller.
     push_arrow(options, out);
-    let callers = std::iter::successors(Some(caller), crate::compat::frame_back);
-    for (index, caller) in callers.take(stack.depth.unwrap_or(usize::MAX)).enumerate() {
+    let mut caller = Some(caller);
+    for index in 0..stack.depth.unwrap_or(usize::MAX) {
+        let Some(current) = caller else { break };
         if index > 0 {
             push_arrow(options, out);
         }
-        push_caller(options, stack, &caller, out)?;
+        push_caller(options, stack, &current, out)?;
+        caller = parent_frame(&current)?;
     }
     out.push_str(&palette.reset);
     out.push('\n');
@@ -95,11 +100,15 @@ fn push_arrow(options: &Options, out: &mut String) {
     out.push(' ');
 }
 
-/// `path:lineno:function` of a calling frame, the path cut to its last `limit` components.
+/// `path:lineno:function` of a calling frame (a frame object, or a stand-in read through its `f_*`
+/// attributes), the path cut to its last `limit` components.
 fn push_caller(options: &Options, stack: &StackOptions, frame: &Bound<'_, PyAny>, out: &mut String) -> PyResult<()> {
     let py = frame.py();
     let palette = &options.palette;
-    let code = unsafe { Bound::from_owned_ptr(py, ffi::PyFrame_GetCode(frame.as_ptr().cast()).cast()) };
+    let code = match frame.cast::<PyFrame>() {
+        Ok(frame) => crate::compat::frame_code_bound(frame).into_any(),
+        Err(_) => frame.getattr(pyo3::intern!(py, "f_code"))?,
+    };
     let filename = code.getattr(pyo3::intern!(py, "co_filename"))?;
     let filename = super::as_text(&filename)?;
     let components: Vec<&str> = filename.split(std::path::MAIN_SEPARATOR_STR).collect();
@@ -107,8 +116,10 @@ fn push_caller(options: &Options, stack: &StackOptions, frame: &Bound<'_, PyAny>
     out.push_str(&palette.cont);
     out.push(':');
     out.push_str(&palette.reset);
-    let lineno = unsafe { ffi::PyFrame_GetLineNumber(frame.as_ptr().cast()) };
-    out.push_str(&lineno.to_string());
+    match frame.cast::<PyFrame>() {
+        Ok(frame) => out.push_str(&crate::compat::frame_lineno(frame, false).to_string()),
+        Err(_) => push_str_of(out, &frame.getattr(pyo3::intern!(py, "f_lineno"))?)?,
+    }
     out.push_str(&palette.cont);
     out.push(':');
     out.push_str(&stack.bright);

@@ -5,12 +5,11 @@ use std::collections::VecDeque;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyFrame, PyTuple};
+use pyo3::types::{PyDict, PyTuple};
 
 use super::logic::{flatten, negation, And};
 use super::{evaluate, evaluate_outcome, instantiate_action, with_event, Outcome};
-use crate::compat;
-use crate::event::{Event, EventRef, Kind};
+use crate::event::{parent_frame, Event, EventRef, Kind};
 use crate::gilcell::GilCell;
 
 #[pyclass(module = "hunter.predicates", name = "Backlog", frozen)]
@@ -36,14 +35,6 @@ struct Settings<'py> {
     strip: bool,
     action: Bound<'py, PyAny>,
     filter: Option<Bound<'py, PyAny>>,
-}
-
-fn parent_frame<'py>(frame: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
-    if frame.is_instance_of::<PyFrame>() {
-        return Ok(compat::frame_back(frame));
-    }
-    let parent = frame.getattr(pyo3::intern!(frame.py(), "f_back"))?;
-    Ok((!parent.is_none()).then_some(parent))
 }
 
 /// A flag argument taken by truthiness, as hunter's Cython `bint` parameters are.
@@ -140,7 +131,7 @@ impl Backlog {
     /// Queues a detached copy of the event that still points at the live frame (for the stack walk).
     fn remember(&self, py: Python<'_>, event: &EventRef<'_>) -> PyResult<()> {
         let mut detached = event.data.detach(py, self.try_repr.as_ref().map(|filter| filter.bind(py)))?;
-        detached.frame = event.data.frame.as_ref().map(|frame| frame.clone_ref(py));
+        detached.set_frame(event.data.frame().map(|frame| frame.clone_ref(py)));
         let detached = Py::new(py, Event { data: detached })?;
         let mut queue = self.queue.replace(py, VecDeque::new());
         queue.push_back(detached);
@@ -157,7 +148,7 @@ impl Backlog {
         let first = queue.front().expect("replay needs events").bind(py);
         let (first_depth, first_is_call, first_frame) = {
             let first = first.try_borrow()?;
-            let frame = first.data.frame.as_ref().map(|frame| frame.bind(py).clone());
+            let frame = first.data.frame().map(|frame| frame.as_any(py).clone());
             (first.data.depth, first.data.kind == Kind::Call, frame)
         };
         let backlog_call_depth = event.data.depth - first_depth;

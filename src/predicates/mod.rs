@@ -286,16 +286,16 @@ fn _static_verdict(
     kind: &Bound<'_, PyAny>,
 ) -> PyResult<&'static str> {
     let py = predicate.py();
-    if !frame.is_instance_of::<pyo3::types::PyFrame>() {
-        return Err(pyo3::exceptions::PyTypeError::new_err("a frame object is required"));
-    }
+    let frame = frame
+        .cast::<pyo3::types::PyFrame>()
+        .map_err(|_| pyo3::exceptions::PyTypeError::new_err("a frame object is required"))?;
     let (kind, builtin) = Kind::from_py(kind)?;
     if builtin {
         return Err(pyo3::exceptions::PyValueError::new_err("verdicts are only computed for Python events"));
     }
-    let code = frame.getattr(pyo3::intern!(py, "f_code"))?;
-    // `code` is held for the whole call, which keeps its info alive.
-    let info = unsafe { CodeInfo::of_code(py, code.as_ptr())? };
+    let code = compat::frame_code_bound(frame);
+    // SAFETY: `code` is held for the whole call, which keeps its info alive.
+    let info = unsafe { CodeInfo::of_code(py, code.as_borrowed())? };
     Ok(static_verdict(predicate, &StaticFacts::of_code(info, &compat::frame_globals_bound(frame), kind)?)?.name())
 }
 
