@@ -1,0 +1,182 @@
+"""Events whose frame is not the running frame of their code: stand-in objects, frames of other functions,
+finished frames, and sys.monitoring callbacks called by hand. Each must give hunter's values or a Python
+exception, never undefined behaviour (these crashed the interpreter before frames became a checked type).
+"""
+
+import io
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import hunter
+import reference
+from conftest import hunter_under_test_is_reference
+
+SAMPLES = Path(__file__).parent / 'samples'
+PRINTERS = [
+    lambda stream: hunter.CallPrinter(stream=stream),
+    lambda stream: hunter.CodePrinter(stream=stream),
+    lambda stream: hunter.VarsPrinter('a', 'b', stream=stream),
+    lambda stream: hunter.VarsSnooper(stream=stream),
+    lambda stream: hunter.StackPrinter(stream=stream),
+]
+
+
+def test_stand_in_frames_print_as_in_pure_hunter():
+    python = reference.require_reference_python()
+    script = str(SAMPLES / 'stand_in_frames.py')
+    expected = reference.run_python(python, script_runner(script), env={'PUREPYTHONHUNTER': 'yes'})
+    ours = reference.run_python(sys.executable, script_runner(script))
+    assert expected.returncode == 0, expected.stderr
+    assert ours.returncode == 0, ours.stderr
+    assert ours.stdout == expected.stdout
+    assert 'call      => target(a=1, b=5, *rest=(6,), key=7, **options={' in ours.stdout
+
+
+def script_runner(script):
+    return f'import runpy; runpy.run_path({script!r}, run_name="__main__")'
+
+
+class Bare:
+    """A stand-in frame with no attributes at all."""
+
+
+def live_call_event():
+    events = []
+    tracer = hunter.Tracer()
+    tracer.trace(hunter.When(hunter.Q(function='sample', kind='call'), events.append))
+
+    def sample(a, b=1):
+        return a + b
+
+    sample(3)
+    tracer.stop()
+    return events[0]
+
+
+@pytest.mark.parametrize('field', ['code', 'function', 'module', 'filename', 'lineno', 'locals', 'globals',
+                                   'stdlib', 'instruction', 'source', 'fullsource', 'function_object'])
+def test_missing_attributes_of_a_stand_in_frame_are_attribute_errors(field):
+    event = hunter.Event(Bare(), 'call', None, 0, 0, False)
+    with pytest.raises(AttributeError) if field not in ('source', 'fullsource') else nullcontext():
+        value = getattr(event, field)
+        # hunter turns a failure to read the source into text.
+        assert value.startswith('??? NO SOURCE: AttributeError(')
+
+
+class nullcontext:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        return False
+
+
+@pytest.mark.parametrize('make_printer', PRINTERS)
+@pytest.mark.parametrize('frame', [Bare(), 42, 'frame', {'f_code': None}], ids=['bare', 'int', 'str', 'dict'])
+def test_printers_given_events_with_unusable_frames_raise(make_printer, frame):
+    event = hunter.Event(frame, 'call', None, 0, 0, False)
+    with pytest.raises(Exception) as raised:
+        make_printer(io.StringIO())(event)
+    assert isinstance(raised.value, (AttributeError, TypeError))
+
+
+@pytest.mark.parametrize('make_printer', PRINTERS)
+def test_a_frame_of_another_function_is_read_as_that_function(make_printer):
+    def other(x, y, z, w):
+        import sys
+
+        return sys._getframe()
+
+    finished = other(1, 2, 3, 4)
+    event = live_call_event()
+    event.frame = finished
+    assert event.function == 'other'
+    assert event.locals['w'] == 4
+    stream = io.StringIO()
+    make_printer(stream)(event)
+    output = stream.getvalue()
+    assert 'sample' not in output
+    if 'CallPrinter' in type(make_printer(io.StringIO())).__name__:
+        assert 'other(x=1, y=2, z=3, w=4)' in output
+
+
+def test_replacing_the_frame_drops_the_fields_derived_from_the_old_one():
+    event = live_call_event()
+    assert event.function == 'sample'
+    event.locals  # noqa: B018 - computed, so cached
+    frame = type('F', (), {'f_code': test_replacing_the_frame_drops_the_fields_derived_from_the_old_one.__code__,
+                           'f_locals': {'q': 1}, 'f_globals': {'__name__': 'elsewhere'}, 'f_lineno': 7})()
+    event.frame = frame
+    assert event.frame is frame
+    assert (event.function, event.module, event.lineno, event.locals) == (
+        'test_replacing_the_frame_drops_the_fields_derived_from_the_old_one', 'elsewhere', 7, {'q': 1})
+
+
+def test_fields_given_to_a_detached_event_survive_a_new_frame():
+    event = live_call_event().detach(lambda value: value)
+    event.frame = Bare()
+    assert (event.function, event.kind) == ('sample', 'call')
+    assert event.locals == {'a': 3, 'b': 1}
+
+
+def test_a_cleared_finished_frame_shows_missing_arguments():
+    def probe(a, b):
+        import sys
+
+        return sys._getframe()
+
+    frame = probe(1, 2)
+    frame.clear()
+    event = live_call_event()
+    event.frame = frame
+    stream = io.StringIO()
+    hunter.CallPrinter(stream=stream)(event)
+    assert re.search(r'=> probe\(a=<hunter.util.MISSING', stream.getvalue()) or '=> probe()' in stream.getvalue()
+
+
+def test_backlog_replays_events_of_stand_in_frames():
+    stream = io.StringIO()
+    backlog = hunter.Backlog(hunter.Q(kind='return'), size=5, stack=3, action=hunter.CallPrinter(stream=stream))
+    event = live_call_event().detach(lambda value: value)
+    event.detached = False
+    event.depth = 2
+    event.frame = type('F', (), {'f_back': Bare(), 'f_code': live_call_event.__code__, 'f_globals': {},
+                                 'f_locals': {}, 'f_lineno': 1, 'f_lasti': 0})()
+    with pytest.raises(AttributeError):
+        # The stand-in's parent has no f_code: the stack walk reports it as hunter does.
+        backlog(event)
+        backlog(hunter.Event(event.frame, 'return', None, 3, 0, False))
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason='sys.monitoring is 3.12+')
+@pytest.mark.skipif(hunter_under_test_is_reference(), reason="hunter 3.9.0 has no sys.monitoring backend")
+def test_monitoring_callbacks_called_by_hand_reject_bad_arguments():
+    code = r'''
+import sys, hunter
+def target(a, b, c, d, e, f): return a
+def other(): return 1
+tracer = hunter.Tracer(backend='monitoring')
+tracer.trace(hunter.Q(function='target', action=hunter.CallPrinter(stream=sys.stdout)))
+tool = next(i for i in range(6) if sys.monitoring.get_tool(i) == 'hunter')
+callback = sys.monitoring.register_callback(tool, sys.monitoring.events.PY_START, None)
+sys.monitoring.register_callback(tool, sys.monitoring.events.PY_START, callback)
+for bad in [(42, 0), (None, 0), ("code", 0)]:
+    try:
+        callback(*bad)
+    except TypeError as error:
+        print('TypeError', error)
+# A code object that is not the running frame's: its slots must not be read from this frame.
+callback(target.__code__, 0)
+target(1, 2, 3, 4, 5, 6)
+tracer.stop()
+print('alive')
+'''
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count('TypeError hunter: a sys.monitoring callback takes a code object first') == 3
+    assert 'target(a=1, b=2, c=3, d=4, e=5, f=6)' in result.stdout
+    assert result.stdout.rstrip().endswith('alive')
