@@ -306,7 +306,11 @@ const GIVEN_FACTS: u16 = 1 << Slot::Code as u16
     | 1 << Slot::Module as u16
     | 1 << Slot::Filename as u16
     | 1 << Slot::Lineno as u16
-    | 1 << Slot::Source as u16;
+    | 1 << Slot::Source as u16
+    | GIVEN_GLOBALS;
+
+/// The `given` bit of `globals`, which the module facts follow.
+const GIVEN_GLOBALS: u16 = 1 << Slot::Globals as u16;
 
 impl EventData {
     /// An event for a running frame; `arg` may be NULL. `code_info` are the facts of the frame's code, when the
@@ -423,7 +427,14 @@ impl EventData {
                 return Ok(value);
             }
         }
+        // The module facts follow the event's globals, as hunter's Cython Event reads `self.globals`: Backlog's
+        // stack events, given empty globals, have the module ''. Only a live frame whose globals were not
+        // replaced takes them from its code's cache.
+        let native_facts = matches!(self.frame, Some(EventFrame::Live(_))) && self.given & GIVEN_GLOBALS == 0;
         let live = match slot {
+            Slot::Module | Slot::Filename | Slot::Stdlib if !self.builtin && !native_facts => {
+                return self.module_fact_from_globals(py, slot);
+            }
             Slot::Source => return self.source(py, false),
             Slot::Fullsource => return self.source(py, true),
             Slot::Threadid => return thread_id(py),
@@ -480,36 +491,39 @@ impl EventData {
                 }
             }
             Slot::Globals | Slot::Locals => PyDict::new(py).into_any().unbind(),
-            Slot::Stdlib => {
-                let stdlib = codeinfo::is_stdlib(py, self.cached(py, Slot::Module)?, self.cached(py, Slot::Filename)?)?;
-                stdlib.into_pyobject(py)?.to_owned().into_any().unbind()
-            }
+            Slot::Stdlib => self.stdlib_from_module_and_filename(py)?,
             Slot::FunctionObject => self.arg.clone_ref(py),
             _ => return Ok(None),
         }))
     }
 
+    /// `module`, `filename` or `stdlib` from the event's globals and code, with hunter's rules.
+    fn module_fact_from_globals(&self, py: Python<'_>, slot: Slot) -> PyResult<Py<PyAny>> {
+        Ok(match slot {
+            Slot::Module => codeinfo::module_name(py, Some(self.cached(py, Slot::Globals)?))?,
+            Slot::Filename => {
+                let co_filename = self.cached(py, Slot::Code)?.getattr(pyo3::intern!(py, "co_filename"))?;
+                // hunter reads the globals only when the code has no filename.
+                let globals = if co_filename.is_truthy()? { None } else { Some(self.cached(py, Slot::Globals)?) };
+                codeinfo::normalize_filename(py, &co_filename, globals)?
+            }
+            _ => self.stdlib_from_module_and_filename(py)?,
+        })
+    }
+
+    fn stdlib_from_module_and_filename(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let stdlib = codeinfo::is_stdlib(py, self.cached(py, Slot::Module)?, self.cached(py, Slot::Filename)?)?;
+        Ok(stdlib.into_pyobject(py)?.to_owned().into_any().unbind())
+    }
+
     /// The fields of an event whose frame is not a frame object, read through its `f_*` attributes with
     /// pure-Python hunter's rules.
     fn compute_from_attributes(&self, py: Python<'_>, frame: &Bound<'_, PyAny>, slot: Slot) -> PyResult<Py<PyAny>> {
-        let globals = || frame.getattr(pyo3::intern!(py, "f_globals"));
         Ok(match slot {
             Slot::Code => frame.getattr(pyo3::intern!(py, "f_code"))?.unbind(),
             Slot::Function => self.cached(py, Slot::Code)?.getattr(pyo3::intern!(py, "co_name"))?.unbind(),
-            Slot::Module => codeinfo::module_name(py, Some(&globals()?))?,
-            Slot::Filename => {
-                let code = frame.getattr(pyo3::intern!(py, "f_code"))?;
-                let co_filename = code.getattr(pyo3::intern!(py, "co_filename"))?;
-                // hunter reads `f_globals` only when the code has no filename.
-                let globals = if co_filename.is_truthy()? { None } else { Some(globals()?) };
-                codeinfo::normalize_filename(py, &co_filename, globals.as_ref())?
-            }
-            Slot::Stdlib => {
-                let stdlib = codeinfo::is_stdlib(py, self.cached(py, Slot::Module)?, self.cached(py, Slot::Filename)?)?;
-                stdlib.into_pyobject(py)?.to_owned().into_any().unbind()
-            }
             Slot::Lineno => frame.getattr(pyo3::intern!(py, "f_lineno"))?.unbind(),
-            Slot::Globals => globals()?.unbind(),
+            Slot::Globals => frame.getattr(pyo3::intern!(py, "f_globals"))?.unbind(),
             Slot::Locals => frame.getattr(pyo3::intern!(py, "f_locals"))?.unbind(),
             Slot::Instruction => {
                 let co_code = frame.getattr(pyo3::intern!(py, "f_code"))?.getattr(pyo3::intern!(py, "co_code"))?;
@@ -523,9 +537,14 @@ impl EventData {
                     py.None()
                 }
             }
-            Slot::Source | Slot::Fullsource | Slot::Threadid | Slot::Threadname | Slot::FunctionObject => {
-                unreachable!("computed without the frame")
-            }
+            Slot::Module
+            | Slot::Filename
+            | Slot::Stdlib
+            | Slot::Source
+            | Slot::Fullsource
+            | Slot::Threadid
+            | Slot::Threadname
+            | Slot::FunctionObject => unreachable!("computed without the frame"),
         })
     }
 

@@ -339,6 +339,20 @@ def backlog():
 
 
 @scenario
+def backlog_stack_events_have_empty_globals():
+    """The stack events Backlog makes up (vars=False) have empty globals, so their module is '' and a module
+    filter drops them; with vars=True they keep the frame's globals."""
+    outputs = []
+    for vars in (False, True):
+        out = io.StringIO()
+        action = A.CodePrinter(stream=out)
+        backlog = hunter.Backlog(Q(kind='exception'), size=3, stack=2, vars=vars, action=action, filter=IN_DEMO)
+        traced(action, predicate=backlog)
+        outputs.append(out.getvalue())
+    return ''.join(outputs)
+
+
+@scenario
 def backlog_code_printer():
     out = io.StringIO()
     action = A.CodePrinter(stream=out, force_colors=True)
