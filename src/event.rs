@@ -432,7 +432,7 @@ impl EventData {
         // replaced takes them from its code's cache.
         let native_facts = matches!(self.frame, Some(EventFrame::Live(_))) && self.given & GIVEN_GLOBALS == 0;
         let live = match slot {
-            Slot::Module | Slot::Filename | Slot::Stdlib if !self.builtin && !native_facts => {
+            Slot::Module | Slot::Filename | Slot::Stdlib if !native_facts => {
                 return self.module_fact_from_globals(py, slot);
             }
             Slot::Source => return self.source(py, false),

@@ -180,3 +180,10 @@ print('alive')
     assert result.stdout.count('TypeError hunter: a sys.monitoring callback takes a code object first') == 3
     assert 'target(a=1, b=2, c=3, d=4, e=5, f=6)' in result.stdout
     assert result.stdout.rstrip().endswith('alive')
+
+
+def test_builtin_events_of_stand_in_frames_take_the_module_from_the_function():
+    frame = type('F', (), {'f_code': live_call_event.__code__, 'f_globals': {'__name__': 'stand.in'}})()
+    event = hunter.Event(frame, 'c_call', len, 0, 0, False)
+    assert (event.function, event.module, event.filename) == ('len', 'builtins', __file__)
+    assert event.stdlib is False
