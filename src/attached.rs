@@ -26,14 +26,21 @@ unsafe fn run_body(py: Python<'_>, body: *mut ffi::PyObject) -> PyResult<*mut ff
     Ok(unsafe { ffi::Py_None() })
 }
 
-/// Runs `body` attached (`py` is the callback's token). Returns None when it could not run (a panic in
-/// `body`: the trampoline turned it into a Python exception, which is cleared here).
+/// Why `run_attached` did not give back the body's result.
+pub enum NotRun {
+    /// The interpreter is finalizing: nothing ran (see `run_attached`).
+    Finalizing,
+    /// The body panicked: the panic, as the `PanicException` the trampoline made of it.
+    Panicked(PyErr),
+}
+
+/// Runs `body` attached (`py` is the callback's token).
 ///
 /// Nothing runs once the interpreter is finalizing: before 3.14 CPython ends a daemon thread that wants the GIL
 /// back by unwinding its stack (`pthread_exit`), which must not meet our frames.
-pub fn run_attached<R>(_py: Python<'_>, body: impl FnOnce(Python<'_>) -> R) -> Option<R> {
+pub fn run_attached<R>(py: Python<'_>, body: impl FnOnce(Python<'_>) -> R) -> Result<R, NotRun> {
     if crate::compat::interpreter_is_finalizing() {
-        return None;
+        return Err(NotRun::Finalizing);
     }
     let mut body = Some(body);
     let mut result = None;
@@ -44,12 +51,51 @@ pub fn run_attached<R>(_py: Python<'_>, body: impl FnOnce(Python<'_>) -> R) -> O
     };
     let mut call: Body<'_> = &mut call;
     let trampoline = get_trampoline_function!(noargs, run_body);
-    // SAFETY: the thread is attached (we are inside a CPython callback, `_py` proves it) and `call` outlives
+    // SAFETY: the thread is attached (we are inside a CPython callback, `py` proves it) and `call` outlives
     // the call.
     let outcome = unsafe { trampoline(std::ptr::addr_of_mut!(call).cast(), std::ptr::null_mut()) };
-    if outcome.is_null() {
-        // A panic in `body` surfaces here as pyo3's PanicException; the caller treats None as a failure.
-        unsafe { ffi::PyErr_Clear() };
+    match result {
+        Some(result) if !outcome.is_null() => Ok(result),
+        // A panic in `body` surfaces here as pyo3's PanicException, which the caller reports.
+        _ => Err(NotRun::Panicked(take_panic(py))),
     }
-    result
+}
+
+/// The pending exception (the `PanicException` made of a panic), taken without `PyErr::take`, which would resume the
+/// panic: it must be reported, not unwind on into CPython.
+fn take_panic(py: Python<'_>) -> PyErr {
+    let (mut kind, mut value, mut traceback) = (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
+    // SAFETY: attached; the three pointers receive new references (or NULL), owned by the bindings below.
+    #[allow(deprecated)] // PyErr_GetRaisedException is 3.12+
+    let value = unsafe {
+        ffi::PyErr_Fetch(&mut kind, &mut value, &mut traceback);
+        ffi::PyErr_NormalizeException(&mut kind, &mut value, &mut traceback);
+        drop(Bound::from_owned_ptr_or_opt(py, kind));
+        let traceback = Bound::from_owned_ptr_or_opt(py, traceback);
+        let value = Bound::from_owned_ptr_or_opt(py, value);
+        if let (Some(value), Some(traceback)) = (&value, &traceback) {
+            ffi::PyException_SetTraceback(value.as_ptr(), traceback.as_ptr());
+        }
+        value
+    };
+    match value {
+        Some(value) => PyErr::from_value(value),
+        None => pyo3::exceptions::PySystemError::new_err("hunter: a native callback failed without an exception"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_in_the_body_is_handed_back_not_cleared() {
+        Python::attach(|py| {
+            let outcome = run_attached(py, |_| -> u8 { panic!("the body failed") });
+            let Err(NotRun::Panicked(error)) = outcome else { panic!("the panic was lost") };
+            assert!(error.to_string().contains("the body failed"), "{error}");
+            assert!(PyErr::take(py).is_none(), "nothing left pending");
+            assert!(matches!(run_attached(py, |_| 7), Ok(7)));
+        });
+    }
 }

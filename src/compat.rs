@@ -448,6 +448,37 @@ pub fn interpreter_is_finalizing() -> bool {
     }
 }
 
+/// The fields of `PyFrameObject` up to `f_trace` (Include/cpython/frameobject.h before 3.11, then
+/// Include/internal/pycore_frame.h; the same within a minor version).
+#[allow(dead_code)] // a layout: only `f_trace` is read
+#[repr(C)]
+struct FrameTraceHead {
+    head: FrameHead,
+    #[cfg(not(Py_3_11))]
+    f_locals: *mut ffi::PyObject,
+    #[cfg(not(Py_3_11))]
+    f_valuestack: *mut *mut ffi::PyObject,
+    #[cfg(not(Py_3_10))]
+    f_stacktop: *mut *mut ffi::PyObject,
+    f_trace: *mut ffi::PyObject,
+}
+
+/// Makes `trace` the frame's `f_trace` (what `frame.f_trace = trace` does), unless it is already. Returns the
+/// previous one when it was replaced, a strong reference for the caller to release once it no longer relies on
+/// borrowed references (releasing it can run its `__del__`), else NULL.
+///
+/// # Safety
+/// `frame` must be a live frame object and `trace` a live object.
+#[inline(always)]
+pub unsafe fn replace_frame_trace(frame: *mut ffi::PyFrameObject, trace: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    let slot = unsafe { &mut (*frame.cast::<FrameTraceHead>()).f_trace };
+    if *slot == trace {
+        return std::ptr::null_mut();
+    }
+    unsafe { ffi::Py_INCREF(trace) };
+    std::mem::replace(slot, trace)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

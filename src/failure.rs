@@ -2,17 +2,25 @@
 //! A failing handler (predicate or action) gets its traceback and one line printed to hunter's stream,
 //! and the tracer stops; the program carries on untraced. A closed or broken output stream (the reader of a
 //! pipe went away, as with `| head`) is not a bug in the handler: it gets one line on stderr, no traceback.
+//! A panic or internal error of hunter itself is reported the same way. The exceptions that belong to the program
+//! (`SystemExit`, `KeyboardInterrupt`: whatever is not an `Exception`) are not failures: they go back to it.
 
 use std::io::Write;
 
-use pyo3::exceptions::{PyBrokenPipeError, PyValueError};
+use pyo3::exceptions::{PyBrokenPipeError, PyException, PyValueError};
 use pyo3::prelude::*;
 
 use crate::tracer::Tracer;
 
+/// Whether `error` belongs to the traced program (a `sys.exit()` in an action, Ctrl-C during a slow one), as
+/// hunter's pure-Python tracer lets it through: anything that is not an `Exception`.
+pub fn belongs_to_program(py: Python<'_>, error: &PyErr) -> bool {
+    !error.is_instance_of::<PyException>(py)
+}
+
 pub fn report_and_stop(
     py: Python<'_>,
-    tracer: Borrowed<'_, '_, Tracer>,
+    tracer: &Bound<'_, Tracer>,
     handler: Option<Py<PyAny>>,
     error: PyErr,
     event: Option<&Py<PyAny>>,
@@ -28,8 +36,8 @@ pub fn report_and_stop(
             ),
         );
     }
-    if let Err(stop_error) = Tracer::stop_tracing(&tracer.to_owned()) {
-        drop(stop_error);
+    if let Err(stop_error) = Tracer::stop_tracing(tracer) {
+        say_on_stderr(py, &format!("hunter: stopping the tracer failed too ({stop_error})\n"));
     }
 }
 
@@ -79,10 +87,24 @@ fn report(py: Python<'_>, handler: Option<Py<PyAny>>, error: &PyErr, event: Opti
     Ok(())
 }
 
-/// A panic caught at the edge of a native callback: reported like a failing handler (there is no event).
-pub fn report_internal_error(tracer: Borrowed<'_, '_, Tracer>) {
-    crate::attached::run_attached(tracer.py(), |py| {
-        let error = pyo3::exceptions::PySystemError::new_err("hunter: internal error in the trace function");
-        report_and_stop(py, tracer, None, error, None);
-    });
+/// An internal error (a panic caught at the edge of a native callback, or inside `run_attached`) is reported like
+/// a failing handler (there is no event), and the tracer stops. `tracer` must be a strong reference: the report
+/// runs Python code.
+pub fn report_internal_error(tracer: &Bound<'_, Tracer>, error: PyErr) {
+    let reported = crate::attached::run_attached(tracer.py(), |py| report_and_stop(py, tracer, None, error, None));
+    if let Err(crate::attached::NotRun::Panicked(panic)) = reported {
+        // Reporting itself panicked: there is no Python stream left to trust.
+        let _ = std::io::stderr()
+            .write_all(format!("hunter: internal error, and reporting it failed ({panic})\n").as_bytes());
+    }
+}
+
+/// The Python exception for a panic payload caught by `catch_unwind`, with its message.
+pub fn panic_error(payload: &(dyn std::any::Any + Send)) -> PyErr {
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("unknown panic");
+    pyo3::exceptions::PySystemError::new_err(format!("hunter: internal error in the trace function: {message}"))
 }

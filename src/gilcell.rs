@@ -1,10 +1,11 @@
 //! State shared between the trace hook and Python-visible objects, guarded by the GIL.
 //!
 //! The module is declared `gil_used`, so every access happens with the interpreter attached and the GIL
-//! held; a `Python` token is required as proof. Values are only ever copied in or out (never borrowed
-//! across a call into Python), so re-entrant access from a handler that calls back into us is sound.
+//! held; a `Python` token is required as proof. `GilCell` values are only ever moved or copied in or out (no
+//! reference into one outlives a method, and no method runs Python code), so re-entrant access from a handler that
+//! calls back into us is sound. `GilRefCell` lends its value out for an update, and detects re-entrance.
 
-use std::cell::UnsafeCell;
+use std::cell::{Cell, UnsafeCell};
 
 use pyo3::prelude::*;
 
@@ -19,14 +20,56 @@ impl<T> GilCell<T> {
         Self(UnsafeCell::new(value))
     }
 
+    /// Puts `value` in, handing back the previous one (released by the caller: that can run Python code).
     pub fn replace(&self, _py: Python<'_>, value: T) -> T {
+        // SAFETY: the GIL is held and no reference into the cell exists outside of this call.
         unsafe { std::mem::replace(&mut *self.0.get(), value) }
     }
+}
 
-    /// Runs `change` on the value in place. `change` must not call into Python (which could re-enter).
+/// A GIL-guarded value updated in place (`with_mut`): for tables too large to move in and out on each access.
+///
+/// An update should reach no Python code, yet nothing stops it: a closure can capture a `Python` token, and dropping
+/// a `Py` runs `__del__`, which can call back into us and reach this cell again. Such a re-entrant access panics
+/// (and the callbacks report the panic and stop tracing) instead of aliasing the value being updated.
+pub struct GilRefCell<T> {
+    value: UnsafeCell<T>,
+    updating: Cell<bool>,
+}
+
+// SAFETY: all access requires the GIL (a `Python` token); `updating` guards the one reference ever lent out.
+unsafe impl<T: Send> Sync for GilRefCell<T> {}
+
+/// Clears `updating` when the update ends, also by a panic.
+struct Updating<'a>(&'a Cell<bool>);
+
+impl Drop for Updating<'_> {
+    fn drop(&mut self) {
+        self.0.set(false);
+    }
+}
+
+impl<T> GilRefCell<T> {
+    pub const fn new(value: T) -> Self {
+        Self { value: UnsafeCell::new(value), updating: Cell::new(false) }
+    }
+
+    fn start_update(&self) -> Updating<'_> {
+        assert!(!self.updating.replace(true), "hunter: re-entrant access to a value being updated");
+        Updating(&self.updating)
+    }
+
+    /// Runs `change` on the value in place. Panics when called from inside another update of this cell.
     #[inline]
     pub fn with_mut<R>(&self, _py: Python<'_>, change: impl FnOnce(&mut T) -> R) -> R {
-        change(unsafe { &mut *self.0.get() })
+        let _updating = self.start_update();
+        // SAFETY: the GIL is held, and `updating` proves that no other reference to the value exists.
+        change(unsafe { &mut *self.value.get() })
+    }
+
+    /// Puts `value` in, handing back the previous one. Panics when called from inside an update of this cell.
+    pub fn replace(&self, py: Python<'_>, value: T) -> T {
+        self.with_mut(py, |current| std::mem::replace(current, value))
     }
 }
 
@@ -174,5 +217,27 @@ impl<T: ?Sized> GilCell<Option<GilRc<T>>> {
     #[inline]
     pub fn clone_shared(&self, py: Python<'_>) -> Option<GilRc<T>> {
         unsafe { (*self.0.get()).as_ref().map(|value| value.clone_ref(py)) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_re_entrant_update_panics_instead_of_aliasing() {
+        Python::attach(|py| {
+            let cell = GilRefCell::new(vec![1]);
+            let nested = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                cell.with_mut(py, |outer| {
+                    outer.push(2);
+                    cell.with_mut(py, |inner| inner.clear());
+                })
+            }));
+            assert!(nested.is_err());
+            // The update that panicked released the cell.
+            assert_eq!(cell.with_mut(py, |value| value.clone()), vec![1, 2]);
+            assert_eq!(cell.replace(py, vec![3]), vec![1, 2]);
+        });
     }
 }

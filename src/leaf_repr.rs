@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use pyo3::ffi;
 use pyo3::prelude::*;
 
-use crate::gilcell::{cache_slot, GilCell};
+use crate::gilcell::{cache_slot, GilRefCell};
 
 /// A value whose repr can be produced natively.
 pub enum Leaf<'a> {
@@ -110,8 +110,8 @@ const FLOAT_REPR_SLOTS: usize = 1024;
 /// Recently shown floats' reprs, by their bits: programs show the same values over and over (a record passed
 /// down a chain of calls), and finding the shortest digits costs more than the rest of the value. An empty
 /// text marks an empty slot (no float's repr is empty).
-static FLOAT_REPRS: GilCell<[(u64, ShortText); FLOAT_REPR_SLOTS]> =
-    GilCell::new([const { (0, ShortText { bytes: [0; 32], len: 0 }) }; FLOAT_REPR_SLOTS]);
+static FLOAT_REPRS: GilRefCell<[(u64, ShortText); FLOAT_REPR_SLOTS]> =
+    GilRefCell::new([const { (0, ShortText { bytes: [0; 32], len: 0 }) }; FLOAT_REPR_SLOTS]);
 
 /// `repr(value)`, from the cache when it is there; None where CPython must decide (see [`push_float_repr`]).
 fn float_repr(py: Python<'_>, value: f64) -> Option<ShortText> {

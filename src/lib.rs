@@ -15,8 +15,28 @@ mod predicates;
 pub mod safe_repr;
 mod tracer;
 
-#[pymodule(name = "_hunter")]
+/// The import refuses an interpreter whose frame layouts the native core does not model (see `build.rs`, which
+/// refuses to build for one): a module built for another interpreter would read its memory with the wrong layout.
+fn check_interpreter(py: Python<'_>) -> PyResult<()> {
+    let version = py.version_info();
+    // `t` in the ABI flags: a free-threaded build (POSIX; Windows has no `sys.abiflags`, and no such wheels of ours).
+    let abiflags = py.import("sys")?.getattr("abiflags").map_or_else(|_| String::new(), |flags| flags.to_string());
+    let free_threaded = abiflags.contains('t');
+    if (version.major, version.minor) < (3, 9) || (version.major, version.minor) >= (3, 14) || free_threaded {
+        let free_threaded = if free_threaded { " (free-threaded)" } else { "" };
+        return Err(pyo3::exceptions::PyImportError::new_err(format!(
+            "hunter-rs supports CPython 3.9 to 3.13 with the GIL only: its native core reads CPython's frame \
+             layouts, which it knows for those versions. This is Python {}.{}{free_threaded}.",
+            version.major, version.minor
+        )));
+    }
+    Ok(())
+}
+
+// `gil_used`: the native core relies on the GIL (see `gilcell.rs`); a free-threaded build must not run it.
+#[pymodule(name = "_hunter", gil_used = true)]
 fn hunter_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    check_interpreter(m.py())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<tracer::Tracer>()?;
     m.add_function(wrap_pyfunction!(tracer::_stop_all_tracers, m)?)?;

@@ -37,7 +37,7 @@ use crate::compat;
 use crate::event::Kind;
 use crate::failure;
 use crate::predicates::Verdict;
-use crate::tracer::{EventArg, EventSite, Tracer};
+use crate::tracer::{EventArg, EventSite, Handled, Tracer};
 
 pyo3::create_exception!(
     hunter,
@@ -136,6 +136,12 @@ impl TracedThreads {
         });
     }
 
+    /// Stops delivering this thread's events (as CPython uninstalls a settrace function that raised).
+    pub fn dismiss_current_thread(&self) {
+        let session = self.session.load(Ordering::Relaxed);
+        let _ = ADMITTED_SESSIONS.try_with(|admitted| admitted.borrow_mut().retain(|admitted| *admitted != session));
+    }
+
     #[inline]
     fn includes_current_thread(&self) -> bool {
         let session = self.session.load(Ordering::Relaxed);
@@ -169,7 +175,38 @@ fn new_disable(py: Python<'_>) -> *mut ffi::PyObject {
     }
 }
 
-/// Delivers one monitoring event to the tracer `slf`; returns the callback's result (None or DISABLE).
+/// What a callback answers CPython.
+enum Answer {
+    Continue,
+    /// `sys.monitoring.DISABLE`: this location can never match.
+    Disable,
+    /// An error: the exception set as the current one goes to the program.
+    Raise,
+}
+
+impl Answer {
+    fn into_ptr(self, py: Python<'_>) -> *mut ffi::PyObject {
+        match self {
+            Answer::Continue => new_none(),
+            Answer::Disable => new_disable(py),
+            Answer::Raise => std::ptr::null_mut(),
+        }
+    }
+
+    fn after(handled: Handled) -> Answer {
+        if handled == Handled::Raise {
+            Answer::Raise
+        } else {
+            Answer::Continue
+        }
+    }
+}
+
+/// Delivers one monitoring event to the tracer `slf`; returns the callback's result (None or DISABLE, or NULL
+/// with the exception for the program set).
+///
+/// `slf` is the callbacks' `self`, which `stop` (from the handler, say) can release: it is used borrowed only as
+/// long as no Python code has run, as in `Tracer::handle`.
 unsafe fn deliver(
     slf: *mut ffi::PyObject,
     code: *mut ffi::PyObject,
@@ -179,28 +216,51 @@ unsafe fn deliver(
     disable: Disable,
 ) -> *mut ffi::PyObject {
     let py = unsafe { Python::assume_attached() };
+    // SAFETY: the callbacks are created bound to a live Tracer (`start`), and CPython holds the callback (so its
+    // `self`) for the duration of the call.
     let tracer = unsafe { Borrowed::from_ptr(py, slf).cast_unchecked::<Tracer>() };
-    let this = tracer.get();
-    if this.handler_is_stopped(py) {
+    if tracer.get().handler_is_stopped(py) {
         return new_none();
     }
     let Some(site) = (unsafe { EventSite::of_running_code(code) }) else {
         return not_a_code_object(py);
     };
-    let disableable = disable == Disable::Allowed && (!kind.counts_frames() || !this.counting.get(py));
+    let disableable = disable == Disable::Allowed && (!kind.counts_frames() || !tracer.get().counting.get(py));
+    // A strong reference, once Python code is about to run; the panic report below needs it too.
+    let mut held: Option<Bound<'_, Tracer>> = None;
     let outcome = catch_unwind(AssertUnwindSafe(|| unsafe {
+        let cached = if builtin { None } else { tracer.get().cached_verdict(py, site, kind) };
+        let mut tracer = tracer;
         // A location that can never match is switched off whichever thread reaches it first. Not in code that
         // can run again with other globals (`exec`), which can change its verdict: that is only skipped.
-        if disableable && this.rules_out(py, site, kind) {
-            return CodeInfo::of_code(py, site.code(py)).is_ok_and(|info| info.is_function);
+        if disableable {
+            let ruled_out = match cached {
+                Some(verdict) => verdict != Verdict::Effectful,
+                None => {
+                    let strong = held.insert(tracer.to_owned());
+                    let judged = Tracer::judged_out(strong, site, kind);
+                    tracer = strong.as_borrowed();
+                    match judged {
+                        Ok(ruled_out) => ruled_out,
+                        Err(handled) => return Answer::after(handled),
+                    }
+                }
+            };
+            if ruled_out {
+                // The verdict is cached, so the code's info exists.
+                let is_function = CodeInfo::existing(site.code(py)).is_some_and(|info| info.is_function);
+                return if is_function { Answer::Disable } else { Answer::Continue };
+            }
         }
-        this.threads.includes_current_thread() && Tracer::handle(tracer, site, kind, builtin, arg, None) && disableable
+        if !tracer.get().threads.includes_current_thread() {
+            return Answer::Continue;
+        }
+        Answer::after(Tracer::handle(tracer, site, kind, builtin, arg, cached))
     }));
     match outcome {
-        Ok(true) => new_disable(py),
-        Ok(false) => new_none(),
-        Err(_) => {
-            failure::report_internal_error(tracer);
+        Ok(answer) => answer.into_ptr(py),
+        Err(panic) => {
+            failure::report_internal_error(&held.unwrap_or_else(|| tracer.to_owned()), failure::panic_error(&*panic));
             new_none()
         }
     }
@@ -337,6 +397,7 @@ unsafe fn offset(value: *mut ffi::PyObject) -> Option<c_int> {
     }
     let offset = unsafe { ffi::PyLong_AsLong(value) };
     if offset == -1 && unsafe { !ffi::PyErr_Occurred().is_null() } {
+        // Not an internal error: an offset too large for a C long, which CPython cannot pass. The event is ignored.
         unsafe { ffi::PyErr_Clear() };
         return None;
     }
@@ -357,25 +418,37 @@ unsafe extern "C" fn on_jump(
         return new_disable(py);
     }
     // Finding the lines may scan the code's line table: first rule out code that can never match.
+    // SAFETY: as in `deliver`.
     let tracer = unsafe { Borrowed::from_ptr(py, slf).cast_unchecked::<Tracer>() };
+    if tracer.get().handler_is_stopped(py) {
+        return new_none();
+    }
     let Some(site) = (unsafe { EventSite::of_running_code(code) }) else {
         return not_a_code_object(py);
     };
+    // Held: judging runs Python code, which may release the callback's `self`.
+    let held = tracer.to_owned();
     let within_one_line = catch_unwind(AssertUnwindSafe(|| unsafe {
-        if tracer.get().rules_out(py, site, Kind::Line) {
-            return false;
-        }
+        let ruled_out = match held.get().cached_verdict(py, site, Kind::Line) {
+            Some(verdict) => verdict != Verdict::Effectful,
+            None => match Tracer::judged_out(&held, site, Kind::Line) {
+                Ok(ruled_out) => ruled_out,
+                Err(handled) => return Err(handled),
+            },
+        };
+        // No info: creating it failed, and delivering the event reports that.
         let code = site.code(py);
-        let info = CodeInfo::of_code(py, code);
-        info.is_ok_and(|info| info.line_at(py, code, from) == info.line_at(py, code, to))
+        Ok(!ruled_out
+            && CodeInfo::existing(code).is_none_or(|info| info.line_at(py, code, from) == info.line_at(py, code, to)))
     }));
     match within_one_line {
-        Ok(true) => unsafe {
-            deliver(slf, code, Kind::Line, false, EventArg::Object(std::ptr::null_mut()), Disable::Allowed)
+        Ok(Ok(true)) => unsafe {
+            deliver(held.as_ptr(), code, Kind::Line, false, EventArg::Object(std::ptr::null_mut()), Disable::Allowed)
         },
-        Ok(false) => new_disable(py),
-        Err(_) => {
-            failure::report_internal_error(tracer);
+        Ok(Ok(false)) => new_disable(py),
+        Ok(Err(handled)) => Answer::after(handled).into_ptr(py),
+        Err(panic) => {
+            failure::report_internal_error(&held, failure::panic_error(&*panic));
             new_none()
         }
     }
@@ -387,26 +460,25 @@ unsafe fn called_builtin(
     py: Python<'_>,
     callable: *mut ffi::PyObject,
     self_arg: *mut ffi::PyObject,
-) -> Option<Bound<'_, PyAny>> {
-    let callable = unsafe { Borrowed::from_ptr_or_opt(py, callable) }?;
+) -> PyResult<Option<Bound<'_, PyAny>>> {
+    let Some(callable) = (unsafe { Borrowed::from_ptr_or_opt(py, callable) }) else { return Ok(None) };
     if unsafe { ffi::PyCFunction_Check(callable.as_ptr()) } != 0 {
-        return Some(callable.to_owned());
+        return Ok(Some(callable.to_owned()));
     }
     let is_method_descriptor =
         unsafe { ffi::Py_TYPE(callable.as_ptr()) == std::ptr::addr_of_mut!(ffi::PyMethodDescr_Type) };
-    let self_arg = unsafe { Borrowed::from_ptr_or_opt(py, self_arg) }?;
+    let Some(self_arg) = (unsafe { Borrowed::from_ptr_or_opt(py, self_arg) }) else { return Ok(None) };
     if !is_method_descriptor || self_arg.is(missing_argument(py)?) {
-        return None;
+        return Ok(None);
     }
-    callable.call_method1(pyo3::intern!(py, "__get__"), (&self_arg, self_arg.get_type())).ok()
+    callable.call_method1(pyo3::intern!(py, "__get__"), (&self_arg, self_arg.get_type())).map(Some)
 }
 
 /// `sys.monitoring.MISSING`: what CALL events pass as `arg0` for calls without arguments.
-fn missing_argument(py: Python<'_>) -> Option<&Bound<'_, PyAny>> {
+fn missing_argument(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
     static MISSING: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     MISSING
         .get_or_try_init(py, || Ok::<_, PyErr>(monitoring_namespace(py)?.getattr("MISSING")?.unbind()))
-        .ok()
         .map(|missing| missing.bind(py))
 }
 
@@ -417,12 +489,20 @@ unsafe fn deliver_builtin(
     kind: Kind,
 ) -> *mut ffi::PyObject {
     let py = unsafe { Python::assume_attached() };
+    // SAFETY: as in `deliver`.
+    let tracer = unsafe { Borrowed::from_ptr(py, slf).cast_unchecked::<Tracer>() };
+    if tracer.get().handler_is_stopped(py) {
+        return new_none();
+    }
+    // Held: finding the C function can call a descriptor's `__get__`, and builtin events always run the handler.
+    let tracer = tracer.to_owned();
     let (code, callable, self_arg) = unsafe { (argument(args, n, 0), argument(args, n, 2), argument(args, n, 3)) };
     match unsafe { called_builtin(py, callable, self_arg) } {
-        Some(function) => unsafe {
-            deliver(slf, code, kind, true, EventArg::Object(function.as_ptr()), Disable::Never)
+        Ok(Some(function)) => unsafe {
+            deliver(tracer.as_ptr(), code, kind, true, EventArg::Object(function.as_ptr()), Disable::Never)
         },
-        None => new_none(),
+        Ok(None) => new_none(),
+        Err(error) => Answer::after(Tracer::report_failure(&tracer, error)).into_ptr(py),
     }
 }
 
@@ -584,7 +664,7 @@ pub fn start(tracer: &Bound<'_, Tracer>) -> PyResult<()> {
         this.tool_id.set(py, Some(tool_id));
         monitoring.call_method0("restart_events")?;
         monitoring.call_method1("set_events", (tool_id, switches.active))?;
-        unsafe { this.judge_running_frames(py, ffi::PyEval_GetFrame()) }
+        unsafe { Tracer::judge_running_frames(tracer, ffi::PyEval_GetFrame()) }
     })();
     if let Err(error) = registered {
         this.tool_id.set(py, None);
@@ -616,8 +696,14 @@ pub fn stop(py: Python<'_>, tool_id: u8) -> PyResult<()> {
     release_tool_id(&monitoring_namespace(py)?, tool_id)
 }
 
+/// Undoes `claim_tool_id` and the registrations, if `tool_id` is still ours: another tool may have taken it over
+/// since (after someone called `free_tool_id` on it), and its events and callbacks are its own.
 fn release_tool_id(monitoring: &Bound<'_, PyAny>, tool_id: u8) -> PyResult<()> {
     let py = monitoring.py();
+    let owner = monitoring.call_method1("get_tool", (tool_id,))?;
+    if owner.is_none() || !owner.eq(TOOL_NAME)? {
+        return Ok(());
+    }
     monitoring.call_method1("set_events", (tool_id, 0))?;
     let events = monitoring.getattr("events")?;
     for name in TRACE_CALLBACKS.iter().chain(&PROFILE_CALLBACKS).map(|(name, _, _)| *name) {

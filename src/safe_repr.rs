@@ -42,7 +42,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyFrozenSet, PyIterator, PyList, PySet, PyString, PyTuple, PyType};
 use pyo3::{ffi, intern};
 
-use crate::gilcell::{cache_slot, GilCell, GilRc};
+use crate::gilcell::{cache_slot, GilRc, GilRefCell};
 use crate::leaf_repr::{copy_short, leaf, Leaf, SHORT};
 
 /// hunter's default `maxdepth`; also the depth it uses for the parts of a datetime and a pattern.
@@ -1182,8 +1182,8 @@ struct HeadSlot {
 
 const OBJECT_REPR_HEAD_SLOTS: usize = 64;
 
-static OBJECT_REPR_HEADS: GilCell<[Option<HeadSlot>; OBJECT_REPR_HEAD_SLOTS]> =
-    GilCell::new([const { None }; OBJECT_REPR_HEAD_SLOTS]);
+static OBJECT_REPR_HEADS: GilRefCell<[Option<HeadSlot>; OBJECT_REPR_HEAD_SLOTS]> =
+    GilRefCell::new([const { None }; OBJECT_REPR_HEAD_SLOTS]);
 
 impl ObjectReprHeads {
     /// The class's key; None for a heap type without a valid version tag (it is not cached then).

@@ -2,9 +2,10 @@
 //! `PyEval_SetTrace` / `PyEval_SetProfile` (every Python), and `sys.monitoring` callbacks (3.12+, see
 //! `monitoring.rs`), which can switch off code that can never match.
 
+use std::cell::Cell;
 use std::os::raw::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use pyo3::exceptions::PyValueError;
 use pyo3::ffi;
@@ -41,16 +42,19 @@ fn forget_running(py: Python<'_>, tracer: &Bound<'_, Tracer>) {
 }
 
 /// Stops every running tracer; returns how many there were. Called at exit (see `hunter._stop_tracers_at_exit`):
-/// before 3.14 CPython ends daemon threads during finalization by unwinding their stacks, which must not
-/// happen while they are inside a tracer callback.
+/// before 3.14 CPython ends daemon threads during finalization by unwinding their stacks (`pthread_exit`, when
+/// they wait for the GIL), which must never happen while they are inside a callback: its frames would catch the
+/// forced unwind or release Python objects without the GIL. Stopping the tracers is not enough, as a thread may
+/// be in the middle of an action (a write that released the GIL). So from here on callbacks run no Python
+/// code (until a new `trace()`), and the threads inside one get the GIL until they have left it.
 #[pyfunction]
 pub fn _stop_all_tracers(py: Python<'_>) -> PyResult<usize> {
+    EXITING.store(true, Ordering::Relaxed);
     let running = RUNNING_TRACERS.replace(py, Vec::new());
     let count = running.len();
-    for tracer in running {
-        Tracer::stop_tracing(tracer.bind(py))?;
-    }
-    Ok(count)
+    let stopped = running.iter().try_for_each(|tracer| Tracer::stop_tracing(tracer.bind(py)));
+    wait_for_callbacks_to_return(py);
+    stopped.map(|()| count)
 }
 
 #[pyclass(module = "hunter.tracer", name = "Tracer", frozen, weakref)]
@@ -144,10 +148,24 @@ pub(crate) enum EventArg {
     Raised(*mut ffi::PyObject),
 }
 
+/// What a callback tells CPython after an event.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Handled {
+    /// The per-code verdict rejected it: no event of this kind at this site can have an effect.
+    Rejected,
+    /// The handler ran, or the event could not be handled (the interpreter is finalizing).
+    Delivered,
+    /// Handling it failed: that was reported and the tracer stopped.
+    Failed,
+    /// The handler raised what belongs to the program (`SystemExit`...): it is set as the current exception, and
+    /// the callback must return an error so that the program gets it.
+    Raise,
+}
+
 /// The C trace function. CPython calls it attached, never recursively on one thread.
 ///
-/// The rejection path touches only borrowed pointers. Anything that creates owned `Py` references runs
-/// inside `attached::run_attached`, so that pyo3 knows the thread is attached and releases them at once.
+/// `obj` is borrowed from the thread state, which drops it when the tracer uninstalls itself: the rejection path
+/// runs no Python code and uses it as it is; the rest takes a strong reference first (see `Tracer::handle`).
 unsafe extern "C" fn trace_function(
     obj: *mut ffi::PyObject,
     frame: *mut ffi::PyFrameObject,
@@ -155,13 +173,63 @@ unsafe extern "C" fn trace_function(
     arg: *mut ffi::PyObject,
 ) -> c_int {
     let py = unsafe { Python::assume_attached() };
+    // SAFETY: `obj` is what `install` registered with this function: a live Tracer.
     let tracer = unsafe { Borrowed::from_ptr(py, obj).cast_unchecked::<Tracer>() };
-    // A panic must never unwind into CPython; treat it like a failing handler.
-    let outcome = catch_unwind(AssertUnwindSafe(|| unsafe { Tracer::on_trace_event(tracer, frame, what, arg) }));
-    if outcome.is_err() {
-        failure::report_internal_error(tracer);
+    // A panic must never unwind into CPython. One caught here happened before any Python code ran (the slow path
+    // catches its own, inside `run_attached`), so the borrowed tracer is still alive.
+    match catch_unwind(AssertUnwindSafe(|| unsafe { Tracer::on_trace_event(tracer, frame, what, arg) })) {
+        Ok(Handled::Raise) => -1,
+        Ok(_) => 0,
+        Err(panic) => {
+            failure::report_internal_error(&tracer.to_owned(), failure::panic_error(&*panic));
+            0
+        }
     }
-    0
+}
+
+/// Threads inside the slow path of a callback, which runs Python code (see `_stop_all_tracers`).
+static CALLBACKS_RUNNING_PYTHON: AtomicUsize = AtomicUsize::new(0);
+/// Set by `_stop_all_tracers` at exit (cleared by a later `trace()`): callbacks then run no Python code.
+static EXITING: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    /// This thread's share of `CALLBACKS_RUNNING_PYTHON`.
+    static OWN_CALLBACKS_RUNNING_PYTHON: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Counts the current thread in `CALLBACKS_RUNNING_PYTHON` while it lives.
+struct RunningPython;
+
+impl RunningPython {
+    /// None once the interpreter is about to exit: the callback must then return without running Python code.
+    fn enter() -> Option<Self> {
+        if EXITING.load(Ordering::Relaxed) {
+            return None;
+        }
+        CALLBACKS_RUNNING_PYTHON.fetch_add(1, Ordering::Relaxed);
+        let _ = OWN_CALLBACKS_RUNNING_PYTHON.try_with(|own| own.set(own.get() + 1));
+        Some(RunningPython)
+    }
+}
+
+impl Drop for RunningPython {
+    fn drop(&mut self) {
+        CALLBACKS_RUNNING_PYTHON.fetch_sub(1, Ordering::Relaxed);
+        let _ = OWN_CALLBACKS_RUNNING_PYTHON.try_with(|own| own.set(own.get() - 1));
+    }
+}
+
+/// How long the exit hook waits for other threads to leave the callbacks.
+const EXIT_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Lets other threads run (the GIL released) until none is inside a callback's slow path, for at most
+/// `EXIT_GRACE` (a thread blocked in an action for longer is left where it is).
+fn wait_for_callbacks_to_return(py: Python<'_>) {
+    let own = OWN_CALLBACKS_RUNNING_PYTHON.try_with(Cell::get).unwrap_or(0);
+    let deadline = std::time::Instant::now() + EXIT_GRACE;
+    while CALLBACKS_RUNNING_PYTHON.load(Ordering::Relaxed) > own && std::time::Instant::now() < deadline {
+        py.detach(|| std::thread::sleep(std::time::Duration::from_millis(1)));
+    }
 }
 
 impl Tracer {
@@ -171,36 +239,41 @@ impl Tracer {
         frame: *mut ffi::PyFrameObject,
         what: c_int,
         arg: *mut ffi::PyObject,
-    ) {
+    ) -> Handled {
         let py = slf.py();
         let this = slf.get();
         if this.handler.as_ptr(py).is_null() {
             // Stopped (possibly from another thread): uninstall ourselves from this thread.
             this.install(py, None);
-            return;
+            return Handled::Delivered;
         }
         let Some((kind, builtin)) = Kind::from_trace(what) else {
-            return;
+            return Handled::Delivered;
+        };
+        // As hunter, so that a `sys.settrace(sys.gettrace())` (which hands the events of running frames to their
+        // `f_trace`) keeps tracing the frames already running. Not as a profiler, which leaves `f_trace` to the
+        // trace function.
+        let previous_trace = if builtin || this.profiling_mode {
+            std::ptr::null_mut()
+        } else {
+            // SAFETY: `frame` is the live frame CPython passes with the event; `slf` is alive (no Python code ran).
+            unsafe { compat::replace_frame_trace(frame, slf.as_ptr()) }
         };
         // SAFETY: CPython calls the trace function with the frame of the event.
         let site = EventSite::of_frame(unsafe { Borrowed::from_ptr(py, frame.cast()).cast_unchecked() });
         let cached = if builtin { None } else { unsafe { this.cached_verdict(py, site, kind) } };
-        // Most events of a trace that matches little end here: kept small, with nothing to release.
-        if cached.is_some_and(|verdict| verdict != Verdict::Effectful) {
-            match kind {
-                Kind::Return => this.count_return(py),
-                Kind::Call => this.count_call(py),
-                Kind::Line | Kind::Exception => {}
-            }
-            return;
+        let handled = unsafe { Tracer::handle(slf, site, kind, builtin, EventArg::Object(arg), cached) };
+        if !previous_trace.is_null() {
+            // SAFETY: `replace_frame_trace` handed over its reference. Released last: it may run a `__del__`.
+            unsafe { ffi::Py_DECREF(previous_trace) };
         }
-        unsafe { Tracer::handle(slf, site, kind, builtin, EventArg::Object(arg), cached) };
+        handled
     }
 
     /// The verdict cached for the site's code (and globals) and a `kind` event; None when there is none yet
-    /// (`code_verdict` computes it).
+    /// (`code_verdict` computes it). Runs no Python code.
     #[inline(always)]
-    unsafe fn cached_verdict(&self, py: Python<'_>, site: EventSite, kind: Kind) -> Option<Verdict> {
+    pub(crate) unsafe fn cached_verdict(&self, py: Python<'_>, site: EventSite, kind: Kind) -> Option<Verdict> {
         // SAFETY: the site's code is alive for the callback.
         let info = unsafe { CodeInfo::existing(site.code(py)) }?;
         info.cached_verdicts(py, self.generation.get(py), site.globals()).map(|by_kind| by_kind[kind as usize])
@@ -222,7 +295,11 @@ impl Tracer {
 
     /// Handles one event of either backend: cheap rejection through the per-code verdict (`verdict`, when the
     /// caller has looked it up already), else the full predicate; then hunter's depth/calls bookkeeping.
-    /// Returns whether the per-code verdict rejected it.
+    ///
+    /// `slf` may be borrowed from CPython (the trace object, a callback's `self`): it is used as it is on the
+    /// rejection path, which runs no Python code, and held (a strong reference) from the first call that can
+    /// run Python code on, since that code can stop the tracer and drop its last reference.
+    #[inline(always)]
     pub(crate) unsafe fn handle(
         slf: Borrowed<'_, '_, Tracer>,
         site: EventSite,
@@ -230,39 +307,132 @@ impl Tracer {
         builtin: bool,
         arg: EventArg,
         verdict: Option<Verdict>,
-    ) -> bool {
+    ) -> Handled {
         let py = slf.py();
         let this = slf.get();
+        let rejected = !builtin && verdict.is_some_and(|verdict| verdict != Verdict::Effectful);
+        // Most events of a trace that matches little end here: kept small, with nothing to release.
+        if rejected {
+            match kind {
+                Kind::Return => this.count_return(py),
+                Kind::Call => this.count_call(py),
+                Kind::Line | Kind::Exception => {}
+            }
+            return Handled::Rejected;
+        }
+        unsafe { Tracer::handle_held(&slf.to_owned(), site, kind, builtin, arg, verdict) }
+    }
+
+    /// The part of `handle` that can run Python code, with the tracer held.
+    #[cold]
+    #[inline(never)]
+    pub(crate) unsafe fn handle_held(
+        slf: &Bound<'_, Tracer>,
+        site: EventSite,
+        kind: Kind,
+        builtin: bool,
+        arg: EventArg,
+        verdict: Option<Verdict>,
+    ) -> Handled {
+        let py = slf.py();
+        let this = slf.get();
+        let Some(_running) = RunningPython::enter() else {
+            return Handled::Delivered;
+        };
         let counts_frames = !builtin;
         if counts_frames && kind == Kind::Return {
             this.count_return(py);
         }
-        let skip = !builtin
-            && match verdict.map_or_else(|| unsafe { this.code_verdict(py, site, kind) }, Ok) {
-                Ok(verdict) => verdict != Verdict::Effectful,
-                Err(error) => {
-                    attached::run_attached(py, |py| failure::report_and_stop(py, slf, None, error, None));
-                    return false;
-                }
-            };
-        if !skip {
-            let failed =
-                attached::run_attached(py, |py| match unsafe { this.run_handler(py, site, kind, builtin, arg) } {
-                    Ok(()) => false,
-                    Err((error, handler, event)) => {
-                        failure::report_and_stop(py, slf, Some(handler), error, event.as_ref());
-                        true
+        let handled = Tracer::settle(
+            slf,
+            attached::run_attached(py, |py| -> Result<Handled, PyErr> {
+                let skip = !builtin
+                    && match verdict.map_or_else(|| unsafe { Tracer::code_verdict(slf, site, kind) }, Ok) {
+                        Ok(verdict) => verdict != Verdict::Effectful,
+                        Err(error) => return this.fail(py, slf, None, error, None),
+                    };
+                if !skip {
+                    if let Err((error, handler, event)) = unsafe { Tracer::run_handler(slf, site, kind, builtin, arg) }
+                    {
+                        return this.fail(py, slf, Some(handler), error, event.as_ref());
                     }
-                })
-                .unwrap_or(false);
-            if failed {
-                return false;
-            }
-        }
-        if counts_frames && kind == Kind::Call {
+                }
+                Ok(if skip { Handled::Rejected } else { Handled::Delivered })
+            }),
+        );
+        if counts_frames && kind == Kind::Call && matches!(handled, Handled::Rejected | Handled::Delivered) {
             this.count_call(py);
         }
-        skip
+        handled
+    }
+
+    /// What a callback makes of the outcome of its slow path (run by `run_attached`): an exception for the
+    /// program is set as the current one, a panic reported (and the tracer stopped).
+    fn settle(slf: &Bound<'_, Tracer>, outcome: Result<Result<Handled, PyErr>, attached::NotRun>) -> Handled {
+        match outcome {
+            Ok(Ok(handled)) => handled,
+            Ok(Err(error)) => {
+                error.restore(slf.py());
+                Handled::Raise
+            }
+            Err(attached::NotRun::Finalizing) => Handled::Delivered,
+            Err(attached::NotRun::Panicked(panic)) => {
+                failure::report_internal_error(slf, panic);
+                Handled::Failed
+            }
+        }
+    }
+
+    /// A callback's failure outside of `handle` (finding what the event is about): handled as the handler's own.
+    pub(crate) fn report_failure(slf: &Bound<'_, Tracer>, error: PyErr) -> Handled {
+        let Some(_running) = RunningPython::enter() else {
+            return Handled::Delivered;
+        };
+        Tracer::settle(slf, attached::run_attached(slf.py(), |py| slf.get().fail(py, slf, None, error, None)))
+    }
+
+    /// Whether every `kind` event at `site` can be skipped, judging its code now (which runs Python code): for
+    /// the callbacks of locations that have no verdict yet. Failing to judge says no, and the event itself, which
+    /// judges again, reports the failure; unless it belongs to the program (Ctrl-C while judging), which is set as
+    /// the current exception (`Err(Handled::Raise)`).
+    pub(crate) unsafe fn judged_out(slf: &Bound<'_, Tracer>, site: EventSite, kind: Kind) -> Result<bool, Handled> {
+        let Some(_running) = RunningPython::enter() else {
+            return Ok(false);
+        };
+        let this = slf.get();
+        let outcome = attached::run_attached(slf.py(), |py| match unsafe { Tracer::code_verdict(slf, site, kind) } {
+            Ok(verdict) => Ok(if verdict == Verdict::Effectful { Handled::Delivered } else { Handled::Rejected }),
+            Err(error) if failure::belongs_to_program(py, &error) => this.fail(py, slf, None, error, None),
+            Err(_reported_by_the_event) => Ok(Handled::Delivered),
+        });
+        match Tracer::settle(slf, outcome) {
+            Handled::Rejected => Ok(true),
+            Handled::Raise => Err(Handled::Raise),
+            Handled::Delivered | Handled::Failed => Ok(false),
+        }
+    }
+
+    /// A failure while handling an event: what belongs to the program (`SystemExit`, `KeyboardInterrupt`) goes
+    /// back to it, and this thread stops being traced (as CPython removes a Python trace function that raises);
+    /// anything else is reported, and the tracer stops.
+    fn fail(
+        &self,
+        py: Python<'_>,
+        slf: &Bound<'_, Tracer>,
+        handler: Option<Py<PyAny>>,
+        error: PyErr,
+        event: Option<&Py<PyAny>>,
+    ) -> Result<Handled, PyErr> {
+        if failure::belongs_to_program(py, &error) {
+            if self.tool_id.get(py).is_some() {
+                self.threads.dismiss_current_thread();
+            } else {
+                self.install(py, None);
+            }
+            return Err(error);
+        }
+        failure::report_and_stop(py, slf, handler, error, event);
+        Ok(Handled::Failed)
     }
 
     /// The cached static verdict of the handler for `code` (running with the frame's globals) and `kind`.
@@ -270,63 +440,58 @@ impl Tracer {
     /// The first event of a code object judges it for every kind at once: the monitoring backend needs to know
     /// whether any kind could have an effect before switching on the events it cannot disable per location.
     #[inline]
-    pub(crate) unsafe fn code_verdict(&self, py: Python<'_>, site: EventSite, kind: Kind) -> PyResult<Verdict> {
+    pub(crate) unsafe fn code_verdict(slf: &Bound<'_, Tracer>, site: EventSite, kind: Kind) -> PyResult<Verdict> {
+        let py = slf.py();
         // SAFETY: the site's code is alive for the callback.
         let info = unsafe { CodeInfo::of_code(py, site.code(py))? };
-        let generation = self.generation.get(py);
+        let generation = slf.get().generation.get(py);
         match info.cached_verdicts(py, generation, site.globals()) {
             Some(by_kind) => Ok(by_kind[kind as usize]),
-            None => unsafe { self.judge_code(py, info, generation, site, kind) },
+            None => unsafe { Tracer::judge_code(slf, info, generation, site, kind) },
         }
     }
 
     /// Computes and caches the verdicts of a code object running with the site's globals (its first event).
+    /// Judging can run Python code (a value's `__eq__`, an import), which may stop or restart tracing.
     #[cold]
     #[inline(never)]
     unsafe fn judge_code(
-        &self,
-        py: Python<'_>,
+        slf: &Bound<'_, Tracer>,
         info: &CodeInfo,
         generation: u64,
         site: EventSite,
         kind: Kind,
     ) -> PyResult<Verdict> {
-        attached::run_attached(py, |py| {
-            let handler = self.handler.as_ptr(py);
-            if handler.is_null() {
-                return Ok(Verdict::Never);
+        let py = slf.py();
+        let this = slf.get();
+        // Held: judging may stop this tracer, which drops the stored reference.
+        let Some(handler) = this.handler.clone_ref(py) else {
+            return Ok(Verdict::Never);
+        };
+        let handler = handler.into_bound(py);
+        // SAFETY: the globals of a running frame (or of the code a callback runs), which keeps them alive; a
+        // frame's globals are a dict (CPython runs code with nothing else).
+        let Some(globals) = (unsafe { Borrowed::from_ptr_or_opt(py, site.globals()) }) else {
+            return Err(pyo3::exceptions::PyTypeError::new_err("hunter: an event without a running frame"));
+        };
+        let globals = globals.cast::<PyDict>()?;
+        let mut facts = StaticFacts::of_code(info, &globals, kind)?;
+        let mut by_kind = [predicates::static_verdict(&handler, &facts)?; 4];
+        if this.verdict_depends_on_kind.get(py) {
+            for other_kind in Kind::ALL.into_iter().filter(|other| *other != kind) {
+                facts.kind = other_kind;
+                by_kind[other_kind as usize] = predicates::static_verdict(&handler, &facts)?;
             }
-            // Borrowed: computing a verdict runs no user code that could replace the handler.
-            let handler = unsafe { Borrowed::from_ptr(py, handler) };
-            // SAFETY: a frame's globals are a dict (CPython runs code with nothing else), borrowed for the callback.
-            let Some(globals) = (unsafe { Borrowed::from_ptr_or_opt(py, site.globals()) }) else {
-                return Err(pyo3::exceptions::PyTypeError::new_err("hunter: an event without a running frame"));
-            };
-            let globals = globals.cast::<PyDict>()?;
-            let mut facts = StaticFacts::of_code(info, &globals, kind)?;
-            let mut by_kind = [predicates::static_verdict(&handler, &facts)?; 4];
-            if self.verdict_depends_on_kind.get(py) {
-                for other_kind in Kind::ALL.into_iter().filter(|other| *other != kind) {
-                    facts.kind = other_kind;
-                    by_kind[other_kind as usize] = predicates::static_verdict(&handler, &facts)?;
-                }
-            }
-            info.remember_verdicts(py, generation, &globals, by_kind);
-            if let Some(tool_id) = self.tool_id.get(py) {
-                monitoring::switch_on_needed_events(py, self, tool_id, &by_kind)?;
-            }
-            Ok(by_kind[kind as usize])
-        })
-        .unwrap_or(Ok(Verdict::Never))
-    }
-
-    /// Whether the cached verdict lets every event of `kind` at `site` be skipped. Failures to judge say no:
-    /// the event then reports them.
-    ///
-    /// # Safety
-    /// As `code_verdict`.
-    pub(crate) unsafe fn rules_out(&self, py: Python<'_>, site: EventSite, kind: Kind) -> bool {
-        matches!(unsafe { self.code_verdict(py, site, kind) }, Ok(verdict) if verdict != Verdict::Effectful)
+        }
+        // A handler replaced while judging (stopped, or traced anew) must not get verdicts computed for the old one.
+        if this.generation.get(py) != generation || !this.handler.as_ptr(py).eq(&handler.as_ptr()) {
+            return Ok(Verdict::Effectful);
+        }
+        info.remember_verdicts(py, generation, &globals, by_kind);
+        if let Some(tool_id) = this.tool_id.get(py) {
+            monitoring::switch_on_needed_events(py, this, tool_id, &by_kind)?;
+        }
+        Ok(by_kind[kind as usize])
     }
 
     /// Judges the code of `frame` and of every frame below it (see `monitoring::switch_on_needed_events`):
@@ -335,8 +500,10 @@ impl Tracer {
     ///
     /// # Safety
     /// `frame` must be a live frame of the current thread, or NULL.
-    pub(crate) unsafe fn judge_running_frames(&self, py: Python<'_>, frame: *mut ffi::PyFrameObject) -> PyResult<()> {
-        let Some(tool_id) = self.tool_id.get(py) else {
+    pub(crate) unsafe fn judge_running_frames(slf: &Bound<'_, Tracer>, frame: *mut ffi::PyFrameObject) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        let Some(tool_id) = this.tool_id.get(py) else {
             return Ok(());
         };
         // Judging may import modules (`hunter.const`): their events must not reach us meanwhile.
@@ -346,8 +513,8 @@ impl Tracer {
             .map(|frame| unsafe { frame.cast_into_unchecked::<PyFrame>() });
         while let Some(current) = frame {
             let site = EventSite::of_frame(current.as_borrowed());
-            if unsafe { self.code_verdict(py, site, Kind::Call) }.is_err() {
-                return monitoring::switch_on_needed_events(py, self, tool_id, &[Verdict::Effectful; 4]);
+            if unsafe { Tracer::code_verdict(slf, site, Kind::Call) }.is_err() {
+                return monitoring::switch_on_needed_events(py, this, tool_id, &[Verdict::Effectful; 4]);
             }
             frame = compat::frame_back(&current);
         }
@@ -357,15 +524,16 @@ impl Tracer {
     /// Builds the event and runs the handler on it. On failure, hands back what the report needs.
     #[allow(clippy::type_complexity)]
     unsafe fn run_handler(
-        &self,
-        py: Python<'_>,
+        slf: &Bound<'_, Tracer>,
         site: EventSite,
         kind: Kind,
         builtin: bool,
         arg: EventArg,
     ) -> Result<(), (PyErr, Py<PyAny>, Option<Py<PyAny>>)> {
+        let py = slf.py();
+        let this = slf.get();
         // Owned: the handler may stop this tracer, which drops the stored reference.
-        let Some(handler) = self.handler.clone_ref(py) else {
+        let Some(handler) = this.handler.clone_ref(py) else {
             return Ok(());
         };
         let code_info = CodeInfo::shared(py, site.code(py)).map_err(|e| (e, handler.clone_ref(py), None))?;
@@ -387,11 +555,11 @@ impl Tracer {
                 kind,
                 builtin,
                 arg,
-                self.depth.get(py),
-                self.calls.get(py),
-                self.threading_support,
+                this.depth.get(py),
+                this.calls.get(py),
+                this.threading_support,
                 // Only settrace's line tracing keeps the frame's line up to date.
-                !self.profiling_mode && self.backend.get(py) != Backend::Monitoring,
+                !this.profiling_mode && this.backend.get(py) != Backend::Monitoring,
                 Some(code_info),
             )
         }
@@ -529,6 +697,7 @@ impl Tracer {
             )));
         }
         Tracer::stop_tracing(slf)?;
+        EXITING.store(false, Ordering::Relaxed);
         let (get_name, set_name, hook_name) = this.hook_names();
         this.counting.set(py, predicates::uses_counters(&predicate));
         this.verdict_depends_on_kind.set(py, predicates::verdict_depends_on_kind(&predicate));
@@ -579,6 +748,8 @@ impl Tracer {
         arg: &Bound<'py, PyAny>,
     ) -> PyResult<Option<Bound<'py, Self>>> {
         let py = slf.py();
+        // Held: `slf` is borrowed from CPython's caller, and the handler may stop this tracer.
+        let slf = &slf.clone();
         let this = slf.get();
         if this.handler.as_ptr(py).is_null() {
             return Ok(None);
@@ -597,17 +768,22 @@ impl Tracer {
             _ => return Ok(Some(slf.clone())),
         };
         if this.tool_id.get(py).is_some() {
+            let Some(_running) = RunningPython::enter() else {
+                return Ok(None);
+            };
             // CPython runs monitoring tools from the highest id down, so the settrace trampoline (id 7) calls
             // us before our own callback sees this very event: admitting the thread is enough.
             this.threads.admit_current_thread();
-            unsafe { this.judge_running_frames(py, frame.as_ptr().cast())? };
+            unsafe { Tracer::judge_running_frames(slf, frame.as_ptr().cast())? };
             let (_, set_name, _) = this.hook_names();
             crate::compat::import(py, "sys")?.getattr(set_name)?.call1((py.None(),))?;
             return Ok(None);
         }
         this.install(py, Some(slf));
-        unsafe {
-            Tracer::on_trace_event(slf.as_borrowed(), frame.as_ptr().cast(), what, arg.as_ptr());
+        // SAFETY: `frame` was checked to be a frame; CPython runs it for the duration of this call.
+        let handled = unsafe { Tracer::on_trace_event(slf.as_borrowed(), frame.as_ptr().cast(), what, arg.as_ptr()) };
+        if handled == Handled::Raise {
+            return Err(PyErr::fetch(py));
         }
         if this.handler.as_ptr(py).is_null() {
             return Ok(None);

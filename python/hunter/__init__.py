@@ -472,13 +472,10 @@ load_config()
 
 
 def _stop_tracers_at_exit():
-    """Stops every running tracer before the interpreter shuts down, then briefly lets other threads run so that
-    any of them inside a tracer callback returns from it: before 3.14 CPython ends daemon threads during
-    finalization by unwinding their stacks (``pthread_exit``), which must not happen inside hunter's native code."""
-    if _stop_all_tracers():
-        import time
-
-        time.sleep(0.01)
+    """Stops every running tracer before the interpreter shuts down, and waits (briefly) until no other thread is
+    inside a tracer callback: before 3.14 CPython ends daemon threads during finalization by unwinding their stacks
+    (``pthread_exit``), which must not happen inside hunter's native code."""
+    _stop_all_tracers()
 
 
 atexit.register(_stop_tracers_at_exit)

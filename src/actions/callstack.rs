@@ -5,7 +5,7 @@
 use pyo3::exceptions::PyIndexError;
 use pyo3::prelude::*;
 
-use crate::gilcell::GilCell;
+use crate::gilcell::GilRefCell;
 
 /// A call that has not returned yet.
 struct PendingCall {
@@ -19,14 +19,14 @@ struct PendingCall {
 /// `(module, function, frame id or None)` tuples.
 #[pyclass(module = "hunter._hunter", name = "CallStack", frozen, sequence)]
 pub struct CallStack {
-    calls: GilCell<Vec<PendingCall>>,
+    calls: GilRefCell<Vec<PendingCall>>,
 }
 
 #[pymethods]
 impl CallStack {
     #[new]
     fn new() -> Self {
-        CallStack { calls: GilCell::new(Vec::new()) }
+        CallStack { calls: GilRefCell::new(Vec::new()) }
     }
 
     fn __len__(&self, py: Python<'_>) -> usize {

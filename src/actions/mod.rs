@@ -24,7 +24,7 @@ use pyo3::PyTypeInfo;
 
 use crate::codeinfo::CodeInfo;
 use crate::event::{Event, EventData, EventRef, Field, Kind};
-use crate::gilcell::{cache_slot, GilCell, GilRc};
+use crate::gilcell::{cache_slot, GilCell, GilRc, GilRefCell};
 use crate::safe_repr::{safe_repr_clipped_into, DEFAULT_MAXDEPTH};
 pub use callstack::CallStack;
 use text::{char_len, push_left_aligned, push_right_aligned, push_spaces};
@@ -146,7 +146,7 @@ struct Options {
     /// CallPrinter's line rows, by code object and line (see [`push_line_row`]).
     line_rows: GilCell<LineRows>,
     /// Formatted filename columns (see [`push_filename_prefix`]).
-    filename_columns: GilCell<FilenameColumns>,
+    filename_columns: GilRefCell<FilenameColumns>,
     filename_alignment: usize,
     thread_alignment: usize,
     pid_alignment: usize,
@@ -188,7 +188,7 @@ impl Options {
             last_seen_thread: GilCell::new(0),
             last_stack: GilCell::new(None),
             line_rows: GilCell::new(LineRows::default()),
-            filename_columns: GilCell::new(Default::default()),
+            filename_columns: GilRefCell::new(Default::default()),
             filename_alignment: alignment(action, "filename_alignment")?,
             thread_alignment: alignment(action, "thread_alignment")?,
             pid_alignment: alignment(action, "pid_alignment")?,

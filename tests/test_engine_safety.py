@@ -1,0 +1,255 @@
+"""The native engine never harms the traced program (issue 13): objects it uses stay alive while Python code runs,
+what belongs to the program goes back to it, other tools' state is left alone, and exiting with traced daemon
+threads is safe. Scenarios that could crash run in a subprocess."""
+
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+
+import pytest
+
+import hunter
+
+BACKENDS = ['settrace', 'monitoring'] if sys.version_info >= (3, 12) else ['settrace']
+needs_monitoring = pytest.mark.skipif(sys.version_info < (3, 12), reason='sys.monitoring is 3.12+')
+
+
+def run_python(code, backend, timeout=60, **env):
+    """Runs `code` as a script (so that events have their source) in a new interpreter using `backend`."""
+    environment = dict(os.environ, PYTHONHUNTERBACKEND=backend, **env)
+    if 'PYTHONHUNTER' not in env:
+        environment.pop('PYTHONHUNTER', None)
+    with tempfile.TemporaryDirectory() as directory:
+        script = os.path.join(directory, 'script.py')
+        with open(script, 'w') as file:
+            file.write(textwrap.dedent(code))
+        return subprocess.run(
+            [sys.executable, script], capture_output=True, text=True, timeout=timeout, env=environment, cwd=directory
+        )
+
+
+# The action stops tracing, which releases the last reference to the tracer in the middle of its event, then
+# allocates blocks of the tracer's size: pymalloc hands out the block just freed first. Whatever the callback
+# still writes to "its" tracer after the action returns lands in them.
+STOP_FROM_AN_ACTION = """
+import sys, hunter
+# The size of the tracer's block, with the garbage collector's header; a bytes object of `n` bytes takes 33 + n.
+block = hunter.Tracer.__basicsize__ + 16 * bool(hunter.Tracer.__flags__ & (1 << 14))
+canaries = []
+
+def stop_then_reuse(event):
+    hunter.stop()
+    canaries.extend(bytes(block - 33) for _ in range(8))
+
+def target():
+    return 1
+
+for _ in range(50):
+    hunter.trace(hunter.Q(function='target', kind='call', action=stop_then_reuse))
+    target()
+overwritten = sum(any(canary) for canary in canaries)
+print(overwritten, len(canaries))
+"""
+
+
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_stop_from_an_action_does_not_touch_the_freed_tracer(backend):
+    result = run_python(STOP_FROM_AN_ACTION, backend, PYTHONMALLOC='pymalloc')
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout == '0 400\n', result.stderr[-2000:]
+
+
+RESTART_FROM_INSIDE_AN_EVENT = """
+import io, hunter
+stream = io.StringIO()
+seen = []
+
+def restart(event):
+    seen.append(event.function)
+    hunter.stop()
+    hunter.trace(hunter.Q(function='target', kind='call', action=restart))
+
+class Noisy:
+    def __repr__(self):
+        hunter.stop()
+        hunter.trace(hunter.Q(function='target', kind='call', action=restart))
+        return 'Noisy()'
+
+def target(value=None):
+    return 1
+
+hunter.trace(hunter.Q(function='target', kind='call', action=restart))
+for _ in range(200):
+    target()
+hunter.stop()
+hunter.trace(hunter.Q(function='target', kind='call', action=hunter.CallPrinter(stream=stream, repr_func=repr)))
+for _ in range(20):
+    target(Noisy())
+hunter.stop()
+print(len(seen), stream.getvalue().count('=> target'))
+"""
+
+
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_handlers_that_stop_and_restart_tracing_from_inside_an_event(backend):
+    """An action, or a `__repr__` the printer calls, that stops the tracer and starts another one mid-event."""
+    result = run_python(RESTART_FROM_INSIDE_AN_EVENT, backend, PYTHONMALLOC='debug')
+    assert result.returncode == 0, result.stderr[-2000:]
+    seen, printed = map(int, result.stdout.split())
+    # As hunter 3.9.0: the printer's tracer is replaced at its first event (by `__repr__`), and the restarted
+    # tracers see every later call.
+    assert (seen, printed) == (219, 1)
+
+
+EXIT_FROM_AN_ACTION = """
+import sys, hunter
+def leave(event):
+    sys.exit(3)
+def target():
+    return 1
+hunter.trace(hunter.Q(function='target', kind='call', action=leave))
+try:
+    target()
+except SystemExit as exc:
+    print('program got', exc.code, 'still traced here:', sys.gettrace() is not None)
+    raise
+print('not reached')
+"""
+
+
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_sys_exit_in_an_action_exits_the_program(backend):
+    """hunter 3.9.0 exits with the action's code (its pure build: the program gets the SystemExit)."""
+    result = run_python(EXIT_FROM_AN_ACTION, backend)
+    assert result.returncode == 3, result.stderr[-2000:]
+    assert result.stdout == 'program got 3 still traced here: False\n'
+    assert 'Disabling tracer' not in result.stderr
+
+
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_keyboard_interrupt_in_a_predicate_reaches_the_program(backend, monkeypatch):
+    monkeypatch.setenv('PYTHONHUNTERBACKEND', backend)
+    interrupted = []
+
+    def interrupt(event):
+        if event.function == 'interrupted_target':
+            raise KeyboardInterrupt
+        return False
+
+    def interrupted_target():
+        return 1
+
+    tracer = hunter.trace(interrupt)
+    try:
+        try:
+            interrupted_target()
+        except KeyboardInterrupt:
+            interrupted.append(True)
+        # As CPython does with a trace function that raises: this thread is no longer traced; the tracer
+        # itself is not stopped (new threads are still traced).
+        assert tracer.handler is not None
+        assert interrupted_target() == 1
+    finally:
+        hunter.stop()
+    assert interrupted == [True]
+
+
+@needs_monitoring
+def test_stop_leaves_a_tool_id_taken_over_by_another_tool_alone():
+    monitoring = sys.monitoring
+    tracer = hunter.Tracer(backend='monitoring').trace(hunter.Q(module='no such module'))
+    (tool_id,) = [tool for tool in range(6) if monitoring.get_tool(tool) == 'hunter']
+    calls = []
+    try:
+        monitoring.free_tool_id(tool_id)
+        monitoring.use_tool_id(tool_id, 'another tool')
+        monitoring.register_callback(tool_id, monitoring.events.PY_START, lambda code, offset: calls.append(code))
+        monitoring.set_events(tool_id, monitoring.events.PY_START)
+        tracer.stop()
+        assert monitoring.get_tool(tool_id) == 'another tool'
+        assert monitoring.get_events(tool_id) == monitoring.events.PY_START
+
+        def probe():
+            return 1
+
+        probe()
+        assert probe.__code__ in calls
+    finally:
+        monitoring.set_events(tool_id, 0)
+        monitoring.register_callback(tool_id, monitoring.events.PY_START, None)
+        monitoring.free_tool_id(tool_id)
+
+
+REINSTALL = """
+import sys, hunter
+lines = []
+def record(event):
+    if event.function == 'reinstalls':
+        lines.append((event.kind, event.source.strip()))
+def reinstalls():
+    sys.settrace(sys.gettrace())
+    first = 1
+    second = first + 1
+    return second
+hunter.trace(record)
+reinstalls()
+hunter.stop()
+for line in lines:
+    print(*line, sep=': ')
+"""
+
+
+def test_reinstalling_the_tracer_keeps_tracing_running_frames():
+    """hunter sets each traced frame's `f_trace`: after `sys.settrace(sys.gettrace())` the frames already running
+    keep reporting their line and return events (CPython hands those to `f_trace`)."""
+    result = run_python(REINSTALL, 'settrace')
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.splitlines() == [
+        'call: def reinstalls():',
+        'line: sys.settrace(sys.gettrace())',
+        'line: first = 1',
+        'line: second = first + 1',
+        'line: return second',
+        'return: return second',
+    ]
+
+
+DAEMON_THREADS_AT_EXIT = """
+import threading, time
+def h(i):
+    return i + 1
+def hot():
+    n = 0
+    while True:
+        n = h(n)
+[threading.Thread(target=hot, daemon=True).start() for _ in range(4)]
+time.sleep(0.3)
+"""
+
+
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_exit_with_traced_daemon_threads_does_not_crash(backend):
+    """Before 3.14 CPython ends daemon threads at exit by unwinding their stacks (`pthread_exit`) when they wait for
+    the GIL: never while they are inside a tracer callback."""
+    runs = int(os.environ.get('HUNTER_DAEMON_EXIT_RUNS', '20'))
+    failures = []
+    for _ in range(runs):
+        result = run_python(
+            DAEMON_THREADS_AT_EXIT,
+            backend,
+            PYTHONHUNTER="module='__main__', threading_support=True, action=CallPrinter(stream=sys.stdout)",
+        )
+        if result.returncode != 0:
+            failures.append((result.returncode, result.stderr[-300:], result.stdout[-300:]))
+    assert failures == []
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason='tomllib is 3.11+')
+def test_supported_pythons_are_declared():
+    import tomllib
+
+    with open(os.path.join(os.path.dirname(__file__), '..', 'pyproject.toml'), 'rb') as file:
+        project = tomllib.load(file)['project']
+    assert project['requires-python'] == '>=3.9,<3.14'
