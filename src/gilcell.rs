@@ -23,10 +23,24 @@ impl<T> GilCell<T> {
         unsafe { std::mem::replace(&mut *self.0.get(), value) }
     }
 
-    /// Runs `change` on the value in place. `change` must not call into Python (which could re-enter).
+    /// Runs `change` on the value in place. `change` must not call into Python (which could re-enter), nor
+    /// create Python objects (which can start a garbage collection, whose `__traverse__` reads the cell).
     #[inline]
     pub fn with_mut<R>(&self, _py: Python<'_>, change: impl FnOnce(&mut T) -> R) -> R {
         change(unsafe { &mut *self.0.get() })
+    }
+}
+
+impl<T> GilCell<T> {
+    /// The value, for a `__traverse__` of the garbage collector, which runs with the GIL held but may not
+    /// take a `Python` token.
+    ///
+    /// # Safety
+    /// Only from `__traverse__`: the collector holds the GIL, and no `with_mut` of this cell is in progress
+    /// (its closures create no Python objects, so no collection starts inside one).
+    pub unsafe fn during_gc(&self) -> &T {
+        // SAFETY: the GIL is held (the caller's contract) and nothing writes the cell during a collection.
+        unsafe { &*self.0.get() }
     }
 }
 
@@ -80,6 +94,16 @@ impl<T> From<T> for GilOnce<T> {
 impl<T> GilOnce<T> {
     #[inline]
     pub fn get(&self, _py: Python<'_>) -> Option<&T> {
+        unsafe { (*self.0.get()).as_ref() }
+    }
+
+    /// The value, for a `__traverse__` of the garbage collector (see [`GilCell::during_gc`]).
+    ///
+    /// # Safety
+    /// Only from `__traverse__`, where the collector holds the GIL.
+    pub unsafe fn during_gc(&self) -> Option<&T> {
+        // SAFETY: the GIL is held; `set` writes only an empty cell and creates no Python objects on the way,
+        // so no collection runs while it writes.
         unsafe { (*self.0.get()).as_ref() }
     }
 
