@@ -156,8 +156,20 @@ struct Options {
     render: Render,
 }
 
+/// The widest column the alignment options may ask for. hunter pads to any width (`2**62` ends in a
+/// MemoryError, `10**9` writes gigabyte rows); a wider value is refused when the options are read (at the first
+/// event: a reported handler failure, the program runs on), before any padding is allocated.
+const MAX_ALIGNMENT: usize = 100_000;
+
 fn alignment(action: &Bound<'_, PyAny>, name: &str) -> PyResult<usize> {
-    action.getattr(name)?.extract().map_err(|_| PyValueError::new_err(format!("{name} must be a non-negative integer")))
+    let value: usize = action
+        .getattr(name)?
+        .extract()
+        .map_err(|_| PyValueError::new_err(format!("{name} must be a non-negative integer")))?;
+    if value > MAX_ALIGNMENT {
+        return Err(PyValueError::new_err(format!("{name} must be at most {MAX_ALIGNMENT}, not {value}")));
+    }
+    Ok(value)
 }
 
 impl Options {
