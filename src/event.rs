@@ -7,6 +7,7 @@ use std::os::raw::c_int;
 use pyo3::exceptions::{PyAttributeError, PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
+use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyCode, PyDict, PyFrame, PyString};
 
@@ -839,6 +840,34 @@ fn main_thread_ident(py: Python<'_>) -> PyResult<u64> {
     .copied()
 }
 
+/// Garbage collection: an event holds its frame, whose locals may hold the event (or a handler holding it).
+impl EventData {
+    /// Visits the Python objects this event owns. A live frame's code facts are shared with the code object
+    /// (which owns their references), so they are not visited.
+    pub(crate) fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+        match &self.frame {
+            Some(EventFrame::Live(live)) => visit.call(&live.frame)?,
+            Some(EventFrame::StandIn(object)) => visit.call(object)?,
+            None => {}
+        }
+        visit.call(&self.arg)?;
+        for slot in &self.slots {
+            // SAFETY: called from a `__traverse__` (the collector holds the GIL).
+            visit.call(unsafe { slot.during_gc() })?;
+        }
+        Ok(())
+    }
+
+    /// Drops the Python objects this event owns, breaking the cycles through them.
+    pub(crate) fn clear(&mut self, py: Python<'_>) {
+        let frame = self.frame.take();
+        let arg = std::mem::replace(&mut self.arg, py.None());
+        let slots = std::mem::take(&mut self.slots);
+        // Released once the event is consistent: a release may run Python code that looks at the event.
+        drop((frame, arg, slots));
+    }
+}
+
 /// An event being evaluated by predicates: the data, plus the Python `Event` object created for it on
 /// first demand (by a Python callable or an action) and then reused, so every consumer sees one object.
 pub struct EventRef<'a> {
@@ -1032,6 +1061,14 @@ impl Event {
 
     fn __reduce__(&self) -> PyResult<()> {
         Err(PyTypeError::new_err("cannot pickle 'hunter.event.Event' object"))
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        self.data.traverse(&visit)
+    }
+
+    fn __clear__(&mut self, py: Python<'_>) {
+        self.data.clear(py);
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {

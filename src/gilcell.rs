@@ -60,6 +60,8 @@ impl<T> GilRefCell<T> {
     }
 
     /// Runs `change` on the value in place. Panics when called from inside another update of this cell.
+    /// `change` should create no Python objects (which can start a garbage collection, whose `__traverse__`
+    /// then finds the value lent out and skips it).
     #[inline]
     pub fn with_mut<R>(&self, _py: Python<'_>, change: impl FnOnce(&mut T) -> R) -> R {
         let _updating = self.start_update();
@@ -70,6 +72,30 @@ impl<T> GilRefCell<T> {
     /// Puts `value` in, handing back the previous one. Panics when called from inside an update of this cell.
     pub fn replace(&self, py: Python<'_>, value: T) -> T {
         self.with_mut(py, |current| std::mem::replace(current, value))
+    }
+
+    /// The value, for a `__traverse__` of the garbage collector; None while an update has it lent out (a
+    /// collection started by an update that created a Python object: its objects are then not visited, which
+    /// only delays collecting a cycle through them).
+    ///
+    /// # Safety
+    /// Only from `__traverse__`, where the collector holds the GIL.
+    pub unsafe fn during_gc(&self) -> Option<&T> {
+        // SAFETY: the GIL is held, and `updating` is false, so no reference to the value is lent out.
+        (!self.updating.get()).then(|| unsafe { &*self.value.get() })
+    }
+}
+
+impl<T> GilCell<T> {
+    /// The value, for a `__traverse__` of the garbage collector, which runs with the GIL held but may not
+    /// take a `Python` token.
+    ///
+    /// # Safety
+    /// Only from `__traverse__`: the collector holds the GIL, and a `GilCell` lends no reference out (its
+    /// methods move or copy values and create no Python objects, so no collection starts inside one).
+    pub unsafe fn during_gc(&self) -> &T {
+        // SAFETY: the GIL is held (the caller's contract) and nothing writes the cell during a collection.
+        unsafe { &*self.0.get() }
     }
 }
 
@@ -123,6 +149,16 @@ impl<T> From<T> for GilOnce<T> {
 impl<T> GilOnce<T> {
     #[inline]
     pub fn get(&self, _py: Python<'_>) -> Option<&T> {
+        unsafe { (*self.0.get()).as_ref() }
+    }
+
+    /// The value, for a `__traverse__` of the garbage collector (see [`GilCell::during_gc`]).
+    ///
+    /// # Safety
+    /// Only from `__traverse__`, where the collector holds the GIL.
+    pub unsafe fn during_gc(&self) -> Option<&T> {
+        // SAFETY: the GIL is held; `set` writes only an empty cell and creates no Python objects on the way,
+        // so no collection runs while it writes.
         unsafe { (*self.0.get()).as_ref() }
     }
 

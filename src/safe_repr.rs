@@ -549,6 +549,19 @@ fn is_exception_class(ty: &Bound<'_, PyType>) -> bool {
     unsafe { ffi::PyType_IsSubtype(ty.as_type_ptr(), ffi::PyExc_BaseException.cast()) != 0 }
 }
 
+/// The arguments an exception stores (what `BaseException.args` returns), read from the object itself: a class
+/// can override `args` with a property, which is user code.
+fn stored_exception_args<'py>(exception: &Bound<'py, PyAny>) -> Bound<'py, PyAny> {
+    let py = exception.py();
+    // SAFETY: `exception` is an instance of a BaseException subclass (the caller checked its type), whose
+    // object starts with `PyBaseExceptionObject`; its `args` is NULL or a strong reference the object holds.
+    let args = unsafe { (*exception.as_ptr().cast::<ffi::PyBaseExceptionObject>()).args };
+    // SAFETY: a borrowed pointer from the live exception, turned into a new strong reference at once.
+    unsafe { Bound::from_borrowed_ptr_or_opt(py, args) }
+        .filter(|args| args.is_instance_of::<pyo3::types::PyTuple>())
+        .unwrap_or_else(|| pyo3::types::PyTuple::empty(py).into_any())
+}
+
 fn is_heap_type(ty: &Bound<'_, PyType>) -> bool {
     unsafe { ffi::PyType_GetFlags(ty.as_type_ptr()) & ffi::Py_TPFLAGS_HEAPTYPE != 0 }
 }
@@ -761,7 +774,7 @@ impl<'a, 'py, S: Sink> Renderer<'a, 'py, S> {
             let parts = bound_method_parts(obj, depth)?;
             self.composite(parts)
         } else if has_plain_metaclass(&ty) && is_exception_class(&ty) {
-            let args = obj.getattr(intern!(self.py, "args"))?;
+            let args = stored_exception_args(obj);
             let open = format!("{}(", ty.name()?.to_string_lossy());
             self.container(&args, depth, sequence, &open, ")")
         } else if has_plain_metaclass(&ty) {
@@ -1014,11 +1027,20 @@ fn clock_parts<'py>(obj: &Bound<'py, PyAny>, name: &str, date_fields: &[&str]) -
 /// `<bound method Qual.name of <self>>`; the name is `__qualname__`, else `__name__`.
 fn bound_method_parts<'py>(obj: &Bound<'py, PyAny>, depth: i64) -> PyResult<Vec<Part<'py>>> {
     let py = obj.py();
-    let name = match obj.getattr(intern!(py, "__qualname__")) {
-        Ok(name) if !name.is_none() => name,
-        Ok(_) => obj.getattr(intern!(py, "__name__"))?,
-        Err(err) if err.is_instance_of::<PyAttributeError>(py) => obj.getattr(intern!(py, "__name__"))?,
-        Err(err) => return Err(err),
+    // A method forwards the name lookups to its `__func__`: only a function's own names are read, as any other
+    // callable's attribute lookups can be user code (`?` is CPython's method repr for a name it cannot get).
+    let function_type = obj.getattr(intern!(py, "__func__"))?.get_type();
+    let name = if !is_ffi_type(&function_type, &raw mut ffi::PyFunction_Type)
+        && !is_ffi_type(&function_type, &raw mut ffi::PyCFunction_Type)
+    {
+        PyString::new(py, "?").into_any()
+    } else {
+        match obj.getattr(intern!(py, "__qualname__")) {
+            Ok(name) if !name.is_none() => name,
+            Ok(_) => obj.getattr(intern!(py, "__name__"))?,
+            Err(err) if err.is_instance_of::<PyAttributeError>(py) => obj.getattr(intern!(py, "__name__"))?,
+            Err(err) => return Err(err),
+        }
     };
     Ok(vec![
         Part::Text(format!("<bound method {} of ", name.str()?.to_string_lossy())),

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use pyo3::exceptions::PyValueError;
 use pyo3::ffi;
 use pyo3::prelude::*;
+use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::types::{PyCode, PyDict, PyFrame, PyString};
 
 use crate::attached;
@@ -654,6 +655,25 @@ impl Tracer {
 
 #[pymethods]
 impl Tracer {
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        // SAFETY: called from `__traverse__` (the collector holds the GIL); these cells are only replaced.
+        unsafe {
+            visit.call(self.handler.during_gc())?;
+            visit.call(self.previous.during_gc())?;
+            visit.call(self.threading_previous.during_gc())
+        }
+    }
+
+    /// Only a tracer that is not installed can be garbage (an installed one is referenced by the interpreter).
+    fn __clear__(&self, py: Python<'_>) {
+        let released = [
+            self.handler.replace(py, None),
+            self.previous.replace(py, None),
+            self.threading_previous.replace(py, None),
+        ];
+        drop(released);
+    }
+
     #[new]
     #[pyo3(signature = (threading_support=None, profiling_mode=false, backend=None))]
     fn new(

@@ -176,6 +176,33 @@ def iter_symbols(code):
             yield node.id
 
 
+def is_plain_access(expression):
+    """Whether the expression source ``expression`` only reads a variable: a name followed by attribute accesses
+    and subscripts by literals, e.g. ``self.x``, ``d['k']`` or ``a[0].b`` (but no call or operator). Checked without
+    running anything."""
+    if not isinstance(expression, str):
+        return False
+    try:
+        node = ast.parse(expression, mode='eval').body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    while not isinstance(node, ast.Name):
+        if isinstance(node, ast.Attribute):
+            node = node.value
+        elif isinstance(node, ast.Subscript) and _is_literal(node.slice):
+            node = node.value
+        else:
+            return False
+    return True
+
+
+def _is_literal(node):
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        node = node.operand
+        return isinstance(node, ast.Constant) and type(node.value) in (int, float, complex)
+    return isinstance(node, ast.Constant)
+
+
 def frame_iterator(frame):
     """Yields ``frame`` and then each caller frame, outermost last."""
     while frame:

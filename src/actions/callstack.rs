@@ -4,6 +4,7 @@
 
 use pyo3::exceptions::PyIndexError;
 use pyo3::prelude::*;
+use pyo3::pyclass::{PyTraverseError, PyVisit};
 
 use crate::gilcell::GilRefCell;
 
@@ -27,6 +28,20 @@ impl CallStack {
     #[new]
     fn new() -> Self {
         CallStack { calls: GilRefCell::new(Vec::new()) }
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        // SAFETY: called from `__traverse__` (the collector holds the GIL); the updates of `calls` create no
+        // Python objects, so no collection runs inside one.
+        for call in unsafe { self.calls.during_gc() }.into_iter().flatten() {
+            visit.call(&call.module)?;
+            visit.call(&call.function)?;
+        }
+        Ok(())
+    }
+
+    fn __clear__(&self, py: Python<'_>) {
+        self.clear(py);
     }
 
     fn __len__(&self, py: Python<'_>) -> usize {

@@ -18,6 +18,7 @@ use std::os::raw::c_int;
 use pyo3::exceptions::{PyException, PyNotImplementedError, PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
+use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyFrame, PySet, PyString, PyTuple};
 use pyo3::PyTypeInfo;
@@ -155,8 +156,20 @@ struct Options {
     render: Render,
 }
 
+/// The widest column the alignment options may ask for. hunter pads to any width (`2**62` ends in a
+/// MemoryError, `10**9` writes gigabyte rows); a wider value is refused when the options are read (at the first
+/// event: a reported handler failure, the program runs on), before any padding is allocated.
+const MAX_ALIGNMENT: usize = 100_000;
+
 fn alignment(action: &Bound<'_, PyAny>, name: &str) -> PyResult<usize> {
-    action.getattr(name)?.extract().map_err(|_| PyValueError::new_err(format!("{name} must be a non-negative integer")))
+    let value: usize = action
+        .getattr(name)?
+        .extract()
+        .map_err(|_| PyValueError::new_err(format!("{name} must be a non-negative integer")))?;
+    if value > MAX_ALIGNMENT {
+        return Err(PyValueError::new_err(format!("{name} must be at most {MAX_ALIGNMENT}, not {value}")));
+    }
+    Ok(value)
 }
 
 impl Options {
@@ -197,6 +210,40 @@ impl Options {
             stream: stream.unbind(),
             write: write.unbind(),
         })
+    }
+}
+
+impl Options {
+    /// Visits the Python objects the options hold, for the action's `__traverse__` (which owns them: the
+    /// clones of its `GilRc` live only on the stack of a call printing with them). The expressions of
+    /// VarsPrinter are strings and code compiled from them, through which no cycle can run.
+    ///
+    /// # Safety
+    /// Only from `__traverse__`, where the collector holds the GIL.
+    unsafe fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.stream)?;
+        visit.call(&self.write)?;
+        visit.call(&self.seen_pid)?;
+        visit.call(&self.seen_threads)?;
+        if let Render::Callable(repr_func) = &self.render {
+            visit.call(repr_func)?;
+        }
+        if let Printer::Snooper(stored_reprs) = &self.printer {
+            visit.call(stored_reprs)?;
+        }
+        // SAFETY (the three cells): the caller's contract; these cells are only replaced, or (the filename
+        // columns) changed by closures that create no Python objects.
+        if let Some((stacks, _, _, stack)) = unsafe { self.last_stack.during_gc() } {
+            visit.call(stacks)?;
+            visit.call(stack)?;
+        }
+        for row in unsafe { self.line_rows.during_gc() }.values() {
+            visit.call(&row.globals)?;
+        }
+        for (filename, _) in unsafe { self.filename_columns.during_gc() }.into_iter().flatten().flatten() {
+            visit.call(filename)?;
+        }
+        Ok(())
     }
 }
 
@@ -987,6 +1034,19 @@ impl NativeStreamAction {
     #[pyo3(signature = (*_args, **_kwargs))]
     fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
         NativeStreamAction { options: GilCell::new(None), buffer: GilCell::new(String::new()) }
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        // SAFETY: called from `__traverse__` (the collector holds the GIL); `options` is only replaced.
+        match unsafe { self.options.during_gc() } {
+            Some(options) => unsafe { options.traverse(&visit) },
+            None => Ok(()),
+        }
+    }
+
+    /// The options are read again on the next event, should the action survive.
+    fn __clear__(&self, py: Python<'_>) {
+        drop(self.options.replace(py, None));
     }
 
     /// Called by the Python side whenever an option changes: they are read again on the next event.

@@ -104,6 +104,9 @@ impl<'py> Evaluator<'_, 'py> {
             Value::Call { callee, arguments } => {
                 let function = self.lookup(callee, at)?;
                 let (args, kwargs) = self.arguments(arguments)?;
+                if callee == "VarsPrinter" {
+                    self.check_plain_accesses(arguments, &args)?;
+                }
                 function
                     .call(args, Some(&kwargs))
                     .map_err(|cause| self.evaluation_error(at, &format!("{callee}(...)"), cause))?
@@ -146,6 +149,27 @@ impl<'py> Evaluator<'_, 'py> {
                 left.bitand(right).map_err(|cause| self.evaluation_error(at, "'&'", cause))?
             }
         })
+    }
+
+    /// The language runs no code of its own: `VarsPrinter` (which `eval`s its expressions at every event) takes
+    /// only expressions that read a variable, as `hunter.util.is_plain_access` decides.
+    fn check_plain_accesses(&self, arguments: &[Argument], args: &Bound<'py, PyTuple>) -> PyResult<()> {
+        let is_plain_access = crate::compat::import(self.py, "hunter.util")?.getattr("is_plain_access")?;
+        let positional = arguments.iter().filter_map(|argument| match argument {
+            Argument::Positional(expr) => Some(expr),
+            Argument::Keyword { .. } => None,
+        });
+        for (expr, value) in positional.zip(args.iter()) {
+            if !is_plain_access.call1((&value,))?.is_truthy()? {
+                let message = format!(
+                    "expected a name, attribute access or subscript by a literal (such as self.x, d['k'] or a[0].b) \
+                     as a VarsPrinter expression here but found {}",
+                    value.repr()?
+                );
+                return Err(self.parse_error(expr.at, &message));
+            }
+        }
+        Ok(())
     }
 
     fn values(&self, items: &[Expr]) -> PyResult<Vec<Bound<'py, PyAny>>> {

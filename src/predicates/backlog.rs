@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::types::{PyDict, PyTuple};
 
 use super::logic::{flatten, negation, And};
@@ -242,6 +243,24 @@ predicate_pymethods!(Backlog {
             action: action.unwrap_or_else(|| py.None().into_bound(py)),
             filter,
         })
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.condition)?;
+        visit.call(&self.action)?;
+        visit.call(&self.try_repr)?;
+        visit.call(&self.filter)?;
+        // SAFETY: called from `__traverse__` (the collector holds the GIL); the queue is only ever replaced.
+        for event in unsafe { self.queue.during_gc() } {
+            visit.call(event)?;
+        }
+        Ok(())
+    }
+
+    /// The queued events are the mutable part (their frames' locals may hold this backlog); the other
+    /// references never change (see [`predicate_pymethods`]).
+    fn __clear__(&self, py: Python<'_>) {
+        drop(self.queue.replace(py, VecDeque::new()));
     }
 
     fn __call__<'py>(&self, event: &Bound<'py, Event>) -> PyResult<Bound<'py, PyAny>> {

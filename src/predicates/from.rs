@@ -2,6 +2,7 @@
 //! and calls made relative to that point) to the predicate until the depth drops below the watermark.
 
 use pyo3::prelude::*;
+use pyo3::pyclass::{PyTraverseError, PyVisit};
 
 use super::{evaluate, evaluate_outcome, with_event, Outcome};
 use crate::event::{Event, EventRef};
@@ -59,6 +60,12 @@ predicate_pymethods!(From {
     #[pyo3(signature = (condition, predicate=None, watermark=0))]
     fn new(condition: Py<PyAny>, predicate: Option<Py<PyAny>>, watermark: i64) -> Self {
         From { condition, predicate, watermark, origin: GilCell::new(Origin::default()) }
+    }
+
+    /// Its references never change: see [`predicate_pymethods`] for why there is no `__clear__`.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.condition)?;
+        visit.call(&self.predicate)
     }
 
     fn __call__<'py>(&self, event: &Bound<'py, Event>) -> PyResult<Bound<'py, PyAny>> {

@@ -1,6 +1,7 @@
 //! `And`, `Or`, `Not` and the `| & ~` algebra shared by every predicate class.
 
 use pyo3::prelude::*;
+use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::types::PyTuple;
 
 use super::backlog::Backlog;
@@ -152,6 +153,11 @@ macro_rules! junction_class {
                 $class { predicates: predicates.unbind() }
             }
 
+            /// Its references never change: see [`predicate_pymethods`] for why there is no `__clear__`.
+            fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+                visit.call(&self.predicates)
+            }
+
             fn __call__(&self, event: &Bound<'_, Event>) -> PyResult<bool> {
                 with_event(event, |event_ref| Junction::evaluate(self, event.py(), event_ref))
             }
@@ -197,6 +203,11 @@ predicate_pymethods!(Not {
     #[new]
     fn new(predicate: Py<PyAny>) -> Self {
         Not { predicate }
+    }
+
+    /// Its references never change: see [`predicate_pymethods`] for why there is no `__clear__`.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.predicate)
     }
 
     fn __call__(&self, event: &Bound<'_, Event>) -> PyResult<bool> {

@@ -13,6 +13,11 @@ use crate::event::{Event, EventRef, Kind};
 
 /// Wraps a predicate class's own `#[pymethods]` with what every predicate shares: the `| & ~` algebra
 /// (hunter's, including the reflected operators for `callable | predicate`) and unhashability.
+///
+/// Garbage collection: each class has a `__traverse__`. Only state that changes after construction needs a
+/// `__clear__` (Backlog's queue): a reference that never changes cannot close a cycle on its own, which
+/// always also runs through a mutable object (a list among a query's values, an action's `__dict__`) that
+/// the collector clears.
 macro_rules! predicate_pymethods {
     ($class:ident { $($methods:tt)* }) => {
         #[pymethods]

@@ -7,6 +7,7 @@
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pyclass::CompareOp;
+use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PySet, PyString, PyTuple};
 
 use super::{StaticFacts, Verdict};
@@ -579,6 +580,20 @@ predicate_pymethods!(Query {
         let groups: Vec<Py<PyTuple>> = Operator::DISPLAY_ORDER.into_iter().map(group).collect::<PyResult<_>>()?;
         let groups = groups.try_into().unwrap_or_else(|_| unreachable!("one group per operator"));
         Ok(Query { conditions: conditions.into_boxed_slice(), groups })
+    }
+
+    /// Its references never change: see [`predicate_pymethods`] for why there is no `__clear__`.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        for condition in self.conditions.iter() {
+            visit.call(&condition.value)?;
+            if let Native::Pattern { matcher, .. } = &condition.native {
+                visit.call(matcher)?;
+            }
+        }
+        for group in &self.groups {
+            visit.call(group)?;
+        }
+        Ok(())
     }
 
     fn __call__(&self, event: &Bound<'_, crate::event::Event>) -> PyResult<bool> {

@@ -2,6 +2,7 @@
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
+use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::types::PyTuple;
 
 use super::{evaluate, instantiate_action, with_event, Query};
@@ -43,6 +44,12 @@ predicate_pymethods!(When {
         let actions = actions.iter().map(|action| instantiate_action(&action)).collect::<PyResult<Vec<_>>>()?;
         let accepts_all = condition.bind(py).cast_exact::<Query>().is_ok_and(|query| query.get().accepts_all());
         Ok(When { condition, actions: PyTuple::new(py, actions)?.unbind(), accepts_all })
+    }
+
+    /// Its references never change: see [`predicate_pymethods`] for why there is no `__clear__`.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.condition)?;
+        visit.call(&self.actions)
     }
 
     fn __call__(&self, event: &Bound<'_, Event>) -> PyResult<bool> {

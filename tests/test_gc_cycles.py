@@ -1,0 +1,200 @@
+"""Reference cycles through hunter's native objects are collected (issue 13, item 5).
+
+Each test builds a cycle through one native class, with a weakly referenced marker object in it, drops
+every outside reference and checks that one `gc.collect()` frees the marker. Without `__traverse__` the
+collector cannot see the class's references and keeps the whole cycle alive.
+"""
+
+import gc
+import io
+import subprocess
+import sys
+import textwrap
+import weakref
+
+import hunter
+from hunter._hunter import And, Backlog, Event, From, Not, Or, Query, Tracer, When
+
+
+class Marker:
+    """A weakly referenceable object whose attributes close a cycle."""
+
+
+def collected(build):
+    """Whether the marker of the cycle `build(marker)` makes is freed once the cycle is unreachable."""
+    marker = Marker()
+    build(marker)
+    alive = weakref.ref(marker)
+    del marker
+    gc.collect()
+    return alive() is None
+
+
+class Callback:
+    """A predicate/action whose attributes can point back at what holds it."""
+
+    def __call__(self, event):
+        return True
+
+
+def test_event_in_a_local_of_its_own_frame_is_collected():
+    # The issue's case, in a fresh interpreter so that its memory figure means something.
+    script = textwrap.dedent(
+        """
+        import gc, weakref, hunter
+        def rss_mb():
+            with open('/proc/self/statm') as statm:
+                return int(statm.read().split()[1]) * 4096 / 1e6
+        pending = []
+        def keep_call_event(event):
+            if event.kind == 'call' and event.function == 'target':
+                pending.append(event)
+        def target():
+            event = pending.pop()  # this call's own event, now in a local of the frame it holds
+            ballast = bytearray(10000)
+            return weakref.ref(event)
+        gc.collect()
+        before = rss_mb()
+        hunter.trace(keep_call_event)
+        alive = [target() for _ in range(20000)]
+        hunter.stop()
+        gc.collect()
+        print(sum(ref() is not None for ref in alive), round(rss_mb() - before))
+        """
+    )
+    output = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True, check=True).stdout
+    still_alive, growth_mb = map(int, output.split())
+    assert still_alive == 0
+    assert growth_mb < 30  # was 213 MB (hunter: 4)
+
+
+def test_event_whose_arg_holds_it():
+    def build(marker):
+        box = [marker]
+        event = Event(sys._getframe(), 'return', box)
+        marker.event = event
+
+    assert collected(build)
+
+
+def test_event_whose_cached_locals_hold_it():
+    def build(marker):
+        def frame_with_event():
+            holder = marker
+            event = Event(sys._getframe(), 'line')
+            event.locals  # cached in the event: a dict holding the marker
+            holder.event = event
+
+        frame_with_event()
+
+    assert collected(build)
+
+
+def test_query_with_a_value_holding_it():
+    def build(marker):
+        values = [marker]
+        marker.query = Query(function_in=values)
+        values.append(marker.query)
+
+    assert collected(build)
+
+
+def test_junctions_and_not_holding_a_predicate_that_holds_them():
+    def combined_with(combine):
+        def build(marker):
+            callback = Callback()
+            callback.marker = marker
+            callback.owner = combine(callback)
+
+        return build
+
+    assert collected(combined_with(lambda callback: And(callback, Query(module='x'))))
+    assert collected(combined_with(lambda callback: Or(callback, Query(module='x'))))
+    assert collected(combined_with(Not))
+    assert collected(combined_with(lambda callback: When(Query(), callback)))
+    assert collected(combined_with(lambda callback: When(callback, hunter.CallPrinter(stream=io.StringIO()))))
+    assert collected(combined_with(From))
+    assert collected(combined_with(lambda callback: From(Query(), callback)))
+    assert collected(
+        combined_with(lambda callback: Backlog(callback, action=hunter.CallPrinter(stream=io.StringIO())))
+    )
+
+
+def test_backlog_whose_queued_events_hold_it():
+    def build(marker):
+        backlog = Backlog(Query(function='never'), size=10, action=hunter.CallPrinter(stream=io.StringIO()))
+
+        def traced():
+            holder = marker
+            holder.backlog = backlog
+            backlog(Event(sys._getframe(), 'line'))  # rejected: queued, with this frame
+
+        traced()
+
+    assert collected(build)
+
+
+def test_printer_whose_stream_holds_it():
+    class Stream(io.StringIO):
+        pass
+
+    def build(marker):
+        stream = Stream()
+        printer = hunter.CallPrinter(stream=stream)
+        printer(Event(sys._getframe(), 'call'))  # reads its options natively
+        stream.printer = printer
+        stream.marker = marker
+
+    assert collected(build)
+
+
+def test_running_tracer_shows_its_handler_to_the_collector():
+    # A stopped tracer drops its handler, and a running one is referenced by the interpreter: a cycle is
+    # only collected once the tracer stops, but the collector must see what it holds all along.
+    callback = Callback()
+    tracer = Tracer()
+    callback.tracer = tracer
+    tracer.trace(callback)
+    try:
+        assert callback in gc.get_referents(tracer)
+    finally:
+        tracer.stop()
+    alive = weakref.ref(tracer)
+    del tracer, callback
+    gc.collect()
+    assert alive() is None
+
+
+def test_call_stack_shows_its_calls_to_the_collector():
+    printer = hunter.CallPrinter(stream=io.StringIO())
+    try:
+
+        def traced():
+            printer(Event(sys._getframe(), 'call'))
+
+        traced()
+        stacks = [stack for stack in printer.locals.values() if len(stack)]
+        assert stacks
+        assert 'traced' in gc.get_referents(stacks[0])
+    finally:
+        printer.cleanup()
+
+
+def test_collection_during_tracing_keeps_everything_working():
+    # A collection in the middle of events traverses live events, predicates and printers.
+    stream = io.StringIO()
+    printer = hunter.CallPrinter(stream=stream)
+    seen = []
+
+    def collect_and_count(event):
+        gc.collect()
+        seen.append(event.function)
+
+    def target(n):
+        return [n] * 3
+
+    with hunter.trace(hunter.Q(function='target', actions=[printer, collect_and_count])):
+        for n in range(3):
+            target(n)
+    assert seen.count('target') >= 3
+    assert 'target' in stream.getvalue()
