@@ -307,6 +307,7 @@ impl<'py> Printing<'_, 'py> {
     }
 
     /// `self.pid_prefix()`.
+    #[inline]
     fn pid_prefix(&self, arg: &mut Arg<'_, 'py>) -> PyResult<()> {
         let py = self.py();
         match self.hooks {
@@ -316,6 +317,7 @@ impl<'py> Printing<'_, 'py> {
     }
 
     /// `self.thread_prefix(event)`.
+    #[inline]
     fn thread_prefix(&self, arg: &mut Arg<'_, 'py>) -> PyResult<()> {
         let py = self.py();
         match self.hooks {
@@ -325,6 +327,7 @@ impl<'py> Printing<'_, 'py> {
     }
 
     /// `self.filename_prefix(event)`.
+    #[inline]
     fn filename_prefix(&self, arg: &mut Arg<'_, 'py>) -> PyResult<()> {
         let py = self.py();
         match self.hooks {
@@ -349,6 +352,7 @@ impl<'py> Printing<'_, 'py> {
     }
 
     /// `self.try_repr(value)`, or `self.try_str(value)` for a detached event.
+    #[inline]
     fn value(&self, arg: &mut Arg<'_, 'py>, value: &Bound<'py, PyAny>) -> PyResult<()> {
         let py = self.py();
         let detached = self.event.detached;
@@ -390,12 +394,13 @@ impl<'py> Printing<'_, 'py> {
     }
 
     /// Writes a row: formatted into `out`, or in hook mode given to `output`.
+    #[inline]
     fn row(
         &self,
         out: &mut String,
         template: &Template,
         colour: &str,
-        argument: &mut dyn FnMut(usize, &mut Arg<'_, 'py>) -> PyResult<()>,
+        argument: impl FnMut(usize, &mut Arg<'_, 'py>) -> PyResult<()>,
     ) -> PyResult<()> {
         match self.hooks {
             Some(_) => template.output(self.action, colour, argument),
@@ -778,7 +783,7 @@ fn code_rows(printing: &Printing<'_, '_>, out: &mut String) -> PyResult<()> {
     let templates = printing.templates();
     let colour = &printing.options.palette.events[event.kind as usize];
     let kind = event.kind.name();
-    printing.row(out, &templates.code_row, colour, &mut |number, arg| match number {
+    printing.row(out, &templates.code_row, colour, |number, arg| match number {
         0 => arg.cell(py, &pid),
         1 => arg.cell(py, &thread),
         2 => printing.filename_prefix(arg),
@@ -790,7 +795,7 @@ fn code_rows(printing: &Printing<'_, '_>, out: &mut String) -> PyResult<()> {
         let blank = Cell::of(py, hooked, |arg| printing.blank_filename_prefix(arg))?;
         for (index, line) in lines.iter().enumerate().skip(1) {
             let label = if index + 1 == lines.len() { "   *" } else { "   |" };
-            printing.row(out, &templates.code_row, colour, &mut |number, arg| match number {
+            printing.row(out, &templates.code_row, colour, |number, arg| match number {
                 0 => arg.cell(py, &pid),
                 1 => arg.cell(py, &thread),
                 2 => arg.cell(py, &blank),
@@ -800,7 +805,7 @@ fn code_rows(printing: &Printing<'_, '_>, out: &mut String) -> PyResult<()> {
         }
     }
     if matches!(event.kind, Kind::Return | Kind::Exception) {
-        printing.row(out, &templates.code_value_row, colour, &mut |number, arg| match number {
+        printing.row(out, &templates.code_value_row, colour, |number, arg| match number {
             0 => arg.cell(py, &pid),
             1 => arg.cell(py, &thread),
             2 => printing.blank_filename_prefix(arg),
@@ -866,7 +871,7 @@ fn call_row(printing: &Printing<'_, '_>, out: &mut String) -> PyResult<()> {
     };
     let value = event.arg.bind(py);
     let colour = &printing.options.palette.events[kind as usize];
-    printing.row(out, template, colour, &mut |number, arg| match (number, builtin, kind) {
+    printing.row(out, template, colour, |number, arg| match (number, builtin, kind) {
         (0, ..) => printing.pid_prefix(arg),
         (1, ..) => printing.thread_prefix(arg),
         (2, ..) => printing.filename_prefix(arg),
@@ -919,27 +924,27 @@ fn line_row<'py>(printing: &Printing<'_, 'py>, stack: &CallStack, out: &mut Stri
     let template = &printing.templates().line_row;
     let kind = printing.event.kind.name();
     let depth = stack.len(py);
-    let owner_and_location = &mut |number: usize, arg: &mut Arg<'_, 'py>| match number {
+    let mut owner_and_location = |number: usize, arg: &mut Arg<'_, 'py>| match number {
         0 => printing.pid_prefix(arg),
         1 => printing.thread_prefix(arg),
         2 => printing.filename_prefix(arg),
         _ => arg.push(py, kind),
     };
     if printing.hooked() {
-        return printing.row(out, template, "", &mut |number, arg| match number {
+        return printing.row(out, template, "", |number, arg| match number {
             0..=3 => owner_and_location(number, arg),
             4 => push_indentation(py, arg, depth),
             _ => printing.stripped_source(arg),
         });
     }
-    template.format_part(out, "", 0..2, owner_and_location)?;
+    template.format_part(out, "", 0..2, &mut owner_and_location)?;
     let mut format = |columns: &mut String, source: &mut String| -> PyResult<()> {
-        template.format_part(columns, "", 2..4, owner_and_location)?;
+        template.format_part(columns, "", 2..4, &mut owner_and_location)?;
         push_stripped_source(printing.options, printing.event, printing.facts()?, source)
     };
     let push = |out: &mut String, columns: &str, source: &str| {
         out.push_str(columns);
-        template.format_part(out, "", 4..6, &mut |number, arg| match number {
+        template.format_part(out, "", 4..6, |number, arg| match number {
             4 => push_indentation(py, arg, depth),
             _ => arg.push(py, source),
         })
@@ -983,6 +988,7 @@ fn line_row<'py>(printing: &Printing<'_, 'py>, stack: &CallStack, out: &mut Stri
 }
 
 /// CallPrinter's indentation for `depth` levels.
+#[inline]
 fn push_indentation<'py>(py: Python<'py>, arg: &mut Arg<'_, 'py>, depth: usize) -> PyResult<()> {
     arg.build(py, |out| {
         push_spaces(out, INDENT_WIDTH * depth);
@@ -1072,7 +1078,7 @@ fn push_arguments(printing: &Printing<'_, '_>, out: &mut String) -> PyResult<()>
             Some(value) => value,
             None => missing(py)?.clone(),
         };
-        printing.templates().argument.format(out, "", &mut |number, arg| match number {
+        printing.templates().argument.format(out, "", |number, arg| match number {
             0 => arg.push(py, argument.prefix),
             1 => arg.push(py, &argument.name.bind(py).to_string_lossy()),
             _ => printing.value(arg, &value),

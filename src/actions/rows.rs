@@ -48,8 +48,8 @@ enum Piece {
     Text(String),
     /// `{COLOR}`: the event kind's colour, given with each row.
     Colour,
-    /// An argument: `{}` / `{0}`, with a format spec (`{:9}`) or the `!r` conversion.
-    Argument { spec: &'static str, repr: bool },
+    /// An argument: `{}` / `{0}`, with a format spec (`{:9}`: `width` is its width) or the `!r` conversion.
+    Argument { spec: &'static str, width: usize, repr: bool },
 }
 
 /// A format of this module compiled against an action's `other_colors`.
@@ -99,7 +99,11 @@ impl Template {
             }
             arguments += 1;
             pieces.push(Piece::Text(std::mem::take(&mut text)));
-            pieces.push(Piece::Argument { spec, repr });
+            let width = match spec.trim_start_matches('<') {
+                "" => 0,
+                width => width.parse().map_err(|_| bad())?,
+            };
+            pieces.push(Piece::Argument { spec, width, repr });
         }
         text.push_str(rest);
         pieces.push(Piece::Text(text));
@@ -122,9 +126,9 @@ impl Template {
         &self,
         out: &mut String,
         colour: &str,
-        argument: &mut dyn FnMut(usize, &mut Arg<'_, 'py>) -> PyResult<()>,
+        mut argument: impl FnMut(usize, &mut Arg<'_, 'py>) -> PyResult<()>,
     ) -> PyResult<()> {
-        self.format_part(out, colour, 0..self.argument_count(), argument)
+        self.format_part(out, colour, 0..self.argument_count(), &mut argument)
     }
 
     /// Part of [`Template::format`]: from argument `arguments.start` (from the beginning for 0) up to, not
@@ -134,7 +138,7 @@ impl Template {
         out: &mut String,
         colour: &str,
         arguments: Range<usize>,
-        argument: &mut dyn FnMut(usize, &mut Arg<'_, 'py>) -> PyResult<()>,
+        mut argument: impl FnMut(usize, &mut Arg<'_, 'py>) -> PyResult<()>,
     ) -> PyResult<()> {
         let start = if arguments.start == 0 { 0 } else { self.argument_pieces[arguments.start] };
         let end = self.argument_pieces.get(arguments.end).copied().unwrap_or(self.pieces.len());
@@ -143,7 +147,7 @@ impl Template {
             match piece {
                 Piece::Text(text) => out.push_str(text),
                 Piece::Colour => out.push_str(colour),
-                Piece::Argument { spec, repr } => {
+                Piece::Argument { spec, width, repr } => {
                     let start = out.len();
                     // Cleared when the argument is an object formatted with the spec already.
                     let mut pending = *spec;
@@ -151,7 +155,6 @@ impl Template {
                     number += 1;
                     // A text is left-aligned to the spec's width, as `format(str, '9')` does.
                     if !pending.is_empty() {
-                        let width = pending.trim_start_matches('<').parse::<usize>().unwrap_or(0);
                         push_spaces(out, width.saturating_sub(char_len(&out[start..])));
                     }
                 }
@@ -165,7 +168,7 @@ impl Template {
         &self,
         action: &Bound<'py, PyAny>,
         colour: &str,
-        argument: &mut dyn FnMut(usize, &mut Arg<'_, 'py>) -> PyResult<()>,
+        mut argument: impl FnMut(usize, &mut Arg<'_, 'py>) -> PyResult<()>,
     ) -> PyResult<()> {
         let py = action.py();
         let mut arguments = Vec::with_capacity(self.argument_count());
@@ -208,6 +211,7 @@ pub enum Arg<'a, 'py> {
 
 impl<'py> Arg<'_, 'py> {
     /// A text computed natively.
+    #[inline]
     pub fn push(&mut self, py: Python<'py>, text: &str) -> PyResult<()> {
         match self {
             Arg::Text { out, .. } => out.push_str(text),
@@ -217,6 +221,7 @@ impl<'py> Arg<'_, 'py> {
     }
 
     /// A text built natively.
+    #[inline]
     pub fn build(&mut self, py: Python<'py>, build: impl FnOnce(&mut String) -> PyResult<()>) -> PyResult<()> {
         match self {
             Arg::Text { out, .. } => build(out),
@@ -348,9 +353,7 @@ mod tests {
     fn format(template: &Template, arguments: &[&str], part: Range<usize>) -> String {
         Python::attach(|py| {
             let mut out = String::new();
-            template
-                .format_part(&mut out, "<COLOR>", part, &mut |number, arg| arg.push(py, arguments[number]))
-                .unwrap();
+            template.format_part(&mut out, "<COLOR>", part, |number, arg| arg.push(py, arguments[number])).unwrap();
             out
         })
     }

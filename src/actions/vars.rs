@@ -167,11 +167,11 @@ pub fn vars_rows(printing: &Printing<'_, '_>, expressions: &[Expression], out: &
         let shown = Cell::of(py, printing.hooked(), |arg| match &value {
             Ok(value) => printing.value(arg, value),
             Err(error) => arg.build(py, |out| {
-                templates.failed_eval.format(out, "", &mut |_, arg| arg.object(error.value(py).clone().into_any()))
+                templates.failed_eval.format(out, "", |_, arg| arg.object(error.value(py).clone().into_any()))
             }),
         })?;
         let template = if first { &templates.vars_row } else { &templates.vars_more_row };
-        printing.row(out, template, "", &mut |number, arg| match number {
+        printing.row(out, template, "", |number, arg| match number {
             0..=2 => prefixes.write(printing, first, number, arg),
             3 if first => arg.push(py, event.kind.name()),
             3 => arg.object(expression.text.bind(py).clone()),
@@ -259,7 +259,7 @@ pub fn snooper_rows<'py>(
             (Some(_), true) => &templates.snoop_changed_row,
             (Some(_), false) => &templates.snoop_changed_more_row,
         };
-        printing.row(out, template, "", &mut |number, arg| match (number, &previous) {
+        printing.row(out, template, "", |number, arg| match (number, &previous) {
             (0..=2, _) => prefixes.write(printing, first, number, arg),
             (3, _) => arg.push(py, if first { event.kind.name() } else { "..." }),
             (4, _) => arg.object(name.clone()),
