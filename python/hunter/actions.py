@@ -46,6 +46,13 @@ if 'RETURN_CONST' in opcode.opmap:
     RETURN_OPCODES += (opcode.opmap['RETURN_CONST'],)
 
 TRUNCATION_FORMAT = '{} {CONT}[...]{RESET} {}'
+
+# The methods hunter's printers call on themselves. A printer whose class or instance replaces one of them
+# runs each event through all of them, called where and as hunter 3.9.0 calls them (each row goes to
+# ``output``); one that replaces none prints natively. Which applies is decided when the native side reads
+# the options (the first event, and again after any option changes); setting one on an instance counts as
+# an option change. Replacing one on a class after its instances have printed is not noticed.
+PRINTER_HOOKS = frozenset(('output', 'pid_prefix', 'thread_prefix', 'filename_prefix', 'try_repr', 'try_str', 'try_source'))
 BANNER_WIDTH = 46
 
 
@@ -229,6 +236,19 @@ class ColorStreamAction(NativeStreamAction, Action):
 
     # Python classes with __eq__ are unhashable, as upstream's actions are.
     __hash__ = None
+
+    def __setattr__(self, name, value):
+        super().__setattr__(name, value)
+        if name in PRINTER_HOOKS:
+            self._options_changed()
+
+    def _overrides_hooks(self):
+        """Whether this printer replaces any of :data:`PRINTER_HOOKS` (read by the native side)."""
+        cls = type(self)
+        instance_attributes = getattr(self, '__dict__', {})
+        return any(
+            name in instance_attributes or getattr(cls, name) is not getattr(ColorStreamAction, name) for name in PRINTER_HOOKS
+        )
 
     # Both forms keep upstream's missing comma before "repr_limit": existing code compares these strings.
     def __str__(self):

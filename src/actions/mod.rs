@@ -8,6 +8,7 @@
 //! [`print_natively`] when an action's `__call__` is ours, so printing runs no Python frame at all.
 
 mod callstack;
+mod rows;
 mod stack;
 mod text;
 mod vars;
@@ -15,7 +16,7 @@ mod vars;
 use std::collections::HashMap;
 use std::os::raw::c_int;
 
-use pyo3::exceptions::{PyException, PyNotImplementedError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyException, PyIndexError, PyNotImplementedError, PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
@@ -28,6 +29,7 @@ use crate::event::{Event, EventData, EventRef, Field, Kind};
 use crate::gilcell::{cache_slot, GilCell, GilRc, GilRefCell};
 use crate::safe_repr::{safe_repr_clipped_into, DEFAULT_MAXDEPTH};
 pub use callstack::CallStack;
+use rows::{Arg, Cell, Template, Templates};
 use text::{char_len, push_left_aligned, push_right_aligned, push_spaces};
 
 const NO_SOURCE_PREFIX: &str = "??? NO SOURCE: ";
@@ -73,13 +75,10 @@ struct Palette {
     lineno: String,
     kind: String,
     cont: String,
-    vars: String,
-    vars_name: String,
     internal_failure: String,
     internal_detail: String,
     source_failure: String,
     source_detail: String,
-    builtin: String,
     normal: String,
     reset: String,
     /// `event_colors.get(kind)`, indexed by `Kind`.
@@ -101,13 +100,10 @@ impl Palette {
             lineno: colour("LINENO")?,
             kind: colour("KIND")?,
             cont,
-            vars: colour("VARS")?,
-            vars_name: colour("VARS-NAME")?,
             internal_failure: colour("INTERNAL-FAILURE")?,
             internal_detail: colour("INTERNAL-DETAIL")?,
             source_failure: colour("SOURCE-FAILURE")?,
             source_detail: colour("SOURCE-DETAIL")?,
-            builtin: colour("BUILTIN")?,
             normal: colour("NORMAL")?,
             reset,
             events: [
@@ -132,6 +128,10 @@ type CachedStack = (Py<PyAny>, u32, u64, Py<CallStack>);
 /// The options of one action, as the Python side resolved them.
 struct Options {
     printer: Printer,
+    /// The action replaces a method hunter's printers call on themselves: rows are written in hook mode
+    /// (see [`rows`]).
+    hooked: bool,
+    templates: Templates,
     stream: Py<PyAny>,
     write: Py<PyAny>,
     palette: Palette,
@@ -188,9 +188,12 @@ impl Options {
             Render::Callable(repr_func.unbind())
         };
         let seen_pid = action.getattr("seen_pid")?;
+        let other_colors = action.getattr("other_colors")?;
         Ok(Options {
             printer,
-            palette: Palette::read(&action.getattr("other_colors")?, &action.getattr("event_colors")?)?,
+            hooked: action.call_method0("_overrides_hooks")?.is_truthy()?,
+            templates: Templates::compile(&other_colors)?,
+            palette: Palette::read(&other_colors, &action.getattr("event_colors")?)?,
             force_pid: action.getattr("force_pid")?.is_truthy()?,
             seen_pid_number: seen_pid
                 .is_exact_instance_of::<pyo3::types::PyInt>()
@@ -272,28 +275,184 @@ impl NativeStreamAction {
         Ok(options)
     }
 
-    /// Formats one event into the reused buffer and writes it with one `write` call.
-    fn print(slf: &Bound<'_, Self>, event: &EventData) -> PyResult<()> {
+    /// Formats one event into the reused buffer and writes it with one `write` call; in hook mode the rows
+    /// go to `output` one by one instead, and the hooks get `py_event`.
+    fn print(
+        slf: &Bound<'_, Self>,
+        options: &Options,
+        event: &EventData,
+        py_event: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
         let py = slf.py();
-        let options = Self::options(slf)?;
         let mut out = slf.get().buffer.replace(py, String::new());
         out.clear();
-        let action = slf.as_any();
+        let printing = Printing {
+            action: slf.as_any(),
+            options,
+            event,
+            hooks: py_event.filter(|_| options.hooked),
+            facts: std::cell::OnceCell::new(),
+        };
         let formatted = match &options.printer {
             Printer::Abstract => Err(PyNotImplementedError::new_err(())),
-            Printer::Code => code_rows(action, &options, event, &mut out),
-            Printer::Call => call_row(action, &options, event, &mut out),
-            Printer::Vars(expressions) => vars::vars_rows(action, &options, expressions, event, &mut out),
-            Printer::Snooper(stored_reprs) => {
-                vars::snooper_rows(action, &options, stored_reprs.bind(py), event, &mut out)
-            }
-            Printer::Stack(stack_options) => stack::stack_row(py, &options, stack_options, event, &mut out),
+            Printer::Code => code_rows(&printing, &mut out),
+            Printer::Call => call_row(&printing, &mut out),
+            Printer::Vars(expressions) => vars::vars_rows(&printing, expressions, &mut out),
+            Printer::Snooper(stored_reprs) => vars::snooper_rows(&printing, stored_reprs.bind(py), &mut out),
+            Printer::Stack(stack_options) => stack::stack_row(&printing, stack_options, &mut out),
         };
         // The variable printers may have nothing to show for an event.
         let written =
-            formatted.and_then(|()| if out.is_empty() { Ok(()) } else { write(&options, new_py_string(py, &out)) });
+            formatted.and_then(|()| if out.is_empty() { Ok(()) } else { write(options, new_py_string(py, &out)) });
         slf.get().buffer.replace(py, out);
         written
+    }
+}
+
+/// One event being printed by one action. The methods hunter's printers call on themselves run natively,
+/// or in hook mode through Python, with the Python event.
+struct Printing<'a, 'py> {
+    action: &'a Bound<'py, PyAny>,
+    options: &'a Options,
+    event: &'a EventData,
+    /// Hook mode: the event the hooks are called with.
+    hooks: Option<&'a Bound<'py, PyAny>>,
+    facts: std::cell::OnceCell<Facts<'py>>,
+}
+
+impl<'py> Printing<'_, 'py> {
+    fn py(&self) -> Python<'py> {
+        self.action.py()
+    }
+
+    fn hooked(&self) -> bool {
+        self.hooks.is_some()
+    }
+
+    fn templates(&self) -> &Templates {
+        &self.options.templates
+    }
+
+    fn facts(&self) -> PyResult<&Facts<'py>> {
+        if let Some(facts) = self.facts.get() {
+            return Ok(facts);
+        }
+        let facts = Facts::of(self.py(), self.event)?;
+        Ok(self.facts.get_or_init(|| facts))
+    }
+
+    /// A value hunter computes before any row of the event: computed now in hook mode; natively, where used.
+    fn up_front(
+        &self,
+        compute: impl FnOnce(&mut Arg<'_, 'py>) -> PyResult<()>,
+    ) -> PyResult<Option<Cell<'static, 'py>>> {
+        if self.hooked() {
+            Cell::of(self.py(), true, compute).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// `self.pid_prefix()`.
+    #[inline]
+    fn pid_prefix(&self, arg: &mut Arg<'_, 'py>) -> PyResult<()> {
+        let py = self.py();
+        match self.hooks {
+            Some(_) => arg.object(self.action.call_method0(pyo3::intern!(py, "pid_prefix"))?),
+            None => arg.build(py, |out| push_pid_prefix(self.options, py, out)),
+        }
+    }
+
+    /// `self.thread_prefix(event)`.
+    #[inline]
+    fn thread_prefix(&self, arg: &mut Arg<'_, 'py>) -> PyResult<()> {
+        let py = self.py();
+        match self.hooks {
+            Some(event) => arg.object(self.action.call_method1(pyo3::intern!(py, "thread_prefix"), (event,))?),
+            None => arg.build(py, |out| push_thread_prefix(self.options, py, self.event.threading_support, out)),
+        }
+    }
+
+    /// `self.filename_prefix(event)`.
+    #[inline]
+    fn filename_prefix(&self, arg: &mut Arg<'_, 'py>) -> PyResult<()> {
+        let py = self.py();
+        match self.hooks {
+            Some(event) => arg.object(self.action.call_method1(pyo3::intern!(py, "filename_prefix"), (event,))?),
+            None => {
+                let facts = self.facts()?;
+                arg.build(py, |out| push_filename_prefix(self.options, &facts.filename, &facts.lineno, out))
+            }
+        }
+    }
+
+    /// `self.filename_prefix()`: the blank column of continuation rows.
+    fn blank_filename_prefix(&self, arg: &mut Arg<'_, 'py>) -> PyResult<()> {
+        let py = self.py();
+        match self.hooks {
+            Some(_) => arg.object(self.action.call_method0(pyo3::intern!(py, "filename_prefix"))?),
+            None => arg.build(py, |out| {
+                push_blank_filename_prefix(self.options, out);
+                Ok(())
+            }),
+        }
+    }
+
+    /// `self.try_repr(value)`, or `self.try_str(value)` for a detached event.
+    #[inline]
+    fn value(&self, arg: &mut Arg<'_, 'py>, value: &Bound<'py, PyAny>) -> PyResult<()> {
+        let py = self.py();
+        let detached = self.event.detached;
+        match self.hooks {
+            Some(_) => {
+                let name = if detached { pyo3::intern!(py, "try_str") } else { pyo3::intern!(py, "try_repr") };
+                arg.object(self.action.call_method1(name, (value,))?)
+            }
+            None => arg.build(py, |out| push_value(self.action, self.options, Value { object: value, detached }, out)),
+        }
+    }
+
+    /// `self.try_source(event, full=True)`.
+    fn full_source(&self, arg: &mut Arg<'_, 'py>) -> PyResult<()> {
+        let py = self.py();
+        match self.hooks {
+            Some(event) => {
+                let full = PyDict::new(py);
+                full.set_item(pyo3::intern!(py, "full"), true)?;
+                arg.object(self.action.call_method(pyo3::intern!(py, "try_source"), (event,), Some(&full))?)
+            }
+            None => {
+                let source = self.event.get(py, Field::Fullsource)?;
+                arg.build(py, |out| push_source(self.options, &source, &self.facts()?.filename, out))
+            }
+        }
+    }
+
+    /// `self.try_source(event).strip()`.
+    fn stripped_source(&self, arg: &mut Arg<'_, 'py>) -> PyResult<()> {
+        let py = self.py();
+        match self.hooks {
+            Some(event) => {
+                let source = self.action.call_method1(pyo3::intern!(py, "try_source"), (event,))?;
+                arg.object(source.call_method0(pyo3::intern!(py, "strip"))?)
+            }
+            None => arg.build(py, |out| push_stripped_source(self.options, self.event, self.facts()?, out)),
+        }
+    }
+
+    /// Writes a row: formatted into `out`, or in hook mode given to `output`.
+    #[inline]
+    fn row(
+        &self,
+        out: &mut String,
+        template: &Template,
+        colour: &str,
+        argument: impl FnMut(usize, &mut Arg<'_, 'py>) -> PyResult<()>,
+    ) -> PyResult<()> {
+        match self.hooks {
+            Some(_) => template.output(self.action, colour, argument),
+            None => template.format(out, colour, argument),
+        }
     }
 }
 
@@ -651,86 +810,56 @@ impl<'py> Facts<'py> {
     }
 }
 
-/// `pid_prefix() + thread_prefix(event)`; returns where it is in `out`, for rows that repeat it.
-fn push_row_owner(
-    py: Python<'_>,
-    options: &Options,
-    event: &EventData,
-    out: &mut String,
-) -> PyResult<std::ops::Range<usize>> {
-    let start = out.len();
-    push_pid_prefix(options, py, out)?;
-    push_thread_prefix(options, py, event.threading_support, out)?;
-    Ok(start..out.len())
-}
-
-/// The start of an event row: owner, filename prefix, then the kind column. Returns where the owner is.
-fn push_row_start(
-    py: Python<'_>,
-    options: &Options,
-    event: &EventData,
-    facts: &Facts<'_>,
-    out: &mut String,
-) -> PyResult<std::ops::Range<usize>> {
-    let owner = push_row_owner(py, options, event, out)?;
-    push_location_and_kind(options, event, facts, out)?;
-    Ok(owner)
-}
-
-/// The part of an event row's start after the owner: filename prefix, then the kind column.
-fn push_location_and_kind(options: &Options, event: &EventData, facts: &Facts<'_>, out: &mut String) -> PyResult<()> {
-    push_filename_prefix(options, &facts.filename, &facts.lineno, out)?;
-    out.push_str(&options.palette.kind);
-    push_left_aligned(out, event.kind.name(), 9);
-    out.push(' ');
-    Ok(())
-}
-
-/// The start of a continuation row: the owner, a blank filename column, then `label` in the kind column.
-fn push_continuation_start(options: &Options, owner: &str, colour: &str, label: &str, out: &mut String) {
-    out.push_str(owner);
-    push_blank_filename_prefix(options, out);
-    out.push_str(colour);
-    push_left_aligned(out, label, 9);
-    out.push(' ');
-}
-
 /// CodePrinter: the (full) source of the event, one row per line, then the value of returns and exceptions.
-fn code_rows(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, out: &mut String) -> PyResult<()> {
-    let py = action.py();
-    let palette = &options.palette;
-    let mut source = String::new();
-    let facts = Facts::of(py, event)?;
-    push_source(options, &event.get(py, Field::Fullsource)?, &facts.filename, &mut source)?;
-    let lines = text::splitlines(&source);
-    let colour = &palette.events[event.kind as usize];
-    let first_line = lines.first().copied().ok_or_else(|| PyValueError::new_err("empty source"))?;
-    let row_end = |out: &mut String, line: &str| {
-        out.push_str(colour);
-        out.push_str(line);
-        out.push_str(&palette.reset);
-        out.push('\n');
+fn code_rows(printing: &Printing<'_, '_>, out: &mut String) -> PyResult<()> {
+    let py = printing.py();
+    let event = printing.event;
+    let hooked = printing.hooked();
+    let source = Cell::of(py, hooked, |arg| printing.full_source(arg))?;
+    let lines: Vec<Cell<'_, '_>> = match &source {
+        Cell::Text(source) => text::splitlines(source).into_iter().map(|line| Cell::Text(line.into())).collect(),
+        Cell::Object(source) => source
+            .call_method0(pyo3::intern!(py, "splitlines"))?
+            .try_iter()?
+            .map(|line| line.map(Cell::Object))
+            .collect::<PyResult<_>>()?,
     };
-    let owner_range = push_row_start(py, options, event, &facts, out)?;
-    let has_more_rows = lines.len() > 1 || matches!(event.kind, Kind::Return | Kind::Exception);
-    // Copied only when more rows repeat it (`String::new` does not allocate).
-    let owner = if has_more_rows { out[owner_range].to_owned() } else { String::new() };
-    row_end(out, first_line);
-    // Decorated definitions: '|' marks the middle lines and '*' the last one.
-    for (index, line) in lines.iter().enumerate().skip(1) {
-        let label = if index + 1 == lines.len() { "   *" } else { "   |" };
-        push_continuation_start(options, &owner, &palette.kind, label, out);
-        row_end(out, line);
+    let first_line = lines.first().ok_or_else(|| PyIndexError::new_err("list index out of range"))?;
+    let pid = Cell::of(py, hooked, |arg| printing.pid_prefix(arg))?;
+    let thread = Cell::of(py, hooked, |arg| printing.thread_prefix(arg))?;
+    let templates = printing.templates();
+    let colour = &printing.options.palette.events[event.kind as usize];
+    let kind = event.kind.name();
+    printing.row(out, &templates.code_row, colour, |number, arg| match number {
+        0 => arg.cell(py, &pid),
+        1 => arg.cell(py, &thread),
+        2 => printing.filename_prefix(arg),
+        3 => arg.push(py, kind),
+        _ => arg.cell(py, first_line),
+    })?;
+    if lines.len() > 1 {
+        // Decorated definitions: '|' marks the middle lines and '*' the last one.
+        let blank = Cell::of(py, hooked, |arg| printing.blank_filename_prefix(arg))?;
+        for (index, line) in lines.iter().enumerate().skip(1) {
+            let label = if index + 1 == lines.len() { "   *" } else { "   |" };
+            printing.row(out, &templates.code_row, colour, |number, arg| match number {
+                0 => arg.cell(py, &pid),
+                1 => arg.cell(py, &thread),
+                2 => arg.cell(py, &blank),
+                3 => arg.push(py, label),
+                _ => arg.cell(py, line),
+            })?;
+        }
     }
     if matches!(event.kind, Kind::Return | Kind::Exception) {
-        push_continuation_start(options, &owner, &palette.cont, "...", out);
-        out.push_str(colour);
-        out.push_str(event.kind.name());
-        out.push_str(" value: ");
-        out.push_str(&palette.normal);
-        push_value(action, options, Value { object: event.arg.bind(py), detached: event.detached }, out)?;
-        out.push_str(&palette.reset);
-        out.push('\n');
+        printing.row(out, &templates.code_value_row, colour, |number, arg| match number {
+            0 => arg.cell(py, &pid),
+            1 => arg.cell(py, &thread),
+            2 => printing.blank_filename_prefix(arg),
+            3 => arg.push(py, "..."),
+            4 => arg.push(py, kind),
+            _ => printing.value(arg, event.arg.bind(py)),
+        })?;
     }
     Ok(())
 }
@@ -758,10 +887,10 @@ fn drop_finished_calls(stack: &CallStack, frame: &Bound<'_, PyFrame>, is_call: b
 
 /// CallPrinter: one row per event, indented by the call stack of the thread (kept in the class's
 /// `locals`, as hunter does); calls show their arguments, returns and exceptions their value.
-fn call_row(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, out: &mut String) -> PyResult<()> {
-    let py = action.py();
-    let palette = &options.palette;
-    let stack = thread_stack(action, options)?;
+fn call_row(printing: &Printing<'_, '_>, out: &mut String) -> PyResult<()> {
+    let py = printing.py();
+    let event = printing.event;
+    let stack = thread_stack(printing.action, printing.options)?;
     let stack = stack.get();
     let kind = event.kind;
     let builtin = event.builtin;
@@ -773,78 +902,46 @@ fn call_row(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, out
         }
     }
     if kind == Kind::Line {
-        push_row_owner(py, options, event, out)?;
-        return push_line_row(py, options, event, stack.len(py), out);
+        return line_row(printing, stack, out);
     }
-    let facts = Facts::of(py, event)?;
+    let facts = printing.facts()?;
     let (module, function) = (&facts.module, &facts.function);
-    if is_python_call {
-        stack.push(py, module, function, event.frame().map(|frame| frame.as_any(py).as_ptr() as usize));
-    }
-    push_row_start(py, options, event, &facts, out)?;
-    let depth = stack.len(py);
-    let colour = &palette.events[kind as usize];
-    let module_and_function = |out: &mut String| -> PyResult<()> {
-        push_str_of(out, module)?;
-        out.push('.');
-        push_str_of(out, function)
-    };
-    let value = || Value { object: event.arg.bind(py), detached: event.detached };
-    let indent = depth.saturating_sub(1);
-    match (kind, builtin) {
-        (Kind::Call, true) => {
-            push_spaces(out, INDENT_WIDTH * indent);
-            out.push_str(colour);
-            out.push_str(" >");
-            out.push_str(&palette.builtin);
-            out.push(' ');
-            module_and_function(out)?;
-            out.push_str(": ");
-            push_stripped_source(options, event, &facts, out)?;
-        }
-        (Kind::Call, false) => {
-            push_spaces(out, INDENT_WIDTH * indent);
-            out.push_str(colour);
-            out.push_str("=>");
-            out.push_str(&palette.normal);
-            out.push(' ');
-            push_str_of(out, function)?;
-            out.push('(');
-            push_arguments(action, options, event, out)?;
-            out.push_str(colour);
-            out.push_str(&palette.normal);
-            out.push(')');
-        }
-        (Kind::Exception, true) | (Kind::Return, true) => {
-            push_spaces(out, INDENT_WIDTH * indent);
-            out.push_str(colour);
-            out.push_str(if kind == Kind::Exception { " ! " } else { " <" });
-            out.push_str(&palette.builtin);
-            if kind == Kind::Return {
-                out.push(' ');
-            }
-            module_and_function(out)?;
-        }
-        (Kind::Exception, false) | (Kind::Return, false) => {
-            push_spaces(out, INDENT_WIDTH * indent);
-            out.push_str(colour);
-            out.push_str(if kind == Kind::Exception { " !" } else { "<=" });
-            out.push_str(&palette.normal);
-            out.push(' ');
-            push_str_of(out, function)?;
-            out.push_str(": ");
-            out.push_str(&palette.reset);
-            push_value(action, options, value(), out)?;
-            out.push('\n');
-            if kind == Kind::Return {
-                stack.pop_returning(py, module, function)?;
-            }
-            return Ok(());
-        }
+    let templates = printing.templates();
+    let template = match (kind, builtin) {
+        (Kind::Call, true) => &templates.call_builtin_row,
+        (Kind::Call, false) => &templates.call_row,
+        (Kind::Exception, true) => &templates.exception_builtin_row,
+        (Kind::Exception, false) => &templates.exception_row,
+        (Kind::Return, true) => &templates.return_builtin_row,
+        (Kind::Return, false) => &templates.return_row,
         (Kind::Line, _) => unreachable!("line rows are done above"),
+    };
+    let value = event.arg.bind(py);
+    let colour = &printing.options.palette.events[kind as usize];
+    printing.row(out, template, colour, |number, arg| match (number, builtin, kind) {
+        (0, ..) => printing.pid_prefix(arg),
+        (1, ..) => printing.thread_prefix(arg),
+        (2, ..) => printing.filename_prefix(arg),
+        (3, ..) => {
+            // After the prefixes and before the rest, as hunter pushes.
+            if is_python_call {
+                stack.push(py, module, function, event.frame().map(|frame| frame.as_any(py).as_ptr() as usize));
+            }
+            arg.push(py, kind.name())
+        }
+        (4, ..) => push_indentation(py, arg, stack.len(py).saturating_sub(1)),
+        (5, true, _) => arg.object(module.clone()),
+        (6, true, _) => arg.object(function.clone()),
+        (7, true, _) => printing.stripped_source(arg),
+        (5, false, _) => arg.object(function.clone()),
+        (6, false, Kind::Call) => arg.build(py, |out| push_arguments(printing, out)),
+        (6, false, Kind::Exception) => printing.value(arg, value),
+        (6, false, _) => arg.push(py, ": "),
+        _ => printing.value(arg, value),
+    })?;
+    if kind == Kind::Return && !builtin {
+        stack.pop_returning(py, module, function)?;
     }
-    out.push_str(&palette.reset);
-    out.push('\n');
     Ok(())
 }
 
@@ -866,52 +963,84 @@ struct LineRow {
 /// start over instead of growing the cache forever.
 const LINE_ROWS_KEPT: usize = 4096;
 
-/// A CallPrinter line row after its owner prefix. Most events are lines and a line's columns and source
-/// never change, so for live events they are formatted once and reused.
-fn push_line_row(py: Python<'_>, options: &Options, event: &EventData, depth: usize, out: &mut String) -> PyResult<()> {
-    let reset = &options.palette.reset;
-    let format = |columns: &mut String, source: &mut String| -> PyResult<()> {
-        let facts = Facts::of(py, event)?;
-        push_location_and_kind(options, event, &facts, columns)?;
-        columns.push_str(reset);
-        push_stripped_source(options, event, &facts, source)
+/// A CallPrinter line row (the `LINE_ROW` format: owner, location and kind columns, indentation, source).
+/// Most events are lines and a line's columns and source never change, so for live events they are
+/// formatted once and reused.
+fn line_row<'py>(printing: &Printing<'_, 'py>, stack: &CallStack, out: &mut String) -> PyResult<()> {
+    let py = printing.py();
+    let template = &printing.templates().line_row;
+    let kind = printing.event.kind.name();
+    let depth = stack.len(py);
+    let mut owner_and_location = |number: usize, arg: &mut Arg<'_, 'py>| match number {
+        0 => printing.pid_prefix(arg),
+        1 => printing.thread_prefix(arg),
+        2 => printing.filename_prefix(arg),
+        _ => arg.push(py, kind),
+    };
+    if printing.hooked() {
+        return printing.row(out, template, "", |number, arg| match number {
+            0..=3 => owner_and_location(number, arg),
+            4 => push_indentation(py, arg, depth),
+            _ => printing.stripped_source(arg),
+        });
+    }
+    template.format_part(out, "", 0..2, &mut owner_and_location)?;
+    let mut format = |columns: &mut String, source: &mut String| -> PyResult<()> {
+        template.format_part(columns, "", 2..4, &mut owner_and_location)?;
+        push_stripped_source(printing.options, printing.event, printing.facts()?, source)
     };
     let push = |out: &mut String, columns: &str, source: &str| {
         out.push_str(columns);
-        push_spaces(out, INDENT_WIDTH * depth);
-        out.push_str(source);
-        out.push_str(reset);
-        out.push('\n');
+        template.format_part(out, "", 4..6, |number, arg| match number {
+            4 => push_indentation(py, arg, depth),
+            _ => arg.push(py, source),
+        })
     };
-    let Some((code, globals, lineno)) = event.live_line(py) else {
+    let options = printing.options;
+    let Some((code, globals, lineno)) = printing.event.live_line(py) else {
         let (mut columns, mut source) = (String::new(), String::new());
         format(&mut columns, &mut source)?;
-        push(out, &columns, &source);
-        return Ok(());
+        return push(out, &columns, &source);
     };
     // Taken out while in use: a row formatted by a re-entrant event (a repr_func that prints) is not kept.
     let mut rows = options.line_rows.replace(py, LineRows::default());
     let key = (GilRc::as_ptr(code) as usize, lineno);
-    if let Some(row) = rows.get(&key).filter(|row| row.globals.is(&globals)) {
+    let pushed = if let Some(row) = rows.get(&key).filter(|row| row.globals.is(&globals)) {
         let (columns, source) = row.text.split_at(row.source_start);
-        push(out, columns, source);
+        push(out, columns, source)
     } else {
         let (mut columns, mut source) = (String::new(), String::new());
-        if let Err(error) = format(&mut columns, &mut source) {
-            options.line_rows.replace(py, rows);
-            return Err(error);
+        match format(&mut columns, &mut source) {
+            Ok(()) => {
+                let pushed = push(out, &columns, &source);
+                let source_start = columns.len();
+                columns.push_str(&source);
+                let row = LineRow {
+                    _code: code.clone_ref(py),
+                    globals: globals.unbind(),
+                    text: columns.into(),
+                    source_start,
+                };
+                if rows.len() >= LINE_ROWS_KEPT {
+                    rows.clear();
+                }
+                rows.insert(key, row);
+                pushed
+            }
+            Err(error) => Err(error),
         }
-        push(out, &columns, &source);
-        let source_start = columns.len();
-        columns.push_str(&source);
-        let row = LineRow { _code: code.clone_ref(py), globals: globals.unbind(), text: columns.into(), source_start };
-        if rows.len() >= LINE_ROWS_KEPT {
-            rows.clear();
-        }
-        rows.insert(key, row);
-    }
+    };
     options.line_rows.replace(py, rows);
-    Ok(())
+    pushed
+}
+
+/// CallPrinter's indentation for `depth` levels.
+#[inline]
+fn push_indentation<'py>(py: Python<'py>, arg: &mut Arg<'_, 'py>, depth: usize) -> PyResult<()> {
+    arg.build(py, |out| {
+        push_spaces(out, INDENT_WIDTH * depth);
+        Ok(())
+    })
 }
 
 /// Hashes the `(address, line)` keys of the line rows with a multiplication per word: SipHash, the
@@ -982,27 +1111,22 @@ fn thread_stack<'py>(action: &Bound<'py, PyAny>, options: &Options) -> PyResult<
 }
 
 /// `name=value, ...` for every parameter, values from the frame's locals (`?` for a missing one).
-fn push_arguments(action: &Bound<'_, PyAny>, options: &Options, event: &EventData, out: &mut String) -> PyResult<()> {
-    let py = action.py();
-    let palette = &options.palette;
+fn push_arguments(printing: &Printing<'_, '_>, out: &mut String) -> PyResult<()> {
+    let py = printing.py();
     let mut first = true;
-    event.for_each_argument(py, |argument, value| {
+    printing.event.for_each_argument(py, |argument, value| {
         if !std::mem::take(&mut first) {
             out.push_str(", ");
         }
-        let name = argument.name.bind(py);
         let value = match value {
             Some(value) => value,
             None => missing(py)?.clone(),
         };
-        out.push_str(&palette.vars);
-        out.push_str(argument.prefix);
-        out.push_str(&palette.vars_name);
-        out.push_str(&name.to_string_lossy());
-        out.push_str(&palette.vars);
-        out.push('=');
-        out.push_str(&palette.reset);
-        push_value(action, options, Value { object: &value, detached: event.detached }, out)
+        printing.templates().argument.format(out, "", |number, arg| match number {
+            0 => arg.push(py, argument.prefix),
+            1 => arg.push(py, &argument.name.bind(py).to_string_lossy()),
+            _ => printing.value(arg, &value),
+        })
     })
 }
 
@@ -1014,8 +1138,9 @@ fn missing(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
         .bind(py))
 }
 
-/// Runs a native printer on `event` when `action` is one whose `__call__` no Python subclass overrides.
-/// Returns None for any other action (the caller calls it with a Python `Event`).
+/// Runs a native printer on `event` when `action` is one whose `__call__` no Python subclass overrides and
+/// that replaces none of the hooks (see [`rows`]). Returns None for any other action (the caller calls it
+/// with a Python `Event`).
 pub fn print_natively(action: &Bound<'_, PyAny>, event: &EventRef<'_>) -> Option<PyResult<()>> {
     let py = action.py();
     // Python subclasses inherit the slot unless they define `__call__` (then it is `slot_tp_call`).
@@ -1025,7 +1150,14 @@ pub fn print_natively(action: &Bound<'_, PyAny>, event: &EventRef<'_>) -> Option
         return None;
     }
     let printer = action.cast::<NativeStreamAction>().ok()?;
-    Some(NativeStreamAction::print(printer, event.data))
+    let options = match NativeStreamAction::options(printer) {
+        Ok(options) => options,
+        Err(error) => return Some(Err(error)),
+    };
+    if options.hooked {
+        return None;
+    }
+    Some(NativeStreamAction::print(printer, &options, event.data, None))
 }
 
 #[pymethods]
@@ -1061,8 +1193,9 @@ impl NativeStreamAction {
                 event.repr().map(|r| r.to_string()).unwrap_or_default()
             ))
         })?;
-        let event = event.try_borrow()?;
-        Self::print(slf, &event.data)
+        let options = Self::options(slf)?;
+        let data = event.try_borrow()?;
+        Self::print(slf, &options, &data.data, Some(event.as_any()))
     }
 
     /// Safely call `self.repr_func(obj)`, trimmed to `self.repr_limit`; failures get a coloured marker.

@@ -4,8 +4,9 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyFrame;
 
-use super::{other_colour, push_filename_prefix, push_row_owner, push_str_of, text, Facts, Options};
-use crate::event::{parent_frame, EventData};
+use super::rows::{self, Cell};
+use super::{other_colour, push_str_of, text, Palette, Printing};
+use crate::event::parent_frame;
 
 /// StackPrinter's own options: `depth`, `limit` and the colours of its rows that no other printer uses.
 pub struct StackOptions {
@@ -40,71 +41,128 @@ impl StackOptions {
     }
 }
 
-pub fn stack_row(
-    py: Python<'_>,
-    options: &Options,
-    stack: &StackOptions,
-    event: &EventData,
-    out: &mut String,
-) -> PyResult<()> {
-    let palette = &options.palette;
-    push_row_owner(py, options, event, out)?;
-    let facts = Facts::of(py, event)?;
-    let filename_start = out.len();
-    push_filename_prefix(options, &facts.filename, &facts.lineno, out)?;
-    text::rstrip_from(out, filename_start);
-    out.push_str(&palette.cont);
-    out.push(':');
-    out.push_str(&stack.bright);
-    out.push_str(&stack.fore_blue);
-    push_str_of(out, &facts.function)?;
+/// The row: in hook mode hunter builds it as a format string with the function and callers written in and
+/// the colours as `{NAME}` fields, and gives it to `output` with the pid, thread and location prefixes.
+pub fn stack_row(printing: &Printing<'_, '_>, stack: &StackOptions, out: &mut String) -> PyResult<()> {
+    let py = printing.py();
+    let event = printing.event;
+    let hooked = printing.hooked();
+    let pid = Cell::of(py, hooked, |arg| printing.pid_prefix(arg))?;
+    let thread = Cell::of(py, hooked, |arg| printing.thread_prefix(arg))?;
+    let location = Cell::of(py, hooked, |arg| printing.filename_prefix(arg))?;
+    let location = match location {
+        Cell::Text(text) => {
+            let mut text = text.into_owned();
+            text::rstrip_from(&mut text, 0);
+            Cell::Text(text.into())
+        }
+        Cell::Object(location) => Cell::Object(location.call_method0(pyo3::intern!(py, "rstrip"))?),
+    };
+    let colours = if hooked { Colours::Fields } else { Colours::Palette(&printing.options.palette, stack) };
+    // Hook mode builds the format string; natively the row goes straight after the prefixes.
+    let mut format = String::new();
+    let row = if hooked {
+        format.push_str("{}{}{}");
+        &mut format
+    } else {
+        for cell in [&pid, &thread, &location] {
+            if let Cell::Text(text) = cell {
+                out.push_str(text);
+            }
+        }
+        out
+    };
+    colours.push(row, "CONT");
+    row.push(':');
+    colours.push(row, "BRIGHT");
+    colours.push(row, "fore(BLUE)");
+    push_str_of(row, &printing.facts()?.function)?;
     let caller = match event.frame() {
         Some(frame) => parent_frame(frame.as_any(py))?,
         None => None,
     };
-    let Some(caller) = caller else {
-        out.push(' ');
-        out.push_str(&palette.kind);
-        out.push_str("<= ");
-        out.push_str(&stack.bright);
-        out.push_str(&stack.fore_yellow);
-        out.push_str("no frames available ");
-        out.push_str(&palette.normal);
-        out.push_str(if event.detached { "(detached=True)" } else { "(detached=False)" });
-        out.push_str(&palette.reset);
-        out.push('\n');
-        return Ok(());
-    };
-    // The arrow after the function shows even when `depth` shows no caller.
-    push_arrow(options, out);
-    let mut caller = Some(caller);
-    for index in 0..stack.depth.unwrap_or(usize::MAX) {
-        let Some(current) = caller else { break };
-        if index > 0 {
-            push_arrow(options, out);
+    match caller {
+        None => {
+            row.push(' ');
+            colours.push(row, "KIND");
+            row.push_str("<= ");
+            colours.push(row, "BRIGHT");
+            colours.push(row, "fore(YELLOW)");
+            row.push_str("no frames available ");
+            colours.push(row, "NORMAL");
+            row.push_str(if event.detached { "(detached=True)" } else { "(detached=False)" });
         }
-        push_caller(options, stack, &current, out)?;
-        caller = parent_frame(&current)?;
+        Some(caller) => {
+            // The arrow after the function shows even when `depth` shows no caller.
+            push_arrow(&colours, row);
+            let mut caller = Some(caller);
+            for index in 0..stack.depth.unwrap_or(usize::MAX) {
+                let Some(current) = caller else { break };
+                if index > 0 {
+                    push_arrow(&colours, row);
+                }
+                push_caller(&colours, stack, &current, row)?;
+                caller = parent_frame(&current)?;
+            }
+        }
     }
-    out.push_str(&palette.reset);
-    out.push('\n');
+    colours.push(row, "RESET");
+    row.push('\n');
+    if hooked {
+        let arguments = [pid, thread, location].into_iter().map(|cell| match cell {
+            Cell::Object(object) => object,
+            Cell::Text(text) => pyo3::types::PyString::new(py, &text).into_any(),
+        });
+        rows::call_output(printing.action, &format, arguments.collect(), None)?;
+    }
     Ok(())
 }
 
+/// How the colours of the row are written: as their codes, or as the `{NAME}` fields of a format string.
+enum Colours<'a> {
+    Palette(&'a Palette, &'a StackOptions),
+    Fields,
+}
+
+impl Colours<'_> {
+    fn push(&self, out: &mut String, name: &str) {
+        let Colours::Palette(palette, stack) = self else {
+            out.push('{');
+            out.push_str(name);
+            out.push('}');
+            return;
+        };
+        out.push_str(match name {
+            "CONT" => &palette.cont,
+            "KIND" => &palette.kind,
+            "NORMAL" => &palette.normal,
+            "RESET" => &palette.reset,
+            "BRIGHT" => &stack.bright,
+            "fore(BLUE)" => &stack.fore_blue,
+            "fore(YELLOW)" => &stack.fore_yellow,
+            _ => "",
+        });
+    }
+}
+
 /// ` <= ` between the function and its callers.
-fn push_arrow(options: &Options, out: &mut String) {
+fn push_arrow(colours: &Colours<'_>, out: &mut String) {
     out.push(' ');
-    out.push_str(&options.palette.kind);
+    colours.push(out, "KIND");
     out.push_str("<=");
-    out.push_str(&options.palette.reset);
+    colours.push(out, "RESET");
     out.push(' ');
 }
 
 /// `path:lineno:function` of a calling frame (a frame object, or a stand-in read through its `f_*`
 /// attributes), the path cut to its last `limit` components.
-fn push_caller(options: &Options, stack: &StackOptions, frame: &Bound<'_, PyAny>, out: &mut String) -> PyResult<()> {
+fn push_caller(
+    colours: &Colours<'_>,
+    stack: &StackOptions,
+    frame: &Bound<'_, PyAny>,
+    out: &mut String,
+) -> PyResult<()> {
     let py = frame.py();
-    let palette = &options.palette;
     let code = match frame.cast::<PyFrame>() {
         Ok(frame) => crate::compat::frame_code_bound(frame).into_any(),
         Err(_) => frame.getattr(pyo3::intern!(py, "f_code"))?,
@@ -113,17 +171,17 @@ fn push_caller(options: &Options, stack: &StackOptions, frame: &Bound<'_, PyAny>
     let filename = super::as_text(&filename)?;
     let components: Vec<&str> = filename.split(std::path::MAIN_SEPARATOR_STR).collect();
     out.push_str(&components[slice_start(components.len(), stack.limit)..].join("/"));
-    out.push_str(&palette.cont);
+    colours.push(out, "CONT");
     out.push(':');
-    out.push_str(&palette.reset);
+    colours.push(out, "RESET");
     match frame.cast::<PyFrame>() {
         Ok(frame) => out.push_str(&crate::compat::frame_lineno(frame, false).to_string()),
         Err(_) => push_str_of(out, &frame.getattr(pyo3::intern!(py, "f_lineno"))?)?,
     }
-    out.push_str(&palette.cont);
+    colours.push(out, "CONT");
     out.push(':');
-    out.push_str(&stack.bright);
-    out.push_str(&stack.fore_blue);
+    colours.push(out, "BRIGHT");
+    colours.push(out, "fore(BLUE)");
     push_str_of(out, &code.getattr(pyo3::intern!(py, "co_name"))?)
 }
 

@@ -11,10 +11,9 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString};
 
-use super::{
-    push_continuation_start, push_location_and_kind, push_row_owner, push_str_of, push_value, Facts, Options, Value,
-};
-use crate::event::{EventData, Field, Kind};
+use super::rows::{Arg, Cell};
+use super::Printing;
+use crate::event::{Field, Kind};
 
 /// One expression of `VarsPrinter.names`.
 pub struct Expression {
@@ -145,18 +144,11 @@ fn eval(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
 
 /// VarsPrinter: `[expression => value]` for every expression whose names are all defined in the frame; the
 /// first row carries the location and kind, the others `...`.
-pub fn vars_rows(
-    action: &Bound<'_, PyAny>,
-    options: &Options,
-    expressions: &[Expression],
-    event: &EventData,
-    out: &mut String,
-) -> PyResult<()> {
-    let py = action.py();
-    let palette = &options.palette;
-    // Computed for every event, printed or not: the thread prefix records the thread as seen.
-    let mut owner = String::new();
-    push_row_owner(py, options, event, &mut owner)?;
+pub fn vars_rows(printing: &Printing<'_, '_>, expressions: &[Expression], out: &mut String) -> PyResult<()> {
+    let py = printing.py();
+    let event = printing.event;
+    let templates = printing.templates();
+    let prefixes = Prefixes::of(printing)?;
     let mut scope =
         Scope { locals: event.get(py, Field::Locals)?, globals: event.get(py, Field::Globals)?, namespace: None };
     let mut first = true;
@@ -172,111 +164,109 @@ pub fn vars_rows(
             Err(error) if error.is_instance_of::<PyException>(py) => Err(error),
             Err(error) => return Err(error),
         };
-        push_first_or_continuation(py, options, &owner, event, &mut first, out)?;
-        out.push_str(&palette.vars);
-        out.push('[');
-        out.push_str(&palette.vars_name);
-        push_str_of(out, expression.text.bind(py))?;
-        out.push(' ');
-        out.push_str(&palette.vars);
-        out.push_str("=> ");
-        out.push_str(&palette.reset);
-        match value {
-            Ok(value) => push_value(action, options, Value { object: &value, detached: event.detached }, out)?,
-            Err(error) => {
-                out.push_str(&palette.internal_failure);
-                out.push_str("FAILED EVAL: ");
-                out.push_str(&palette.internal_detail);
-                out.push_str(&error.value(py).repr()?.to_string_lossy());
-            }
-        }
-        push_row_end(options, out);
+        let shown = Cell::of(py, printing.hooked(), |arg| match &value {
+            Ok(value) => printing.value(arg, value),
+            Err(error) => arg.build(py, |out| {
+                templates.failed_eval.format(out, "", |_, arg| arg.object(error.value(py).clone().into_any()))
+            }),
+        })?;
+        let template = if first { &templates.vars_row } else { &templates.vars_more_row };
+        printing.row(out, template, "", |number, arg| match number {
+            0..=2 => prefixes.write(printing, first, number, arg),
+            3 if first => arg.push(py, event.kind.name()),
+            3 => arg.object(expression.text.bind(py).clone()),
+            4 if first => arg.object(expression.text.bind(py).clone()),
+            _ => arg.cell(py, &shown),
+        })?;
+        first = false;
     }
     Ok(())
 }
 
-/// The start of a row: the first of an event shows its location and kind, later ones `...`.
-fn push_first_or_continuation(
-    py: Python<'_>,
-    options: &Options,
-    owner: &str,
-    event: &EventData,
-    first: &mut bool,
-    out: &mut String,
-) -> PyResult<()> {
-    if *first {
-        *first = false;
-        out.push_str(owner);
-        push_location_and_kind(options, event, &Facts::of(py, event)?, out)
-    } else {
-        push_continuation_start(options, owner, &options.palette.cont, "...", out);
-        Ok(())
-    }
+/// The prefixes of an event's rows: pid and thread, and (hunter computes them all before the first row) in
+/// hook mode the location and the blank location of continuation rows.
+struct Prefixes<'py> {
+    pid: Cell<'static, 'py>,
+    thread: Cell<'static, 'py>,
+    location: Option<Cell<'static, 'py>>,
+    blank: Option<Cell<'static, 'py>>,
 }
 
-fn push_row_end(options: &Options, out: &mut String) {
-    out.push_str(&options.palette.vars);
-    out.push(']');
-    out.push_str(&options.palette.reset);
-    out.push('\n');
+impl<'py> Prefixes<'py> {
+    fn of(printing: &Printing<'_, 'py>) -> PyResult<Prefixes<'py>> {
+        let py = printing.py();
+        let hooked = printing.hooked();
+        Ok(Prefixes {
+            pid: Cell::of(py, hooked, |arg| printing.pid_prefix(arg))?,
+            thread: Cell::of(py, hooked, |arg| printing.thread_prefix(arg))?,
+            location: printing.up_front(|arg| printing.filename_prefix(arg))?,
+            blank: printing.up_front(|arg| printing.blank_filename_prefix(arg))?,
+        })
+    }
+
+    /// Argument `number` (0 to 2) of a first row of an event or of a continuation row.
+    fn write(&self, printing: &Printing<'_, 'py>, first: bool, number: usize, arg: &mut Arg<'_, 'py>) -> PyResult<()> {
+        let py = printing.py();
+        match (number, first, &self.location, &self.blank) {
+            (0, ..) => arg.cell(py, &self.pid),
+            (1, ..) => arg.cell(py, &self.thread),
+            (_, true, Some(location), _) => arg.cell(py, location),
+            (_, true, None, _) => printing.filename_prefix(arg),
+            (_, false, _, Some(blank)) => arg.cell(py, blank),
+            (_, false, _, None) => printing.blank_filename_prefix(arg),
+        }
+    }
 }
 
 /// VarsSnooper: `[name := value]` for each local new to the event's code, `[name : old => new]` for each
 /// changed one, sorted by name; what it has seen is kept in `stored_reprs` and forgotten on return.
-pub fn snooper_rows(
-    action: &Bound<'_, PyAny>,
-    options: &Options,
-    stored_reprs: &Bound<'_, PyAny>,
-    event: &EventData,
+pub fn snooper_rows<'py>(
+    printing: &Printing<'_, 'py>,
+    stored_reprs: &Bound<'py, PyAny>,
     out: &mut String,
 ) -> PyResult<()> {
-    let py = action.py();
-    let palette = &options.palette;
-    let mut owner = String::new();
-    push_row_owner(py, options, event, &mut owner)?;
+    let py = printing.py();
+    let event = printing.event;
+    let templates = printing.templates();
+    let prefixes = Prefixes::of(printing)?;
     let mut current = Vec::new();
     for (name, value) in items(&event.get(py, Field::Locals)?)? {
-        let mut text = String::new();
-        push_value(action, options, Value { object: &value, detached: event.detached }, &mut text)?;
-        current.push((name, text));
+        current.push((name, Cell::of(py, printing.hooked(), |arg| printing.value(arg, &value))?));
     }
     sort_by_name(&mut current)?;
     let code = event.get(py, Field::Code)?;
     let scope_key = if code.is_truthy()? { code } else { event.get(py, Field::Function)? };
     let scope = stored_reprs.get_item(&scope_key)?;
     let mut first = true;
-    for (name, text) in &current {
+    for (name, shown) in &current {
         let previous = match scope.cast_exact::<PyDict>() {
             Ok(scope) => scope.get_item(name)?,
             Err(_) => Some(scope.call_method1("get", (name,))?),
         }
         .filter(|previous| !previous.is_none());
         if let Some(previous) = &previous {
-            if same_text(previous, text)? {
+            if same_value(previous, shown)? {
                 continue;
             }
         }
-        scope.set_item(name, text)?;
-        push_first_or_continuation(py, options, &owner, event, &mut first, out)?;
-        out.push_str(&palette.vars);
-        out.push('[');
-        out.push_str(&palette.vars_name);
-        push_str_of(out, name)?;
-        out.push(' ');
-        out.push_str(&palette.vars);
-        match &previous {
-            None => out.push_str(":= "),
-            Some(previous) => {
-                out.push_str(": ");
-                out.push_str(&palette.reset);
-                push_str_of(out, previous)?;
-                out.push_str(&palette.vars);
-                out.push_str(" => ");
-            }
+        match shown {
+            Cell::Text(text) => scope.set_item(name, text.as_ref())?,
+            Cell::Object(shown) => scope.set_item(name, shown)?,
         }
-        out.push_str(&palette.reset);
-        out.push_str(text);
-        push_row_end(options, out);
+        let template = match (&previous, first) {
+            (None, true) => &templates.snoop_new_row,
+            (None, false) => &templates.snoop_new_more_row,
+            (Some(_), true) => &templates.snoop_changed_row,
+            (Some(_), false) => &templates.snoop_changed_more_row,
+        };
+        printing.row(out, template, "", |number, arg| match (number, &previous) {
+            (0..=2, _) => prefixes.write(printing, first, number, arg),
+            (3, _) => arg.push(py, if first { event.kind.name() } else { "..." }),
+            (4, _) => arg.object(name.clone()),
+            (5, Some(previous)) => arg.object(previous.clone()),
+            _ => arg.cell(py, shown),
+        })?;
+        first = false;
     }
     if event.kind == Kind::Return {
         stored_reprs.call_method1("pop", (scope_key, py.None()))?;
@@ -294,7 +284,7 @@ fn items<'py>(mapping: &Bound<'py, PyAny>) -> PyResult<Vec<(Bound<'py, PyAny>, B
 }
 
 /// `sorted()` by name: Python's `<`, which for strings is the order of their code points (and of their UTF-8).
-fn sort_by_name(entries: &mut [(Bound<'_, PyAny>, String)]) -> PyResult<()> {
+fn sort_by_name(entries: &mut [(Bound<'_, PyAny>, Cell<'_, '_>)]) -> PyResult<()> {
     let mut failure = None;
     entries.sort_by(|(a, _), (b, _)| {
         if let (Some(a), Some(b)) = (as_str(a), as_str(b)) {
@@ -321,8 +311,13 @@ fn as_str<'a>(name: &'a Bound<'_, PyAny>) -> Option<&'a str> {
     name.cast::<PyString>().ok()?.to_str().ok()
 }
 
-/// `previous == text`, without making a Python string of `text` when `previous` is one.
-fn same_text(previous: &Bound<'_, PyAny>, text: &str) -> PyResult<bool> {
+/// `previous == shown`, without making a Python string of a native text when `previous` is one.
+fn same_value(previous: &Bound<'_, PyAny>, shown: &Cell<'_, '_>) -> PyResult<bool> {
+    let text = match shown {
+        // hunter shows a change when `previous != shown`.
+        Cell::Object(shown) => return Ok(!previous.ne(shown)?),
+        Cell::Text(text) => text.as_ref(),
+    };
     if let Ok(previous) = previous.cast_exact::<PyString>() {
         if let Ok(previous) = previous.to_str() {
             return Ok(previous == text);
