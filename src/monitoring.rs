@@ -372,12 +372,35 @@ unsafe extern "C" fn on_raise(
 
 /// STOP_ITERATION is a local event (the end of a `for` loop or `yield from` over a generator), so code that
 /// can never match switches it off like LINE.
+///
+/// settrace never reports the one at the end of a `for` loop (END_FOR): its line tracing keeps FOR_ITER
+/// instrumented, and that instruction's generic path steps over END_FOR when a generator is exhausted. So those
+/// locations are switched off at once; only `yield from` and `await` (END_SEND) deliver the event.
 unsafe extern "C" fn on_stop_iteration(
     slf: *mut ffi::PyObject,
     args: *mut *mut ffi::PyObject,
     n: ffi::Py_ssize_t,
 ) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls callbacks attached, with `n` arguments in `args` (code, offset, exception).
+    let py = unsafe { Python::assume_attached() };
+    let (code, offset) = unsafe { (argument(args, n, 0), offset(argument(args, n, 1))) };
+    if let (Some(site), Some(offset)) = (unsafe { EventSite::of_running_code(code) }, offset) {
+        if ends_for_loop(py, site.code(py), offset) {
+            return new_disable(py);
+        }
+    }
     unsafe { deliver_raised(slf, args, n, Disable::Allowed) }
+}
+
+/// Whether the instruction at byte `offset` of `code` is END_FOR. An error (no info for the code) says no, and
+/// the event reports it.
+fn ends_for_loop(py: Python<'_>, code: Borrowed<'_, '_, pyo3::types::PyCode>, offset: c_int) -> bool {
+    let Some(end_for) = compat::end_for_opcode(py) else { return false };
+    // SAFETY: `code` is the running code of this callback, alive for its duration.
+    let Ok(info) = (unsafe { CodeInfo::of_code(py, code) }) else { return false };
+    let Ok(co_code) = info.co_code(py, &code) else { return false };
+    let Ok(bytes) = co_code.cast::<pyo3::types::PyBytes>() else { return false };
+    usize::try_from(offset).ok().and_then(|offset| bytes.as_bytes().get(offset)) == Some(&end_for)
 }
 
 unsafe extern "C" fn on_line(

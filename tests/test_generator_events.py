@@ -1,0 +1,34 @@
+"""The events of loops over generators are the same on both backends as with hunter 3.9.0 (issue: the
+sys.monitoring backend reported an `exception` event for the StopIteration ending a `for` loop over a generator,
+from the second run of the loop on, which settrace never reports)."""
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+import reference
+
+SCRIPT = str(Path(__file__).parent / 'samples' / 'generator_loops.py')
+BACKENDS = ['settrace', 'monitoring'] if sys.version_info >= (3, 12) else ['settrace']
+
+
+def masked(text):
+    return re.sub(r' at 0x[0-9a-f]+', ' at 0xADDR', text)
+
+
+@pytest.mark.parametrize('kind', ['exception', 'return'])
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_generator_loops_report_what_hunter_reports(backend, kind):
+    python = reference.require_reference_python()
+    expected = reference.run_python(python, f'import runpy, sys; sys.argv = ["x", {kind!r}]; runpy.run_path({SCRIPT!r}, run_name="__main__")')
+    ours = reference.run_python(
+        sys.executable,
+        f'import runpy, sys; sys.argv = ["x", {kind!r}]; runpy.run_path({SCRIPT!r}, run_name="__main__")',
+        env={'PYTHONHUNTERBACKEND': backend},
+    )
+    assert expected.returncode == 0, expected.stderr
+    assert ours.returncode == 0, ours.stderr
+    assert masked(ours.stdout) == masked(expected.stdout)
+    assert ours.stdout.count('\n') >= 5
