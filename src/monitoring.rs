@@ -20,7 +20,7 @@
 //! Monitoring is process-wide, while settrace is per thread: events of threads that settrace would not
 //! trace are dropped by `TracedThreads`.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::os::raw::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -93,59 +93,67 @@ impl Backend {
     }
 }
 
-/// The threads a monitoring tracer delivers events of: the one that started it, and those that
-/// `threading.settrace` admitted (threads started afterwards, as settrace would trace them).
+/// The threads a monitoring tracer delivers events of, as settrace would: each thread has one installed
+/// tracer, the latest one started on it (or admitted by `threading.settrace` when the thread started), and a
+/// tracer that stops puts back, on the thread that stops it, the one it replaced there. So a handler that
+/// starts another tracer sees the same events on both backends.
 ///
-/// Admission is recorded per thread (thread-local), by the tracer's session (its generation): a thread
-/// ident can be reused by a new thread once the old one is gone, a thread-local cannot.
+/// A thread records the session (generation) of its installed tracer in a thread-local: a thread ident can be
+/// reused by a new thread once the old one is gone, a thread-local cannot.
 pub struct TracedThreads {
     session: AtomicU64,
+    /// The session installed on the starting thread before this one, put back when this one stops there.
+    replaced: AtomicU64,
 }
 
 thread_local! {
-    /// The sessions whose events this thread delivers. Few at once: one per monitoring tool id at most.
-    static ADMITTED_SESSIONS: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+    /// The session of the tracer installed on this thread (0 for none).
+    static INSTALLED_SESSION: Cell<u64> = const { Cell::new(0) };
 }
-
-/// Bounds `ADMITTED_SESSIONS`: sessions of stopped tracers are evicted oldest first.
-const REMEMBERED_SESSIONS: usize = 8;
 
 impl Default for TracedThreads {
     fn default() -> Self {
-        TracedThreads { session: AtomicU64::new(0) }
+        TracedThreads { session: AtomicU64::new(0), replaced: AtomicU64::new(0) }
     }
 }
 
 impl TracedThreads {
-    /// A new tracing session, started by (and so admitting) the current thread.
+    /// A new tracing session, installed on the current thread in place of the one there.
     pub fn start(&self, _py: Python<'_>, session: u64) {
         self.session.store(session, Ordering::Relaxed);
-        self.admit_current_thread();
+        let replaced = INSTALLED_SESSION.try_with(|installed| installed.replace(session)).unwrap_or(0);
+        self.replaced.store(replaced, Ordering::Relaxed);
     }
 
+    /// Installs this session on the current thread (a thread `threading.settrace` admits).
     pub fn admit_current_thread(&self) {
         let session = self.session.load(Ordering::Relaxed);
-        let _ = ADMITTED_SESSIONS.try_with(|admitted| {
-            let mut admitted = admitted.borrow_mut();
-            if !admitted.contains(&session) {
-                if admitted.len() == REMEMBERED_SESSIONS {
-                    admitted.remove(0);
-                }
-                admitted.push(session);
-            }
-        });
+        let _ = INSTALLED_SESSION.try_with(|installed| installed.set(session));
     }
 
     /// Stops delivering this thread's events (as CPython uninstalls a settrace function that raised).
     pub fn dismiss_current_thread(&self) {
+        self.uninstall_current_thread(0);
+    }
+
+    /// The session stops: the current thread gets back the tracer it replaced, if this one is still installed.
+    pub fn stop(&self) {
+        self.uninstall_current_thread(self.replaced.load(Ordering::Relaxed));
+    }
+
+    fn uninstall_current_thread(&self, successor: u64) {
         let session = self.session.load(Ordering::Relaxed);
-        let _ = ADMITTED_SESSIONS.try_with(|admitted| admitted.borrow_mut().retain(|admitted| *admitted != session));
+        let _ = INSTALLED_SESSION.try_with(|installed| {
+            if installed.get() == session {
+                installed.set(successor);
+            }
+        });
     }
 
     #[inline]
     fn includes_current_thread(&self) -> bool {
         let session = self.session.load(Ordering::Relaxed);
-        ADMITTED_SESSIONS.try_with(|admitted| admitted.borrow().contains(&session)).unwrap_or(false)
+        INSTALLED_SESSION.try_with(|installed| installed.get() == session).unwrap_or(false)
     }
 }
 

@@ -607,6 +607,7 @@ impl Tracer {
         forget_running(py, slf);
         let (get_name, set_name, _) = this.hook_names();
         if let Some(tool_id) = this.tool_id.replace(py, None) {
+            this.threads.stop();
             monitoring::stop(py, tool_id)?;
         } else {
             this.restore_previous(slf, get_name, set_name)?;
