@@ -209,14 +209,16 @@ pub struct FrameWithCode {
 }
 
 impl FrameWithCode {
-    /// `known`: facts the caller has for what it believes is the frame's code (a trace callback's); used only
-    /// when they are that code's, else looked up.
-    pub fn new(frame: &Bound<'_, PyFrame>, known: Option<GilRc<CodeInfo>>) -> PyResult<Self> {
+    /// `known`: a code object the caller believes the frame runs (a trace callback's) and its facts; used only
+    /// when the frame runs that very code object (both are alive, so equal addresses are the same object),
+    /// else the frame's own code's facts are looked up.
+    pub fn new(
+        frame: &Bound<'_, PyFrame>,
+        known: Option<(Borrowed<'_, '_, PyCode>, GilRc<CodeInfo>)>,
+    ) -> PyResult<Self> {
         let code = frame_code(frame);
-        // SAFETY: the frame holds its code for the whole call.
-        let own = unsafe { CodeInfo::existing(code) };
         let info = match known {
-            Some(info) if own.is_some_and(|own| std::ptr::eq(own, &*info)) => info,
+            Some((known_code, info)) if known_code.as_ptr() == code.as_ptr() => info,
             _ => CodeInfo::shared(frame.py(), code)?,
         };
         Ok(FrameWithCode { frame: frame.clone().unbind(), info })
@@ -314,8 +316,8 @@ const GIVEN_FACTS: u16 = 1 << Slot::Code as u16
 const GIVEN_GLOBALS: u16 = 1 << Slot::Globals as u16;
 
 impl EventData {
-    /// An event for a running frame; `arg` may be NULL. `code_info` are the facts of the frame's code, when the
-    /// caller has them (checked).
+    /// An event for a running frame; `arg` may be NULL. `code_info`: the code object the caller believes the
+    /// frame runs, with its facts (checked).
     ///
     /// # Safety
     /// `arg` must be NULL or a live object.
@@ -330,7 +332,7 @@ impl EventData {
         calls: i64,
         threading_support: Option<bool>,
         line_tracing: bool,
-        code_info: Option<GilRc<CodeInfo>>,
+        code_info: Option<(Borrowed<'_, '_, PyCode>, GilRc<CodeInfo>)>,
     ) -> PyResult<EventData> {
         // SAFETY: the caller's invariant.
         let arg = unsafe { Bound::from_borrowed_ptr_or_opt(py, arg) }.map_or_else(|| py.None(), Bound::unbind);

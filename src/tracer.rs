@@ -561,7 +561,7 @@ impl Tracer {
                 this.threading_support,
                 // Only settrace's line tracing keeps the frame's line up to date.
                 !this.profiling_mode && this.backend.get(py) != Backend::Monitoring,
-                Some(code_info),
+                Some((site.code(py), code_info)),
             )
         }
         .map_err(|e| (e, handler.clone_ref(py), None))?;
