@@ -118,11 +118,12 @@ impl Default for TracedThreads {
 }
 
 impl TracedThreads {
-    /// A new tracing session, installed on the current thread in place of the one there.
-    pub fn start(&self, _py: Python<'_>, session: u64) {
+    /// A new tracing session, installed on the current thread in place of the one there (returned; 0 for none).
+    pub fn start(&self, _py: Python<'_>, session: u64) -> u64 {
         self.session.store(session, Ordering::Relaxed);
         let replaced = INSTALLED_SESSION.try_with(|installed| installed.replace(session)).unwrap_or(0);
         self.replaced.store(replaced, Ordering::Relaxed);
+        replaced
     }
 
     /// Installs this session on the current thread (a thread `threading.settrace` admits).
@@ -136,18 +137,25 @@ impl TracedThreads {
         self.uninstall_current_thread(0);
     }
 
-    /// The session stops: the current thread gets back the tracer it replaced, if this one is still installed.
-    pub fn stop(&self) {
-        self.uninstall_current_thread(self.replaced.load(Ordering::Relaxed));
+    /// The session stops: the current thread gets back the session it replaced (returned), if this one is still
+    /// installed there.
+    pub fn stop(&self) -> Option<u64> {
+        let replaced = self.replaced.load(Ordering::Relaxed);
+        self.uninstall_current_thread(replaced).then_some(replaced).filter(|replaced| *replaced != 0)
     }
 
-    fn uninstall_current_thread(&self, successor: u64) {
+    /// Whether this session was installed on the current thread (and so replaced by `successor`).
+    fn uninstall_current_thread(&self, successor: u64) -> bool {
         let session = self.session.load(Ordering::Relaxed);
-        let _ = INSTALLED_SESSION.try_with(|installed| {
-            if installed.get() == session {
-                installed.set(successor);
-            }
-        });
+        INSTALLED_SESSION
+            .try_with(|installed| {
+                let was_installed = installed.get() == session;
+                if was_installed {
+                    installed.set(successor);
+                }
+                was_installed
+            })
+            .unwrap_or(false)
     }
 
     #[inline]

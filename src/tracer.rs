@@ -35,6 +35,55 @@ fn remember_running(py: Python<'_>, tracer: &Bound<'_, Tracer>) {
     RUNNING_TRACERS.replace(py, running);
 }
 
+/// The running monitoring tracer of `session` (its generation), if any.
+fn running_tracer_of_session(py: Python<'_>, session: u64) -> Option<Py<Tracer>> {
+    let running = RUNNING_TRACERS.replace(py, Vec::new());
+    let found = running.iter().find(|tracer| tracer.get().generation.get(py) == session).map(|t| t.clone_ref(py));
+    RUNNING_TRACERS.replace(py, running);
+    found
+}
+
+thread_local! {
+    /// The frame of the event whose handler this thread is running (NULL outside of handlers): frames above it
+    /// are the handler's own, which no tracer sees.
+    static HANDLED_FRAME: std::cell::Cell<*mut ffi::PyObject> = const { std::cell::Cell::new(std::ptr::null_mut()) };
+}
+
+/// Marks the frame of the event being handled for the handler's duration (handlers nest: restores the outer one).
+struct HandledFrame(*mut ffi::PyObject);
+
+impl HandledFrame {
+    fn enter(frame: &Bound<'_, PyFrame>) -> Self {
+        HandledFrame(HANDLED_FRAME.try_with(|handled| handled.replace(frame.as_ptr())).unwrap_or(std::ptr::null_mut()))
+    }
+}
+
+impl Drop for HandledFrame {
+    fn drop(&mut self) {
+        let _ = HANDLED_FRAME.try_with(|handled| handled.set(self.0));
+    }
+}
+
+/// How many frames deep the current thread's traced code is: from the frame of the event being handled when
+/// called from a handler (the handler's own frames are not traced), else from the current frame.
+fn running_frame_count(py: Python<'_>) -> i64 {
+    let handled = HANDLED_FRAME.try_with(std::cell::Cell::get).unwrap_or(std::ptr::null_mut());
+    // SAFETY: attached; the handled frame is held by the event being handled (this call runs inside its handler),
+    // and PyEval_GetFrame returns the thread's current frame (borrowed) or NULL.
+    let top = unsafe {
+        let top = if handled.is_null() { ffi::PyEval_GetFrame().cast() } else { handled };
+        Bound::from_borrowed_ptr_or_opt(py, top)
+    };
+    // SAFETY: both are frame objects.
+    let mut frame = top.map(|frame| unsafe { frame.cast_into_unchecked::<PyFrame>() });
+    let mut count = 0;
+    while let Some(current) = frame {
+        count += 1;
+        frame = compat::frame_back(&current);
+    }
+    count
+}
+
 fn forget_running(py: Python<'_>, tracer: &Bound<'_, Tracer>) {
     let mut running = RUNNING_TRACERS.replace(py, Vec::new());
     running.retain(|other| !other.is(tracer));
@@ -63,6 +112,9 @@ pub struct Tracer {
     threading_support: Option<bool>,
     profiling_mode: bool,
     depth: GilCell<i64>,
+    /// While another tracer replaces this one on a thread (a nested `trace()`): `depth` and the thread's frame
+    /// count then, so that, put back, it counts the frames that began or ended meanwhile, which it never saw.
+    replaced_at: GilCell<Option<(i64, i64)>>,
     calls: GilCell<i64>,
     generation: GilCell<u64>,
     handler: GilCell<Option<Py<PyAny>>>,
@@ -566,6 +618,7 @@ impl Tracer {
         }
         .map_err(|e| (e, handler.clone_ref(py), None))?;
         let event = EventRef::new(&data);
+        let _handling = HandledFrame::enter(&frame);
         predicates::evaluate(py, handler.bind(py), &event).map_err(|error| {
             let event_object = event.as_py(py).ok().map(|e| e.clone().into_any().unbind());
             (error, handler, event_object)
@@ -607,7 +660,9 @@ impl Tracer {
         forget_running(py, slf);
         let (get_name, set_name, _) = this.hook_names();
         if let Some(tool_id) = this.tool_id.replace(py, None) {
-            this.threads.stop();
+            if let Some(put_back) = this.threads.stop().and_then(|session| running_tracer_of_session(py, session)) {
+                put_back.get().note_put_back(py);
+            }
             monitoring::stop(py, tool_id)?;
         } else {
             this.restore_previous(slf, get_name, set_name)?;
@@ -629,6 +684,7 @@ impl Tracer {
             match previous.as_ref().map(|p| p.bind(py)) {
                 Some(previous) if previous.is_instance_of::<Tracer>() => {
                     let previous = previous.cast::<Tracer>()?;
+                    previous.get().note_put_back(py);
                     previous.get().install(py, Some(previous));
                 }
                 Some(previous) => {
@@ -638,6 +694,18 @@ impl Tracer {
             }
         }
         Ok(())
+    }
+
+    /// Another tracer takes this one's place on the current thread.
+    fn note_replaced(&self, py: Python<'_>) {
+        self.replaced_at.set(py, Some((self.depth.get(py), running_frame_count(py))));
+    }
+
+    /// Put back in place on the current thread: `depth` follows the frames that began or ended meanwhile.
+    fn note_put_back(&self, py: Python<'_>) {
+        if let Some((depth, frames)) = self.replaced_at.replace(py, None) {
+            self.depth.set(py, (depth + running_frame_count(py) - frames).max(0));
+        }
     }
 
     pub(crate) fn is_profiler(&self) -> bool {
@@ -699,6 +767,7 @@ impl Tracer {
             threading_support,
             profiling_mode,
             depth: GilCell::new(0),
+            replaced_at: GilCell::new(None),
             calls: GilCell::new(0),
             generation: GilCell::new(0),
             handler: GilCell::new(None),
@@ -732,22 +801,30 @@ impl Tracer {
             threading.getattr(set_name)?.call1((slf,))?;
         }
         if this.backend.get(py) == Backend::Monitoring {
-            this.threads.start(py, this.generation.get(py));
+            let replaced = this.threads.start(py, this.generation.get(py));
             match monitoring::start(slf) {
                 Ok(()) => {
+                    if let Some(replaced) = running_tracer_of_session(py, replaced) {
+                        replaced.get().note_replaced(py);
+                    }
                     remember_running(py, slf);
                     return Ok(slf.clone());
                 }
                 Err(error) if this.backend_is_auto && error.is_instance_of::<monitoring::NoFreeToolId>(py) => {
+                    this.threads.stop();
                     this.backend.set(py, Backend::Settrace);
                 }
                 Err(error) => {
+                    this.threads.stop();
                     this.handler.replace(py, None);
                     return Err(error);
                 }
             }
         }
         let previous = crate::compat::import(py, "sys")?.getattr(get_name)?.call0()?;
+        if let Ok(previous) = previous.cast::<Tracer>() {
+            previous.get().note_replaced(py);
+        }
         this.previous.replace(py, (!previous.is_none()).then(|| previous.unbind()));
         this.install(py, Some(slf));
         remember_running(py, slf);

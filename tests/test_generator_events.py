@@ -33,14 +33,3 @@ def test_generator_loops_report_what_hunter_reports(backend, kind):
     assert masked(ours.stdout) == masked(expected.stdout)
     assert ours.stdout.count('\n') >= 5
 
-
-@pytest.mark.parametrize('backend', BACKENDS)
-def test_handlers_that_start_tracers_see_what_they_see_with_hunter(backend):
-    script = str(Path(__file__).parent / 'samples' / 'reentrant_tracing.py')
-    code = f'import runpy; runpy.run_path({script!r}, run_name="__main__")'
-    expected = reference.run_python(reference.require_reference_python(), code)
-    ours = reference.run_python(sys.executable, code, env={'PYTHONHUNTERBACKEND': backend})
-    assert expected.returncode == 0, expected.stderr
-    assert ours.returncode == 0, ours.stderr
-    assert ours.stdout == expected.stdout
-    assert "('call', 'target', 7)" in ours.stdout

@@ -306,15 +306,22 @@ def wrap(function_to_trace=None, **trace_options):
         def start_tracing():
             # Fresh predicates for every call: hunter builds them once per decoration, so a From left active by
             # one call makes the next call also print the wrapper's own lines.
+            tracer = None
+
+            def stop_this_tracer(event):
+                # Not ``Stop``, which stops the last tracer started: with nested wrapped calls that is another one.
+                tracer.stop()
+
             predicates = [Query(depth_lt=2)] if local else []
             predicates.append(
                 From(
                     Query(kind='call', function=func.__name__),
-                    Not(When(Query(calls_gt=0, depth=0) & Not(Query(kind='return')), Stop)),
+                    Not(When(Query(calls_gt=0, depth=0) & Not(Query(kind='return')), stop_this_tracer)),
                     watermark=-1,
                 )
             )
-            return trace(*predicates, **trace_options)
+            tracer = trace(*predicates, **trace_options)
+            return tracer
 
         if inspect.isasyncgenfunction(func):
 
