@@ -1,6 +1,7 @@
-//! `repr()` of the most common exact builtin values (`None`, `bool`, `int`, `float`, ASCII `str`), written
-//! in Rust with CPython's exact rules. The printers render thousands of these per second; going through
-//! `PyObject_Repr` would build a Python string per value only to copy it out again.
+//! `repr()` of the most common exact builtin values (`None`, `bool`, `int`, `float`, `str`, `bytes`,
+//! `bytearray`), written in Rust with CPython's exact rules. The printers render thousands of these per second;
+//! going through `PyObject_Repr` would build a Python string per value only to copy it out again, and for a
+//! huge text would escape all of it when only its two ends are shown.
 
 use std::fmt::Write as _;
 
@@ -13,11 +14,12 @@ use crate::gilcell::{cache_slot, GilRefCell};
 pub enum Leaf<'a> {
     /// The whole repr, ready (`None`, `True`, numbers).
     Text(ShortText),
-    /// An ASCII string: its repr is rendered on demand, in chunks (see [`StrRepr`]).
-    Str(StrRepr<'a>),
+    /// A str, bytes or bytearray: its repr is rendered on demand, in pieces (see [`QuotedRepr`]).
+    Quoted(QuotedRepr<'a>),
 }
 
-/// Classifies `obj` by its exact type; `None` when its repr must come from Python.
+/// Classifies `obj` by its exact type; `None` when its repr must come from Python. A `Quoted` leaf reads the
+/// object's storage, so it must be rendered before any Python code runs (which could resize a bytearray).
 #[inline]
 pub fn leaf<'a>(obj: &'a Bound<'_, PyAny>) -> Option<Leaf<'a>> {
     let ptr = obj.as_ptr();
@@ -38,17 +40,20 @@ pub fn leaf<'a>(obj: &'a Bound<'_, PyAny>) -> Option<Leaf<'a>> {
     } else if ty == &raw mut ffi::PyFloat_Type {
         return float_repr(obj.py(), unsafe { ffi::PyFloat_AS_DOUBLE(ptr) }).map(Leaf::Text);
     } else if ty == &raw mut ffi::PyUnicode_Type {
-        // A non-ASCII string keeps its repr in Python (asking it for UTF-8 would make CPython cache a copy).
-        // An ASCII one is its own UTF-8, stored right behind the object header (a string that is not ready
-        // yet, 3.9 to 3.11 only, is not marked ASCII).
-        if unsafe { ffi::PyUnicode_IS_ASCII(ptr) } == 0 {
-            return None;
-        }
+        return str_units(ptr).map(|units| Leaf::Quoted(QuotedRepr::new(units, QuotedKind::Str)));
+    } else if ty == &raw mut ffi::PyBytes_Type {
+        // SAFETY: an exact bytes object, whose `size` bytes live (unchanged) as long as `obj` holds it.
         let bytes = unsafe {
-            std::slice::from_raw_parts(ffi::PyUnicode_DATA(ptr) as *const u8, ffi::PyUnicode_GET_LENGTH(ptr) as usize)
+            std::slice::from_raw_parts(ffi::PyBytes_AsString(ptr).cast::<u8>(), ffi::PyBytes_Size(ptr) as usize)
         };
-        // SAFETY: ASCII is valid UTF-8; the text lives as long as `obj` holds the string.
-        return Some(Leaf::Str(StrRepr::new(unsafe { std::str::from_utf8_unchecked(bytes) })));
+        return Some(Leaf::Quoted(QuotedRepr::new(Units::Bytes(bytes), QuotedKind::Bytes)));
+    } else if ty == &raw mut ffi::PyByteArray_Type {
+        // SAFETY: an exact bytearray, whose buffer holds `size` bytes (a static empty string when it has none);
+        // the buffer moves only when Python code resizes it, and none runs while the leaf is in use (see above).
+        let bytes = unsafe {
+            std::slice::from_raw_parts(ffi::PyByteArray_AsString(ptr).cast::<u8>(), ffi::PyByteArray_Size(ptr) as usize)
+        };
+        return Some(Leaf::Quoted(QuotedRepr::new(Units::Bytes(bytes), QuotedKind::ByteArray)));
     } else {
         return None;
     }
@@ -320,22 +325,46 @@ fn may_tie(value: f64, exponent: i32, digit_count: usize) -> bool {
     binary_exponent >= 0 || (exponent + 1 - binary_exponent) as usize <= digit_count + 1
 }
 
-/// `repr()` of an ASCII string, producible in pieces from either end, so that a bounded renderer can
-/// stop after the part it keeps instead of escaping a huge string whole.
-pub struct StrRepr<'a> {
-    text: &'a str,
-    quote: u8,
-    /// Whether no character needs escaping, so the body is the text itself.
-    literal: bool,
+/// Which type a [`QuotedRepr`] shows, which decides the text around the quotes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum QuotedKind {
+    Str,
+    Bytes,
+    ByteArray,
 }
 
-/// Characters escaped per piece.
+/// The stored code units of a text shown by [`QuotedRepr`].
+#[derive(Clone, Copy)]
+enum Units<'a> {
+    /// The contents of a `bytes` or `bytearray`, or an ASCII str (whose repr escapes each byte as a bytes
+    /// repr does: both show control characters and DEL as `\xNN`).
+    Bytes(&'a [u8]),
+    /// A non-ASCII str's code points, in the width CPython stores them in (PEP 393).
+    Latin1(&'a [u8]),
+    Ucs2(&'a [u16]),
+    Ucs4(&'a [u32]),
+}
+
+/// `repr()` of a `str`, `bytes` or `bytearray`, producible in pieces from either end, so that a bounded renderer
+/// can stop after the part it keeps instead of escaping a huge text whole. Only the choice of quote depends
+/// on the whole text (see [`QuotedRepr::new`]); everything else is computed for the pieces asked for.
+pub struct QuotedRepr<'a> {
+    units: Units<'a>,
+    kind: QuotedKind,
+    quote: u8,
+    /// The quote character escaped in the body: the quote, except for bytearray, whose repr always escapes `'`.
+    escaped_quote: u8,
+    /// The body when it is known to be the text itself (checked for short ASCII texts only).
+    literal_body: Option<&'a str>,
+}
+
+/// Code units escaped per piece; also the longest text whose need for escapes is checked up front.
 const CHUNK: usize = 256;
 
-/// What [`StrRepr`] needs to know about each byte of the text, as bit flags.
+/// What [`QuotedRepr`] needs to know about each byte of a short text, as bit flags.
 const SINGLE_QUOTE: u8 = 1;
 const DOUBLE_QUOTE: u8 = 2;
-/// Escaped whatever the quote: control characters, DEL and the backslash.
+/// Escaped whatever the quote: control characters, DEL, the backslash and (bytes) non-ASCII.
 const ESCAPED: u8 = 4;
 static BYTE_CLASS: [u8; 256] = {
     let mut classes = [0; 256];
@@ -352,71 +381,205 @@ static BYTE_CLASS: [u8; 256] = {
     classes
 };
 
-impl<'a> StrRepr<'a> {
-    fn new(text: &'a str) -> Self {
-        let class = text.bytes().fold(0, |class, byte| class | BYTE_CLASS[byte as usize]);
-        let (single, double) = (class & SINGLE_QUOTE != 0, class & DOUBLE_QUOTE != 0);
-        // CPython quotes with `"` only when the text has `'` and no `"`; the quote is escaped when it has both.
-        let quote = if single && !double { b'"' } else { b'\'' };
-        StrRepr { text, quote, literal: class & ESCAPED == 0 && !(single && double) }
+extern "C" {
+    /// `Py_UNICODE_ISPRINTABLE`, by which `str.__repr__` decides which non-ASCII characters to escape
+    /// (declared in `cpython/unicodeobject.h` and exported by CPython 3.9 to 3.13). Reads only CPython's
+    /// static Unicode tables.
+    fn _PyUnicode_IsPrintable(ch: ffi::Py_UCS4) -> std::ffi::c_int;
+}
+
+/// The code units of an exact str; None for a string that is not ready (3.9 to 3.11 only), left to Python.
+fn str_units<'a>(ptr: *mut ffi::PyObject) -> Option<Units<'a>> {
+    // SAFETY: the caller checked that `ptr` is an exact str, so its header is a `PyASCIIObject`.
+    #[cfg(not(Py_3_12))]
+    if unsafe { ffi::PyUnicode_IS_READY(ptr) } == 0 {
+        return None;
+    }
+    // SAFETY: a ready str (every str from 3.12 on): its kind, length and data are set, and the data holds
+    // `length` units of the kind's width, aligned for it (CPython's allocations are), for as long as the caller
+    // holds the string. A str never changes once made.
+    unsafe {
+        let (data, length) = (ffi::PyUnicode_DATA(ptr), ffi::PyUnicode_GET_LENGTH(ptr) as usize);
+        Some(match ffi::PyUnicode_KIND(ptr) {
+            _ if ffi::PyUnicode_IS_ASCII(ptr) != 0 => Units::Bytes(std::slice::from_raw_parts(data.cast(), length)),
+            ffi::PyUnicode_1BYTE_KIND => Units::Latin1(std::slice::from_raw_parts(data.cast(), length)),
+            ffi::PyUnicode_2BYTE_KIND => Units::Ucs2(std::slice::from_raw_parts(data.cast(), length)),
+            ffi::PyUnicode_4BYTE_KIND => Units::Ucs4(std::slice::from_raw_parts(data.cast(), length)),
+            _ => return None,
+        })
+    }
+}
+
+/// CPython's quote rule for str and bytes alike: `"` when the text has `'` and no `"`, else `'`. Found with
+/// one scan for the two quotes (which stops at the first `"`).
+fn prefers_double_quote(units: Units<'_>) -> bool {
+    match units {
+        Units::Bytes(bytes) | Units::Latin1(bytes) => match memchr::memchr2(b'"', b'\'', bytes) {
+            Some(first) if bytes[first] == b'\'' => memchr::memchr(b'"', &bytes[first + 1..]).is_none(),
+            _ => false,
+        },
+        Units::Ucs2(units) => wide_prefers_double_quote(units),
+        Units::Ucs4(units) => wide_prefers_double_quote(units),
+    }
+}
+
+/// [`prefers_double_quote`] for 2- and 4-byte units, a block at a time (a branch-free loop per block).
+fn wide_prefers_double_quote<T: Copy + Into<u32>>(units: &[T]) -> bool {
+    let mut single = false;
+    for block in units.chunks(CHUNK) {
+        let (has_single, has_double) = block.iter().fold((false, false), |(single, double), &unit| {
+            let unit: u32 = unit.into();
+            (single | (unit == u32::from(b'\'')), double | (unit == u32::from(b'"')))
+        });
+        if has_double {
+            return false;
+        }
+        single |= has_single;
+    }
+    single
+}
+
+/// Calls `put` with the pieces of `units` from the front (or the back), until it returns false.
+fn each_chunk<T>(units: &[T], backward: bool, put: impl FnMut(&[T]) -> bool) {
+    if backward {
+        units.rchunks(CHUNK).all(put);
+    } else {
+        units.chunks(CHUNK).all(put);
+    }
+}
+
+/// Appends `\x`, `\u` or `\U` (`marker`) and `value` in `digits` lowercase hex digits.
+fn push_hex_escape(out: &mut String, marker: char, value: u32, digits: u32) {
+    out.push('\\');
+    out.push(marker);
+    for digit in (0..digits).rev() {
+        out.push(char::from(b"0123456789abcdef"[(value >> (4 * digit)) as usize & 0xf]));
+    }
+}
+
+impl<'a> QuotedRepr<'a> {
+    fn new(units: Units<'a>, kind: QuotedKind) -> Self {
+        let quote_of = |double_quoted| if double_quoted { b'"' } else { b'\'' };
+        let escaped_quote_of = |quote| if kind == QuotedKind::ByteArray { b'\'' } else { quote };
+        let (quote, literal_body) = match units {
+            // A short text is classified whole in one pass, which also tells whether it needs escapes.
+            Units::Bytes(bytes) | Units::Latin1(bytes) if bytes.len() <= CHUNK => {
+                let class = bytes.iter().fold(0, |class, &byte| class | BYTE_CLASS[byte as usize]);
+                let quote = quote_of(class & SINGLE_QUOTE != 0 && class & DOUBLE_QUOTE == 0);
+                let escaped_quote_class = if escaped_quote_of(quote) == b'"' { DOUBLE_QUOTE } else { SINGLE_QUOTE };
+                let literal = class & (ESCAPED | escaped_quote_class) == 0;
+                // SAFETY: without escaped bytes the text is ASCII, which is valid UTF-8.
+                (quote, literal.then(|| unsafe { std::str::from_utf8_unchecked(bytes) }))
+            }
+            _ => (quote_of(prefers_double_quote(units)), None),
+        };
+        QuotedRepr { units, kind, quote, escaped_quote: escaped_quote_of(quote), literal_body }
     }
 
-    pub fn quote(&self) -> &'static str {
-        if self.quote == b'"' {
-            "\""
-        } else {
-            "'"
+    /// The text up to and including the opening quote.
+    pub fn opening(&self) -> &'static str {
+        match (self.kind, self.quote == b'"') {
+            (QuotedKind::Str, false) => "'",
+            (QuotedKind::Str, true) => "\"",
+            (QuotedKind::Bytes, false) => "b'",
+            (QuotedKind::Bytes, true) => "b\"",
+            (QuotedKind::ByteArray, false) => "bytearray(b'",
+            (QuotedKind::ByteArray, true) => "bytearray(b\"",
+        }
+    }
+
+    /// The text from the closing quote on.
+    pub fn closing(&self) -> &'static str {
+        match (self.kind == QuotedKind::ByteArray, self.quote == b'"') {
+            (false, false) => "'",
+            (false, true) => "\"",
+            (true, false) => "')",
+            (true, true) => "\")",
         }
     }
 
     /// The body when it is the text itself.
     pub fn literal_body(&self) -> Option<&'a str> {
-        self.literal.then_some(self.text)
+        self.literal_body
     }
 
-    /// The escaped body, in chunks from the front (`backward = false`) or from the back; `put` returns
-    /// false to stop early.
-    pub fn escaped_body_chunks(&self, backward: bool, mut put: impl FnMut(&str) -> bool) {
+    /// The escaped body, in pieces of at most [`CHUNK`] code units from the front (`backward = false`) or
+    /// from the back; `put` gets each piece and whether it is ASCII, and returns false to stop early.
+    pub fn escaped_body_chunks(&self, backward: bool, mut put: impl FnMut(&str, bool) -> bool) {
         let mut escaped = String::new();
-        let bytes = self.text.as_bytes();
-        let mut put_chunk = |chunk: &[u8]| {
-            if chunk.iter().fold(true, |literal, &byte| literal & self.is_literal(byte)) {
-                // SAFETY: the text is ASCII, so any byte range of it is valid UTF-8.
-                return put(unsafe { std::str::from_utf8_unchecked(chunk) });
-            }
-            escaped.clear();
-            for &byte in chunk {
-                self.push_escaped(&mut escaped, byte);
-            }
-            put(&escaped)
-        };
-        if backward {
-            bytes.rchunks(CHUNK).all(&mut put_chunk);
-        } else {
-            bytes.chunks(CHUNK).all(&mut put_chunk);
+        match self.units {
+            Units::Bytes(bytes) => each_chunk(bytes, backward, |chunk| {
+                if chunk.iter().fold(true, |literal, &byte| literal & self.is_literal(byte)) {
+                    // SAFETY: literal bytes are printable ASCII, which is valid UTF-8.
+                    return put(unsafe { std::str::from_utf8_unchecked(chunk) }, true);
+                }
+                escaped.clear();
+                for &byte in chunk {
+                    self.push_escaped_byte(&mut escaped, byte);
+                }
+                put(&escaped, true)
+            }),
+            Units::Latin1(units) => self.code_point_chunks(units, backward, &mut escaped, &mut put),
+            Units::Ucs2(units) => self.code_point_chunks(units, backward, &mut escaped, &mut put),
+            Units::Ucs4(units) => self.code_point_chunks(units, backward, &mut escaped, &mut put),
         }
+    }
+
+    fn code_point_chunks<T: Copy + Into<u32>>(
+        &self,
+        units: &[T],
+        backward: bool,
+        escaped: &mut String,
+        put: &mut impl FnMut(&str, bool) -> bool,
+    ) {
+        each_chunk(units, backward, |chunk| {
+            escaped.clear();
+            let ascii = chunk.iter().fold(true, |ascii, &unit| self.push_code_point(escaped, unit.into()) & ascii);
+            put(escaped, ascii)
+        });
     }
 
     /// Whether the byte stands for itself in the repr.
     fn is_literal(&self, byte: u8) -> bool {
-        (b' '..0x7f).contains(&byte) && byte != b'\\' && byte != self.quote
+        (b' '..0x7f).contains(&byte) && byte != b'\\' && byte != self.escaped_quote
     }
 
-    fn push_escaped(&self, out: &mut String, byte: u8) {
+    /// A byte of a bytes repr, or an ASCII character of a str repr.
+    fn push_escaped_byte(&self, out: &mut String, byte: u8) {
         match byte {
             b'\\' => out.push_str("\\\\"),
             b'\t' => out.push_str("\\t"),
             b'\n' => out.push_str("\\n"),
             b'\r' => out.push_str("\\r"),
-            byte if byte == self.quote => {
+            byte if byte == self.escaped_quote => {
                 out.push('\\');
                 out.push(byte as char);
             }
-            byte if byte < b' ' || byte == 0x7f => {
-                let _ = write!(out, "\\x{byte:02x}");
-            }
+            byte if byte < b' ' || byte >= 0x7f => push_hex_escape(out, 'x', byte.into(), 2),
             byte => out.push(byte as char),
         }
+    }
+
+    /// A character of a str repr (as `unicode_repr` writes it); returns whether what it wrote is ASCII.
+    fn push_code_point(&self, out: &mut String, code_point: u32) -> bool {
+        if code_point < 0x80 {
+            self.push_escaped_byte(out, code_point as u8);
+            return true;
+        }
+        // SAFETY: a pure function of its argument, on CPython's static tables.
+        if unsafe { _PyUnicode_IsPrintable(code_point) } != 0 {
+            // Lone surrogates are never printable, so this is always a char.
+            if let Some(character) = char::from_u32(code_point) {
+                out.push(character);
+                return false;
+            }
+        }
+        match code_point {
+            ..=0xff => push_hex_escape(out, 'x', code_point, 2),
+            ..=0xffff => push_hex_escape(out, 'u', code_point, 4),
+            _ => push_hex_escape(out, 'U', code_point, 8),
+        }
+        true
     }
 }
 
@@ -428,14 +591,15 @@ mod tests {
     fn native_repr(obj: &Bound<'_, PyAny>) -> Option<String> {
         Some(match leaf(obj)? {
             Leaf::Text(text) => text.as_str().to_owned(),
-            Leaf::Str(repr) => {
+            Leaf::Quoted(repr) => {
                 let mut body = String::new();
-                repr.escaped_body_chunks(false, |chunk| {
+                repr.escaped_body_chunks(false, |chunk, ascii| {
+                    assert_eq!(chunk.is_ascii(), ascii, "a chunk is ASCII as said");
                     body.push_str(chunk);
                     true
                 });
                 let mut reversed = Vec::new();
-                repr.escaped_body_chunks(true, |chunk| {
+                repr.escaped_body_chunks(true, |chunk, _| {
                     reversed.push(chunk.to_owned());
                     true
                 });
@@ -444,7 +608,7 @@ mod tests {
                 if let Some(literal) = repr.literal_body() {
                     assert_eq!(literal, body, "a literal body needs no escaping");
                 }
-                format!("{q}{body}{q}", q = repr.quote())
+                format!("{}{body}{}", repr.opening(), repr.closing())
             }
         })
     }
@@ -534,13 +698,48 @@ mod tests {
                 "'both \\' and \"'",
                 "'tab\\tnl\\nret\\rbs\\\\ nul\\x00 del\\x7f esc\\x1b'",
                 "'x' * 1000 + \"'\"",
+                "'\\'' * 300 + '\"'",
+                "'\\'' * 300 + 'é\\x85'",
+                "'é\\xa0\\xad\\x80\\x9f\\xff'",
+                "'\\u4e2d\\u2028\\ufeff\\ud800\\udfff\"' * 100",
+                "'\\U0001f600\\U000e0001\\U0010ffff\\x00\\n\\''",
+                "b''",
+                "bytearray()",
+                "bytes(range(256)) * 3",
+                "bytearray(range(256))",
+                "b\"it's\"",
+                "bytearray(b\"it's\") * 100",
+                "b'both \\' and \"'",
             ] {
                 let code = std::ffi::CString::new(expr).unwrap();
                 check(&py.eval(&code, None, None).unwrap());
             }
-            for expr in ["2**64", "'é'", "b'x'", "1j"] {
+            for expr in ["2**64", "1j", "type('B', (bytes,), {})(b'x')", "type('S', (str,), {})('x')"] {
                 let code = std::ffi::CString::new(expr).unwrap();
                 assert!(native_repr(&py.eval(&code, None, None).unwrap()).is_none(), "{expr} goes through Python");
+            }
+        });
+    }
+
+    #[test]
+    fn every_code_point_and_byte_matches_python() {
+        Python::attach(|py| {
+            // Every code point of each storage width, quotes and lone surrogates included, in one string per
+            // width and quote mix (the quote depends on the whole string), and every byte value.
+            for expr in [
+                "''.join(map(chr, range(256)))",
+                "''.join(map(chr, range(256))).replace('\"', '')",
+                "''.join(map(chr, range(0x10000)))",
+                "''.join(map(chr, range(0x10000))).replace('\"', '')",
+                "''.join(map(chr, range(0x110000)))",
+                "''.join(map(chr, range(0x110000))).replace('\"', '')",
+                "''.join(map(chr, range(0x80, 0x110000))) + \"'\"",
+                "bytes(range(256))",
+                "bytes(range(256)).replace(b'\"', b'')",
+                "bytearray(range(256)).replace(b'\"', b'')",
+            ] {
+                let code = std::ffi::CString::new(expr).unwrap();
+                check(&py.eval(&code, None, None).unwrap());
             }
         });
     }

@@ -834,21 +834,22 @@ impl<'a, 'py, S: Sink> Renderer<'a, 'py, S> {
     fn put_leaf(&mut self, leaf: Leaf<'_>) -> Result<(), Halt> {
         match leaf {
             Leaf::Text(text) => self.put_plain(text.as_str()),
-            Leaf::Str(repr) => {
-                // The quotes are the same at both ends, so this works in either direction.
-                self.put_plain(repr.quote())?;
+            Leaf::Quoted(repr) => {
+                let (first, last) =
+                    if S::BACKWARD { (repr.closing(), repr.opening()) } else { (repr.opening(), repr.closing()) };
+                self.put_plain(first)?;
                 match repr.literal_body() {
                     Some(body) => self.put_plain(body)?,
                     None => {
                         let mut halted = Ok(());
-                        repr.escaped_body_chunks(S::BACKWARD, |chunk| {
-                            halted = self.sink.put_plain(chunk);
+                        repr.escaped_body_chunks(S::BACKWARD, |chunk, ascii| {
+                            halted = if ascii { self.sink.put_plain(chunk) } else { self.sink.put(chunk) };
                             halted.is_ok()
                         });
                         halted?;
                     }
                 }
-                self.put_plain(repr.quote())
+                self.put_plain(last)
             }
         }
     }
@@ -1534,6 +1535,61 @@ mod tests {
         ];
         check_clipped_matches_hunter_cut(&exprs, 0..=120, false);
         check_clipped_matches_hunter_cut(&exprs, 0..=120, true);
+    }
+
+    /// str, bytes and bytearray, rendered natively in pieces from either end: every byte value, every storage width
+    /// of str, printable and non-printable characters, lone surrogates, each quote choice and the escapes.
+    const QUOTED_CORPUS: &[&str] = &[
+        "''",
+        "b''",
+        "bytearray()",
+        "bytes(range(256)) * 9",
+        "bytearray(range(256)) * 9",
+        "bytes(range(255, -1, -1)) * 5 + b\"'\"",
+        "bytearray(range(255, -1, -1)) * 5 + b\"'\"",
+        "b\"it's\" * 400",
+        "bytearray(b\"it's\") * 400",
+        "bytearray(b'say \"hi\"') * 300",
+        "b'\\t\\n\\r\\\\\\x00\\x1f\\x7f\\x80\\xff\\'\"' * 300",
+        "bytes(range(32, 127)) * 40",
+        "b'x' * 1023",
+        "b'x' * 1024",
+        "bytearray(b'x') * 1025",
+        "b'x' * 2048",
+        "'x' * 1021 + \"'\"",
+        "'\\u00e9\\xa0\\xad\\x85 ' * 700 + \"'\"",
+        "''.join(map(chr, range(0x80, 0x3000))) + '\"\\''",
+        "''.join(map(chr, range(0xd700, 0xe100))) + \"'\"",
+        "''.join(map(chr, range(0x1f000, 0x1f800))) + \"'\"",
+        "''.join(map(chr, range(0xe0000, 0xe0200))) + '\\u4e2d'",
+        "'\\ud800x\\udfff\\U0010ffff' * 500",
+        "'a' * 5000 + '\\n' + 'b' * 5000",
+        "'\\u4e2d' * 1022 + 'x'",
+        "[b'x' * 3000, bytearray(b'y' * 3000), '\\xe9' * 3000, '\\u4e2d\\n' * 3000]",
+        "{'k': '\\U0001f600' * 2000, b'\\xff' * 600: bytearray(600)}",
+        "bytes(range(256)) * 2_000",
+        "'\\u20ac\"' * 100_000",
+    ];
+
+    /// Clipped str, bytes and bytearray reprs are hunter's cut of CPython's own `repr()`, at every limit of
+    /// [`LIMITS`] and around each text's length.
+    #[test]
+    fn clipped_quoted_texts_equal_cutting_their_python_repr() {
+        Python::attach(|py| {
+            for expr in QUOTED_CORPUS {
+                let obj = eval(py, expr);
+                let full = obj.repr().unwrap().to_string().replace('\n', "\\n");
+                assert_eq!(safe_repr(&obj, DEFAULT_MAXDEPTH).unwrap().replace('\n', "\\n"), full, "{expr}");
+                let length = full.chars().count();
+                // (The huge texts only at the usual limits: a limit near their length renders all of them.)
+                let around_length = [length / 2, length - 1, length, length + 1, 2 * length].into_iter();
+                let around_length = around_length.filter(|&limit| limit > 0 && length < 20_000);
+                for limit in LIMITS.iter().copied().chain(around_length) {
+                    let expected = hunter_cut(&full, limit).join(MARKER);
+                    assert_eq!(clipped(&obj, limit, true), expected, "{expr} with limit {limit}");
+                }
+            }
+        });
     }
 
     #[test]
