@@ -21,7 +21,7 @@ pub enum Leaf<'a> {
 /// Classifies `obj` by its exact type; `None` when its repr must come from Python. A `Quoted` leaf reads the
 /// object's storage, so it must be rendered before any Python code runs (which could resize a bytearray).
 #[inline]
-pub fn leaf<'a>(obj: &'a Bound<'_, PyAny>) -> Option<Leaf<'a>> {
+pub fn leaf<'a>(obj: &'a Bound<'_, PyAny>, quote_choices: &mut QuoteChoices) -> Option<Leaf<'a>> {
     let ptr = obj.as_ptr();
     let ty = unsafe { ffi::Py_TYPE(ptr) };
     let mut text = ShortText::default();
@@ -40,20 +40,20 @@ pub fn leaf<'a>(obj: &'a Bound<'_, PyAny>) -> Option<Leaf<'a>> {
     } else if ty == &raw mut ffi::PyFloat_Type {
         return float_repr(obj.py(), unsafe { ffi::PyFloat_AS_DOUBLE(ptr) }).map(Leaf::Text);
     } else if ty == &raw mut ffi::PyUnicode_Type {
-        return str_units(ptr).map(|units| Leaf::Quoted(QuotedRepr::new(units, QuotedKind::Str)));
+        return str_units(ptr).map(|units| Leaf::Quoted(QuotedRepr::new(ptr, units, QuotedKind::Str, quote_choices)));
     } else if ty == &raw mut ffi::PyBytes_Type {
         // SAFETY: an exact bytes object, whose `size` bytes live (unchanged) as long as `obj` holds it.
         let bytes = unsafe {
             std::slice::from_raw_parts(ffi::PyBytes_AsString(ptr).cast::<u8>(), ffi::PyBytes_Size(ptr) as usize)
         };
-        return Some(Leaf::Quoted(QuotedRepr::new(Units::Bytes(bytes), QuotedKind::Bytes)));
+        return Some(Leaf::Quoted(QuotedRepr::new(ptr, Units::Bytes(bytes), QuotedKind::Bytes, quote_choices)));
     } else if ty == &raw mut ffi::PyByteArray_Type {
         // SAFETY: an exact bytearray, whose buffer holds `size` bytes (a static empty string when it has none);
         // the buffer moves only when Python code resizes it, and none runs while the leaf is in use (see above).
         let bytes = unsafe {
             std::slice::from_raw_parts(ffi::PyByteArray_AsString(ptr).cast::<u8>(), ffi::PyByteArray_Size(ptr) as usize)
         };
-        return Some(Leaf::Quoted(QuotedRepr::new(Units::Bytes(bytes), QuotedKind::ByteArray)));
+        return Some(Leaf::Quoted(QuotedRepr::new(ptr, Units::Bytes(bytes), QuotedKind::ByteArray, quote_choices)));
     } else {
         return None;
     }
@@ -423,6 +423,41 @@ fn prefers_double_quote(units: Units<'_>) -> bool {
     }
 }
 
+/// The quote choices of the long texts that the passes of one rendering met (a clipped text takes two or three
+/// passes), so that each is scanned once. A text is known by its object and storage, which stay as they are while
+/// the rendering holds the value (no Python code that could change a bytearray runs during it).
+#[derive(Default)]
+pub struct QuoteChoices(Vec<(TextIdentity, bool)>);
+
+#[derive(PartialEq, Eq)]
+struct TextIdentity {
+    object: usize,
+    data: usize,
+    units: usize,
+}
+
+impl QuoteChoices {
+    /// How many texts are remembered (the passes meet a few long texts each: those at the ends of the text).
+    const CAPACITY: usize = 16;
+
+    fn prefers_double_quote(&mut self, obj: *mut ffi::PyObject, units: Units<'_>) -> bool {
+        let (data, length) = match units {
+            Units::Bytes(units) | Units::Latin1(units) => (units.as_ptr() as usize, units.len()),
+            Units::Ucs2(units) => (units.as_ptr() as usize, units.len()),
+            Units::Ucs4(units) => (units.as_ptr() as usize, units.len()),
+        };
+        let identity = TextIdentity { object: obj as usize, data, units: length };
+        if let Some((_, double)) = self.0.iter().find(|(known, _)| *known == identity) {
+            return *double;
+        }
+        let double = prefers_double_quote(units);
+        if self.0.len() < Self::CAPACITY {
+            self.0.push((identity, double));
+        }
+        double
+    }
+}
+
 /// [`prefers_double_quote`] for 2- and 4-byte units, a block at a time (a branch-free loop per block).
 fn wide_prefers_double_quote<T: Copy + Into<u32>>(units: &[T]) -> bool {
     let mut single = false;
@@ -458,7 +493,7 @@ fn push_hex_escape(out: &mut String, marker: char, value: u32, digits: u32) {
 }
 
 impl<'a> QuotedRepr<'a> {
-    fn new(units: Units<'a>, kind: QuotedKind) -> Self {
+    fn new(obj: *mut ffi::PyObject, units: Units<'a>, kind: QuotedKind, quote_choices: &mut QuoteChoices) -> Self {
         let quote_of = |double_quoted| if double_quoted { b'"' } else { b'\'' };
         let escaped_quote_of = |quote| if kind == QuotedKind::ByteArray { b'\'' } else { quote };
         let (quote, literal_body) = match units {
@@ -471,7 +506,7 @@ impl<'a> QuotedRepr<'a> {
                 // SAFETY: without escaped bytes the text is ASCII, which is valid UTF-8.
                 (quote, literal.then(|| unsafe { std::str::from_utf8_unchecked(bytes) }))
             }
-            _ => (quote_of(prefers_double_quote(units)), None),
+            _ => (quote_of(quote_choices.prefers_double_quote(obj, units)), None),
         };
         QuotedRepr { units, kind, quote, escaped_quote: escaped_quote_of(quote), literal_body }
     }
@@ -589,7 +624,7 @@ mod tests {
     use pyo3::types::PyFloat;
 
     fn native_repr(obj: &Bound<'_, PyAny>) -> Option<String> {
-        Some(match leaf(obj)? {
+        Some(match leaf(obj, &mut QuoteChoices::default())? {
             Leaf::Text(text) => text.as_str().to_owned(),
             Leaf::Quoted(repr) => {
                 let mut body = String::new();

@@ -16,8 +16,9 @@
 //! - an error that hunter would hit only while rendering the skipped middle part (e.g. an `int` too big
 //!   for `str()`) is never seen, so the clipped text is returned where hunter reports a failed repr;
 //! - a single leaf is still rendered whole by its own `repr()`, except the common exact builtins
-//!   (`None`, `bool`, `int`, `float`, ASCII `str`), which [`crate::leaf_repr`] renders in Rust, an ASCII
-//!   string only as far as the sink needs it.
+//!   (`None`, `bool`, `int`, `float`, `str`, `bytes`, `bytearray`), which [`crate::leaf_repr`] renders in
+//!   Rust, a str, bytes or bytearray only as far as the sink needs it from either end (plus one scan of the
+//!   whole text for the quotes, which decide the quote character).
 //!
 //! Speed: the printers render big arguments at every event, so the renderer is generic over its sink (no
 //! dynamic dispatch), sinks take the pieces known to be ASCII without newlines (punctuation, native leaf
@@ -43,7 +44,7 @@ use pyo3::types::{PyDict, PyFrozenSet, PyIterator, PyList, PySet, PyString, PyTu
 use pyo3::{ffi, intern};
 
 use crate::gilcell::{cache_slot, GilRc, GilRefCell};
-use crate::leaf_repr::{copy_short, leaf, Leaf, SHORT};
+use crate::leaf_repr::{copy_short, leaf, Leaf, QuoteChoices, SHORT};
 
 /// hunter's default `maxdepth`; also the depth it uses for the parts of a datetime and a pattern.
 pub const DEFAULT_MAXDEPTH: i64 = 5;
@@ -63,7 +64,7 @@ const MAX_PLAIN_DATA_NESTING: usize = 16;
 #[pyo3(signature = (obj, maxdepth = DEFAULT_MAXDEPTH))]
 pub fn safe_repr(obj: &Bound<'_, PyAny>, maxdepth: i64) -> PyResult<String> {
     let mut sink = Unbounded::default();
-    let outcome = Renderer::new(obj.py(), &mut sink)?.render(obj, maxdepth);
+    let outcome = Renderer::new(obj.py(), &mut sink, &mut QuoteChoices::default())?.render(obj, maxdepth);
     outcome.map_err(Halt::into_py_err)?;
     Ok(sink.text)
 }
@@ -84,14 +85,15 @@ pub fn safe_repr_clipped_into(
     let start = out.len();
     // Most texts fit: this first pass is all they cost. See `clip_long_text` for where it stops.
     let mut head = Head::new(out, head_pass_chars(limit), escape_newlines);
-    let outcome = Renderer::new(obj.py(), &mut head)?.render(obj, maxdepth);
+    let mut quote_choices = QuoteChoices::default();
+    let outcome = Renderer::new(obj.py(), &mut head, &mut quote_choices)?.render(obj, maxdepth);
     let result = match outcome {
         Ok(()) => return Ok(()),
         Err(Halt::Failed(err)) => Err(*err),
         Err(Halt::Full) => {
             let head_end = std::mem::take(&mut head.halt_path);
             let request = ClipRequest { maxdepth, limit, escape_newlines, marker };
-            clip_long_text(obj, &request, out, start, head_end)
+            clip_long_text(obj, &request, out, start, head_end, &mut quote_choices)
         }
     };
     if result.is_err() {
@@ -134,20 +136,21 @@ fn clip_long_text(
     out: &mut String,
     start: usize,
     head_end: HaltPath,
+    quote_choices: &mut QuoteChoices,
 ) -> PyResult<()> {
     let ClipRequest { maxdepth, limit, escape_newlines, marker } = *request;
     let py = obj.py();
     let kept = limit / 2;
     // hunter keeps `s[-(limit // 2):]`; when `limit // 2` is 0 that is `s[0:]`, the whole text.
     let mut tail = Tail::new(if kept == 0 { usize::MAX } else { kept }, escape_newlines);
-    if let Err(Halt::Failed(err)) = Renderer::new(py, &mut tail)?.render(obj, maxdepth) {
+    if let Err(Halt::Failed(err)) = Renderer::new(py, &mut tail, quote_choices)?.render(obj, maxdepth) {
         return Err(*err);
     }
     // Without a kept tail (`kept` 0) the first head pass already went to `limit + 1` characters.
     if kept > 0 && !HaltPath::comes_after(&tail.halt_path, &head_end) {
         out.truncate(start);
         let mut head = Head::new(out, limit, escape_newlines);
-        match Renderer::new(py, &mut head)?.render(obj, maxdepth) {
+        match Renderer::new(py, &mut head, quote_choices)?.render(obj, maxdepth) {
             Ok(()) => return Ok(()),
             Err(Halt::Failed(err)) => return Err(*err),
             Err(Halt::Full) => {}
@@ -585,6 +588,8 @@ struct Renderer<'a, 'py, S: Sink> {
     py: Python<'py>,
     known: &'static Known,
     sink: &'a mut S,
+    /// Shared by the passes of one rendering.
+    quote_choices: &'a mut QuoteChoices,
     nesting: usize,
 }
 
@@ -654,8 +659,8 @@ impl Piece {
 }
 
 impl<'a, 'py, S: Sink> Renderer<'a, 'py, S> {
-    fn new(py: Python<'py>, sink: &'a mut S) -> PyResult<Self> {
-        Ok(Renderer { py, known: Known::get(py)?, sink, nesting: 0 })
+    fn new(py: Python<'py>, sink: &'a mut S, quote_choices: &'a mut QuoteChoices) -> PyResult<Self> {
+        Ok(Renderer { py, known: Known::get(py)?, sink, quote_choices, nesting: 0 })
     }
 
     /// Notes, as a `Full` halt passes through a container on its way out, which piece of the container it
@@ -716,7 +721,7 @@ impl<'a, 'py, S: Sink> Renderer<'a, 'py, S> {
             )
             .into());
         }
-        if let Some(leaf) = leaf(obj) {
+        if let Some(leaf) = leaf(obj, self.quote_choices) {
             return self.put_leaf(leaf);
         }
         self.nesting += 1;

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 import safe_repr_corpus
+import safe_repr_large_values
 import safe_repr_random_values
 from reference import run_on_both
 
@@ -11,6 +12,7 @@ from hunter.util import safe_repr
 
 CORPUS_SCRIPT = Path(safe_repr_corpus.__file__)
 RANDOM_VALUES_SCRIPT = Path(safe_repr_random_values.__file__)
+LARGE_VALUES_SCRIPT = Path(safe_repr_large_values.__file__)
 
 
 @pytest.fixture(scope='module')
@@ -37,6 +39,18 @@ def test_random_values_and_their_clipping_match_real_hunter(seed):
     assert len(ours) == len(reference) == 200
     for index, (expected, actual) in enumerate(zip(reference, ours)):
         assert actual == expected, f'value #{index} of seed {seed}'
+
+
+@pytest.fixture(scope='module')
+def large_values_outputs():
+    """``(reference, ours)``: the clipped reprs of large values by the real hunter and by us."""
+    return run_on_both(LARGE_VALUES_SCRIPT)
+
+
+@pytest.mark.parametrize('label', list(safe_repr_large_values.build_values()))
+def test_large_values_clip_as_real_hunter(large_values_outputs, label):
+    reference, ours = large_values_outputs
+    assert ours[label] == reference[label]
 
 
 # Below: where we deliberately differ from hunter, which would run user code through repr() in these cases.

@@ -10,4 +10,4 @@ bench/.cache/deps/3.X, which every implementation gets on sys.path (outside ever
 `stdlib` is False for them everywhere, as for any installed third-party package).
 """
 
-NAMES = ("jinja2_render", "sqlparse_format")
+NAMES = ("jinja2_render", "sqlparse_format", "large_arguments")
