@@ -88,6 +88,7 @@ pub const SHORT: usize = 16;
 ///
 /// # Safety
 /// `target` must be valid for `source.len()` bytes of writes.
+#[inline(always)]
 pub unsafe fn copy_short(source: &[u8], target: *mut u8) {
     let (from, len) = (source.as_ptr(), source.len());
     debug_assert!(len <= SHORT);
@@ -389,7 +390,16 @@ extern "C" {
 }
 
 /// The code units of an exact str; None for a string that is not ready (3.9 to 3.11 only), left to Python.
+#[inline(always)]
 fn str_units<'a>(ptr: *mut ffi::PyObject) -> Option<Units<'a>> {
+    // SAFETY: the caller checked that `ptr` is an exact str. A compact ASCII one (most strings; a string that is
+    // not ready is not marked ASCII) stores its `length` bytes right behind its `PyASCIIObject` header.
+    unsafe {
+        if ffi::PyUnicode_IS_COMPACT_ASCII(ptr) != 0 {
+            let data = ptr.cast::<ffi::PyASCIIObject>().add(1).cast::<u8>();
+            return Some(Units::Bytes(std::slice::from_raw_parts(data, ffi::PyUnicode_GET_LENGTH(ptr) as usize)));
+        }
+    }
     // SAFETY: the caller checked that `ptr` is an exact str, so its header is a `PyASCIIObject`.
     #[cfg(not(Py_3_12))]
     if unsafe { ffi::PyUnicode_IS_READY(ptr) } == 0 {
@@ -493,6 +503,7 @@ fn push_hex_escape(out: &mut String, marker: char, value: u32, digits: u32) {
 }
 
 impl<'a> QuotedRepr<'a> {
+    #[inline(always)]
     fn new(obj: *mut ffi::PyObject, units: Units<'a>, kind: QuotedKind, quote_choices: &mut QuoteChoices) -> Self {
         let quote_of = |double_quoted| if double_quoted { b'"' } else { b'\'' };
         let escaped_quote_of = |quote| if kind == QuotedKind::ByteArray { b'\'' } else { quote };
@@ -590,7 +601,7 @@ impl<'a> QuotedRepr<'a> {
                 out.push('\\');
                 out.push(byte as char);
             }
-            byte if byte < b' ' || byte >= 0x7f => push_hex_escape(out, 'x', byte.into(), 2),
+            byte if !(b' '..0x7f).contains(&byte) => push_hex_escape(out, 'x', byte.into(), 2),
             byte => out.push(byte as char),
         }
     }
@@ -610,8 +621,8 @@ impl<'a> QuotedRepr<'a> {
             }
         }
         match code_point {
-            ..=0xff => push_hex_escape(out, 'x', code_point, 2),
-            ..=0xffff => push_hex_escape(out, 'u', code_point, 4),
+            0x80..=0xff => push_hex_escape(out, 'x', code_point, 2),
+            0x100..=0xffff => push_hex_escape(out, 'u', code_point, 4),
             _ => push_hex_escape(out, 'U', code_point, 8),
         }
         true

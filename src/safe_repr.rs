@@ -44,7 +44,7 @@ use pyo3::types::{PyDict, PyFrozenSet, PyIterator, PyList, PySet, PyString, PyTu
 use pyo3::{ffi, intern};
 
 use crate::gilcell::{cache_slot, GilRc, GilRefCell};
-use crate::leaf_repr::{copy_short, leaf, Leaf, QuoteChoices, SHORT};
+use crate::leaf_repr::{copy_short, leaf, Leaf, QuoteChoices, QuotedRepr, SHORT};
 
 /// hunter's default `maxdepth`; also the depth it uses for the parts of a datetime and a pattern.
 pub const DEFAULT_MAXDEPTH: i64 = 5;
@@ -845,18 +845,22 @@ impl<'a, 'py, S: Sink> Renderer<'a, 'py, S> {
                 self.put_plain(first)?;
                 match repr.literal_body() {
                     Some(body) => self.put_plain(body)?,
-                    None => {
-                        let mut halted = Ok(());
-                        repr.escaped_body_chunks(S::BACKWARD, |chunk, ascii| {
-                            halted = if ascii { self.sink.put_plain(chunk) } else { self.sink.put(chunk) };
-                            halted.is_ok()
-                        });
-                        halted?;
-                    }
+                    None => self.put_escaped_body(&repr)?,
                 }
                 self.put_plain(last)
             }
         }
+    }
+
+    /// Not inlined into the container loops, which mostly render short texts that need no escapes.
+    #[inline(never)]
+    fn put_escaped_body(&mut self, repr: &QuotedRepr<'_>) -> Result<(), Halt> {
+        let mut halted = Ok(());
+        repr.escaped_body_chunks(S::BACKWARD, |chunk, ascii| {
+            halted = if ascii { self.sink.put_plain(chunk) } else { self.sink.put(chunk) };
+            halted.is_ok()
+        });
+        halted
     }
 
     fn put_repr(&mut self, obj: &Bound<'py, PyAny>) -> Result<(), Halt> {
