@@ -522,25 +522,30 @@ impl<'a> QuotedRepr<'a> {
         QuotedRepr { units, kind, quote, escaped_quote: escaped_quote_of(quote), literal_body }
     }
 
-    /// The text up to and including the opening quote.
-    pub fn opening(&self) -> &'static str {
-        match (self.kind, self.quote == b'"') {
-            (QuotedKind::Str, false) => "'",
-            (QuotedKind::Str, true) => "\"",
-            (QuotedKind::Bytes, false) => "b'",
-            (QuotedKind::Bytes, true) => "b\"",
-            (QuotedKind::ByteArray, false) => "bytearray(b'",
-            (QuotedKind::ByteArray, true) => "bytearray(b\"",
+    /// The quote character, as a text.
+    pub fn quote(&self) -> &'static str {
+        if self.quote == b'"' {
+            "\""
+        } else {
+            "'"
         }
     }
 
-    /// The text from the closing quote on.
-    pub fn closing(&self) -> &'static str {
-        match (self.kind == QuotedKind::ByteArray, self.quote == b'"') {
-            (false, false) => "'",
-            (false, true) => "\"",
-            (true, false) => "')",
-            (true, true) => "\")",
+    /// The text before the opening quote (`b`, `bytearray(b`; empty for a str).
+    pub fn before_quotes(&self) -> &'static str {
+        match self.kind {
+            QuotedKind::Str => "",
+            QuotedKind::Bytes => "b",
+            QuotedKind::ByteArray => "bytearray(b",
+        }
+    }
+
+    /// The text after the closing quote (`)` for a bytearray; else empty).
+    pub fn after_quotes(&self) -> &'static str {
+        if self.kind == QuotedKind::ByteArray {
+            ")"
+        } else {
+            ""
         }
     }
 
@@ -654,7 +659,8 @@ mod tests {
                 if let Some(literal) = repr.literal_body() {
                     assert_eq!(literal, body, "a literal body needs no escaping");
                 }
-                format!("{}{body}{}", repr.opening(), repr.closing())
+                let quote = repr.quote();
+                format!("{}{quote}{body}{quote}{}", repr.before_quotes(), repr.after_quotes())
             }
         })
     }

@@ -840,14 +840,25 @@ impl<'a, 'py, S: Sink> Renderer<'a, 'py, S> {
         match leaf {
             Leaf::Text(text) => self.put_plain(text.as_str()),
             Leaf::Quoted(repr) => {
-                let (first, last) =
-                    if S::BACKWARD { (repr.closing(), repr.opening()) } else { (repr.opening(), repr.closing()) };
-                self.put_plain(first)?;
+                let (outer_first, outer_last) = if S::BACKWARD {
+                    (repr.after_quotes(), repr.before_quotes())
+                } else {
+                    (repr.before_quotes(), repr.after_quotes())
+                };
+                // The quotes are one character each, which the sink copies without looking at the length.
+                if !outer_first.is_empty() {
+                    self.put_plain(outer_first)?;
+                }
+                self.put_plain(repr.quote())?;
                 match repr.literal_body() {
                     Some(body) => self.put_plain(body)?,
                     None => self.put_escaped_body(&repr)?,
                 }
-                self.put_plain(last)
+                self.put_plain(repr.quote())?;
+                if !outer_last.is_empty() {
+                    self.put_plain(outer_last)?;
+                }
+                Ok(())
             }
         }
     }
