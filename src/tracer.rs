@@ -105,14 +105,15 @@ impl EventSite {
     }
 
     /// The site of the frame executing `code` (a sys.monitoring callback's), without materialising it yet;
-    /// None when `code` is not a code object (the callback was called by hand).
+    /// None when `code` is not a code object, or NULL (the callback was called by hand, with fewer arguments).
     ///
     /// # Safety
-    /// Must be called inside a monitoring callback, attached, with `code` a live object.
+    /// Must be called inside a monitoring callback, attached, with `code` a live object or NULL.
     pub unsafe fn of_running_code(code: *mut ffi::PyObject) -> Option<Self> {
-        // SAFETY: the caller's invariants; PyEval_GetGlobals reads the running frame's globals.
+        // SAFETY: attached (the caller's invariant); `code` is checked for NULL before PyCode_Check reads its
+        // type, and PyEval_GetGlobals reads the running frame's globals (NULL without one).
         unsafe {
-            (ffi::PyCode_Check(code) != 0).then(|| EventSite {
+            (!code.is_null() && ffi::PyCode_Check(code) != 0).then(|| EventSite {
                 code,
                 globals: ffi::PyEval_GetGlobals(),
                 frame: std::ptr::null_mut(),
