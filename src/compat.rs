@@ -398,7 +398,7 @@ pub fn import<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, pyo3::typ
     unsafe {
         let cached = ffi::PyImport_GetModule(name.as_ptr());
         if !cached.is_null() {
-            return Ok(Bound::from_owned_ptr(py, cached).cast_into_unchecked());
+            return Ok(Bound::from_owned_ptr(py, cached).cast_into::<pyo3::types::PyModule>()?);
         }
         if ffi::PyErr_Occurred().is_null() {
             // With an empty fromlist this returns the top-level package; the submodule is in sys.modules.
@@ -412,7 +412,7 @@ pub fn import<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, pyo3::typ
             Bound::from_owned_ptr_or_err(py, top)?;
             let module = ffi::PyImport_GetModule(name.as_ptr());
             if !module.is_null() {
-                return Ok(Bound::from_owned_ptr(py, module).cast_into_unchecked());
+                return Ok(Bound::from_owned_ptr(py, module).cast_into::<pyo3::types::PyModule>()?);
             }
         }
     }

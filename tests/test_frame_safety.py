@@ -214,6 +214,25 @@ print('alive', called)
     assert result.stdout.rstrip().endswith(f'alive {registered}'), result.stdout
 
 
+@pytest.mark.skipif(hunter_under_test_is_reference(), reason="hunter binds its modules at import time")
+def test_a_module_replaced_in_sys_modules_by_another_object_is_an_error_not_a_crash():
+    code = r'''
+import builtins, sys, types, hunter
+def f(a):
+    return a + 1
+sys.modules['builtins'] = types.SimpleNamespace(**vars(builtins))
+with hunter.trace(hunter.Q(function='f', kind='line', action=hunter.VarsPrinter('a + 1', stream=sys.stdout))):
+    f(1)
+sys.modules['builtins'] = builtins
+print('alive')
+'''
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.rstrip().endswith('alive')
+    assert 'PanicException' not in result.stderr + result.stdout
+    assert "'SimpleNamespace' object" in result.stderr + result.stdout
+
+
 def test_builtin_events_of_stand_in_frames_take_the_module_from_the_function():
     frame = type('F', (), {'f_code': live_call_event.__code__, 'f_globals': {'__name__': 'stand.in'}})()
     event = hunter.Event(frame, 'c_call', len, 0, 0, False)
