@@ -375,12 +375,11 @@ pub fn python_helpers(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
     Ok(HELPERS.get_or_try_init(py, || crate::compat::import(py, "hunter._event_helpers").map(Bound::unbind))?.bind(py))
 }
 
-#[cfg(test)]
+#[cfg(all(test, Py_3_11))]
 mod tests {
     use super::*;
 
     /// Every instruction's line from the decoded table is the one CPython's own lookup gives.
-    #[cfg(Py_3_11)]
     #[test]
     fn lines_by_offset_agree_with_cpython() {
         Python::attach(|py| {

@@ -302,9 +302,14 @@ fn not_a_code_object(py: Python<'_>) -> *mut ffi::PyObject {
 }
 
 /// The settrace `arg` of an exception event: `(type, value, traceback)`.
-pub(crate) fn exception_tuple<'py>(py: Python<'py>, exception: *mut ffi::PyObject) -> PyResult<Bound<'py, PyAny>> {
-    // SAFETY: only called with an `EventArg::Raised` pointer, which `deliver_raised` makes from a non-NULL argument its
-    // callback's caller holds for the call (any object: only attributes are read).
+///
+/// # Safety
+/// `exception` must be a live object (any type: only attributes are read) for the duration of the call.
+pub(crate) unsafe fn exception_tuple<'py>(
+    py: Python<'py>,
+    exception: *mut ffi::PyObject,
+) -> PyResult<Bound<'py, PyAny>> {
+    // SAFETY: the caller's invariant.
     let exception = unsafe { Bound::from_borrowed_ptr(py, exception) };
     let traceback = exception.getattr(pyo3::intern!(py, "__traceback__"))?;
     Ok(PyTuple::new(py, [exception.get_type().into_any(), exception, traceback])?.into_any())

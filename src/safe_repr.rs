@@ -403,6 +403,8 @@ impl Sink for Tail {
 impl Tail {
     #[inline(never)]
     fn put_plain_slowly(&mut self, piece: &str) -> Result<(), Halt> {
+        // Cut at a byte offset below: sound only for ASCII pieces, which is what `put_plain` takes.
+        debug_assert!(piece.is_ascii(), "put_plain takes ASCII pieces");
         let room = self.wanted();
         if piece.len() < room {
             self.prepend(piece.as_bytes());

@@ -309,8 +309,10 @@ impl Tracer {
         let py = slf.py();
         let this = slf.get();
         if this.handler.as_ptr(py).is_null() {
-            // Stopped (possibly from another thread): uninstall ourselves from this thread.
-            this.install(py, None);
+            // Stopped (possibly from another thread): uninstall ourselves from this thread. Held: uninstalling
+            // releases the thread state's reference, which may be the last one.
+            let held = slf.to_owned();
+            held.get().install(py, None);
             return Handled::Delivered;
         }
         let Some((kind, builtin)) = Kind::from_trace(what) else {
@@ -649,7 +651,9 @@ impl Tracer {
             // SAFETY: the event's `arg`, NULL or an object held for the callback (this function's contract).
             EventArg::Object(object) => unsafe { Bound::from_borrowed_ptr_or_opt(py, object) },
             EventArg::Raised(exception) => {
-                Some(monitoring::exception_tuple(py, exception).map_err(|e| (e, handler.clone_ref(py), None))?)
+                // SAFETY: `deliver_raised` made the pointer from an argument its callback's caller holds for the call.
+                let tuple = unsafe { monitoring::exception_tuple(py, exception) };
+                Some(tuple.map_err(|e| (e, handler.clone_ref(py), None))?)
             }
         };
         let arg = arg.as_ref().map_or(std::ptr::null_mut(), Bound::as_ptr);
