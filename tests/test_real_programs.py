@@ -51,7 +51,14 @@ BACKENDS = ['monitoring', 'settrace'] if sys.version_info >= (3, 12) else ['sett
 
 # Real differences of hunter-rs, each kept as a strict xfail until it is fixed: (program or None for all,
 # configuration, backend or None for all) -> the bug in one line.
-KNOWN_DIFFERENCES = {}
+STOP_ITERATION = (
+    'monitoring backend: an extra exception event (StopIteration) where a for loop over a generator ends, in '
+    "pyparsing's search_string, once earlier events have run (issue 14, item 1)"
+)
+KNOWN_DIFFERENCES = {
+    ('pyparsing', configuration, 'monitoring'): STOP_ITERATION
+    for configuration in ('stdlib_false', 'when_exception', 'and_or_not', 'env_focus_code_printer')
+}
 
 
 def library_pins():
@@ -206,7 +213,7 @@ def _cases(configurations):
 # Pieces of each program's untraced result: the library really did its work.
 EXPECTED_RESULTS = {
     'markdown': ['<strong>strong</strong> text, a <a href="https://example.com">link</a>.</p>', '<td>2</td>'],
-    'pyparsing': ["[9, 'rejected at column 2']"],
+    'pyparsing': ["[9, 'rejected at column 2', ['1', '22'], ['333']]"],
     'tomli': ["'host': {'ip': '10.0.0.1', 'ports': [80, 1.5]}, 'notes': 'two\\nlines'", 'Unclosed array (at end'],
 }
 

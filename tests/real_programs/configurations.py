@@ -7,7 +7,9 @@ holding hunter's public names, ``OUT`` (the configuration's own stream) and the 
 
 hunter's own frames are kept out (their file names and line numbers differ between the two implementations by
 construction), and so is what a README deliberate difference names: CallPrinter runs only where every ``return``
-event of the frames it prints is seen (difference 3, its indentation), so Backlog replays go to CodePrinter.
+event of the frames it prints is seen (difference 3, its indentation), so Backlog replays and a From that ends
+before its start's return go to CodePrinter; where stdlib code can show, ``<frozen ...>`` modules are kept out
+(difference 2: hunter-rs reads their source and counts them as stdlib).
 """
 
 import collections
@@ -44,6 +46,7 @@ PROGRAMS = {
 }
 
 NOT_HUNTER = "~Q(module_startswith='hunter')"
+NOT_FROZEN = "~Q(filename_startswith='<frozen')"
 IN_LIB = 'Q(module_startswith=LIB)'
 
 CODE_CONFIGURATIONS = {
@@ -53,8 +56,8 @@ CODE_CONFIGURATIONS = {
     'code_printer_narrow_filenames': "Q(module_startswith=LIB, kind_in=['call', 'return']), action=CodePrinter(stream=OUT, filename_alignment=20)",
     'vars_printer': "Q(module_startswith=LIB, function=FOCUS), action=VarsPrinter(*NAMES, stream=OUT)",
     'vars_snooper': "Q(module_startswith=LIB, function=FOCUS), action=VarsSnooper(stream=OUT)",
-    'error_snooper': "Q(module_startswith=LIB, function_in=FUNCTIONS), action=ErrorSnooper(stream=OUT)",
-    'error_snooper_bounded': "Q(module_startswith=LIB, function_in=FUNCTIONS), action=ErrorSnooper(max_backlog=3, max_events=6, max_depth=2, stream=OUT)",
+    'error_snooper': "Q(module_startswith=LIB, function_in=FUNCTIONS + [FOCUS]), action=ErrorSnooper(stream=OUT)",
+    'error_snooper_bounded': "Q(module_startswith=LIB, function_in=FUNCTIONS + [FOCUS]), action=ErrorSnooper(max_backlog=3, max_events=6, max_depth=2, stream=OUT)",
     'stack_printer': "Q(module_startswith=LIB, function=FOCUS, kind='call'), action=StackPrinter(depth=4, limit=3, stream=OUT)",
     'several_actions': "Q(module_startswith=LIB, function_in=FUNCTIONS, kind='return'), actions=[CallPrinter(stream=OUT), VarsPrinter(*NAMES, stream=OUT)]",
     'colours': "Q(module_startswith=LIB, function_in=FUNCTIONS, kind_in=['call', 'return', 'exception']), action=CallPrinter(stream=OUT, force_colors=True)",
@@ -67,15 +70,15 @@ CODE_CONFIGURATIONS = {
     'query_source': "Q(module_startswith=LIB, source_contains='return', kind='line'), action=CodePrinter(stream=OUT)",
     'query_depth_lt': "Q(module_startswith=LIB, depth_lt=5), action=CallPrinter(stream=OUT)",
     'query_calls_lte': "Q(module_startswith=LIB, calls_lte=40), action=CallPrinter(stream=OUT)",
-    'stdlib_false': f"{NOT_HUNTER}, ~Q(kind='line'), stdlib=False, action=CallPrinter(stream=OUT)",
+    'stdlib_false': f"{NOT_HUNTER}, {NOT_FROZEN}, ~Q(kind='line'), stdlib=False, action=CallPrinter(stream=OUT)",
     # --- composite predicates
     'when_exception': "When(Q(module_startswith=LIB, kind='exception'), CallPrinter(stream=OUT)), Q(function=FOCUS), action=CodePrinter(stream=OUT)",
     'and_or_not': "(Q(module_startswith=LIB) & ~Q(kind='line') & ~Q(function=FOCUS)) | Q(module=WORKLOAD), action=CallPrinter(stream=OUT)",
     'callable_predicate': "Q(module_startswith=LIB, kind_in=['call', 'return']), lambda event: event.function.startswith('_'), action=CallPrinter(stream=OUT)",
     'from': "From(Q(module_startswith=LIB, function=FOCUS), Q(depth_lt=2)), Q(module_startswith=LIB), action=CallPrinter(stream=OUT)",
-    'from_watermark': "From(Q(function=FOCUS, kind='call'), watermark=1), Q(module_startswith=LIB, kind_in=['call', 'return']), action=CallPrinter(stream=OUT)",
-    'backlog': "Backlog(Q(module_startswith=LIB, kind='exception'), size=6, stack=3, action=CodePrinter(stream=OUT)), action=CodePrinter(stream=OUT)",
-    'backlog_filtered_vars': "Q(module_startswith=LIB, function_in=FUNCTIONS), Backlog(Q(module_startswith=LIB, kind='exception'), size=4, stack=0, vars=True, filter=~Q(kind='line'), action=CodePrinter(stream=OUT)), action=CodePrinter(stream=OUT)",
+    'from_watermark': "From(Q(function=FOCUS, kind='call'), watermark=1), Q(module_startswith=LIB), action=CodePrinter(stream=OUT)",
+    'backlog': f"Backlog(Q(module_startswith=LIB, kind='exception'), size=6, stack=3, filter={NOT_FROZEN}, action=CodePrinter(stream=OUT)), action=CodePrinter(stream=OUT)",
+    'backlog_filtered_vars': "Q(module_startswith=LIB, function_in=FUNCTIONS + [FOCUS]), Backlog(Q(module_startswith=LIB, kind='exception'), size=4, stack=0, vars=True, filter=~Q(kind='line'), action=CodePrinter(stream=OUT)), action=CodePrinter(stream=OUT)",
     'backlog_stack_module_filter': "Backlog(Q(module_startswith=LIB, kind='exception'), size=3, stack=2, filter=Q(module_startswith=LIB), action=CodePrinter(stream=OUT)), action=CodePrinter(stream=OUT)",
     # --- stopping (the cookbook's "stop after N calls" and a When that stops at the first exception)
     'stop_after_calls': f"~Q(calls_gt=60, action=Stop), {IN_LIB}, action=CallPrinter(stream=OUT)",

@@ -1,5 +1,6 @@
 """pyparsing parses and evaluates arithmetic with a recursive grammar of combinators, parse actions (closures) and
-backtracking on ParseException; one malformed expression is rejected."""
+backtracking on ParseException; one malformed expression is rejected; numbers are searched for in two texts (a for
+loop inside pyparsing over its scan_string generator)."""
 
 import operator
 
@@ -26,6 +27,7 @@ def _grammar():
 
 
 _GRAMMAR = _grammar()
+_NUMBER = pp.Word(pp.nums)
 
 
 def run():
@@ -34,4 +36,6 @@ def run():
         _GRAMMAR.parse_string('1+*', parse_all=True)
     except pp.ParseException as error:
         results.append(f'rejected at column {error.column}')
+    for text in ('a1b22', 'c333'):
+        results.append([tokens[0] for tokens in _NUMBER.search_string(text)])
     return repr(results)
