@@ -2,7 +2,7 @@
 
 A code configuration is the argument list of one ``hunter.trace(...)`` call, as source text evaluated in a namespace
 holding hunter's public names, ``OUT`` (the configuration's own stream) and the program's facts below (``LIB``,
-``WORKLOAD``, ``FOCUS``, ``FUNCTIONS``, ``NAMES``, ``SUFFIX``). An environment configuration is the value of
+``WORKLOAD``, ``FOCUS``, ``FUNCTIONS``, ``NAMES``, ``SUFFIX``, ``RAISERS``). An environment configuration is the value of
 ``PYTHONHUNTER`` (``{lib}`` and ``{focus}`` are filled in), activated at interpreter start-up by ``hunter.pth``.
 
 hunter's own frames are kept out (their file names and line numbers differ between the two implementations by
@@ -14,10 +14,12 @@ before its start's return go to CodePrinter; where stdlib code can show, ``<froz
 
 import collections
 
-Program = collections.namedtuple('Program', 'workload lib focus functions names suffix')
+Program = collections.namedtuple('Program', 'workload lib focus functions names suffix raisers')
 
 # One entry per library: the workload module (in this folder), the library's top-level module, a function it calls
-# often and nests (FOCUS), a few of its functions, local names its functions use, and the end of one of its files.
+# often and nests (FOCUS), a few of its functions, local names its functions use, the end of one of its files, and
+# functions where exceptions are raised or pass through (RAISERS: few enough to keep ErrorSnooper, which is slow in
+# hunter 3.9.0, fast).
 PROGRAMS = {
     'markdown': Program(
         workload='markdown_workload',
@@ -26,6 +28,7 @@ PROGRAMS = {
         functions=['convert', 'parseChunk', 'parseBlocks', 'test', 'handleMatch'],
         names=['self.__class__.__name__', 'block', 'text', 'parent.tag'],
         suffix='inlinepatterns.py',
+        raisers=['run'],
     ),
     'pyparsing': Program(
         workload='pyparsing_workload',
@@ -34,6 +37,7 @@ PROGRAMS = {
         functions=['parse_string', '_parseNoCache', 'parseImpl', 'postParse', '_fold'],
         names=['loc', 'instring[loc:]', 'doActions', 'self.__class__.__name__'],
         suffix='results.py',
+        raisers=['parse_string', 'scan_string', 'parseImpl_regex'],
     ),
     'tomli': Program(
         workload='tomli_workload',
@@ -42,6 +46,7 @@ PROGRAMS = {
         functions=['loads', 'parse_value', 'parse_array', 'parse_inline_table', 'parse_basic_str'],
         names=['pos', 'src[pos:pos + 8]', 'char', 'parse_float'],
         suffix='_re.py',
+        raisers=['loads', 'parse_array', 'skip_chars'],
     ),
 }
 
@@ -56,8 +61,8 @@ CODE_CONFIGURATIONS = {
     'code_printer_narrow_filenames': "Q(module_startswith=LIB, kind_in=['call', 'return']), action=CodePrinter(stream=OUT, filename_alignment=20)",
     'vars_printer': "Q(module_startswith=LIB, function=FOCUS), action=VarsPrinter(*NAMES, stream=OUT)",
     'vars_snooper': "Q(module_startswith=LIB, function=FOCUS), action=VarsSnooper(stream=OUT)",
-    'error_snooper': "Q(module_startswith=LIB, function_in=FUNCTIONS + [FOCUS]), action=ErrorSnooper(stream=OUT)",
-    'error_snooper_bounded': "Q(module_startswith=LIB, function_in=FUNCTIONS + [FOCUS]), action=ErrorSnooper(max_backlog=3, max_events=6, max_depth=2, stream=OUT)",
+    'error_snooper': "Q(module_startswith=LIB, function_in=RAISERS), action=ErrorSnooper(stream=OUT)",
+    'error_snooper_bounded': "Q(module_startswith=LIB, function_in=RAISERS), action=ErrorSnooper(max_backlog=3, max_events=6, max_depth=2, stream=OUT)",
     'stack_printer': "Q(module_startswith=LIB, function=FOCUS, kind='call'), action=StackPrinter(depth=4, limit=3, stream=OUT)",
     'several_actions': "Q(module_startswith=LIB, function_in=FUNCTIONS, kind='return'), actions=[CallPrinter(stream=OUT), VarsPrinter(*NAMES, stream=OUT)]",
     'colours': "Q(module_startswith=LIB, function_in=FUNCTIONS, kind_in=['call', 'return', 'exception']), action=CallPrinter(stream=OUT, force_colors=True)",
@@ -78,7 +83,7 @@ CODE_CONFIGURATIONS = {
     'from': "From(Q(module_startswith=LIB, function=FOCUS), Q(depth_lt=2)), Q(module_startswith=LIB), action=CallPrinter(stream=OUT)",
     'from_watermark': "From(Q(function=FOCUS, kind='call'), watermark=1), Q(module_startswith=LIB), action=CodePrinter(stream=OUT)",
     'backlog': f"Backlog(Q(module_startswith=LIB, kind='exception'), size=6, stack=3, filter={NOT_FROZEN}, action=CodePrinter(stream=OUT)), action=CodePrinter(stream=OUT)",
-    'backlog_filtered_vars': "Q(module_startswith=LIB, function_in=FUNCTIONS + [FOCUS]), Backlog(Q(module_startswith=LIB, kind='exception'), size=4, stack=0, vars=True, filter=~Q(kind='line'), action=CodePrinter(stream=OUT)), action=CodePrinter(stream=OUT)",
+    'backlog_filtered_vars': "Q(module_startswith=LIB, function_in=FUNCTIONS + RAISERS), Backlog(Q(module_startswith=LIB, kind='exception'), size=4, stack=0, vars=True, filter=~Q(kind='line'), action=CodePrinter(stream=OUT)), action=CodePrinter(stream=OUT)",
     'backlog_stack_module_filter': "Backlog(Q(module_startswith=LIB, kind='exception'), size=3, stack=2, filter=Q(module_startswith=LIB), action=CodePrinter(stream=OUT)), action=CodePrinter(stream=OUT)",
     # --- stopping (the cookbook's "stop after N calls" and a When that stops at the first exception)
     'stop_after_calls': f"~Q(calls_gt=60, action=Stop), {IN_LIB}, action=CallPrinter(stream=OUT)",

@@ -35,6 +35,7 @@ def run_configurations(program, workload):
         'FUNCTIONS': program.functions,
         'NAMES': program.names,
         'SUFFIX': program.suffix,
+        'RAISERS': program.raisers,
     }
     names = dict({name: getattr(hunter, name) for name in hunter.__all__}, Stop=hunter.Stop, **facts)
     for name, arguments in configurations.CODE_CONFIGURATIONS.items():
