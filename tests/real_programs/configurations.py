@@ -9,7 +9,10 @@ hunter's own frames are kept out (their file names and line numbers differ betwe
 construction), and so is what a README deliberate difference names: CallPrinter runs only where every ``return``
 event of the frames it prints is seen (difference 3, its indentation), so Backlog replays and a From that ends
 before its start's return go to CodePrinter; where stdlib code can show, ``<frozen ...>`` modules are kept out
-(difference 2: hunter-rs reads their source and counts them as stdlib).
+(difference 2: hunter-rs reads their source and counts them as stdlib). ``hunter.wrap`` is not used: a wrapped
+function called more than once prints differently by design (difference 7).
+
+Every action runs except ``Debugger`` and ``Manhole``, which are interactive (a pdb prompt, a manhole socket).
 """
 
 import collections
