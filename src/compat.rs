@@ -444,6 +444,19 @@ pub fn end_for_opcode(py: Python<'_>) -> Option<u8> {
     })
 }
 
+/// What `name` finds on `ty` and its bases, without calling anything (a descriptor is returned, not invoked).
+pub fn type_lookup<'py>(
+    ty: &Bound<'py, pyo3::types::PyType>,
+    name: &Bound<'py, pyo3::types::PyString>,
+) -> Option<Bound<'py, PyAny>> {
+    extern "C" {
+        fn _PyType_Lookup(ty: *mut ffi::PyTypeObject, name: *mut ffi::PyObject) -> *mut ffi::PyObject;
+    }
+    // SAFETY: a live type and a str; `_PyType_Lookup` (exported by every supported CPython) searches the MRO's
+    // dicts, sets no exception and returns a borrowed reference (NULL when absent), taken as a new one at once.
+    unsafe { Bound::from_borrowed_ptr_or_opt(ty.py(), _PyType_Lookup(ty.as_type_ptr(), name.as_ptr())) }
+}
+
 /// Whether this interpreter has `sys.monitoring` (PEP 669, Python 3.12+).
 pub const HAS_SYS_MONITORING: bool = cfg!(Py_3_12);
 

@@ -554,8 +554,20 @@ fn is_exception_class(ty: &Bound<'_, PyType>) -> bool {
     unsafe { ffi::PyType_IsSubtype(ty.as_type_ptr(), ffi::PyExc_BaseException.cast()) != 0 }
 }
 
-/// The arguments an exception stores (what `BaseException.args` returns), read from the object itself: a class
-/// can override `args` with a property, which is user code.
+/// An exception's `args` as hunter reads them, but without running user code: a class can override `args` with
+/// a property (not run: the arguments the exception stores are shown instead), or with a `__slots__` entry, whose
+/// member descriptor is read as `getattr` would (C code: an unset slot is an AttributeError, as in hunter).
+fn exception_args<'py>(exception: &Bound<'py, PyAny>, ty: &Bound<'py, PyType>) -> PyResult<Bound<'py, PyAny>> {
+    let py = exception.py();
+    if let Some(descriptor) = crate::compat::type_lookup(ty, intern!(py, "args")) {
+        if descriptor.get_type().as_type_ptr() == &raw mut ffi::PyMemberDescr_Type {
+            return descriptor.call_method1(intern!(py, "__get__"), (exception, ty));
+        }
+    }
+    Ok(stored_exception_args(exception))
+}
+
+/// The arguments an exception stores (what `BaseException.args` returns), read from the object itself.
 fn stored_exception_args<'py>(exception: &Bound<'py, PyAny>) -> Bound<'py, PyAny> {
     let py = exception.py();
     // SAFETY: `exception` is an instance of a BaseException subclass (the caller checked its type), whose
@@ -780,7 +792,7 @@ impl<'a, 'py, S: Sink> Renderer<'a, 'py, S> {
             let parts = bound_method_parts(obj, depth)?;
             self.composite(parts)
         } else if has_plain_metaclass(&ty) && is_exception_class(&ty) {
-            let args = stored_exception_args(obj);
+            let args = exception_args(obj, &ty)?;
             let open = format!("{}(", ty.name()?.to_string_lossy());
             self.container(&args, depth, sequence, &open, ")")
         } else if has_plain_metaclass(&ty) {
