@@ -51,13 +51,7 @@ BACKENDS = ['monitoring', 'settrace'] if sys.version_info >= (3, 12) else ['sett
 
 # Real differences of hunter-rs, each kept as a strict xfail until it is fixed: (program or None for all,
 # configuration, backend or None for all) -> the bug in one line.
-STALE_STACK_LINENO = (
-    "3.9: Backlog's stack event for a frame that has finished shows the line of its last instruction, not the "
-    'f_lineno that line tracing left (hunter shows the `except` line that re-raised)'
-)
 KNOWN_DIFFERENCES = {}
-if sys.version_info < (3, 10):
-    KNOWN_DIFFERENCES['pyparsing', 'backlog', 'settrace'] = STALE_STACK_LINENO
 
 
 def library_pins():
