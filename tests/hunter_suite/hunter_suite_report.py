@@ -36,6 +36,12 @@ def _short_reason(report):
     return lines[-1] if lines else ''
 
 
+def _worker_of(report):
+    """The xdist worker (gw0, gw1...) that ran the test: the order a worker ran its tests in explains some failures."""
+    gateway = getattr(getattr(report, 'node', None), 'gateway', None)
+    return getattr(gateway, 'id', None)
+
+
 class Recorder:
     def __init__(self, path):
         self.stream = open(path, 'a', encoding='utf-8')  # noqa: SIM115 (closed at session end)
@@ -53,6 +59,7 @@ class Recorder:
             outcome=report.outcome,
             xfail=hasattr(report, 'wasxfail'),
             reason=_short_reason(report) if report.outcome != 'passed' else '',
+            worker=_worker_of(report),
         )
 
     def pytest_collectreport(self, report):
@@ -68,6 +75,8 @@ class Recorder:
 
     def pytest_sessionfinish(self, session, exitstatus):
         self.write(type='finish', exitstatus=int(exitstatus))
+
+    def pytest_unconfigure(self, config):
         self.stream.close()
 
 

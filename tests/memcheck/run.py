@@ -108,15 +108,23 @@ def describe(error):
 
 
 def read_errors(xml_path):
-    """Memory errors (leaks are not checked: CPython keeps much alive at exit) from valgrind's XML output."""
-    root = ElementTree.parse(xml_path).getroot()
-    return [error for error in root.findall('error') if not (error.findtext('kind') or '').startswith('Leak_')]
+    """Memory errors (leaks are not checked: CPython keeps much alive at exit) from valgrind's XML output, and
+    whether the output was complete. A process killed before valgrind finished its file (a forked child ended with
+    SIGKILL) leaves it cut short: the errors written up to then still count."""
+    text = Path(xml_path).read_text(encoding='utf-8', errors='replace')
+    complete = '</valgrindoutput>' in text
+    if not complete:
+        text = text[:text.rfind('</error>') + len('</error>')] if '</error>' in text else text[:text.find('<error>')]
+        text += '</valgrindoutput>'
+    root = ElementTree.fromstring(text)
+    return [error for error in root.findall('error') if not (error.findtext('kind') or '').startswith('Leak_')], complete
 
 
 def run_program(program, valgrind, work, args):
-    xml_path = work / (program.name.replace(' ', '_').replace('(', '').replace(')', '') + '.xml')
+    stem = program.name.replace(' ', '_').replace('(', '').replace(')', '')
+    # One file per process: a test that forks (os.fork keeps valgrind) would otherwise interleave two documents.
     command = [valgrind, '--tool=memcheck', '--leak-check=no', '--show-leak-kinds=none', '--num-callers=40',
-               f'--suppressions={args.suppressions}', '--xml=yes', f'--xml-file={xml_path}', *program.argv]
+               f'--suppressions={args.suppressions}', '--xml=yes', f'--xml-file={work / stem}.%p.xml', *program.argv]
     env = {name: value for name, value in os.environ.items() if not name.startswith(('PYTHONHUNTER', 'PUREPYTHONHUNTER'))}
     env.update(PYTHONMALLOC='malloc', **program.env)
     log(f'\n-- valgrind: {program.name} --\n$ ' + ' '.join(program.argv))
@@ -131,11 +139,19 @@ def run_program(program, valgrind, work, args):
         problems.append(f'pytest exit status {completed.returncode}')
     elif not program.is_pytest and completed.returncode != 0:
         problems.append(f'exit status {completed.returncode}')
-    try:
-        errors = read_errors(xml_path)
-    except (ElementTree.ParseError, OSError) as exc:
-        problems.append(f'unreadable valgrind output {xml_path}: {exc}')
-        errors = []
+    errors = []
+    xml_paths = sorted(work.glob(f'{stem}.*.xml'))
+    if not xml_paths:
+        problems.append('valgrind wrote no output')
+    incomplete = 0
+    for xml_path in xml_paths:
+        try:
+            file_errors, complete = read_errors(xml_path)
+        except (ElementTree.ParseError, OSError) as exc:
+            problems.append(f'unreadable valgrind output {xml_path}: {exc}')
+            continue
+        errors += file_errors
+        incomplete += not complete
     ours = [error for error in errors if any(stack_is_ours(stack) for stack in error.findall('stack'))]
     others = Counter(error.findtext('kind') for error in errors if error not in ours)
     for error in ours:
@@ -145,9 +161,11 @@ def run_program(program, valgrind, work, args):
     notes = []
     if program.is_pytest and completed.returncode == 1:
         notes.append('some tests failed under valgrind (see above)')
+    if incomplete:
+        notes.append(f'{incomplete} of {len(xml_paths)} processes ended before valgrind completed its report')
     if others:
         notes.append('outside hunter-rs: ' + ', '.join(f'{count} {kind}' for kind, count in sorted(others.items())))
-    return {'name': program.name, 'seconds': elapsed, 'problems': problems, 'notes': notes, 'xml': xml_path}
+    return {'name': program.name, 'seconds': elapsed, 'problems': problems, 'notes': notes}
 
 
 def python_version(python):
