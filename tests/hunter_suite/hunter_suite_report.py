@@ -2,7 +2,8 @@
 
 It records every report the xdist controller sees as one JSON line, so run.py can tell apart a test that failed
 from one whose worker process died (xdist reports those with ``when='???'``) without parsing pytest's text
-output. It also marks hunter's gdb tests as skipped when run.py found that gdb cannot attach here.
+output. It also marks hunter's gdb tests as skipped when run.py found that gdb cannot attach here, and ignores one leak of
+the suite's test harness (see HARNESS_PIPE_LEAK).
 """
 
 import json
@@ -80,7 +81,15 @@ class Recorder:
         self.stream.close()
 
 
+# process_tests.TestProcess (3.0.0) never closes the stdout pipe of its process; the pipe is finalised whenever the
+# garbage collector gets to it, and under the suite's filterwarnings=error that ResourceWarning fails whichever test
+# is running then: after test_remote.py, test_tracer.py::test_mix_predicates_with_callables fails in setup with the
+# real hunter 3.9.0 as well. Only that harness leak is ignored (a subprocess pipe: FileIO on a file descriptor number).
+HARNESS_PIPE_LEAK = r"ignore:Exception ignored in. <_io\.FileIO name=[0-9]+ mode='rb' closefd=True>:pytest.PytestUnraisableExceptionWarning"
+
+
 def pytest_configure(config):
+    config.addinivalue_line('filterwarnings', HARNESS_PIPE_LEAK)
     path = config.getoption('hunter_suite_report')
     if path and not _is_xdist_worker(config):
         config.pluginmanager.register(Recorder(path), 'hunter-suite-recorder')

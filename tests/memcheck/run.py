@@ -18,7 +18,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import xml.etree.ElementTree as ElementTree
 from collections import Counter
@@ -178,7 +177,8 @@ def main():
     parser.add_argument('--python', default=sys.executable, help='interpreter of the venv under test (default: this one)')
     parser.add_argument('--suppressions', default=str(HERE / 'suppressions.supp'))
     parser.add_argument('--only', action='append', metavar='NAME', help='run only the programs whose name contains NAME')
-    parser.add_argument('--keep', metavar='DIR', help="keep valgrind's XML files in DIR (default: a temporary directory)")
+    parser.add_argument('--output', metavar='DIR', default=str(ROOT / '.cache' / 'memcheck'),
+                        help="where valgrind's XML files go, one per process (emptied first; default: .cache/memcheck)")
     args = parser.parse_args()
     valgrind = shutil.which('valgrind')
     if valgrind is None:
@@ -187,20 +187,17 @@ def main():
     python = os.path.abspath(shutil.which(args.python) or args.python)  # not resolved: a venv's python is a symlink
     programs = [program for program in programs_for(python, python_version(python))
                 if not args.only or any(name in program.name for name in args.only)]
-    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix='hunter-memcheck-'))
-    work.mkdir(parents=True, exist_ok=True)
+    work = Path(args.output)
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
     results = [run_program(program, valgrind, work, args) for program in programs]
     log('\nvalgrind memcheck (PYTHONMALLOC=malloc):')
     for result in results:
         status = 'FAIL' if result['problems'] else 'PASS'
         details = '; '.join(result['problems'] + result['notes']) or 'no memory errors'
         log(f"  {status}  {result['name']:<32} {details} ({result['seconds']:.0f} s)")
-    failed = any(result['problems'] for result in results)
-    if failed or args.keep:
-        log(f'valgrind XML output: {work}')
-    else:
-        shutil.rmtree(work, ignore_errors=True)
-    return 1 if failed else 0
+    log(f"valgrind's XML output: {work}")
+    return 1 if any(result['problems'] for result in results) else 0
 
 
 if __name__ == '__main__':
