@@ -150,7 +150,8 @@ def run_program(program, valgrind, work, args):
             problems.append(f'unreadable valgrind output {xml_path}: {exc}')
             continue
         errors += file_errors
-        incomplete += not complete
+        # A child that exec()s another program ends valgrind's report unfinished: only one with errors says more.
+        incomplete += bool(file_errors) and not complete
     ours = [error for error in errors if any(stack_is_ours(stack) for stack in error.findall('stack'))]
     others = Counter(error.findtext('kind') for error in errors if error not in ours)
     for error in ours:
@@ -161,7 +162,7 @@ def run_program(program, valgrind, work, args):
     if program.is_pytest and completed.returncode == 1:
         notes.append('some tests failed under valgrind (see above)')
     if incomplete:
-        notes.append(f'{incomplete} of {len(xml_paths)} processes ended before valgrind completed its report')
+        notes.append(f'{incomplete} process(es) with errors ended before valgrind completed its report')
     if others:
         notes.append('outside hunter-rs: ' + ', '.join(f'{count} {kind}' for kind, count in sorted(others.items())))
     return {'name': program.name, 'seconds': elapsed, 'problems': problems, 'notes': notes}
