@@ -895,9 +895,9 @@ impl Tracer {
         Tracer::stop_tracing(slf)
     }
 
-    /// The Python-level entry (`sys.settrace(tracer)`, new threads via `threading.settrace`): handles the
-    /// event, then switches this thread to the C trace function (settrace backend), or admits the thread to
-    /// the monitoring backend's callbacks and removes the Python-level hook again.
+    /// The Python-level entry (`sys.settrace(tracer)`, new threads via `threading.settrace`, a frame's `f_trace`):
+    /// handles the event, and on a `call` switches this thread to the C trace function (settrace backend), or
+    /// admits the thread to the monitoring backend's callbacks and removes the Python-level hook again.
     #[pyo3(signature = (frame, kind, arg))]
     fn __call__<'py>(
         slf: &Bound<'py, Self>,
@@ -939,7 +939,12 @@ impl Tracer {
             crate::compat::import(py, "sys")?.getattr(set_name)?.call1((py.None(),))?;
             return Ok(None);
         }
-        this.install(py, Some(slf));
+        // Only a `call` comes from the global hook (`sys.settrace(tracer)`, a new thread): other events come
+        // through a frame's `f_trace`, which we set, after another tool's `sys.settrace` (pdb's) took the thread
+        // over, and must not take it back (as hunter's Cython `__call__`).
+        if what == ffi::PyTrace_CALL {
+            this.install(py, Some(slf));
+        }
         // SAFETY: `frame` was checked to be a frame; CPython runs it for the duration of this call.
         let handled = unsafe { Tracer::on_trace_event(slf.as_borrowed(), frame.as_ptr().cast(), what, arg.as_ptr()) };
         if handled == Handled::Raise {
