@@ -19,10 +19,17 @@ type Body<'a> = &'a mut dyn FnMut(Python<'_>);
 
 /// The trampoline's body. `body` is the address of a live `Body` on `run_attached`'s stack (passed where a
 /// method's `self` would be; the trampoline only hands it over), which waits for this call.
+///
+/// # Safety
+/// `body` must be the address of a live `Body` that nothing else uses during the call (`run_attached`'s `call`), and
+/// the thread attached.
 unsafe fn run_body(py: Python<'_>, body: *mut ffi::PyObject) -> PyResult<*mut ffi::PyObject> {
+    // SAFETY: `body` is the address of `run_attached`'s `call`, a `Body` alive and otherwise unused until the
+    // trampoline returns.
     let body = unsafe { &mut *body.cast::<Body<'_>>() };
     body(py);
     // Any non-null pointer means success; it is not a new reference and nobody releases it.
+    // SAFETY: Py_None only takes the address of the None singleton.
     Ok(unsafe { ffi::Py_None() })
 }
 
@@ -65,8 +72,8 @@ pub fn run_attached<R>(py: Python<'_>, body: impl FnOnce(Python<'_>) -> R) -> Re
 /// panic: it must be reported, not unwind on into CPython.
 fn take_panic(py: Python<'_>) -> PyErr {
     let (mut kind, mut value, mut traceback) = (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
-    // SAFETY: attached; the three pointers receive new references (or NULL), owned by the bindings below.
     #[allow(deprecated)] // PyErr_GetRaisedException is 3.12+
+    // SAFETY: attached; the three pointers receive new references (or NULL), owned by the bindings below.
     let value = unsafe {
         ffi::PyErr_Fetch(&mut kind, &mut value, &mut traceback);
         ffi::PyErr_NormalizeException(&mut kind, &mut value, &mut traceback);

@@ -84,14 +84,21 @@ const CO_VARKEYWORDS: u32 = 0x08;
 
 static EXTRA_INDEX: OnceLock<ffi::Py_ssize_t> = OnceLock::new();
 
+/// # Safety
+/// CPython's `freefunc` contract for our code-extra index: called attached, once per code object as it dies, with the
+/// value stored at the index (a reference `create` gave up with `GilRc::into_raw`) or NULL.
 unsafe extern "C" fn free_code_info(ptr: *mut c_void) {
     if !ptr.is_null() {
         // Called by CPython when the code object dies, with the interpreter attached.
+        // SAFETY: only `create` stores at this index, a reference given up by `GilRc::into_raw`; CPython hands it back
+        // once, when the code object dies, attached.
         drop(unsafe { GilRc::from_raw(ptr.cast::<CodeInfo>()) });
     }
 }
 
 fn extra_index() -> ffi::Py_ssize_t {
+    // SAFETY: `free_code_info` accepts NULL and every value stored at this index (only `create` stores there, a
+    // `GilRc<CodeInfo>`).
     *EXTRA_INDEX.get_or_init(|| unsafe { code_extra::request_index(free_code_info) })
 }
 
@@ -102,6 +109,7 @@ impl CodeInfo {
     /// `code` must stay alive for `'a` (the info is owned by it).
     #[inline]
     pub unsafe fn of_code<'a>(py: Python<'_>, code: Borrowed<'_, '_, PyCode>) -> PyResult<&'a CodeInfo> {
+        // SAFETY: the caller keeps `code` alive for 'a (this function's contract).
         match unsafe { Self::existing(code) } {
             Some(info) => Ok(info),
             None => Self::create(py, code, extra_index()),
@@ -367,12 +375,11 @@ pub fn python_helpers(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
     Ok(HELPERS.get_or_try_init(py, || crate::compat::import(py, "hunter._event_helpers").map(Bound::unbind))?.bind(py))
 }
 
-#[cfg(test)]
+#[cfg(all(test, Py_3_11))]
 mod tests {
     use super::*;
 
     /// Every instruction's line from the decoded table is the one CPython's own lookup gives.
-    #[cfg(Py_3_11)]
     #[test]
     fn lines_by_offset_agree_with_cpython() {
         Python::attach(|py| {

@@ -118,6 +118,7 @@ pub fn frame_code(frame: Borrowed<'_, '_, PyFrame>) -> *mut ffi::PyObject {
         (*(*frame.as_ptr().cast::<FrameHead>()).f_frame).f_code
     }
     #[cfg(not(Py_3_11))]
+    // SAFETY: a `PyFrame` passed PyFrame_Check; before 3.11 `f_code` is a field of the frame object itself.
     unsafe {
         (*frame.as_ptr().cast::<FrameHead>()).f_code
     }
@@ -132,6 +133,7 @@ pub fn frame_globals(frame: Borrowed<'_, '_, PyFrame>) -> *mut ffi::PyObject {
         (*(*frame.as_ptr().cast::<FrameHead>()).f_frame).f_globals
     }
     #[cfg(not(Py_3_11))]
+    // SAFETY: a `PyFrame` passed PyFrame_Check; before 3.11 `f_globals` is a field of the frame object itself.
     unsafe {
         (*frame.as_ptr().cast::<FrameHead>()).f_globals
     }
@@ -301,8 +303,10 @@ pub fn frame_globals_bound<'py>(frame: &Bound<'py, PyFrame>) -> Bound<'py, PyDic
 /// class keeps its old number until its next lookup.
 pub fn valid_version_tag(class: &Bound<'_, pyo3::types::PyType>) -> Option<u32> {
     let class = class.as_type_ptr();
+    // SAFETY: `class` is a live type object (from a `Bound<PyType>`), so its `PyTypeObject` fields can be read.
     let tag = unsafe { (*class).tp_version_tag };
     #[cfg(not(Py_3_13))]
+    // SAFETY: a live type object; PyType_GetFlags only reads `tp_flags`.
     if unsafe { ffi::PyType_GetFlags(class) } & ffi::Py_TPFLAGS_VALID_VERSION_TAG == 0 {
         return None;
     }
@@ -321,7 +325,11 @@ impl EventsSuspended {
     pub fn on_this_thread() -> Self {
         #[cfg(Py_3_11)]
         {
+            // SAFETY: the guard is only made attached (in `Tracer::judge_running_frames`, which holds a `Bound`), so
+            // this thread has a current thread state.
             let state = unsafe { ffi::PyThreadState_Get() };
+            // SAFETY: `state` is this thread's live thread state; `drop` undoes this, on the same thread (the guard is
+            // not `Send`: it holds a raw pointer).
             unsafe { ffi::PyThreadState_EnterTracing(state) };
             EventsSuspended { state }
         }
@@ -333,6 +341,8 @@ impl EventsSuspended {
 impl Drop for EventsSuspended {
     fn drop(&mut self) {
         #[cfg(Py_3_11)]
+        // SAFETY: `state` is this thread's thread state, entered in `on_this_thread`; the guard lives in the scope
+        // that made it, attached.
         unsafe {
             ffi::PyThreadState_LeaveTracing(self.state)
         };
@@ -343,6 +353,7 @@ impl Drop for EventsSuspended {
 #[inline]
 #[allow(clippy::useless_conversion)] // c_ulong is 32 bits on Windows
 pub fn current_thread_ident() -> u64 {
+    // SAFETY: PyThread_get_thread_ident only asks the OS for the current thread's id; it reads no interpreter state.
     u64::from(unsafe { ffi::PyThread_get_thread_ident() })
 }
 
@@ -395,10 +406,14 @@ pub mod code_extra {
 /// import machinery proper (`PyImport_ImportModuleLevelObject`) has no such dependency.
 pub fn import<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, pyo3::types::PyModule>> {
     let name = pyo3::types::PyString::new(py, name);
+    // SAFETY: attached (`py`) and `name` is a live str. PyImport_GetModule gives a new reference or NULL (an error
+    // told apart by PyErr_Occurred), PyImport_ImportModuleLevelObject a new reference or NULL with an error set.
+    // sys.modules can hold any object under the name, so the result is type-checked (PyModule_Check) before it
+    // becomes a `PyModule`, whose API (`dict()`) reads it as a module: a stand-in is an error, not a crash.
     unsafe {
         let cached = ffi::PyImport_GetModule(name.as_ptr());
         if !cached.is_null() {
-            return Ok(Bound::from_owned_ptr(py, cached).cast_into_unchecked());
+            return Ok(Bound::from_owned_ptr(py, cached).cast_into::<pyo3::types::PyModule>()?);
         }
         if ffi::PyErr_Occurred().is_null() {
             // With an empty fromlist this returns the top-level package; the submodule is in sys.modules.
@@ -412,7 +427,7 @@ pub fn import<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, pyo3::typ
             Bound::from_owned_ptr_or_err(py, top)?;
             let module = ffi::PyImport_GetModule(name.as_ptr());
             if !module.is_null() {
-                return Ok(Bound::from_owned_ptr(py, module).cast_into_unchecked());
+                return Ok(Bound::from_owned_ptr(py, module).cast_into::<pyo3::types::PyModule>()?);
             }
         }
     }
@@ -427,6 +442,19 @@ pub fn end_for_opcode(py: Python<'_>) -> Option<u8> {
         let opmap = import(py, "opcode").and_then(|opcode| opcode.getattr("opmap")).ok()?;
         opmap.get_item("END_FOR").and_then(|op| op.extract()).ok()
     })
+}
+
+/// What `name` finds on `ty` and its bases, without calling anything (a descriptor is returned, not invoked).
+pub fn type_lookup<'py>(
+    ty: &Bound<'py, pyo3::types::PyType>,
+    name: &Bound<'py, pyo3::types::PyString>,
+) -> Option<Bound<'py, PyAny>> {
+    extern "C" {
+        fn _PyType_Lookup(ty: *mut ffi::PyTypeObject, name: *mut ffi::PyObject) -> *mut ffi::PyObject;
+    }
+    // SAFETY: a live type and a str; `_PyType_Lookup` (exported by every supported CPython) searches the MRO's
+    // dicts, sets no exception and returns a borrowed reference (NULL when absent), taken as a new one at once.
+    unsafe { Bound::from_borrowed_ptr_or_opt(ty.py(), _PyType_Lookup(ty.as_type_ptr(), name.as_ptr())) }
 }
 
 /// Whether this interpreter has `sys.monitoring` (PEP 669, Python 3.12+).
@@ -446,6 +474,7 @@ pub const PROFILE_THROW_CARRIES_EXCEPTION: bool = cfg!(all(Py_3_12, not(Py_3_13)
 pub fn interpreter_is_finalizing() -> bool {
     #[cfg(Py_3_13)]
     {
+        // SAFETY: Py_IsFinalizing reads a runtime flag; it needs no thread state.
         unsafe { ffi::Py_IsFinalizing() != 0 }
     }
     #[cfg(not(Py_3_13))]
@@ -453,6 +482,8 @@ pub fn interpreter_is_finalizing() -> bool {
         extern "C" {
             fn _Py_IsFinalizing() -> c_int;
         }
+        // SAFETY: `_Py_IsFinalizing` is exported with this signature (`int(void)`) by 3.9 to 3.12, and reads a runtime
+        // flag.
         unsafe { _Py_IsFinalizing() != 0 }
     }
 }
@@ -480,10 +511,14 @@ struct FrameTraceHead {
 /// `frame` must be a live frame object and `trace` a live object.
 #[inline(always)]
 pub unsafe fn replace_frame_trace(frame: *mut ffi::PyFrameObject, trace: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    // SAFETY: `frame` is a live frame object (the caller's contract), laid out as `FrameTraceHead` on this version; the
+    // reference to its slot lives only for this call, attached.
     let slot = unsafe { &mut (*frame.cast::<FrameTraceHead>()).f_trace };
     if *slot == trace {
         return std::ptr::null_mut();
     }
+    // SAFETY: `trace` is a live object (the caller's contract); the slot takes this new reference, and hands the one it
+    // held to the caller.
     unsafe { ffi::Py_INCREF(trace) };
     std::mem::replace(slot, trace)
 }

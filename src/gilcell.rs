@@ -102,11 +102,15 @@ impl<T> GilCell<T> {
 impl<T: Copy> GilCell<T> {
     #[inline]
     pub fn get(&self, _py: Python<'_>) -> T {
+        // SAFETY: the GIL is held (`_py`), and a `GilCell` never lends a reference out past one of its methods, so this
+        // read aliases no `&mut`.
         unsafe { *self.0.get() }
     }
 
     #[inline]
     pub fn set(&self, _py: Python<'_>, value: T) {
+        // SAFETY: the GIL is held (`_py`) and no reference into the cell exists (none outlives a method call); a `Copy`
+        // value has no drop that could run code.
         unsafe { *self.0.get() = value }
     }
 }
@@ -115,12 +119,15 @@ impl<T> GilCell<Option<Py<T>>> {
     /// A new strong reference to the stored object, if any.
     #[inline]
     pub fn clone_ref(&self, py: Python<'_>) -> Option<Py<T>> {
+        // SAFETY: the GIL is held (`py`); the shared reference lives only for this call, and `Py::clone_ref` (an
+        // incref) runs no Python code that could reach the cell meanwhile.
         unsafe { (*self.0.get()).as_ref().map(|obj| obj.clone_ref(py)) }
     }
 
     /// The stored pointer without touching its reference count; valid until the next `replace`.
     #[inline]
     pub fn as_ptr(&self, _py: Python<'_>) -> *mut pyo3::ffi::PyObject {
+        // SAFETY: the GIL is held (`_py`) and the shared reference lives only for this call, which runs no other code.
         unsafe { (*self.0.get()).as_ref().map_or(std::ptr::null_mut(), Py::as_ptr) }
     }
 }
@@ -149,6 +156,8 @@ impl<T> From<T> for GilOnce<T> {
 impl<T> GilOnce<T> {
     #[inline]
     pub fn get(&self, _py: Python<'_>) -> Option<&T> {
+        // SAFETY: the GIL is held (`_py`); a stored value is never replaced or moved while the cell lives (`set` writes
+        // only an empty cell), so the reference stays valid for `&self`.
         unsafe { (*self.0.get()).as_ref() }
     }
 
@@ -166,6 +175,8 @@ impl<T> GilOnce<T> {
     /// value is kept and `value` dropped). Returns the stored value.
     pub fn set(&self, py: Python<'_>, value: T) -> &T {
         if self.get(py).is_none() {
+            // SAFETY: the GIL is held (`py`) and the cell is empty, so no reference into it was ever handed out (`get`
+            // lends only a stored value); nothing between the check and the write runs Python code.
             unsafe { *self.0.get() = Some(value) };
         }
         self.get(py).expect("stored above")
@@ -189,6 +200,7 @@ pub struct GilRc<T: ?Sized>(std::rc::Rc<T>);
 // GIL-guarded state (`GilCell`s, code object extras, pyclass fields) or on the stack of a call that holds the
 // GIL, and is dropped there: no two threads ever touch the counts at once.
 unsafe impl<T: ?Sized + Send + Sync> Send for GilRc<T> {}
+// SAFETY: as for `Send` just above: the counts are only touched with the GIL held.
 unsafe impl<T: ?Sized + Send + Sync> Sync for GilRc<T> {}
 
 impl<T> GilRc<T> {
@@ -204,6 +216,7 @@ impl<T> GilRc<T> {
     /// # Safety
     /// `ptr` must come from `into_raw`, and its reference not be taken back twice.
     pub unsafe fn from_raw(ptr: *const T) -> Self {
+        // SAFETY: `ptr` came from `into_raw` and its reference is taken back only once (the caller's contract).
         Self(unsafe { std::rc::Rc::from_raw(ptr) })
     }
 
@@ -212,7 +225,11 @@ impl<T> GilRc<T> {
     /// # Safety
     /// As for `from_raw`, and that reference must still be outstanding.
     pub unsafe fn clone_raw(_py: Python<'_>, ptr: *const T) -> Self {
+        // SAFETY: the reference given up by `into_raw` is still outstanding (the caller's contract), so the value is
+        // alive; the GIL (`_py`) serialises the non-atomic count.
         unsafe { std::rc::Rc::increment_strong_count(ptr) };
+        // SAFETY: `ptr` came from `into_raw`, and this takes back the reference counted just above, not the outstanding
+        // one.
         unsafe { Self::from_raw(ptr) }
     }
 }
@@ -252,6 +269,8 @@ impl<T: ?Sized> GilCell<Option<GilRc<T>>> {
     /// A new reference to the stored value, if any.
     #[inline]
     pub fn clone_shared(&self, py: Python<'_>) -> Option<GilRc<T>> {
+        // SAFETY: the GIL is held (`py`); the shared reference lives only for this call, and `GilRc::clone_ref` runs no
+        // Python code.
         unsafe { (*self.0.get()).as_ref().map(|value| value.clone_ref(py)) }
     }
 }

@@ -23,21 +23,29 @@ pub enum Leaf<'a> {
 #[inline]
 pub fn leaf<'a>(obj: &'a Bound<'_, PyAny>, quote_choices: &mut QuoteChoices) -> Option<Leaf<'a>> {
     let ptr = obj.as_ptr();
+    // SAFETY: `obj` is a live object (a `Bound`), so its type pointer can be read.
     let ty = unsafe { ffi::Py_TYPE(ptr) };
     let mut text = ShortText::default();
+    // SAFETY: Py_None only takes the address of the None singleton.
     if ptr == unsafe { ffi::Py_None() } {
         text.push_str("None");
     } else if ty == &raw mut ffi::PyBool_Type {
+        // SAFETY: Py_True only takes the address of the True singleton.
         text.push_str(if ptr == unsafe { ffi::Py_True() } { "True" } else { "False" });
     } else if ty == &raw mut ffi::PyLong_Type {
         let mut overflow = 0;
+        // SAFETY: an exact int (its type compared above), attached (`obj.py()`); an exact int has no `__index__`, so
+        // this runs no Python code.
         let value = unsafe { ffi::PyLong_AsLongLongAndOverflow(ptr, &mut overflow) };
+        // SAFETY: attached; only reads the thread's current exception.
         if overflow != 0 || (value == -1 && unsafe { !ffi::PyErr_Occurred().is_null() }) {
+            // SAFETY: attached; clears the error the conversion just set, if any.
             unsafe { ffi::PyErr_Clear() };
             return None;
         }
         text.push_str(int_text(value, &mut [0; 20]));
     } else if ty == &raw mut ffi::PyFloat_Type {
+        // SAFETY: an exact float (its type compared above), so the object has `PyFloatObject`'s layout.
         return float_repr(obj.py(), unsafe { ffi::PyFloat_AS_DOUBLE(ptr) }).map(Leaf::Text);
     } else if ty == &raw mut ffi::PyUnicode_Type {
         return str_units(ptr).map(|units| Leaf::Quoted(QuotedRepr::new(ptr, units, QuotedKind::Str, quote_choices)));
@@ -92,6 +100,8 @@ pub const SHORT: usize = 16;
 pub unsafe fn copy_short(source: &[u8], target: *mut u8) {
     let (from, len) = (source.as_ptr(), source.len());
     debug_assert!(len <= SHORT);
+    // SAFETY: every read lies in `source[..len]` (two words, or three bytes, ending by `len`) and every write in
+    // `target[..len]`, which the caller guarantees is writable; unaligned accesses are used throughout.
     unsafe {
         if len >= 8 {
             let (first, last) = (from.cast::<u64>().read_unaligned(), from.add(len - 8).cast::<u64>().read_unaligned());

@@ -176,6 +176,8 @@ enum Disable {
 static DISABLE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 fn new_none() -> *mut ffi::PyObject {
+    // SAFETY: attached (only the callbacks call this); None lives forever, and the new reference is the caller's to
+    // return.
     unsafe {
         let none = ffi::Py_None();
         ffi::Py_INCREF(none);
@@ -223,6 +225,10 @@ impl Answer {
 ///
 /// `slf` is the callbacks' `self`, which `stop` (from the handler, say) can release: it is used borrowed only as
 /// long as no Python code has run, as in `Tracer::handle`.
+///
+/// # Safety
+/// Attached, inside a monitoring callback: `slf` a live Tracer (the callback's `self`), `code` NULL or an object and
+/// `arg` NULL or objects the callback's caller holds for the call.
 unsafe fn deliver(
     slf: *mut ffi::PyObject,
     code: *mut ffi::PyObject,
@@ -231,6 +237,7 @@ unsafe fn deliver(
     arg: EventArg,
     disable: Disable,
 ) -> *mut ffi::PyObject {
+    // SAFETY: attached (this function's contract).
     let py = unsafe { Python::assume_attached() };
     // SAFETY: the callbacks are created bound to a live Tracer (`start`), and CPython holds the callback (so its
     // `self`) for the duration of the call.
@@ -238,12 +245,17 @@ unsafe fn deliver(
     if tracer.get().handler_is_stopped(py) {
         return new_none();
     }
+    // SAFETY: attached, inside a monitoring callback; `code` is NULL or an object the caller holds (this function's
+    // contract).
     let Some(site) = (unsafe { EventSite::of_running_code(code) }) else {
         return not_a_code_object(py);
     };
     let disableable = disable == Disable::Allowed && (!kind.counts_frames() || !tracer.get().counting.get(py));
     // A strong reference, once Python code is about to run; the panic report below needs it too.
     let mut held: Option<Bound<'_, Tracer>> = None;
+    // SAFETY: `site` is this callback's: its code is an argument the caller holds, its globals the running frame's.
+    // `tracer` is used borrowed only until Python code may run: `judged_out` and `handle` take a strong reference
+    // first.
     let outcome = catch_unwind(AssertUnwindSafe(|| unsafe {
         let cached = if builtin { None } else { tracer.get().cached_verdict(py, site, kind) };
         let mut tracer = tracer;
@@ -290,59 +302,90 @@ fn not_a_code_object(py: Python<'_>) -> *mut ffi::PyObject {
 }
 
 /// The settrace `arg` of an exception event: `(type, value, traceback)`.
-pub(crate) fn exception_tuple<'py>(py: Python<'py>, exception: *mut ffi::PyObject) -> PyResult<Bound<'py, PyAny>> {
+///
+/// # Safety
+/// `exception` must be a live object (any type: only attributes are read) for the duration of the call.
+pub(crate) unsafe fn exception_tuple<'py>(
+    py: Python<'py>,
+    exception: *mut ffi::PyObject,
+) -> PyResult<Bound<'py, PyAny>> {
+    // SAFETY: the caller's invariant.
     let exception = unsafe { Bound::from_borrowed_ptr(py, exception) };
     let traceback = exception.getattr(pyo3::intern!(py, "__traceback__"))?;
     Ok(PyTuple::new(py, [exception.get_type().into_any(), exception, traceback])?.into_any())
 }
 
+/// A sys.monitoring callback (`METH_FASTCALL`). CPython calls it attached, with `slf` the Tracer it was made for
+/// (`start`, its `self`) and `args` holding `n` borrowed arguments, which the caller holds for the call; called
+/// by hand, the arguments can be anything, or fewer than the event passes.
 type FastCallback =
     unsafe extern "C" fn(*mut ffi::PyObject, *mut *mut ffi::PyObject, ffi::Py_ssize_t) -> *mut ffi::PyObject;
 
 /// The argument `index` of a callback, or NULL when CPython passed fewer.
+///
+/// # Safety
+/// `args` must hold `nargs` pointers (a callback's arguments).
 unsafe fn argument(args: *mut *mut ffi::PyObject, nargs: ffi::Py_ssize_t, index: isize) -> *mut ffi::PyObject {
     if index < nargs {
+        // SAFETY: `index < nargs` (checked above), and `args` holds `nargs` pointers (this function's contract).
         unsafe { *args.offset(index) }
     } else {
         std::ptr::null_mut()
     }
 }
 
+/// # Safety
+/// A [`FastCallback`], called by CPython.
 unsafe extern "C" fn on_start(
     slf: *mut ffi::PyObject,
     args: *mut *mut ffi::PyObject,
     n: ffi::Py_ssize_t,
 ) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls callbacks attached, with `slf` the Tracer the callback was made for (`start`) and `args`
+    // holding `n` arguments the caller holds for the call.
     unsafe {
         deliver(slf, argument(args, n, 0), Kind::Call, false, EventArg::Object(std::ptr::null_mut()), Disable::Allowed)
     }
 }
 
+/// # Safety
+/// A [`FastCallback`], called by CPython.
 unsafe extern "C" fn on_throw(
     slf: *mut ffi::PyObject,
     args: *mut *mut ffi::PyObject,
     n: ffi::Py_ssize_t,
 ) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls callbacks attached, with `slf` the Tracer the callback was made for (`start`) and `args`
+    // holding `n` arguments the caller holds for the call.
     unsafe {
         deliver(slf, argument(args, n, 0), Kind::Call, false, EventArg::Object(std::ptr::null_mut()), Disable::Never)
     }
 }
 
+/// # Safety
+/// A [`FastCallback`], called by CPython.
 unsafe extern "C" fn on_profile_throw(
     slf: *mut ffi::PyObject,
     args: *mut *mut ffi::PyObject,
     n: ffi::Py_ssize_t,
 ) -> *mut ffi::PyObject {
     let arg =
+        // SAFETY: `args` holds `n` arguments (a [`FastCallback`]'s contract).
         if compat::PROFILE_THROW_CARRIES_EXCEPTION { unsafe { argument(args, n, 2) } } else { std::ptr::null_mut() };
+    // SAFETY: CPython calls callbacks attached, with `slf` the Tracer the callback was made for (`start`) and `args`
+    // holding `n` arguments the caller holds for the call.
     unsafe { deliver(slf, argument(args, n, 0), Kind::Call, false, EventArg::Object(arg), Disable::Never) }
 }
 
+/// # Safety
+/// A [`FastCallback`], called by CPython.
 unsafe extern "C" fn on_return(
     slf: *mut ffi::PyObject,
     args: *mut *mut ffi::PyObject,
     n: ffi::Py_ssize_t,
 ) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls callbacks attached, with `slf` the Tracer the callback was made for (`start`) and `args`
+    // holding `n` arguments the caller holds for the call.
     unsafe {
         deliver(
             slf,
@@ -355,34 +398,47 @@ unsafe extern "C" fn on_return(
     }
 }
 
+/// # Safety
+/// A [`FastCallback`], called by CPython.
 unsafe extern "C" fn on_unwind(
     slf: *mut ffi::PyObject,
     args: *mut *mut ffi::PyObject,
     n: ffi::Py_ssize_t,
 ) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls callbacks attached, with `slf` the Tracer the callback was made for (`start`) and `args`
+    // holding `n` arguments the caller holds for the call.
     unsafe {
         deliver(slf, argument(args, n, 0), Kind::Return, false, EventArg::Object(std::ptr::null_mut()), Disable::Never)
     }
 }
 
+/// # Safety
+/// As for [`deliver`], from a callback whose third argument is the exception: `args` holds `n` arguments.
 unsafe fn deliver_raised(
     slf: *mut ffi::PyObject,
     args: *mut *mut ffi::PyObject,
     n: ffi::Py_ssize_t,
     disable: Disable,
 ) -> *mut ffi::PyObject {
+    // SAFETY: `args` holds `n` arguments (this function's contract).
     let exception = unsafe { argument(args, n, 2) };
     if exception.is_null() {
         return new_none();
     }
+    // SAFETY: this function's contract is `deliver`'s; `exception` is non-NULL (checked above), an argument the caller
+    // holds.
     unsafe { deliver(slf, argument(args, n, 0), Kind::Exception, false, EventArg::Raised(exception), disable) }
 }
 
+/// # Safety
+/// A [`FastCallback`], called by CPython.
 unsafe extern "C" fn on_raise(
     slf: *mut ffi::PyObject,
     args: *mut *mut ffi::PyObject,
     n: ffi::Py_ssize_t,
 ) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls callbacks attached, with `slf` the Tracer the callback was made for (`start`) and `args`
+    // holding `n` arguments the caller holds for the call.
     unsafe { deliver_raised(slf, args, n, Disable::Never) }
 }
 
@@ -392,6 +448,9 @@ unsafe extern "C" fn on_raise(
 /// settrace never reports the one at the end of a `for` loop (END_FOR): its line tracing keeps FOR_ITER
 /// instrumented, and that instruction's generic path steps over END_FOR when a generator is exhausted. So those
 /// locations are switched off at once; only `yield from` and `await` (END_SEND) deliver the event.
+///
+/// # Safety
+/// A [`FastCallback`], called by CPython.
 unsafe extern "C" fn on_stop_iteration(
     slf: *mut ffi::PyObject,
     args: *mut *mut ffi::PyObject,
@@ -399,12 +458,16 @@ unsafe extern "C" fn on_stop_iteration(
 ) -> *mut ffi::PyObject {
     // SAFETY: CPython calls callbacks attached, with `n` arguments in `args` (code, offset, exception).
     let py = unsafe { Python::assume_attached() };
+    // SAFETY: `args` holds `n` arguments; `offset` type-checks the one it reads.
     let (code, offset) = unsafe { (argument(args, n, 0), offset(argument(args, n, 1))) };
+    // SAFETY: attached, inside a monitoring callback; `code` is NULL or an argument the caller holds.
     if let (Some(site), Some(offset)) = (unsafe { EventSite::of_running_code(code) }, offset) {
         if ends_for_loop(py, site.code(py), offset) {
             return new_disable(py);
         }
     }
+    // SAFETY: CPython calls callbacks attached, with `slf` the Tracer the callback was made for (`start`) and `args`
+    // holding `n` arguments the caller holds for the call.
     unsafe { deliver_raised(slf, args, n, Disable::Allowed) }
 }
 
@@ -419,24 +482,36 @@ fn ends_for_loop(py: Python<'_>, code: Borrowed<'_, '_, pyo3::types::PyCode>, of
     usize::try_from(offset).ok().and_then(|offset| bytes.as_bytes().get(offset)) == Some(&end_for)
 }
 
+/// # Safety
+/// A [`FastCallback`], called by CPython.
 unsafe extern "C" fn on_line(
     slf: *mut ffi::PyObject,
     args: *mut *mut ffi::PyObject,
     n: ffi::Py_ssize_t,
 ) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls callbacks attached, with `slf` the Tracer the callback was made for (`start`) and `args`
+    // holding `n` arguments the caller holds for the call.
     unsafe {
         deliver(slf, argument(args, n, 0), Kind::Line, false, EventArg::Object(std::ptr::null_mut()), Disable::Allowed)
     }
 }
 
 /// A JUMP event's byte offset, or None if it is not a (small) int.
+///
+/// # Safety
+/// `value` must be NULL or a live object, and the thread attached.
 unsafe fn offset(value: *mut ffi::PyObject) -> Option<c_int> {
+    // SAFETY: `value` is non-NULL here (checked first) and a live object (this function's contract).
     if value.is_null() || unsafe { ffi::PyLong_Check(value) } == 0 {
         return None;
     }
+    // SAFETY: an int (checked above), attached; PyLong_AsLong reads an int (even a subclass) without calling
+    // `__index__`.
     let offset = unsafe { ffi::PyLong_AsLong(value) };
+    // SAFETY: attached; only reads the current exception.
     if offset == -1 && unsafe { !ffi::PyErr_Occurred().is_null() } {
         // Not an internal error: an offset too large for a C long, which CPython cannot pass. The event is ignored.
+        // SAFETY: attached; clears the overflow error the conversion just set.
         unsafe { ffi::PyErr_Clear() };
         return None;
     }
@@ -445,13 +520,19 @@ unsafe fn offset(value: *mut ffi::PyObject) -> Option<c_int> {
 
 /// settrace reports a `line` event for every backward jump, even within one line (loops on one line);
 /// jumps to another line are reported by that line's LINE event.
+///
+/// # Safety
+/// A [`FastCallback`], called by CPython.
 unsafe extern "C" fn on_jump(
     slf: *mut ffi::PyObject,
     args: *mut *mut ffi::PyObject,
     n: ffi::Py_ssize_t,
 ) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls callbacks attached (a [`FastCallback`]).
     let py = unsafe { Python::assume_attached() };
+    // SAFETY: `args` holds `n` arguments (a [`FastCallback`]'s contract).
     let (code, source, destination) = unsafe { (argument(args, n, 0), argument(args, n, 1), argument(args, n, 2)) };
+    // SAFETY: attached; both are NULL or arguments the caller holds.
     let (Some(from), Some(to)) = (unsafe { offset(source) }, unsafe { offset(destination) }) else { return new_none() };
     if to > from || code.is_null() {
         return new_disable(py);
@@ -462,11 +543,14 @@ unsafe extern "C" fn on_jump(
     if tracer.get().handler_is_stopped(py) {
         return new_none();
     }
+    // SAFETY: attached, inside a monitoring callback; `code` is a non-NULL argument the caller holds.
     let Some(site) = (unsafe { EventSite::of_running_code(code) }) else {
         return not_a_code_object(py);
     };
     // Held: judging runs Python code, which may release the callback's `self`.
     let held = tracer.to_owned();
+    // SAFETY: `held` is a strong reference to the tracer, kept across the Python code judging may run; `site` is this
+    // callback's (its code an argument the caller holds, its globals the running frame's).
     let within_one_line = catch_unwind(AssertUnwindSafe(|| unsafe {
         let ruled_out = match held.get().cached_verdict(py, site, Kind::Line) {
             Some(verdict) => verdict != Verdict::Effectful,
@@ -481,6 +565,8 @@ unsafe extern "C" fn on_jump(
             && CodeInfo::existing(code).is_none_or(|info| info.line_at(py, code, from) == info.line_at(py, code, to)))
     }));
     match within_one_line {
+        // SAFETY: attached, inside this callback: `held` keeps the Tracer alive, and `code` is a code object (checked
+        // by `of_running_code`) the caller holds.
         Ok(Ok(true)) => unsafe {
             deliver(held.as_ptr(), code, Kind::Line, false, EventArg::Object(std::ptr::null_mut()), Disable::Allowed)
         },
@@ -495,17 +581,24 @@ unsafe extern "C" fn on_jump(
 
 /// Profiling mode: the C function a CALL/C_RETURN/C_RAISE is about, as settrace's profiler reports it
 /// (a method descriptor called with its `self` becomes the bound builtin method), or None for Python calls.
+///
+/// # Safety
+/// `callable` and `self_arg` must be NULL or live objects, and the thread attached (`py`).
 unsafe fn called_builtin(
     py: Python<'_>,
     callable: *mut ffi::PyObject,
     self_arg: *mut ffi::PyObject,
 ) -> PyResult<Option<Bound<'_, PyAny>>> {
+    // SAFETY: `callable` is NULL or a live object (this function's contract).
     let Some(callable) = (unsafe { Borrowed::from_ptr_or_opt(py, callable) }) else { return Ok(None) };
+    // SAFETY: a live object; PyCFunction_Check only reads its type.
     if unsafe { ffi::PyCFunction_Check(callable.as_ptr()) } != 0 {
         return Ok(Some(callable.to_owned()));
     }
     let is_method_descriptor =
+        // SAFETY: a live object, whose type pointer is compared by address with a static type.
         unsafe { ffi::Py_TYPE(callable.as_ptr()) == std::ptr::addr_of_mut!(ffi::PyMethodDescr_Type) };
+    // SAFETY: `self_arg` is NULL or a live object (this function's contract).
     let Some(self_arg) = (unsafe { Borrowed::from_ptr_or_opt(py, self_arg) }) else { return Ok(None) };
     if !is_method_descriptor || self_arg.is(missing_argument(py)?) {
         return Ok(None);
@@ -521,12 +614,15 @@ fn missing_argument(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
         .map(|missing| missing.bind(py))
 }
 
+/// # Safety
+/// As for [`deliver`], from a CALL, C_RETURN or C_RAISE callback: `args` holds `n` arguments.
 unsafe fn deliver_builtin(
     slf: *mut ffi::PyObject,
     args: *mut *mut ffi::PyObject,
     n: ffi::Py_ssize_t,
     kind: Kind,
 ) -> *mut ffi::PyObject {
+    // SAFETY: attached (this function's contract).
     let py = unsafe { Python::assume_attached() };
     // SAFETY: as in `deliver`.
     let tracer = unsafe { Borrowed::from_ptr(py, slf).cast_unchecked::<Tracer>() };
@@ -535,8 +631,12 @@ unsafe fn deliver_builtin(
     }
     // Held: finding the C function can call a descriptor's `__get__`, and builtin events always run the handler.
     let tracer = tracer.to_owned();
+    // SAFETY: `args` holds `n` arguments (this function's contract).
     let (code, callable, self_arg) = unsafe { (argument(args, n, 0), argument(args, n, 2), argument(args, n, 3)) };
+    // SAFETY: attached; both are NULL or arguments the caller holds for the call.
     match unsafe { called_builtin(py, callable, self_arg) } {
+        // SAFETY: `tracer` is held, `code` is NULL or an argument the caller holds (`deliver` checks it), and
+        // `function` a strong reference alive across the call.
         Ok(Some(function)) => unsafe {
             deliver(tracer.as_ptr(), code, kind, true, EventArg::Object(function.as_ptr()), Disable::Never)
         },
@@ -545,27 +645,39 @@ unsafe fn deliver_builtin(
     }
 }
 
+/// # Safety
+/// A [`FastCallback`], called by CPython.
 unsafe extern "C" fn on_call(
     slf: *mut ffi::PyObject,
     args: *mut *mut ffi::PyObject,
     n: ffi::Py_ssize_t,
 ) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls callbacks attached, with `slf` the Tracer the callback was made for (`start`) and `args`
+    // holding `n` arguments the caller holds for the call.
     unsafe { deliver_builtin(slf, args, n, Kind::Call) }
 }
 
+/// # Safety
+/// A [`FastCallback`], called by CPython.
 unsafe extern "C" fn on_c_return(
     slf: *mut ffi::PyObject,
     args: *mut *mut ffi::PyObject,
     n: ffi::Py_ssize_t,
 ) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls callbacks attached, with `slf` the Tracer the callback was made for (`start`) and `args`
+    // holding `n` arguments the caller holds for the call.
     unsafe { deliver_builtin(slf, args, n, Kind::Return) }
 }
 
+/// # Safety
+/// A [`FastCallback`], called by CPython.
 unsafe extern "C" fn on_c_raise(
     slf: *mut ffi::PyObject,
     args: *mut *mut ffi::PyObject,
     n: ffi::Py_ssize_t,
 ) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls callbacks attached, with `slf` the Tracer the callback was made for (`start`) and `args`
+    // holding `n` arguments the caller holds for the call.
     unsafe { deliver_builtin(slf, args, n, Kind::Exception) }
 }
 
@@ -642,6 +754,7 @@ pub(crate) fn switch_on_needed_events(
 struct CallbackDefinitions(Vec<ffi::PyMethodDef>);
 // SAFETY: the definitions are immutable after creation and only read by CPython with the GIL held.
 unsafe impl Send for CallbackDefinitions {}
+// SAFETY: as for `Send` just above: CPython only reads the definitions, with the GIL held.
 unsafe impl Sync for CallbackDefinitions {}
 
 fn definitions(callbacks: &'static [(&'static str, FastCallback, Switch)]) -> CallbackDefinitions {
@@ -684,6 +797,9 @@ pub fn start(tracer: &Bound<'_, Tracer>) -> PyResult<()> {
         let mut switches = EventSwitches::default();
         for ((name, _, switch), definition) in callbacks.iter().zip(&definitions.0) {
             let event: u32 = events.getattr(*name)?.extract()?;
+            // SAFETY: attached (`py`). `definition` lives in a static `OnceLock` for the rest of the process (CPython
+            // keeps a pointer to it, and never writes through it: the `cast_mut` is for the C signature); the new
+            // function holds a strong reference to `tracer`, its `self`.
             let callable = unsafe {
                 let definition = std::ptr::from_ref(definition).cast_mut();
                 Bound::from_owned_ptr_or_err(
@@ -703,6 +819,7 @@ pub fn start(tracer: &Bound<'_, Tracer>) -> PyResult<()> {
         this.tool_id.set(py, Some(tool_id));
         monitoring.call_method0("restart_events")?;
         monitoring.call_method1("set_events", (tool_id, switches.active))?;
+        // SAFETY: attached; PyEval_GetFrame gives this thread's running frame (borrowed, alive for this call) or NULL.
         unsafe { Tracer::judge_running_frames(tracer, ffi::PyEval_GetFrame()) }
     })();
     if let Err(error) = registered {

@@ -277,6 +277,7 @@ impl Sink for Head<'_> {
     /// Inlined: most pieces are a few bytes long, and take the short path (no call, not even to `memcpy`).
     #[inline(always)]
     fn put_plain(&mut self, piece: &str) -> Result<(), Halt> {
+        // SAFETY: the bytes are only appended to below, with a whole `&str`, so the `String` stays UTF-8.
         let bytes = unsafe { self.text.as_mut_vec() };
         if piece.len() <= SHORT && piece.len() < self.room && bytes.capacity() - bytes.len() >= SHORT {
             // SAFETY: there is room for the piece, which is ASCII.
@@ -405,6 +406,8 @@ impl Sink for Tail {
 impl Tail {
     #[inline(never)]
     fn put_plain_slowly(&mut self, piece: &str) -> Result<(), Halt> {
+        // Cut at a byte offset below: sound only for ASCII pieces, which is what `put_plain` takes.
+        debug_assert!(piece.is_ascii(), "put_plain takes ASCII pieces");
         let room = self.wanted();
         if piece.len() < room {
             self.prepend(piece.as_bytes());
@@ -549,11 +552,25 @@ fn has_plain_metaclass(ty: &Bound<'_, PyType>) -> bool {
 }
 
 fn is_exception_class(ty: &Bound<'_, PyType>) -> bool {
+    // SAFETY: both are live type objects (`ty` from a `Bound<PyType>`, BaseException a static type); PyType_IsSubtype
+    // reads their MROs and runs no code.
     unsafe { ffi::PyType_IsSubtype(ty.as_type_ptr(), ffi::PyExc_BaseException.cast()) != 0 }
 }
 
-/// The arguments an exception stores (what `BaseException.args` returns), read from the object itself: a class
-/// can override `args` with a property, which is user code.
+/// An exception's `args` as hunter reads them, but without running user code: a class can override `args` with
+/// a property (not run: the arguments the exception stores are shown instead), or with a `__slots__` entry, whose
+/// member descriptor is read as `getattr` would (C code: an unset slot is an AttributeError, as in hunter).
+fn exception_args<'py>(exception: &Bound<'py, PyAny>, ty: &Bound<'py, PyType>) -> PyResult<Bound<'py, PyAny>> {
+    let py = exception.py();
+    if let Some(descriptor) = crate::compat::type_lookup(ty, intern!(py, "args")) {
+        if descriptor.get_type().as_type_ptr() == &raw mut ffi::PyMemberDescr_Type {
+            return descriptor.call_method1(intern!(py, "__get__"), (exception, ty));
+        }
+    }
+    Ok(stored_exception_args(exception))
+}
+
+/// The arguments an exception stores (what `BaseException.args` returns), read from the object itself.
 fn stored_exception_args<'py>(exception: &Bound<'py, PyAny>) -> Bound<'py, PyAny> {
     let py = exception.py();
     // SAFETY: `exception` is an instance of a BaseException subclass (the caller checked its type), whose
@@ -566,6 +583,7 @@ fn stored_exception_args<'py>(exception: &Bound<'py, PyAny>) -> Bound<'py, PyAny
 }
 
 fn is_heap_type(ty: &Bound<'_, PyType>) -> bool {
+    // SAFETY: a live type object (from a `Bound<PyType>`); PyType_GetFlags only reads `tp_flags`.
     unsafe { ffi::PyType_GetFlags(ty.as_type_ptr()) & ffi::Py_TPFLAGS_HEAPTYPE != 0 }
 }
 
@@ -779,7 +797,7 @@ impl<'a, 'py, S: Sink> Renderer<'a, 'py, S> {
             let parts = bound_method_parts(obj, depth)?;
             self.composite(parts)
         } else if has_plain_metaclass(&ty) && is_exception_class(&ty) {
-            let args = stored_exception_args(obj);
+            let args = exception_args(obj, &ty)?;
             let open = format!("{}(", ty.name()?.to_string_lossy());
             self.container(&args, depth, sequence, &open, ")")
         } else if has_plain_metaclass(&ty) {
@@ -951,12 +969,14 @@ impl<'a, 'py, S: Sink> Renderer<'a, 'py, S> {
     /// consulted).
     fn items(&self, obj: &Bound<'py, PyAny>, layout: Layout) -> PyResult<Items<'py>> {
         let ptr = obj.as_ptr();
+        // SAFETY: `obj` is a live object (a `Bound`), so its type pointer can be read.
         let ty = unsafe { ffi::Py_TYPE(ptr) };
         if ty == &raw mut ffi::PyList_Type || ty == &raw mut ffi::PyTuple_Type {
             let (next, step) = if S::BACKWARD { (obj.len()? as ffi::Py_ssize_t - 1, -1) } else { (0, 1) };
             return Ok(Items::Indexed { sequence: obj.clone(), next, step });
         }
         let is_ordered_dict = obj.get_type().is(self.known.ordered_dict.bind(self.py));
+        // SAFETY: a live object; PyDict_Check only reads its type's flags.
         let is_dict = matches!(layout, Layout::Mapping) && unsafe { ffi::PyDict_Check(ptr) } != 0 && !is_ordered_dict;
         if is_dict && !S::BACKWARD {
             return Ok(Items::DictStorage { dict: obj.clone(), position: 0 });
@@ -1108,6 +1128,9 @@ impl<'py> Items<'py> {
             Items::Indexed { sequence, next, step } => {
                 let ptr = sequence.as_ptr();
                 // The size is read each time: rendering an item may run library code that changes a list.
+                // SAFETY: `sequence` is an exact list or tuple (its type compared in `items`; neither allows
+                // `__class__` assignment), and the index is checked against its current size with nothing run in
+                // between, so the item is a valid borrowed pointer.
                 let item = unsafe {
                     if ffi::PyTuple_CheckExact(ptr) != 0 {
                         (0..ffi::PyTuple_GET_SIZE(ptr)).contains(next).then(|| ffi::PyTuple_GET_ITEM(ptr, *next))
@@ -1116,14 +1139,19 @@ impl<'py> Items<'py> {
                     }
                 }?;
                 *next += *step;
+                // SAFETY: `item` is borrowed from the live sequence, and becomes a strong reference at once.
                 Some(Ok(Entry::Item(unsafe { Bound::from_borrowed_ptr(py, item) })))
             }
             Items::DictStorage { dict, position } => {
                 let (mut key, mut value) = (std::ptr::null_mut(), std::ptr::null_mut());
+                // SAFETY: `dict` passed PyDict_Check (in `items`); PyDict_Next bounds `position` by the dict's current
+                // table, so a dict changed since the last item is still read safely.
                 if unsafe { ffi::PyDict_Next(dict.as_ptr(), position, &mut key, &mut value) } == 0 {
                     return None;
                 }
                 // Owned references: rendering the key may run library code that changes the dict.
+                // SAFETY: PyDict_Next returned true: both are non-NULL pointers borrowed from the live dict, made
+                // strong references at once.
                 let (key, value) = unsafe { (Bound::from_borrowed_ptr(py, key), Bound::from_borrowed_ptr(py, value)) };
                 Some(Ok(Entry::Pair(key, value)))
             }
@@ -1139,6 +1167,7 @@ fn object_repr_head(ty: &Bound<'_, PyType>, module: Option<&Bound<'_, PyAny>>) -
     let module = module.and_then(|module| module.cast::<PyString>().ok()).filter(|module| module != "builtins");
     Ok(match module {
         Some(module) => format!("<{}.{}", module.to_string_lossy(), ty.qualname()?.to_string_lossy()),
+        // SAFETY: every type has a NUL-terminated `tp_name`, alive as long as the type, which `ty` holds.
         None => format!("<{}", unsafe { std::ffi::CStr::from_ptr((*ty.as_type_ptr()).tp_name) }.to_string_lossy()),
     })
 }
@@ -1146,6 +1175,7 @@ fn object_repr_head(ty: &Bound<'_, PyType>, module: Option<&Bound<'_, PyAny>>) -
 /// `type.__repr__(class)` for a class whose metaclass is exactly `type` (the same text, without building
 /// it through `PyUnicode_FromFormat`); None for names that are not valid UTF-8, left to CPython.
 fn class_repr(class: &Bound<'_, PyType>) -> Option<String> {
+    // SAFETY: every type has a NUL-terminated `tp_name`, alive as long as the type, which `class` holds.
     let tp_name = unsafe { std::ffi::CStr::from_ptr((*class.as_type_ptr()).tp_name) }.to_str().ok()?;
     if let Some((Some(module), qualname)) = heap_type_names(class) {
         return Some(format!("<class '{}.{}'>", module.to_str().ok()?, qualname.to_str().ok()?));
@@ -1162,9 +1192,16 @@ fn heap_type_names<'py>(ty: &Bound<'py, PyType>) -> Option<(Option<Bound<'py, Py
         return None;
     }
     let py = ty.py();
+    // SAFETY: a heap type (checked above), so the object is a `PyHeapTypeObject`; `ht_qualname` is a reference it
+    // holds.
     let qualname = unsafe { (*ty.as_type_ptr().cast::<ffi::PyHeapTypeObject>()).ht_qualname };
+    // SAFETY: borrowed from the live type, and made a strong reference at once (NULL gives None); its type is checked
+    // next.
     let qualname = unsafe { Bound::from_borrowed_ptr_or_opt(py, qualname) }?.cast_into::<PyString>().ok()?;
+    // SAFETY: a live type object; `tp_dict` is NULL or a reference the type holds.
     let dict = unsafe { (*ty.as_type_ptr()).tp_dict };
+    // SAFETY: borrowed from the live type and made a strong reference at once (NULL gives None); cast to a dict before
+    // use.
     let module = unsafe { Bound::from_borrowed_ptr_or_opt(py, dict) }
         .and_then(|dict| dict.cast_into::<PyDict>().ok()?.get_item(intern!(py, "__module__")).ok()?)
         .and_then(|module| module.cast_into::<PyString>().ok())
@@ -1236,6 +1273,8 @@ impl ObjectReprHeads {
             return Some(HeadKey::StaticType(address));
         }
         let version_tag = crate::compat::valid_version_tag(ty)?;
+        // SAFETY: a heap type (checked above), so the object is a `PyHeapTypeObject`; only the address of its qualname
+        // is kept, as part of the key.
         let qualname = unsafe { (*ty.as_type_ptr().cast::<ffi::PyHeapTypeObject>()).ht_qualname } as usize;
         Some(HeadKey::HeapType { address, version_tag, qualname })
     }
@@ -1278,6 +1317,8 @@ impl ObjectReprHeads {
             return;
         };
         let qualname = match key {
+            // SAFETY: `key_of` read this address from the live type's `ht_qualname` just above, with no code run since,
+            // so it is the type's current qualname; it becomes a strong reference at once.
             HeadKey::HeapType { qualname, .. } => unsafe {
                 Bound::from_borrowed_ptr_or_opt(py, qualname as *mut ffi::PyObject)
             },

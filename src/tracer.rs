@@ -157,14 +157,15 @@ impl EventSite {
     }
 
     /// The site of the frame executing `code` (a sys.monitoring callback's), without materialising it yet;
-    /// None when `code` is not a code object (the callback was called by hand).
+    /// None when `code` is not a code object, or NULL (the callback was called by hand, with fewer arguments).
     ///
     /// # Safety
-    /// Must be called inside a monitoring callback, attached, with `code` a live object.
+    /// Must be called inside a monitoring callback, attached, with `code` a live object or NULL.
     pub unsafe fn of_running_code(code: *mut ffi::PyObject) -> Option<Self> {
-        // SAFETY: the caller's invariants; PyEval_GetGlobals reads the running frame's globals.
+        // SAFETY: attached (the caller's invariant); `code` is checked for NULL before PyCode_Check reads its
+        // type, and PyEval_GetGlobals reads the running frame's globals (NULL without one).
         unsafe {
-            (ffi::PyCode_Check(code) != 0).then(|| EventSite {
+            (!code.is_null() && ffi::PyCode_Check(code) != 0).then(|| EventSite {
                 code,
                 globals: ffi::PyEval_GetGlobals(),
                 frame: std::ptr::null_mut(),
@@ -187,6 +188,7 @@ impl EventSite {
 
     /// The running frame of the event: the site's own, or (monitoring) the thread's current one.
     fn frame<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyFrame>> {
+        // SAFETY: attached (`py`); PyEval_GetFrame gives the running frame of this callback, borrowed, or NULL.
         let frame = if self.frame.is_null() { unsafe { ffi::PyEval_GetFrame() } } else { self.frame };
         // SAFETY: a frame of this callback (borrowed from CPython for its duration), or NULL.
         unsafe { Bound::from_borrowed_ptr_or_opt(py, frame.cast()).map(|frame| frame.cast_into_unchecked()) }
@@ -219,17 +221,24 @@ pub(crate) enum Handled {
 ///
 /// `obj` is borrowed from the thread state, which drops it when the tracer uninstalls itself: the rejection path
 /// runs no Python code and uses it as it is; the rest takes a strong reference first (see `Tracer::handle`).
+///
+/// # Safety
+/// CPython's `Py_tracefunc` contract: called attached, with `obj` the object `install` registered (a live Tracer),
+/// `frame` the frame of the event and `arg` NULL or an object it holds for the call.
 unsafe extern "C" fn trace_function(
     obj: *mut ffi::PyObject,
     frame: *mut ffi::PyFrameObject,
     what: c_int,
     arg: *mut ffi::PyObject,
 ) -> c_int {
+    // SAFETY: CPython calls trace functions attached (this function's contract).
     let py = unsafe { Python::assume_attached() };
     // SAFETY: `obj` is what `install` registered with this function: a live Tracer.
     let tracer = unsafe { Borrowed::from_ptr(py, obj).cast_unchecked::<Tracer>() };
     // A panic must never unwind into CPython. One caught here happened before any Python code ran (the slow path
     // catches its own, inside `run_attached`), so the borrowed tracer is still alive.
+    // SAFETY: `tracer` is live (no Python code has run), `frame` is the event's frame and `arg` NULL or an object
+    // CPython holds for the call.
     match catch_unwind(AssertUnwindSafe(|| unsafe { Tracer::on_trace_event(tracer, frame, what, arg) })) {
         Ok(Handled::Raise) => -1,
         Ok(_) => 0,
@@ -287,6 +296,10 @@ fn wait_for_callbacks_to_return(py: Python<'_>) {
 
 impl Tracer {
     /// A settrace-backend event.
+    ///
+    /// # Safety
+    /// Attached, with `slf` a live Tracer (borrowed: only used until Python code can run), `frame` a live frame object
+    /// of the current thread, CPython's for this event, and `arg` NULL or an object held for the call.
     unsafe fn on_trace_event(
         slf: Borrowed<'_, '_, Tracer>,
         frame: *mut ffi::PyFrameObject,
@@ -296,8 +309,10 @@ impl Tracer {
         let py = slf.py();
         let this = slf.get();
         if this.handler.as_ptr(py).is_null() {
-            // Stopped (possibly from another thread): uninstall ourselves from this thread.
-            this.install(py, None);
+            // Stopped (possibly from another thread): uninstall ourselves from this thread. Held: uninstalling
+            // releases the thread state's reference, which may be the last one.
+            let held = slf.to_owned();
+            held.get().install(py, None);
             return Handled::Delivered;
         }
         let Some((kind, builtin)) = Kind::from_trace(what) else {
@@ -314,7 +329,9 @@ impl Tracer {
         };
         // SAFETY: CPython calls the trace function with the frame of the event.
         let site = EventSite::of_frame(unsafe { Borrowed::from_ptr(py, frame.cast()).cast_unchecked() });
+        // SAFETY: `site` was made from this event's frame just above, for this callback.
         let cached = if builtin { None } else { unsafe { this.cached_verdict(py, site, kind) } };
+        // SAFETY: `slf` is live (no Python code has run since CPython passed it); `site` and `arg` are this event's.
         let handled = unsafe { Tracer::handle(slf, site, kind, builtin, EventArg::Object(arg), cached) };
         if !previous_trace.is_null() {
             // SAFETY: `replace_frame_trace` handed over its reference. Released last: it may run a `__del__`.
@@ -325,6 +342,10 @@ impl Tracer {
 
     /// The verdict cached for the site's code (and globals) and a `kind` event; None when there is none yet
     /// (`code_verdict` computes it). Runs no Python code.
+    ///
+    /// # Safety
+    /// `site` must come from the current callback (its code, globals and frame pointers are borrowed from the running
+    /// frame or the callback's arguments), attached.
     #[inline(always)]
     pub(crate) unsafe fn cached_verdict(&self, py: Python<'_>, site: EventSite, kind: Kind) -> Option<Verdict> {
         // SAFETY: the site's code is alive for the callback.
@@ -352,6 +373,11 @@ impl Tracer {
     /// `slf` may be borrowed from CPython (the trace object, a callback's `self`): it is used as it is on the
     /// rejection path, which runs no Python code, and held (a strong reference) from the first call that can
     /// run Python code on, since that code can stop the tracer and drop its last reference.
+    ///
+    /// # Safety
+    /// `site` must come from the current callback (its code, globals and frame pointers are borrowed from the running
+    /// frame or the callback's arguments), attached. `slf` must be alive, and `arg` NULL or objects held for the
+    /// callback.
     #[inline(always)]
     pub(crate) unsafe fn handle(
         slf: Borrowed<'_, '_, Tracer>,
@@ -373,10 +399,14 @@ impl Tracer {
             }
             return Handled::Rejected;
         }
+        // SAFETY: `site` and `arg` are this callback's (this function's contract); the tracer is now held.
         unsafe { Tracer::handle_held(&slf.to_owned(), site, kind, builtin, arg, verdict) }
     }
 
     /// The part of `handle` that can run Python code, with the tracer held.
+    ///
+    /// # Safety
+    /// As for [`Tracer::handle`].
     #[cold]
     #[inline(never)]
     pub(crate) unsafe fn handle_held(
@@ -400,11 +430,14 @@ impl Tracer {
             slf,
             attached::run_attached(py, |py| -> Result<Handled, PyErr> {
                 let skip = !builtin
+                    // SAFETY: `site` is this callback's (this function's contract): the running frame, which outlives
+                    // the call, holds its code and globals.
                     && match verdict.map_or_else(|| unsafe { Tracer::code_verdict(slf, site, kind) }, Ok) {
                         Ok(verdict) => verdict != Verdict::Effectful,
                         Err(error) => return this.fail(py, slf, None, error, None),
                     };
                 if !skip {
+                    // SAFETY: as above; `arg` is NULL or objects held for the callback (this function's contract).
                     if let Err((error, handler, event)) = unsafe { Tracer::run_handler(slf, site, kind, builtin, arg) }
                     {
                         return this.fail(py, slf, Some(handler), error, event.as_ref());
@@ -448,11 +481,16 @@ impl Tracer {
     /// the callbacks of locations that have no verdict yet. Failing to judge says no, and the event itself, which
     /// judges again, reports the failure; unless it belongs to the program (Ctrl-C while judging), which is set as
     /// the current exception (`Err(Handled::Raise)`).
+    ///
+    /// # Safety
+    /// `site` must come from the current callback (its code, globals and frame pointers are borrowed from the running
+    /// frame or the callback's arguments), attached.
     pub(crate) unsafe fn judged_out(slf: &Bound<'_, Tracer>, site: EventSite, kind: Kind) -> Result<bool, Handled> {
         let Some(_running) = RunningPython::enter() else {
             return Ok(false);
         };
         let this = slf.get();
+        // SAFETY: `site` is this callback's (this function's contract).
         let outcome = attached::run_attached(slf.py(), |py| match unsafe { Tracer::code_verdict(slf, site, kind) } {
             Ok(verdict) => Ok(if verdict == Verdict::Effectful { Handled::Delivered } else { Handled::Rejected }),
             Err(error) if failure::belongs_to_program(py, &error) => this.fail(py, slf, None, error, None),
@@ -492,6 +530,10 @@ impl Tracer {
     ///
     /// The first event of a code object judges it for every kind at once: the monitoring backend needs to know
     /// whether any kind could have an effect before switching on the events it cannot disable per location.
+    ///
+    /// # Safety
+    /// `site` must come from the current callback (its code, globals and frame pointers are borrowed from the running
+    /// frame or the callback's arguments), attached.
     #[inline]
     pub(crate) unsafe fn code_verdict(slf: &Bound<'_, Tracer>, site: EventSite, kind: Kind) -> PyResult<Verdict> {
         let py = slf.py();
@@ -500,12 +542,17 @@ impl Tracer {
         let generation = slf.get().generation.get(py);
         match info.cached_verdicts(py, generation, site.globals()) {
             Some(by_kind) => Ok(by_kind[kind as usize]),
+            // SAFETY: `site` is this callback's (this function's contract).
             None => unsafe { Tracer::judge_code(slf, info, generation, site, kind) },
         }
     }
 
     /// Computes and caches the verdicts of a code object running with the site's globals (its first event).
     /// Judging can run Python code (a value's `__eq__`, an import), which may stop or restart tracing.
+    ///
+    /// # Safety
+    /// `site` must come from the current callback (its code, globals and frame pointers are borrowed from the running
+    /// frame or the callback's arguments), attached. `info` must be the facts of the site's code.
     #[cold]
     #[inline(never)]
     unsafe fn judge_code(
@@ -566,6 +613,8 @@ impl Tracer {
             .map(|frame| unsafe { frame.cast_into_unchecked::<PyFrame>() });
         while let Some(current) = frame {
             let site = EventSite::of_frame(current.as_borrowed());
+            // SAFETY: `site` was made from `current`, a strong reference this loop holds across the call, whose frame
+            // holds its code and globals.
             if unsafe { Tracer::code_verdict(slf, site, Kind::Call) }.is_err() {
                 return monitoring::switch_on_needed_events(py, this, tool_id, &[Verdict::Effectful; 4]);
             }
@@ -575,6 +624,10 @@ impl Tracer {
     }
 
     /// Builds the event and runs the handler on it. On failure, hands back what the report needs.
+    ///
+    /// # Safety
+    /// `site` must come from the current callback (its code, globals and frame pointers are borrowed from the running
+    /// frame or the callback's arguments), attached. `arg` must be NULL or objects held for the callback.
     #[allow(clippy::type_complexity)]
     unsafe fn run_handler(
         slf: &Bound<'_, Tracer>,
@@ -595,12 +648,16 @@ impl Tracer {
             (error, handler.clone_ref(py), None)
         })?;
         let arg = match arg {
+            // SAFETY: the event's `arg`, NULL or an object held for the callback (this function's contract).
             EventArg::Object(object) => unsafe { Bound::from_borrowed_ptr_or_opt(py, object) },
             EventArg::Raised(exception) => {
-                Some(monitoring::exception_tuple(py, exception).map_err(|e| (e, handler.clone_ref(py), None))?)
+                // SAFETY: `deliver_raised` made the pointer from an argument its callback's caller holds for the call.
+                let tuple = unsafe { monitoring::exception_tuple(py, exception) };
+                Some(tuple.map_err(|e| (e, handler.clone_ref(py), None))?)
             }
         };
         let arg = arg.as_ref().map_or(std::ptr::null_mut(), Bound::as_ptr);
+        // SAFETY: `arg` is NULL or the strong reference held just above.
         let data = unsafe {
             EventData::from_trace(
                 py,
@@ -633,6 +690,9 @@ impl Tracer {
             Some(tracer) => (Some(trace_function), tracer.as_ptr()),
             None => (None, std::ptr::null_mut()),
         };
+        // SAFETY: attached (`py`); `object` is NULL or the live Tracer `tracer` refers to, of which the thread state
+        // takes a new reference. Releasing the one it held (its `__del__`) and the `sys.settrace` audit hook can run
+        // Python code: see the callers.
         unsafe {
             if self.profiling_mode {
                 ffi::PyEval_SetProfile(function, object);
@@ -835,9 +895,9 @@ impl Tracer {
         Tracer::stop_tracing(slf)
     }
 
-    /// The Python-level entry (`sys.settrace(tracer)`, new threads via `threading.settrace`): handles the
-    /// event, then switches this thread to the C trace function (settrace backend), or admits the thread to
-    /// the monitoring backend's callbacks and removes the Python-level hook again.
+    /// The Python-level entry (`sys.settrace(tracer)`, new threads via `threading.settrace`, a frame's `f_trace`):
+    /// handles the event, and on a `call` switches this thread to the C trace function (settrace backend), or
+    /// admits the thread to the monitoring backend's callbacks and removes the Python-level hook again.
     #[pyo3(signature = (frame, kind, arg))]
     fn __call__<'py>(
         slf: &Bound<'py, Self>,
@@ -872,12 +932,19 @@ impl Tracer {
             // CPython runs monitoring tools from the highest id down, so the settrace trampoline (id 7) calls
             // us before our own callback sees this very event: admitting the thread is enough.
             this.threads.admit_current_thread();
+            // SAFETY: `frame` was checked to be a frame object above; CPython runs it for the duration of this call, on
+            // this thread.
             unsafe { Tracer::judge_running_frames(slf, frame.as_ptr().cast())? };
             let (_, set_name, _) = this.hook_names();
             crate::compat::import(py, "sys")?.getattr(set_name)?.call1((py.None(),))?;
             return Ok(None);
         }
-        this.install(py, Some(slf));
+        // Only a `call` comes from the global hook (`sys.settrace(tracer)`, a new thread): other events come
+        // through a frame's `f_trace`, which we set, after another tool's `sys.settrace` (pdb's) took the thread
+        // over, and must not take it back (as hunter's Cython `__call__`).
+        if what == ffi::PyTrace_CALL {
+            this.install(py, Some(slf));
+        }
         // SAFETY: `frame` was checked to be a frame; CPython runs it for the duration of this call.
         let handled = unsafe { Tracer::on_trace_event(slf.as_borrowed(), frame.as_ptr().cast(), what, arg.as_ptr()) };
         if handled == Handled::Raise {

@@ -182,6 +182,57 @@ print('alive')
     assert result.stdout.rstrip().endswith('alive')
 
 
+@pytest.mark.skipif(sys.version_info < (3, 12), reason='sys.monitoring is 3.12+')
+@pytest.mark.skipif(hunter_under_test_is_reference(), reason="hunter 3.9.0 has no sys.monitoring backend")
+@pytest.mark.parametrize('profiling_mode', [False, True])
+def test_monitoring_callbacks_called_by_hand_without_arguments(profiling_mode):
+    code = r'''
+import sys, hunter
+tracer = hunter.Tracer(backend='monitoring', profiling_mode=PROFILING_MODE)
+tracer.trace(hunter.Q(function='nothing_matches'))
+tool = next(i for i in range(6) if sys.monitoring.get_tool(i) == 'hunter')
+called = 0
+for name, event in vars(sys.monitoring.events).items():
+    if not name.isupper() or name == 'NO_EVENTS':
+        continue
+    callback = sys.monitoring.register_callback(tool, event, None)
+    sys.monitoring.register_callback(tool, event, callback)
+    if callback is None:
+        continue
+    called += 1
+    try:
+        print(name, callback())
+    except TypeError as error:
+        print(name, 'TypeError', error)
+tracer.stop()
+print('alive', called)
+'''.replace('PROFILING_MODE', repr(profiling_mode))
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert 'PY_START TypeError hunter: a sys.monitoring callback takes a code object first' in result.stdout
+    registered = 9 if profiling_mode else 10
+    assert result.stdout.rstrip().endswith(f'alive {registered}'), result.stdout
+
+
+@pytest.mark.skipif(hunter_under_test_is_reference(), reason="hunter binds its modules at import time")
+def test_a_module_replaced_in_sys_modules_by_another_object_is_an_error_not_a_crash():
+    code = r'''
+import builtins, sys, types, hunter
+def f(a):
+    return a + 1
+sys.modules['builtins'] = types.SimpleNamespace(**vars(builtins))
+with hunter.trace(hunter.Q(function='f', kind='line', action=hunter.VarsPrinter('a + 1', stream=sys.stdout))):
+    f(1)
+sys.modules['builtins'] = builtins
+print('alive')
+'''
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.rstrip().endswith('alive')
+    assert 'PanicException' not in result.stderr + result.stdout
+    assert "'SimpleNamespace' object" in result.stderr + result.stdout
+
+
 def test_builtin_events_of_stand_in_frames_take_the_module_from_the_function():
     frame = type('F', (), {'f_code': live_call_event.__code__, 'f_globals': {'__name__': 'stand.in'}})()
     event = hunter.Event(frame, 'c_call', len, 0, 0, False)

@@ -151,16 +151,20 @@ def test_printer_whose_stream_holds_it():
 def test_running_tracer_shows_its_handler_to_the_collector():
     # A stopped tracer drops its handler, and a running one is referenced by the interpreter: a cycle is
     # only collected once the tracer stops, but the collector must see what it holds all along.
-    callback = Callback()
-    tracer = Tracer()
-    callback.tracer = tracer
-    tracer.trace(callback)
-    try:
-        assert callback in gc.get_referents(tracer)
-    finally:
-        tracer.stop()
-    alive = weakref.ref(tracer)
-    del tracer, callback
+    # Traced in a frame of its own: the settrace backend makes itself the `f_trace` of the frames it sees (as hunter
+    # does), which holds it until they finish.
+    def trace_and_stop():
+        callback = Callback()
+        tracer = Tracer()
+        callback.tracer = tracer
+        tracer.trace(callback)
+        try:
+            assert callback in gc.get_referents(tracer)
+        finally:
+            tracer.stop()
+        return weakref.ref(tracer)
+
+    alive = trace_and_stop()
     gc.collect()
     assert alive() is None
 

@@ -121,3 +121,18 @@ def test_pythonhunter_cannot_run_code_through_vars_printer(tmp_path):
     assert not witness.exists()
     assert 'hunter: cannot parse PYTHONHUNTER at column' in result.stderr
     assert 'as a VarsPrinter expression here' in result.stderr
+
+
+def test_exception_args_in_slots_are_read_as_hunter_reads_them():
+    # A `__slots__` entry named `args` is a member descriptor (C code, no user code): read as `getattr` would,
+    # so the output is hunter's, including the AttributeError of an unset slot.
+    from hunter.util import safe_repr
+
+    class SlotArgs(Exception):
+        __slots__ = ('args',)
+
+    error = SlotArgs(1, 2)
+    with pytest.raises(AttributeError):
+        safe_repr(error)
+    error.args = (3,)
+    assert safe_repr(error) == 'SlotArgs(3)'

@@ -234,15 +234,18 @@ impl Options {
         if let Printer::Snooper(stored_reprs) = &self.printer {
             visit.call(stored_reprs)?;
         }
-        // SAFETY (the three cells): the caller's contract; these cells are only replaced, or (the filename
-        // columns) changed by closures that create no Python objects.
+        // SAFETY: from `__traverse__` (this function's contract, the collector holds the GIL); the cell is only
+        // replaced.
         if let Some((stacks, _, _, stack)) = unsafe { self.last_stack.during_gc() } {
             visit.call(stacks)?;
             visit.call(stack)?;
         }
+        // SAFETY: as above: from `__traverse__`; the cell is only replaced.
         for row in unsafe { self.line_rows.during_gc() }.values() {
             visit.call(&row.globals)?;
         }
+        // SAFETY: as above: from `__traverse__`; the updates of this cell run closures that create no Python objects,
+        // so no collection starts inside one.
         for (filename, _) in unsafe { self.filename_columns.during_gc() }.into_iter().flatten().flatten() {
             visit.call(filename)?;
         }
@@ -474,6 +477,9 @@ fn write(options: &Options, text: Bound<'_, PyString>) -> PyResult<()> {
 /// `PyString::new`, without CPython's UTF-8 decoding pass for the (usual) ASCII text.
 fn new_py_string<'py>(py: Python<'py>, text: &str) -> Bound<'py, PyString> {
     let length = ffi::Py_ssize_t::try_from(text.len()).expect("a row fits in memory");
+    // SAFETY: attached (`py`). PyUnicode_New(length, 127) makes a compact ASCII str with room for `length` one-byte
+    // characters at PyUnicode_DATA, which `copy_if_ascii` fills; a string that turns out not ASCII is released without
+    // being read.
     unsafe {
         let string = ffi::PyUnicode_New(length, 127);
         if string.is_null() {
@@ -503,11 +509,14 @@ unsafe fn copy_if_ascii(source: &[u8], target: *mut u8) -> bool {
     for word in words.by_ref() {
         let word = u64::from_ne_bytes(word.try_into().expect("8 bytes"));
         seen |= word;
+        // SAFETY: `offset + 8 <= source.len()` (a whole chunk), and `target` is writable for `source.len()` bytes (the
+        // caller's contract).
         unsafe { target.add(offset).cast::<u64>().write_unaligned(word) };
         offset += 8;
     }
     for &byte in words.remainder() {
         seen |= u64::from(byte);
+        // SAFETY: `offset < source.len()`, and `target` is writable for `source.len()` bytes (the caller's contract).
         unsafe { *target.add(offset) = byte };
         offset += 1;
     }
@@ -554,6 +563,8 @@ fn process_id() -> u32 {
             ) -> std::os::raw::c_int;
         }
         static REGISTERED: std::sync::Once = std::sync::Once::new();
+        // SAFETY: registers a plain `extern "C"` function that only stores to an atomic, which is allowed in the forked
+        // child.
         REGISTERED.call_once(|| unsafe {
             pthread_atfork(None, None, Some(forget_pid));
         });
@@ -1144,7 +1155,10 @@ fn missing(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
 pub fn print_natively(action: &Bound<'_, PyAny>, event: &EventRef<'_>) -> Option<PyResult<()>> {
     let py = action.py();
     // Python subclasses inherit the slot unless they define `__call__` (then it is `slot_tp_call`).
+    // SAFETY: `type_object_raw` gives NativeStreamAction's live type object (attached, `py`); only its `tp_call` slot
+    // is read.
     let native_call = unsafe { (*NativeStreamAction::type_object_raw(py)).tp_call }.map(|f| f as *const ());
+    // SAFETY: `action` is a live object, and so is its type; only its `tp_call` slot is read.
     let action_call = unsafe { (*ffi::Py_TYPE(action.as_ptr())).tp_call }.map(|f| f as *const ());
     if action_call != native_call {
         return None;
@@ -1171,6 +1185,7 @@ impl NativeStreamAction {
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
         // SAFETY: called from `__traverse__` (the collector holds the GIL); `options` is only replaced.
         match unsafe { self.options.during_gc() } {
+            // SAFETY: from `__traverse__` (the collector holds the GIL): `Options::traverse`'s contract.
             Some(options) => unsafe { options.traverse(&visit) },
             None => Ok(()),
         }

@@ -363,7 +363,9 @@ mod tests {
         let template = compiled("{}{KIND}{:9} {COLOR}{}{RESET}\n");
         assert_eq!(template.argument_count(), 3);
         assert_eq!(format(&template, &["a", "call", "x"], 0..3), "a<KIND>call      <COLOR>x<RESET>\n");
-        assert_eq!(format(&template, &["a", "call", "x"], 1..2), "<KIND>call      <COLOR>");
+        // Parts split the row at arguments: each holds its first argument and the text up to the next one.
+        assert_eq!(format(&template, &["a", "call", "x"], 0..1), "a<KIND>");
+        assert_eq!(format(&template, &["a", "call", "x"], 1..2), "call      <COLOR>");
         assert_eq!(format(&template, &["a", "call", "x"], 2..3), "x<RESET>\n");
         let numbered = compiled("{VARS}{0}{VARS-NAME}{1}");
         assert_eq!(format(&numbered, &["*", "a"], 0..2), "<VARS>*<VARS-NAME>a");
