@@ -336,19 +336,8 @@ impl EventData {
     ) -> PyResult<EventData> {
         // SAFETY: the caller's invariant.
         let arg = unsafe { Bound::from_borrowed_ptr_or_opt(py, arg) }.map_or_else(|| py.None(), Bound::unbind);
-        Ok(EventData {
-            frame: Some(EventFrame::Live(FrameWithCode::new(frame, code_info)?)),
-            kind,
-            builtin,
-            arg,
-            depth,
-            calls,
-            threading_support,
-            detached: false,
-            line_tracing,
-            slots: Default::default(),
-            given: 0,
-        })
+        let frame = EventFrame::Live(FrameWithCode::new(frame, code_info)?);
+        Ok(EventData::with_fields(Some(frame), kind, builtin, arg, depth, calls, threading_support, line_tracing))
     }
 
     /// An event built by Python code (`Event(frame, kind, ...)`).
@@ -361,8 +350,24 @@ impl EventData {
         calls: i64,
         threading_support: Option<bool>,
     ) -> PyResult<EventData> {
-        Ok(EventData {
-            frame: frame.map(EventFrame::of).transpose()?,
+        let frame = frame.map(EventFrame::of).transpose()?;
+        Ok(EventData::with_fields(frame, kind, builtin, arg, depth, calls, threading_support, false))
+    }
+
+    /// A live (not detached) event with nothing computed yet.
+    #[allow(clippy::too_many_arguments)] // one per field of the event
+    fn with_fields(
+        frame: Option<EventFrame>,
+        kind: Kind,
+        builtin: bool,
+        arg: Py<PyAny>,
+        depth: i64,
+        calls: i64,
+        threading_support: Option<bool>,
+        line_tracing: bool,
+    ) -> EventData {
+        EventData {
+            frame,
             kind,
             builtin,
             arg,
@@ -370,10 +375,10 @@ impl EventData {
             calls,
             threading_support,
             detached: false,
-            line_tracing: false,
+            line_tracing,
             slots: Default::default(),
             given: 0,
-        })
+        }
     }
 
     pub fn frame(&self) -> Option<&EventFrame> {
