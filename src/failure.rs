@@ -1,16 +1,15 @@
 //! The one policy for errors raised while tracing: the traced program must never see them.
 //! A failing handler (predicate or action) gets its traceback and one line printed to hunter's stream,
-//! and the tracer stops; the program carries on untraced. A closed or broken output stream (the reader of a
-//! pipe went away, as with `| head`) is not a bug in the handler: it gets one line on stderr, no traceback.
-//! A panic or internal error of hunter itself is reported the same way. The exceptions that belong to the program
-//! (`SystemExit`, `KeyboardInterrupt`: whatever is not an `Exception`) are not failures: they go back to it.
+//! and the tracer stops (the engine stops it after the report); the program carries on untraced. A closed or
+//! broken output stream (the reader of a pipe went away, as with `| head`) is not a bug in the handler: it gets
+//! one line on stderr, no traceback. A panic or internal error of hunter itself is reported the same way. The
+//! exceptions that belong to the program (`SystemExit`, `KeyboardInterrupt`: whatever is not an `Exception`)
+//! are not failures: they go back to it.
 
 use std::io::Write;
 
 use pyo3::exceptions::{PyBrokenPipeError, PyException, PyValueError};
 use pyo3::prelude::*;
-
-use crate::tracer::Tracer;
 
 /// Whether `error` belongs to the traced program (a `sys.exit()` in an action, Ctrl-C during a slow one), as
 /// hunter's pure-Python tracer lets it through: anything that is not an `Exception`.
@@ -18,16 +17,11 @@ pub fn belongs_to_program(py: Python<'_>, error: &PyErr) -> bool {
     !error.is_instance_of::<PyException>(py)
 }
 
-pub fn report_and_stop(
-    py: Python<'_>,
-    tracer: &Bound<'_, Tracer>,
-    handler: Option<Py<PyAny>>,
-    error: PyErr,
-    event: Option<&Py<PyAny>>,
-) {
-    if is_stream_failure(py, &error) {
+/// Reports a handler's failure (`handler` None: hunter's own) while handling `event`; never fails.
+pub fn report(py: Python<'_>, handler: Option<Py<PyAny>>, error: &PyErr, event: Option<&Py<PyAny>>) {
+    if is_stream_failure(py, error) {
         say_on_stderr(py, &format!("hunter: tracing stopped, the output stream is closed or broken ({error})\n"));
-    } else if let Err(report_error) = report(py, handler, &error, event) {
+    } else if let Err(report_error) = write_report(py, handler, error, event) {
         // The stream itself failed (closed, broken pipe): say it once on the process's stderr instead.
         say_on_stderr(
             py,
@@ -35,9 +29,6 @@ pub fn report_and_stop(
                 "hunter: disabling tracer because handler failed ({error}); reporting it failed too ({report_error})\n"
             ),
         );
-    }
-    if let Err(stop_error) = Tracer::stop_tracing(tracer) {
-        say_on_stderr(py, &format!("hunter: stopping the tracer failed too ({stop_error})\n"));
     }
 }
 
@@ -49,7 +40,7 @@ fn is_stream_failure(py: Python<'_>, error: &PyErr) -> bool {
 
 /// Writes to `sys.stderr` (keeping its order with other Python output), else straight to file descriptor 2;
 /// never fails, since there is nowhere left to report to.
-fn say_on_stderr(py: Python<'_>, message: &str) {
+pub fn say_on_stderr(py: Python<'_>, message: &str) {
     let written = crate::compat::import(py, "sys").and_then(|sys| {
         let stderr = sys.getattr("stderr")?;
         stderr.call_method1("write", (message,))?;
@@ -60,7 +51,7 @@ fn say_on_stderr(py: Python<'_>, message: &str) {
     }
 }
 
-fn report(py: Python<'_>, handler: Option<Py<PyAny>>, error: &PyErr, event: Option<&Py<PyAny>>) -> PyResult<()> {
+fn write_report(py: Python<'_>, handler: Option<Py<PyAny>>, error: &PyErr, event: Option<&Py<PyAny>>) -> PyResult<()> {
     let stream = match crate::compat::import(py, "hunter").and_then(|hunter| hunter.getattr("_default_stream")) {
         Ok(stream) if !stream.is_none() => stream,
         _ => crate::compat::import(py, "sys")?.getattr("stderr")?,
@@ -87,16 +78,10 @@ fn report(py: Python<'_>, handler: Option<Py<PyAny>>, error: &PyErr, event: Opti
     Ok(())
 }
 
-/// An internal error (a panic caught at the edge of a native callback, or inside `run_attached`) is reported like
-/// a failing handler (there is no event), and the tracer stops. `tracer` must be a strong reference: the report
-/// runs Python code.
-pub fn report_internal_error(tracer: &Bound<'_, Tracer>, error: PyErr) {
-    let reported = crate::attached::run_attached(tracer.py(), |py| report_and_stop(py, tracer, None, error, None));
-    if let Err(crate::attached::NotRun::Panicked(panic)) = reported {
-        // Reporting itself panicked: there is no Python stream left to trust.
-        let _ = std::io::stderr()
-            .write_all(format!("hunter: internal error, and reporting it failed ({panic})\n").as_bytes());
-    }
+/// Reporting an internal error panicked itself: there is no Python stream left to trust.
+pub fn report_unreportable(panic: &PyErr) {
+    let _ =
+        std::io::stderr().write_all(format!("hunter: internal error, and reporting it failed ({panic})\n").as_bytes());
 }
 
 /// The Python exception for a panic payload caught by `catch_unwind`, with its message.

@@ -15,6 +15,12 @@ pub struct GilCell<T>(UnsafeCell<T>);
 // reference that outlives the method call.
 unsafe impl<T: Send> Sync for GilCell<T> {}
 
+impl<T: Default> Default for GilCell<T> {
+    fn default() -> Self {
+        Self::new(T::default())
+    }
+}
+
 impl<T> GilCell<T> {
     pub const fn new(value: T) -> Self {
         Self(UnsafeCell::new(value))

@@ -5,14 +5,17 @@ mod actions;
 mod attached;
 mod codeinfo;
 mod compat;
+mod engine;
 pub mod envexpr;
 mod event;
 mod failure;
 mod gilcell;
+mod hook;
 mod leaf_repr;
 mod monitoring;
 mod predicates;
 pub mod safe_repr;
+mod settrace;
 mod tracer;
 
 /// The import refuses an interpreter whose frame layouts the native core does not model (see `build.rs`, which

@@ -24,20 +24,21 @@ use std::cell::Cell;
 use std::os::raw::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
 
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::PyTuple;
+use pyo3::types::PyFrame;
 
 use crate::codeinfo::CodeInfo;
 use crate::compat;
+use crate::engine::{self, Host};
 use crate::event::Kind;
 use crate::failure;
+use crate::gilcell::{GilCell, GilOnce};
+use crate::hook::{EventArg, EventSite, Handled};
 use crate::predicates::Verdict;
-use crate::tracer::{EventArg, EventSite, Handled, Tracer};
 
 pyo3::create_exception!(
     hunter,
@@ -50,48 +51,6 @@ pyo3::create_exception!(
 /// 2 (profiler) and 5 (optimizer) are CPython's suggested ids for other tools.
 const TOOL_ID_PREFERENCE: [u8; 6] = [3, 4, 2, 5, 0, 1];
 const TOOL_NAME: &str = "hunter";
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Backend {
-    Settrace,
-    Monitoring,
-}
-
-impl Backend {
-    pub fn name(self) -> &'static str {
-        match self {
-            Backend::Settrace => "settrace",
-            Backend::Monitoring => "monitoring",
-        }
-    }
-
-    /// Resolves `backend=` (else `PYTHONHUNTERBACKEND`, else "auto"); returns the backend and whether it was
-    /// "auto" (which prefers monitoring on 3.12+ and may fall back to settrace).
-    pub fn choose(py: Python<'_>, requested: Option<&str>) -> PyResult<(Backend, bool)> {
-        let from_environment = std::env::var("PYTHONHUNTERBACKEND").ok().filter(|value| !value.trim().is_empty());
-        let (value, source) = match requested {
-            Some(value) => (value.to_owned(), "backend"),
-            None => (from_environment.unwrap_or_else(|| "auto".to_owned()), "PYTHONHUNTERBACKEND"),
-        };
-        match value.trim() {
-            "auto" if compat::HAS_SYS_MONITORING => Ok((Backend::Monitoring, true)),
-            "auto" => Ok((Backend::Settrace, true)),
-            "settrace" => Ok((Backend::Settrace, false)),
-            "monitoring" if compat::HAS_SYS_MONITORING => Ok((Backend::Monitoring, false)),
-            "monitoring" => {
-                let version = py.version_info();
-                Err(PyValueError::new_err(format!(
-                    "The 'monitoring' backend needs sys.monitoring (Python 3.12 or newer); this is Python {}.{}. \
-                     Use backend='settrace' or 'auto'.",
-                    version.major, version.minor
-                )))
-            }
-            other => Err(PyValueError::new_err(format!(
-                "Invalid {source} value {other:?}: must be one of 'auto', 'monitoring' or 'settrace'."
-            ))),
-        }
-    }
-}
 
 /// The threads a monitoring tracer delivers events of, as settrace would: each thread has one installed
 /// tracer, the latest one started on it (or admitted by `threading.settrace` when the thread started), and a
@@ -165,6 +124,24 @@ impl TracedThreads {
     }
 }
 
+/// A monitoring tracer's session: the tool id it holds, the events it switched on, the threads it delivers
+/// events of, and the method definitions of its callbacks.
+#[derive(Default)]
+pub(crate) struct Session {
+    /// The sys.monitoring tool id in use, while tracing with this backend.
+    pub tool_id: GilCell<Option<u8>>,
+    event_switches: GilCell<EventSwitches>,
+    pub threads: TracedThreads,
+    /// Made on the first `start` and never replaced: CPython keeps pointers to them in the callbacks, and each
+    /// callback holds its tracer (its `self`), so they live as long as any callback does.
+    definitions: GilOnce<CallbackDefinitions>,
+}
+
+/// What the callbacks need of the tracer they are bound to, besides its engine: its monitoring session.
+pub(crate) trait Monitored: Host {
+    fn session(&self) -> &Session;
+}
+
 /// May the callback answer DISABLE for this event? Only local events can be disabled (CPython raises
 /// ValueError otherwise); builtin (C function) events are never decided per code.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -224,12 +201,12 @@ impl Answer {
 /// with the exception for the program set).
 ///
 /// `slf` is the callbacks' `self`, which `stop` (from the handler, say) can release: it is used borrowed only as
-/// long as no Python code has run, as in `Tracer::handle`.
+/// long as no Python code has run, as in `engine::handle`.
 ///
 /// # Safety
-/// Attached, inside a monitoring callback: `slf` a live Tracer (the callback's `self`), `code` NULL or an object and
+/// Attached, inside a monitoring callback: `slf` a live `H` (the callback's `self`), `code` NULL or an object and
 /// `arg` NULL or objects the callback's caller holds for the call.
-unsafe fn deliver(
+unsafe fn deliver<H: Monitored>(
     slf: *mut ffi::PyObject,
     code: *mut ffi::PyObject,
     kind: Kind,
@@ -239,10 +216,11 @@ unsafe fn deliver(
 ) -> *mut ffi::PyObject {
     // SAFETY: attached (this function's contract).
     let py = unsafe { Python::assume_attached() };
-    // SAFETY: the callbacks are created bound to a live Tracer (`start`), and CPython holds the callback (so its
+    // SAFETY: the callbacks are created bound to a live `H` (`start`), and CPython holds the callback (so its
     // `self`) for the duration of the call.
-    let tracer = unsafe { Borrowed::from_ptr(py, slf).cast_unchecked::<Tracer>() };
-    if tracer.get().handler_is_stopped(py) {
+    let tracer = unsafe { Borrowed::from_ptr(py, slf).cast_unchecked::<H>() };
+    let engine = tracer.get().engine();
+    if engine.is_stopped(py) {
         return new_none();
     }
     // SAFETY: attached, inside a monitoring callback; `code` is NULL or an object the caller holds (this function's
@@ -250,14 +228,14 @@ unsafe fn deliver(
     let Some(site) = (unsafe { EventSite::of_running_code(code) }) else {
         return not_a_code_object(py);
     };
-    let disableable = disable == Disable::Allowed && (!kind.counts_frames() || !tracer.get().counting.get(py));
+    let disableable = disable == Disable::Allowed && (!kind.counts_frames() || !engine.counting.get(py));
     // A strong reference, once Python code is about to run; the panic report below needs it too.
-    let mut held: Option<Bound<'_, Tracer>> = None;
+    let mut held: Option<Bound<'_, H>> = None;
     // SAFETY: `site` is this callback's: its code is an argument the caller holds, its globals the running frame's.
     // `tracer` is used borrowed only until Python code may run: `judged_out` and `handle` take a strong reference
     // first.
     let outcome = catch_unwind(AssertUnwindSafe(|| unsafe {
-        let cached = if builtin { None } else { tracer.get().cached_verdict(py, site, kind) };
+        let cached = if builtin { None } else { engine.cached_verdict(py, site, kind) };
         let mut tracer = tracer;
         // A location that can never match is switched off whichever thread reaches it first. Not in code that
         // can run again with other globals (`exec`), which can change its verdict: that is only skipped.
@@ -266,7 +244,7 @@ unsafe fn deliver(
                 Some(verdict) => verdict != Verdict::Effectful,
                 None => {
                     let strong = held.insert(tracer.to_owned());
-                    let judged = Tracer::judged_out(strong, site, kind);
+                    let judged = engine::judged_out(strong, site, kind);
                     tracer = strong.as_borrowed();
                     match judged {
                         Ok(ruled_out) => ruled_out,
@@ -280,15 +258,15 @@ unsafe fn deliver(
                 return if is_function { Answer::Disable } else { Answer::Continue };
             }
         }
-        if !tracer.get().threads.includes_current_thread() {
+        if !tracer.get().session().threads.includes_current_thread() {
             return Answer::Continue;
         }
-        Answer::after(Tracer::handle(tracer, site, kind, builtin, arg, cached))
+        Answer::after(engine::handle(tracer, site, kind, builtin, arg, cached))
     }));
     match outcome {
         Ok(answer) => answer.into_ptr(py),
         Err(panic) => {
-            failure::report_internal_error(&held.unwrap_or_else(|| tracer.to_owned()), failure::panic_error(&*panic));
+            engine::fail_internally(&held.unwrap_or_else(|| tracer.to_owned()), failure::panic_error(&*panic));
             new_none()
         }
     }
@@ -301,21 +279,7 @@ fn not_a_code_object(py: Python<'_>) -> *mut ffi::PyObject {
     std::ptr::null_mut()
 }
 
-/// The settrace `arg` of an exception event: `(type, value, traceback)`.
-///
-/// # Safety
-/// `exception` must be a live object (any type: only attributes are read) for the duration of the call.
-pub(crate) unsafe fn exception_tuple<'py>(
-    py: Python<'py>,
-    exception: *mut ffi::PyObject,
-) -> PyResult<Bound<'py, PyAny>> {
-    // SAFETY: the caller's invariant.
-    let exception = unsafe { Bound::from_borrowed_ptr(py, exception) };
-    let traceback = exception.getattr(pyo3::intern!(py, "__traceback__"))?;
-    Ok(PyTuple::new(py, [exception.get_type().into_any(), exception, traceback])?.into_any())
-}
-
-/// A sys.monitoring callback (`METH_FASTCALL`). CPython calls it attached, with `slf` the Tracer it was made for
+/// A sys.monitoring callback (`METH_FASTCALL`). CPython calls it attached, with `slf` the tracer it was made for
 /// (`start`, its `self`) and `args` holding `n` borrowed arguments, which the caller holds for the call; called
 /// by hand, the arguments can be anything, or fewer than the event passes.
 type FastCallback =
@@ -334,87 +298,74 @@ unsafe fn argument(args: *mut *mut ffi::PyObject, nargs: ffi::Py_ssize_t, index:
     }
 }
 
-/// # Safety
-/// A [`FastCallback`], called by CPython.
-unsafe extern "C" fn on_start(
-    slf: *mut ffi::PyObject,
-    args: *mut *mut ffi::PyObject,
-    n: ffi::Py_ssize_t,
-) -> *mut ffi::PyObject {
-    // SAFETY: CPython calls callbacks attached, with `slf` the Tracer the callback was made for (`start`) and `args`
-    // holding `n` arguments the caller holds for the call.
-    unsafe {
-        deliver(slf, argument(args, n, 0), Kind::Call, false, EventArg::Object(std::ptr::null_mut()), Disable::Allowed)
-    }
+/// The callbacks: one line each, from the monitoring event's arguments to the delivery that turns it into a
+/// settrace event. Every one is a [`FastCallback`], generic over the tracer type it is bound to.
+macro_rules! fast_callbacks {
+    ($($(#[doc = $doc:literal])* $name:ident($slf:ident, $args:ident, $n:ident) => $delivery:expr;)+) => {$(
+        $(#[doc = $doc])*
+        ///
+        /// # Safety
+        /// A [`FastCallback`], called by CPython.
+        unsafe extern "C" fn $name<H: Monitored>(
+            $slf: *mut ffi::PyObject,
+            $args: *mut *mut ffi::PyObject,
+            $n: ffi::Py_ssize_t,
+        ) -> *mut ffi::PyObject {
+            // SAFETY: a FastCallback's contract, which is what the delivery functions need: CPython calls it attached,
+            // with `slf` the tracer the callback was made for (`start`) and `args` holding `n` arguments the caller
+            // holds for the call.
+            unsafe { $delivery }
+        }
+    )+};
 }
 
-/// # Safety
-/// A [`FastCallback`], called by CPython.
-unsafe extern "C" fn on_throw(
-    slf: *mut ffi::PyObject,
-    args: *mut *mut ffi::PyObject,
-    n: ffi::Py_ssize_t,
-) -> *mut ffi::PyObject {
-    // SAFETY: CPython calls callbacks attached, with `slf` the Tracer the callback was made for (`start`) and `args`
-    // holding `n` arguments the caller holds for the call.
-    unsafe {
-        deliver(slf, argument(args, n, 0), Kind::Call, false, EventArg::Object(std::ptr::null_mut()), Disable::Never)
-    }
-}
+/// No argument: the event's `arg` is None.
+const NO_ARG: EventArg = EventArg::Object(std::ptr::null_mut());
 
-/// # Safety
-/// A [`FastCallback`], called by CPython.
-unsafe extern "C" fn on_profile_throw(
-    slf: *mut ffi::PyObject,
-    args: *mut *mut ffi::PyObject,
-    n: ffi::Py_ssize_t,
-) -> *mut ffi::PyObject {
-    let arg =
-        // SAFETY: `args` holds `n` arguments (a [`FastCallback`]'s contract).
-        if compat::PROFILE_THROW_CARRIES_EXCEPTION { unsafe { argument(args, n, 2) } } else { std::ptr::null_mut() };
-    // SAFETY: CPython calls callbacks attached, with `slf` the Tracer the callback was made for (`start`) and `args`
-    // holding `n` arguments the caller holds for the call.
-    unsafe { deliver(slf, argument(args, n, 0), Kind::Call, false, EventArg::Object(arg), Disable::Never) }
-}
-
-/// # Safety
-/// A [`FastCallback`], called by CPython.
-unsafe extern "C" fn on_return(
-    slf: *mut ffi::PyObject,
-    args: *mut *mut ffi::PyObject,
-    n: ffi::Py_ssize_t,
-) -> *mut ffi::PyObject {
-    // SAFETY: CPython calls callbacks attached, with `slf` the Tracer the callback was made for (`start`) and `args`
-    // holding `n` arguments the caller holds for the call.
-    unsafe {
-        deliver(
-            slf,
-            argument(args, n, 0),
-            Kind::Return,
-            false,
-            EventArg::Object(argument(args, n, 2)),
-            Disable::Allowed,
-        )
-    }
-}
-
-/// # Safety
-/// A [`FastCallback`], called by CPython.
-unsafe extern "C" fn on_unwind(
-    slf: *mut ffi::PyObject,
-    args: *mut *mut ffi::PyObject,
-    n: ffi::Py_ssize_t,
-) -> *mut ffi::PyObject {
-    // SAFETY: CPython calls callbacks attached, with `slf` the Tracer the callback was made for (`start`) and `args`
-    // holding `n` arguments the caller holds for the call.
-    unsafe {
-        deliver(slf, argument(args, n, 0), Kind::Return, false, EventArg::Object(std::ptr::null_mut()), Disable::Never)
-    }
+fast_callbacks! {
+    /// PY_START, PY_RESUME: `call`.
+    on_start(slf, args, n) => deliver::<H>(slf, argument(args, n, 0), Kind::Call, false, NO_ARG, Disable::Allowed);
+    /// PY_THROW: `call`, never disabled (see the module's doc).
+    on_throw(slf, args, n) => deliver::<H>(slf, argument(args, n, 0), Kind::Call, false, NO_ARG, Disable::Never);
+    /// PY_THROW in profiling mode: `call`, with the exception as `arg` where the profiler has it.
+    on_profile_throw(slf, args, n) => deliver::<H>(
+        slf,
+        argument(args, n, 0),
+        Kind::Call,
+        false,
+        EventArg::Object(if compat::PROFILE_THROW_CARRIES_EXCEPTION { argument(args, n, 2) } else { std::ptr::null_mut() }),
+        Disable::Never,
+    );
+    /// PY_RETURN, PY_YIELD: `return`, with the value.
+    on_return(slf, args, n) => deliver::<H>(
+        slf,
+        argument(args, n, 0),
+        Kind::Return,
+        false,
+        EventArg::Object(argument(args, n, 2)),
+        Disable::Allowed,
+    );
+    /// PY_UNWIND: `return` None.
+    on_unwind(slf, args, n) => deliver::<H>(slf, argument(args, n, 0), Kind::Return, false, NO_ARG, Disable::Never);
+    /// RAISE: `exception`.
+    on_raise(slf, args, n) => deliver_raised::<H>(slf, args, n, Disable::Never);
+    /// STOP_ITERATION: `exception` (see `stop_iteration`).
+    on_stop_iteration(slf, args, n) => stop_iteration::<H>(slf, args, n);
+    /// LINE: `line`.
+    on_line(slf, args, n) => deliver::<H>(slf, argument(args, n, 0), Kind::Line, false, NO_ARG, Disable::Allowed);
+    /// JUMP: `line` for a backward jump within one line (see `jump`).
+    on_jump(slf, args, n) => jump::<H>(slf, args, n);
+    /// CALL in profiling mode: `c_call` for a C function.
+    on_call(slf, args, n) => deliver_builtin::<H>(slf, args, n, Kind::Call);
+    /// C_RETURN in profiling mode: `c_return`.
+    on_c_return(slf, args, n) => deliver_builtin::<H>(slf, args, n, Kind::Return);
+    /// C_RAISE in profiling mode: `c_exception`.
+    on_c_raise(slf, args, n) => deliver_builtin::<H>(slf, args, n, Kind::Exception);
 }
 
 /// # Safety
 /// As for [`deliver`], from a callback whose third argument is the exception: `args` holds `n` arguments.
-unsafe fn deliver_raised(
+unsafe fn deliver_raised<H: Monitored>(
     slf: *mut ffi::PyObject,
     args: *mut *mut ffi::PyObject,
     n: ffi::Py_ssize_t,
@@ -427,19 +378,7 @@ unsafe fn deliver_raised(
     }
     // SAFETY: this function's contract is `deliver`'s; `exception` is non-NULL (checked above), an argument the caller
     // holds.
-    unsafe { deliver(slf, argument(args, n, 0), Kind::Exception, false, EventArg::Raised(exception), disable) }
-}
-
-/// # Safety
-/// A [`FastCallback`], called by CPython.
-unsafe extern "C" fn on_raise(
-    slf: *mut ffi::PyObject,
-    args: *mut *mut ffi::PyObject,
-    n: ffi::Py_ssize_t,
-) -> *mut ffi::PyObject {
-    // SAFETY: CPython calls callbacks attached, with `slf` the Tracer the callback was made for (`start`) and `args`
-    // holding `n` arguments the caller holds for the call.
-    unsafe { deliver_raised(slf, args, n, Disable::Never) }
+    unsafe { deliver::<H>(slf, argument(args, n, 0), Kind::Exception, false, EventArg::Raised(exception), disable) }
 }
 
 /// STOP_ITERATION is a local event (the end of a `for` loop or `yield from` over a generator), so code that
@@ -450,13 +389,13 @@ unsafe extern "C" fn on_raise(
 /// locations are switched off at once; only `yield from` and `await` (END_SEND) deliver the event.
 ///
 /// # Safety
-/// A [`FastCallback`], called by CPython.
-unsafe extern "C" fn on_stop_iteration(
+/// As for [`deliver`]: `args` holds `n` arguments (code, offset, exception).
+unsafe fn stop_iteration<H: Monitored>(
     slf: *mut ffi::PyObject,
     args: *mut *mut ffi::PyObject,
     n: ffi::Py_ssize_t,
 ) -> *mut ffi::PyObject {
-    // SAFETY: CPython calls callbacks attached, with `n` arguments in `args` (code, offset, exception).
+    // SAFETY: attached (this function's contract).
     let py = unsafe { Python::assume_attached() };
     // SAFETY: `args` holds `n` arguments; `offset` type-checks the one it reads.
     let (code, offset) = unsafe { (argument(args, n, 0), offset(argument(args, n, 1))) };
@@ -466,9 +405,8 @@ unsafe extern "C" fn on_stop_iteration(
             return new_disable(py);
         }
     }
-    // SAFETY: CPython calls callbacks attached, with `slf` the Tracer the callback was made for (`start`) and `args`
-    // holding `n` arguments the caller holds for the call.
-    unsafe { deliver_raised(slf, args, n, Disable::Allowed) }
+    // SAFETY: this function's contract is `deliver_raised`'s.
+    unsafe { deliver_raised::<H>(slf, args, n, Disable::Allowed) }
 }
 
 /// Whether the instruction at byte `offset` of `code` is END_FOR. An error (no info for the code) says no, and
@@ -480,20 +418,6 @@ fn ends_for_loop(py: Python<'_>, code: Borrowed<'_, '_, pyo3::types::PyCode>, of
     let Ok(co_code) = info.co_code(py, &code) else { return false };
     let Ok(bytes) = co_code.cast::<pyo3::types::PyBytes>() else { return false };
     usize::try_from(offset).ok().and_then(|offset| bytes.as_bytes().get(offset)) == Some(&end_for)
-}
-
-/// # Safety
-/// A [`FastCallback`], called by CPython.
-unsafe extern "C" fn on_line(
-    slf: *mut ffi::PyObject,
-    args: *mut *mut ffi::PyObject,
-    n: ffi::Py_ssize_t,
-) -> *mut ffi::PyObject {
-    // SAFETY: CPython calls callbacks attached, with `slf` the Tracer the callback was made for (`start`) and `args`
-    // holding `n` arguments the caller holds for the call.
-    unsafe {
-        deliver(slf, argument(args, n, 0), Kind::Line, false, EventArg::Object(std::ptr::null_mut()), Disable::Allowed)
-    }
 }
 
 /// A JUMP event's byte offset, or None if it is not a (small) int.
@@ -522,15 +446,15 @@ unsafe fn offset(value: *mut ffi::PyObject) -> Option<c_int> {
 /// jumps to another line are reported by that line's LINE event.
 ///
 /// # Safety
-/// A [`FastCallback`], called by CPython.
-unsafe extern "C" fn on_jump(
+/// As for [`deliver`]: `args` holds `n` arguments (code, source offset, destination offset).
+unsafe fn jump<H: Monitored>(
     slf: *mut ffi::PyObject,
     args: *mut *mut ffi::PyObject,
     n: ffi::Py_ssize_t,
 ) -> *mut ffi::PyObject {
-    // SAFETY: CPython calls callbacks attached (a [`FastCallback`]).
+    // SAFETY: attached (this function's contract).
     let py = unsafe { Python::assume_attached() };
-    // SAFETY: `args` holds `n` arguments (a [`FastCallback`]'s contract).
+    // SAFETY: `args` holds `n` arguments (this function's contract).
     let (code, source, destination) = unsafe { (argument(args, n, 0), argument(args, n, 1), argument(args, n, 2)) };
     // SAFETY: attached; both are NULL or arguments the caller holds.
     let (Some(from), Some(to)) = (unsafe { offset(source) }, unsafe { offset(destination) }) else { return new_none() };
@@ -539,8 +463,8 @@ unsafe extern "C" fn on_jump(
     }
     // Finding the lines may scan the code's line table: first rule out code that can never match.
     // SAFETY: as in `deliver`.
-    let tracer = unsafe { Borrowed::from_ptr(py, slf).cast_unchecked::<Tracer>() };
-    if tracer.get().handler_is_stopped(py) {
+    let tracer = unsafe { Borrowed::from_ptr(py, slf).cast_unchecked::<H>() };
+    if tracer.get().engine().is_stopped(py) {
         return new_none();
     }
     // SAFETY: attached, inside a monitoring callback; `code` is a non-NULL argument the caller holds.
@@ -552,9 +476,9 @@ unsafe extern "C" fn on_jump(
     // SAFETY: `held` is a strong reference to the tracer, kept across the Python code judging may run; `site` is this
     // callback's (its code an argument the caller holds, its globals the running frame's).
     let within_one_line = catch_unwind(AssertUnwindSafe(|| unsafe {
-        let ruled_out = match held.get().cached_verdict(py, site, Kind::Line) {
+        let ruled_out = match held.get().engine().cached_verdict(py, site, Kind::Line) {
             Some(verdict) => verdict != Verdict::Effectful,
-            None => match Tracer::judged_out(&held, site, Kind::Line) {
+            None => match engine::judged_out(&held, site, Kind::Line) {
                 Ok(ruled_out) => ruled_out,
                 Err(handled) => return Err(handled),
             },
@@ -565,15 +489,13 @@ unsafe extern "C" fn on_jump(
             && CodeInfo::existing(code).is_none_or(|info| info.line_at(py, code, from) == info.line_at(py, code, to)))
     }));
     match within_one_line {
-        // SAFETY: attached, inside this callback: `held` keeps the Tracer alive, and `code` is a code object (checked
+        // SAFETY: attached, inside this callback: `held` keeps the tracer alive, and `code` is a code object (checked
         // by `of_running_code`) the caller holds.
-        Ok(Ok(true)) => unsafe {
-            deliver(held.as_ptr(), code, Kind::Line, false, EventArg::Object(std::ptr::null_mut()), Disable::Allowed)
-        },
+        Ok(Ok(true)) => unsafe { deliver::<H>(held.as_ptr(), code, Kind::Line, false, NO_ARG, Disable::Allowed) },
         Ok(Ok(false)) => new_disable(py),
         Ok(Err(handled)) => Answer::after(handled).into_ptr(py),
         Err(panic) => {
-            failure::report_internal_error(&held, failure::panic_error(&*panic));
+            engine::fail_internally(&held, failure::panic_error(&*panic));
             new_none()
         }
     }
@@ -616,7 +538,7 @@ fn missing_argument(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
 
 /// # Safety
 /// As for [`deliver`], from a CALL, C_RETURN or C_RAISE callback: `args` holds `n` arguments.
-unsafe fn deliver_builtin(
+unsafe fn deliver_builtin<H: Monitored>(
     slf: *mut ffi::PyObject,
     args: *mut *mut ffi::PyObject,
     n: ffi::Py_ssize_t,
@@ -625,8 +547,8 @@ unsafe fn deliver_builtin(
     // SAFETY: attached (this function's contract).
     let py = unsafe { Python::assume_attached() };
     // SAFETY: as in `deliver`.
-    let tracer = unsafe { Borrowed::from_ptr(py, slf).cast_unchecked::<Tracer>() };
-    if tracer.get().handler_is_stopped(py) {
+    let tracer = unsafe { Borrowed::from_ptr(py, slf).cast_unchecked::<H>() };
+    if tracer.get().engine().is_stopped(py) {
         return new_none();
     }
     // Held: finding the C function can call a descriptor's `__get__`, and builtin events always run the handler.
@@ -638,47 +560,47 @@ unsafe fn deliver_builtin(
         // SAFETY: `tracer` is held, `code` is NULL or an argument the caller holds (`deliver` checks it), and
         // `function` a strong reference alive across the call.
         Ok(Some(function)) => unsafe {
-            deliver(tracer.as_ptr(), code, kind, true, EventArg::Object(function.as_ptr()), Disable::Never)
+            deliver::<H>(tracer.as_ptr(), code, kind, true, EventArg::Object(function.as_ptr()), Disable::Never)
         },
         Ok(None) => new_none(),
-        Err(error) => Answer::after(Tracer::report_failure(&tracer, error)).into_ptr(py),
+        Err(error) => Answer::after(engine::report_failure(&tracer, error)).into_ptr(py),
     }
 }
 
-/// # Safety
-/// A [`FastCallback`], called by CPython.
-unsafe extern "C" fn on_call(
-    slf: *mut ffi::PyObject,
-    args: *mut *mut ffi::PyObject,
-    n: ffi::Py_ssize_t,
-) -> *mut ffi::PyObject {
-    // SAFETY: CPython calls callbacks attached, with `slf` the Tracer the callback was made for (`start`) and `args`
-    // holding `n` arguments the caller holds for the call.
-    unsafe { deliver_builtin(slf, args, n, Kind::Call) }
+/// The callbacks by name (the functions, per tracer type: [`Callback::function`]).
+#[derive(Clone, Copy)]
+enum Callback {
+    Start,
+    Throw,
+    ProfileThrow,
+    Return,
+    Unwind,
+    Raise,
+    StopIteration,
+    Line,
+    Jump,
+    Call,
+    CReturn,
+    CRaise,
 }
 
-/// # Safety
-/// A [`FastCallback`], called by CPython.
-unsafe extern "C" fn on_c_return(
-    slf: *mut ffi::PyObject,
-    args: *mut *mut ffi::PyObject,
-    n: ffi::Py_ssize_t,
-) -> *mut ffi::PyObject {
-    // SAFETY: CPython calls callbacks attached, with `slf` the Tracer the callback was made for (`start`) and `args`
-    // holding `n` arguments the caller holds for the call.
-    unsafe { deliver_builtin(slf, args, n, Kind::Return) }
-}
-
-/// # Safety
-/// A [`FastCallback`], called by CPython.
-unsafe extern "C" fn on_c_raise(
-    slf: *mut ffi::PyObject,
-    args: *mut *mut ffi::PyObject,
-    n: ffi::Py_ssize_t,
-) -> *mut ffi::PyObject {
-    // SAFETY: CPython calls callbacks attached, with `slf` the Tracer the callback was made for (`start`) and `args`
-    // holding `n` arguments the caller holds for the call.
-    unsafe { deliver_builtin(slf, args, n, Kind::Exception) }
+impl Callback {
+    fn function<H: Monitored>(self) -> FastCallback {
+        match self {
+            Callback::Start => on_start::<H>,
+            Callback::Throw => on_throw::<H>,
+            Callback::ProfileThrow => on_profile_throw::<H>,
+            Callback::Return => on_return::<H>,
+            Callback::Unwind => on_unwind::<H>,
+            Callback::Raise => on_raise::<H>,
+            Callback::StopIteration => on_stop_iteration::<H>,
+            Callback::Line => on_line::<H>,
+            Callback::Jump => on_jump::<H>,
+            Callback::Call => on_call::<H>,
+            Callback::CReturn => on_c_return::<H>,
+            Callback::CRaise => on_c_raise::<H>,
+        }
+    }
 }
 
 /// When a registered event is switched on.
@@ -694,47 +616,46 @@ enum Switch {
 }
 
 /// (monitoring event name, callback, when it is switched on).
-const TRACE_CALLBACKS: [(&str, FastCallback, Switch); 10] = [
-    ("PY_START", on_start, Switch::Always),
-    ("PY_RESUME", on_start, Switch::Always),
-    ("PY_THROW", on_throw, Switch::Always),
-    ("PY_RETURN", on_return, Switch::Always),
-    ("PY_YIELD", on_return, Switch::Always),
-    ("PY_UNWIND", on_unwind, Switch::OnDemand(Kind::Return)),
-    ("RAISE", on_raise, Switch::OnDemand(Kind::Exception)),
-    ("STOP_ITERATION", on_stop_iteration, Switch::Always),
-    ("LINE", on_line, Switch::Always),
-    ("JUMP", on_jump, Switch::Always),
+const TRACE_CALLBACKS: [(&str, Callback, Switch); 10] = [
+    ("PY_START", Callback::Start, Switch::Always),
+    ("PY_RESUME", Callback::Start, Switch::Always),
+    ("PY_THROW", Callback::Throw, Switch::Always),
+    ("PY_RETURN", Callback::Return, Switch::Always),
+    ("PY_YIELD", Callback::Return, Switch::Always),
+    ("PY_UNWIND", Callback::Unwind, Switch::OnDemand(Kind::Return)),
+    ("RAISE", Callback::Raise, Switch::OnDemand(Kind::Exception)),
+    ("STOP_ITERATION", Callback::StopIteration, Switch::Always),
+    ("LINE", Callback::Line, Switch::Always),
+    ("JUMP", Callback::Jump, Switch::Always),
 ];
 
-const PROFILE_CALLBACKS: [(&str, FastCallback, Switch); 9] = [
-    ("PY_START", on_start, Switch::Always),
-    ("PY_RESUME", on_start, Switch::Always),
-    ("PY_THROW", on_profile_throw, Switch::Always),
-    ("PY_RETURN", on_return, Switch::Always),
-    ("PY_YIELD", on_return, Switch::Always),
-    ("PY_UNWIND", on_unwind, Switch::OnDemand(Kind::Return)),
-    ("CALL", on_call, Switch::Always),
-    ("C_RETURN", on_c_return, Switch::Ancillary),
-    ("C_RAISE", on_c_raise, Switch::Ancillary),
+const PROFILE_CALLBACKS: [(&str, Callback, Switch); 9] = [
+    ("PY_START", Callback::Start, Switch::Always),
+    ("PY_RESUME", Callback::Start, Switch::Always),
+    ("PY_THROW", Callback::ProfileThrow, Switch::Always),
+    ("PY_RETURN", Callback::Return, Switch::Always),
+    ("PY_YIELD", Callback::Return, Switch::Always),
+    ("PY_UNWIND", Callback::Unwind, Switch::OnDemand(Kind::Return)),
+    ("CALL", Callback::Call, Switch::Always),
+    ("C_RETURN", Callback::CReturn, Switch::Ancillary),
+    ("C_RAISE", Callback::CRaise, Switch::Ancillary),
 ];
 
 /// The events a monitoring tracer has switched on, and those it switches on when some code needs them.
 #[derive(Clone, Copy, Default)]
-pub struct EventSwitches {
+struct EventSwitches {
     active: u32,
     /// Per kind (`Kind as usize`): the events still off that code with an effectful verdict for that kind needs.
     on_demand: [u32; 4],
 }
 
-/// Switches on the on-demand events that a code object with these verdicts (per kind) needs.
-pub(crate) fn switch_on_needed_events(
-    py: Python<'_>,
-    tracer: &Tracer,
-    tool_id: u8,
-    verdicts: &[Verdict; 4],
-) -> PyResult<()> {
-    let mut switches = tracer.event_switches.get(py);
+/// Switches on the on-demand events that a code object with these verdicts (per kind) needs, while the session
+/// holds a tool id.
+pub(crate) fn switch_on_needed_events(py: Python<'_>, session: &Session, verdicts: &[Verdict; 4]) -> PyResult<()> {
+    let Some(tool_id) = session.tool_id.get(py) else {
+        return Ok(());
+    };
+    let mut switches = session.event_switches.get(py);
     let mut wanted = switches.active;
     for kind in Kind::ALL {
         if verdicts[kind as usize] == Verdict::Effectful {
@@ -745,8 +666,39 @@ pub(crate) fn switch_on_needed_events(
         return Ok(());
     }
     switches.active = wanted;
-    tracer.event_switches.set(py, switches);
+    session.event_switches.set(py, switches);
     monitoring_namespace(py)?.call_method1(pyo3::intern!(py, "set_events"), (tool_id, wanted))?;
+    Ok(())
+}
+
+/// Judges the code of `frame` and of every frame below it (see `switch_on_needed_events`): frames already running
+/// when monitoring starts, or when it admits their thread, report no PY_START. A code that cannot be judged
+/// switches on every event, as its events will fail the same way.
+///
+/// # Safety
+/// `frame` must be a live frame of the current thread, or NULL.
+pub(crate) unsafe fn judge_running_frames<H: Monitored>(
+    slf: &Bound<'_, H>,
+    frame: *mut ffi::PyFrameObject,
+) -> PyResult<()> {
+    let py = slf.py();
+    if slf.get().session().tool_id.get(py).is_none() {
+        return Ok(());
+    }
+    // Judging may import modules (`hunter.const`): their events must not reach us meanwhile.
+    let _quiet = compat::EventsSuspended::on_this_thread();
+    // SAFETY: the caller's invariant.
+    let mut frame = unsafe { Bound::from_borrowed_ptr_or_opt(py, frame.cast()) }
+        .map(|frame| unsafe { frame.cast_into_unchecked::<PyFrame>() });
+    while let Some(current) = frame {
+        let site = EventSite::of_frame(current.as_borrowed());
+        // SAFETY: `site` was made from `current`, a strong reference this loop holds across the call, whose frame
+        // holds its code and globals.
+        if unsafe { engine::code_verdict(slf, site, Kind::Call) }.is_err() {
+            return switch_on_needed_events(py, slf.get().session(), &[Verdict::Effectful; 4]);
+        }
+        frame = compat::frame_back(&current);
+    }
     Ok(())
 }
 
@@ -754,16 +706,14 @@ pub(crate) fn switch_on_needed_events(
 struct CallbackDefinitions(Vec<ffi::PyMethodDef>);
 // SAFETY: the definitions are immutable after creation and only read by CPython with the GIL held.
 unsafe impl Send for CallbackDefinitions {}
-// SAFETY: as for `Send` just above: CPython only reads the definitions, with the GIL held.
-unsafe impl Sync for CallbackDefinitions {}
 
-fn definitions(callbacks: &'static [(&'static str, FastCallback, Switch)]) -> CallbackDefinitions {
+fn definitions<H: Monitored>(callbacks: &[(&str, Callback, Switch)]) -> CallbackDefinitions {
     CallbackDefinitions(
         callbacks
             .iter()
             .map(|(_, callback, _)| ffi::PyMethodDef {
                 ml_name: c"hunter_monitoring_callback".as_ptr(),
-                ml_meth: ffi::PyMethodDefPointer { PyCFunctionFast: *callback },
+                ml_meth: ffi::PyMethodDefPointer { PyCFunctionFast: callback.function::<H>() },
                 ml_flags: ffi::METH_FASTCALL,
                 ml_doc: std::ptr::null(),
             })
@@ -775,31 +725,30 @@ fn monitoring_namespace(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     compat::import(py, "sys")?.getattr(pyo3::intern!(py, "monitoring"))
 }
 
-/// Claims a tool id (recorded in the tracer), registers the callbacks bound to `tracer` and switches the
+/// Claims a tool id (recorded in the session), registers the callbacks bound to `tracer` and switches the
 /// events on. Disabled locations of earlier runs are re-enabled first (`restart_events`): a new handler
 /// judges code anew, starting with the frames running now.
-pub fn start(tracer: &Bound<'_, Tracer>) -> PyResult<()> {
-    static TRACE_DEFINITIONS: OnceLock<CallbackDefinitions> = OnceLock::new();
-    static PROFILE_DEFINITIONS: OnceLock<CallbackDefinitions> = OnceLock::new();
+pub(crate) fn start<H: Monitored>(tracer: &Bound<'_, H>) -> PyResult<()> {
     let py = tracer.py();
     let monitoring = monitoring_namespace(py)?;
     DISABLE.get_or_try_init(py, || Ok::<_, PyErr>(monitoring.getattr("DISABLE")?.unbind()))?;
     let tool_id = claim_tool_id(&monitoring)?;
-    let (callbacks, definitions) = if tracer.get().is_profiler() {
-        (&PROFILE_CALLBACKS[..], PROFILE_DEFINITIONS.get_or_init(|| definitions(&PROFILE_CALLBACKS)))
-    } else {
-        (&TRACE_CALLBACKS[..], TRACE_DEFINITIONS.get_or_init(|| definitions(&TRACE_CALLBACKS)))
+    let engine = tracer.get().engine();
+    let session = tracer.get().session();
+    let callbacks = if engine.profiling_mode { &PROFILE_CALLBACKS[..] } else { &TRACE_CALLBACKS[..] };
+    let definitions = match session.definitions.get(py) {
+        Some(definitions) => definitions,
+        None => session.definitions.set(py, definitions::<H>(callbacks)),
     };
-    let this = tracer.get();
-    let counting = this.counting.get(py);
+    let counting = engine.counting.get(py);
     let registered = (|| -> PyResult<()> {
         let events = monitoring.getattr("events")?;
         let mut switches = EventSwitches::default();
         for ((name, _, switch), definition) in callbacks.iter().zip(&definitions.0) {
             let event: u32 = events.getattr(*name)?.extract()?;
-            // SAFETY: attached (`py`). `definition` lives in a static `OnceLock` for the rest of the process (CPython
-            // keeps a pointer to it, and never writes through it: the `cast_mut` is for the C signature); the new
-            // function holds a strong reference to `tracer`, its `self`.
+            // SAFETY: attached (`py`). `definition` lives in the session of `tracer` as long as `tracer` (it is
+            // never replaced), and the new function holds a strong reference to `tracer`, its `self`; CPython never
+            // writes through it (the `cast_mut` is for the C signature).
             let callable = unsafe {
                 let definition = std::ptr::from_ref(definition).cast_mut();
                 Bound::from_owned_ptr_or_err(
@@ -815,15 +764,15 @@ pub fn start(tracer: &Bound<'_, Tracer>) -> PyResult<()> {
                 Switch::Ancillary => {}
             }
         }
-        this.event_switches.set(py, switches);
-        this.tool_id.set(py, Some(tool_id));
+        session.event_switches.set(py, switches);
+        session.tool_id.set(py, Some(tool_id));
         monitoring.call_method0("restart_events")?;
         monitoring.call_method1("set_events", (tool_id, switches.active))?;
         // SAFETY: attached; PyEval_GetFrame gives this thread's running frame (borrowed, alive for this call) or NULL.
-        unsafe { Tracer::judge_running_frames(tracer, ffi::PyEval_GetFrame()) }
+        unsafe { judge_running_frames(tracer, ffi::PyEval_GetFrame()) }
     })();
     if let Err(error) = registered {
-        this.tool_id.set(py, None);
+        session.tool_id.set(py, None);
         release_tool_id(&monitoring, tool_id)?;
         return Err(error);
     }
@@ -847,9 +796,12 @@ fn claim_tool_id(monitoring: &Bound<'_, PyAny>) -> PyResult<u8> {
     )))
 }
 
-/// Switches the events off, drops the callbacks (they hold the tracer) and frees the tool id.
-pub fn stop(py: Python<'_>, tool_id: u8) -> PyResult<()> {
-    release_tool_id(&monitoring_namespace(py)?, tool_id)
+/// Switches the events off, drops the callbacks (they hold the tracer) and frees the session's tool id.
+pub(crate) fn stop(py: Python<'_>, session: &Session) -> PyResult<()> {
+    match session.tool_id.replace(py, None) {
+        Some(tool_id) => release_tool_id(&monitoring_namespace(py)?, tool_id),
+        None => Ok(()),
+    }
 }
 
 /// Undoes `claim_tool_id` and the registrations, if `tool_id` is still ours: another tool may have taken it over

@@ -1,0 +1,497 @@
+//! The engine both backends call: an event goes hook (`settrace.rs`, `monitoring.rs`) -> engine -> predicates ->
+//! actions -> stream. Per event it rejects what the verdict cached per code object rules out, else builds the
+//! event and runs the handler on it; it keeps hunter's `depth`/`calls`, and applies the failure policy
+//! (`failure.rs` reports, the engine stops the tracer). It knows neither backend nor the Python class: the
+//! object that owns it (the `Tracer`) is reached through the [`Host`] trait.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::pyclass::boolean_struct::True;
+use pyo3::types::{PyDict, PyFrame};
+use pyo3::PyClass;
+
+use crate::attached;
+use crate::codeinfo::CodeInfo;
+use crate::compat;
+use crate::event::{EventData, EventRef, Kind};
+use crate::failure;
+use crate::gilcell::GilCell;
+use crate::hook::{Backend, EventArg, EventSite, Handled};
+use crate::predicates::{self, StaticFacts, Verdict};
+
+/// What the engine needs of the Python object that owns it (the `Tracer`, whose callbacks run the engine). The
+/// engine holds that object (a strong reference) across every call that can run Python code.
+pub(crate) trait Host: PyClass<Frozen = True> + Sync {
+    fn engine(&self) -> &Engine;
+    /// Stops tracing: a failure was reported.
+    fn stop_tracing(slf: &Bound<'_, Self>) -> PyResult<()>;
+    /// Stops tracing the current thread only: the handler raised what belongs to the program (as CPython removes
+    /// a Python trace function that raises).
+    fn release_current_thread(slf: &Bound<'_, Self>);
+    /// The code of an event was judged, with these verdicts per kind (the monitoring backend switches on the
+    /// events such code needs).
+    fn code_judged(slf: &Bound<'_, Self>, verdicts: &[Verdict; 4]) -> PyResult<()>;
+}
+
+/// Each `trace()` call gets a new generation, so per-code verdicts cached for an earlier handler are
+/// never reused for a new one.
+static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
+
+/// The tracing state of one tracer.
+pub(crate) struct Engine {
+    pub threading_support: Option<bool>,
+    pub profiling_mode: bool,
+    /// The backend in use (or to be used by `trace()`).
+    pub backend: GilCell<Backend>,
+    pub depth: GilCell<i64>,
+    pub calls: GilCell<i64>,
+    pub generation: GilCell<u64>,
+    pub handler: GilCell<Option<Py<PyAny>>>,
+    /// Whether the handler may observe `depth`/`calls`, so call and return events must always be counted.
+    pub counting: GilCell<bool>,
+    /// Whether the handler's static verdicts can differ between event kinds (else one is computed per code).
+    verdict_depends_on_kind: GilCell<bool>,
+}
+
+impl Engine {
+    pub fn new(threading_support: Option<bool>, profiling_mode: bool, backend: Backend) -> Self {
+        Engine {
+            threading_support,
+            profiling_mode,
+            backend: GilCell::new(backend),
+            depth: GilCell::new(0),
+            calls: GilCell::new(0),
+            generation: GilCell::new(0),
+            handler: GilCell::new(None),
+            counting: GilCell::new(true),
+            verdict_depends_on_kind: GilCell::new(true),
+        }
+    }
+
+    /// Takes `handler` for a new tracing session (a new generation of verdicts).
+    pub fn start(&self, py: Python<'_>, handler: Bound<'_, PyAny>) {
+        EXITING.store(false, Ordering::Relaxed);
+        self.counting.set(py, predicates::uses_counters(&handler));
+        self.verdict_depends_on_kind.set(py, predicates::verdict_depends_on_kind(&handler));
+        self.handler.replace(py, Some(handler.unbind()));
+        self.generation.set(py, NEXT_GENERATION.fetch_add(1, Ordering::Relaxed));
+    }
+
+    #[inline]
+    pub fn is_stopped(&self, py: Python<'_>) -> bool {
+        self.handler.as_ptr(py).is_null()
+    }
+
+    /// The verdict cached for the site's code (and globals) and a `kind` event; None when there is none yet
+    /// (`code_verdict` computes it). Runs no Python code.
+    ///
+    /// # Safety
+    /// `site` must come from the current callback (its code, globals and frame pointers are borrowed from the running
+    /// frame or the callback's arguments), attached.
+    #[inline(always)]
+    pub unsafe fn cached_verdict(&self, py: Python<'_>, site: EventSite, kind: Kind) -> Option<Verdict> {
+        // SAFETY: the site's code is alive for the callback.
+        let info = unsafe { CodeInfo::existing(site.code(py)) }?;
+        info.cached_verdicts(py, self.generation.get(py), site.globals()).map(|by_kind| by_kind[kind as usize])
+    }
+
+    #[inline]
+    fn count_return(&self, py: Python<'_>) {
+        let depth = self.depth.get(py);
+        if depth > 0 {
+            self.depth.set(py, depth - 1);
+        }
+    }
+
+    #[inline]
+    fn count_call(&self, py: Python<'_>) {
+        self.depth.set(py, self.depth.get(py) + 1);
+        self.calls.set(py, self.calls.get(py) + 1);
+    }
+}
+
+/// Handles one event of either backend: cheap rejection through the per-code verdict (`verdict`, when the
+/// caller has looked it up already), else the full predicate; then hunter's depth/calls bookkeeping.
+///
+/// `slf` may be borrowed from CPython (the trace object, a callback's `self`): it is used as it is on the
+/// rejection path, which runs no Python code, and held (a strong reference) from the first call that can
+/// run Python code on, since that code can stop the tracer and drop its last reference.
+///
+/// # Safety
+/// `site` must come from the current callback (its code, globals and frame pointers are borrowed from the running
+/// frame or the callback's arguments), attached. `slf` must be alive, and `arg` NULL or objects held for the
+/// callback.
+#[inline(always)]
+pub(crate) unsafe fn handle<H: Host>(
+    slf: Borrowed<'_, '_, H>,
+    site: EventSite,
+    kind: Kind,
+    builtin: bool,
+    arg: EventArg,
+    verdict: Option<Verdict>,
+) -> Handled {
+    let py = slf.py();
+    let engine = slf.get().engine();
+    let rejected = !builtin && verdict.is_some_and(|verdict| verdict != Verdict::Effectful);
+    // Most events of a trace that matches little end here: kept small, with nothing to release.
+    if rejected {
+        match kind {
+            Kind::Return => engine.count_return(py),
+            Kind::Call => engine.count_call(py),
+            Kind::Line | Kind::Exception => {}
+        }
+        return Handled::Rejected;
+    }
+    // SAFETY: `site` and `arg` are this callback's (this function's contract); the tracer is now held.
+    unsafe { handle_held(&slf.to_owned(), site, kind, builtin, arg, verdict) }
+}
+
+/// The part of `handle` that can run Python code, with the tracer held.
+///
+/// # Safety
+/// As for [`handle`].
+#[cold]
+#[inline(never)]
+unsafe fn handle_held<H: Host>(
+    slf: &Bound<'_, H>,
+    site: EventSite,
+    kind: Kind,
+    builtin: bool,
+    arg: EventArg,
+    verdict: Option<Verdict>,
+) -> Handled {
+    let py = slf.py();
+    let engine = slf.get().engine();
+    let Some(_running) = RunningPython::enter() else {
+        return Handled::Delivered;
+    };
+    let counts_frames = !builtin;
+    if counts_frames && kind == Kind::Return {
+        engine.count_return(py);
+    }
+    let handled = settle(
+        slf,
+        attached::run_attached(py, |py| -> Result<Handled, PyErr> {
+            let skip = !builtin
+                // SAFETY: `site` is this callback's (this function's contract): the running frame, which outlives
+                // the call, holds its code and globals.
+                && match verdict.map_or_else(|| unsafe { code_verdict(slf, site, kind) }, Ok) {
+                    Ok(verdict) => verdict != Verdict::Effectful,
+                    Err(error) => return fail(py, slf, None, error, None),
+                };
+            if !skip {
+                // SAFETY: as above; `arg` is NULL or objects held for the callback (this function's contract).
+                if let Err((error, handler, event)) = unsafe { run_handler(slf, site, kind, builtin, arg) } {
+                    return fail(py, slf, Some(handler), error, event.as_ref());
+                }
+            }
+            Ok(if skip { Handled::Rejected } else { Handled::Delivered })
+        }),
+    );
+    if counts_frames && kind == Kind::Call && matches!(handled, Handled::Rejected | Handled::Delivered) {
+        engine.count_call(py);
+    }
+    handled
+}
+
+/// What a callback makes of the outcome of its slow path (run by `run_attached`): an exception for the
+/// program is set as the current one, a panic reported (and the tracer stopped).
+fn settle<H: Host>(slf: &Bound<'_, H>, outcome: Result<Result<Handled, PyErr>, attached::NotRun>) -> Handled {
+    match outcome {
+        Ok(Ok(handled)) => handled,
+        Ok(Err(error)) => {
+            error.restore(slf.py());
+            Handled::Raise
+        }
+        Err(attached::NotRun::Finalizing) => Handled::Delivered,
+        Err(attached::NotRun::Panicked(panic)) => {
+            fail_internally(slf, panic);
+            Handled::Failed
+        }
+    }
+}
+
+/// A callback's failure outside of `handle` (finding what the event is about): handled as the handler's own.
+pub(crate) fn report_failure<H: Host>(slf: &Bound<'_, H>, error: PyErr) -> Handled {
+    let Some(_running) = RunningPython::enter() else {
+        return Handled::Delivered;
+    };
+    settle(slf, attached::run_attached(slf.py(), |py| fail(py, slf, None, error, None)))
+}
+
+/// Whether every `kind` event at `site` can be skipped, judging its code now (which runs Python code): for
+/// the callbacks of locations that have no verdict yet. Failing to judge says no, and the event itself, which
+/// judges again, reports the failure; unless it belongs to the program (Ctrl-C while judging), which is set as
+/// the current exception (`Err(Handled::Raise)`).
+///
+/// # Safety
+/// `site` must come from the current callback (its code, globals and frame pointers are borrowed from the running
+/// frame or the callback's arguments), attached.
+pub(crate) unsafe fn judged_out<H: Host>(slf: &Bound<'_, H>, site: EventSite, kind: Kind) -> Result<bool, Handled> {
+    let Some(_running) = RunningPython::enter() else {
+        return Ok(false);
+    };
+    // SAFETY: `site` is this callback's (this function's contract).
+    let outcome = attached::run_attached(slf.py(), |py| match unsafe { code_verdict(slf, site, kind) } {
+        Ok(verdict) => Ok(if verdict == Verdict::Effectful { Handled::Delivered } else { Handled::Rejected }),
+        Err(error) if failure::belongs_to_program(py, &error) => fail(py, slf, None, error, None),
+        Err(_reported_by_the_event) => Ok(Handled::Delivered),
+    });
+    match settle(slf, outcome) {
+        Handled::Rejected => Ok(true),
+        Handled::Raise => Err(Handled::Raise),
+        Handled::Delivered | Handled::Failed => Ok(false),
+    }
+}
+
+/// A failure while handling an event: what belongs to the program (`SystemExit`, `KeyboardInterrupt`) goes
+/// back to it, and this thread stops being traced (as CPython removes a Python trace function that raises);
+/// anything else is reported, and the tracer stops.
+fn fail<H: Host>(
+    py: Python<'_>,
+    slf: &Bound<'_, H>,
+    handler: Option<Py<PyAny>>,
+    error: PyErr,
+    event: Option<&Py<PyAny>>,
+) -> Result<Handled, PyErr> {
+    if failure::belongs_to_program(py, &error) {
+        H::release_current_thread(slf);
+        return Err(error);
+    }
+    failure::report(py, handler, &error, event);
+    stop_after_failure(slf);
+    Ok(Handled::Failed)
+}
+
+fn stop_after_failure<H: Host>(slf: &Bound<'_, H>) {
+    if let Err(stop_error) = H::stop_tracing(slf) {
+        failure::say_on_stderr(slf.py(), &format!("hunter: stopping the tracer failed too ({stop_error})\n"));
+    }
+}
+
+/// An internal error (a panic caught at the edge of a native callback, or inside `run_attached`): reported like
+/// a failing handler (there is no event), and the tracer stops. `slf` must be a strong reference: the report
+/// runs Python code.
+pub(crate) fn fail_internally<H: Host>(slf: &Bound<'_, H>, error: PyErr) {
+    let reported = attached::run_attached(slf.py(), |py| {
+        failure::report(py, None, &error, None);
+        stop_after_failure(slf);
+    });
+    if let Err(attached::NotRun::Panicked(panic)) = reported {
+        failure::report_unreportable(&panic);
+    }
+}
+
+/// The cached static verdict of the handler for `code` (running with the frame's globals) and `kind`.
+///
+/// The first event of a code object judges it for every kind at once: the monitoring backend needs to know
+/// whether any kind could have an effect before switching on the events it cannot disable per location.
+///
+/// # Safety
+/// `site` must come from the current callback (its code, globals and frame pointers are borrowed from the running
+/// frame or the callback's arguments), attached.
+#[inline]
+pub(crate) unsafe fn code_verdict<H: Host>(slf: &Bound<'_, H>, site: EventSite, kind: Kind) -> PyResult<Verdict> {
+    let py = slf.py();
+    // SAFETY: the site's code is alive for the callback.
+    let info = unsafe { CodeInfo::of_code(py, site.code(py))? };
+    let generation = slf.get().engine().generation.get(py);
+    match info.cached_verdicts(py, generation, site.globals()) {
+        Some(by_kind) => Ok(by_kind[kind as usize]),
+        // SAFETY: `site` is this callback's (this function's contract).
+        None => unsafe { judge_code(slf, info, generation, site, kind) },
+    }
+}
+
+/// Computes and caches the verdicts of a code object running with the site's globals (its first event).
+/// Judging can run Python code (a value's `__eq__`, an import), which may stop or restart tracing.
+///
+/// # Safety
+/// `site` must come from the current callback (its code, globals and frame pointers are borrowed from the running
+/// frame or the callback's arguments), attached. `info` must be the facts of the site's code.
+#[cold]
+#[inline(never)]
+unsafe fn judge_code<H: Host>(
+    slf: &Bound<'_, H>,
+    info: &CodeInfo,
+    generation: u64,
+    site: EventSite,
+    kind: Kind,
+) -> PyResult<Verdict> {
+    let py = slf.py();
+    let engine = slf.get().engine();
+    // Held: judging may stop this tracer, which drops the stored reference.
+    let Some(handler) = engine.handler.clone_ref(py) else {
+        return Ok(Verdict::Never);
+    };
+    let handler = handler.into_bound(py);
+    // SAFETY: the globals of a running frame (or of the code a callback runs), which keeps them alive; a
+    // frame's globals are a dict (CPython runs code with nothing else).
+    let Some(globals) = (unsafe { Borrowed::from_ptr_or_opt(py, site.globals()) }) else {
+        return Err(pyo3::exceptions::PyTypeError::new_err("hunter: an event without a running frame"));
+    };
+    let globals = globals.cast::<PyDict>()?;
+    let mut facts = StaticFacts::of_code(info, &globals, kind)?;
+    let mut by_kind = [predicates::static_verdict(&handler, &facts)?; 4];
+    if engine.verdict_depends_on_kind.get(py) {
+        for other_kind in Kind::ALL.into_iter().filter(|other| *other != kind) {
+            facts.kind = other_kind;
+            by_kind[other_kind as usize] = predicates::static_verdict(&handler, &facts)?;
+        }
+    }
+    // A handler replaced while judging (stopped, or traced anew) must not get verdicts computed for the old one.
+    if engine.generation.get(py) != generation || !engine.handler.as_ptr(py).eq(&handler.as_ptr()) {
+        return Ok(Verdict::Effectful);
+    }
+    info.remember_verdicts(py, generation, &globals, by_kind);
+    H::code_judged(slf, &by_kind)?;
+    Ok(by_kind[kind as usize])
+}
+
+/// Builds the event and runs the handler on it. On failure, hands back what the report needs.
+///
+/// # Safety
+/// `site` must come from the current callback (its code, globals and frame pointers are borrowed from the running
+/// frame or the callback's arguments), attached. `arg` must be NULL or objects held for the callback.
+#[allow(clippy::type_complexity)]
+unsafe fn run_handler<H: Host>(
+    slf: &Bound<'_, H>,
+    site: EventSite,
+    kind: Kind,
+    builtin: bool,
+    arg: EventArg,
+) -> Result<(), (PyErr, Py<PyAny>, Option<Py<PyAny>>)> {
+    let py = slf.py();
+    let engine = slf.get().engine();
+    // Owned: the handler may stop this tracer, which drops the stored reference.
+    let Some(handler) = engine.handler.clone_ref(py) else {
+        return Ok(());
+    };
+    let code_info = CodeInfo::shared(py, site.code(py)).map_err(|e| (e, handler.clone_ref(py), None))?;
+    let frame = site.frame(py).ok_or_else(|| {
+        let error = pyo3::exceptions::PyTypeError::new_err("hunter: an event without a running frame");
+        (error, handler.clone_ref(py), None)
+    })?;
+    // SAFETY: the event's `arg`, NULL or objects held for the callback (this function's contract).
+    let arg = unsafe { arg.to_object(py) }.map_err(|e| (e, handler.clone_ref(py), None))?;
+    let arg = arg.as_ref().map_or(std::ptr::null_mut(), Bound::as_ptr);
+    // SAFETY: `arg` is NULL or the strong reference held just above.
+    let data = unsafe {
+        EventData::from_trace(
+            py,
+            &frame,
+            kind,
+            builtin,
+            arg,
+            engine.depth.get(py),
+            engine.calls.get(py),
+            engine.threading_support,
+            // Only settrace's line tracing keeps the frame's line up to date.
+            !engine.profiling_mode && engine.backend.get(py) != Backend::Monitoring,
+            Some((site.code(py), code_info)),
+        )
+    }
+    .map_err(|e| (e, handler.clone_ref(py), None))?;
+    let event = EventRef::new(&data);
+    let _handling = HandledFrame::enter(&frame);
+    predicates::evaluate(py, handler.bind(py), &event).map_err(|error| {
+        let event_object = event.as_py(py).ok().map(|e| e.clone().into_any().unbind());
+        (error, handler, event_object)
+    })?;
+    Ok(())
+}
+
+thread_local! {
+    /// The frame of the event whose handler this thread is running (NULL outside of handlers): frames above it
+    /// are the handler's own, which no tracer sees.
+    static HANDLED_FRAME: Cell<*mut ffi::PyObject> = const { Cell::new(std::ptr::null_mut()) };
+}
+
+/// Marks the frame of the event being handled for the handler's duration (handlers nest: restores the outer one).
+struct HandledFrame(*mut ffi::PyObject);
+
+impl HandledFrame {
+    fn enter(frame: &Bound<'_, PyFrame>) -> Self {
+        HandledFrame(HANDLED_FRAME.try_with(|handled| handled.replace(frame.as_ptr())).unwrap_or(std::ptr::null_mut()))
+    }
+}
+
+impl Drop for HandledFrame {
+    fn drop(&mut self) {
+        let _ = HANDLED_FRAME.try_with(|handled| handled.set(self.0));
+    }
+}
+
+/// How many frames deep the current thread's traced code is: from the frame of the event being handled when
+/// called from a handler (the handler's own frames are not traced), else from the current frame.
+pub(crate) fn running_frame_count(py: Python<'_>) -> i64 {
+    let handled = HANDLED_FRAME.try_with(Cell::get).unwrap_or(std::ptr::null_mut());
+    // SAFETY: attached; the handled frame is held by the event being handled (this call runs inside its handler),
+    // and PyEval_GetFrame returns the thread's current frame (borrowed) or NULL.
+    let top = unsafe {
+        let top = if handled.is_null() { ffi::PyEval_GetFrame().cast() } else { handled };
+        Bound::from_borrowed_ptr_or_opt(py, top)
+    };
+    // SAFETY: both are frame objects.
+    let mut frame = top.map(|frame| unsafe { frame.cast_into_unchecked::<PyFrame>() });
+    let mut count = 0;
+    while let Some(current) = frame {
+        count += 1;
+        frame = compat::frame_back(&current);
+    }
+    count
+}
+
+/// Threads inside the slow path of a callback, which runs Python code (see `exit_begins`).
+static CALLBACKS_RUNNING_PYTHON: AtomicUsize = AtomicUsize::new(0);
+/// Set by `exit_begins` (cleared by a later `trace()`): callbacks then run no Python code.
+static EXITING: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    /// This thread's share of `CALLBACKS_RUNNING_PYTHON`.
+    static OWN_CALLBACKS_RUNNING_PYTHON: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Counts the current thread in `CALLBACKS_RUNNING_PYTHON` while it lives.
+pub(crate) struct RunningPython;
+
+impl RunningPython {
+    /// None once the interpreter is about to exit: the callback must then return without running Python code.
+    pub fn enter() -> Option<Self> {
+        if EXITING.load(Ordering::Relaxed) {
+            return None;
+        }
+        CALLBACKS_RUNNING_PYTHON.fetch_add(1, Ordering::Relaxed);
+        let _ = OWN_CALLBACKS_RUNNING_PYTHON.try_with(|own| own.set(own.get() + 1));
+        Some(RunningPython)
+    }
+}
+
+impl Drop for RunningPython {
+    fn drop(&mut self) {
+        CALLBACKS_RUNNING_PYTHON.fetch_sub(1, Ordering::Relaxed);
+        let _ = OWN_CALLBACKS_RUNNING_PYTHON.try_with(|own| own.set(own.get() - 1));
+    }
+}
+
+/// How long the exit hook waits for other threads to leave the callbacks.
+const EXIT_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The interpreter is about to exit (see `tracer::_stop_all_tracers`): from now on callbacks run no Python code
+/// (until a new `trace()`).
+pub(crate) fn exit_begins() {
+    EXITING.store(true, Ordering::Relaxed);
+}
+
+/// Lets other threads run (the GIL released) until none is inside a callback's slow path, for at most
+/// `EXIT_GRACE` (a thread blocked in an action for longer is left where it is).
+pub(crate) fn wait_for_callbacks_to_return(py: Python<'_>) {
+    let own = OWN_CALLBACKS_RUNNING_PYTHON.try_with(Cell::get).unwrap_or(0);
+    let deadline = std::time::Instant::now() + EXIT_GRACE;
+    while CALLBACKS_RUNNING_PYTHON.load(Ordering::Relaxed) > own && std::time::Instant::now() < deadline {
+        py.detach(|| std::thread::sleep(std::time::Duration::from_millis(1)));
+    }
+}
