@@ -36,8 +36,8 @@ use crate::codeinfo::CodeInfo;
 use crate::compat;
 use crate::event::Kind;
 use crate::failure;
-use crate::predicates::Verdict;
 use crate::tracer::{EventArg, EventSite, Handled, Tracer};
+use crate::verdict::Verdict;
 
 pyo3::create_exception!(
     hunter,

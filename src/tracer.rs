@@ -20,7 +20,8 @@ use crate::event::{EventData, EventRef, Kind};
 use crate::failure;
 use crate::gilcell::GilCell;
 use crate::monitoring::{self, Backend, TracedThreads};
-use crate::predicates::{self, StaticFacts, Verdict};
+use crate::predicates::{self, StaticFacts};
+use crate::verdict::Verdict;
 
 /// Each `trace()` call gets a new generation, so per-code verdicts cached for an earlier handler are
 /// never reused for a new one.

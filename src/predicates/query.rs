@@ -10,8 +10,9 @@ use pyo3::pyclass::CompareOp;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PySet, PyString, PyTuple};
 
-use super::{StaticFacts, Verdict};
+use super::StaticFacts;
 use crate::event::{EventData, Field, Kind};
+use crate::verdict::Verdict;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Operator {
