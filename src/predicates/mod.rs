@@ -291,7 +291,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<From>()?;
     m.add_class::<Backlog>()?;
     m.add("ALLOWED_KEYS", PyTuple::new(py, query::allowed_keys())?)?;
-    m.add("ALLOWED_OPERATORS", PyTuple::new(py, query::ALLOWED_OPERATORS)?)?;
+    m.add("ALLOWED_OPERATORS", PyTuple::new(py, query::allowed_operators())?)?;
     m.add_function(wrap_pyfunction!(_static_verdict, m)?)?;
     m.add_function(wrap_pyfunction!(_uses_counters, m)?)?;
     Ok(())
