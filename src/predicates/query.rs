@@ -671,6 +671,8 @@ mod tests {
         assert_eq!(Operator::from_suffix("eq"), None);
         assert_eq!(Operator::from_suffix("has"), Some(Operator::Contains));
         for operator in Operator::DISPLAY_ORDER {
+            let long_suffix = Operator::from_suffix(operator.name());
+            assert_eq!(long_suffix, (operator != Operator::Eq).then_some(operator), "{operator:?}");
             assert!(Operator::EVALUATION_ORDER.contains(&operator));
             assert_eq!(Operator::DISPLAY_ORDER[operator.display_index()], operator);
         }
