@@ -13,7 +13,7 @@ use pyo3::types::{PyCode, PyDict, PyString, PyTuple};
 
 use crate::compat::{self, code_extra};
 use crate::gilcell::{GilCell, GilOnce, GilRc};
-use crate::predicates::Verdict;
+use crate::verdict::Verdict;
 
 /// `(start, line)` of every `(start, end, line)` range of `code.co_lines()` (3.10+), -1 standing for no line.
 fn line_table(code: &Bound<'_, PyAny>) -> PyResult<Box<[(c_int, c_int)]>> {

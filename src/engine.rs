@@ -20,7 +20,8 @@ use crate::event::{EventData, EventRef, Kind};
 use crate::failure;
 use crate::gilcell::GilCell;
 use crate::hook::{Backend, EventArg, EventSite, Handled};
-use crate::predicates::{self, StaticFacts, Verdict};
+use crate::predicates::{self, StaticFacts};
+use crate::verdict::Verdict;
 
 /// What the engine needs of the Python object that owns it (the `Tracer`, whose callbacks run the engine). The
 /// engine holds that object (a strong reference) across every call that can run Python code.

@@ -17,6 +17,7 @@ mod predicates;
 pub mod safe_repr;
 mod settrace;
 mod tracer;
+mod verdict;
 
 /// The import refuses an interpreter whose frame layouts the native core does not model (see `build.rs`, which
 /// refuses to build for one): a module built for another interpreter would read its memory with the wrong layout.

@@ -38,7 +38,7 @@ use crate::event::Kind;
 use crate::failure;
 use crate::gilcell::{GilCell, GilOnce};
 use crate::hook::{EventArg, EventSite, Handled};
-use crate::predicates::Verdict;
+use crate::verdict::Verdict;
 
 pyo3::create_exception!(
     hunter,

@@ -12,8 +12,8 @@ use crate::engine::{self, Engine, Host, RunningPython};
 use crate::gilcell::GilCell;
 use crate::hook::{Backend, Handled};
 use crate::monitoring::{self, Monitored, Session};
-use crate::predicates::Verdict;
 use crate::settrace;
+use crate::verdict::Verdict;
 
 /// Every tracer between `trace()` and `stop()`, so that all can be stopped before the interpreter shuts down.
 static RUNNING_TRACERS: GilCell<Vec<Py<Tracer>>> = GilCell::new(Vec::new());

@@ -377,6 +377,32 @@ def test_allowed_names_are_exported():
     assert native.ALLOWED_OPERATORS == tuple(eval(ALLOWED_OPERATORS))
 
 
+def test_python_names_are_the_native_tables():
+    import hunter.predicates
+
+    # The very objects the native Query builds from its own tables: no second copy to drift.
+    assert hunter.predicates.ALLOWED_KEYS is native.ALLOWED_KEYS
+    assert hunter.predicates.ALLOWED_OPERATORS is native.ALLOWED_OPERATORS
+
+
+CANONICAL_OPERATORS = {'sw': 'startswith', 'ew': 'endswith', 'has': 'contains', 'rx': 'regex'}
+
+
+@pytest.mark.parametrize('key', native.ALLOWED_KEYS)
+def test_every_allowed_key_takes_every_operator_and_a_near_miss_is_rejected(key):
+    assert Query(**{key: 1}).query_eq == ((key, 1),)
+    for suffix in native.ALLOWED_OPERATORS:
+        query = Query(**{f'{key}_{suffix}': 'x'})
+        group = getattr(query, 'query_' + CANONICAL_OPERATORS.get(suffix, suffix))
+        assert [name for name, _ in group] == [key], suffix
+    with pytest.raises(TypeError) as excinfo:
+        Query(**{key + 'x': 1})
+    assert str(excinfo.value) == f"Unexpected argument '{key}x'. Must be one of {ALLOWED_KEYS}."
+    with pytest.raises(TypeError) as excinfo:
+        Query(**{key + '_eq': 1})
+    assert str(excinfo.value) == f"Unexpected operator 'eq'. Must be one of {ALLOWED_OPERATORS}."
+
+
 def test_key_normalisation_and_value_conversion():
     query = Query(_module_sw=['a', 'b'], function__ew={'x'}, lineno_rx='1', module='m')
     assert query.query_startswith == (('module', ('a', 'b')),)

@@ -1,5 +1,7 @@
 """Public home of the predicate classes; the classes themselves are native (``hunter._hunter``)."""
 
+from ._hunter import ALLOWED_KEYS
+from ._hunter import ALLOWED_OPERATORS
 from ._hunter import And
 from ._hunter import Backlog
 from ._hunter import From
@@ -10,26 +12,7 @@ from ._hunter import When
 
 __all__ = ('And', 'Backlog', 'From', 'Not', 'Or', 'Query', 'When')
 
-#: The Event fields ``Query`` filters on. Unlike hunter's pure-Python list, it has none of the accidental
-#: entries: ``clone`` and ``detach`` (methods) or ``function_object`` (the ``_`` makes it parse as an operator).
-ALLOWED_KEYS = (
-    'arg',
-    'builtin',
-    'calls',
-    'code',
-    'depth',
-    'filename',
-    'fullsource',
-    'function',
-    'globals',
-    'instruction',
-    'kind',
-    'lineno',
-    'locals',
-    'module',
-    'source',
-    'stdlib',
-    'threadid',
-    'threadname',
-)
-ALLOWED_OPERATORS = ('startswith', 'endswith', 'in', 'contains', 'regex', 'sw', 'ew', 'has', 'rx', 'gt', 'gte', 'lt', 'lte')
+# ALLOWED_KEYS: the Event fields ``Query`` filters on, sorted. Unlike hunter's pure-Python list, it has none of
+# the accidental entries: ``clone`` and ``detach`` (methods) or ``function_object`` (the ``_`` makes it parse
+# as an operator). ALLOWED_OPERATORS: the operator suffixes, in hunter's order. Both are read from the native
+# Query's own tables, so the two languages cannot disagree.

@@ -97,9 +97,10 @@ impl Backlog {
     }
 
     /// `~backlog`: the same backlog with a negated condition.
-    pub(crate) fn inverted<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let condition = negation(self.condition.bind(py))?;
-        let backlog = Backlog::build(Settings { condition, ..self.derived_settings(py) })?;
+    fn inverted<'py>(slf: &Bound<'py, Backlog>) -> PyResult<Bound<'py, PyAny>> {
+        let (py, backlog) = (slf.py(), slf.get());
+        let condition = negation(backlog.condition.bind(py))?;
+        let backlog = Backlog::build(Settings { condition, ..backlog.derived_settings(py) })?;
         Ok(Bound::new(py, backlog)?.into_any())
     }
 
@@ -220,7 +221,7 @@ impl Backlog {
     }
 }
 
-predicate_pymethods!(Backlog {
+predicate_pymethods!(Backlog, inverted: Backlog::inverted, {
     #[new]
     #[pyo3(signature = (condition, size=100, stack=10, vars=Flag(false), strip=Flag(true), action=None, filter=None))]
     #[allow(clippy::too_many_arguments)]

@@ -4,9 +4,9 @@ use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::types::PyTuple;
 
-use super::backlog::Backlog;
-use super::{evaluate, join_str, static_verdict, with_event, StaticFacts, Verdict};
+use super::{evaluate, join_str, static_verdict, with_event, StaticFacts};
 use crate::event::{Event, EventRef};
+use crate::verdict::Verdict;
 
 /// What `And` and `Or` have in common: a tuple of predicates, evaluated in order until one result is
 /// `DECISIVE` (false for And, true for Or), which is then the answer.
@@ -72,21 +72,9 @@ pub(crate) fn combine_reflected<'py, J: Junction>(
     new_junction::<J>(left.py(), std::iter::once(left.clone()).chain(members::<J>(right)))
 }
 
-/// `~predicate`: `Not(predicate)`, except that `~Not(x)` is `x` and `~Backlog(c, ...)` is `Backlog(Not(c), ...)`.
-pub(crate) fn invert<'py>(predicate: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-    let py = predicate.py();
-    if let Ok(not) = predicate.cast_exact::<Not>() {
-        return Ok(not.get().predicate.bind(py).clone());
-    }
-    if let Ok(backlog) = predicate.cast_exact::<Backlog>() {
-        return backlog.get().inverted(py);
-    }
-    negation(predicate)
-}
-
 /// `Not(predicate)`.
-pub(crate) fn negation<'py>(predicate: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-    Ok(Bound::new(predicate.py(), Not { predicate: predicate.clone().unbind() })?.into_any())
+pub(crate) fn negation<'py, P>(predicate: &Bound<'py, P>) -> PyResult<Bound<'py, PyAny>> {
+    Ok(Bound::new(predicate.py(), Not { predicate: predicate.as_any().clone().unbind() })?.into_any())
 }
 
 /// hunter's `_flatten`: a single predicate is returned as it is; several are joined into one `J`, with
@@ -194,12 +182,17 @@ pub struct Not {
 }
 
 impl Not {
+    /// `~Not(x)` is `x`.
+    fn inverted<'py>(slf: &Bound<'py, Not>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(slf.get().predicate.bind(slf.py()).clone())
+    }
+
     pub(crate) fn evaluate(&self, py: Python<'_>, event: &EventRef<'_>) -> PyResult<bool> {
         Ok(!evaluate(py, self.predicate.bind(py), event)?)
     }
 }
 
-predicate_pymethods!(Not {
+predicate_pymethods!(Not, inverted: Not::inverted, {
     #[new]
     fn new(predicate: Py<PyAny>) -> Self {
         Not { predicate }

@@ -10,9 +10,13 @@ use pyo3::types::{PyDict, PyTuple, PyType};
 use crate::codeinfo::CodeInfo;
 use crate::compat;
 use crate::event::{Event, EventRef, Kind};
+use crate::verdict::Verdict;
 
 /// Wraps a predicate class's own `#[pymethods]` with what every predicate shares: the `| & ~` algebra
 /// (hunter's, including the reflected operators for `callable | predicate`) and unhashability.
+///
+/// `~predicate` is `Not(predicate)` unless the class names its own inversion (`inverted: path`, a function
+/// of `&Bound<Self>`): `~Not(x)` is `x`, `~Backlog(c, ...)` is `Backlog(Not(c), ...)`.
 ///
 /// Garbage collection: each class has a `__traverse__`. Only state that changes after construction needs a
 /// `__clear__` (Backlog's queue): a reference that never changes cannot close a cycle on its own, which
@@ -20,6 +24,9 @@ use crate::event::{Event, EventRef, Kind};
 /// the collector clears.
 macro_rules! predicate_pymethods {
     ($class:ident { $($methods:tt)* }) => {
+        predicate_pymethods!($class, inverted: $crate::predicates::logic::negation, { $($methods)* });
+    };
+    ($class:ident, inverted: $inverted:path, { $($methods:tt)* }) => {
         #[pymethods]
         impl $class {
             $($methods)*
@@ -45,7 +52,7 @@ macro_rules! predicate_pymethods {
             }
 
             fn __invert__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-                $crate::predicates::logic::invert(slf.as_any())
+                $inverted(slf)
             }
         }
     };
@@ -62,41 +69,6 @@ use from::From;
 use logic::{And, Junction, Not, Or};
 use query::Query;
 use when::When;
-
-/// What a predicate is known to do for every event of one code object and kind.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Verdict {
-    /// Not computed yet (cache filler).
-    Unknown,
-    /// Always false, and evaluating it has no side effects: the event can be skipped.
-    Never,
-    /// Always true, with no side effects.
-    Always,
-    /// Depends on the event (line, depth, locals...), no side effects.
-    Depends,
-    /// Evaluating it may have side effects (actions, stateful predicates, Python callables), or raise.
-    Effectful,
-}
-
-impl Verdict {
-    fn negated(self) -> Verdict {
-        match self {
-            Verdict::Never => Verdict::Always,
-            Verdict::Always => Verdict::Never,
-            other => other,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Verdict::Unknown => "unknown",
-            Verdict::Never => "never",
-            Verdict::Always => "always",
-            Verdict::Depends => "depends",
-            Verdict::Effectful => "effectful",
-        }
-    }
-}
 
 /// Code-static facts of the events a verdict is asked for.
 pub struct StaticFacts<'py> {
@@ -319,7 +291,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<From>()?;
     m.add_class::<Backlog>()?;
     m.add("ALLOWED_KEYS", PyTuple::new(py, query::allowed_keys())?)?;
-    m.add("ALLOWED_OPERATORS", PyTuple::new(py, query::ALLOWED_OPERATORS)?)?;
+    m.add("ALLOWED_OPERATORS", PyTuple::new(py, query::allowed_operators())?)?;
     m.add_function(wrap_pyfunction!(_static_verdict, m)?)?;
     m.add_function(wrap_pyfunction!(_uses_counters, m)?)?;
     Ok(())

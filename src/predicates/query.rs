@@ -10,44 +10,82 @@ use pyo3::pyclass::CompareOp;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PySet, PyString, PyTuple};
 
-use super::{StaticFacts, Verdict};
+use super::StaticFacts;
 use crate::event::{EventData, Field, Kind};
+use crate::verdict::Verdict;
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Operator {
-    Eq,
-    In,
-    Contains,
-    StartsWith,
-    EndsWith,
-    Regex,
-    Lt,
-    Lte,
-    Gt,
-    Gte,
+/// hunter's operators, one row each in display order (`str()`, `repr()`, the `query_*` attributes): the
+/// variant, its canonical name (the long suffix, printed by `str()`) and the attribute showing its
+/// conditions. Hands the rows to `$consumer!`, after its own leading tokens, so that the `Operator` enum and
+/// `Query`'s attributes are both generated from this one list.
+macro_rules! operator_table {
+    ($consumer:ident! { $($leading:tt)* }) => {
+        $consumer! {
+            { $($leading)* }
+            Eq "eq" query_eq,
+            In "in" query_in,
+            Contains "contains" query_contains,
+            StartsWith "startswith" query_startswith,
+            EndsWith "endswith" query_endswith,
+            Regex "regex" query_regex,
+            Lt "lt" query_lt,
+            Lte "lte" query_lte,
+            Gt "gt" query_gt,
+            Gte "gte" query_gte,
+        }
+    };
 }
 
-/// The operator suffixes `Query` accepts, in hunter's order (shown in error messages).
-pub const ALLOWED_OPERATORS: [&str; 13] =
-    ["startswith", "endswith", "in", "contains", "regex", "sw", "ew", "has", "rx", "gt", "gte", "lt", "lte"];
+macro_rules! define_operators {
+    ({} $($variant:ident $name:literal $attribute:ident,)*) => {
+        #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+        enum Operator {
+            $($variant,)*
+        }
+
+        impl Operator {
+            const COUNT: usize = [$($name),*].len();
+
+            /// The order of `str()`, `repr()` and the `query_*` attributes.
+            const DISPLAY_ORDER: [Operator; Operator::COUNT] = [$(Operator::$variant),*];
+
+            /// The canonical (long) name, as `str()` prints it and as the attribute is named.
+            fn name(self) -> &'static str {
+                match self {
+                    $(Operator::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+operator_table!(define_operators! {});
+
+/// The operator suffixes `Query` accepts, in hunter's order (shown in error messages), and their meaning.
+const SUFFIXES: [(&str, Operator); 13] = [
+    ("startswith", Operator::StartsWith),
+    ("endswith", Operator::EndsWith),
+    ("in", Operator::In),
+    ("contains", Operator::Contains),
+    ("regex", Operator::Regex),
+    ("sw", Operator::StartsWith),
+    ("ew", Operator::EndsWith),
+    ("has", Operator::Contains),
+    ("rx", Operator::Regex),
+    ("gt", Operator::Gt),
+    ("gte", Operator::Gte),
+    ("lt", Operator::Lt),
+    ("lte", Operator::Lte),
+];
+
+/// The operator suffixes `Query` accepts, in hunter's order.
+pub fn allowed_operators() -> impl ExactSizeIterator<Item = &'static str> {
+    SUFFIXES.iter().map(|(suffix, _)| *suffix)
+}
 
 impl Operator {
-    /// The order of `str()`, `repr()` and the `query_*` attributes.
-    const DISPLAY_ORDER: [Operator; 10] = [
-        Operator::Eq,
-        Operator::In,
-        Operator::Contains,
-        Operator::StartsWith,
-        Operator::EndsWith,
-        Operator::Regex,
-        Operator::Lt,
-        Operator::Lte,
-        Operator::Gt,
-        Operator::Gte,
-    ];
-
     /// hunter checks the orderings in a different order than it prints them (gt, gte, lt, lte).
-    const EVALUATION_ORDER: [Operator; 10] = [
+    const EVALUATION_ORDER: [Operator; Operator::COUNT] = [
         Operator::Eq,
         Operator::In,
         Operator::Contains,
@@ -61,34 +99,7 @@ impl Operator {
     ];
 
     fn from_suffix(suffix: &str) -> Option<Operator> {
-        Some(match suffix {
-            "startswith" | "sw" => Operator::StartsWith,
-            "endswith" | "ew" => Operator::EndsWith,
-            "in" => Operator::In,
-            "contains" | "has" => Operator::Contains,
-            "regex" | "rx" => Operator::Regex,
-            "lt" => Operator::Lt,
-            "lte" => Operator::Lte,
-            "gt" => Operator::Gt,
-            "gte" => Operator::Gte,
-            _ => return None,
-        })
-    }
-
-    /// The canonical (long) name, as `str()` prints it and as the attribute is named.
-    fn name(self) -> &'static str {
-        match self {
-            Operator::Eq => "eq",
-            Operator::In => "in",
-            Operator::Contains => "contains",
-            Operator::StartsWith => "startswith",
-            Operator::EndsWith => "endswith",
-            Operator::Regex => "regex",
-            Operator::Lt => "lt",
-            Operator::Lte => "lte",
-            Operator::Gt => "gt",
-            Operator::Gte => "gte",
-        }
+        SUFFIXES.iter().find(|(name, _)| *name == suffix).map(|(_, operator)| *operator)
     }
 
     fn ordering(self) -> Option<CompareOp> {
@@ -415,7 +426,7 @@ pub struct Query {
     /// In evaluation order (operator group, then key).
     conditions: Box<[Condition]>,
     /// The `query_*` tuples of `(key, value)` pairs, in display order.
-    groups: [Py<PyTuple>; 10],
+    groups: [Py<PyTuple>; Operator::COUNT],
 }
 
 impl Query {
@@ -485,7 +496,7 @@ impl Query {
                         return Err(PyTypeError::new_err(format!(
                             "Unexpected operator {}. Must be one of {}.",
                             PyString::new(key.py(), suffix).repr()?,
-                            names_repr(ALLOWED_OPERATORS)
+                            names_repr(allowed_operators())
                         )));
                     };
                     (*prefix, operator, Query::convert_value(&key, operator, value)?)
@@ -497,7 +508,7 @@ impl Query {
                         "Unexpected argument {}. Must be one of {} with optional operators like: {}",
                         key.repr()?,
                         names_repr(allowed_keys()),
-                        names_repr(ALLOWED_OPERATORS)
+                        names_repr(allowed_operators())
                     )))
                 }
             };
@@ -554,7 +565,24 @@ impl Query {
     }
 }
 
-predicate_pymethods!(Query {
+/// Adds the `query_*` attributes of [`operator_table`] to `Query`'s methods.
+macro_rules! query_pymethods {
+    ({ $class:ident { $($methods:tt)* } } $($variant:ident $name:literal $attribute:ident,)*) => {
+        predicate_pymethods!($class {
+            $($methods)*
+
+            // `query_<operator name>`: the `(key, value)` pairs of that operator's conditions, sorted by key.
+            $(
+                #[getter]
+                fn $attribute<'py>(&self, py: Python<'py>) -> Bound<'py, PyTuple> {
+                    self.group(py, Operator::$variant).clone()
+                }
+            )*
+        });
+    };
+}
+
+operator_table!(query_pymethods! { Query {
     #[new]
     #[pyo3(signature = (**query))]
     fn new(py: Python<'_>, query: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
@@ -600,47 +628,6 @@ predicate_pymethods!(Query {
         self.matches(event.py(), &event.borrow().data)
     }
 
-    #[getter]
-    fn query_eq<'py>(&self, py: Python<'py>) -> Bound<'py, PyTuple> {
-        self.group(py, Operator::Eq).clone()
-    }
-    #[getter]
-    fn query_in<'py>(&self, py: Python<'py>) -> Bound<'py, PyTuple> {
-        self.group(py, Operator::In).clone()
-    }
-    #[getter]
-    fn query_contains<'py>(&self, py: Python<'py>) -> Bound<'py, PyTuple> {
-        self.group(py, Operator::Contains).clone()
-    }
-    #[getter]
-    fn query_startswith<'py>(&self, py: Python<'py>) -> Bound<'py, PyTuple> {
-        self.group(py, Operator::StartsWith).clone()
-    }
-    #[getter]
-    fn query_endswith<'py>(&self, py: Python<'py>) -> Bound<'py, PyTuple> {
-        self.group(py, Operator::EndsWith).clone()
-    }
-    #[getter]
-    fn query_regex<'py>(&self, py: Python<'py>) -> Bound<'py, PyTuple> {
-        self.group(py, Operator::Regex).clone()
-    }
-    #[getter]
-    fn query_lt<'py>(&self, py: Python<'py>) -> Bound<'py, PyTuple> {
-        self.group(py, Operator::Lt).clone()
-    }
-    #[getter]
-    fn query_lte<'py>(&self, py: Python<'py>) -> Bound<'py, PyTuple> {
-        self.group(py, Operator::Lte).clone()
-    }
-    #[getter]
-    fn query_gt<'py>(&self, py: Python<'py>) -> Bound<'py, PyTuple> {
-        self.group(py, Operator::Gt).clone()
-    }
-    #[getter]
-    fn query_gte<'py>(&self, py: Python<'py>) -> Bound<'py, PyTuple> {
-        self.group(py, Operator::Gte).clone()
-    }
-
     fn __str__(&self, py: Python<'_>) -> PyResult<String> {
         let mut parts = Vec::new();
         for (operator, group) in self.shown_groups(py) {
@@ -670,7 +657,7 @@ predicate_pymethods!(Query {
         }
         Ok(true)
     }
-});
+}});
 
 #[cfg(test)]
 mod tests {
@@ -678,12 +665,14 @@ mod tests {
 
     #[test]
     fn operator_suffixes_cover_every_allowed_name_and_both_orders_every_operator() {
-        for suffix in ALLOWED_OPERATORS {
+        for suffix in allowed_operators() {
             assert!(Operator::from_suffix(suffix).is_some(), "{suffix}");
         }
         assert_eq!(Operator::from_suffix("eq"), None);
         assert_eq!(Operator::from_suffix("has"), Some(Operator::Contains));
         for operator in Operator::DISPLAY_ORDER {
+            let long_suffix = Operator::from_suffix(operator.name());
+            assert_eq!(long_suffix, (operator != Operator::Eq).then_some(operator), "{operator:?}");
             assert!(Operator::EVALUATION_ORDER.contains(&operator));
             assert_eq!(Operator::DISPLAY_ORDER[operator.display_index()], operator);
         }
