@@ -86,82 +86,73 @@ impl Kind {
     }
 }
 
-/// The event attributes that queries can filter on.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord)]
-pub enum Field {
-    Arg,
-    Builtin,
-    Calls,
-    Code,
-    Depth,
-    Filename,
-    Fullsource,
-    Function,
-    Globals,
-    Instruction,
-    Kind,
-    Lineno,
-    Locals,
-    Module,
-    Source,
-    Stdlib,
-    Threadid,
-    Threadname,
+/// Declares the event attributes queries filter on, once each: the variant, its name, whether its value is fixed by
+/// the code object (`code_static`), and where it is read: a field of the event (`direct`, read in
+/// [`EventData::get`]) or a lazily computed slot of the same name (`cached`).
+macro_rules! query_fields {
+    ($($variant:ident = $name:literal, $source:ident $(, $code_static:ident)?;)+) => {
+        /// The event attributes that queries can filter on.
+        #[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord)]
+        pub enum Field {
+            $($variant,)+
+        }
+
+        impl Field {
+            /// Every field, in the order of hunter's `ALLOWED_KEYS`.
+            pub const ALL: [Field; [$($name),+].len()] = [$(Field::$variant),+];
+
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Field::$variant => $name,)+
+                }
+            }
+
+            /// Fields whose value, for a Python (non-builtin) event, is fixed by the code object, its globals and
+            /// the event kind: predicates on them can be decided once per code object.
+            pub fn is_code_static(self) -> bool {
+                match self {
+                    $(Field::$variant => query_fields!(@code_static $($code_static)?),)+
+                }
+            }
+
+            /// The slot a `cached` field is computed into (None for a `direct` one).
+            fn slot(self) -> Option<Slot> {
+                match self {
+                    $(Field::$variant => query_fields!(@slot $source $variant),)+
+                }
+            }
+        }
+    };
+    (@code_static code_static) => { true };
+    (@code_static) => { false };
+    (@slot cached $variant:ident) => { Some(Slot::$variant) };
+    (@slot direct $variant:ident) => { None };
+}
+
+query_fields! {
+    Arg = "arg", direct;
+    Builtin = "builtin", direct, code_static;
+    Calls = "calls", direct;
+    Code = "code", cached;
+    Depth = "depth", direct;
+    Filename = "filename", cached, code_static;
+    Fullsource = "fullsource", cached;
+    Function = "function", cached, code_static;
+    Globals = "globals", cached;
+    Instruction = "instruction", cached;
+    Kind = "kind", direct, code_static;
+    Lineno = "lineno", cached;
+    Locals = "locals", cached;
+    Module = "module", cached, code_static;
+    Source = "source", cached;
+    Stdlib = "stdlib", cached, code_static;
+    Threadid = "threadid", cached;
+    Threadname = "threadname", cached;
 }
 
 impl Field {
-    pub const ALL: [Field; 18] = [
-        Field::Arg,
-        Field::Builtin,
-        Field::Calls,
-        Field::Code,
-        Field::Depth,
-        Field::Filename,
-        Field::Fullsource,
-        Field::Function,
-        Field::Globals,
-        Field::Instruction,
-        Field::Kind,
-        Field::Lineno,
-        Field::Locals,
-        Field::Module,
-        Field::Source,
-        Field::Stdlib,
-        Field::Threadid,
-        Field::Threadname,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Field::Arg => "arg",
-            Field::Builtin => "builtin",
-            Field::Calls => "calls",
-            Field::Code => "code",
-            Field::Depth => "depth",
-            Field::Filename => "filename",
-            Field::Fullsource => "fullsource",
-            Field::Function => "function",
-            Field::Globals => "globals",
-            Field::Instruction => "instruction",
-            Field::Kind => "kind",
-            Field::Lineno => "lineno",
-            Field::Locals => "locals",
-            Field::Module => "module",
-            Field::Source => "source",
-            Field::Stdlib => "stdlib",
-            Field::Threadid => "threadid",
-            Field::Threadname => "threadname",
-        }
-    }
-
     pub fn from_name(name: &str) -> Option<Field> {
         Field::ALL.into_iter().find(|f| f.name() == name)
-    }
-
-    /// Fields whose value, for a Python (non-builtin) event, is fixed by the code object, its globals and
-    /// the event kind: predicates on them can be decided once per code object.
-    pub fn is_code_static(self) -> bool {
-        matches!(self, Field::Builtin | Field::Filename | Field::Function | Field::Kind | Field::Module | Field::Stdlib)
     }
 }
 
@@ -728,25 +719,16 @@ impl EventData {
 
     /// The Python value of a query field.
     pub fn get<'py>(&self, py: Python<'py>, field: Field) -> PyResult<Bound<'py, PyAny>> {
+        if let Some(slot) = field.slot() {
+            return Ok(self.cached(py, slot)?.clone());
+        }
         Ok(match field {
             Field::Arg => self.arg.bind(py).clone(),
             Field::Builtin => self.builtin.into_pyobject(py)?.to_owned().into_any(),
             Field::Calls => self.calls.into_pyobject(py)?.into_any(),
             Field::Depth => self.depth.into_pyobject(py)?.into_any(),
             Field::Kind => self.kind.py_name(py).clone().into_any(),
-            Field::Code => self.cached(py, Slot::Code)?.clone(),
-            Field::Filename => self.cached(py, Slot::Filename)?.clone(),
-            Field::Fullsource => self.cached(py, Slot::Fullsource)?.clone(),
-            Field::Function => self.cached(py, Slot::Function)?.clone(),
-            Field::Globals => self.cached(py, Slot::Globals)?.clone(),
-            Field::Instruction => self.cached(py, Slot::Instruction)?.clone(),
-            Field::Lineno => self.cached(py, Slot::Lineno)?.clone(),
-            Field::Locals => self.cached(py, Slot::Locals)?.clone(),
-            Field::Module => self.cached(py, Slot::Module)?.clone(),
-            Field::Source => self.cached(py, Slot::Source)?.clone(),
-            Field::Stdlib => self.cached(py, Slot::Stdlib)?.clone(),
-            Field::Threadid => self.cached(py, Slot::Threadid)?.clone(),
-            Field::Threadname => self.cached(py, Slot::Threadname)?.clone(),
+            cached => unreachable!("{cached:?} is read from its slot"),
         })
     }
 
