@@ -18,7 +18,6 @@ PREDICATE_FAMILY = frozenset({
     'predicates::backlog',
     'predicates::from',
     'predicates::logic',
-    'predicates::query',
     'predicates::when',
 })
 

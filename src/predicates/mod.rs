@@ -5,7 +5,7 @@
 //! never match are rejected without building an event at all.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyTuple, PyType};
+use pyo3::types::{PyTuple, PyType};
 
 use crate::codeinfo::CodeInfo;
 use crate::compat;
@@ -59,40 +59,18 @@ macro_rules! predicate_pymethods {
 }
 
 mod backlog;
+mod facts;
 mod from;
 mod logic;
 mod query;
 mod when;
 
 use backlog::Backlog;
+pub use facts::StaticFacts;
 use from::From;
 use logic::{And, Junction, Not, Or};
 use query::Query;
 use when::When;
-
-/// Code-static facts of the events a verdict is asked for.
-pub struct StaticFacts<'py> {
-    pub kind: Kind,
-    pub function: Bound<'py, PyAny>,
-    pub module: Bound<'py, PyAny>,
-    pub filename: Bound<'py, PyAny>,
-    pub stdlib: bool,
-}
-
-impl<'py> StaticFacts<'py> {
-    /// The facts of Python (non-builtin) events of `kind` for `info`'s code running with `globals`.
-    pub fn of_code(info: &CodeInfo, globals: &Bound<'py, PyDict>, kind: Kind) -> PyResult<Self> {
-        let py = globals.py();
-        let facts = info.module_facts(py, globals)?;
-        Ok(StaticFacts {
-            kind,
-            function: info.function.bind(py).clone(),
-            module: facts.module.bind(py).clone(),
-            filename: facts.filename.bind(py).clone(),
-            stdlib: facts.stdlib,
-        })
-    }
-}
 
 /// A predicate's result: ours are plain bools; Python callables (and `From`/`Backlog`, which pass a
 /// callable's result through, as hunter does) may return any object, judged by its truthiness.

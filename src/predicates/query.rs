@@ -10,7 +10,7 @@ use pyo3::pyclass::CompareOp;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PySet, PyString, PyTuple};
 
-use super::StaticFacts;
+use super::facts::StaticFacts;
 use crate::event::{EventData, Field, Kind};
 use crate::verdict::Verdict;
 
