@@ -14,6 +14,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 
+use super::colours::other_colour;
 use super::text::{char_len, push_spaces};
 
 // CodePrinter: the first row of the source, the further rows of a decorated definition, the value row.
@@ -90,7 +91,7 @@ impl Template {
                     pieces.push(Piece::Text(std::mem::take(&mut text)));
                     pieces.push(Piece::Colour);
                 } else {
-                    text.push_str(&super::other_colour(other_colors, name)?);
+                    text.push_str(&other_colour(other_colors, name)?);
                 }
                 continue;
             }

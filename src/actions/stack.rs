@@ -4,8 +4,11 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyFrame;
 
+use super::colours::{other_colour, Palette};
+use super::printing::Printing;
 use super::rows::{self, Cell};
-use super::{other_colour, push_str_of, text, Palette, Printing};
+use super::text;
+use super::values::{as_text, push_str_of};
 use crate::event::parent_frame;
 
 /// StackPrinter's own options: `depth`, `limit` and the colours of its rows that no other printer uses.
@@ -168,7 +171,7 @@ fn push_caller(
         Err(_) => frame.getattr(pyo3::intern!(py, "f_code"))?,
     };
     let filename = code.getattr(pyo3::intern!(py, "co_filename"))?;
-    let filename = super::as_text(&filename)?;
+    let filename = as_text(&filename)?;
     let components: Vec<&str> = filename.split(std::path::MAIN_SEPARATOR_STR).collect();
     out.push_str(&components[slice_start(components.len(), stack.limit)..].join("/"));
     colours.push(out, "CONT");

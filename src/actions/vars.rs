@@ -11,8 +11,8 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString};
 
+use super::printing::Printing;
 use super::rows::{Arg, Cell};
-use super::Printing;
 use crate::event::{Field, Kind};
 
 /// One expression of `VarsPrinter.names`.

@@ -1,0 +1,271 @@
+//! The `NativeStreamAction` Python class, native base of `hunter.actions.ColorStreamAction`: which printer an
+//! action runs (its `_native_printer`), the hunter methods it implements natively, and [`print_natively`], through
+//! which `When` prints a matching event without a Python call.
+
+use pyo3::exceptions::{PyNotImplementedError, PyTypeError, PyValueError};
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::pyclass::{PyTraverseError, PyVisit};
+use pyo3::types::{PyDict, PyTuple};
+use pyo3::PyTypeInfo;
+
+use super::call::call_row;
+use super::code::code_rows;
+use super::facts::Lineno;
+use super::options::Options;
+use super::prefixes::{push_blank_filename_prefix, push_filename_prefix, push_pid_prefix, push_thread_prefix};
+use super::printing::Printing;
+use super::source::push_source;
+use super::stream::{new_py_string, write};
+use super::values::{push_value, Value};
+use super::{stack, vars};
+use crate::event::{Event, EventData, EventRef};
+use crate::gilcell::{GilCell, GilRc};
+
+/// Which rows `__call__` prints, from the class attribute `_native_printer`, with that printer's own options.
+enum Printer {
+    /// A base class: `__call__` is abstract.
+    Abstract,
+    Code,
+    Call,
+    Vars(Vec<vars::Expression>),
+    /// VarsSnooper, with its `stored_reprs`.
+    Snooper(Py<PyAny>),
+    Stack(stack::StackOptions),
+}
+
+impl Printer {
+    fn read(action: &Bound<'_, PyAny>) -> PyResult<Printer> {
+        Ok(match action.getattr("_native_printer")? {
+            p if p.is_none() => Printer::Abstract,
+            p if p.eq("code")? => Printer::Code,
+            p if p.eq("call")? => Printer::Call,
+            p if p.eq("vars")? => Printer::Vars(vars::Expression::read_all(action)?),
+            p if p.eq("vars_snooper")? => Printer::Snooper(action.getattr("stored_reprs")?.unbind()),
+            p if p.eq("stack")? => Printer::Stack(stack::StackOptions::read(action)?),
+            p => return Err(PyValueError::new_err(format!("unknown _native_printer {}", p.repr()?))),
+        })
+    }
+}
+
+/// What an action prints with: its printer, and the options every printer uses.
+struct Configuration {
+    printer: Printer,
+    options: Options,
+}
+
+impl Configuration {
+    fn read(action: &Bound<'_, PyAny>) -> PyResult<Configuration> {
+        Ok(Configuration { printer: Printer::read(action)?, options: Options::read(action)? })
+    }
+
+    /// Visits the Python objects the configuration holds, for the action's `__traverse__`. The expressions of
+    /// VarsPrinter are strings and code compiled from them, through which no cycle can run.
+    ///
+    /// # Safety
+    /// Only from `__traverse__`, where the collector holds the GIL.
+    unsafe fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+        // SAFETY: from `__traverse__` (this function's contract): `Options::traverse`'s contract.
+        unsafe { self.options.traverse(visit) }?;
+        if let Printer::Snooper(stored_reprs) = &self.printer {
+            visit.call(stored_reprs)?;
+        }
+        Ok(())
+    }
+}
+
+/// Native base of `hunter.actions.ColorStreamAction`: the formatting and writing of the printers.
+#[pyclass(module = "hunter._hunter", name = "NativeStreamAction", subclass, frozen)]
+pub struct NativeStreamAction {
+    configuration: GilCell<Option<GilRc<Configuration>>>,
+    /// Reused for every event; a re-entrant call (a `repr_func` printing) gets a fresh one.
+    buffer: GilCell<String>,
+}
+
+impl NativeStreamAction {
+    fn configuration(slf: &Bound<'_, Self>) -> PyResult<GilRc<Configuration>> {
+        let py = slf.py();
+        if let Some(configuration) = slf.get().configuration.clone_shared(py) {
+            return Ok(configuration);
+        }
+        let configuration = GilRc::new(Configuration::read(slf.as_any())?);
+        slf.get().configuration.replace(py, Some(configuration.clone_ref(py)));
+        Ok(configuration)
+    }
+
+    /// Formats one event into the reused buffer and writes it with one `write` call; in hook mode the rows
+    /// go to `output` one by one instead, and the hooks get `py_event`.
+    fn print(
+        slf: &Bound<'_, Self>,
+        configuration: &Configuration,
+        event: &EventData,
+        py_event: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        let options = &configuration.options;
+        let mut out = slf.get().buffer.replace(py, String::new());
+        out.clear();
+        let printing = Printing {
+            action: slf.as_any(),
+            options,
+            event,
+            hooks: py_event.filter(|_| options.hooked),
+            facts: std::cell::OnceCell::new(),
+        };
+        let formatted = match &configuration.printer {
+            Printer::Abstract => Err(PyNotImplementedError::new_err(())),
+            Printer::Code => code_rows(&printing, &mut out),
+            Printer::Call => call_row(&printing, &mut out),
+            Printer::Vars(expressions) => vars::vars_rows(&printing, expressions, &mut out),
+            Printer::Snooper(stored_reprs) => vars::snooper_rows(&printing, stored_reprs.bind(py), &mut out),
+            Printer::Stack(stack_options) => stack::stack_row(&printing, stack_options, &mut out),
+        };
+        // The variable printers may have nothing to show for an event.
+        let written =
+            formatted.and_then(|()| if out.is_empty() { Ok(()) } else { write(options, new_py_string(py, &out)) });
+        slf.get().buffer.replace(py, out);
+        written
+    }
+}
+
+/// Runs a native printer on `event` when `action` is one whose `__call__` no Python subclass overrides and
+/// that replaces none of the hooks (see [`super::rows`]). Returns None for any other action (the caller calls it
+/// with a Python `Event`).
+pub fn print_natively(action: &Bound<'_, PyAny>, event: &EventRef<'_>) -> Option<PyResult<()>> {
+    let py = action.py();
+    // Python subclasses inherit the slot unless they define `__call__` (then it is `slot_tp_call`).
+    // SAFETY: `type_object_raw` gives NativeStreamAction's live type object (attached, `py`); only its `tp_call` slot
+    // is read.
+    let native_call = unsafe { (*NativeStreamAction::type_object_raw(py)).tp_call }.map(|f| f as *const ());
+    // SAFETY: `action` is a live object, and so is its type; only its `tp_call` slot is read.
+    let action_call = unsafe { (*ffi::Py_TYPE(action.as_ptr())).tp_call }.map(|f| f as *const ());
+    if action_call != native_call {
+        return None;
+    }
+    let printer = action.cast::<NativeStreamAction>().ok()?;
+    let configuration = match NativeStreamAction::configuration(printer) {
+        Ok(configuration) => configuration,
+        Err(error) => return Some(Err(error)),
+    };
+    if configuration.options.hooked {
+        return None;
+    }
+    Some(NativeStreamAction::print(printer, &configuration, event.data, None))
+}
+
+#[pymethods]
+impl NativeStreamAction {
+    #[new]
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
+        NativeStreamAction { configuration: GilCell::new(None), buffer: GilCell::new(String::new()) }
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        // SAFETY: called from `__traverse__` (the collector holds the GIL); `configuration` is only replaced.
+        match unsafe { self.configuration.during_gc() } {
+            // SAFETY: from `__traverse__` (the collector holds the GIL): `Configuration::traverse`'s contract.
+            Some(configuration) => unsafe { configuration.traverse(&visit) },
+            None => Ok(()),
+        }
+    }
+
+    /// The options are read again on the next event, should the action survive.
+    fn __clear__(&self, py: Python<'_>) {
+        drop(self.configuration.replace(py, None));
+    }
+
+    /// Called by the Python side whenever an option changes: they are read again on the next event.
+    fn _options_changed(&self, py: Python<'_>) {
+        self.configuration.replace(py, None);
+    }
+
+    fn __call__(slf: &Bound<'_, Self>, event: &Bound<'_, PyAny>) -> PyResult<()> {
+        let event = event.cast::<Event>().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "expected a hunter Event, not {}",
+                event.repr().map(|r| r.to_string()).unwrap_or_default()
+            ))
+        })?;
+        let configuration = Self::configuration(slf)?;
+        let data = event.try_borrow()?;
+        Self::print(slf, &configuration, &data.data, Some(event.as_any()))
+    }
+
+    /// Safely call `self.repr_func(obj)`, trimmed to `self.repr_limit`; failures get a coloured marker.
+    fn try_repr(slf: &Bound<'_, Self>, obj: &Bound<'_, PyAny>) -> PyResult<String> {
+        let configuration = Self::configuration(slf)?;
+        let options = &configuration.options;
+        let mut out = String::new();
+        push_value(slf.as_any(), options, Value { object: obj, detached: false }, &mut out)?;
+        Ok(out)
+    }
+
+    /// Safely call `str(obj)`, trimmed to `self.repr_limit` (for the already rendered values of detached events).
+    fn try_str(slf: &Bound<'_, Self>, obj: &Bound<'_, PyAny>) -> PyResult<String> {
+        let configuration = Self::configuration(slf)?;
+        let options = &configuration.options;
+        let mut out = String::new();
+        push_value(slf.as_any(), options, Value { object: obj, detached: true }, &mut out)?;
+        Ok(out)
+    }
+
+    /// The event's source (`fullsource` with `full=True`), or a coloured `??? NO SOURCE` explanation.
+    #[pyo3(signature = (event, full=false))]
+    fn try_source(slf: &Bound<'_, Self>, event: &Bound<'_, PyAny>, full: bool) -> PyResult<String> {
+        let py = slf.py();
+        let configuration = Self::configuration(slf)?;
+        let options = &configuration.options;
+        let source = event.getattr(if full { pyo3::intern!(py, "fullsource") } else { pyo3::intern!(py, "source") })?;
+        let mut out = String::new();
+        push_source(options, &source, &event.getattr(pyo3::intern!(py, "filename"))?, &mut out)?;
+        Ok(out)
+    }
+
+    /// An aligned and trimmed `filename:lineno` prefix for `event`, or blank padding of the same width.
+    #[pyo3(signature = (event=None))]
+    fn filename_prefix(slf: &Bound<'_, Self>, event: Option<&Bound<'_, PyAny>>) -> PyResult<String> {
+        let py = slf.py();
+        let configuration = Self::configuration(slf)?;
+        let options = &configuration.options;
+        let mut out = String::new();
+        match event.filter(|event| !event.is_none()) {
+            Some(event) => push_filename_prefix(
+                options,
+                &event.getattr(pyo3::intern!(py, "filename"))?,
+                &Lineno::Object(event.getattr(pyo3::intern!(py, "lineno"))?),
+                &mut out,
+            )?,
+            None => push_blank_filename_prefix(options, &mut out),
+        }
+        Ok(out)
+    }
+
+    /// An aligned pid prefix; only shown when forced or in a forked child.
+    fn pid_prefix(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let configuration = Self::configuration(slf)?;
+        let options = &configuration.options;
+        let mut out = String::new();
+        push_pid_prefix(options, slf.py(), &mut out)?;
+        Ok(out)
+    }
+
+    /// An aligned thread name prefix for `event`. With `threading_support=None` the name is shown once a
+    /// second thread has been seen.
+    fn thread_prefix(slf: &Bound<'_, Self>, event: &Bound<'_, PyAny>) -> PyResult<String> {
+        let configuration = Self::configuration(slf)?;
+        let options = &configuration.options;
+        let threading_support = event.getattr(pyo3::intern!(slf.py(), "threading_support"))?;
+        // hunter tests `is False` first, then truthiness.
+        let threading_support = if threading_support.is(pyo3::types::PyBool::new(slf.py(), false)) {
+            Some(false)
+        } else if threading_support.is_truthy()? {
+            Some(true)
+        } else {
+            None
+        };
+        let mut out = String::new();
+        push_thread_prefix(options, slf.py(), threading_support, &mut out)?;
+        Ok(out)
+    }
+}
