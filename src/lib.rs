@@ -11,13 +11,15 @@ mod event;
 mod failure;
 mod gilcell;
 mod hook;
-mod leaf_repr;
 mod monitoring;
 mod predicates;
 pub mod safe_repr;
 mod settrace;
 mod tracer;
 mod verdict;
+
+// Also used outside safe_repr (the row layout renders line numbers with its `int_text`).
+use safe_repr::leaf_repr;
 
 /// The import refuses an interpreter whose frame layouts the native core does not model (see `build.rs`, which
 /// refuses to build for one): a module built for another interpreter would read its memory with the wrong layout.
@@ -48,6 +50,7 @@ fn hunter_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<actions::NativeStreamAction>()?;
     m.add_class::<actions::CallStack>()?;
     m.add_function(wrap_pyfunction!(safe_repr::safe_repr, m)?)?;
+    m.add_function(wrap_pyfunction!(safe_repr::clip_ends, m)?)?;
     predicates::register(m)?;
     envexpr::register(m)?;
     Ok(())

@@ -22,6 +22,7 @@ from typing import ClassVar
 from . import config
 from ._hunter import CallStack
 from ._hunter import NativeStreamAction
+from ._hunter import clip_ends
 from .util import CALL_COLORS
 from .util import CODE_COLORS
 from .util import OTHER_COLORS
@@ -307,14 +308,12 @@ class ColorStreamAction(NativeStreamAction, Action):
         self._options_changed()
 
     def _clip(self, text):
-        """The ``repr_limit`` rule for a rendered value the native side does not handle (a ``repr_func`` that
-        returns something other than a ``str``, or a ``repr_limit`` that is not a non-negative int)."""
+        """``try_repr``'s newline escaping and ``repr_limit`` clipping of a rendered value the native side does not
+        handle (a ``repr_func`` that returns something other than a ``str``, or a ``repr_limit`` that is not a
+        non-negative int). The clipping rule itself is the native one (``clip_ends``)."""
         text = text.replace('\n', r'\n')
-        limit = self.repr_limit
-        if len(text) > limit:
-            cutoff = limit // 2
-            return TRUNCATION_FORMAT.format(text[:cutoff], text[-cutoff:], **self.other_colors)
-        return text
+        ends = clip_ends(text, self.repr_limit)
+        return text if ends is None else TRUNCATION_FORMAT.format(*ends, **self.other_colors)
 
     def output(self, format_str, *args, **kwargs):
         """

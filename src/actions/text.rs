@@ -94,19 +94,6 @@ pub fn push_shortened_filename(out: &mut String, filename: &str, alignment: usiz
     out.push_str(&filename[start..]);
 }
 
-/// hunter's cut of a rendered value longer than `limit`: `text[:limit // 2]` and `text[-(limit // 2):]`
-/// (which is the whole text when `limit // 2` is 0). `None` when the text fits.
-pub fn cut(text: &str, limit: usize) -> Option<(String, String)> {
-    let length = char_len(text);
-    if length <= limit {
-        return None;
-    }
-    let half = limit / 2;
-    let head: String = text.chars().take(half).collect();
-    let tail: String = if half == 0 { text.to_owned() } else { text.chars().skip(length - half).collect() };
-    Some((head, tail))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,14 +141,6 @@ mod tests {
         let mut out = String::from("a  b:1 \u{3000} ");
         rstrip_from(&mut out, 1);
         assert_eq!(out, "a  b:1");
-    }
-
-    #[test]
-    fn cut_keeps_the_ends() {
-        assert_eq!(cut("abcdef", 6), None);
-        assert_eq!(cut("abcdefg", 4), Some(("ab".to_owned(), "fg".to_owned())));
-        assert_eq!(cut("abcdefg", 5), Some(("ab".to_owned(), "fg".to_owned())));
-        assert_eq!(cut("abc", 1), Some((String::new(), "abc".to_owned())));
     }
 
     #[test]

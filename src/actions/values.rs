@@ -6,8 +6,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyString;
 
 use super::options::{Options, Render};
-use super::text;
-use crate::safe_repr::{safe_repr_clipped_into, DEFAULT_MAXDEPTH};
+use crate::safe_repr::{self, safe_repr_clipped_into, DEFAULT_MAXDEPTH};
 
 /// A value being printed and whether its event is detached (values already rendered to strings).
 pub(super) struct Value<'a, 'py> {
@@ -62,7 +61,7 @@ pub(super) fn push_value(
     match (rendered.cast_exact::<PyString>(), options.repr_limit) {
         (Ok(text), Some(limit)) => {
             let escaped = text.to_string_lossy().replace('\n', "\\n");
-            match text::cut(&escaped, limit) {
+            match safe_repr::cut(&escaped, limit) {
                 Some((head, tail)) => {
                     out.push_str(&head);
                     out.push_str(&options.palette.cut_marker);
