@@ -6,7 +6,8 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyFloat, PyInt, PyList, PySet, PyString, PyTuple};
 
-use super::{is_literal, not_a_predicate, parse_arguments, render_at, Argument, Expr, StrPiece, Value};
+use super::ast::{is_literal, not_a_predicate, render_at, Argument, Expr, StrPiece, Value};
+use super::parser::parse_arguments;
 
 create_exception!(
     hunter,

@@ -1,7 +1,7 @@
 //! Tokens of the activation language: Python's literal syntax (strings in every quoting form, numbers), names
 //! and the little punctuation that `trace(...)` arguments need. Everything else is an error with a position.
 
-use super::{ParseError, StrPiece};
+use super::ast::{ParseError, StrPiece};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum TokenKind {

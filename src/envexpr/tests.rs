@@ -1,5 +1,6 @@
 use proptest::prelude::*;
 
+use super::parser::{MAX_NESTING, PYTHON_KEYWORDS};
 use super::*;
 
 fn parse_one(text: &str) -> Value {
