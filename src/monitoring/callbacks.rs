@@ -1,146 +1,21 @@
-//! The sys.monitoring backend (PEP 669, Python 3.12+).
-//!
-//! It produces exactly the events the settrace backend does, the way CPython itself derives settrace
-//! events from monitoring events (`Python/legacy_tracing.c`): PY_START/PY_RESUME/PY_THROW are `call`,
-//! PY_RETURN/PY_YIELD/PY_UNWIND are `return`, RAISE/STOP_ITERATION are `exception`, LINE and backward
-//! JUMPs within one line are `line`; in profiling mode CALL/C_RETURN/C_RAISE of C functions are the
-//! builtin events. The difference is what happens to events of code that can never match: a callback
-//! returns `sys.monitoring.DISABLE` for that code location, and CPython stops reporting it. That is sound
-//! only where the per-code verdict is "no effect", and for call/return events only when nothing in the
-//! handler can observe `depth`/`calls` (which count every call and return).
-//!
-//! RAISE and PY_UNWIND cannot be disabled per location, and a program that raises often would pay for
-//! them on every exception. So they are switched on only once some code could have an effect on those events:
-//! when the first event of a code object judges it (for every kind at once) and the verdict for
-//! `exception` (RAISE) or `return` (PY_UNWIND, always on when the handler counts calls) is effectful.
-//! Every code object reports a local event (PY_START, PY_RESUME, LINE...) before it can raise, except
-//! frames already running when tracing starts or their thread is admitted, which are judged then, and
-//! generators thrown into, whose PY_THROW stays switched on for that reason.
-//!
-//! Monitoring is process-wide, while settrace is per thread: events of threads that settrace would not
-//! trace are dropped by `TracedThreads`.
+//! The sys.monitoring callbacks: one line each (`fast_callbacks!`), from a monitoring event's arguments to the
+//! settrace event it stands for, delivered to the engine, or DISABLE for a location that can never match.
 
-use std::cell::Cell;
 use std::os::raw::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
 
-use pyo3::exceptions::PyRuntimeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::PyFrame;
 
+use super::session::{monitoring_namespace, CallbackDefinitions, Monitored};
 use crate::codeinfo::CodeInfo;
 use crate::compat;
-use crate::engine::{self, Host};
+use crate::engine;
 use crate::event::Kind;
 use crate::failure;
-use crate::gilcell::{GilCell, GilOnce};
 use crate::hook::{EventArg, EventSite, Handled};
 use crate::verdict::Verdict;
-
-pyo3::create_exception!(
-    hunter,
-    NoFreeToolId,
-    PyRuntimeError,
-    "All sys.monitoring tool ids (0-5) are in use by other tools."
-);
-
-/// Tool ids in order of preference: 3 and 4 have no conventional owner; 0 (debugger), 1 (coverage),
-/// 2 (profiler) and 5 (optimizer) are CPython's suggested ids for other tools.
-const TOOL_ID_PREFERENCE: [u8; 6] = [3, 4, 2, 5, 0, 1];
-const TOOL_NAME: &str = "hunter";
-
-/// The threads a monitoring tracer delivers events of, as settrace would: each thread has one installed
-/// tracer, the latest one started on it (or admitted by `threading.settrace` when the thread started), and a
-/// tracer that stops puts back, on the thread that stops it, the one it replaced there. So a handler that
-/// starts another tracer sees the same events on both backends.
-///
-/// A thread records the session (generation) of its installed tracer in a thread-local: a thread ident can be
-/// reused by a new thread once the old one is gone, a thread-local cannot.
-pub struct TracedThreads {
-    session: AtomicU64,
-    /// The session installed on the starting thread before this one, put back when this one stops there.
-    replaced: AtomicU64,
-}
-
-thread_local! {
-    /// The session of the tracer installed on this thread (0 for none).
-    static INSTALLED_SESSION: Cell<u64> = const { Cell::new(0) };
-}
-
-impl Default for TracedThreads {
-    fn default() -> Self {
-        TracedThreads { session: AtomicU64::new(0), replaced: AtomicU64::new(0) }
-    }
-}
-
-impl TracedThreads {
-    /// A new tracing session, installed on the current thread in place of the one there (returned; 0 for none).
-    pub fn start(&self, _py: Python<'_>, session: u64) -> u64 {
-        self.session.store(session, Ordering::Relaxed);
-        let replaced = INSTALLED_SESSION.try_with(|installed| installed.replace(session)).unwrap_or(0);
-        self.replaced.store(replaced, Ordering::Relaxed);
-        replaced
-    }
-
-    /// Installs this session on the current thread (a thread `threading.settrace` admits).
-    pub fn admit_current_thread(&self) {
-        let session = self.session.load(Ordering::Relaxed);
-        let _ = INSTALLED_SESSION.try_with(|installed| installed.set(session));
-    }
-
-    /// Stops delivering this thread's events (as CPython uninstalls a settrace function that raised).
-    pub fn dismiss_current_thread(&self) {
-        self.uninstall_current_thread(0);
-    }
-
-    /// The session stops: the current thread gets back the session it replaced (returned), if this one is still
-    /// installed there.
-    pub fn stop(&self) -> Option<u64> {
-        let replaced = self.replaced.load(Ordering::Relaxed);
-        self.uninstall_current_thread(replaced).then_some(replaced).filter(|replaced| *replaced != 0)
-    }
-
-    /// Whether this session was installed on the current thread (and so replaced by `successor`).
-    fn uninstall_current_thread(&self, successor: u64) -> bool {
-        let session = self.session.load(Ordering::Relaxed);
-        INSTALLED_SESSION
-            .try_with(|installed| {
-                let was_installed = installed.get() == session;
-                if was_installed {
-                    installed.set(successor);
-                }
-                was_installed
-            })
-            .unwrap_or(false)
-    }
-
-    #[inline]
-    fn includes_current_thread(&self) -> bool {
-        let session = self.session.load(Ordering::Relaxed);
-        INSTALLED_SESSION.try_with(|installed| installed.get() == session).unwrap_or(false)
-    }
-}
-
-/// A monitoring tracer's session: the tool id it holds, the events it switched on, the threads it delivers
-/// events of, and the method definitions of its callbacks.
-#[derive(Default)]
-pub(crate) struct Session {
-    /// The sys.monitoring tool id in use, while tracing with this backend.
-    pub tool_id: GilCell<Option<u8>>,
-    event_switches: GilCell<EventSwitches>,
-    pub threads: TracedThreads,
-    /// Made on the first `start` and never replaced: CPython keeps pointers to them in the callbacks, and each
-    /// callback holds its tracer (its `self`), so they live as long as any callback does.
-    definitions: GilOnce<CallbackDefinitions>,
-}
-
-/// What the callbacks need of the tracer they are bound to, besides its engine: its monitoring session.
-pub(crate) trait Monitored: Host {
-    fn session(&self) -> &Session;
-}
 
 /// May the callback answer DISABLE for this event? Only local events can be disabled (CPython raises
 /// ValueError otherwise); builtin (C function) events are never decided per code.
@@ -151,6 +26,12 @@ enum Disable {
 }
 
 static DISABLE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// Fetches `sys.monitoring.DISABLE` for the callbacks (before any callback is registered).
+pub(super) fn remember_disable(monitoring: &Bound<'_, PyAny>) -> PyResult<()> {
+    DISABLE.get_or_try_init(monitoring.py(), || Ok::<_, PyErr>(monitoring.getattr("DISABLE")?.unbind()))?;
+    Ok(())
+}
 
 fn new_none() -> *mut ffi::PyObject {
     // SAFETY: attached (only the callbacks call this); None lives forever, and the new reference is the caller's to
@@ -569,7 +450,7 @@ unsafe fn deliver_builtin<H: Monitored>(
 
 /// The callbacks by name (the functions, per tracer type: [`Callback::function`]).
 #[derive(Clone, Copy)]
-enum Callback {
+pub(super) enum Callback {
     Start,
     Throw,
     ProfileThrow,
@@ -603,115 +484,10 @@ impl Callback {
     }
 }
 
-/// When a registered event is switched on.
-#[derive(Clone, Copy)]
-enum Switch {
-    /// For the whole session.
-    Always,
-    /// Never by itself: C_RETURN/C_RAISE are ancillary events, which follow CALL.
-    Ancillary,
-    /// Once some code's verdict for this kind is effectful (or from the start, for a kind that is counted
-    /// when the handler counts calls): events that cannot be disabled per location.
-    OnDemand(Kind),
-}
-
-/// (monitoring event name, callback, when it is switched on).
-const TRACE_CALLBACKS: [(&str, Callback, Switch); 10] = [
-    ("PY_START", Callback::Start, Switch::Always),
-    ("PY_RESUME", Callback::Start, Switch::Always),
-    ("PY_THROW", Callback::Throw, Switch::Always),
-    ("PY_RETURN", Callback::Return, Switch::Always),
-    ("PY_YIELD", Callback::Return, Switch::Always),
-    ("PY_UNWIND", Callback::Unwind, Switch::OnDemand(Kind::Return)),
-    ("RAISE", Callback::Raise, Switch::OnDemand(Kind::Exception)),
-    ("STOP_ITERATION", Callback::StopIteration, Switch::Always),
-    ("LINE", Callback::Line, Switch::Always),
-    ("JUMP", Callback::Jump, Switch::Always),
-];
-
-const PROFILE_CALLBACKS: [(&str, Callback, Switch); 9] = [
-    ("PY_START", Callback::Start, Switch::Always),
-    ("PY_RESUME", Callback::Start, Switch::Always),
-    ("PY_THROW", Callback::ProfileThrow, Switch::Always),
-    ("PY_RETURN", Callback::Return, Switch::Always),
-    ("PY_YIELD", Callback::Return, Switch::Always),
-    ("PY_UNWIND", Callback::Unwind, Switch::OnDemand(Kind::Return)),
-    ("CALL", Callback::Call, Switch::Always),
-    ("C_RETURN", Callback::CReturn, Switch::Ancillary),
-    ("C_RAISE", Callback::CRaise, Switch::Ancillary),
-];
-
-/// The events a monitoring tracer has switched on, and those it switches on when some code needs them.
-#[derive(Clone, Copy, Default)]
-struct EventSwitches {
-    active: u32,
-    /// Per kind (`Kind as usize`): the events still off that code with an effectful verdict for that kind needs.
-    on_demand: [u32; 4],
-}
-
-/// Switches on the on-demand events that a code object with these verdicts (per kind) needs, while the session
-/// holds a tool id.
-pub(crate) fn switch_on_needed_events(py: Python<'_>, session: &Session, verdicts: &[Verdict; 4]) -> PyResult<()> {
-    let Some(tool_id) = session.tool_id.get(py) else {
-        return Ok(());
-    };
-    let mut switches = session.event_switches.get(py);
-    let mut wanted = switches.active;
-    for kind in Kind::ALL {
-        if verdicts[kind as usize] == Verdict::Effectful {
-            wanted |= std::mem::take(&mut switches.on_demand[kind as usize]);
-        }
-    }
-    if wanted == switches.active {
-        return Ok(());
-    }
-    switches.active = wanted;
-    session.event_switches.set(py, switches);
-    monitoring_namespace(py)?.call_method1(pyo3::intern!(py, "set_events"), (tool_id, wanted))?;
-    Ok(())
-}
-
-/// Judges the code of `frame` and of every frame below it (see `switch_on_needed_events`): frames already running
-/// when monitoring starts, or when it admits their thread, report no PY_START. A code that cannot be judged
-/// switches on every event, as its events will fail the same way.
-///
-/// # Safety
-/// `frame` must be a live frame of the current thread, or NULL.
-pub(crate) unsafe fn judge_running_frames<H: Monitored>(
-    slf: &Bound<'_, H>,
-    frame: *mut ffi::PyFrameObject,
-) -> PyResult<()> {
-    let py = slf.py();
-    if slf.get().session().tool_id.get(py).is_none() {
-        return Ok(());
-    }
-    // Judging may import modules (`hunter.const`): their events must not reach us meanwhile.
-    let _quiet = compat::EventsSuspended::on_this_thread();
-    // SAFETY: the caller's invariant.
-    let mut frame = unsafe { Bound::from_borrowed_ptr_or_opt(py, frame.cast()) }
-        .map(|frame| unsafe { frame.cast_into_unchecked::<PyFrame>() });
-    while let Some(current) = frame {
-        let site = EventSite::of_frame(current.as_borrowed());
-        // SAFETY: `site` was made from `current`, a strong reference this loop holds across the call, whose frame
-        // holds its code and globals.
-        if unsafe { engine::code_verdict(slf, site, Kind::Call) }.is_err() {
-            return switch_on_needed_events(py, slf.get().session(), &[Verdict::Effectful; 4]);
-        }
-        frame = compat::frame_back(&current);
-    }
-    Ok(())
-}
-
-/// Method definitions for the callbacks; CPython keeps pointers to them for as long as the callables live.
-struct CallbackDefinitions(Vec<ffi::PyMethodDef>);
-// SAFETY: the definitions are immutable after creation and only read by CPython with the GIL held.
-unsafe impl Send for CallbackDefinitions {}
-
-fn definitions<H: Monitored>(callbacks: &[(&str, Callback, Switch)]) -> CallbackDefinitions {
+pub(super) fn definitions<H: Monitored>(callbacks: impl Iterator<Item = Callback>) -> CallbackDefinitions {
     CallbackDefinitions(
         callbacks
-            .iter()
-            .map(|(_, callback, _)| ffi::PyMethodDef {
+            .map(|callback| ffi::PyMethodDef {
                 ml_name: c"hunter_monitoring_callback".as_ptr(),
                 ml_meth: ffi::PyMethodDefPointer { PyCFunctionFast: callback.function::<H>() },
                 ml_flags: ffi::METH_FASTCALL,
@@ -719,105 +495,4 @@ fn definitions<H: Monitored>(callbacks: &[(&str, Callback, Switch)]) -> Callback
             })
             .collect(),
     )
-}
-
-fn monitoring_namespace(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
-    compat::import(py, "sys")?.getattr(pyo3::intern!(py, "monitoring"))
-}
-
-/// Claims a tool id (recorded in the session), registers the callbacks bound to `tracer` and switches the
-/// events on. Disabled locations of earlier runs are re-enabled first (`restart_events`): a new handler
-/// judges code anew, starting with the frames running now.
-pub(crate) fn start<H: Monitored>(tracer: &Bound<'_, H>) -> PyResult<()> {
-    let py = tracer.py();
-    let monitoring = monitoring_namespace(py)?;
-    DISABLE.get_or_try_init(py, || Ok::<_, PyErr>(monitoring.getattr("DISABLE")?.unbind()))?;
-    let tool_id = claim_tool_id(&monitoring)?;
-    let engine = tracer.get().engine();
-    let session = tracer.get().session();
-    let callbacks = if engine.profiling_mode { &PROFILE_CALLBACKS[..] } else { &TRACE_CALLBACKS[..] };
-    let definitions = match session.definitions.get(py) {
-        Some(definitions) => definitions,
-        None => session.definitions.set(py, definitions::<H>(callbacks)),
-    };
-    let counting = engine.counting.get(py);
-    let registered = (|| -> PyResult<()> {
-        let events = monitoring.getattr("events")?;
-        let mut switches = EventSwitches::default();
-        for ((name, _, switch), definition) in callbacks.iter().zip(&definitions.0) {
-            let event: u32 = events.getattr(*name)?.extract()?;
-            // SAFETY: attached (`py`). `definition` lives in the session of `tracer` as long as `tracer` (it is
-            // never replaced), and the new function holds a strong reference to `tracer`, its `self`; CPython never
-            // writes through it (the `cast_mut` is for the C signature).
-            let callable = unsafe {
-                let definition = std::ptr::from_ref(definition).cast_mut();
-                Bound::from_owned_ptr_or_err(
-                    py,
-                    ffi::PyCFunction_NewEx(definition, tracer.as_ptr(), std::ptr::null_mut()),
-                )?
-            };
-            monitoring.call_method1("register_callback", (tool_id, event, callable))?;
-            match *switch {
-                Switch::Always => switches.active |= event,
-                Switch::OnDemand(kind) if counting && kind.counts_frames() => switches.active |= event,
-                Switch::OnDemand(kind) => switches.on_demand[kind as usize] |= event,
-                Switch::Ancillary => {}
-            }
-        }
-        session.event_switches.set(py, switches);
-        session.tool_id.set(py, Some(tool_id));
-        monitoring.call_method0("restart_events")?;
-        monitoring.call_method1("set_events", (tool_id, switches.active))?;
-        // SAFETY: attached; PyEval_GetFrame gives this thread's running frame (borrowed, alive for this call) or NULL.
-        unsafe { judge_running_frames(tracer, ffi::PyEval_GetFrame()) }
-    })();
-    if let Err(error) = registered {
-        session.tool_id.set(py, None);
-        release_tool_id(&monitoring, tool_id)?;
-        return Err(error);
-    }
-    Ok(())
-}
-
-fn claim_tool_id(monitoring: &Bound<'_, PyAny>) -> PyResult<u8> {
-    for tool_id in TOOL_ID_PREFERENCE {
-        if monitoring.call_method1("get_tool", (tool_id,))?.is_none() {
-            monitoring.call_method1("use_tool_id", (tool_id, TOOL_NAME))?;
-            return Ok(tool_id);
-        }
-    }
-    let owners: Vec<String> = TOOL_ID_PREFERENCE
-        .iter()
-        .map(|id| Ok(format!("{id}: {}", monitoring.call_method1("get_tool", (*id,))?.str()?)))
-        .collect::<PyResult<_>>()?;
-    Err(NoFreeToolId::new_err(format!(
-        "hunter: no free sys.monitoring tool id ({}); use backend='settrace'.",
-        owners.join(", ")
-    )))
-}
-
-/// Switches the events off, drops the callbacks (they hold the tracer) and frees the session's tool id.
-pub(crate) fn stop(py: Python<'_>, session: &Session) -> PyResult<()> {
-    match session.tool_id.replace(py, None) {
-        Some(tool_id) => release_tool_id(&monitoring_namespace(py)?, tool_id),
-        None => Ok(()),
-    }
-}
-
-/// Undoes `claim_tool_id` and the registrations, if `tool_id` is still ours: another tool may have taken it over
-/// since (after someone called `free_tool_id` on it), and its events and callbacks are its own.
-fn release_tool_id(monitoring: &Bound<'_, PyAny>, tool_id: u8) -> PyResult<()> {
-    let py = monitoring.py();
-    let owner = monitoring.call_method1("get_tool", (tool_id,))?;
-    if owner.is_none() || !owner.eq(TOOL_NAME)? {
-        return Ok(());
-    }
-    monitoring.call_method1("set_events", (tool_id, 0))?;
-    let events = monitoring.getattr("events")?;
-    for name in TRACE_CALLBACKS.iter().chain(&PROFILE_CALLBACKS).map(|(name, _, _)| *name) {
-        let event: u32 = events.getattr(name)?.extract()?;
-        monitoring.call_method1("register_callback", (tool_id, event, py.None()))?;
-    }
-    monitoring.call_method1("free_tool_id", (tool_id,))?;
-    Ok(())
 }
