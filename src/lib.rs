@@ -1,4 +1,25 @@
-//! Native core of hunter-rs: the trace hook, events, predicates and formatting.
+//! Native core of hunter-rs: the trace hooks, events, predicates and printing actions.
+//!
+//! An event flows hook -> engine -> predicates -> actions -> stream. The modules, each using only those listed
+//! before it (checked by `tests/test_module_layering.py`; each directory's `mod.rs` maps its own files):
+//! - `gilcell`: GIL-guarded cells for state shared between the hooks and Python-visible objects;
+//! - `compat`: every CPython version difference (frame layouts, code fields, `sys.monitoring` availability);
+//! - `attached`: running Rust from inside a callback (pyo3 told the thread is attached; panics caught);
+//! - `verdict`: what a predicate is known to do for all events of one code object and kind;
+//! - `codeinfo`: the facts of a code object, computed once and cached on it, with its verdicts;
+//! - `event`: the event (`EventData` read by predicates, the Python `Event`), its kind, fields and frame;
+//! - `safe_repr`: hunter's safe repr, rendered natively, and the `repr_limit` clipping rule;
+//! - `actions`: the native printing actions (`NativeStreamAction`: rows, prefixes, values, the stream write);
+//! - `predicates`: `Query`, `When`, `From`, `Backlog`, `And`/`Or`/`Not` and their per-code verdicts (a
+//!   recursive family: the combinators evaluate any predicate through `predicates::evaluate`);
+//! - `envexpr`: the `PYTHONHUNTER` expression language, parsed, never evaluated as Python;
+//! - `failure`: the failure policy: how a failing handler or an internal error is reported;
+//! - `hook`: what a backend hands the engine: the event's site and argument, the answer, the backend choice;
+//! - `engine`: the backend-neutral engine: reject by verdict, else build the event and run the handler; keeps
+//!   depth/calls; stops the tracer after a failure through its [`engine::Host`];
+//! - `settrace`: the settrace backend (a C trace function per thread);
+//! - `monitoring`: the sys.monitoring backend (3.12+: callbacks that DISABLE what can never match);
+//! - `tracer`: the `Tracer` Python class on top: trace/stop, the previous tracer put back, the engine's host.
 use pyo3::prelude::*;
 
 mod actions;

@@ -140,3 +140,20 @@ def test_dependencies_point_down(lower, upper):
                 reachable.add(target)
                 todo.append(target)
     assert upper not in reachable, f'{lower} reaches {upper}'
+
+
+def test_lib_rs_lists_the_modules_in_dependency_order():
+    """src/lib.rs's doc lists the top-level modules bottom-up: each may use only those listed before it."""
+    listed = re.findall(r'^//! - `([a-z_]+)`:', (SRC / 'lib.rs').read_text(), flags=re.M)
+    files, graph = dependency_graph()
+    top_level = {module.split('::')[0] for module in files}
+    assert sorted(listed) == sorted(top_level)
+    position = {module: index for index, module in enumerate(listed)}
+    upward = sorted(
+        (module, target)
+        for module, targets in graph.items()
+        for target in targets
+        if module.split('::')[0] != target.split('::')[0]
+        and position[target.split('::')[0]] > position[module.split('::')[0]]
+    )
+    assert upward == []
