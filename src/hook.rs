@@ -9,6 +9,7 @@ use pyo3::types::{PyCode, PyFrame, PyTuple};
 
 use crate::compat;
 
+/// Which backend a tracer uses.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Backend {
     Settrace,
