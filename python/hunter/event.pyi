@@ -1,0 +1,3 @@
+from ._hunter import Event as Event
+
+__all__ = ('Event',)

@@ -1,0 +1,3 @@
+from ._hunter import Tracer as Tracer
+
+__all__ = ('Tracer',)
