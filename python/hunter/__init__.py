@@ -475,6 +475,54 @@ def _embed_via_environment():
         sys.stderr.write(f'Failed to load hunter from PYTHONHUNTER environ variable {trace_arguments!r}: {exc!r}\n')
 
 
+def _other_hunter_distribution():
+    """The ``.dist-info``/``.egg-info`` folder of another installed distribution (the real hunter from PyPI) whose
+    files share our ``hunter/`` folder, or None. Cheap, as it runs on every import: one listing of the folder that
+    holds ``hunter/``, and one metadata file read only when a ``hunter-<version>`` entry is there."""
+    site_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        names = os.listdir(site_dir)
+    except OSError:
+        return None
+    prefix = 'hunter-'  # ``hunter-3.9.0.dist-info``, ``hunter-3.9.0-py3.12.egg-info``; ours is ``hunter_rs-...``
+    for name in names:
+        if not (name.startswith(prefix) and name[len(prefix) :][:1].isdigit()):
+            continue
+        metadata_dir = os.path.join(site_dir, name)
+        if name.endswith('.dist-info'):
+            listing, owns_package = 'RECORD', lambda line: line.startswith('hunter/__init__.py,')
+        elif name.endswith('.egg-info'):
+            listing, owns_package = 'top_level.txt', lambda line: line.strip() == 'hunter'
+        else:
+            continue
+        try:
+            with open(os.path.join(metadata_dir, listing), encoding='utf-8') as file:
+                if any(owns_package(line) for line in file):
+                    return metadata_dir
+        except OSError:
+            continue
+    return None
+
+
+def _warn_about_other_hunter():
+    other = _other_hunter_distribution()
+    if other is None:
+        return
+    import warnings
+
+    # ``hunter-3.9.0.dist-info``, ``hunter-3.9.0-py3.12.egg-info``
+    other_version = os.path.splitext(os.path.basename(other))[0].split('-')[1]
+    warnings.warn(
+        f'hunter-rs and hunter {other_version} (the hunter from PyPI) are both installed in {os.path.dirname(other)}:'
+        ' they share its hunter/ folder, so the one installed last overwrote the other\'s files, and uninstalling'
+        ' either one breaks the other. To keep hunter-rs only, run:'
+        ' pip uninstall -y hunter hunter-rs && pip install hunter-rs',
+        RuntimeWarning,
+        stacklevel=1,
+    )
+
+
+_warn_about_other_hunter()
 load_config()
 
 

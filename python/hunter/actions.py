@@ -17,7 +17,6 @@ import opcode
 import os
 from collections import defaultdict
 from os import getpid
-from typing import ClassVar
 
 from . import config
 from ._hunter import CallStack
@@ -174,7 +173,7 @@ class ColorStreamAction(NativeStreamAction, Action):
     """
 
     # Files opened for ``stream='path'``, shared so that several actions writing to one path share one handle.
-    _stream_cache: ClassVar = {}
+    _stream_cache = {}
     _stream = None
     _tty = None
     _repr_func = None
@@ -371,7 +370,7 @@ class CallPrinter(CodePrinter):
     EVENT_COLORS = CALL_COLORS
 
     # thread ident -> the calls that have not returned yet, a sequence of (module, function, id of the frame or None).
-    locals: ClassVar = defaultdict(CallStack)
+    locals = defaultdict(CallStack)
 
     @classmethod
     def cleanup(cls):

@@ -1,12 +1,8 @@
 """Helpers shared by hunter's actions and events (the public surface of ``hunter.util``)."""
 
-import ast
 import builtins
 import re
 import weakref
-from inspect import CO_VARARGS
-from inspect import CO_VARKEYWORDS
-from inspect import getattr_static
 from threading import main_thread
 
 from ._hunter import safe_repr
@@ -111,6 +107,11 @@ LEADING_WHITESPACE_RE = re.compile('(^[ \t]*)(?:[^ \t\n])', re.MULTILINE)
 
 get_main_thread = weakref.ref(main_thread())
 
+# ``inspect``'s code flags, spelled out: importing ``inspect`` (and ``ast`` below) would double the cost of
+# ``import hunter``, so they are imported by the functions that need them.
+CO_VARARGS = 0x04
+CO_VARKEYWORDS = 0x08
+
 
 def get_arguments(code):
     """Yields ``(prefix, name, name)`` for each parameter of ``code``, in signature order:
@@ -147,6 +148,8 @@ class cached_property:
 
 def get_func_in_mro(obj, code):
     """Finds the function running ``code`` among ``obj``'s attributes, without invoking any descriptor."""
+    from inspect import getattr_static
+
     attribute = getattr_static(obj, code.co_name, None)
     if attribute is None:
         return None
@@ -171,6 +174,8 @@ def if_same_code(func, code):
 def iter_symbols(code):
     """Yields every variable name used in the expression source ``code``,
     e.g. ``self`` for ``self.foobar`` and ``self``, ``foobar`` for ``self[foobar]``."""
+    import ast
+
     for node in ast.walk(ast.parse(code)):
         if isinstance(node, ast.Name):
             yield node.id
@@ -182,6 +187,8 @@ def is_plain_access(expression):
     running anything."""
     if not isinstance(expression, str):
         return False
+    import ast
+
     try:
         node = ast.parse(expression, mode='eval').body
     except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -197,6 +204,8 @@ def is_plain_access(expression):
 
 
 def _is_literal(node):
+    import ast
+
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         node = node.operand
         return isinstance(node, ast.Constant) and type(node.value) in (int, float, complex)
