@@ -1,5 +1,6 @@
 """``python -m hunter [QUERY ...] [-o FILE] (script.py | -m module) [args]``: runs programs as ``python`` would."""
 
+import os
 import re
 import subprocess
 import sys
@@ -107,3 +108,52 @@ def test_help_has_examples(workdir):
     assert result.returncode == 0
     assert result.stdout.startswith('usage: python -m hunter')
     assert 'examples:' in result.stdout and 'python -m hunter stdlib=False' in result.stdout
+
+
+def test_version(workdir):
+    import hunter
+
+    for option in ('--version', '-V'):
+        result = hunter_cli('stdlib=False', option, 'prog.py', cwd=workdir)
+        assert result.returncode == 0 and result.stderr == ''
+        assert result.stdout == f'hunter-rs {hunter.__version__} (hunter 3.9.0 compatible)\n'
+
+
+def test_double_dash_ends_the_queries(workdir):
+    # What follows -- is the program and its own arguments, whatever they look like.
+    (workdir / 'tool').write_text(PROGRAM)
+    result = hunter_cli('kind="call"', 'function="child"', '--', 'tool', '3', '-o', '--', cwd=workdir)
+    assert result.returncode == 3, result.stderr
+    assert "argv ['tool', '3', '-o', '--']" in result.stdout
+    assert re.search(r'tool:4\s+call\s+=> child\(x=1\)$', result.stderr), result.stderr
+
+    result = hunter_cli('function="child"', 'kind="return"', '--', '-m', 'pkg.tool', '0', '--', cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    assert f"argv ['{workdir / 'pkg' / 'tool.py'}', '0', '--']" in result.stdout
+    assert '<= child: 2' in result.stderr
+
+    # After --, a name is the script even if it looks like a query: python's own error, not a parse error.
+    result = hunter_cli('--', 'kind="call"', cwd=workdir)
+    assert result.returncode == 2 and "can't open file 'kind=\"call\"'" in result.stderr
+
+    result = hunter_cli('kind="call"', '--', cwd=workdir)
+    assert result.returncode == 2 and 'a script or -m module is required after --' in result.stderr
+
+
+@pytest.mark.parametrize(
+    ('output', 'reason'),
+    [('missing-dir/trace.log', 'No such file or directory'), ('.', 'Is a directory')],
+)
+def test_unwritable_output_is_one_line_of_error(workdir, output, reason):
+    result = hunter_cli('-o', output, 'prog.py', cwd=workdir)
+    assert result.returncode == 2 and result.stdout == ''
+    assert result.stderr == f'python -m hunter: error: cannot write the trace to {output!r}: {reason}\n'
+
+
+@pytest.mark.skipif(sys.platform == 'win32' or not hasattr(os, 'geteuid') or os.geteuid() == 0, reason='root may write anywhere')
+def test_output_permission_denied(workdir):
+    locked = workdir / 'locked'
+    locked.mkdir(mode=0o500)
+    result = hunter_cli('-o', 'locked/trace.log', 'prog.py', cwd=workdir)
+    assert result.returncode == 2
+    assert result.stderr == "python -m hunter: error: cannot write the trace to 'locked/trace.log': Permission denied\n"
