@@ -1,5 +1,6 @@
 """``python -m hunter [QUERY ...] [-o FILE] (script.py | -m module) [args]``: runs programs as ``python`` would."""
 
+import io
 import os
 import re
 import subprocess
@@ -157,3 +158,71 @@ def test_output_permission_denied(workdir):
     result = hunter_cli('-o', 'locked/trace.log', 'prog.py', cwd=workdir)
     assert result.returncode == 2
     assert result.stderr == "python -m hunter: error: cannot write the trace to 'locked/trace.log': Permission denied\n"
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def traced_sample(x):
+    return x
+
+
+@pytest.fixture
+def colour_env(monkeypatch):
+    import hunter
+
+    for name in ('FORCE_COLOR', 'NO_COLOR', 'TERM'):
+        monkeypatch.delenv(name, raising=False)
+    saved = dict(hunter._default_config), hunter._default_trace_args
+    yield monkeypatch
+    hunter._default_config.clear()
+    hunter._default_config.update(saved[0])
+    hunter._default_trace_args = saved[1]
+
+
+def coloured(stream, **options):
+    """Whether a CallPrinter writing to ``stream`` coloured the trace of one call."""
+    import hunter
+
+    with hunter.trace(function='traced_sample', kind='call', action=hunter.CallPrinter(stream=stream, **options)):
+        traced_sample(1)
+    output = stream.getvalue()
+    assert 'traced_sample(' in output and output.count('\n') == 1
+    return '\x1b[' in output
+
+
+@pytest.mark.parametrize(
+    ('environment', 'tty', 'options', 'expected'),
+    [
+        ({}, False, {}, False),
+        ({}, True, {}, True),
+        ({'FORCE_COLOR': '1'}, False, {}, True),
+        ({'FORCE_COLOR': '0'}, False, {}, True),  # Any non-empty value.
+        ({'FORCE_COLOR': ''}, False, {}, False),
+        ({'FORCE_COLOR': '1'}, False, {'force_colors': False}, False),  # The explicit option wins.
+        ({'FORCE_COLOR': '1'}, True, {'force_colors': False}, True),  # False only declines forcing.
+        ({'NO_COLOR': '1'}, True, {}, False),
+        ({'NO_COLOR': '1', 'FORCE_COLOR': '1'}, False, {}, False),
+        ({'NO_COLOR': '1'}, False, {'force_colors': True}, True),
+        ({'TERM': 'dumb'}, True, {}, False),
+        ({'TERM': 'dumb', 'FORCE_COLOR': '1'}, True, {}, True),
+        ({'TERM': 'dumb'}, False, {'force_colors': True}, True),
+        ({'TERM': 'xterm-256color'}, True, {}, True),
+    ],
+)
+def test_colour_conventions(colour_env, environment, tty, options, expected):
+    for name, value in environment.items():
+        colour_env.setenv(name, value)
+    assert coloured(Terminal() if tty else io.StringIO(), **options) is expected
+
+
+def test_configured_force_colors_wins_over_force_color(colour_env):
+    import hunter
+
+    colour_env.setenv('FORCE_COLOR', '1')
+    hunter.load_config(force_colors=False)
+    assert not coloured(io.StringIO())
+    hunter.load_config(repr_limit=100)
+    assert coloured(io.StringIO())

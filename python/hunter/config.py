@@ -25,6 +25,15 @@ class Default:
         return repr(self.fallback_value)
 
 
+def is_set(value):
+    """Whether ``value`` was chosen (given, or set by the config) rather than left at its built-in default."""
+    if not isinstance(value, Default):
+        return True
+    from . import _default_config
+
+    return value.key in _default_config
+
+
 def resolve(value):
     """Return the configured value if ``value`` is a :class:`Default`, else ``value`` itself."""
     if isinstance(value, Default):
