@@ -226,3 +226,82 @@ def test_configured_force_colors_wins_over_force_color(colour_env):
     assert not coloured(io.StringIO())
     hunter.load_config(repr_limit=100)
     assert coloured(io.StringIO())
+
+
+PYPROJECT = """
+[project]
+name = "traced-project"
+
+[tool.hunter]
+kind = "call"
+filename_alignment = 12
+no_such_option = 1
+"""
+
+
+@pytest.fixture
+def project(workdir):
+    """``workdir`` as a project with a ``[tool.hunter]`` table, and a subdirectory to run from."""
+    (workdir / 'pyproject.toml').write_text(PYPROJECT)
+    (workdir / 'src').mkdir()
+    return workdir
+
+
+def run_python(code, cwd, **env):
+    return subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, cwd=cwd, env=child_env(env), timeout=120)
+
+
+def test_pyproject_holds_config_defaults(project):
+    result = hunter_cli('function="child"', '../prog.py', cwd=project / 'src')
+    assert result.returncode == 0
+    unknown, trace_line = result.stderr.splitlines()
+    assert unknown == f'Discarded config from {project / "pyproject.toml"} [tool.hunter] no_such_option=1: Unknown option'
+    assert trace_line == '  ../prog.py:4     call      => child(x=1)'  # kind='call', and the alignment of 12.
+
+
+def test_pythonhunterconfig_wins_over_pyproject(project):
+    env = child_env({'PYTHONHUNTERCONFIG': 'kind="return", filename_alignment=15'})
+    result = subprocess.run(
+        [sys.executable, '-m', 'hunter', 'function="child"', 'prog.py'], capture_output=True, text=True, cwd=project, env=env
+    )
+    assert result.returncode == 0
+    assert result.stderr.splitlines()[-1] == '        prog.py:5     return    <= child: 2'
+
+
+PYPROJECT_PROBE = """
+import io, sys
+import hunter
+read_at_import = bool(hunter.config._pyproject_tables)
+printer = hunter.CallPrinter(stream=io.StringIO())  # An action default (force_colors) from pyproject.toml.
+print(read_at_import, printer._tty, [name for name in ('tomllib', 'tomli') if sys.modules.get(name)])
+"""
+
+
+def test_pyproject_is_read_when_tracing_is_configured_not_at_import(workdir):
+    (workdir / 'pyproject.toml').write_text('[tool.hunter]\nforce_colors = true\n')
+    result = run_python(PYPROJECT_PROBE, cwd=workdir)
+    assert result.stderr == ''
+    read_at_import, coloured, parsers = result.stdout.split(maxsplit=2)
+    assert (read_at_import, coloured) == ('False', 'True') and parsers != '[]'
+
+
+def test_pyproject_without_a_table_for_hunter_is_not_parsed(workdir):
+    (workdir / 'pyproject.toml').write_text('[project]\nname = "other"\n')
+    result = run_python(PYPROJECT_PROBE, cwd=workdir)
+    assert result.stdout == 'False False []\n' and result.stderr == ''
+
+
+def test_pyproject_is_ignored_without_a_toml_parser(workdir):
+    (workdir / 'pyproject.toml').write_text('[tool.hunter]\nforce_colors = true\n')
+    no_parser = "import sys\nsys.modules['tomllib'] = sys.modules['tomli'] = None\n"
+    result = run_python(no_parser + PYPROJECT_PROBE, cwd=workdir)
+    assert result.stdout == 'False False []\n' and result.stderr == ''
+
+
+def test_malformed_pyproject_is_one_line_of_error(workdir):
+    (workdir / 'pyproject.toml').write_text('[tool.hunter]\nkind = call\n')
+    result = hunter_cli('function="child"', 'kind="call"', 'prog.py', cwd=workdir)
+    assert result.returncode == 0
+    error, trace_line = result.stderr.splitlines()
+    assert error.startswith(f'hunter: cannot read {workdir / "pyproject.toml"}: ') and 'line 2' in error
+    assert '=> child(x=1)' in trace_line
