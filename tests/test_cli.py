@@ -305,3 +305,13 @@ def test_malformed_pyproject_is_one_line_of_error(workdir):
     error, trace_line = result.stderr.splitlines()
     assert error.startswith(f'hunter: cannot read {workdir / "pyproject.toml"}: ') and 'line 2' in error
     assert '=> child(x=1)' in trace_line
+
+
+def test_pyproject_applies_when_pythonhunterconfig_is_malformed(project):
+    env = child_env({'PYTHONHUNTERCONFIG': 'kind='})
+    result = subprocess.run(
+        [sys.executable, '-m', 'hunter', 'function="child"', 'prog.py'], capture_output=True, text=True, cwd=project, env=env
+    )
+    assert result.returncode == 0
+    assert result.stderr.startswith('hunter: cannot parse PYTHONHUNTERCONFIG at column 6')
+    assert result.stderr.splitlines()[-1] == '     prog.py:4     call      => child(x=1)'

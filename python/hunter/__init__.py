@@ -471,7 +471,8 @@ def _merge_pyproject_config():
     predicates, overriding_options = _default_trace_args or ((), {})
     _, options = _sort_config((), table, source_name)
     _default_config.update(overriding_defaults)
-    _default_trace_args = predicates, dict(options, **overriding_options)
+    options.update(overriding_options)
+    _default_trace_args = predicates, options
 
 
 #: The names that PYTHONHUNTER, PYTHONHUNTERCONFIG and the command line queries may use: the public filters and
