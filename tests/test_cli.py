@@ -315,3 +315,18 @@ def test_pyproject_applies_when_pythonhunterconfig_is_malformed(project):
     assert result.returncode == 0
     assert result.stderr.startswith('hunter: cannot parse PYTHONHUNTERCONFIG at column 6')
     assert result.stderr.splitlines()[-1] == '     prog.py:4     call      => child(x=1)'
+
+
+def test_assigned_force_colors_counts_as_given(colour_env):
+    import hunter
+
+    colour_env.setenv('FORCE_COLOR', '1')
+    printer = hunter.CallPrinter(stream=io.StringIO())
+    assert printer._tty
+    printer.force_colors = False
+    printer.stream = io.StringIO()
+    assert not printer._tty
+    printer.force_colors = True
+    colour_env.setenv('NO_COLOR', '1')
+    printer.stream = io.StringIO()
+    assert printer._tty

@@ -189,7 +189,7 @@ class ColorStreamAction(NativeStreamAction, Action):
     _stream = None
     _tty = None
     _repr_func = None
-    # False while force_colors is the built-in default (neither given nor configured): the environment decides then.
+    # False while force_colors is the built-in default (not given, configured or assigned): the environment decides.
     _force_colors_given = True
     # Which rows the native ``__call__`` prints: None (abstract), 'code', 'call', 'vars', 'vars_snooper' or 'stack'.
     _native_printer = None
@@ -221,7 +221,8 @@ class ColorStreamAction(NativeStreamAction, Action):
     ):
         # force_colors first: the stream setter reads it.
         self.force_colors = config.resolve(force_colors)
-        self._force_colors_given = config.is_set(force_colors)
+        if not config.is_set(force_colors):
+            self._force_colors_given = False
         self.force_pid = config.resolve(force_pid)
         stream = config.resolve(stream)
         if stream is None:
@@ -256,6 +257,8 @@ class ColorStreamAction(NativeStreamAction, Action):
         super().__setattr__(name, value)
         if name in PRINTER_HOOKS:
             self._options_changed()
+        elif name == 'force_colors':
+            super().__setattr__('_force_colors_given', True)
 
     def _overrides_hooks(self):
         """Whether this printer replaces any of :data:`PRINTER_HOOKS` (read by the native side)."""
