@@ -1,5 +1,7 @@
 """``python -m hunter [QUERY ...] [-o FILE] (script.py | -m module) [args]``: runs programs as ``python`` would."""
 
+import io
+import os
 import re
 import subprocess
 import sys
@@ -107,3 +109,224 @@ def test_help_has_examples(workdir):
     assert result.returncode == 0
     assert result.stdout.startswith('usage: python -m hunter')
     assert 'examples:' in result.stdout and 'python -m hunter stdlib=False' in result.stdout
+
+
+def test_version(workdir):
+    import hunter
+
+    for option in ('--version', '-V'):
+        result = hunter_cli('stdlib=False', option, 'prog.py', cwd=workdir)
+        assert result.returncode == 0 and result.stderr == ''
+        assert result.stdout == f'hunter-rs {hunter.__version__} (hunter 3.9.0 compatible)\n'
+
+
+def test_double_dash_ends_the_queries(workdir):
+    # What follows -- is the program and its own arguments, whatever they look like.
+    (workdir / 'tool').write_text(PROGRAM)
+    result = hunter_cli('kind="call"', 'function="child"', '--', 'tool', '3', '-o', '--', cwd=workdir)
+    assert result.returncode == 3, result.stderr
+    assert "argv ['tool', '3', '-o', '--']" in result.stdout
+    assert re.search(r'tool:4\s+call\s+=> child\(x=1\)$', result.stderr), result.stderr
+
+    result = hunter_cli('function="child"', 'kind="return"', '--', '-m', 'pkg.tool', '0', '--', cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    assert f"argv ['{workdir / 'pkg' / 'tool.py'}', '0', '--']" in result.stdout
+    assert '<= child: 2' in result.stderr
+
+    # After --, a name is the script even if it looks like a query: python's own error, not a parse error.
+    result = hunter_cli('--', 'kind="call"', cwd=workdir)
+    assert result.returncode == 2 and "can't open file 'kind=\"call\"'" in result.stderr
+
+    result = hunter_cli('kind="call"', '--', cwd=workdir)
+    assert result.returncode == 2 and 'a script or -m module is required after --' in result.stderr
+
+
+@pytest.mark.parametrize(
+    ('output', 'reason'),
+    [('missing-dir/trace.log', 'No such file or directory'), ('.', 'Is a directory')],
+)
+def test_unwritable_output_is_one_line_of_error(workdir, output, reason):
+    result = hunter_cli('-o', output, 'prog.py', cwd=workdir)
+    assert result.returncode == 2 and result.stdout == ''
+    assert result.stderr == f'python -m hunter: error: cannot write the trace to {output!r}: {reason}\n'
+
+
+@pytest.mark.skipif(sys.platform == 'win32' or not hasattr(os, 'geteuid') or os.geteuid() == 0, reason='root may write anywhere')
+def test_output_permission_denied(workdir):
+    locked = workdir / 'locked'
+    locked.mkdir(mode=0o500)
+    result = hunter_cli('-o', 'locked/trace.log', 'prog.py', cwd=workdir)
+    assert result.returncode == 2
+    assert result.stderr == "python -m hunter: error: cannot write the trace to 'locked/trace.log': Permission denied\n"
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def traced_sample(x):
+    return x
+
+
+@pytest.fixture
+def colour_env(monkeypatch):
+    import hunter
+
+    for name in ('FORCE_COLOR', 'NO_COLOR', 'TERM'):
+        monkeypatch.delenv(name, raising=False)
+    saved = dict(hunter._default_config), hunter._default_trace_args
+    yield monkeypatch
+    hunter._default_config.clear()
+    hunter._default_config.update(saved[0])
+    hunter._default_trace_args = saved[1]
+
+
+def coloured(stream, **options):
+    """Whether a CallPrinter writing to ``stream`` coloured the trace of one call."""
+    import hunter
+
+    with hunter.trace(function='traced_sample', kind='call', action=hunter.CallPrinter(stream=stream, **options)):
+        traced_sample(1)
+    output = stream.getvalue()
+    assert 'traced_sample(' in output and output.count('\n') == 1
+    return '\x1b[' in output
+
+
+@pytest.mark.parametrize(
+    ('environment', 'tty', 'options', 'expected'),
+    [
+        ({}, False, {}, False),
+        ({}, True, {}, True),
+        ({'FORCE_COLOR': '1'}, False, {}, True),
+        ({'FORCE_COLOR': '0'}, False, {}, True),  # Any non-empty value.
+        ({'FORCE_COLOR': ''}, False, {}, False),
+        ({'FORCE_COLOR': '1'}, False, {'force_colors': False}, False),  # The explicit option wins.
+        ({'FORCE_COLOR': '1'}, True, {'force_colors': False}, True),  # False only declines forcing.
+        ({'NO_COLOR': '1'}, True, {}, False),
+        ({'NO_COLOR': '1', 'FORCE_COLOR': '1'}, False, {}, False),
+        ({'NO_COLOR': '1'}, False, {'force_colors': True}, True),
+        ({'TERM': 'dumb'}, True, {}, False),
+        ({'TERM': 'dumb', 'FORCE_COLOR': '1'}, True, {}, True),
+        ({'TERM': 'dumb'}, False, {'force_colors': True}, True),
+        ({'TERM': 'xterm-256color'}, True, {}, True),
+    ],
+)
+def test_colour_conventions(colour_env, environment, tty, options, expected):
+    for name, value in environment.items():
+        colour_env.setenv(name, value)
+    assert coloured(Terminal() if tty else io.StringIO(), **options) is expected
+
+
+def test_configured_force_colors_wins_over_force_color(colour_env):
+    import hunter
+
+    colour_env.setenv('FORCE_COLOR', '1')
+    hunter.load_config(force_colors=False)
+    assert not coloured(io.StringIO())
+    hunter.load_config(repr_limit=100)
+    assert coloured(io.StringIO())
+
+
+PYPROJECT = """
+[project]
+name = "traced-project"
+
+[tool.hunter]
+kind = "call"
+filename_alignment = 12
+no_such_option = 1
+"""
+
+
+@pytest.fixture
+def project(workdir):
+    """``workdir`` as a project with a ``[tool.hunter]`` table, and a subdirectory to run from."""
+    (workdir / 'pyproject.toml').write_text(PYPROJECT)
+    (workdir / 'src').mkdir()
+    return workdir
+
+
+def run_python(code, cwd, **env):
+    return subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, cwd=cwd, env=child_env(env), timeout=120)
+
+
+def test_pyproject_holds_config_defaults(project):
+    result = hunter_cli('function="child"', '../prog.py', cwd=project / 'src')
+    assert result.returncode == 0
+    unknown, trace_line = result.stderr.splitlines()
+    assert unknown == f'Discarded config from {project / "pyproject.toml"} [tool.hunter] no_such_option=1: Unknown option'
+    assert trace_line == '  ../prog.py:4     call      => child(x=1)'  # kind='call', and the alignment of 12.
+
+
+def test_pythonhunterconfig_wins_over_pyproject(project):
+    env = child_env({'PYTHONHUNTERCONFIG': 'kind="return", filename_alignment=15'})
+    result = subprocess.run(
+        [sys.executable, '-m', 'hunter', 'function="child"', 'prog.py'], capture_output=True, text=True, cwd=project, env=env
+    )
+    assert result.returncode == 0
+    assert result.stderr.splitlines()[-1] == '        prog.py:5     return    <= child: 2'
+
+
+PYPROJECT_PROBE = """
+import io, sys
+import hunter
+read_at_import = bool(hunter.config._pyproject_tables)
+printer = hunter.CallPrinter(stream=io.StringIO())  # An action default (force_colors) from pyproject.toml.
+print(read_at_import, printer._tty, [name for name in ('tomllib', 'tomli') if sys.modules.get(name)])
+"""
+
+
+def test_pyproject_is_read_when_tracing_is_configured_not_at_import(workdir):
+    (workdir / 'pyproject.toml').write_text('[tool.hunter]\nforce_colors = true\n')
+    result = run_python(PYPROJECT_PROBE, cwd=workdir)
+    assert result.stderr == ''
+    read_at_import, coloured, parsers = result.stdout.split(maxsplit=2)
+    assert (read_at_import, coloured) == ('False', 'True') and parsers != '[]'
+
+
+def test_pyproject_without_a_table_for_hunter_is_not_parsed(workdir):
+    (workdir / 'pyproject.toml').write_text('[project]\nname = "other"\n')
+    result = run_python(PYPROJECT_PROBE, cwd=workdir)
+    assert result.stdout == 'False False []\n' and result.stderr == ''
+
+
+def test_pyproject_is_ignored_without_a_toml_parser(workdir):
+    (workdir / 'pyproject.toml').write_text('[tool.hunter]\nforce_colors = true\n')
+    no_parser = "import sys\nsys.modules['tomllib'] = sys.modules['tomli'] = None\n"
+    result = run_python(no_parser + PYPROJECT_PROBE, cwd=workdir)
+    assert result.stdout == 'False False []\n' and result.stderr == ''
+
+
+def test_malformed_pyproject_is_one_line_of_error(workdir):
+    (workdir / 'pyproject.toml').write_text('[tool.hunter]\nkind = call\n')
+    result = hunter_cli('function="child"', 'kind="call"', 'prog.py', cwd=workdir)
+    assert result.returncode == 0
+    error, trace_line = result.stderr.splitlines()
+    assert error.startswith(f'hunter: cannot read {workdir / "pyproject.toml"}: ') and 'line 2' in error
+    assert '=> child(x=1)' in trace_line
+
+
+def test_pyproject_applies_when_pythonhunterconfig_is_malformed(project):
+    env = child_env({'PYTHONHUNTERCONFIG': 'kind='})
+    result = subprocess.run(
+        [sys.executable, '-m', 'hunter', 'function="child"', 'prog.py'], capture_output=True, text=True, cwd=project, env=env
+    )
+    assert result.returncode == 0
+    assert result.stderr.startswith('hunter: cannot parse PYTHONHUNTERCONFIG at column 6')
+    assert result.stderr.splitlines()[-1] == '     prog.py:4     call      => child(x=1)'
+
+
+def test_assigned_force_colors_counts_as_given(colour_env):
+    import hunter
+
+    colour_env.setenv('FORCE_COLOR', '1')
+    printer = hunter.CallPrinter(stream=io.StringIO())
+    assert printer._tty
+    printer.force_colors = False
+    printer.stream = io.StringIO()
+    assert not printer._tty
+    printer.force_colors = True
+    colour_env.setenv('NO_COLOR', '1')
+    printer.stream = io.StringIO()
+    assert printer._tty

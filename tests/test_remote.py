@@ -230,3 +230,70 @@ def test_gdb_injects_while_the_target_runs_native_code(tmp_path):
     finally:
         target.kill()
         target.wait()
+
+
+# Above the kernel's PID_MAX_LIMIT (2**22): never a process.
+NO_SUCH_PID = 2**22 + 1
+
+
+def hunter_trace(*args, **kwargs):
+    return subprocess.run([*hunter_trace_executable(), *args], capture_output=True, text=True, env=child_env(), **kwargs)
+
+
+@pytest.mark.parametrize('mode', [(), ('--gdb',)], ids=['manhole', 'gdb'])
+def test_no_such_process(mode):
+    result = hunter_trace('-p', str(NO_SUCH_PID), *mode)
+    assert (result.returncode, result.stdout) == (1, '')
+    assert result.stderr == f'hunter-trace: no process with PID {NO_SUCH_PID}\n'
+
+
+@pytest.mark.parametrize('pid', ['0', '-1', 'x'])
+def test_pid_that_would_signal_a_process_group_is_refused(pid):
+    result = hunter_trace(f'--pid={pid}')
+    assert result.returncode == 2
+    assert result.stderr.endswith(f"error: argument -p/--pid: a process id is a positive number, not '{pid}'\n")
+
+
+def test_process_we_may_not_signal(start_target):
+    if os.geteuid() == 0:
+        # Root may signal anything: the attempt comes from a child that drops to nobody once hunter is imported.
+        target = start_target('plain').pid
+        code = textwrap.dedent(
+            f"""
+            import os, sys
+            from hunter.remote import main
+            os.setgid(65534)
+            os.setuid(65534)
+            sys.argv = ['hunter-trace', '-p', '{target}']
+            main()
+            """
+        )
+        result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=child_env(), cwd='/')
+    else:
+        target = 1
+        if os.stat('/proc/1').st_uid == os.geteuid():
+            pytest.skip('PID 1 is our own here')
+        result = hunter_trace('-p', '1')
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == (
+        f'hunter-trace: not permitted to signal PID {target} (it belongs to another user): run hunter-trace as that user\n'
+    )
+
+
+def test_process_without_manhole(start_target):
+    target = start_target('plain')
+    result = hunter_trace('-p', str(target.pid), '-t', '0.2')
+    assert result.returncode == 5
+    assert result.stderr == (
+        f"hunter-trace: failed to connect to '/tmp/manhole-{target.pid}' (No such file or directory): "
+        f'PID {target.pid} must call hunter.remote.install() first (or use --gdb)\n'
+    )
+    assert_detached(target)
+
+
+def test_version():
+    import hunter
+
+    result = hunter_trace('--version')
+    assert result.returncode == 0
+    assert result.stdout == f'hunter-rs {hunter.__version__} (hunter 3.9.0 compatible)\n'

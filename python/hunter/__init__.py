@@ -92,6 +92,8 @@ _default_trace_args = None
 _last_tracer = None
 #: Whether ``_embed_via_environment()`` already ran.
 _embedded = False
+#: Whether the ``[tool.hunter]`` table of pyproject.toml is still to be put under the PYTHONHUNTERCONFIG defaults.
+_pyproject_pending = False
 
 
 def _not_callable(role, value):
@@ -244,6 +246,7 @@ def _prepare_predicate(*predicates, **options):
 
 
 def _apply_config(predicates, options):
+    _merge_pyproject_config()
     if _default_trace_args is None:
         return predicates, options
     config_predicates, config_options = _default_trace_args
@@ -391,6 +394,11 @@ def _prepare_config(*args, **kwargs):
     Sort ``PYTHONHUNTERCONFIG`` arguments into action defaults (stored in ``_default_config``), tracer options and
     filters (returned as options) and extra predicates (returned), reporting and dropping anything unusable.
     """
+    return _sort_config(args, kwargs, 'PYTHONHUNTERCONFIG')
+
+
+def _sort_config(args, kwargs, source_name):
+    """:func:`_prepare_config` of the configuration from ``source_name``."""
     kwargs = {key.lower(): value for key, value in kwargs.items()}
     _default_config.clear()
     # Action defaults go in first: checking the other options below may construct actions (``action=...``).
@@ -404,7 +412,7 @@ def _prepare_config(*args, **kwargs):
             try:
                 Q(**{key: value})
             except TypeError:
-                sys.stderr.write(f'Discarded config from PYTHONHUNTERCONFIG {key}={value!r}: Unknown option\n')
+                sys.stderr.write(f'Discarded config from {source_name} {key}={value!r}: Unknown option\n')
                 continue
         options[key] = value
 
@@ -414,7 +422,7 @@ def _prepare_config(*args, **kwargs):
             predicates.append(predicate)
         else:
             sys.stderr.write(
-                f'Discarded config from PYTHONHUNTERCONFIG {predicate} (position {position}): Not a callable\n'
+                f'Discarded config from {source_name} {predicate} (position {position}): Not a callable\n'
             )
     return predicates, options
 
@@ -422,9 +430,11 @@ def _prepare_config(*args, **kwargs):
 def load_config(*args, **kwargs):
     """
     Set the defaults that every :func:`trace` call uses, from the arguments, or without arguments from the
-    ``PYTHONHUNTERCONFIG`` environment variable (an argument list in the language of ``PYTHONHUNTER``).
+    ``PYTHONHUNTERCONFIG`` environment variable (an argument list in the language of ``PYTHONHUNTER``), over the
+    ``[tool.hunter]`` table of the nearest pyproject.toml (merged in when tracing starts).
     """
-    global _default_trace_args
+    global _default_trace_args, _pyproject_pending
+    _pyproject_pending = not (args or kwargs)
     if args or kwargs:
         _default_trace_args = _prepare_config(*args, **kwargs)
         return
@@ -439,6 +449,30 @@ def load_config(*args, **kwargs):
     except Exception as exc:
         sys.stderr.write(f'Failed to load hunter config from PYTHONHUNTERCONFIG {config_source!r}: {exc!r}\n')
         _default_trace_args = (), ()
+
+
+def _merge_pyproject_config():
+    """
+    Put the ``[tool.hunter]`` table of the nearest pyproject.toml under the PYTHONHUNTERCONFIG defaults, once per
+    :func:`load_config`: at the first trace or action, so that ``import hunter`` reads no file.
+    """
+    global _default_trace_args, _pyproject_pending
+    if not _pyproject_pending:
+        return
+    _pyproject_pending = False
+    from .config import pyproject_table
+
+    found = pyproject_table()
+    if found is None:
+        return
+    source_name, table = found
+    # What PYTHONHUNTERCONFIG set (and python -m hunter's -o) wins.
+    overriding_defaults = dict(_default_config)
+    predicates, overriding_options = _default_trace_args or ((), {})
+    _, options = _sort_config((), table, source_name)
+    _default_config.update(overriding_defaults)
+    options.update(overriding_options)
+    _default_trace_args = predicates, options
 
 
 #: The names that PYTHONHUNTER, PYTHONHUNTERCONFIG and the command line queries may use: the public filters and

@@ -11,7 +11,10 @@ import types
 
 import hunter
 
-USAGE = 'python -m hunter [-h] [QUERY ...] [-o FILE] (script.py | -m module) [args ...]'
+USAGE = 'python -m hunter [-h] [-V] [QUERY ...] [-o FILE] [--] (script.py | -m module) [args ...]'
+
+#: The hunter release whose API, output and command line languages hunter-rs reproduces.
+COMPATIBLE_HUNTER_VERSION = '3.9.0'
 
 HELP = f"""usage: {USAGE}
 
@@ -24,10 +27,14 @@ QUERY       arguments of hunter.trace(...), in the language of PYTHONHUNTER: key
             joined with commas. Without any, every event is printed with CallPrinter.
 -o FILE     write the trace to FILE instead of stderr
 -m module   run a module (or a package's __main__) instead of a script; what follows is its arguments
+--          end of the QUERY arguments and options: what follows is the script (or -m module) and its arguments
 -h, --help  show this help and exit
+-V, --version
+            show hunter-rs's version and exit
 
 examples:
   python -m hunter script.py --its-own-option
+  python -m hunter 'kind="call"' -- my-tool --its-own-option
   python -m hunter stdlib=False 'kind="call"' script.py
   python -m hunter '~Q(kind="line")' 'module_startswith="mypackage"' -o trace.log -m mypackage.cli arg
   python -m hunter 'Q(function="handle", action=VarsPrinter("request"))' -m http.server 8000
@@ -36,6 +43,11 @@ examples:
 
 class UsageError(Exception):
     pass
+
+
+def version_text():
+    """What ``--version`` prints: the hunter-rs version, and which hunter it stands in for."""
+    return f'hunter-rs {hunter.__version__} (hunter {COMPATIBLE_HUNTER_VERSION} compatible)'
 
 
 def parse_command_line(argv):
@@ -48,25 +60,39 @@ def parse_command_line(argv):
         if argument in ('-h', '--help'):
             sys.stdout.write(HELP)
             sys.exit(0)
-        if argument in ('-o', '--output') or argument == '-m':
+        if argument in ('-V', '--version'):
+            sys.stdout.write(version_text() + '\n')
+            sys.exit(0)
+        if argument == '--':
+            if position + 1 >= len(argv):
+                raise UsageError('a script or -m module is required after --')
+            # Whatever follows is the program, even when it looks like a query or an option of ours.
+            return (queries, output_path, *_program(argv[position + 1 :]))
+        if argument in ('-o', '--output'):
             if position + 1 >= len(argv):
                 raise UsageError(f'argument {argument}: expected one argument')
-            value = argv[position + 1]
-            if argument == '-m':
-                return queries, output_path, value, None, argv[position + 2 :]
-            output_path = value
+            output_path = argv[position + 1]
             position += 2
             continue
         if argument.startswith('-o') and len(argument) > 2:
             output_path = argument[2:]
-        elif argument.startswith('-m') and len(argument) > 2:
-            return queries, output_path, argument[2:], None, argv[position + 1 :]
-        elif _is_script(argument):
-            return queries, output_path, None, argument, argv[position + 1 :]
+        elif argument.startswith('-m') or _is_script(argument):
+            return (queries, output_path, *_program(argv[position:]))
         else:
             queries.append(argument)
         position += 1
     raise UsageError('a script or -m module is required')
+
+
+def _program(argv):
+    """``(module_name, script_path, program_args)`` of ``argv``: ``-m module``/``-mmodule`` or a script, then its arguments."""
+    if argv[0] == '-m':
+        if len(argv) < 2:
+            raise UsageError('argument -m: expected one argument')
+        return argv[1], None, argv[2:]
+    if argv[0].startswith('-m'):
+        return argv[0][2:], None, argv[1:]
+    return None, argv[0], argv[1:]
 
 
 def _is_script(argument):
@@ -121,8 +147,12 @@ def main(argv=None):
         sys.exit(2)
 
     if output_path is not None:
-        # Line buffered, so that the trace is complete whenever and however the program ends.
-        hunter._default_config['stream'] = open(output_path, 'w', buffering=1)  # noqa: SIM115
+        try:
+            # Line buffered, so that the trace is complete whenever and however the program ends.
+            hunter._default_config['stream'] = open(output_path, 'w', buffering=1)  # noqa: SIM115
+        except OSError as exc:
+            sys.stderr.write(f'python -m hunter: error: cannot write the trace to {output_path!r}: {exc.strerror or exc}\n')
+            sys.exit(2)
 
     if module_name is not None:
         # sys.path[0] is already the working directory, as for ``python -m module``.

@@ -8,7 +8,7 @@ for a known upstream problem:
 * :class:`CallPrinter` drops call-stack entries of frames that are no longer executing, so its indentation no
   longer grows forever when ``return`` events are filtered out (upstream issue #123). When every return is seen,
   nothing is dropped and the output is unchanged.
-* A non-empty ``NO_COLOR`` environment variable turns off colours on terminals (``force_colors`` still wins).
+* The colour conventions of the environment are honoured, in CPython 3.13's order (see ``_colours_wanted``).
 * Colour output is written to the stream directly; colorama's ``AnsiToWin32`` wrapper is only used on Windows.
 """
 
@@ -124,9 +124,20 @@ class Manhole(Action):
 
 
 def _colours_wanted(stream, force_colors):
+    """
+    Whether a printer writing to ``stream`` colours its output. ``force_colors`` is the option when it was given (as
+    an argument, by PYTHONHUNTERCONFIG or by pyproject.toml), None when left at its default. In order, as CPython
+    3.13 decides for its own tracebacks: ``force_colors=True``; a non-empty ``NO_COLOR`` (no-color.org) turns
+    colours off; a non-empty ``FORCE_COLOR`` (force-color.org) turns them on unless ``force_colors=False`` was
+    given; ``TERM=dumb`` turns them off; else the stream's ``isatty()`` (hunter's only rule) decides.
+    """
     if force_colors:
         return True
     if os.environ.get('NO_COLOR'):
+        return False
+    if force_colors is None and os.environ.get('FORCE_COLOR'):
+        return True
+    if os.environ.get('TERM') == 'dumb':
         return False
     isatty = getattr(stream, 'isatty', None)
     return bool(isatty and isatty())
@@ -177,6 +188,8 @@ class ColorStreamAction(NativeStreamAction, Action):
     _stream = None
     _tty = None
     _repr_func = None
+    # False while force_colors is the built-in default (not given, configured or assigned): the environment decides.
+    _force_colors_given = True
     # Which rows the native ``__call__`` prints: None (abstract), 'code', 'call', 'vars', 'vars_snooper' or 'stack'.
     _native_printer = None
 
@@ -207,6 +220,8 @@ class ColorStreamAction(NativeStreamAction, Action):
     ):
         # force_colors first: the stream setter reads it.
         self.force_colors = config.resolve(force_colors)
+        if not config.is_set(force_colors):
+            self._force_colors_given = False
         self.force_pid = config.resolve(force_pid)
         stream = config.resolve(stream)
         if stream is None:
@@ -241,6 +256,8 @@ class ColorStreamAction(NativeStreamAction, Action):
         super().__setattr__(name, value)
         if name in PRINTER_HOOKS:
             self._options_changed()
+        elif name == 'force_colors':
+            super().__setattr__('_force_colors_given', True)
 
     def _overrides_hooks(self):
         """Whether this printer replaces any of :data:`PRINTER_HOOKS` (read by the native side)."""
@@ -273,7 +290,7 @@ class ColorStreamAction(NativeStreamAction, Action):
     def stream(self, value):
         if isinstance(value, str):
             value = self._open_path(value)
-        if _colours_wanted(value, self.force_colors):
+        if _colours_wanted(value, self.force_colors if self._force_colors_given else None):
             self._stream = _ansi_stream(value)
             self._tty = True
             self.event_colors = self.EVENT_COLORS

@@ -1,4 +1,13 @@
-"""Lazy defaults for action options that ``PYTHONHUNTERCONFIG`` (or :func:`hunter.load_config`) may override."""
+"""
+Lazy defaults for action options that ``PYTHONHUNTERCONFIG`` (or :func:`hunter.load_config`) may override, and the
+``[tool.hunter]`` table of pyproject.toml, which holds defaults under those of ``PYTHONHUNTERCONFIG``.
+"""
+
+import os
+import sys
+
+#: ``(source name, table)`` or None, by working directory: each pyproject.toml is read at most once.
+_pyproject_tables = {}
 
 
 class Default:
@@ -13,9 +22,7 @@ class Default:
 
     def resolve(self):
         # Looked up on every call: the config is loaded after the actions module is imported and can be reloaded.
-        from . import _default_config
-
-        return _default_config.get(self.key, self.fallback_value)
+        return _current_config().get(self.key, self.fallback_value)
 
     # Signatures and docs show the built-in default, not whatever the config currently says (as hunter does).
     def __str__(self):
@@ -25,8 +32,79 @@ class Default:
         return repr(self.fallback_value)
 
 
+def is_set(value):
+    """Whether ``value`` was chosen (given, or set by the config) rather than left at its built-in default."""
+    return not isinstance(value, Default) or value.key in _current_config()
+
+
 def resolve(value):
     """Return the configured value if ``value`` is a :class:`Default`, else ``value`` itself."""
     if isinstance(value, Default):
         return value.resolve()
     return value
+
+
+def _current_config():
+    from . import _default_config
+    from . import _merge_pyproject_config
+
+    _merge_pyproject_config()
+    return _default_config
+
+
+def pyproject_table():
+    """
+    ``(source name, table)`` of the ``[tool.hunter]`` table in the nearest pyproject.toml that has one, from the
+    working directory upward, or None: also when no TOML parser is available (``tomllib``, or ``tomli`` before
+    Python 3.11). An unreadable table is reported on stderr, once, and ignored.
+    """
+    try:
+        directory = os.getcwd()
+    except OSError:
+        return None
+    if directory not in _pyproject_tables:
+        _pyproject_tables[directory] = _find_pyproject_table(directory)
+    return _pyproject_tables[directory]
+
+
+def _find_pyproject_table(directory):
+    toml = None
+    while True:
+        path = os.path.join(directory, 'pyproject.toml')
+        try:
+            with open(path, 'rb') as file:
+                content = file.read()
+        except OSError:
+            content = b''
+        # Every spelling of the table ([tool.hunter], tool.hunter.key = ..., a hunter key in [tool]) names it:
+        # files without the name are not parsed.
+        if b'hunter' in content:
+            toml = toml or _toml_parser()
+            if toml is None:
+                return None
+            try:
+                tool = toml.loads(content.decode('utf-8')).get('tool')
+            except ValueError as exc:  # TOMLDecodeError and UnicodeDecodeError are ValueErrors.
+                sys.stderr.write(f'hunter: cannot read {path}: {exc}\n')
+                return None
+            table = tool.get('hunter') if isinstance(tool, dict) else None
+            if isinstance(table, dict):
+                return f'{path} [tool.hunter]', table
+            if table is not None:
+                sys.stderr.write(f'hunter: tool.hunter in {path} is not a table of options\n')
+                return None
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return None
+        directory = parent
+
+
+def _toml_parser():
+    try:
+        import tomllib
+    except ImportError:
+        try:
+            import tomli as tomllib
+        except ImportError:
+            return None
+    return tomllib

@@ -25,7 +25,18 @@ if sys.platform == 'win32':
 
 import hunter
 
+from .__main__ import version_text
+
 MANHOLE_CONNECT_FAILED_EXIT_CODE = 5
+ATTACH_FAILED_EXIT_CODE = 1
+
+
+class AttachError(Exception):
+    """Why ``hunter-trace`` could not attach: reported as one line, and the exit status."""
+
+    def __init__(self, message, exit_code=ATTACH_FAILED_EXIT_CODE):
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def install(**kwargs):
@@ -107,9 +118,21 @@ def deactivate():
         stream.close()
 
 
+def send_signal(pid, signal_number):
+    """``os.kill``, with the two reasons it fails for a user (no such process, another user's) as an AttachError."""
+    try:
+        os.kill(pid, signal_number)
+    except ProcessLookupError:
+        raise AttachError(f'no process with PID {pid}') from None
+    except PermissionError:
+        raise AttachError(
+            f'not permitted to signal PID {pid} (it belongs to another user): run hunter-trace as that user'
+        ) from None
+
+
 def connect_manhole(pid, timeout, signal):
     """Signal ``pid`` to open its oneshot manhole, then connect to it, retrying for ``timeout`` seconds."""
-    os.kill(pid, signal)
+    send_signal(pid, signal)
     uds_path = f'/tmp/manhole-{pid}'
     deadline = time.monotonic() + timeout
     while True:
@@ -121,8 +144,11 @@ def connect_manhole(pid, timeout, signal):
         except OSError as exc:
             conn.close()
             if exc.errno not in (errno.ENOENT, errno.ECONNREFUSED) or time.monotonic() > deadline:
-                print(f'Failed to connect to {uds_path!r}: {exc!r}', file=sys.stderr)
-                sys.exit(MANHOLE_CONNECT_FAILED_EXIT_CODE)
+                raise AttachError(
+                    f'failed to connect to {uds_path!r} ({exc.strerror or exc}): PID {pid} must call '
+                    'hunter.remote.install() first (or use --gdb)',
+                    MANHOLE_CONNECT_FAILED_EXIT_CODE,
+                ) from None
             time.sleep(0.01)
 
 
@@ -157,7 +183,12 @@ def _run_in_gdb(args, payload):
     # gdb parses the command in the language of the frame it stopped in, which can be the tracer's Rust code
     # (where `(void)` is not a type): the command is C. gdb's chatter goes to stderr: stdout carries the trace.
     gdb = ['gdb', '-p', str(args.pid), '-batch', '-ex', 'set language c', '-ex', command]
-    subprocess.check_call(gdb, stdout=sys.stderr, timeout=max(args.timeout, 60))
+    try:
+        subprocess.check_call(gdb, stdout=sys.stderr, timeout=max(args.timeout, 60))
+    except FileNotFoundError:
+        raise AttachError('--gdb needs gdb, which is not installed (or not on PATH)') from None
+    except subprocess.SubprocessError as exc:
+        raise AttachError(f'gdb failed to inject the tracer into PID {args.pid}: {exc}') from None
 
 
 def gdb_bootstrap(args, activation_payload, deactivation_payload):
@@ -188,9 +219,17 @@ parser = argparse.ArgumentParser(
     description='Trace a process.',
     epilog='QUERY uses the language of PYTHONHUNTER, e.g.: hunter-trace -p 1234 stdlib=False \'~Q(kind="line")\'',
 )
-parser.add_argument('-p', '--pid', metavar='PID', required=True, type=int, help='A numerical process id.')
+def _process_id(value):
+    # Not 0 or negative: os.kill() would signal a whole process group, or every process (-1).
+    if not value.isdigit() or int(value) == 0:
+        raise argparse.ArgumentTypeError(f'a process id is a positive number, not {value!r}')
+    return int(value)
+
+
+parser.add_argument('-p', '--pid', metavar='PID', required=True, type=_process_id, help='A numerical process id.')
 parser.add_argument('options', metavar='QUERY', nargs='*', help='Arguments of hunter.trace(...), e.g. module="foo".')
 parser.add_argument('-t', '--timeout', type=float, default=1, help='Timeout to use. Default: %(default)s seconds.')
+parser.add_argument('-V', '--version', action='version', version=version_text())
 parser.add_argument('--gdb', action='store_true', help='Use GDB to activate tracing. WARNING: it may deadlock the process!')
 parser.add_argument(
     '-s',
@@ -209,6 +248,16 @@ def main():
         hunter._evaluate_arguments(options, 'the hunter-trace query')
     except hunter.ExpressionError as exc:
         parser.error(str(exc))
+    try:
+        send_signal(args.pid, 0)  # Signal 0 checks that the process exists and that we may signal it.
+        _trace(args, options)
+    except AttachError as exc:
+        print(f'hunter-trace: {exc}', file=sys.stderr)
+        sys.exit(exc.exit_code)
+
+
+def _trace(args, options):
+    """Attach to ``args.pid``, copy its trace to stdout until Ctrl-C or its end, then detach."""
 
     sink_dir = tempfile.mkdtemp(prefix='hunter-')  # Private (0o700): nobody else can reach the socket in it.
     sink_path = os.path.join(sink_dir, 'sink')
@@ -225,7 +274,10 @@ def main():
         deactivation = 'from hunter import remote; remote.deactivate()'
         bootstrap = gdb_bootstrap if args.gdb else manhole_bootstrap
         with bootstrap(args, activation, deactivation):
-            conn, _ = sink.accept()
+            try:
+                conn, _ = sink.accept()
+            except socket.timeout:
+                raise AttachError(f'PID {args.pid} ran the activation code but did not connect back') from None
             _check_peer(conn, args.pid)
             # Copied by a thread that keeps going while the target deactivates, so that the target neither blocks
             # on a full socket nor fails on a closed one; it ends when deactivate() closes the stream.
@@ -256,7 +308,7 @@ def _check_peer(conn, pid):
         print(f'Failed to get the peer credentials of the trace output connection: {exc!r}', file=sys.stderr)
         return
     if peer_pid != pid:
-        raise Exception(f'Unexpected connection from pid {peer_pid} (expected {pid}).')
+        raise AttachError(f'unexpected connection from PID {peer_pid} (expected {pid})')
 
 
 def _copy_to_stdout(conn):
