@@ -16,8 +16,16 @@ ours defaults to the sys.monitoring backend, which leaves ``sys.settrace`` alone
 """
 
 import importlib.util
+import os
 
 import pytest
+
+# The colour conventions ours honours (FORCE_COLOR, NO_COLOR, TERM=dumb) must not leak in from the shell or CI: the
+# tests, and the processes they start (ours and the reference hunter), choose colours explicitly.
+for _name in ('FORCE_COLOR', 'NO_COLOR'):
+    os.environ.pop(_name, None)
+if os.environ.get('TERM') == 'dumb':
+    os.environ['TERM'] = 'xterm'
 
 
 def hunter_under_test_is_reference():
