@@ -414,10 +414,6 @@ def _prepare_config(*args, **kwargs):
                     f'Discarded config from PYTHONHUNTERCONFIG {key}={value!r}: Unknown option{_config_key_hint(key)}\n'
                 )
                 continue
-            except ValueError as exc:
-                # A filter value that no event can match (``kind="cal"``) loses only that filter.
-                sys.stderr.write(f'Discarded config from PYTHONHUNTERCONFIG {key}={value!r}: {exc}\n')
-                continue
         options[key] = value
 
     predicates = []

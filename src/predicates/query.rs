@@ -177,7 +177,9 @@ impl Domain {
         Ok(match self {
             Domain::Kind => exact_str(value).is_some_and(|name| KIND_NAMES.contains(&&*name)),
             Domain::Int { or_none } => {
-                exact_int(value).is_some() || value.is_exact_instance_of::<PyFloat>() || (or_none && value.is_none())
+                value.is_instance_of::<PyInt>()
+                    || value.is_exact_instance_of::<PyFloat>()
+                    || (or_none && value.is_none())
             }
             Domain::Bool => matches!(exact_int(value), Some(0 | 1)),
         })
@@ -606,11 +608,15 @@ impl Query {
             let (prefix, operator, value) = match parts.as_slice() {
                 [prefix, suffix] => {
                     let Some(operator) = Operator::from_suffix(suffix) else {
-                        let hint = match (Field::from_name(prefix), suggest::closest(suffix, allowed_operators())) {
-                            (Some(_), Some(closest)) => format!(" Did you mean '{prefix}_{closest}'?"),
-                            (None, Some(closest)) => format!(" Did you mean '{closest}'?"),
-                            (_, None) => suggest::did_you_mean(&key_text, valid_keys_with_operators()),
-                        };
+                        let hint = match Field::from_name(prefix) {
+                            // Equality is the bare field name (`eq` is one edit from `ew`, which would mislead).
+                            Some(_) if *suffix == "eq" => Some(format!(" Did you mean '{prefix}' (equality)?")),
+                            Some(_) => suggest::closest(suffix, allowed_operators())
+                                .map(|closest| format!(" Did you mean '{prefix}_{closest}'?")),
+                            None => suggest::closest(&key_text, valid_keys_with_operators())
+                                .map(|closest| format!(" Did you mean '{closest}'?")),
+                        }
+                        .unwrap_or_default();
                         return Err(PyTypeError::new_err(format!(
                             "Unexpected operator {}. Must be one of {}.{hint}",
                             PyString::new(key.py(), suffix).repr()?,
