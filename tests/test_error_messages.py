@@ -77,7 +77,8 @@ def test_query_messages_start_with_hunters_own():
     )
     theirs = json.loads(run_reference(code, [json.dumps(cases)]).stdout)
     ours = [message_of(lambda query=query: Query(**query), TypeError) for query in cases]
-    for their_message, our_message in zip(theirs, ours, strict=True):
+    assert len(theirs) == len(ours)
+    for their_message, our_message in zip(theirs, ours):
         their_start = their_message.partition(' Must be one of (')[0]
         assert our_message.startswith(their_start + ' Must be one of (')
 
