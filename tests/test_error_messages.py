@@ -24,6 +24,7 @@ from hunter import Query
 from hunter import StackPrinter
 from hunter import VarsPrinter
 from reference import child_env
+from reference import require_reference_python
 from reference import run_reference
 
 ours_only = pytest.mark.skipif(hunter_under_test_is_reference(), reason="tests hunter-rs's added wording")
@@ -66,6 +67,7 @@ def test_unknown_query_key_suggests_the_closest(query, prefix, hint):
 def test_query_messages_start_with_hunters_own():
     """Run the same constructions under the real hunter: its message, up to the list of names (whose order and
     contents differ between its builds, see test_native_predicates), is the start of ours."""
+    require_reference_python()
     cases = [query for query, _, _ in QUERY_KEY_CASES]
     code = (
         'import json, sys, hunter\n'
