@@ -203,7 +203,13 @@ def From(condition=None, predicate=None, watermark=0, **kwargs):
             target[key] = value
         return _From(Q(**condition_query), Q(**predicate_query), watermark)
     if kwargs:
-        raise TypeError(f"Unexpected arguments {kwargs.keys()}. Don't combine positional with keyword arguments.")
+        # hunter's message showed ``dict_keys([...])``.
+        names = ', '.join(map(repr, kwargs))
+        filters = ', '.join(f'{key}={value!r}' for key, value in kwargs.items())
+        raise TypeError(
+            f"Unexpected arguments {names}. Don't combine positional with keyword arguments: put the keyword"
+            f' filters in a predicate, such as Q({filters}).'
+        )
     return _From(condition, predicate, watermark)
 
 
@@ -412,7 +418,10 @@ def _sort_config(args, kwargs, source_name):
             try:
                 Q(**{key: value})
             except TypeError:
-                sys.stderr.write(f'Discarded config from {source_name} {key}={value!r}: Unknown option\n')
+                sys.stderr.write(
+                    f'Discarded config from {source_name} {key}={value!r}: Unknown option{_config_key_hint(key)}
+'
+                )
                 continue
         options[key] = value
 
@@ -425,6 +434,18 @@ def _sort_config(args, kwargs, source_name):
                 f'Discarded config from {source_name} {predicate} (position {position}): Not a callable\n'
             )
     return predicates, options
+
+
+def _config_key_hint(key):
+    """``. Did you mean 'X'?`` with the config key (an action option, tracer option or filter) closest to ``key``."""
+    import difflib
+
+    from .predicates import ALLOWED_KEYS
+    from .predicates import ALLOWED_OPERATORS
+
+    filters = ALLOWED_KEYS + tuple(f'{field}_{operator}' for field in ALLOWED_KEYS for operator in ALLOWED_OPERATORS)
+    matches = difflib.get_close_matches(key, _ACTION_CONFIG_KEYS + TRACER_OPTION_NAMES + filters, n=1)
+    return f". Did you mean '{matches[0]}'?" if matches else ''
 
 
 def load_config(*args, **kwargs):

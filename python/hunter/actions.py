@@ -174,6 +174,43 @@ class _Option:
         instance._options_changed()
 
 
+def _option_names(cls):
+    """The keyword parameters of every ``__init__`` along ``cls``'s MRO: the options its constructor takes."""
+    names = []
+    for klass in cls.__mro__:
+        init = vars(klass).get('__init__')
+        code = getattr(getattr(init, '__wrapped__', init), '__code__', None)
+        if code is not None:
+            names.extend(code.co_varnames[1 : code.co_argcount + code.co_kwonlyargcount])
+    return names
+
+
+def _suggesting_options(init):
+    """Wraps a printer's ``__init__`` so that an unknown option gets "Did you mean 'X'?" after Python's own
+    "unexpected keyword argument" message, with the closest option of the printer's class."""
+
+    def __init__(self, *args, **kwargs):
+        try:
+            init(self, *args, **kwargs)
+        except TypeError as exc:
+            # Only the call's own argument binding: an error raised inside ``init`` has a frame of its own.
+            if exc.__traceback__.tb_next is not None:
+                raise
+            import difflib
+
+            known = _option_names(type(self))
+            unknown = [name for name in kwargs if name not in known]
+            matches = difflib.get_close_matches(unknown[0], known, n=1) if unknown else []
+            if not matches:
+                raise
+            raise TypeError(f"{exc}. Did you mean '{matches[0]}'?") from None
+
+    __init__.__wrapped__ = init
+    __init__.__doc__ = init.__doc__
+    __init__.__qualname__ = init.__qualname__
+    return __init__
+
+
 class ColorStreamAction(NativeStreamAction, Action):
     """
     Baseclass for your custom action. Just implement your own ``__call__``.
@@ -207,6 +244,7 @@ class ColorStreamAction(NativeStreamAction, Action):
     seen_threads = _Option()
     seen_pid = _Option()
 
+    @_suggesting_options
     def __init__(
         self,
         stream=config.Default('stream', None),

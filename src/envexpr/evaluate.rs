@@ -8,6 +8,7 @@ use pyo3::types::{PyBytes, PyDict, PyFloat, PyInt, PyList, PySet, PyString, PyTu
 
 use super::ast::{is_literal, not_a_predicate, render_at, Argument, Expr, StrPiece, Value};
 use super::parser::parse_arguments;
+use crate::suggest;
 
 create_exception!(
     hunter,
@@ -23,11 +24,14 @@ create_exception!(
 #[pyfunction]
 #[pyo3(signature = (text, namespace, source_name, predicates_only = true))]
 pub fn evaluate_arguments<'py>(
-    text: &str,
+    text: &Bound<'py, PyString>,
     namespace: &Bound<'py, PyDict>,
     source_name: &str,
     predicates_only: bool,
 ) -> PyResult<(Bound<'py, PyTuple>, Bound<'py, PyDict>)> {
+    let Ok(text) = text.to_str() else {
+        return Err(undecodable_text_error(text, source_name));
+    };
     let evaluator = Evaluator { py: namespace.py(), text, namespace, source_name };
     let arguments = parse_arguments(text).map_err(|error| evaluator.parse_error(error.at, &error.render_message()))?;
     if predicates_only {
@@ -41,6 +45,54 @@ pub fn evaluate_arguments<'py>(
         }
     }
     evaluator.arguments(&arguments)
+}
+
+/// The parse error for text with a lone surrogate (an environment variable that is not valid UTF-8, which
+/// Python decodes with `surrogateescape`), pointing at the first one. Rust strings cannot hold surrogates, so
+/// the text is shown with U+FFFD in their place.
+fn undecodable_text_error(text: &Bound<'_, PyString>, source_name: &str) -> PyErr {
+    let encoded = match text.call_method1("encode", ("utf-32-le", "surrogatepass")) {
+        Ok(encoded) => encoded,
+        Err(error) => return error,
+    };
+    let Ok(encoded) = encoded.cast_into::<PyBytes>() else {
+        return PyValueError::new_err("str.encode returned something other than bytes");
+    };
+    let code_points: Vec<u32> = encoded
+        .as_bytes()
+        .chunks_exact(4)
+        .map(|unit| u32::from_le_bytes([unit[0], unit[1], unit[2], unit[3]]))
+        .collect();
+    let shown: String = code_points
+        .iter()
+        .map(|&code_point| char::from_u32(code_point).unwrap_or(char::REPLACEMENT_CHARACTER))
+        .collect();
+    let at = code_points.iter().position(|&code_point| char::from_u32(code_point).is_none()).unwrap_or(0);
+    let found = match code_points.get(at) {
+        // What `surrogateescape` makes of an undecodable byte.
+        Some(&code_point @ 0xDC80..=0xDCFF) => {
+            format!("the byte 0x{:x}, which is not valid UTF-8", code_point - 0xDC00)
+        }
+        Some(code_point) => format!("the lone surrogate U+{code_point:04X}"),
+        None => "nothing".to_owned(),
+    };
+    parse_error(source_name, &shown, at, &format!("expected UTF-8 text but found {found}"))
+}
+
+/// `cannot parse <source> at column N: <message>`, with the line and a caret.
+fn parse_error(source_name: &str, text: &str, at: usize, message: &str) -> PyErr {
+    ExpressionError::new_err(format!("cannot parse {source_name} {}", render_at(text, at, message)))
+}
+
+/// Where a name stands, for explaining an unknown one.
+#[derive(Clone, Copy)]
+enum NameUse<'a> {
+    /// Called: `Name(...)`.
+    Callee,
+    /// The value of a keyword argument: `keyword=name`.
+    KeywordValue(&'a str),
+    /// Any other value (a positional argument, an item of a list...).
+    Value,
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -58,7 +110,7 @@ struct Evaluator<'a, 'py> {
 
 impl<'py> Evaluator<'_, 'py> {
     fn parse_error(&self, at: usize, message: &str) -> PyErr {
-        ExpressionError::new_err(format!("cannot parse {} {}", self.source_name, render_at(self.text, at, message)))
+        parse_error(self.source_name, self.text, at, message)
     }
 
     /// `what` failed with `cause`: one ExpressionError pointing at `at`, chained to the original exception.
@@ -81,19 +133,46 @@ impl<'py> Evaluator<'_, 'py> {
         for argument in arguments {
             match argument {
                 Argument::Positional(expr) => positional.push(self.value(expr)?),
-                Argument::Keyword { name, value, .. } => keywords.set_item(name, self.value(value)?)?,
+                Argument::Keyword { name, value, .. } => {
+                    let value = match &value.value {
+                        Value::Name(bare) => self.lookup(bare, value.at, NameUse::KeywordValue(name))?,
+                        _ => self.value(value)?,
+                    };
+                    keywords.set_item(name, value)?
+                }
             }
         }
         Ok((PyTuple::new(self.py, positional)?, keywords))
     }
 
-    fn lookup(&self, name: &str, at: usize) -> PyResult<Bound<'py, PyAny>> {
+    /// The value of a name, or an error listing the known names, with the closest one or, for a value that is
+    /// probably a string whose quotes the shell removed (`PYTHONHUNTER=kind=call`), how to quote it.
+    fn lookup(&self, name: &str, at: usize, use_: NameUse<'_>) -> PyResult<Bound<'py, PyAny>> {
         if let Some(value) = self.namespace.get_item(name)? {
             return Ok(value);
         }
         let mut known: Vec<String> = self.namespace.keys().iter().map(|key| key.to_string()).collect();
         known.sort();
-        let message = format!("expected one of {} but found unknown name '{name}'", known.join(", "));
+        let mut message = format!("expected one of {} but found unknown name '{name}'", known.join(", "));
+        let quoted = match use_ {
+            NameUse::KeywordValue(keyword) => format!("{keyword}=\"{name}\""),
+            _ => format!("\"{name}\""),
+        };
+        match (suggest::closest(name, &known), use_) {
+            (Some(closest), _) => message.push_str(&format!(". Did you mean '{closest}'?")),
+            (None, NameUse::Callee) => {}
+            (None, _) => {
+                // In an environment variable's assignment the shell example can name the variable.
+                let shell_example = if self.source_name.starts_with("PYTHON") {
+                    format!("{}='{quoted}'", self.source_name)
+                } else {
+                    format!("'{quoted}'")
+                };
+                message.push_str(&format!(
+                    ". A string needs quotes, as in {quoted}; in a shell, put single quotes around them: {shell_example}"
+                ));
+            }
+        }
         Err(self.parse_error(at, &message))
     }
 
@@ -101,9 +180,9 @@ impl<'py> Evaluator<'_, 'py> {
         let py = self.py;
         let at = expr.at;
         Ok(match &expr.value {
-            Value::Name(name) => self.lookup(name, at)?,
+            Value::Name(name) => self.lookup(name, at, NameUse::Value)?,
             Value::Call { callee, arguments } => {
-                let function = self.lookup(callee, at)?;
+                let function = self.lookup(callee, at, NameUse::Callee)?;
                 let (args, kwargs) = self.arguments(arguments)?;
                 if callee == "VarsPrinter" {
                     self.check_plain_accesses(arguments, &args)?;

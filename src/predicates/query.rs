@@ -12,6 +12,7 @@ use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, 
 
 use super::facts::StaticFacts;
 use crate::event::{EventData, Field, Kind};
+use crate::suggest;
 use crate::verdict::Verdict;
 
 /// hunter's operators, one row each in display order (`str()`, `repr()`, the `query_*` attributes): the
@@ -126,6 +127,120 @@ fn names_repr<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
 /// The field names `Query` accepts, sorted (the repr used in hunter's error messages).
 pub fn allowed_keys() -> Vec<&'static str> {
     Field::ALL.iter().map(|field| field.name()).collect()
+}
+
+/// Every `field_operator` key, for suggesting one in place of a key that is not.
+fn valid_keys_with_operators() -> Vec<String> {
+    allowed_keys()
+        .into_iter()
+        .flat_map(|field| allowed_operators().map(move |suffix| format!("{field}_{suffix}")))
+        .collect()
+}
+
+/// What an event's value of a field always is, for rejecting query values that no event can ever match.
+#[derive(Clone, Copy)]
+enum Domain {
+    Kind,
+    Int { or_none: bool },
+    Bool,
+}
+
+/// The kinds an event can have, in the order error messages list them.
+const KIND_NAMES: [&str; 4] = ["call", "line", "return", "exception"];
+
+impl Domain {
+    fn of(field: Field) -> Option<Domain> {
+        Some(match field {
+            Field::Kind => Domain::Kind,
+            Field::Depth | Field::Calls | Field::Lineno => Domain::Int { or_none: false },
+            Field::Instruction | Field::Threadid => Domain::Int { or_none: true },
+            Field::Stdlib | Field::Builtin => Domain::Bool,
+            _ => return None,
+        })
+    }
+
+    fn description(self) -> String {
+        match self {
+            Domain::Kind => format!("one of {}", names_repr(KIND_NAMES)),
+            Domain::Int { or_none: false } => "an int".to_owned(),
+            Domain::Int { or_none: true } => "an int or None".to_owned(),
+            Domain::Bool => "True or False".to_owned(),
+        }
+    }
+
+    /// Whether an event value of this domain can equal `value`. Objects other than builtin data may define
+    /// their own equality, so they are admitted.
+    fn admits(self, value: &Bound<'_, PyAny>) -> PyResult<bool> {
+        if !is_plain_data(value, 0)? {
+            return Ok(true);
+        }
+        Ok(match self {
+            Domain::Kind => exact_str(value).is_some_and(|name| KIND_NAMES.contains(&&*name)),
+            Domain::Int { or_none } => {
+                value.is_instance_of::<PyInt>()
+                    || value.is_exact_instance_of::<PyFloat>()
+                    || (or_none && value.is_none())
+            }
+            Domain::Bool => matches!(exact_int(value), Some(0 | 1)),
+        })
+    }
+
+    /// For `field_in=value`: an item (or the whole value, for a string) that no event value can be in.
+    fn unmatchable_member<'py>(self, value: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        if value.is_instance_of::<PyString>() || value.is_instance_of::<PyBytes>() {
+            // Membership in a string is a substring test: only a kind (a str) can pass it.
+            let holds_a_kind = matches!(self, Domain::Kind)
+                && exact_str(value).is_some_and(|text| KIND_NAMES.iter().any(|kind| text.contains(kind)));
+            return Ok((!holds_a_kind).then(|| value.clone()));
+        }
+        if is_collection(value) || value.is_exact_instance_of::<PyDict>() {
+            for item in value.try_iter()? {
+                let item = item?;
+                if !self.admits(&item)? {
+                    return Ok(Some(item));
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Rejects a value that no event can ever match (`kind='cal'`, `depth_lt='3'`, `stdlib='no'`): hunter accepts
+/// them and never matches. Only equality, ordering and membership are checked; other operators keep their
+/// own (hunter's) errors.
+fn check_value(key: &Bound<'_, PyAny>, field: Field, operator: Operator, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    let Some(domain) = Domain::of(field) else { return Ok(()) };
+    let offender = match (operator, domain) {
+        (Operator::Eq, _) | (Operator::Lt | Operator::Lte | Operator::Gt | Operator::Gte, Domain::Int { .. }) => {
+            (!domain.admits(value)?).then(|| value.clone())
+        }
+        (Operator::In, _) => domain.unmatchable_member(value)?,
+        _ => None,
+    };
+    let Some(offender) = offender else { return Ok(()) };
+    let culprit = if offender.is(value) { String::new() } else { format!("{} can never match: ", offender.repr()?) };
+    let hint = match (domain, exact_str(&offender)) {
+        (Domain::Kind, Some(name)) => kind_hint(&name),
+        _ => String::new(),
+    };
+    Err(PyValueError::new_err(format!(
+        "Value {} for {} is invalid: {culprit}{} is always {}.{hint}",
+        value.repr()?,
+        key.repr()?,
+        field.name(),
+        domain.description()
+    )))
+}
+
+/// What the user probably meant by an unknown kind: C function events are `call`/`return`/`exception` events
+/// with `builtin=True`; otherwise the closest kind.
+fn kind_hint(name: &str) -> String {
+    match name.strip_prefix("c_") {
+        Some(base) if KIND_NAMES.contains(&base) && base != "line" => {
+            format!(" C function events have kind '{base}' and builtin=True.")
+        }
+        _ => suggest::did_you_mean(name, KIND_NAMES),
+    }
 }
 
 /// A query value in the form the fast paths compare against; `Object` means "ask Python".
@@ -493,8 +608,17 @@ impl Query {
             let (prefix, operator, value) = match parts.as_slice() {
                 [prefix, suffix] => {
                     let Some(operator) = Operator::from_suffix(suffix) else {
+                        let hint = match Field::from_name(prefix) {
+                            // Equality is the bare field name (`eq` is one edit from `ew`, which would mislead).
+                            Some(_) if *suffix == "eq" => Some(format!(" Did you mean '{prefix}' (equality)?")),
+                            Some(_) => suggest::closest(suffix, allowed_operators())
+                                .map(|closest| format!(" Did you mean '{prefix}_{closest}'?")),
+                            None => suggest::closest(&key_text, valid_keys_with_operators())
+                                .map(|closest| format!(" Did you mean '{closest}'?")),
+                        }
+                        .unwrap_or_default();
                         return Err(PyTypeError::new_err(format!(
-                            "Unexpected operator {}. Must be one of {}.",
+                            "Unexpected operator {}. Must be one of {}.{hint}",
                             PyString::new(key.py(), suffix).repr()?,
                             names_repr(allowed_operators())
                         )));
@@ -504,21 +628,30 @@ impl Query {
                 // hunter looks up the whole key here, so `_module` is rejected even though it has one part.
                 [] | [_] => (key_text.as_str(), Operator::Eq, value),
                 _ => {
+                    let hint = match suggest::closest(&key_text, valid_keys_with_operators()) {
+                        Some(closest) => format!(". Did you mean '{closest}'?"),
+                        None => String::new(),
+                    };
                     return Err(PyTypeError::new_err(format!(
-                        "Unexpected argument {}. Must be one of {} with optional operators like: {}",
+                        "Unexpected argument {}. Must be one of {} with optional operators like: {}{hint}",
                         key.repr()?,
                         names_repr(allowed_keys()),
                         names_repr(allowed_operators())
-                    )))
+                    )));
                 }
             };
             let Some(field) = Field::from_name(prefix) else {
+                // The key with the closest field and the operator as given (`modul_sw` -> `module_sw`).
+                let hint = suggest::closest(prefix, allowed_keys()).map_or_else(String::new, |field| {
+                    format!(" Did you mean '{}'?", key_text.replacen(prefix, field, 1))
+                });
                 return Err(PyTypeError::new_err(format!(
-                    "Unexpected argument {}. Must be one of {}.",
+                    "Unexpected argument {}. Must be one of {}.{hint}",
                     key.repr()?,
                     names_repr(allowed_keys())
                 )));
             };
+            check_value(&key, field, operator, &value)?;
             entries.retain(|(f, op, _)| (*f, *op) != (field, operator));
             entries.push((field, operator, value));
         }
@@ -694,14 +827,14 @@ mod tests {
     fn conditions_are_in_evaluation_order_with_native_values() {
         Python::attach(|py| {
             let query =
-                query(py, c"dict(lineno_lt=3, depth_gt=1, module='m', function_sw=['a', 'b'], kind_in=(1, True))");
+                query(py, c"dict(lineno_lt=3, depth_gt=1, module='m', function_sw=['a', 'b'], lineno_in=(1, True))");
             let conditions = &query.get().conditions;
             let order: Vec<_> = conditions.iter().map(|c| (c.field, c.operator)).collect();
             assert_eq!(
                 order,
                 [
                     (Field::Module, Operator::Eq),
-                    (Field::Kind, Operator::In),
+                    (Field::Lineno, Operator::In),
                     (Field::Function, Operator::StartsWith),
                     (Field::Depth, Operator::Gt),
                     (Field::Lineno, Operator::Lt),
