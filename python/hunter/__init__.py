@@ -419,8 +419,7 @@ def _sort_config(args, kwargs, source_name):
                 Q(**{key: value})
             except TypeError:
                 sys.stderr.write(
-                    f'Discarded config from {source_name} {key}={value!r}: Unknown option{_config_key_hint(key)}
-'
+                    f'Discarded config from {source_name} {key}={value!r}: Unknown option{_config_key_hint(key)}\n'
                 )
                 continue
         options[key] = value
