@@ -4,7 +4,6 @@
 //! before it (checked by `tests/test_module_layering.py`; each directory's `mod.rs` maps its own files):
 //! - `suggest`: "did you mean": the closest valid name to a mistyped one, for error messages;
 //! - `gilcell`: GIL-guarded cells for state shared between the hooks and Python-visible objects;
-//! - `suggest`: "did you mean": the closest valid name to a misspelt one, for error messages;
 //! - `compat`: every CPython version difference (frame layouts, code fields, `sys.monitoring` availability);
 //! - `attached`: running Rust from inside a callback (pyo3 told the thread is attached; panics caught);
 //! - `verdict`: what a predicate is known to do for all events of one code object and kind;
