@@ -74,6 +74,7 @@ fn hunter_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<actions::CallStack>()?;
     m.add_function(wrap_pyfunction!(safe_repr::safe_repr, m)?)?;
     m.add_function(wrap_pyfunction!(safe_repr::clip_ends, m)?)?;
+    m.add_function(wrap_pyfunction!(suggest::closest_name, m)?)?;
     predicates::register(m)?;
     envexpr::register(m)?;
     Ok(())

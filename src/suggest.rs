@@ -30,13 +30,27 @@ fn distance(a: &str, b: &str) -> usize {
 pub fn closest<T: AsRef<str>>(typed: &str, candidates: impl IntoIterator<Item = T>) -> Option<T> {
     let allowed = (typed.chars().count() / 3).max(1);
     let mut best: Option<(T, usize)> = None;
+    let typed_length = typed.chars().count();
     for candidate in candidates {
+        // The difference in length is a lower bound of the distance: a name far longer than any candidate (a
+        // user's value can be any size) is ruled out without the quadratic table.
+        if typed_length.abs_diff(candidate.as_ref().chars().count()) > allowed {
+            continue;
+        }
         let edits = distance(typed, candidate.as_ref());
         if edits > 0 && edits <= allowed && best.as_ref().is_none_or(|(_, best_edits)| edits < *best_edits) {
             best = Some((candidate, edits));
         }
     }
     best.map(|(candidate, _)| candidate)
+}
+
+/// [`closest`] for the Python side ("did you mean" for printer options and config keys), so both languages
+/// suggest by the same rule.
+#[pyo3::pyfunction]
+#[pyo3(name = "_closest_name")]
+pub fn closest_name(typed: &str, candidates: Vec<String>) -> Option<String> {
+    closest(typed, candidates)
 }
 
 /// ` Did you mean 'X'?` for the closest candidate, or nothing when none is close.
@@ -47,6 +61,12 @@ pub fn did_you_mean<T: AsRef<str>>(typed: &str, candidates: impl IntoIterator<It
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_huge_name_is_ruled_out_by_its_length() {
+        let huge = "x".repeat(10_000_000);
+        assert_eq!(closest(&huge, ["module", "function"]), None);
+    }
 
     #[test]
     fn counts_each_kind_of_edit_once() {

@@ -437,14 +437,13 @@ def _sort_config(args, kwargs, source_name):
 
 def _config_key_hint(key):
     """``. Did you mean 'X'?`` with the config key (an action option, tracer option or filter) closest to ``key``."""
-    import difflib
-
+    from ._hunter import _closest_name
     from .predicates import ALLOWED_KEYS
     from .predicates import ALLOWED_OPERATORS
 
     filters = ALLOWED_KEYS + tuple(f'{field}_{operator}' for field in ALLOWED_KEYS for operator in ALLOWED_OPERATORS)
-    matches = difflib.get_close_matches(key, _ACTION_CONFIG_KEYS + TRACER_OPTION_NAMES + filters, n=1)
-    return f". Did you mean '{matches[0]}'?" if matches else ''
+    match = _closest_name(key, [*_ACTION_CONFIG_KEYS, *TRACER_OPTION_NAMES, *filters])
+    return f". Did you mean '{match}'?" if match else ''
 
 
 def load_config(*args, **kwargs):

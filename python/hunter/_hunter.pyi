@@ -290,6 +290,7 @@ class CallStack:
 
 def safe_repr(obj: object, maxdepth: int = ...) -> str: ...
 def clip_ends(text: str, limit: SupportsIndex) -> tuple[str, str] | None: ...
+def _closest_name(typed: str, candidates: list[str]) -> str | None: ...
 def evaluate_arguments(
     text: str, namespace: Mapping[str, object], source_name: str, predicates_only: bool = True
 ) -> tuple[tuple[Any, ...], dict[str, Any]]: ...
@@ -306,6 +307,7 @@ __all__ = [
     'CallStack',
     'safe_repr',
     'clip_ends',
+    '_closest_name',
     'Query',
     'When',
     'And',

@@ -21,6 +21,7 @@ from os import getpid
 from . import config
 from ._hunter import CallStack
 from ._hunter import NativeStreamAction
+from ._hunter import _closest_name
 from ._hunter import clip_ends
 from .util import CALL_COLORS
 from .util import CODE_COLORS
@@ -196,14 +197,12 @@ def _suggesting_options(init):
             # Only the call's own argument binding: an error raised inside ``init`` has a frame of its own.
             if exc.__traceback__.tb_next is not None:
                 raise
-            import difflib
-
             known = _option_names(type(self))
             unknown = [name for name in kwargs if name not in known]
-            matches = difflib.get_close_matches(unknown[0], known, n=1) if unknown else []
-            if not matches:
+            match = _closest_name(unknown[0], list(known)) if unknown else None
+            if match is None:
                 raise
-            raise TypeError(f"{exc}. Did you mean '{matches[0]}'?") from None
+            raise TypeError(f"{exc}. Did you mean '{match}'?") from None
 
     __init__.__wrapped__ = init
     __init__.__doc__ = init.__doc__

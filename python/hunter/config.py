@@ -4,6 +4,7 @@ Lazy defaults for action options that ``PYTHONHUNTERCONFIG`` (or :func:`hunter.l
 """
 
 import os
+import re
 import sys
 
 #: ``(source name, table)`` or None, by working directory: each pyproject.toml is read at most once.
@@ -67,6 +68,14 @@ def pyproject_table():
     return _pyproject_tables[directory]
 
 
+#: A line that can start the table, in any of its spellings: ``[tool.hunter]``, ``tool.hunter.key = ...`` and, in a
+#: ``[tool]`` table, ``hunter = {...}`` or ``hunter.key = ...`` (quoted keys too).
+_MAY_HAVE_TABLE = re.compile(
+    rb'^[ \t]*(?:\[[ \t]*"?tool"?[ \t]*\.[ \t]*"?hunter"?[ \t]*[\].]|"?tool"?[ \t]*\.[ \t]*"?hunter"?[ \t]*[.=]|"?hunter"?[ \t]*[.=])',
+    re.MULTILINE,
+)
+
+
 def _find_pyproject_table(directory):
     toml = None
     while True:
@@ -76,9 +85,9 @@ def _find_pyproject_table(directory):
                 content = file.read()
         except OSError:
             content = b''
-        # Every spelling of the table ([tool.hunter], tool.hunter.key = ..., a hunter key in [tool]) names it:
-        # files without the name are not parsed.
-        if b'hunter' in content:
+        # Only a file that may have the table is parsed: parsing imports a TOML parser (tomli, before 3.11, is a
+        # third-party module the traced program may import itself, and would then find imported already).
+        if _MAY_HAVE_TABLE.search(content):
             toml = toml or _toml_parser()
             if toml is None:
                 return None

@@ -6,9 +6,18 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 MANHOLE_CONNECT_FAILED_EXIT_CODE: int
+ATTACH_FAILED_EXIT_CODE: int
 parser: argparse.ArgumentParser
 
 def install(**kwargs: Any) -> Any: ...
+
+class AttachError(Exception):
+    """Why ``hunter-trace`` could not attach: reported as one line, and the exit status."""
+
+    exit_code: int
+    def __init__(self, message: str, exit_code: int = ...) -> None: ...
+
+def send_signal(pid: int, signal_number: int) -> None: ...
 
 class RemoteStream:
     """The stream the target's actions write to while ``hunter-trace`` is attached."""
