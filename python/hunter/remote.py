@@ -282,8 +282,14 @@ def _trace(args, options):
             # Copied by a thread that keeps going while the target deactivates, so that the target neither blocks
             # on a full socket nor fails on a closed one; it ends when deactivate() closes the stream.
             copier = threading.Thread(target=_copy_to_stdout, args=(conn,), name='hunter-trace output', daemon=True)
-            copier.start()
             try:
+                # Ctrl-C while the thread starts would break into threading's own bookkeeping (on 3.10 its lock then
+                # fails with "release unlocked lock"): SIGINT waits until the thread runs, and arrives in the loop.
+                unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+                try:
+                    copier.start()
+                finally:
+                    signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
                 while copier.is_alive():
                     copier.join(0.1)  # Short waits: Ctrl-C is delivered between them.
             except KeyboardInterrupt:
