@@ -232,6 +232,41 @@ def test_gdb_injects_while_the_target_runs_native_code(tmp_path):
         target.wait()
 
 
+def test_gdb_injection_never_calls_into_the_targets_malloc(tmp_path):
+    # gdb stops the target anywhere, inside malloc too; a string it had to place in the target's memory would come
+    # from the target's malloc, re-entered there (CI once saw the heap corrupted this way: a list item read as NULL).
+    # With a breakpoint on malloc, any call gdb makes into it stops the injection with an error.
+    reason = gdb_unusable_reason()
+    if reason:
+        pytest.skip(reason)
+    from hunter.remote import _gdb_commands
+
+    target = subprocess.Popen(
+        [sys.executable, '-c', 'import time\nprint("ready", flush=True)\nwhile True: time.sleep(0.01)'],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=child_env(),
+    )
+    try:
+        assert target.stdout.readline() == 'ready\n'
+        marker = tmp_path / 'ran'
+        script = tmp_path / 'inject.gdb'
+        payload = f'open({str(marker)!r}, "w", encoding="utf-8").write("\\"quoted\\" \\\\ text é")'
+        script.write_text('\n'.join(['break malloc', *_gdb_commands(payload)]) + '\n')
+        gdb = subprocess.run(
+            ['gdb', '-p', str(target.pid), '-batch', '-x', str(script)], capture_output=True, text=True, timeout=120
+        )
+        assert 'called from GDB' not in gdb.stdout + gdb.stderr
+        deadline = time.monotonic() + 30
+        while not marker.exists() or not marker.read_text(encoding='utf-8'):
+            assert time.monotonic() < deadline, f'the injected code never ran: {gdb.stderr[-2000:]}'
+            time.sleep(0.05)
+        assert marker.read_text(encoding='utf-8') == '"quoted" \\ text é'
+    finally:
+        target.kill()
+        target.wait()
+
+
 # Above the kernel's PID_MAX_LIMIT (2**22): never a process.
 NO_SUCH_PID = 2**22 + 1
 

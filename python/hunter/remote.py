@@ -175,20 +175,51 @@ def manhole_bootstrap(args, activation_payload, deactivation_payload):
     return _activated(_run_in_manhole, args, activation_payload, deactivation_payload)
 
 
+def _gdb_commands(payload):
+    """gdb commands that make the target run ``payload`` (Python source) at its next safe point.
+
+    gdb stops the target wherever it happens to be, inside malloc or in the middle of a memcpy, say. A string
+    literal in a called function's arguments would be placed in memory gdb gets from the target's own malloc,
+    re-entering it there and corrupting the heap; so the text goes into a page of its own (mmap is a system call,
+    safe anywhere), written a word at a time, and CPython runs it as a pending call, between two bytecodes.
+    """
+    import mmap
+
+    text = payload.encode() + b'\0'
+    text += b'\0' * (-len(text) % 8)
+    flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
+    commands = [
+        # gdb parses commands in the language of the frame it stopped in, which can be the tracer's Rust code
+        # (where `(char *)` is not a type): the commands are C.
+        'set language c',
+        f'set $hunter_payload = (char *) mmap((void *) 0, (unsigned long) {len(text)}, '
+        f'{mmap.PROT_READ | mmap.PROT_WRITE}, {flags}, -1, (long) 0)',
+        'if $hunter_payload == (char *) -1',
+        '  echo hunter-trace: mmap failed in the target\\n',
+        '  quit 1',
+        'end',
+    ]
+    for offset in range(0, len(text), 8):
+        word = int.from_bytes(text[offset : offset + 8], sys.byteorder)
+        commands.append(f'set *(unsigned long long *) ($hunter_payload + {offset}) = {word:#x}')
+    commands.append('call (void) Py_AddPendingCall(PyRun_SimpleString, $hunter_payload)')
+    return commands
+
+
 def _run_in_gdb(args, payload):
     import subprocess
 
-    c_string = payload.replace('\\', '\\\\').replace('"', '\\"')
-    command = f'call (void)Py_AddPendingCall(PyRun_SimpleString, "{c_string}")'
-    # gdb parses the command in the language of the frame it stopped in, which can be the tracer's Rust code
-    # (where `(void)` is not a type): the command is C. gdb's chatter goes to stderr: stdout carries the trace.
-    gdb = ['gdb', '-p', str(args.pid), '-batch', '-ex', 'set language c', '-ex', command]
-    try:
-        subprocess.check_call(gdb, stdout=sys.stderr, timeout=max(args.timeout, 60))
-    except FileNotFoundError:
-        raise AttachError('--gdb needs gdb, which is not installed (or not on PATH)') from None
-    except subprocess.SubprocessError as exc:
-        raise AttachError(f'gdb failed to inject the tracer into PID {args.pid}: {exc}') from None
+    with tempfile.NamedTemporaryFile('w', prefix='hunter-gdb-', suffix='.gdb') as script:
+        script.write('\n'.join(_gdb_commands(payload)) + '\n')
+        script.flush()
+        # gdb's chatter goes to stderr: stdout carries the trace.
+        gdb = ['gdb', '-p', str(args.pid), '-batch', '-x', script.name]
+        try:
+            subprocess.check_call(gdb, stdout=sys.stderr, timeout=max(args.timeout, 60))
+        except FileNotFoundError:
+            raise AttachError('--gdb needs gdb, which is not installed (or not on PATH)') from None
+        except subprocess.SubprocessError as exc:
+            raise AttachError(f'gdb failed to inject the tracer into PID {args.pid}: {exc}') from None
 
 
 def gdb_bootstrap(args, activation_payload, deactivation_payload):
