@@ -19,7 +19,7 @@ use crate::gilcell::GilCell;
 ///
 /// Before the buffered events, it shows up to ``stack`` made-up ``call`` events for the frames above the
 /// first buffered one, so the output starts at a sensible depth. The matching event itself is not shown
-/// by the backlog: use it inside ``When(backlog, action)`` (``hunter.Backlog`` and ``trace`` do).
+/// by the backlog: use it inside ``When(backlog, action)`` (as ``trace(backlog)`` does).
 /// Buffering every event costs time: give a ``filter``, or put the backlog behind a cheap predicate
 /// (``When``, ``And``) so that fewer events reach it.
 ///

@@ -28,8 +28,8 @@ struct Origin {
 ///     condition: the predicate that switches it on (a :class:`Query` or any callable taking an event).
 ///     predicate: applied to the events once switched on; ``None`` accepts them all. What it returns is
 ///         passed through.
-///     watermark: the lowest relative depth that keeps it on: ``0`` ends it at the first event outside the
-///         function where ``condition`` matched; ``-1`` also lets it continue in that function's caller.
+///     watermark: the lowest depth, relative to the event that matched ``condition``, that keeps it on
+///         (with ``0``, leaving the call where ``condition`` matched switches it off).
 ///
 /// Example::
 ///
