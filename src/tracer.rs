@@ -56,6 +56,23 @@ pub fn _stop_all_tracers(py: Python<'_>) -> PyResult<usize> {
     stopped.map(|()| count)
 }
 
+/// The tracer: once ``trace(predicate)`` is called, calls ``predicate`` with an :class:`~hunter.event.Event`
+/// for each event of the traced threads, until ``stop()``. ``hunter.trace()`` creates one and starts it.
+///
+/// Args:
+///     threading_support: whether threads started after ``trace()`` are traced too: ``True``, ``False`` (only
+///         the current thread), or ``None`` (the default: they are, and printers show thread names once a
+///         second thread is seen).
+///     profiling_mode: trace like a profiler (``sys.setprofile``): ``call`` and ``return`` events, those
+///         of C functions included (``builtin=True``, with their exceptions), and no ``line`` events.
+///     backend: ``'monitoring'`` (``sys.monitoring``, Python 3.12+), ``'settrace'`` (a C-level trace
+///         function, as in hunter), or ``'auto'`` (monitoring where available); ``None`` takes the
+///         ``PYTHONHUNTERBACKEND`` environment variable, else ``'auto'``. Not in hunter 3.9.0.
+///
+/// A tracer is a context manager that stops it on exit. Example::
+///
+///     with Tracer().trace(Q(module='myapp', action=CallPrinter)):
+///         run()
 #[pyclass(module = "hunter.tracer", name = "Tracer", frozen, weakref)]
 pub struct Tracer {
     engine: Engine,
@@ -222,7 +239,13 @@ impl Tracer {
         })
     }
 
-    /// Starts tracing with `predicate` as the handler; returns the tracer.
+    /// Starts tracing: ``predicate`` (any callable) is called with each event. The tracer installed before
+    /// (``sys.gettrace()``) is remembered as ``previous`` and put back by ``stop()``.
+    ///
+    /// Args:
+    ///     predicate: the handler, usually a :class:`~hunter.predicates.When` built by ``hunter.Q``.
+    ///
+    /// Returns the tracer itself, so ``with Tracer().trace(handler):`` works.
     fn trace<'py>(slf: &Bound<'py, Self>, predicate: Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
         let py = slf.py();
         let this = slf.get();
@@ -273,6 +296,8 @@ impl Tracer {
         Ok(slf.clone())
     }
 
+    /// Stops tracing and restores the tracer that was installed before ``trace()``. Stopping a stopped
+    /// tracer does nothing.
     fn stop(slf: &Bound<'_, Self>) -> PyResult<()> {
         Tracer::stop_tracing(slf)
     }
@@ -338,44 +363,53 @@ impl Tracer {
         Ok(Some(slf.clone()))
     }
 
+    /// Returns the tracer (``with tracer.trace(handler):`` traces the block).
     fn __enter__<'py>(slf: &Bound<'py, Self>) -> Bound<'py, Self> {
         slf.clone()
     }
 
-    #[pyo3(signature = (*_exc_info))]
+    /// Stops tracing (see ``stop()``) at the end of a ``with`` block.
+    #[pyo3(signature = (*_exc_info), text_signature = "($self, exc_type, exc_val, exc_tb)")]
     fn __exit__(slf: &Bound<'_, Self>, _exc_info: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<()> {
         Tracer::stop_tracing(slf)
     }
 
+    /// The predicate given to ``trace()``, or ``None`` when stopped.
     #[getter]
     fn handler(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         self.engine.handler.clone_ref(py)
     }
+    /// The trace function that was installed when ``trace()`` was called (``stop()`` puts it back).
     #[getter]
     fn previous(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         self.previous.clone_ref(py)
     }
+    /// The ``threading.settrace`` hook that was installed when ``trace()`` was called.
     #[getter]
     fn _threading_previous(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         self.threading_previous.clone_ref(py)
     }
+    /// The ``threading_support`` option: True, False or None.
     #[getter]
     fn threading_support(&self) -> Option<bool> {
         self.engine.threading_support
     }
+    /// Whether this tracer traces in profiling mode.
     #[getter]
     fn profiling_mode(&self) -> bool {
         self.engine.profiling_mode
     }
-    /// 'monitoring' or 'settrace': the backend this tracer uses (or will use, before `trace()`).
+    /// ``'monitoring'`` or ``'settrace'``: the backend this tracer uses (or will use, before ``trace()``).
     #[getter]
     fn backend(&self, py: Python<'_>) -> &'static str {
         self.engine.backend.get(py).name()
     }
+    /// The current call depth (the ``depth`` of the next event).
     #[getter]
     fn depth(&self, py: Python<'_>) -> i64 {
         self.engine.depth.get(py)
     }
+    /// How many calls this tracer has seen.
     #[getter]
     fn calls(&self, py: Python<'_>) -> i64 {
         self.engine.calls.get(py)

@@ -11,7 +11,25 @@ use super::frame::EventFrame;
 use super::kind::Kind;
 use super::slots::Slot;
 
-/// A trace event, as hunter's `hunter.event.Event`.
+/// A trace event: what predicates and actions receive, one for each call, line, return or exception in
+/// the traced code. Its fields (``function``, ``module``, ``lineno``, ``locals``...) are computed when first
+/// read and then kept; ``event['function']`` reads a field by name.
+///
+/// The tracer builds events; building one yourself is for tests and replay code.
+///
+/// Args:
+///     frame: the Python frame the event happened in (``None`` for an event without one).
+///     kind: ``'call'``, ``'line'``, ``'return'`` or ``'exception'``; ``'c_call'``, ``'c_return'`` and
+///         ``'c_exception'`` give an event of the ``c_``-less kind with ``builtin=True``.
+///     arg: the return value for ``'return'``, the ``(type, value, traceback)`` tuple for ``'exception'``,
+///         the called C function for builtin events, else ``None``.
+///     depth: the call depth (the tracer counts it).
+///     calls: the number of calls seen so far (the tracer counts it).
+///     threading_support: the tracer's ``threading_support`` option (``None``: not set).
+///
+/// Example::
+///
+///     Event(sys._getframe(0), 'line', None, 0, 0, False).lineno
 #[pyclass(module = "hunter.event", name = "Event", dict, weakref)]
 pub struct Event {
     pub data: EventData,
@@ -45,6 +63,7 @@ impl Event {
         Ok(Event { data: EventData::new(frame, kind, builtin, arg, depth, calls, threading_support)? })
     }
 
+    /// The frame the event happened in; ``None`` on detached events. Not usable in a Query.
     #[getter]
     fn frame(&self, py: Python<'_>) -> Py<PyAny> {
         self.data.frame().map_or_else(|| py.None(), |frame| frame.as_any(py).clone().unbind())
@@ -55,14 +74,18 @@ impl Event {
         self.data.set_frame(frame);
         Ok(())
     }
+    /// ``'call'``, ``'line'``, ``'return'`` or ``'exception'`` (a builtin function's events too: see ``builtin``).
     #[getter]
     fn kind<'py>(&self, py: Python<'py>) -> Bound<'py, PyString> {
         self.data.kind.py_name(py).clone()
     }
+    /// The return value for ``'return'``, the ``(type, value, traceback)`` tuple for ``'exception'``, the
+    /// C function for builtin events, else ``None``.
     #[getter]
     fn arg(&self, py: Python<'_>) -> Py<PyAny> {
         self.data.arg.clone_ref(py)
     }
+    /// The call depth: increases on calls, decreases on returns.
     #[getter]
     fn depth(&self) -> i64 {
         self.data.depth
@@ -71,6 +94,7 @@ impl Event {
     fn set_depth(&mut self, depth: i64) {
         self.data.depth = depth;
     }
+    /// How many calls the tracer had seen when this event happened.
     #[getter]
     fn calls(&self) -> i64 {
         self.data.calls
@@ -79,10 +103,12 @@ impl Event {
     fn set_calls(&mut self, calls: i64) {
         self.data.calls = calls;
     }
+    /// True for the events of C functions (``c_call``, ``c_return``, ``c_exception`` in profiling mode).
     #[getter]
     fn builtin(&self) -> bool {
         self.data.builtin
     }
+    /// True on events made by ``detach()`` (and the made-up call events of ``Backlog``).
     #[getter]
     fn detached(&self) -> bool {
         self.data.detached
@@ -91,30 +117,37 @@ impl Event {
     fn set_detached(&mut self, detached: bool) {
         self.data.detached = detached;
     }
+    /// The tracer's ``threading_support`` option: True, False or None (not set).
     #[getter]
     fn threading_support(&self) -> Option<bool> {
         self.data.threading_support
     }
+    /// The code object running (for builtin events: the caller's).
     #[getter]
     fn code<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.data.get(py, Field::Code)
     }
+    /// The function's name (``code.co_name``; for builtin events the C function's ``__name__``).
     #[getter]
     fn function<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.data.get(py, Field::Function)
     }
+    /// The module's name (``__name__`` of the frame's globals; ``'?'`` if there is none).
     #[getter]
     fn module<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.data.get(py, Field::Module)
     }
+    /// The source file's path (``code.co_filename``; ``.pyc`` mapped back to ``.py``; ``'?'`` if unknown).
     #[getter]
     fn filename<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.data.get(py, Field::Filename)
     }
+    /// The line number being executed.
     #[getter]
     fn lineno<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.data.get(py, Field::Lineno)
     }
+    /// The frame's global variables (``{}`` for builtin events and detached events without values).
     #[getter]
     fn globals<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.data.get(py, Field::Globals)
@@ -123,6 +156,7 @@ impl Event {
     fn set_globals(&mut self, globals: Py<PyAny>) {
         self.data.give(Slot::Globals, globals);
     }
+    /// The frame's local variables (``{}`` for builtin events and detached events without values).
     #[getter]
     fn locals<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.data.get(py, Field::Locals)
@@ -131,40 +165,61 @@ impl Event {
     fn set_locals(&mut self, locals: Py<PyAny>) {
         self.data.give(Slot::Locals, locals);
     }
+    /// True if the code belongs to the standard library (under ``sys.prefix`` but not in site-packages).
     #[getter]
     fn stdlib<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.data.get(py, Field::Stdlib)
     }
+    /// The line of source being executed (with its newline), or ``'??? NO SOURCE: ...'`` if unavailable.
     #[getter]
     fn source<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.data.get(py, Field::Source)
     }
+    /// Like ``source``, but for a ``'call'`` event the whole statement: decorators and the full ``def``
+    /// or ``class`` line, even over several lines.
     #[getter]
     fn fullsource<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.data.get(py, Field::Fullsource)
     }
+    /// The thread's ident, or ``None`` on the main thread.
     #[getter]
     fn threadid<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.data.get(py, Field::Threadid)
     }
+    /// The thread's name.
     #[getter]
     fn threadname<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.data.get(py, Field::Threadname)
     }
+    /// The opcode of the bytecode instruction being executed, or ``None`` if there is none.
     #[getter]
     fn instruction<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.data.get(py, Field::Instruction)
     }
+    /// The function object running this code, if it can be found without side effects, else
+    /// ``None``. Not usable in a Query.
     #[getter]
     fn function_object<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         Ok(self.data.cached(py, Slot::FunctionObject)?.clone())
     }
 
+    /// Returns a copy of the event without references to live objects (the frame): use it to keep an event
+    /// after the handler returns without keeping its frame and variables alive.
+    ///
+    /// Args:
+    ///     value_filter: a callable taking one value and returning what to keep instead (for example
+    ///         ``repr``); the copy's ``arg``, ``globals`` and ``locals`` hold its results. Without it they are
+    ///         ``None``, ``{}`` and ``{}``.
+    ///
+    /// Example::
+    ///
+    ///     kept = event.detach(repr)
     #[pyo3(signature = (value_filter=None))]
     fn detach(&self, py: Python<'_>, value_filter: Option<&Bound<'_, PyAny>>) -> PyResult<Event> {
         Ok(Event { data: self.data.detach(py, value_filter)? })
     }
 
+    /// Returns a copy of this event (with the same frame, if it has one).
     fn clone(&self, py: Python<'_>) -> Event {
         Event { data: self.data.clone_with_counters(py, self.data.depth, self.data.calls) }
     }

@@ -13,6 +13,31 @@ use super::{evaluate, evaluate_outcome, instantiate_action, with_event, Outcome}
 use crate::event::{parent_frame, Event, EventRef, Kind};
 use crate::gilcell::GilCell;
 
+/// Until-point buffering: keeps the last ``size`` events that ``condition`` does not match, and when it
+/// matches, shows them through ``action`` (the events before something interesting happened, where
+/// :class:`From` shows the ones after).
+///
+/// Before the buffered events, it shows up to ``stack`` made-up ``call`` events for the frames above the
+/// first buffered one, so the output starts at a sensible depth. The matching event itself is not shown
+/// by the backlog: use it inside ``When(backlog, action)`` (as ``trace(backlog)`` does).
+/// Buffering every event costs time: give a ``filter``, or put the backlog behind a cheap predicate
+/// (``When``, ``And``) so that fewer events reach it.
+///
+/// Args:
+///     condition: the predicate whose matches trigger the replay (a :class:`Query` or any callable).
+///     size: how many events to keep (the oldest are dropped).
+///     stack: how many made-up call events to show above the first buffered event; ``0`` shows none.
+///     vars: keep the events' local and global variables (rendered with ``action.try_repr``; costly).
+///     strip: empty the buffer at each event at depth 0, so a match shows only the current call tree.
+///     action: the ``ColorStreamAction`` (an instance or a class) that shows the events; required.
+///     filter: a predicate that events must match to be buffered and shown, or ``None``.
+///
+/// Calling it returns what ``condition`` returned. ``~backlog`` negates the condition, and
+/// ``backlog.filter(...)`` adds to the filter.
+///
+/// Example::
+///
+///     When(Backlog(Query(kind='exception'), size=50, action=CallPrinter), CallPrinter)
 #[pyclass(module = "hunter.predicates", name = "Backlog", frozen)]
 pub struct Backlog {
     condition: Py<PyAny>,
@@ -223,7 +248,10 @@ impl Backlog {
 
 predicate_pymethods!(Backlog, inverted: Backlog::inverted, {
     #[new]
-    #[pyo3(signature = (condition, size=100, stack=10, vars=Flag(false), strip=Flag(true), action=None, filter=None))]
+    #[pyo3(
+        signature = (condition, size=100, stack=10, vars=Flag(false), strip=Flag(true), action=None, filter=None),
+        text_signature = "(condition, size=100, stack=10, vars=False, strip=True, action=None, filter=None)"
+    )]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -269,8 +297,12 @@ predicate_pymethods!(Backlog, inverted: Backlog::inverted, {
         with_event(event, |event_ref| Ok(self.evaluate(py, event_ref)?.into_object(py)))
     }
 
-    /// A new Backlog whose output filter is `And(old filter, *predicates, Query(**query))`, flattened.
-    #[pyo3(signature = (*predicates, **query))]
+    /// Returns a new Backlog with the same settings (but ``strip=True``, as in hunter) whose filter also
+    /// requires ``predicates`` and the query given as keyword arguments: ``And(old filter, *predicates,
+    /// Query(**kwargs))``, flattened.
+    ///
+    /// Example: ``backlog.filter(stdlib=False)`` drops standard-library events from the replay.
+    #[pyo3(signature = (*predicates, **query), text_signature = "($self, *predicates, **kwargs)")]
     fn filter<'py>(
         &self,
         py: Python<'py>,
@@ -292,34 +324,42 @@ predicate_pymethods!(Backlog, inverted: Backlog::inverted, {
         Backlog::build(Settings { filter: Some(filter), ..self.derived_settings(py) })
     }
 
+    /// The predicate whose matches trigger the replay.
     #[getter]
     fn condition(&self, py: Python<'_>) -> Py<PyAny> {
         self.condition.clone_ref(py)
     }
+    /// How many events the buffer keeps.
     #[getter]
     fn size(&self) -> usize {
         self.size
     }
+    /// How many made-up call events are shown above the first buffered event.
     #[getter]
     fn stack(&self) -> i64 {
         self.stack
     }
+    /// Whether buffered events keep their variables.
     #[getter]
     fn vars(&self) -> bool {
         self.vars
     }
+    /// Whether the buffer is emptied at each event at depth 0.
     #[getter]
     fn strip(&self) -> bool {
         self.strip
     }
+    /// The action that shows the buffered events.
     #[getter]
     fn action(&self, py: Python<'_>) -> Py<PyAny> {
         self.action.clone_ref(py)
     }
+    /// The predicate that events must match to be buffered and shown, or None.
     #[getter]
     fn _filter(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         self.filter.as_ref().map(|filter| filter.clone_ref(py))
     }
+    /// ``action.try_repr`` when ``vars`` is set, else None: renders the kept variables.
     #[getter]
     fn _try_repr(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         self.try_repr.as_ref().map(|try_repr| try_repr.clone_ref(py))

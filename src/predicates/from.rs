@@ -16,6 +16,26 @@ struct Origin {
     calls: Option<i64>,
 }
 
+/// From-point filtering: waits until ``condition`` matches an event, then applies ``predicate`` to that
+/// event and every one after it, until an event's depth relative to the start falls below ``watermark``.
+///
+/// Once switched on, ``predicate`` sees each event with ``depth`` and ``calls`` made relative to the event
+/// that matched ``condition``, so ``depth_lt=2`` means "at most one call deeper than the start". An event
+/// whose relative depth is below ``watermark`` switches it off (that event does not match), and it waits
+/// for ``condition`` again.
+///
+/// Args:
+///     condition: the predicate that switches it on (a :class:`Query` or any callable taking an event).
+///     predicate: applied to the events once switched on; ``None`` accepts them all. What it returns is
+///         passed through.
+///     watermark: the lowest depth, relative to the event that matched ``condition``, that keeps it on
+///         (with ``0``, leaving the call where ``condition`` matched switches it off).
+///
+/// Example::
+///
+///     From(Query(function='main'), Query(depth_lt=2))
+///
+/// ``hunter.From(condition, depth_lt=2)`` builds the same from keyword arguments.
 #[pyclass(module = "hunter.predicates", name = "From", frozen)]
 pub struct From {
     condition: Py<PyAny>,
@@ -73,16 +93,19 @@ predicate_pymethods!(From {
         with_event(event, |event_ref| Ok(self.evaluate(py, event_ref)?.into_object(py)))
     }
 
+    /// The predicate that switches this ``From`` on.
     #[getter]
     fn condition(&self, py: Python<'_>) -> Py<PyAny> {
         self.condition.clone_ref(py)
     }
 
+    /// The predicate applied once switched on, or ``None`` (accept everything).
     #[getter]
     fn predicate(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         self.predicate.as_ref().map(|predicate| predicate.clone_ref(py))
     }
 
+    /// The lowest depth, relative to where the condition matched, that keeps this ``From`` on.
     #[getter]
     fn watermark(&self) -> i64 {
         self.watermark
@@ -94,6 +117,7 @@ predicate_pymethods!(From {
         self.origin.get(py).depth
     }
 
+    /// The call count at which the condition last matched, or None before it first matched.
     #[getter]
     fn origin_calls(&self, py: Python<'_>) -> Option<i64> {
         self.origin.get(py).calls

@@ -113,7 +113,8 @@ pub(crate) fn junction_verdict<J: Junction>(
 
 /// Defines the `And` / `Or` pyclasses, which differ only in their constants and name.
 macro_rules! junction_class {
-    ($class:ident, $dual:ident, decisive: $decisive:expr, decisive_verdict: $decisive_verdict:expr, neutral_verdict: $neutral_verdict:expr) => {
+    ($(#[$doc:meta])* $class:ident, $dual:ident, decisive: $decisive:expr, decisive_verdict: $decisive_verdict:expr, neutral_verdict: $neutral_verdict:expr) => {
+        $(#[$doc])*
         #[pyclass(module = "hunter.predicates", frozen)]
         pub struct $class {
             pub(crate) predicates: Py<PyTuple>,
@@ -150,6 +151,7 @@ macro_rules! junction_class {
                 with_event(event, |event_ref| Junction::evaluate(self, event.py(), event_ref))
             }
 
+            /// The predicates, in the order they are tried.
             #[getter]
             fn predicates(&self, py: Python<'_>) -> Py<PyTuple> {
                 self.predicates.clone_ref(py)
@@ -173,9 +175,40 @@ macro_rules! junction_class {
     };
 }
 
-junction_class!(And, Or, decisive: false, decisive_verdict: Verdict::Never, neutral_verdict: Verdict::Always);
-junction_class!(Or, And, decisive: true, decisive_verdict: Verdict::Always, neutral_verdict: Verdict::Never);
+junction_class!(
+    /// Logical conjunction: matches when every one of ``predicates`` matches, trying them in order and
+    /// stopping at the first that does not (so later ones, and their actions, do not run).
+    ///
+    /// Args:
+    ///     predicates: the predicates (:class:`Query` objects or any callables taking an event).
+    ///
+    /// ``a & b`` gives ``And(a, b)``; ``And(a, b) & c`` gives ``And(a, b, c)``. Example::
+    ///
+    ///     And(Query(module='myapp'), Query(kind='call'))
+    And, Or, decisive: false, decisive_verdict: Verdict::Never, neutral_verdict: Verdict::Always
+);
+junction_class!(
+    /// Logical disjunction: matches when any one of ``predicates`` matches, trying them in order and
+    /// stopping at the first that does (so later ones, and their actions, do not run).
+    ///
+    /// Args:
+    ///     predicates: the predicates (:class:`Query` objects or any callables taking an event).
+    ///
+    /// ``a | b`` gives ``Or(a, b)``; ``Or(a, b) | c`` gives ``Or(a, b, c)``. Example::
+    ///
+    ///     Or(Query(function='open'), Query(function_startswith='read'))
+    Or, And, decisive: true, decisive_verdict: Verdict::Always, neutral_verdict: Verdict::Never
+);
 
+/// Logical negation: matches when ``predicate`` does not.
+///
+/// Args:
+///     predicate: the predicate to negate (a :class:`Query` or any callable taking an event).
+///
+/// ``~p`` gives ``Not(p)`` and ``~Not(p)`` gives ``p`` back; ``Not(a) | Not(b)`` is ``Not(And(a, b))``.
+/// Example::
+///
+///     Not(Query(stdlib=True))
 #[pyclass(module = "hunter.predicates", name = "Not", frozen)]
 pub struct Not {
     pub(crate) predicate: Py<PyAny>,
@@ -207,6 +240,7 @@ predicate_pymethods!(Not, inverted: Not::inverted, {
         with_event(event, |event_ref| self.evaluate(event.py(), event_ref))
     }
 
+    /// The negated predicate.
     #[getter]
     fn predicate(&self, py: Python<'_>) -> Py<PyAny> {
         self.predicate.clone_ref(py)

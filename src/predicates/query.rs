@@ -536,6 +536,24 @@ impl Condition {
     }
 }
 
+/// Event-filtering predicate: matches the events whose fields satisfy every keyword argument.
+///
+/// Each keyword argument is ``field=value`` (equality) or ``field_operator=value``. The fields are those of
+/// :class:`hunter.event.Event`: ``arg``, ``builtin``, ``calls``, ``code``, ``depth``, ``filename``, ``frame``,
+/// ``fullsource``, ``function``, ``globals``, ``kind``, ``lineno``, ``locals``, ``module``, ``source``,
+/// ``stdlib``, ``threadid``, ``threadname`` (``ALLOWED_KEYS``). The operators are ``startswith`` (``sw``),
+/// ``endswith`` (``ew``), ``in``, ``contains`` (``has``), ``regex`` (``rx``), ``lt``, ``lte``, ``gt`` and
+/// ``gte`` (``ALLOWED_OPERATORS``); ``startswith`` and ``endswith`` also take a tuple of strings.
+///
+/// Args:
+///     query: the criteria, all of which an event must satisfy.
+///
+/// Example::
+///
+///     Query(module='myapp', function_in=['load', 'save'], depth_lt=3)
+///
+/// ``Query`` objects combine with ``|``, ``&`` and ``~`` into :class:`Or`, :class:`And` and :class:`Not`.
+/// ``hunter.Q`` builds one (and turns an ``action=`` argument into a :class:`When`).
 #[pyclass(module = "hunter.predicates", name = "Query", frozen)]
 pub struct Query {
     /// In evaluation order (operator group, then key).
@@ -704,8 +722,8 @@ macro_rules! query_pymethods {
         predicate_pymethods!($class {
             $($methods)*
 
-            // `query_<operator name>`: the `(key, value)` pairs of that operator's conditions, sorted by key.
             $(
+                #[doc = concat!("The ``(field, value)`` pairs of the ``", $name, "`` conditions, sorted by field.")]
                 #[getter]
                 fn $attribute<'py>(&self, py: Python<'py>) -> Bound<'py, PyTuple> {
                     self.group(py, Operator::$variant).clone()

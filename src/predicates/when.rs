@@ -8,6 +8,18 @@ use pyo3::types::PyTuple;
 use super::{evaluate, instantiate_action, with_event, Query};
 use crate::event::{Event, EventRef};
 
+/// Conditional predicate: runs the ``actions``, in order, on every event that ``condition`` matches.
+///
+/// Args:
+///     condition: a predicate (a :class:`Query` or any callable taking an event).
+///     actions: one or more callables run with the event when ``condition`` matches; an action class
+///         (such as ``CallPrinter``) is instantiated with no arguments. At least one is required.
+///
+/// Calling it returns whether ``condition`` matched.
+///
+/// Example::
+///
+///     When(Query(function='handle'), CallPrinter, VarsPrinter('request'))
 #[pyclass(module = "hunter.predicates", name = "When", frozen)]
 pub struct When {
     pub(crate) condition: Py<PyAny>,
@@ -56,11 +68,13 @@ predicate_pymethods!(When {
         with_event(event, |event_ref| self.evaluate(event.py(), event_ref))
     }
 
+    /// The predicate that decides when the actions run.
     #[getter]
     fn condition(&self, py: Python<'_>) -> Py<PyAny> {
         self.condition.clone_ref(py)
     }
 
+    /// The actions, as a tuple (action classes given to the constructor are instances here).
     #[getter]
     fn actions(&self, py: Python<'_>) -> Py<PyTuple> {
         self.actions.clone_ref(py)

@@ -81,9 +81,18 @@ use leaf_repr::QuoteChoices;
 use renderer::Renderer;
 use sink::Unbounded;
 
-/// Python `safe_repr(obj, maxdepth=5)`, a drop-in for `hunter.util.safe_repr`.
+/// Returns a ``repr()`` of ``obj`` that runs none of the object's own code: builtin containers, numbers,
+/// strings, exceptions, dates and a few other known types are shown in full, anything else (whose
+/// ``__repr__`` could have side effects or fail) as ``<module.ClassName object at 0x...>``. The printers'
+/// default ``repr_func``.
+///
+/// Args:
+///     obj: the object to show.
+///     maxdepth: how deep to go into nested containers; deeper levels are shown as ``...``.
+///
+/// Example: ``safe_repr({'a': [1, (2, 3)]}, maxdepth=2)`` gives ``"{'a': [..., ...]}"``.
 #[pyfunction]
-#[pyo3(signature = (obj, maxdepth = DEFAULT_MAXDEPTH))]
+#[pyo3(signature = (obj, maxdepth = DEFAULT_MAXDEPTH), text_signature = "(obj, maxdepth=5)")]
 pub fn safe_repr(obj: &Bound<'_, PyAny>, maxdepth: i64) -> PyResult<String> {
     let mut sink = Unbounded::default();
     let outcome = Renderer::new(obj.py(), &mut sink, &mut QuoteChoices::default())?.render(obj, maxdepth);
