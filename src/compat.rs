@@ -523,6 +523,58 @@ pub unsafe fn replace_frame_trace(frame: *mut ffi::PyFrameObject, trace: *mut ff
     std::mem::replace(slot, trace)
 }
 
+/// `PyThreadState` up to its trace and profile functions (Include/cpython/pystate.h, the same within a minor
+/// version; the fields before them differ in each).
+#[allow(dead_code)] // a layout: only the trace and profile fields are read
+#[repr(C)]
+struct ThreadStateHead {
+    prev: *mut std::os::raw::c_void,
+    next: *mut std::os::raw::c_void,
+    interp: *mut std::os::raw::c_void,
+    #[cfg(not(Py_3_11))]
+    frame: *mut std::os::raw::c_void,
+    #[cfg(not(Py_3_11))]
+    recursion_depth: c_int,
+    #[cfg(not(Py_3_10))]
+    overflowed_and_recursion_critical: [std::os::raw::c_char; 2],
+    #[cfg(all(Py_3_10, not(Py_3_11)))]
+    recursion_headroom: c_int,
+    #[cfg(not(Py_3_11))]
+    stackcheck_counter: c_int,
+    #[cfg(all(Py_3_11, not(Py_3_12)))]
+    initialized_and_static: [c_int; 2],
+    #[cfg(Py_3_13)]
+    eval_breaker: usize,
+    #[cfg(Py_3_12)]
+    status_bits: u32,
+    #[cfg(Py_3_13)]
+    whence_and_state: [c_int; 2],
+    #[cfg(Py_3_11)]
+    recursion_counters: [c_int; if cfg!(Py_3_12) { 4 } else { 3 }],
+    tracing: c_int,
+    #[cfg(not(Py_3_10))]
+    use_tracing: c_int,
+    #[cfg(Py_3_11)]
+    what_event: c_int,
+    #[cfg(Py_3_10)]
+    current_frame: *mut std::os::raw::c_void,
+    c_profilefunc: Option<ffi::Py_tracefunc>,
+    c_tracefunc: Option<ffi::Py_tracefunc>,
+    c_profileobj: *mut ffi::PyObject,
+    c_traceobj: *mut ffi::PyObject,
+}
+
+/// The current thread's C-level trace function and its object (borrowed from the thread state, valid until the
+/// trace function changes), as `PyEval_SetTrace` installed them: what `sys.gettrace()` shows the object of.
+pub fn thread_trace_function(_py: Python<'_>) -> (Option<ffi::Py_tracefunc>, *mut ffi::PyObject) {
+    // SAFETY: attached (`_py`), so the current thread state exists and is this thread's; laid out as
+    // `ThreadStateHead` on this version (a public, non-limited struct, fixed within a minor version).
+    unsafe {
+        let state = ffi::PyThreadState_Get().cast::<ThreadStateHead>();
+        ((*state).c_tracefunc, (*state).c_traceobj)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -565,6 +617,30 @@ mod tests {
                 assert_eq!(frame_globals(frame.as_borrowed()), f_globals.as_ptr(), "{name} frame's globals");
                 assert!(f_globals.is(&globals));
             }
+        });
+    }
+
+    unsafe extern "C" fn no_op_trace(
+        _obj: *mut ffi::PyObject,
+        _frame: *mut ffi::PyFrameObject,
+        _what: c_int,
+        _arg: *mut ffi::PyObject,
+    ) -> c_int {
+        0
+    }
+
+    #[test]
+    fn thread_trace_function_reads_what_pyeval_settrace_installed() {
+        Python::attach(|py| {
+            let marker = PyDict::new(py);
+            // SAFETY: attached; the thread state takes its own reference to `marker`, released by the second call.
+            unsafe { ffi::PyEval_SetTrace(Some(no_op_trace), marker.as_ptr()) };
+            let (function, object) = thread_trace_function(py);
+            // SAFETY: attached; uninstalls the no-op trace function again.
+            unsafe { ffi::PyEval_SetTrace(None, std::ptr::null_mut()) };
+            assert_eq!(function.map(|f| f as usize), Some(no_op_trace as ffi::Py_tracefunc as usize));
+            assert_eq!(object, marker.as_ptr());
+            assert!(thread_trace_function(py).0.is_none());
         });
     }
 }

@@ -81,6 +81,9 @@ pub struct Tracer {
     replaced_at: GilCell<Option<(i64, i64)>>,
     previous: GilCell<Option<Py<PyAny>>>,
     threading_previous: GilCell<Option<Py<PyAny>>>,
+    /// `trace()` found a C-level trace function (coverage.py's) on its thread, and a threading hook (coverage's,
+    /// which installs that on new threads): new threads run the hook first, so that we chain to what it installs.
+    new_threads_run_threading_previous: GilCell<bool>,
     /// `backend="auto"`: fall back to settrace when sys.monitoring has no free tool id.
     backend_is_auto: bool,
     /// The monitoring backend's state (a tool id while tracing with it).
@@ -102,7 +105,7 @@ impl Host for Tracer {
         if this.session.tool_id.get(slf.py()).is_some() {
             this.session.threads.dismiss_current_thread();
         } else {
-            settrace::install::<Tracer>(slf.py(), this.engine.profiling_mode, None);
+            settrace::uninstall(slf.py(), this.engine.profiling_mode);
         }
     }
 
@@ -119,8 +122,26 @@ impl Monitored for Tracer {
 }
 
 impl Tracer {
-    fn install(slf: &Bound<'_, Tracer>) {
-        settrace::install(slf.py(), slf.get().engine.profiling_mode, Some(slf));
+    fn install(slf: &Bound<'_, Tracer>) -> PyResult<()> {
+        settrace::install(slf.py(), slf, true)
+    }
+
+    /// On a thread new to this tracer, with `new_threads_run_threading_previous`: runs the threading hook we
+    /// replaced for this first event, as the thread would have (coverage's installs its tracer on the thread).
+    fn run_threading_previous_on_new_thread(
+        &self,
+        py: Python<'_>,
+        frame: &Bound<'_, PyAny>,
+        kind: &Bound<'_, PyString>,
+        arg: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        if !self.new_threads_run_threading_previous.get(py) || !settrace::first_seen_thread() {
+            return Ok(());
+        }
+        if let Some(hook) = self.threading_previous.clone_ref(py) {
+            hook.bind(py).call1((frame, kind, arg))?;
+        }
+        Ok(())
     }
 
     fn hook_names(&self) -> (&'static str, &'static str, &'static str) {
@@ -167,12 +188,17 @@ impl Tracer {
                 Some(previous) if previous.is_instance_of::<Tracer>() => {
                     let previous = previous.cast::<Tracer>()?;
                     previous.get().note_put_back(py);
-                    Tracer::install(previous);
+                    Tracer::install(previous)?;
+                }
+                // The C-level tracer we chained to: put back exactly (`sys.settrace` would put it behind the
+                // Python-level trampoline, which hands running frames to their `f_trace`, ours).
+                Some(previous) if !self.engine.profiling_mode && settrace::is_chained_object(previous) => {
+                    settrace::uninstall(py, false)
                 }
                 Some(previous) => {
                     sys.getattr(set_name)?.call1((previous,))?;
                 }
-                None => settrace::install::<Tracer>(py, self.engine.profiling_mode, None),
+                None => settrace::uninstall(py, self.engine.profiling_mode),
             }
         }
         Ok(())
@@ -234,6 +260,7 @@ impl Tracer {
             replaced_at: GilCell::new(None),
             previous: GilCell::new(None),
             threading_previous: GilCell::new(None),
+            new_threads_run_threading_previous: GilCell::new(false),
             backend_is_auto,
             session: Session::default(),
         })
@@ -259,12 +286,19 @@ impl Tracer {
         let (get_name, set_name, hook_name) = this.hook_names();
         this.engine.start(py, predicate);
         // Thread hooks first: importing `threading` must not itself be traced.
+        let mut runs_threading_previous = false;
         if this.traces_new_threads() {
             let threading = crate::compat::import(py, "threading")?;
             let hook = threading.getattr(hook_name).ok().filter(|h| !h.is_none());
+            runs_threading_previous = hook.is_some();
             this.threading_previous.replace(py, hook.map(Bound::unbind));
             threading.getattr(set_name)?.call1((slf,))?;
         }
+        settrace::note_known_thread();
+        runs_threading_previous = runs_threading_previous
+            && !this.engine.profiling_mode
+            && settrace::c_level_tracer_on_this_thread::<Tracer>(py)?;
+        this.new_threads_run_threading_previous.set(py, runs_threading_previous);
         if this.engine.backend.get(py) == Backend::Monitoring {
             let replaced = this.session.threads.start(py, this.engine.generation.get(py));
             match monitoring::start(slf) {
@@ -291,7 +325,7 @@ impl Tracer {
             previous.get().note_replaced(py);
         }
         this.previous.replace(py, (!previous.is_none()).then(|| previous.unbind()));
-        Tracer::install(slf);
+        Tracer::install(slf)?;
         remember_running(py, slf);
         Ok(slf.clone())
     }
@@ -344,13 +378,15 @@ impl Tracer {
             unsafe { monitoring::judge_running_frames(slf, frame.as_ptr().cast())? };
             let (_, set_name, _) = this.hook_names();
             crate::compat::import(py, "sys")?.getattr(set_name)?.call1((py.None(),))?;
+            this.run_threading_previous_on_new_thread(py, frame, kind, arg)?;
             return Ok(None);
         }
         // Only a `call` comes from the global hook (`sys.settrace(tracer)`, a new thread): other events come
         // through a frame's `f_trace`, which we set, after another tool's `sys.settrace` (pdb's) took the thread
         // over, and must not take it back (as hunter's Cython `__call__`).
         if what == ffi::PyTrace_CALL {
-            Tracer::install(slf);
+            this.run_threading_previous_on_new_thread(py, frame, kind, arg)?;
+            Tracer::install(slf)?;
         }
         // SAFETY: `frame` was checked to be a frame; CPython runs it for the duration of this call.
         let handled = unsafe { settrace::on_trace_event(slf.as_borrowed(), frame.as_ptr().cast(), what, arg.as_ptr()) };
