@@ -439,8 +439,6 @@ unsafe fn trace_with_chained<H: Host>(
         // this event's frame and argument.
         status = unsafe { function(object, frame, what, arg) };
     }
-    // SAFETY: attached; the reference `chained_for_event` took.
-    unsafe { ffi::Py_XDECREF(object) };
     let (mut kind, mut value, mut traceback) = (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
     if status != 0 {
         #[allow(deprecated)] // PyErr_GetRaisedException is 3.12+
@@ -486,8 +484,13 @@ unsafe fn trace_with_chained<H: Host>(
             }
         }
     }
-    // SAFETY: attached; the reference taken above. Last: it may run a `__del__`.
-    unsafe { ffi::Py_DECREF(obj) };
+    // SAFETY: attached; the references `chained_for_event` and this function took, held until here: the chained
+    // tracer may have left the thread meanwhile (its object then only alive through these), and it names the
+    // unraisable error above. Last: they may run a `__del__`.
+    unsafe {
+        ffi::Py_XDECREF(object);
+        ffi::Py_DECREF(obj);
+    }
     result
 }
 
