@@ -13,8 +13,8 @@
      pip offline (no index, no build isolation, an empty CARGO_HOME, CARGO_NET_OFFLINE), which then passes step 3.
 
 By default the wheels are built with the release profile minus fat LTO (codegen units 16): LTO changes neither the
-linked symbols nor the files, and it made the five builds take 216 s instead of 130 s here. --full-release builds them exactly
-as a release does. ``vendor-sdist`` is the step release.yml runs after ``maturin sdist`` too.
+linked symbols nor the files, and it made the five builds take 216 s instead of 130 s here. --full-release builds
+them exactly as a release does. ``vendor-sdist`` is the step release.yml runs after ``maturin sdist`` too.
 """
 
 import argparse
@@ -79,6 +79,14 @@ print('api ok', hunter.__version__, hunter._hunter.__file__)
 """
 
 
+# The tags in the WHEEL file of the installed hunter-rs: the venv must hold the wheel under test, not another build.
+INSTALLED_TAGS = """
+import importlib.metadata
+wheel = importlib.metadata.distribution('hunter-rs').read_text('WHEEL')
+print(*[line.split(':', 1)[1].strip() for line in wheel.splitlines() if line.startswith('Tag:')])
+"""
+
+
 # -- Logic (unit-tested in tests/test_wheels.py) -------------------------------------------------------------------
 
 
@@ -96,6 +104,17 @@ def parse_wheel_name(filename):
         'python': python.split('.'),
         'abi': abi.split('.'),
         'platform': platform.split('.'),
+    }
+
+
+def expanded_tags(filename):
+    """Every ``python-abi-platform`` tag a wheel's file name stands for (its tag sets multiplied out)."""
+    parts = parse_wheel_name(filename)
+    return {
+        f'{python}-{abi}-{platform}'
+        for python in parts['python']
+        for abi in parts['abi']
+        for platform in parts['platform']
     }
 
 
@@ -190,7 +209,7 @@ def run(command, **kwargs):
 
 
 def tools_python():
-    """The interpreter of the tools venv, created (or recreated when its pins changed) with the interpreter running us."""
+    """The tools venv's interpreter; the venv is made (again, when its pins changed) with the interpreter running us."""
     python = TOOLS_VENV / 'bin' / 'python'
     stamp = TOOLS_VENV / 'requirements.txt'
     wanted = '\n'.join(TOOL_REQUIREMENTS) + '\n'
@@ -277,17 +296,18 @@ def audit(python, wheel):
 
 def install_and_trace(wheel, interpreter, workdir):
     """Installs the wheel into a fresh venv of the interpreter, without Rust on PATH, and checks two traces in it."""
-    venv = workdir / f'venv-{wheel.name.split("-")[2]}'
+    venv = Path(tempfile.mkdtemp(prefix='venv-', dir=workdir))
     run([interpreter, '-m', 'venv', venv])
     env = without_rust(dict(os.environ, PATH=f'{venv / "bin"}{os.pathsep}{os.environ.get("PATH", "")}'))
     if shutil.which('cargo', path=env['PATH']) or shutil.which('rustc', path=env['PATH']):
         raise SystemExit('cargo or rustc is still on the PATH of the install step')
     env.pop('PYTHONHUNTER', None)
     # Binaries only: pip may not build anything (the dependencies are pure-Python wheels).
-    pip = [venv / 'bin' / 'python', '-m', 'pip', 'install', '-q', '--disable-pip-version-check', '--only-binary', ':all:']
-    run([*pip, wheel], env=env, cwd=workdir)
     python = venv / 'bin' / 'python'
-    demo = run([python, DEMO], env=dict(env, PYTHONHUNTER="module='__main__'"), cwd=workdir, capture_output=True, text=True)
+    run([python, '-m', 'pip', 'install', '-q', '--disable-pip-version-check', '--only-binary', ':all:', wheel],
+        env=env, cwd=workdir)
+    demo_env = dict(env, PYTHONHUNTER="module='__main__'")
+    demo = run([python, DEMO], env=demo_env, cwd=workdir, capture_output=True, text=True)
     traced = [line for line in demo.stderr.splitlines() if line.strip()]
     missing = rows_missing_in_order(demo.stderr, DEMO_ROWS)
     strangers = [line for line in traced if f'{DEMO}:' not in line]
@@ -299,6 +319,9 @@ def install_and_trace(wheel, interpreter, workdir):
     log(f'demo: {len(traced)} rows, all from {DEMO.name}')
     api = run([python, '-c', API_PROGRAM], env=env, cwd=workdir, capture_output=True, text=True)
     log(api.stdout.strip())
+    installed = run([python, '-c', INSTALLED_TAGS], env=env, cwd=workdir, capture_output=True, text=True).stdout.split()
+    if set(installed) != expanded_tags(wheel.name):
+        raise SystemExit(f'the venv holds a hunter-rs tagged {installed}, not {wheel.name}')
 
 
 def build_wheels(python, interpreters, out, full_release):
@@ -322,7 +345,8 @@ def vendor_sdist(sdist):
         source = scratch / top
         if (source / 'vendor').exists():
             raise SystemExit(f'{sdist.name} already holds vendor/')
-        run(['cargo', 'vendor', '--locked', '--versioned-dirs', '--quiet', 'vendor'], cwd=source, stdout=subprocess.DEVNULL)
+        vendor = ['cargo', 'vendor', '--locked', '--versioned-dirs', '--quiet', 'vendor']
+        run(vendor, cwd=source, stdout=subprocess.DEVNULL)  # its stdout: the config snippet, written below instead
         config = source / '.cargo' / 'config.toml'
         config.parent.mkdir(exist_ok=True)
         with config.open('a', encoding='utf-8') as file:
@@ -359,7 +383,6 @@ def check_sdist(python, out, full_release):
             CARGO_HOME=empty_cargo_home,
             CARGO_NET_OFFLINE='true',
             RUSTUP_HOME=os.environ.get('RUSTUP_HOME', str(Path.home() / '.rustup')),
-            PIP_NO_INDEX='1',
             CARGO_TARGET_DIR=str(ROOT / '.cache' / 'sdist-target'),
             **fast_release_env(full_release),
         )
@@ -403,7 +426,8 @@ def check(arguments):
         sdist, sdist_wheel = check_sdist(python, out / 'sdist', arguments.full_release)
         check_wheel_files(sdist_wheel, parse_wheel_name(sdist_wheel.name)['python'][0])
         install_and_trace(sdist_wheel, python, workdir)
-        summary.append(f'{sdist.name}  {sdist.stat().st_size / 1e6:.1f} MB, vendored; built offline into {sdist_wheel.name}')
+        size = sdist.stat().st_size / 1e6
+        summary.append(f'{sdist.name}  {size:.1f} MB, vendored; built offline into {sdist_wheel.name}')
     log(f'build of the wheels: {built - started:.0f} s; whole check: {time.monotonic() - started:.0f} s')
     for line in summary:
         log(line)

@@ -52,6 +52,14 @@ def test_names_that_are_not_wheels_are_refused(wheels, name):
         wheels.parse_wheel_name(name)
 
 
+def test_expanded_tags_multiply_out_every_tag_set(wheels):
+    assert wheels.expanded_tags(GOOD_NAME) == {
+        'cp312-cp312-manylinux2014_x86_64',
+        'cp312-cp312-manylinux_2_17_x86_64',
+    }
+    assert wheels.expanded_tags('x-1-py2.py3-none-any.whl') == {'py2-none-any', 'py3-none-any'}
+
+
 @pytest.mark.parametrize(
     'tag, expected',
     [
@@ -100,7 +108,7 @@ def test_a_plain_linux_wheel_fails(wheels):
 def test_a_file_name_that_promises_more_than_auditwheel_grants_fails(wheels):
     report = dict(GOOD_REPORT, overall_tag='manylinux_2_28_x86_64')
     problems = wheels.tag_problems(GOOD_NAME, report)
-    assert problems == [f'the file name promises glibc (2, 17) but auditwheel says manylinux_2_28_x86_64']
+    assert problems == ['the file name promises glibc (2, 17) but auditwheel says manylinux_2_28_x86_64']
 
 
 def test_a_newer_manylinux_tag_fails_even_when_honest(wheels):
@@ -131,7 +139,8 @@ def test_an_audit_without_a_manylinux_tag_fails(wheels):
 
 def test_missing_files_takes_paths_and_patterns(wheels):
     names = ['hunter/py.typed', 'hunter/_hunter.cpython-39-x86_64-linux-gnu.so']
-    required = ['hunter/py.typed', 'hunter.pth', re.compile(r'hunter/_hunter\.cpython-39-.*\.so'), re.compile('LICENSE')]
+    so = re.compile(r'hunter/_hunter\.cpython-39-.*\.so')
+    required = ['hunter/py.typed', 'hunter.pth', so, re.compile('LICENSE')]
     assert wheels.missing_files(names, required) == ['hunter.pth', 'LICENSE']
 
 
@@ -141,7 +150,8 @@ def test_rows_missing_in_order(wheels):
     # Out of order: the second row is only before the first.
     assert wheels.rows_missing_in_order(output, ['<= main: 1', '=> main()']) == ['=> main()']
     # A missing row does not hide the rows after it.
-    assert wheels.rows_missing_in_order(output, ['=> main()', 'nowhere', 'line x', 'nor here']) == ['nowhere', 'nor here']
+    rows = ['=> main()', 'nowhere', 'line x', 'nor here']
+    assert wheels.rows_missing_in_order(output, rows) == ['nowhere', 'nor here']
 
 
 def test_install_step_path_has_no_rust(wheels, tmp_path):
