@@ -204,7 +204,8 @@ def log(message):
 
 
 def run(command, **kwargs):
-    log('$ ' + ' '.join(str(part) for part in command))
+    # A program given with -c is shown by its first line only.
+    log('$ ' + ' '.join(str(part).strip().split('\n')[0] + (' ...' if '\n' in str(part) else '') for part in command))
     return subprocess.run([str(part) for part in command], check=True, **kwargs)
 
 
