@@ -14,11 +14,7 @@ fn main() {
     println!("cargo::rerun-if-env-changed={PORTABLE_VARIABLE}");
     let config = pyo3_build_config::get();
     if config.implementation() != PythonImplementation::CPython || config.version() < OLDEST {
-        panic!(
-            "hunter-rs supports CPython 3.9 and newer; this is {} {}.",
-            config.implementation(),
-            config.version()
-        );
+        panic!("hunter-rs supports CPython 3.9 and newer; this is {} {}.", config.implementation(), config.version());
     }
     // Portable mode (`cfg(hunter_portable)`): the native core reads frames and code objects through CPython's public
     // C API only, never through a struct layout. Automatic where the layouts are not modelled: a newer CPython, or a

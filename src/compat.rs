@@ -592,10 +592,7 @@ mod portable {
     /// # Safety
     /// `frame` must be a live frame object and `trace` a live object, the thread attached.
     #[inline(always)]
-    pub unsafe fn replace_frame_trace(
-        frame: *mut ffi::PyFrameObject,
-        trace: *mut ffi::PyObject,
-    ) -> *mut ffi::PyObject {
+    pub unsafe fn replace_frame_trace(frame: *mut ffi::PyFrameObject, trace: *mut ffi::PyObject) -> *mut ffi::PyObject {
         // SAFETY: attached (the caller's contract).
         let py = unsafe { Python::assume_attached() };
         let name = pyo3::intern!(py, "f_trace").as_ptr();
@@ -674,6 +671,51 @@ mod tests {
                     assert!(value.unwrap().eq(&expected).unwrap(), "{name}");
                 }
             }
+        });
+    }
+
+    #[test]
+    fn replacing_a_frame_trace_is_setting_its_f_trace() {
+        Python::attach(|py| {
+            let globals = PyDict::new(py);
+            py.run(c"import sys\ndef probe():\n    return sys._getframe()\nframe = probe()\n", Some(&globals), None)
+                .unwrap();
+            let frame = globals.get_item("frame").unwrap().unwrap().cast_into::<PyFrame>().unwrap();
+            let trace = PyDict::new(py);
+            // SAFETY: a live frame and a live object, attached.
+            let previous = unsafe { replace_frame_trace(frame.as_ptr().cast(), trace.as_ptr()) };
+            assert!(frame.getattr("f_trace").unwrap().is(&trace));
+            // SAFETY: a replaced trace gives a strong reference to the previous one (a frame without one has None).
+            let previous = unsafe { Bound::from_owned_ptr_or_opt(py, previous) };
+            assert!(previous.is_none_or(|previous| previous.is_none()), "the frame had no trace function");
+            // SAFETY: as above.
+            let again = unsafe { replace_frame_trace(frame.as_ptr().cast(), trace.as_ptr()) };
+            assert!(again.is_null(), "already the frame's trace: nothing replaced");
+        });
+    }
+
+    #[test]
+    fn type_lookup_finds_what_the_mro_defines_without_calling_it() {
+        Python::attach(|py| {
+            let globals = PyDict::new(py);
+            let code = c"class Base(Exception):\n    @property\n    def args(self):\n        raise RuntimeError\nclass Child(Base):\n    pass\n";
+            py.run(code, Some(&globals), None).unwrap();
+            let child = globals.get_item("Child").unwrap().unwrap().cast_into::<pyo3::types::PyType>().unwrap();
+            let args = pyo3::types::PyString::new(py, "args");
+            let found = type_lookup(&child, &args).expect("defined by Base");
+            assert!(found.is(&globals
+                .get_item("Base")
+                .unwrap()
+                .unwrap()
+                .getattr("__dict__")
+                .unwrap()
+                .get_item("args")
+                .unwrap()));
+            let missing = pyo3::types::PyString::new(py, "no_such_attribute");
+            assert!(type_lookup(&child, &missing).is_none());
+            // A builtin type's own namespace (outside `tp_dict` from 3.12 on).
+            let exception = py.get_type::<pyo3::exceptions::PyException>();
+            assert!(type_lookup(&exception, &args).is_some(), "BaseException.args");
         });
     }
 
