@@ -703,14 +703,9 @@ mod tests {
             let child = globals.get_item("Child").unwrap().unwrap().cast_into::<pyo3::types::PyType>().unwrap();
             let args = pyo3::types::PyString::new(py, "args");
             let found = type_lookup(&child, &args).expect("defined by Base");
-            assert!(found.is(&globals
-                .get_item("Base")
-                .unwrap()
-                .unwrap()
-                .getattr("__dict__")
-                .unwrap()
-                .get_item("args")
-                .unwrap()));
+            let base = globals.get_item("Base").unwrap().unwrap();
+            let defined = base.getattr("__dict__").unwrap().get_item("args").unwrap();
+            assert!(found.is(defined), "the property itself, not called");
             let missing = pyo3::types::PyString::new(py, "no_such_attribute");
             assert!(type_lookup(&child, &missing).is_none());
             // A builtin type's own namespace (outside `tp_dict` from 3.12 on).
