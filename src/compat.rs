@@ -537,7 +537,10 @@ pub unsafe fn replace_frame_trace(frame: *mut ffi::PyFrameObject, trace: *mut ff
 // The same functions as the layout-reading ones above, through CPython's public C API only: what the core reads from
 // frames, code objects and types on a CPython whose layouts it does not model (3.14+, free-threaded builds), and on
 // any version when selected (the `portable` feature). Slower (a call, or an attribute lookup, where a field was read),
-// with the same results.
+// with the same results. Functions it still calls by an underscore name are public API under another name, and are
+// only reached on versions that have no public one: the code extras (`_PyCode_GetExtra` before 3.12, PEP 523's API,
+// renamed `PyUnstable_Code_GetExtra` in 3.12), `_Py_IsFinalizing` (before 3.13, then `Py_IsFinalizing`), and
+// `_PyUnicode_IsPrintable` (what the documented `Py_UNICODE_ISPRINTABLE` macro expands to, in every version).
 
 /// Whether this build reads CPython through its public C API only (`hunter._hunter.PORTABLE`).
 pub const PORTABLE: bool = cfg!(hunter_portable);
