@@ -3,6 +3,9 @@
 //! Frame layouts are only ever read through a `Bound<PyFrame>` (or `Borrowed`): pyo3 gives that type only to
 //! objects that passed `PyFrame_Check`, so no object Python code supplies (an event's replaceable `frame`)
 //! can be read with a frame's layout. Everything else an event's frame can be is read through attributes.
+//!
+//! In portable mode (`cfg(hunter_portable)`, see build.rs and the block at the end of this file) no layout is
+//! read: frames, code objects and types are read through CPython's public C API only.
 
 use std::os::raw::c_int;
 
@@ -12,7 +15,7 @@ use pyo3::types::{PyDict, PyFrame};
 
 /// The leading fields of `PyFrameObject` on 3.9 and 3.10, which have no accessor functions there.
 /// The layout is fixed within those minor versions (Include/cpython/frameobject.h).
-#[cfg(not(Py_3_11))]
+#[cfg(all(not(Py_3_11), not(hunter_portable)))]
 #[repr(C)]
 struct FrameHead {
     ob_base: ffi::PyVarObject,
@@ -25,7 +28,7 @@ struct FrameHead {
 /// The leading fields of `PyFrameObject` from 3.11 on: its data lives in an interpreter frame
 /// (Include/internal/pycore_frame.h, the same within a minor version).
 #[allow(dead_code)] // a layout: not every field is read
-#[cfg(Py_3_11)]
+#[cfg(all(Py_3_11, not(hunter_portable)))]
 #[repr(C)]
 struct FrameHead {
     ob_base: ffi::PyObject,
@@ -35,7 +38,7 @@ struct FrameHead {
 
 /// 3.11's `_PyInterpreterFrame`, up to its fast locals.
 #[allow(dead_code)] // a layout: not every field is read
-#[cfg(all(Py_3_11, not(Py_3_12)))]
+#[cfg(all(Py_3_11, not(Py_3_12), not(hunter_portable)))]
 #[repr(C)]
 struct InterpreterFrameHead {
     f_func: *mut ffi::PyObject,
@@ -55,7 +58,7 @@ struct InterpreterFrameHead {
 /// `_PyInterpreterFrame` from 3.12 on, up to its fast locals (3.13 calls `f_code` `f_executable`, and
 /// `prev_instr` `instr_ptr`; `f_code` is the code object of every frame that has a frame object).
 #[allow(dead_code)] // a layout: not every field is read
-#[cfg(Py_3_12)]
+#[cfg(all(Py_3_12, not(hunter_portable)))]
 #[repr(C)]
 struct InterpreterFrameHead {
     f_code: *mut ffi::PyObject,
@@ -76,7 +79,7 @@ struct InterpreterFrameHead {
 /// from the frame's fast locals: on 3.11 `f_locals` builds (or refreshes) the whole locals dict to read a few
 /// names, and 3.12's `PyFrame_GetVar` searches the names for each. `is_cell`: a closure captures the
 /// parameter, so its slot holds a cell (made before the `call` event). None before 3.11, where the locals dict
-/// is the frame's own.
+/// is the frame's own, and in portable mode, which reads no frame layout (the caller reads the variables instead).
 ///
 /// # Safety
 /// `slot` must be the index of a variable of the frame's own code (`co_varnames`), as `FrameWithCode` ensures.
@@ -85,7 +88,7 @@ pub unsafe fn call_argument<'py>(
     slot: usize,
     is_cell: bool,
 ) -> Option<Option<Bound<'py, PyAny>>> {
-    #[cfg(Py_3_11)]
+    #[cfg(all(Py_3_11, not(hunter_portable)))]
     {
         // SAFETY: `frame` passed PyFrame_Check, so its head has this version's layout and `f_frame` points at its
         // interpreter frame, whose fast locals start with one slot per `co_varnames` entry (the caller's `slot`).
@@ -100,7 +103,7 @@ pub unsafe fn call_argument<'py>(
             })
         }
     }
-    #[cfg(not(Py_3_11))]
+    #[cfg(any(not(Py_3_11), hunter_portable))]
     {
         let _ = (frame, slot, is_cell);
         None
@@ -109,6 +112,7 @@ pub unsafe fn call_argument<'py>(
 
 /// Borrowed code object of a frame, read from the frame itself: `PyFrame_GetCode` and `PyFrame_GetGlobals`
 /// cost a call and two reference count updates each, on every event. Valid while the frame lives.
+#[cfg(not(hunter_portable))]
 #[inline]
 pub fn frame_code(frame: Borrowed<'_, '_, PyFrame>) -> *mut ffi::PyObject {
     // SAFETY: a `PyFrame` passed PyFrame_Check: its head has this version's layout, and from 3.11 on `f_frame`
@@ -125,6 +129,7 @@ pub fn frame_code(frame: Borrowed<'_, '_, PyFrame>) -> *mut ffi::PyObject {
 }
 
 /// Borrowed globals dict of a frame (always a dict: CPython runs code only with dict globals).
+#[cfg(not(hunter_portable))]
 #[inline]
 pub fn frame_globals(frame: Borrowed<'_, '_, PyFrame>) -> *mut ffi::PyObject {
     // SAFETY: as in `frame_code`.
@@ -141,7 +146,7 @@ pub fn frame_globals(frame: Borrowed<'_, '_, PyFrame>) -> *mut ffi::PyObject {
 
 /// The fields of a 3.9 `PyFrameObject` up to `f_lineno` (Include/cpython/frameobject.h of 3.9).
 #[allow(dead_code)] // a layout: only `f_lineno` is read
-#[cfg(not(Py_3_10))]
+#[cfg(all(not(Py_3_10), not(hunter_portable)))]
 #[repr(C)]
 struct Frame39 {
     head: FrameHead,
@@ -161,10 +166,11 @@ struct Frame39 {
 /// On 3.9 `PyFrame_GetLineNumber` recomputes the line from `f_lasti` unless the frame has a trace function, in
 /// which case it returns `f_lineno` as line tracing maintains it. The two differ at a generator's implicit final
 /// return, for example. hunter (and every `sys.settrace` tracer) sets `f_trace`, so in trace mode it reports
-/// `f_lineno`; from 3.10 on the interpreter itself keeps `f_lineno` right during trace calls.
+/// `f_lineno`; from 3.10 on the interpreter itself keeps `f_lineno` right during trace calls. Portable mode relies
+/// on `f_trace` being set: the settrace backend sets it at each event before reading the line.
 #[inline]
 pub fn frame_lineno(frame: &Bound<'_, PyFrame>, line_tracing: bool) -> c_int {
-    #[cfg(not(Py_3_10))]
+    #[cfg(all(not(Py_3_10), not(hunter_portable)))]
     if line_tracing {
         // SAFETY: a checked frame has the 3.9 layout.
         return unsafe { (*frame.as_ptr().cast::<Frame39>()).f_lineno };
@@ -301,6 +307,7 @@ pub fn frame_globals_bound<'py>(frame: &Bound<'py, PyFrame>) -> Bound<'py, PyDic
 /// A class's attribute-cache version tag, when it has a valid one. CPython gives a class a new one whenever an
 /// attribute of it or of a base is set. 0 never is valid; before 3.13 a flag also marks it valid, as a changed
 /// class keeps its old number until its next lookup.
+#[cfg(not(hunter_portable))]
 pub fn valid_version_tag(class: &Bound<'_, pyo3::types::PyType>) -> Option<u32> {
     let class = class.as_type_ptr();
     // SAFETY: `class` is a live type object (from a `Bound<PyType>`), so its `PyTypeObject` fields can be read.
@@ -445,6 +452,7 @@ pub fn end_for_opcode(py: Python<'_>) -> Option<u8> {
 }
 
 /// What `name` finds on `ty` and its bases, without calling anything (a descriptor is returned, not invoked).
+#[cfg(not(hunter_portable))]
 pub fn type_lookup<'py>(
     ty: &Bound<'py, pyo3::types::PyType>,
     name: &Bound<'py, pyo3::types::PyString>,
@@ -491,6 +499,7 @@ pub fn interpreter_is_finalizing() -> bool {
 /// The fields of `PyFrameObject` up to `f_trace` (Include/cpython/frameobject.h before 3.11, then
 /// Include/internal/pycore_frame.h; the same within a minor version).
 #[allow(dead_code)] // a layout: only `f_trace` is read
+#[cfg(not(hunter_portable))]
 #[repr(C)]
 struct FrameTraceHead {
     head: FrameHead,
@@ -509,6 +518,7 @@ struct FrameTraceHead {
 ///
 /// # Safety
 /// `frame` must be a live frame object and `trace` a live object.
+#[cfg(not(hunter_portable))]
 #[inline(always)]
 pub unsafe fn replace_frame_trace(frame: *mut ffi::PyFrameObject, trace: *mut ffi::PyObject) -> *mut ffi::PyObject {
     // SAFETY: `frame` is a live frame object (the caller's contract), laid out as `FrameTraceHead` on this version; the
@@ -525,6 +535,7 @@ pub unsafe fn replace_frame_trace(frame: *mut ffi::PyFrameObject, trace: *mut ff
 
 /// `PyThreadState` up to its trace and profile functions (Include/cpython/pystate.h, the same within a minor
 /// version; the fields before them differ in each).
+#[cfg(not(hunter_portable))]
 #[allow(dead_code)] // a layout: only the trace and profile fields are read
 #[repr(C)]
 struct ThreadStateHead {
@@ -566,12 +577,137 @@ struct ThreadStateHead {
 
 /// The current thread's C-level trace function and its object (borrowed from the thread state, valid until the
 /// trace function changes), as `PyEval_SetTrace` installed them: what `sys.gettrace()` shows the object of.
+#[cfg(not(hunter_portable))]
 pub fn thread_trace_function(_py: Python<'_>) -> (Option<ffi::Py_tracefunc>, *mut ffi::PyObject) {
     // SAFETY: attached (`_py`), so the current thread state exists and is this thread's; laid out as
     // `ThreadStateHead` on this version (a public, non-limited struct, fixed within a minor version).
     unsafe {
         let state = ffi::PyThreadState_Get().cast::<ThreadStateHead>();
         ((*state).c_tracefunc, (*state).c_traceobj)
+    }
+}
+
+/// Portable mode cannot read the thread state's fields (their layout is not public API): no C-level trace function
+/// is ever found, so none is chained to, and the one in place is replaced, as hunter 3.9.0 does.
+#[cfg(hunter_portable)]
+pub fn thread_trace_function(_py: Python<'_>) -> (Option<ffi::Py_tracefunc>, *mut ffi::PyObject) {
+    (None, std::ptr::null_mut())
+}
+
+// ===== Portable mode (`cfg(hunter_portable)`) =====
+// The same functions as the layout-reading ones above, through CPython's public C API only: what the core reads from
+// frames, code objects and types on a CPython whose layouts it does not model (3.14+, free-threaded builds), and on
+// any version when selected (the `portable` feature). Slower (a call, or an attribute lookup, where a field was read),
+// with the same results. Functions it still calls by an underscore name are public API under another name, and are
+// only reached on versions that have no public one: the code extras (`_PyCode_GetExtra` before 3.12, PEP 523's API,
+// renamed `PyUnstable_Code_GetExtra` in 3.12), `_Py_IsFinalizing` (before 3.13, then `Py_IsFinalizing`), and
+// `_PyUnicode_IsPrintable` (what the documented `Py_UNICODE_ISPRINTABLE` macro expands to, in every version).
+
+/// Whether this build reads CPython through its public C API only (`hunter._hunter.PORTABLE`).
+pub const PORTABLE: bool = cfg!(hunter_portable);
+
+#[cfg(hunter_portable)]
+pub use portable::{frame_code, frame_globals, replace_frame_trace, type_lookup, valid_version_tag};
+
+#[cfg(hunter_portable)]
+mod portable {
+    use pyo3::ffi;
+    use pyo3::prelude::*;
+    use pyo3::types::{PyDict, PyFrame, PyString, PyTuple, PyType};
+
+    /// Borrowed code object of a frame, valid while the frame lives.
+    #[inline]
+    pub fn frame_code(frame: Borrowed<'_, '_, PyFrame>) -> *mut ffi::PyObject {
+        // SAFETY: a checked frame. PyFrame_GetCode returns a new reference to the frame's code object (never NULL),
+        // which the frame itself holds for as long as it lives (a frame never changes its code): the pointer stays
+        // valid after ours is released.
+        unsafe {
+            let code = ffi::PyFrame_GetCode(frame.as_ptr().cast()).cast::<ffi::PyObject>();
+            ffi::Py_DECREF(code);
+            code
+        }
+    }
+
+    /// Borrowed globals dict of a frame, valid while the frame lives.
+    #[inline]
+    pub fn frame_globals(frame: Borrowed<'_, '_, PyFrame>) -> *mut ffi::PyObject {
+        #[cfg(Py_3_11)]
+        // SAFETY: a checked frame. PyFrame_GetGlobals returns a new reference to the frame's globals (never NULL),
+        // which the frame holds for as long as it lives: the pointer stays valid after ours is released.
+        unsafe {
+            let globals = ffi::PyFrame_GetGlobals(frame.as_ptr().cast());
+            ffi::Py_DECREF(globals);
+            globals
+        }
+        #[cfg(not(Py_3_11))]
+        {
+            // A member of the (final) frame type, which never fails and runs no Python code.
+            let globals =
+                frame.getattr(pyo3::intern!(frame.py(), "f_globals")).expect("a frame object has its f_globals");
+            // The frame holds its own reference, as above.
+            globals.as_ptr()
+        }
+    }
+
+    /// Makes `trace` the frame's `f_trace` (what `frame.f_trace = trace` does), unless it is already. Returns the
+    /// previous one (None when it had none) when it was replaced, a strong reference for the caller to release, else
+    /// NULL.
+    ///
+    /// # Safety
+    /// `frame` must be a live frame object and `trace` a live object, the thread attached.
+    #[inline(always)]
+    pub unsafe fn replace_frame_trace(frame: *mut ffi::PyFrameObject, trace: *mut ffi::PyObject) -> *mut ffi::PyObject {
+        // SAFETY: attached (the caller's contract).
+        let py = unsafe { Python::assume_attached() };
+        let name = pyo3::intern!(py, "f_trace").as_ptr();
+        // SAFETY: a live frame and a str: the frame type (final) gets and sets `f_trace` through its own descriptor,
+        // running no Python code. Each call's error, if any, is cleared: the frame is then left as it was.
+        unsafe {
+            let previous = ffi::PyObject_GetAttr(frame.cast(), name);
+            if previous.is_null() {
+                ffi::PyErr_Clear();
+                return std::ptr::null_mut();
+            }
+            if previous == trace || ffi::PyObject_SetAttr(frame.cast(), name, trace) != 0 {
+                ffi::PyErr_Clear();
+                ffi::Py_DECREF(previous);
+                return std::ptr::null_mut();
+            }
+            previous
+        }
+    }
+
+    /// No class has a version tag to read here (`tp_version_tag` is an implementation detail): nothing is cached by
+    /// one.
+    pub fn valid_version_tag(class: &Bound<'_, PyType>) -> Option<u32> {
+        let _ = class;
+        None
+    }
+
+    /// What `name` finds on `ty` and its bases (its `__mro__`), without calling anything: the first of their
+    /// dicts that has it.
+    pub fn type_lookup<'py>(ty: &Bound<'py, PyType>, name: &Bound<'py, PyString>) -> Option<Bound<'py, PyAny>> {
+        let py = ty.py();
+        // SAFETY: a live type; `tp_mro` is NULL (not ready) or a tuple the type holds, made a strong reference at once.
+        let mro = unsafe { Bound::from_borrowed_ptr_or_opt(py, (*ty.as_type_ptr()).tp_mro) }?;
+        for base in mro.cast_into::<PyTuple>().ok()?.iter() {
+            let dict = type_dict(base.cast::<PyType>().ok()?)?;
+            if let Ok(Some(found)) = dict.get_item(name) {
+                return Some(found);
+            }
+        }
+        None
+    }
+
+    /// A type's own namespace (`PyType_GetDict` from 3.12 on, where builtin types keep it outside `tp_dict`).
+    fn type_dict<'py>(ty: &Bound<'py, PyType>) -> Option<Bound<'py, PyDict>> {
+        #[cfg(Py_3_12)]
+        // SAFETY: a live type; PyType_GetDict returns a new reference or NULL (without an error set).
+        let dict = unsafe { Bound::from_owned_ptr_or_opt(ty.py(), ffi::PyType_GetDict(ty.as_type_ptr())) };
+        #[cfg(not(Py_3_12))]
+        // SAFETY: a live type; `tp_dict` is NULL or a reference the type holds, made a strong reference at once.
+        let dict = unsafe { Bound::from_borrowed_ptr_or_opt(ty.py(), (*ty.as_type_ptr()).tp_dict) };
+        dict?.cast_into::<PyDict>().ok()
     }
 }
 
@@ -594,11 +730,51 @@ mod tests {
                 let expected = locals.get_item(name).unwrap();
                 // SAFETY: the slots are the indexes of the names in `probe.__code__.co_varnames`.
                 let read = unsafe { call_argument(&frame, slot, is_cell) };
-                assert_eq!(read.is_some(), cfg!(Py_3_11), "read directly from 3.11 on");
+                assert_eq!(read.is_some(), cfg!(all(Py_3_11, not(hunter_portable))), "read directly from 3.11 on");
                 if let Some(value) = read {
                     assert!(value.unwrap().eq(&expected).unwrap(), "{name}");
                 }
             }
+        });
+    }
+
+    #[test]
+    fn replacing_a_frame_trace_is_setting_its_f_trace() {
+        Python::attach(|py| {
+            let globals = PyDict::new(py);
+            py.run(c"import sys\ndef probe():\n    return sys._getframe()\nframe = probe()\n", Some(&globals), None)
+                .unwrap();
+            let frame = globals.get_item("frame").unwrap().unwrap().cast_into::<PyFrame>().unwrap();
+            let trace = PyDict::new(py);
+            // SAFETY: a live frame and a live object, attached.
+            let previous = unsafe { replace_frame_trace(frame.as_ptr().cast(), trace.as_ptr()) };
+            assert!(frame.getattr("f_trace").unwrap().is(&trace));
+            // SAFETY: a replaced trace gives a strong reference to the previous one (a frame without one has None).
+            let previous = unsafe { Bound::from_owned_ptr_or_opt(py, previous) };
+            assert!(previous.is_none_or(|previous| previous.is_none()), "the frame had no trace function");
+            // SAFETY: as above.
+            let again = unsafe { replace_frame_trace(frame.as_ptr().cast(), trace.as_ptr()) };
+            assert!(again.is_null(), "already the frame's trace: nothing replaced");
+        });
+    }
+
+    #[test]
+    fn type_lookup_finds_what_the_mro_defines_without_calling_it() {
+        Python::attach(|py| {
+            let globals = PyDict::new(py);
+            let code = c"class Base(Exception):\n    @property\n    def args(self):\n        raise RuntimeError\nclass Child(Base):\n    pass\n";
+            py.run(code, Some(&globals), None).unwrap();
+            let child = globals.get_item("Child").unwrap().unwrap().cast_into::<pyo3::types::PyType>().unwrap();
+            let args = pyo3::types::PyString::new(py, "args");
+            let found = type_lookup(&child, &args).expect("defined by Base");
+            let base = globals.get_item("Base").unwrap().unwrap();
+            let defined = base.getattr("__dict__").unwrap().get_item("args").unwrap();
+            assert!(found.is(defined), "the property itself, not called");
+            let missing = pyo3::types::PyString::new(py, "no_such_attribute");
+            assert!(type_lookup(&child, &missing).is_none());
+            // A builtin type's own namespace (outside `tp_dict` from 3.12 on).
+            let exception = py.get_type::<pyo3::exceptions::PyException>();
+            assert!(type_lookup(&exception, &args).is_some(), "BaseException.args");
         });
     }
 
@@ -620,6 +796,7 @@ mod tests {
         });
     }
 
+    #[cfg(not(hunter_portable))]
     unsafe extern "C" fn no_op_trace(
         _obj: *mut ffi::PyObject,
         _frame: *mut ffi::PyFrameObject,
@@ -629,6 +806,7 @@ mod tests {
         0
     }
 
+    #[cfg(not(hunter_portable))]
     #[test]
     fn thread_trace_function_reads_what_pyeval_settrace_installed() {
         Python::attach(|py| {

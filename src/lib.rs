@@ -4,7 +4,8 @@
 //! before it (checked by `tests/test_module_layering.py`; each directory's `mod.rs` maps its own files):
 //! - `suggest`: "did you mean": the closest valid name to a mistyped one, for error messages;
 //! - `gilcell`: GIL-guarded cells for state shared between the hooks and Python-visible objects;
-//! - `compat`: every CPython version difference (frame layouts, code fields, `sys.monitoring` availability);
+//! - `compat`: every CPython version difference (frame layouts, code fields, `sys.monitoring` availability), and
+//!   portable mode, which reads none of those layouts;
 //! - `attached`: running Rust from inside a callback (pyo3 told the thread is attached; panics caught);
 //! - `verdict`: what a predicate is known to do for all events of one code object and kind;
 //! - `codeinfo`: the facts of a code object, computed once and cached on it, with its verdicts;
@@ -44,29 +45,35 @@ mod verdict;
 // Also used outside safe_repr (the row layout renders line numbers with its `int_text`).
 use safe_repr::leaf_repr;
 
-/// The import refuses an interpreter whose frame layouts the native core does not model (see `build.rs`, which
-/// refuses to build for one): a module built for another interpreter would read its memory with the wrong layout.
+/// The import refuses an interpreter whose frame layouts the native core does not model, unless it was built in
+/// portable mode (which `build.rs` chooses for one): a module built for another interpreter would read its memory
+/// with the wrong layout.
 fn check_interpreter(py: Python<'_>) -> PyResult<()> {
     let version = py.version_info();
     // `t` in the ABI flags: a free-threaded build (POSIX; Windows has no `sys.abiflags`, and no such wheels of ours).
     let abiflags = py.import("sys")?.getattr("abiflags").map_or_else(|_| String::new(), |flags| flags.to_string());
     let free_threaded = abiflags.contains('t');
-    if (version.major, version.minor) < (3, 9) || (version.major, version.minor) >= (3, 14) || free_threaded {
+    let unmodelled = (version.major, version.minor) >= (3, 14) || free_threaded;
+    if (version.major, version.minor) < (3, 9) || (unmodelled && !compat::PORTABLE) {
         let free_threaded = if free_threaded { " (free-threaded)" } else { "" };
         return Err(pyo3::exceptions::PyImportError::new_err(format!(
-            "hunter-rs supports CPython 3.9 to 3.13 with the GIL only: its native core reads CPython's frame \
-             layouts, which it knows for those versions. This is Python {}.{}{free_threaded}.",
+            "hunter-rs supports CPython 3.9 and newer; this build reads CPython's frame layouts, which it knows for \
+             3.9 to 3.13 with the GIL only. This is Python {}.{}{free_threaded}: build it for this interpreter \
+             (portable mode is then chosen automatically).",
             version.major, version.minor
         )));
     }
     Ok(())
 }
 
-// `gil_used`: the native core relies on the GIL (see `gilcell.rs`); a free-threaded build must not run it.
+// `gil_used`: the native core relies on the GIL (see `gilcell.rs`): a free-threaded CPython enables the GIL when it
+// imports this module (and says so in a RuntimeWarning).
 #[pymodule(name = "_hunter", gil_used = true)]
 fn hunter_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     check_interpreter(m.py())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    // Whether this build reads CPython through its public C API only (see `compat`).
+    m.add("PORTABLE", compat::PORTABLE)?;
     m.add_class::<tracer::Tracer>()?;
     m.add_function(wrap_pyfunction!(tracer::_stop_all_tracers, m)?)?;
     m.add_class::<event::Event>()?;

@@ -13,6 +13,8 @@ from typing_extensions import Self, TypeAlias, disjoint_base
 _EventCallback: TypeAlias = Callable[[Event], object]
 
 __version__: str
+# True when the native core reads CPython through its public C API only (portable mode; see the README).
+PORTABLE: bool
 ALLOWED_KEYS: tuple[str, ...]
 ALLOWED_OPERATORS: tuple[str, ...]
 
@@ -296,6 +298,7 @@ def _uses_counters(predicate: _EventCallback) -> bool: ...
 
 __all__ = [
     '__version__',
+    'PORTABLE',
     'Tracer',
     '_stop_all_tracers',
     'Event',

@@ -393,15 +393,19 @@ static BYTE_CLASS: [u8; 256] = {
 };
 
 extern "C" {
-    /// `Py_UNICODE_ISPRINTABLE`, by which `str.__repr__` decides which non-ASCII characters to escape
-    /// (declared in `cpython/unicodeobject.h` and exported by CPython 3.9 to 3.13). Reads only CPython's
-    /// static Unicode tables.
+    /// `Py_UNICODE_ISPRINTABLE`, by which `str.__repr__` decides which non-ASCII characters to escape: the
+    /// function that documented macro expands to (declared in `cpython/unicodeobject.h`, exported from 3.9 on).
+    /// Reads only CPython's static Unicode tables.
     fn _PyUnicode_IsPrintable(ch: ffi::Py_UCS4) -> std::ffi::c_int;
 }
 
 /// The code units of an exact str; None for a string that is not ready (3.9 to 3.11 only), left to Python.
+///
+/// Portable mode reads only what the public macros give (kind, data, length: functions from 3.14 on, where pyo3 no
+/// longer models the header): an ASCII string is then read as Latin-1, which renders the same, a little slower.
 #[inline(always)]
 fn str_units<'a>(ptr: *mut ffi::PyObject) -> Option<Units<'a>> {
+    #[cfg(not(hunter_portable))]
     // SAFETY: the caller checked that `ptr` is an exact str. A compact ASCII one (most strings; a string that is
     // not ready is not marked ASCII) stores its `length` bytes right behind its `PyASCIIObject` header.
     unsafe {
@@ -421,6 +425,7 @@ fn str_units<'a>(ptr: *mut ffi::PyObject) -> Option<Units<'a>> {
     unsafe {
         let (data, length) = (ffi::PyUnicode_DATA(ptr), ffi::PyUnicode_GET_LENGTH(ptr) as usize);
         Some(match ffi::PyUnicode_KIND(ptr) {
+            #[cfg(not(hunter_portable))]
             _ if ffi::PyUnicode_IS_ASCII(ptr) != 0 => Units::Bytes(std::slice::from_raw_parts(data.cast(), length)),
             ffi::PyUnicode_1BYTE_KIND => Units::Latin1(std::slice::from_raw_parts(data.cast(), length)),
             ffi::PyUnicode_2BYTE_KIND => Units::Ucs2(std::slice::from_raw_parts(data.cast(), length)),
