@@ -198,6 +198,8 @@ def test_gdb_injects_while_the_target_runs_native_code(tmp_path):
     # gdb parses its command in the language of the frame the process stopped in; a target busy in the
     # extension stops in Rust code (known as such in a build with debug info, like CI's), where the C cast
     # in the injected call does not parse.
+    # Even in C, gdb takes type names from that frame's debug info: Rust's 4-byte `char` made a `char *` payload
+    # address step by 4 (only its first word was written: a SyntaxError in the target, one run in three).
     reason = gdb_unusable_reason()
     if reason:
         pytest.skip(reason)

@@ -189,12 +189,13 @@ def _gdb_commands(payload):
     text += b'\0' * (-len(text) % 8)
     flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
     commands = [
-        # gdb parses commands in the language of the frame it stopped in, which can be the tracer's Rust code
-        # (where `(char *)` is not a type): the commands are C.
+        # gdb parses commands in the language of the frame it stopped in, which can be the tracer's Rust code: the
+        # commands are C. Even so, a type name gdb finds in that frame's debug info wins over C's: Rust's `char` is 4
+        # bytes wide, so no `char` here; the address is an integer (Rust names no `unsigned long`).
         'set language c',
-        f'set $hunter_payload = (char *) mmap((void *) 0, (unsigned long) {len(text)}, '
+        f'set $hunter_payload = (unsigned long) mmap((void *) 0, (unsigned long) {len(text)}, '
         f'{mmap.PROT_READ | mmap.PROT_WRITE}, {flags}, -1, (long) 0)',
-        'if $hunter_payload == (char *) -1',
+        'if $hunter_payload == (unsigned long) -1',
         '  echo hunter-trace: mmap failed in the target\\n',
         '  quit 1',
         'end',
@@ -202,7 +203,7 @@ def _gdb_commands(payload):
     for offset in range(0, len(text), 8):
         word = int.from_bytes(text[offset : offset + 8], sys.byteorder)
         commands.append(f'set *(unsigned long long *) ($hunter_payload + {offset}) = {word:#x}')
-    commands.append('call (void) Py_AddPendingCall(PyRun_SimpleString, $hunter_payload)')
+    commands.append('call (void) Py_AddPendingCall(PyRun_SimpleString, (void *) $hunter_payload)')
     return commands
 
 
