@@ -118,16 +118,18 @@ impl Profile {
         });
     }
 
-    /// Closes the calls still open (at stop) as ending now, innermost first.
+    /// Closes the calls still executing (at stop) as ending now, innermost first; those that ended unseen add
+    /// no time.
     pub(super) fn close_open_calls(&self, py: Python<'_>) {
         let now = monotonic_ns(py);
         let mut released = Vec::new();
-        for (_, mut stack) in self.spans.close_all(py) {
-            let mut open = stack.take_all();
-            while let Some(span) = open.pop() {
-                self.account(py, &mut open, &span, now);
+        for thread in self.spans.close_all(py) {
+            let mut running = thread.running;
+            while let Some(span) = running.pop() {
+                self.account(py, &mut running, &span, now);
                 released.push(span);
             }
+            released.extend(thread.ended);
         }
         drop(released);
     }

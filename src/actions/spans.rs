@@ -192,6 +192,39 @@ impl<'py> EventSpan<'py> {
     }
 }
 
+/// A thread's open spans when tracing stops: those whose frames still execute and those that ended unseen
+/// (their returns were not matched), each oldest first, with what the action kept for the thread.
+pub struct AtStop<T, S> {
+    pub running: Vec<OpenSpan<T>>,
+    pub ended: Vec<OpenSpan<T>>,
+    pub thread: S,
+}
+
+/// The frames each thread is executing (`sys._current_frames()` and their callers), by thread ident; empty when
+/// that cannot be read (every open span then counts as ended).
+fn executing_frames(py: Python<'_>) -> HashMap<u64, Vec<usize>> {
+    let mut executing = HashMap::new();
+    let Ok(current) = crate::compat::import(py, "sys").and_then(|sys| sys.call_method0("_current_frames")) else {
+        return executing;
+    };
+    let Ok(current) = current.cast_into::<pyo3::types::PyDict>() else {
+        return executing;
+    };
+    for (ident, frame) in current.iter() {
+        let (Ok(ident), Ok(frame)) = (ident.extract::<u64>(), frame.cast_into::<PyFrame>()) else {
+            continue;
+        };
+        let mut frames = Vec::new();
+        let mut current = Some(frame);
+        while let Some(frame) = current {
+            frames.push(frame.as_ptr() as usize);
+            current = crate::compat::frame_back(&frame);
+        }
+        executing.insert(ident, frames);
+    }
+    executing
+}
+
 /// The open spans of every thread, updated by one action's events.
 pub struct Spans<T, S = ()> {
     threads: GilRefCell<ThreadSpans<T, S>>,
@@ -228,9 +261,22 @@ impl<T, S: Default> Spans<T, S> {
         }))
     }
 
-    /// Removes every open span of every thread (see [`ThreadSpans::close_all`]).
-    pub fn close_all(&self, py: Python<'_>) -> Vec<(u64, SpanStack<T, S>)> {
-        self.threads.with_mut(py, ThreadSpans::close_all)
+    /// Removes every open span of every thread (at stop), each told apart by whether its frame is still
+    /// executing (on its thread, as `sys._current_frames()` shows) or ended unseen. Threads in ident order.
+    pub fn close_all(&self, py: Python<'_>) -> Vec<AtStop<T, S>> {
+        let stacks = self.threads.with_mut(py, ThreadSpans::close_all);
+        if stacks.is_empty() {
+            return Vec::new();
+        }
+        let executing = executing_frames(py);
+        stacks
+            .into_iter()
+            .map(|(ident, mut stack)| {
+                let frames = executing.get(&ident).map_or(&[][..], Vec::as_slice);
+                let (running, ended) = stack.take_all().into_iter().partition(|span| frames.contains(&span.key.frame));
+                AtStop { running, ended, thread: stack.thread }
+            })
+            .collect()
     }
 
     /// Visits what the open spans hold, for the action's `__traverse__`.

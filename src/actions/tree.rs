@@ -111,17 +111,18 @@ fn root_ended(stack: &mut SpanStack<Option<usize>, ThreadTree>) -> Option<Thread
     stack.is_empty().then(|| std::mem::take(&mut stack.thread))
 }
 
-/// Writes the trees of the calls still open (at stop), each open call shown as still running.
+/// Writes the trees of the calls still open (at stop), those still executing shown as still running.
 pub(super) fn write_open_trees(options: &Options, spans: &TreeSpans, max_rows: usize, py: Python<'_>) -> PyResult<()> {
     let now = monotonic_ns(py);
     let mut out = String::new();
-    for (_, mut stack) in spans.close_all(py) {
-        for span in stack.take_all() {
-            if let Some(row) = span.data.and_then(|row| stack.thread.rows.get_mut(row)) {
+    // The calls that ended unseen keep `Ending::Open`.
+    for mut thread in spans.close_all(py) {
+        for span in thread.running {
+            if let Some(row) = span.data.and_then(|row| thread.thread.rows.get_mut(row)) {
                 row.ending = Ending::RunningAtStop(now.saturating_sub(span.start_ns));
             }
         }
-        render(py, &stack.thread, options, max_rows, &mut out)?;
+        render(py, &thread.thread, options, max_rows, &mut out)?;
     }
     if out.is_empty() {
         return Ok(());
