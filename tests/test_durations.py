@@ -175,3 +175,14 @@ def test_durations_is_an_option():
     assert CallPrinter().durations is False
     with pytest.raises(TypeError, match="Did you mean 'durations'"):
         CallPrinter(duration=True)
+
+
+def test_a_subclass_that_skips_callprinters_init_prints_without_durations(backend):
+    class Bare(CallPrinter):
+        def __init__(self, stream):
+            super(CallPrinter, self).__init__(stream=stream)
+
+    stream = io.StringIO()
+    trace(Bare(stream), timing_samples.sleeper, 0)
+    lines = stream.getvalue().splitlines()
+    assert returns(lines, 'sleeper') == [None], lines

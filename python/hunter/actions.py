@@ -211,6 +211,31 @@ def _suggesting_options(init):
     return __init__
 
 
+class _MergedSignature:
+    """``cls.__signature__`` of a printer whose ``__init__`` takes its own keyword options and passes ``*args`` and
+    ``**kwargs`` on (``def __init__(self, *args, durations=False, **kwargs)``): the options it passes on are spelled
+    out, from the next ``__init__`` along the MRO, so ``help()`` and ``inspect.signature`` show every option. Computed
+    when asked, as importing ``inspect`` at start-up costs more than hunter's whole import."""
+
+    def __get__(self, instance, owner):
+        if instance is not None:
+            return None  # an instance's signature is its __call__'s
+        import inspect
+
+        own = []
+        for klass in owner.__mro__:
+            init = vars(klass).get('__init__')
+            if init is None:
+                continue
+            parameters = list(inspect.signature(getattr(init, '__wrapped__', init)).parameters.values())[1:]
+            passes_on = {parameter.kind for parameter in parameters} >= {inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD}
+            if not passes_on:
+                names = {parameter.name for parameter in parameters}
+                return inspect.Signature(parameters + [parameter for parameter in own if parameter.name not in names])
+            own.extend(parameter for parameter in parameters if parameter.kind is inspect.Parameter.KEYWORD_ONLY)
+        return None
+
+
 class ColorStreamAction(NativeStreamAction, Action):
     """
     Baseclass for your custom action. Just implement your own ``__call__``.
@@ -431,6 +456,7 @@ class CallPrinter(CodePrinter):
     _native_printer = 'call'
     EVENT_COLORS = CALL_COLORS
     durations = _Option()
+    __signature__ = _MergedSignature()
 
     # thread ident -> the calls that have not returned yet, a sequence of (module, function, id of the frame or None).
     locals = defaultdict(CallStack)
@@ -659,6 +685,7 @@ class TreePrinter(ColorStreamAction):
     _native_printer = 'tree'
     EVENT_COLORS = CALL_COLORS
     max_rows = _Option()
+    __signature__ = _MergedSignature()
 
     def __init__(self, *args, max_rows=10000, **kwargs):
         if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1:
@@ -696,6 +723,7 @@ class Profile(ColorStreamAction):
 
     _native_printer = 'profile'
     SORT_KEYS = ('total', 'own', 'calls')
+    __signature__ = _MergedSignature()
 
     def __init__(self, *args, sort='total', limit=None, **kwargs):
         if sort not in self.SORT_KEYS:

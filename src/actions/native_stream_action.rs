@@ -49,7 +49,14 @@ impl Printer {
         Ok(match action.getattr("_native_printer")? {
             p if p.is_none() => Printer::Abstract,
             p if p.eq("code")? => Printer::Code,
-            p if p.eq("call")? => Printer::Call { durations: action.getattr("durations")?.is_truthy()? },
+            // A subclass whose `__init__` does not run CallPrinter's has no `durations`: off, as in hunter.
+            p if p.eq("call")? => Printer::Call {
+                durations: action
+                    .getattr_opt("durations")?
+                    .map(|value| value.is_truthy())
+                    .transpose()?
+                    .unwrap_or(false),
+            },
             p if p.eq("tree")? => Printer::Tree { max_rows: action.getattr("max_rows")?.extract()? },
             p if p.eq("profile")? => Printer::Profile,
             p if p.eq("vars")? => Printer::Vars(vars::Expression::read_all(action)?),

@@ -135,8 +135,10 @@ pub(super) fn write_open_trees(options: &Options, spans: &TreeSpans, max_rows: u
 fn render(py: Python<'_>, tree: &ThreadTree, options: &Options, max_rows: usize, out: &mut String) -> PyResult<()> {
     let template = &options.templates.tree_row;
     let colour = &options.palette.events[Kind::Call as usize];
-    let branches = branches(tree.rows.iter().map(|row| row.depth));
-    for (row, branch) in tree.rows.iter().zip(branches) {
+    // The calls left out are summed up in a last row under the root.
+    let left_out_row = (tree.left_out > 0).then(|| tree.rows.first().map_or(1, |root| root.depth + 1));
+    let branches = branches(tree.rows.iter().map(|row| row.depth).chain(left_out_row));
+    for (row, branch) in tree.rows.iter().zip(&branches) {
         out.push_str(&row.columns);
         template.format_part(out, colour, 3..4, |_, arg| arg.push(py, &branch))?;
         out.push_str(&row.label);
@@ -159,13 +161,15 @@ fn render(py: Python<'_>, tree: &ThreadTree, options: &Options, max_rows: usize,
     if tree.left_out > 0 {
         let columns = tree.rows.first().map_or("", |row| row.columns.as_str());
         out.push_str(columns);
-        out.push_str(&format!("... {} more calls not shown (max_rows={max_rows})\n", tree.left_out));
+        template.format_part(out, colour, 3..4, |_, arg| arg.push(py, branches.last().map_or("", String::as_str)))?;
+        out.push_str(&format!("... {} more calls not shown (max_rows={max_rows})", tree.left_out));
+        template.format_part(out, colour, 6..7, |_, arg| arg.push(py, ""))?;
     }
     Ok(())
 }
 
 /// The branch text of each row, from the rows' depths in call order (the root's depth first).
-fn branches(depths: impl DoubleEndedIterator<Item = usize> + ExactSizeIterator) -> Vec<String> {
+fn branches(depths: impl Iterator<Item = usize>) -> Vec<String> {
     let depths: Vec<usize> = depths.collect();
     let root = depths.first().copied().unwrap_or(0);
     // Walking backwards: `later_sibling[level]` tells whether a later row at that level comes before a
