@@ -140,7 +140,7 @@ fn render(py: Python<'_>, tree: &ThreadTree, options: &Options, max_rows: usize,
     let branches = branches(tree.rows.iter().map(|row| row.depth).chain(left_out_row));
     for (row, branch) in tree.rows.iter().zip(&branches) {
         out.push_str(&row.columns);
-        template.format_part(out, colour, 3..4, |_, arg| arg.push(py, &branch))?;
+        template.format_part(out, colour, 3..4, |_, arg| arg.push(py, branch))?;
         out.push_str(&row.label);
         template.format_part(out, colour, 6..7, |_, arg| {
             arg.build(py, |text| {
