@@ -4,7 +4,6 @@ without its call shows none; the default output is unchanged. Bounds only, never
 
 import io
 import re
-import sys
 import time
 
 import pytest
@@ -12,18 +11,11 @@ import pytest
 import hunter
 import timing_samples
 from hunter.actions import CallPrinter
-
-BACKENDS = ['settrace', 'monitoring'] if sys.version_info >= (3, 12) else ['settrace']
-SAMPLES = hunter.Q(module='timing_samples', kind_in=('call', 'return'))
-DURATION = re.compile(r' \[(\d+(?:\.\d+)?) (ns|µs|ms|s)\]$')
-UNITS = {'ns': 1e-9, 'µs': 1e-6, 'ms': 1e-3, 's': 1.0}
-SLEEP = 0.02
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request, monkeypatch):
-    monkeypatch.setenv('PYTHONHUNTERBACKEND', request.param)
-    return request.param
+from timing_helpers import DURATION
+from timing_helpers import SAMPLES
+from timing_helpers import SLEEP
+from timing_helpers import backend  # noqa: F401 (a fixture)
+from timing_helpers import seconds_shown
 
 
 def trace(action, func, *args, predicate=SAMPLES, **tracer_options):
@@ -42,8 +34,7 @@ def returns(lines, function):
     found = []
     for line in lines:
         if re.search(rf'(<=|<) {function}\b', line) and ' return ' in line:
-            match = DURATION.search(line)
-            found.append(float(match[1]) * UNITS[match[2]] if match else None)
+            found.append(seconds_shown(line))
     return found
 
 
@@ -146,8 +137,7 @@ def test_a_predicate_matching_returns_only_shows_no_durations(backend):
 def test_builtin_calls_are_timed_in_profile_mode(backend):
     lines = printed(timing_samples.sleeper, SLEEP, predicate=hunter.Q(builtin=True, function='sleep'), profiling_mode=True)
     (sleep,) = [line for line in lines if ' <' in line]
-    match = DURATION.search(sleep)
-    assert match and float(match[1]) * UNITS[match[2]] >= SLEEP, lines
+    assert seconds_shown(sleep) >= SLEEP, lines
 
 
 def test_hook_mode_gets_the_timed_format(backend):

@@ -11,16 +11,9 @@ import pytest
 import hunter
 import timing_samples
 from hunter.actions import Profile
-
-BACKENDS = ['settrace', 'monitoring'] if sys.version_info >= (3, 12) else ['settrace']
-SAMPLES = hunter.Q(module='timing_samples', kind_in=('call', 'return'))
-SLEEP = 0.02
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request, monkeypatch):
-    monkeypatch.setenv('PYTHONHUNTERBACKEND', request.param)
-    return request.param
+from timing_helpers import SAMPLES
+from timing_helpers import SLEEP
+from timing_helpers import backend  # noqa: F401 (a fixture)
 
 
 def profiled(func, *args, predicate=SAMPLES, **options):

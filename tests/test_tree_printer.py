@@ -3,25 +3,17 @@ call's duration (bounds only), bounded by max_rows, and what is still open print
 
 import io
 import re
-import sys
 
 import pytest
 
 import hunter
 import timing_samples
 from hunter.actions import TreePrinter
-
-BACKENDS = ['settrace', 'monitoring'] if sys.version_info >= (3, 12) else ['settrace']
-SAMPLES = hunter.Q(module='timing_samples', kind_in=('call', 'return'))
-DURATION = re.compile(r' \[(\d+(?:\.\d+)?) (ns|µs|ms|s)(, still running)?\]$')
-UNITS = {'ns': 1e-9, 'µs': 1e-6, 'ms': 1e-3, 's': 1.0}
-SLEEP = 0.02
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request, monkeypatch):
-    monkeypatch.setenv('PYTHONHUNTERBACKEND', request.param)
-    return request.param
+from timing_helpers import DURATION
+from timing_helpers import SAMPLES
+from timing_helpers import SLEEP
+from timing_helpers import backend  # noqa: F401 (a fixture)
+from timing_helpers import seconds_shown
 
 
 def tree(func, *args, predicate=SAMPLES, **options):
@@ -40,11 +32,6 @@ def without_filename(line):
 def shape(lines):
     """The rows without the filename column, durations masked."""
     return [DURATION.sub(' [T]', without_filename(line)) for line in lines]
-
-
-def seconds(line):
-    match = DURATION.search(line)
-    return float(match[1]) * UNITS[match[2]]
 
 
 def test_the_tree_of_calls_with_branches(backend):
@@ -68,8 +55,8 @@ def test_siblings_and_generator_runs(backend):
     ]
     lines = tree(timing_samples.pair, SLEEP)
     assert shape(lines) == ['pair(seconds=0.02) [T]', '├─ sleeper(seconds=0.02) [T]', '└─ sleeper(seconds=0.02) [T]']
-    assert all(seconds(line) >= SLEEP for line in lines[1:])
-    assert seconds(lines[0]) >= seconds(lines[1]) + seconds(lines[2])
+    assert all(seconds_shown(line) >= SLEEP for line in lines[1:])
+    assert seconds_shown(lines[0]) >= seconds_shown(lines[1]) + seconds_shown(lines[2])
 
 
 def test_the_filename_column_and_colours_are_the_printers(backend):
@@ -88,7 +75,7 @@ def test_coroutine_runs_and_the_await_between(backend):
     # The coroutine's runs are children of whatever resumed them (the event loop is not matched).
     assert any('awaiting(seconds=0.02)' in row for row in rows)
     assert any('sleeper(seconds=0.02)' in row for row in rows)
-    assert seconds(lines[0]) >= 2 * SLEEP
+    assert seconds_shown(lines[0]) >= 2 * SLEEP
 
 
 def test_each_thread_has_its_own_tree(backend):
@@ -108,7 +95,7 @@ def test_recursion_nests(backend):
         '   └─ recurse(depth=0, seconds=0.02) [T]',
         '      └─ sleeper(seconds=0.02) [T]',
     ]
-    durations = [seconds(line) for line in lines]
+    durations = [seconds_shown(line) for line in lines]
     assert durations == sorted(durations, reverse=True) and durations[-1] >= SLEEP
 
 
@@ -153,7 +140,7 @@ def test_a_call_still_executing_at_stop(backend):
     stop_inside(SLEEP)
     lines = stream.getvalue().splitlines()
     assert shape(lines) == ['stop_inside(seconds=0.02) [T]', '└─ sleeper(seconds=0.02) [T]']
-    assert lines[0].endswith(', still running]') and seconds(lines[0]) >= SLEEP
+    assert lines[0].endswith(', still running]') and seconds_shown(lines[0]) >= SLEEP
     assert 'still running' not in lines[1]
 
 

@@ -668,7 +668,8 @@ class TreePrinter(ColorStreamAction):
     the root returns, as only then is it known which call is its parent's last (``└─``) and how long each took.
     So memory is bounded: at most ``max_rows`` rows are kept per thread; the calls beyond that are not shown, and
     the tree ends with a line saying how many were left out. A call whose return was not matched shows ``[?]``.
-    When the tracer stops, the trees of the calls still open are printed, those calls marked ``still running``.
+    When the tracer stops (or at exit), the trees of the calls still open are printed: those still executing show
+    their time so far, marked ``still running``; those that ended unseen show ``[?]``.
 
     Args:
         max_rows (int): The most rows kept (and printed) per root call. Default: ``10000``.
