@@ -15,6 +15,7 @@
 //! Times are nanoseconds of the clock `time.perf_counter_ns()` reads ([`monotonic_ns`]), so tests can compare.
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -22,6 +23,7 @@ use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::types::PyFrame;
 
+use super::caches::WordHasher;
 use crate::event::{EventData, Kind};
 use crate::gilcell::GilRefCell;
 
@@ -116,12 +118,12 @@ impl<T, S> SpanStack<T, S> {
 /// The open spans of every thread, by thread ident. A thread's entry is removed once it has no open span, so
 /// finished threads cost nothing.
 pub struct ThreadSpans<T, S = ()> {
-    threads: HashMap<u64, SpanStack<T, S>>,
+    threads: HashMap<u64, SpanStack<T, S>, BuildHasherDefault<WordHasher>>,
 }
 
 impl<T, S> Default for ThreadSpans<T, S> {
     fn default() -> Self {
-        ThreadSpans { threads: HashMap::new() }
+        ThreadSpans { threads: HashMap::default() }
     }
 }
 
@@ -302,13 +304,18 @@ impl<T, S: Default> Spans<T, S> {
 /// microseconds up, the unit chosen so that the number is below 1000).
 pub fn push_duration(out: &mut String, nanoseconds: u64) {
     use std::fmt::Write;
-    let value = nanoseconds as f64;
-    let _ = match nanoseconds {
-        0..=999 => write!(out, "{nanoseconds} ns"),
-        1_000..=999_999 => write!(out, "{:.3} µs", value / 1e3),
-        1_000_000..=999_999_999 => write!(out, "{:.3} ms", value / 1e6),
-        _ => write!(out, "{:.3} s", value / 1e9),
+    let (unit_ns, unit) = match nanoseconds {
+        0..=999 => {
+            let _ = write!(out, "{nanoseconds} ns");
+            return;
+        }
+        1_000..=999_999 => (1_000, "µs"),
+        1_000_000..=999_999_999 => (1_000_000, "ms"),
+        _ => (1_000_000_000, "s"),
     };
+    // Thousandths of the unit, rounded half up, in integers (formatting a float costs more than the rest of a row).
+    let thousandths = (u128::from(nanoseconds) * 1000 + unit_ns / 2) / unit_ns;
+    let _ = write!(out, "{}.{:03} {unit}", thousandths / 1000, thousandths % 1000);
 }
 
 /// A duration in nanoseconds as the timing actions show it (`850 ns`, `12.345 µs`, `1.234 ms`, `2.500 s`).
