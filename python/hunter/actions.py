@@ -739,7 +739,7 @@ class Profile(ColorStreamAction):
     def stats(self):
         """
         The profile so far: a list of dicts, one per function, sorted by ``sort`` (largest first), with ``module``,
-        ``function`` (the qualified name), ``filename``, ``lineno`` (the code's first line), ``calls``, ``total`` and
+        ``function`` (the qualified name; the plain name before Python 3.11), ``filename``, ``lineno`` (the code's first line), ``calls``, ``total`` and
         ``own`` (seconds, floats). Calls still open are not included until they return or the tracer stops.
         """
         key = self.sort
