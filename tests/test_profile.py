@@ -186,3 +186,9 @@ def test_a_failing_stop_hook_is_reported_not_raised(monkeypatch):
 def test_exported():
     assert hunter.Profile is Profile
     assert 'Profile' in hunter.__all__
+
+
+def test_the_timing_actions_are_in_the_environment_language():
+    _, options = hunter._evaluate_arguments('action=Profile(sort="calls"), actions=[TreePrinter(max_rows=3)]', 'PYTHONHUNTER')
+    assert isinstance(options['action'], Profile) and options['action'].sort == 'calls'
+    assert options['actions'][0].max_rows == 3
