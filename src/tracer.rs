@@ -158,7 +158,6 @@ impl Tracer {
         let Some(handler) = this.engine.handler.replace(py, None) else {
             return Ok(());
         };
-        drop(handler);
         forget_running(py, slf);
         let (get_name, set_name, _) = this.hook_names();
         if this.session.tool_id.get(py).is_some() {
@@ -175,6 +174,7 @@ impl Tracer {
             let threading_previous = this.threading_previous.replace(py, None);
             crate::compat::import(py, "threading")?.getattr(set_name)?.call1((threading_previous,))?;
         }
+        crate::actions::notify_tracer_stopped(handler.bind(py));
         Ok(())
     }
 

@@ -31,7 +31,9 @@ from .actions import CodePrinter
 from .actions import Debugger
 from .actions import ErrorSnooper
 from .actions import Manhole
+from .actions import Profile
 from .actions import StackPrinter
+from .actions import TreePrinter
 from .actions import VarsPrinter
 from .actions import VarsSnooper
 
@@ -46,9 +48,11 @@ __all__ = (
     'Manhole',
     'Not',
     'Or',
+    'Profile',
     'Q',
     'Query',
     'StackPrinter',
+    'TreePrinter',
     'VarsPrinter',
     'VarsSnooper',
     'When',

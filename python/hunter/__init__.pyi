@@ -17,7 +17,9 @@ from .actions import CodePrinter as CodePrinter
 from .actions import Debugger as Debugger
 from .actions import ErrorSnooper as ErrorSnooper
 from .actions import Manhole as Manhole
+from .actions import Profile as Profile
 from .actions import StackPrinter as StackPrinter
+from .actions import TreePrinter as TreePrinter
 from .actions import VarsPrinter as VarsPrinter
 from .actions import VarsSnooper as VarsSnooper
 
@@ -32,9 +34,11 @@ __all__ = (
     'Manhole',
     'Not',
     'Or',
+    'Profile',
     'Q',
     'Query',
     'StackPrinter',
+    'TreePrinter',
     'VarsPrinter',
     'VarsSnooper',
     'When',

@@ -21,6 +21,7 @@ from os import getpid
 from . import config
 from ._hunter import CallStack
 from ._hunter import NativeStreamAction
+from ._hunter import _format_duration
 from ._hunter import _closest_name
 from ._hunter import clip_ends
 from .util import CALL_COLORS
@@ -208,6 +209,31 @@ def _suggesting_options(init):
     __init__.__doc__ = init.__doc__
     __init__.__qualname__ = init.__qualname__
     return __init__
+
+
+class _MergedSignature:
+    """``cls.__signature__`` of a printer whose ``__init__`` takes its own keyword options and passes ``*args`` and
+    ``**kwargs`` on (``def __init__(self, *args, durations=False, **kwargs)``): the options it passes on are spelled
+    out, from the next ``__init__`` along the MRO, so ``help()`` and ``inspect.signature`` show every option. Computed
+    when asked, as importing ``inspect`` at start-up costs more than hunter's whole import."""
+
+    def __get__(self, instance, owner):
+        if instance is not None:
+            return None  # an instance's signature is its __call__'s
+        import inspect
+
+        own = []
+        for klass in owner.__mro__:
+            init = vars(klass).get('__init__')
+            if init is None:
+                continue
+            parameters = list(inspect.signature(getattr(init, '__wrapped__', init)).parameters.values())[1:]
+            passes_on = {parameter.kind for parameter in parameters} >= {inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD}
+            if not passes_on:
+                names = {parameter.name for parameter in parameters}
+                return inspect.Signature(parameters + [parameter for parameter in own if parameter.name not in names])
+            own.extend(parameter for parameter in parameters if parameter.kind is inspect.Parameter.KEYWORD_ONLY)
+        return None
 
 
 class ColorStreamAction(NativeStreamAction, Action):
@@ -416,15 +442,28 @@ class CallPrinter(CodePrinter):
         repr_limit (int): Limit length of ``repr()`` output. Default: ``1024``.
         repr_func (string or callable): Function to use instead of ``repr``.
             If string must be one of 'repr' or 'safe_repr'. Default: ``'safe_repr'``.
+        durations (bool): Append the call's wall time to each ``return`` row, as ``[1.234 ms]`` (the unit adapts:
+            ``ns``, ``µs``, ``ms``, ``s``; three decimals from microseconds up). A return is paired with its
+            call by frame (each run of a generator or coroutine between a resume and a suspension is one call);
+            a return whose call was not printed by this printer (the frame was already running when tracing
+            started, or the predicate matched the return only) shows no duration. The time runs from after the
+            call's row is written to before the return's row is formatted. Default: ``False`` (the output is
+            then hunter's). Not in hunter 3.9.0.
 
     .. versionadded:: 1.2.0
     """
 
     _native_printer = 'call'
     EVENT_COLORS = CALL_COLORS
+    durations = _Option()
+    __signature__ = _MergedSignature()
 
     # thread ident -> the calls that have not returned yet, a sequence of (module, function, id of the frame or None).
     locals = defaultdict(CallStack)
+
+    def __init__(self, *args, durations=False, **kwargs):
+        self.durations = bool(durations)
+        super().__init__(*args, **kwargs)
 
     @classmethod
     def cleanup(cls):
@@ -611,3 +650,158 @@ class StackPrinter(ColorStreamAction):
         self.limit = limit
         self.depth = depth
         super().__init__(**options)
+
+
+class TreePrinter(ColorStreamAction):
+    """
+    An action that prints the matched calls of each thread as a tree, with each call's duration::
+
+        test.py:3     outer(n=2) [2.150 ms]
+        test.py:7     ├─ inner(i=0) [1.052 ms]
+        test.py:7     └─ inner(i=1) [1.060 ms]
+
+    Only ``call`` and ``return`` events are used (give it a query that matches both). A call's row shows its
+    arguments as they were at the call; its duration is the wall time from the call to its return, paired by
+    frame (each run of a generator or coroutine between a resume and a suspension is one call).
+
+    The tree of a root call (a matched call with no matched call open around it, on its thread) is printed when
+    the root returns, as only then is it known which call is its parent's last (``└─``) and how long each took.
+    So memory is bounded: at most ``max_rows`` rows are kept per thread; the calls beyond that are not shown, and
+    the tree ends with a line saying how many were left out. A call whose return was not matched shows ``[?]``.
+    When the tracer stops (or at exit), the trees of the calls still open are printed: those still executing show
+    their time so far, marked ``still running``; those that ended unseen show ``[?]``.
+
+    Args:
+        max_rows (int): The most rows kept (and printed) per root call. Default: ``10000``.
+        stream (file-like or path): Stream to write to. Default: ``sys.stderr``.
+        filename_alignment (int): Default size for the filename column (files are right-aligned). Default: ``40``.
+        force_colors (bool): Force coloring. Default: ``False``.
+        repr_limit (int): Limit length of ``repr()`` output. Default: ``1024``.
+        repr_func (string or callable): Function to use instead of ``repr``.
+            If string must be one of 'repr' or 'safe_repr'. Default: ``'safe_repr'``.
+
+    Not in hunter 3.9.0.
+    """
+
+    _native_printer = 'tree'
+    EVENT_COLORS = CALL_COLORS
+    max_rows = _Option()
+    __signature__ = _MergedSignature()
+
+    def __init__(self, *args, max_rows=10000, **kwargs):
+        if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1:
+            raise ValueError(f'max_rows must be a positive int, not {max_rows!r}.')
+        self.max_rows = max_rows
+        super().__init__(*args, **kwargs)
+
+
+class Profile(ColorStreamAction):
+    """
+    An action that profiles the matched calls: per function (module, qualified name, file and first line of
+    its code), the number of calls, their total (inclusive) time and own (exclusive) time. cProfile's question,
+    asked only about the calls a query selects. ``call`` and ``return`` events are used (give it a query that
+    matches both).
+
+    * A call's time is its wall time from the call to its return, paired by frame (each run of a generator or
+      coroutine between a resume and a suspension is one call).
+    * ``own``: the call's time minus that of the matched calls made inside it (its nearest matched descendants).
+    * ``total``: as cProfile counts it, only the outermost call of a function on a thread's stack adds its time,
+      so a recursive function's total is its outermost calls' time, not counted twice; ``own`` counts every call.
+    * A call whose return was never matched is counted but adds no time. The calls still open when the tracer
+      stops are timed up to the stop.
+
+    When the tracer stops (or at exit, for a tracer still running), the table is written to ``stream``, sorted by
+    ``sort`` (largest first), at most ``limit`` rows; a stop with no new call since the last table writes none.
+    :meth:`stats` returns the data.
+
+    Args:
+        sort (str): ``'total'``, ``'own'`` or ``'calls'``. Default: ``'total'``.
+        limit (int or None): The most rows the table shows. Default: ``None`` (all).
+        stream (file-like or path): Stream to write to. Default: ``sys.stderr``.
+
+    Not in hunter 3.9.0.
+    """
+
+    _native_printer = 'profile'
+    SORT_KEYS = ('total', 'own', 'calls')
+    __signature__ = _MergedSignature()
+
+    def __init__(self, *args, sort='total', limit=None, **kwargs):
+        if sort not in self.SORT_KEYS:
+            raise ValueError(f'sort must be one of {", ".join(map(repr, self.SORT_KEYS))}, not {sort!r}.')
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+            raise ValueError(f'limit must be None or a non-negative int, not {limit!r}.')
+        self.sort = sort
+        self.limit = limit
+        self._calls_reported = 0
+        super().__init__(*args, **kwargs)
+
+    def stats(self):
+        """
+        The profile so far: a list of dicts, one per function, sorted by ``sort`` (largest first), with ``module``,
+        ``function`` (the qualified name; the plain name before Python 3.11), ``filename``, ``lineno`` (the code's first line), ``calls``, ``total`` and
+        ``own`` (seconds, floats). Calls still open are not included until they return or the tracer stops.
+        """
+        key = self.sort
+        return sorted(self._profile_stats(), key=lambda row: (-row[key], row['module'], row['function']))
+
+    def clear(self):
+        """Forgets the data recorded so far."""
+        self._profile_clear()
+        self._calls_reported = 0
+
+    def report(self):
+        """The table as text."""
+        rows = self.stats()
+        shown = rows if self.limit is None else rows[: self.limit]
+        calls = sum(row['calls'] for row in rows)
+        lines = [
+            f'hunter Profile: {calls} calls of {len(rows)} functions, sorted by {self.sort}',
+            f'{"calls":>9}  {"total":>11}  {"own":>11}  function',
+        ]
+        for row in shown:
+            total = _format_duration(round(row['total'] * 1e9))
+            own = _format_duration(round(row['own'] * 1e9))
+            location = f'{row["filename"]}:{row["lineno"]}'
+            lines.append(f'{row["calls"]:>9}  {total:>11}  {own:>11}  {row["module"]}.{row["function"]}  ({location})')
+        if len(shown) < len(rows):
+            lines.append(f'... {len(rows) - len(shown)} more functions (limit={self.limit})')
+        return '\n'.join(lines) + '\n'
+
+    def _tracer_stopped(self):
+        super()._tracer_stopped()
+        calls = sum(row['calls'] for row in self._profile_stats())
+        if calls != self._calls_reported:
+            self._calls_reported = calls
+            self.stream.write(self.report())
+
+
+# The attributes through which hunter's predicates reach the predicates and actions they hold.
+_HELD_ATTRIBUTES = ('condition', 'predicate', 'predicates', 'actions', 'action', '_filter')
+
+
+def _actions_reached(handler):
+    """The objects reachable from a tracer's ``handler`` (through hunter's predicates) that define
+    ``_tracer_stopped()``: the actions told when that tracer stops. Only hunter's own predicates are looked into,
+    so no user code runs."""
+    from .predicates import And
+    from .predicates import Backlog
+    from .predicates import From
+    from .predicates import Not
+    from .predicates import Or
+    from .predicates import When
+
+    containers = (And, Backlog, From, Not, Or, When)
+    found, seen, pending = [], set(), [handler]
+    while pending:
+        item = pending.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, (tuple, list)):
+            pending.extend(reversed(item))
+        elif isinstance(item, containers):
+            pending.extend(getattr(item, name, None) for name in reversed(_HELD_ATTRIBUTES))
+        elif not isinstance(item, type) and callable(getattr(type(item), '_tracer_stopped', None)):
+            found.append(item)
+    return found

@@ -113,6 +113,8 @@ class CallPrinter(CodePrinter):
     """Prints the code being executed, indented by call depth, with the arguments of calls."""
 
     locals: ClassVar[defaultdict[int, CallStack]]
+    durations: _Option[bool]
+    def __init__(self, *args: Any, durations: bool = False, **kwargs: Unpack[_StreamOptions]) -> None: ...
     @classmethod
     def cleanup(cls) -> None: ...  # type: ignore[override]
 
@@ -153,3 +155,33 @@ class StackPrinter(ColorStreamAction):
     depth: _Option[int]
     limit: _Option[int]
     def __init__(self, depth: int = 15, limit: int = 2, **options: Unpack[_StreamOptions]) -> None: ...
+
+class TreePrinter(ColorStreamAction):
+    """Prints the matched calls of each thread as a tree, with each call's duration."""
+
+    max_rows: _Option[int]
+    def __init__(self, *args: Any, max_rows: int = 10000, **kwargs: Unpack[_StreamOptions]) -> None: ...
+
+_SortKey: TypeAlias = Literal['total', 'own', 'calls']
+
+class _ProfileRow(TypedDict):
+    module: str
+    function: str
+    filename: str
+    lineno: int
+    calls: int
+    total: float
+    own: float
+
+class Profile(ColorStreamAction):
+    """Per function, the count, total and own time of the matched calls; a table at stop."""
+
+    SORT_KEYS: ClassVar[tuple[str, ...]]
+    sort: _SortKey
+    limit: int | None
+    def __init__(
+        self, *args: Any, sort: _SortKey = 'total', limit: int | None = None, **kwargs: Unpack[_StreamOptions]
+    ) -> None: ...
+    def stats(self) -> list[_ProfileRow]: ...
+    def clear(self) -> None: ...
+    def report(self) -> str: ...

@@ -35,12 +35,12 @@ pub(super) struct LineRow {
     pub(super) source_start: usize,
 }
 
-/// Hashes the `(address, line)` keys of the line rows with a multiplication per word: SipHash, the
-/// default, costs more than the rest of a cached row.
+/// Hashes keys made of machine words (the `(address, line)` keys of the line rows, the thread idents of the open
+/// calls) with a multiplication per word: SipHash, the default, costs more than the rest of a cached row.
 #[derive(Default)]
-pub(super) struct LineKeyHasher(u64);
+pub(super) struct WordHasher(u64);
 
-impl std::hash::Hasher for LineKeyHasher {
+impl std::hash::Hasher for WordHasher {
     fn finish(&self) -> u64 {
         self.0
     }
@@ -58,4 +58,4 @@ impl std::hash::Hasher for LineKeyHasher {
     }
 }
 
-pub(super) type LineRows = HashMap<(usize, c_int), LineRow, std::hash::BuildHasherDefault<LineKeyHasher>>;
+pub(super) type LineRows = HashMap<(usize, c_int), LineRow, std::hash::BuildHasherDefault<WordHasher>>;

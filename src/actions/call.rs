@@ -12,6 +12,7 @@ use super::options::Options;
 use super::printing::Printing;
 use super::rows::Arg;
 use super::source::push_stripped_source;
+use super::spans::{live_frames_until, monotonic_ns, push_duration, Spans};
 use super::text::push_spaces;
 use crate::event::Kind;
 use crate::gilcell::GilRc;
@@ -27,22 +28,26 @@ fn drop_finished_calls(stack: &CallStack, frame: &Bound<'_, PyFrame>, is_call: b
     let Some(Some(top_frame)) = stack.top_frame(py) else {
         return;
     };
-    let mut live_frames = Vec::new();
-    let mut current = if is_call { crate::compat::frame_back(frame) } else { Some(frame.clone()) };
-    while let Some(live) = current {
-        let address = live.as_ptr() as usize;
-        if address == top_frame {
-            return;
-        }
-        live_frames.push(address);
-        current = crate::compat::frame_back(&live);
+    if let Some(live_frames) = live_frames_until(frame, is_call, top_frame) {
+        stack.pop_finished(py, &live_frames);
     }
-    stack.pop_finished(py, &live_frames);
+}
+
+/// The `durations` option's spans: the open calls by thread, each holding its code (or builtin callable).
+pub(super) type CallSpans = Spans<Py<PyAny>>;
+
+/// With `durations`, a return's duration: None when its call was not seen.
+fn returning_duration(py: Python<'_>, spans: &CallSpans, event: &crate::event::EventData) -> Option<u64> {
+    let end_ns = monotonic_ns(py);
+    let (closed, finished) = spans.update(py, event, |stack, span, finished| (stack.close(span.key), finished))?;
+    drop(finished);
+    closed.map(|(span, _abandoned)| end_ns.saturating_sub(span.start_ns))
 }
 
 /// CallPrinter: one row per event, indented by the call stack of the thread (kept in the class's
 /// `locals`, as hunter does); calls show their arguments, returns and exceptions their value.
-pub(super) fn call_row(printing: &Printing<'_, '_>, out: &mut String) -> PyResult<()> {
+/// With `durations` (`spans`), return rows of a seen call end with its wall time (see [`super::spans`]).
+pub(super) fn call_row(printing: &Printing<'_, '_>, spans: Option<&CallSpans>, out: &mut String) -> PyResult<()> {
     let py = printing.py();
     let event = printing.event;
     let stack = thread_stack(printing.action, printing.options)?;
@@ -62,7 +67,13 @@ pub(super) fn call_row(printing: &Printing<'_, '_>, out: &mut String) -> PyResul
     let facts = printing.facts()?;
     let (module, function) = (&facts.module, &facts.function);
     let templates = printing.templates();
+    let duration = match (spans, kind) {
+        (Some(spans), Kind::Return) => returning_duration(py, spans, event),
+        _ => None,
+    };
     let template = match (kind, builtin) {
+        (Kind::Return, true) if duration.is_some() => &templates.return_builtin_timed_row,
+        (Kind::Return, false) if duration.is_some() => &templates.return_timed_row,
         (Kind::Call, true) => &templates.call_builtin_row,
         (Kind::Call, false) => &templates.call_row,
         (Kind::Exception, true) => &templates.exception_builtin_row,
@@ -73,7 +84,12 @@ pub(super) fn call_row(printing: &Printing<'_, '_>, out: &mut String) -> PyResul
     };
     let value = event.arg.bind(py);
     let colour = &printing.options.palette.events[kind as usize];
+    let duration_argument = duration.map(|_| template.argument_count() - 1);
     printing.row(out, template, colour, |number, arg| match (number, builtin, kind) {
+        _ if Some(number) == duration_argument => arg.build(py, |out| {
+            push_duration(out, duration.unwrap_or_default());
+            Ok(())
+        }),
         (0, ..) => printing.pid_prefix(arg),
         (1, ..) => printing.thread_prefix(arg),
         (2, ..) => printing.filename_prefix(arg),
@@ -96,6 +112,15 @@ pub(super) fn call_row(printing: &Printing<'_, '_>, out: &mut String) -> PyResul
     })?;
     if kind == Kind::Return && !builtin {
         stack.pop_returning(py, module, function)?;
+    }
+    if let (Some(spans), Kind::Call) = (spans, kind) {
+        // Timed from after the call row, so that printing it is not part of the call's time.
+        let start_ns = monotonic_ns(py);
+        let finished = spans.update(py, event, |stack, span, finished| {
+            stack.open(span.key, start_ns, span.code.clone().unbind());
+            finished
+        });
+        drop(finished);
     }
     Ok(())
 }
@@ -214,7 +239,7 @@ fn thread_stack<'py>(action: &Bound<'py, PyAny>, options: &Options) -> PyResult<
 }
 
 /// `name=value, ...` for every parameter, values from the frame's locals (`?` for a missing one).
-fn push_arguments(printing: &Printing<'_, '_>, out: &mut String) -> PyResult<()> {
+pub(super) fn push_arguments(printing: &Printing<'_, '_>, out: &mut String) -> PyResult<()> {
     let py = printing.py();
     let mut first = true;
     printing.event.for_each_argument(py, |argument, value| {

@@ -21,8 +21,11 @@
 //! - [`source`]: the source column (`try_source`).
 //! - [`printing`]: one event being printed: each method hunter's printers call on themselves, natively or
 //!   through Python in hook mode.
-//! - [`code`], [`call`], [`vars`], [`stack`]: the rows of CodePrinter, CallPrinter, VarsPrinter and
-//!   VarsSnooper, StackPrinter.
+//! - [`spans`]: the matched calls still open per thread, with their start times, pairing returns with calls
+//!   (CallPrinter's `durations`, TreePrinter, Profile).
+//! - [`code`], [`call`], [`vars`], [`stack`], [`tree`], [`profile`]: the rows of CodePrinter, CallPrinter,
+//!   VarsPrinter and VarsSnooper, StackPrinter, TreePrinter, and Profile's table.
+//! - [`stopped`]: telling the actions a tracer reaches that it stopped.
 //! - [`native_stream_action`]: the `NativeStreamAction` class: which printer runs, the methods it offers
 //!   Python, and [`print_natively`].
 
@@ -36,13 +39,19 @@ mod native_stream_action;
 mod options;
 mod prefixes;
 mod printing;
+mod profile;
 mod rows;
 mod source;
+mod spans;
 mod stack;
+mod stopped;
 mod stream;
 mod text;
+mod tree;
 mod values;
 mod vars;
 
 pub use callstack::CallStack;
 pub use native_stream_action::{print_natively, NativeStreamAction};
+pub use spans::_format_duration;
+pub use stopped::notify_tracer_stopped;

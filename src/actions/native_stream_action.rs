@@ -9,14 +9,16 @@ use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::types::{PyDict, PyTuple};
 use pyo3::PyTypeInfo;
 
-use super::call::call_row;
+use super::call::{call_row, CallSpans};
 use super::code::code_rows;
 use super::facts::Lineno;
 use super::options::Options;
 use super::prefixes::{push_blank_filename_prefix, push_filename_prefix, push_pid_prefix, push_thread_prefix};
 use super::printing::Printing;
+use super::profile::Profile;
 use super::source::push_source;
 use super::stream::{new_py_string, write};
+use super::tree::{tree_event, write_open_trees, TreeSpans};
 use super::values::{push_value, Value};
 use super::{stack, vars};
 use crate::event::{Event, EventData, EventRef};
@@ -27,7 +29,15 @@ enum Printer {
     /// A base class: `__call__` is abstract.
     Abstract,
     Code,
-    Call,
+    /// CallPrinter, with its `durations` option.
+    Call {
+        durations: bool,
+    },
+    /// TreePrinter, with its `max_rows` option.
+    Tree {
+        max_rows: usize,
+    },
+    Profile,
     Vars(Vec<vars::Expression>),
     /// VarsSnooper, with its `stored_reprs`.
     Snooper(Py<PyAny>),
@@ -39,7 +49,16 @@ impl Printer {
         Ok(match action.getattr("_native_printer")? {
             p if p.is_none() => Printer::Abstract,
             p if p.eq("code")? => Printer::Code,
-            p if p.eq("call")? => Printer::Call,
+            // A subclass whose `__init__` does not run CallPrinter's has no `durations`: off, as in hunter.
+            p if p.eq("call")? => Printer::Call {
+                durations: action
+                    .getattr_opt("durations")?
+                    .map(|value| value.is_truthy())
+                    .transpose()?
+                    .unwrap_or(false),
+            },
+            p if p.eq("tree")? => Printer::Tree { max_rows: action.getattr("max_rows")?.extract()? },
+            p if p.eq("profile")? => Printer::Profile,
             p if p.eq("vars")? => Printer::Vars(vars::Expression::read_all(action)?),
             p if p.eq("vars_snooper")? => Printer::Snooper(action.getattr("stored_reprs")?.unbind()),
             p if p.eq("stack")? => Printer::Stack(stack::StackOptions::read(action)?),
@@ -80,6 +99,11 @@ pub struct NativeStreamAction {
     configuration: GilCell<Option<GilRc<Configuration>>>,
     /// Reused for every event; a re-entrant call (a `repr_func` printing) gets a fresh one.
     buffer: GilCell<String>,
+    /// CallPrinter(durations=True): the calls open, to time their returns.
+    call_spans: CallSpans,
+    /// TreePrinter: the calls open and the trees being built.
+    trees: TreeSpans,
+    profile: Profile,
 }
 
 impl NativeStreamAction {
@@ -115,7 +139,9 @@ impl NativeStreamAction {
         let formatted = match &configuration.printer {
             Printer::Abstract => Err(PyNotImplementedError::new_err(())),
             Printer::Code => code_rows(&printing, &mut out),
-            Printer::Call => call_row(&printing, &mut out),
+            Printer::Call { durations } => call_row(&printing, durations.then_some(&slf.get().call_spans), &mut out),
+            Printer::Tree { max_rows } => tree_event(&printing, &slf.get().trees, *max_rows, &mut out),
+            Printer::Profile => slf.get().profile.event(&printing),
             Printer::Vars(expressions) => vars::vars_rows(&printing, expressions, &mut out),
             Printer::Snooper(stored_reprs) => vars::snooper_rows(&printing, stored_reprs.bind(py), &mut out),
             Printer::Stack(stack_options) => stack::stack_row(&printing, stack_options, &mut out),
@@ -158,16 +184,51 @@ impl NativeStreamAction {
     #[new]
     #[pyo3(signature = (*_args, **_kwargs))]
     fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
-        NativeStreamAction { configuration: GilCell::new(None), buffer: GilCell::new(String::new()) }
+        NativeStreamAction {
+            configuration: GilCell::new(None),
+            buffer: GilCell::new(String::new()),
+            call_spans: CallSpans::default(),
+            trees: TreeSpans::default(),
+            profile: Profile::default(),
+        }
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        // SAFETY: from `__traverse__` (the collector holds the GIL): the contract of both.
+        unsafe {
+            self.call_spans.traverse(&visit, |code| Some(code))?;
+            self.profile.traverse(&visit)?;
+        }
         // SAFETY: called from `__traverse__` (the collector holds the GIL); `configuration` is only replaced.
         match unsafe { self.configuration.during_gc() } {
             // SAFETY: from `__traverse__` (the collector holds the GIL): `Configuration::traverse`'s contract.
             Some(configuration) => unsafe { configuration.traverse(&visit) },
             None => Ok(()),
         }
+    }
+
+    /// Called once when a tracer whose handler reaches this action stops (and at exit for those still
+    /// running): the calls still open are closed as ending now; TreePrinter writes their trees.
+    fn _tracer_stopped(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        drop(this.call_spans.close_all(py));
+        this.profile.close_open_calls(py);
+        let configuration = Self::configuration(slf)?;
+        match configuration.printer {
+            Printer::Tree { max_rows } => write_open_trees(&configuration.options, &this.trees, max_rows, py),
+            _ => Ok(()),
+        }
+    }
+
+    /// Profile: the table so far, one dict per function (see `hunter.actions.Profile.stats`).
+    fn _profile_stats<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, pyo3::types::PyList>> {
+        slf.get().profile.stats(slf.py())
+    }
+
+    /// Profile: forgets the table.
+    fn _profile_clear(slf: &Bound<'_, Self>) {
+        slf.get().profile.clear(slf.py());
     }
 
     /// The options are read again on the next event, should the action survive.

@@ -27,7 +27,12 @@ pub const EXCEPTION_ROW: &str = "{}{}{}{KIND}{:9} {}{COLOR} !{NORMAL} {}: {RESET
 pub const EXCEPTION_BUILTIN_ROW: &str = "{}{}{}{KIND}{:9} {}{COLOR} ! {BUILTIN}{}.{}{RESET}\n";
 pub const RETURN_ROW: &str = "{}{}{}{KIND}{:9} {}{COLOR}<={NORMAL} {}{}{RESET}{}\n";
 pub const RETURN_BUILTIN_ROW: &str = "{}{}{}{KIND}{:9} {}{COLOR} <{BUILTIN} {}.{}{RESET}\n";
+// CallPrinter(durations=True): the return rows of a seen call, its wall time last.
+pub const RETURN_TIMED_ROW: &str = "{}{}{}{KIND}{:9} {}{COLOR}<={NORMAL} {}{}{RESET}{} {CONT}[{}]{RESET}\n";
+pub const RETURN_BUILTIN_TIMED_ROW: &str = "{}{}{}{KIND}{:9} {}{COLOR} <{BUILTIN} {}.{}{RESET} {CONT}[{}]{RESET}\n";
 pub const LINE_ROW: &str = "{}{}{}{KIND}{:9} {RESET}{}{}{RESET}\n";
+// TreePrinter: a call's row (pid, thread and filename columns, branch, function, arguments, duration).
+pub const TREE_ROW: &str = "{}{}{}{CONT}{}{RESET}{COLOR}{}{NORMAL}({}{COLOR}{NORMAL}){RESET} {CONT}{}{RESET}\n";
 /// One parameter of a call row, formatted with `str.format` and joined with `', '` (not through `output`).
 pub const ARGUMENT: &str = "{VARS}{0}{VARS-NAME}{1}{VARS}={RESET}{2}";
 // VarsPrinter.
@@ -326,7 +331,10 @@ templates! {
     exception_builtin_row: EXCEPTION_BUILTIN_ROW,
     return_row: RETURN_ROW,
     return_builtin_row: RETURN_BUILTIN_ROW,
+    return_timed_row: RETURN_TIMED_ROW,
+    return_builtin_timed_row: RETURN_BUILTIN_TIMED_ROW,
     line_row: LINE_ROW,
+    tree_row: TREE_ROW,
     argument: ARGUMENT,
     vars_row: VARS_ROW,
     vars_more_row: VARS_MORE_ROW,

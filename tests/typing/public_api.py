@@ -22,10 +22,12 @@ from hunter import Event
 from hunter import From
 from hunter import Manhole
 from hunter import Not
+from hunter import Profile
 from hunter import Q
 from hunter import Query
 from hunter import StackPrinter
 from hunter import Tracer
+from hunter import TreePrinter
 from hunter import VarsPrinter
 from hunter import VarsSnooper
 from hunter import When
@@ -134,6 +136,9 @@ def every_action(output: io.StringIO) -> list[Action]:
         VarsSnooper(stream=output, repr_limit=40),
         ErrorSnooper(max_backlog=5, max_events=20, max_depth=1, stream=output),
         StackPrinter(depth=3, limit=1, stream=output),
+        CallPrinter(stream=output, durations=True),
+        TreePrinter(stream=output, max_rows=100, filename_alignment=20),
+        Profile(stream=output, sort='own', limit=10),
         Announce(stream=output),
         Debugger(klass=object),
         Manhole(socket_path='/nonexistent'),
@@ -174,6 +179,14 @@ def main() -> int:
     printer = CallPrinter(stream=output)
     printer.repr_limit = 100
     limit: int = printer.repr_limit
+    profile = Profile(stream=output, sort='calls')
+    with hunter.trace(function='sample', kind_in=('call', 'return'), action=profile):
+        sample(3)
+    rows = profile.stats()
+    profiled_calls: int = sum(row['calls'] for row in rows)
+    profiled_total: float = sum(row['total'] for row in rows)
+    report: str = profile.report()
+    profile.clear()
 
     # trace/stop with query options and tracer options (threading support, backend, profile, clear_env_var).
     hunter.trace(module=__name__, function='sample', action=collect, threading_support=False, clear_env_var=True)

@@ -1,0 +1,432 @@
+//! The matched calls still open, per thread, each with its start time: what the timing actions (CallPrinter's
+//! `durations`, TreePrinter, Profile, and later Timeline) pair each matched `return` with.
+//!
+//! A return is paired with its call by frame and code (or, for a builtin, by the calling frame and the callable),
+//! never by depth alone:
+//! - a generator or coroutine suspends with a `return` and resumes with a `call` of the same frame: each run
+//!   between the two is one span;
+//! - calls whose return was not matched (an exception unwinding several frames with only the outer return
+//!   matched, a predicate that matches calls only) are closed as *abandoned* when an enclosing return is paired,
+//!   or when an event shows their frame is no longer executing ([`live_frames_until`]);
+//! - a return whose call was never seen (its frame was running when tracing started, or the predicate matched
+//!   the return only) pairs with nothing and closes nothing;
+//! - what is still open when the tracer stops is closed by [`ThreadSpans::close_all`].
+//!
+//! Times are nanoseconds of the clock `time.perf_counter_ns()` reads ([`monotonic_ns`]), so tests can compare.
+
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use pyo3::prelude::*;
+use pyo3::pyclass::{PyTraverseError, PyVisit};
+use pyo3::types::PyFrame;
+
+use super::caches::WordHasher;
+use crate::event::{EventData, Kind};
+use crate::gilcell::GilRefCell;
+
+/// Nanoseconds of the monotonic clock of `time.perf_counter_ns()`. `Instant` reads the same clock
+/// (CLOCK_MONOTONIC on Linux, QueryPerformanceCounter on Windows, the uptime clock on macOS); its origin is
+/// taken from `perf_counter_ns()` once, so the two agree to within the time between those two reads.
+pub fn monotonic_ns(py: Python<'_>) -> u64 {
+    static ORIGIN: OnceLock<(Instant, u64)> = OnceLock::new();
+    let (origin, origin_ns) = ORIGIN.get_or_init(|| {
+        let origin_ns = crate::compat::import(py, "time")
+            .and_then(|time| time.getattr("perf_counter_ns")?.call0()?.extract::<u64>())
+            .unwrap_or(0);
+        (Instant::now(), origin_ns)
+    });
+    origin_ns.saturating_add(u64::try_from(origin.elapsed().as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// What pairs a return with its call: the frame (the calling frame for a builtin) and the code object (the
+/// callable for a builtin). Both addresses are of objects alive at the event; the span holds the code (or
+/// callable) so that its address is not reused while the span is open.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct SpanKey {
+    pub frame: usize,
+    pub code: usize,
+}
+
+/// A matched call that has not been closed yet.
+pub struct OpenSpan<T> {
+    pub key: SpanKey,
+    pub start_ns: u64,
+    pub data: T,
+}
+
+/// One thread's open spans, oldest first, and what the action keeps per thread besides (`thread`: left empty,
+/// it is dropped with the stack once no span is open).
+pub struct SpanStack<T, S = ()> {
+    open: Vec<OpenSpan<T>>,
+    pub thread: S,
+}
+
+impl<T, S: Default> Default for SpanStack<T, S> {
+    fn default() -> Self {
+        SpanStack { open: Vec::new(), thread: S::default() }
+    }
+}
+
+impl<T, S> SpanStack<T, S> {
+    pub fn len(&self) -> usize {
+        self.open.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.open.is_empty()
+    }
+
+    pub fn spans_mut(&mut self) -> &mut [OpenSpan<T>] {
+        &mut self.open
+    }
+
+    /// The frame of the newest open span.
+    pub fn top_frame(&self) -> Option<usize> {
+        self.open.last().map(|span| span.key.frame)
+    }
+
+    pub fn open(&mut self, key: SpanKey, start_ns: u64, data: T) {
+        self.open.push(OpenSpan { key, start_ns, data });
+    }
+
+    /// Removes the newest spans whose frames are not in `live_frames` (the frames still executing): their calls
+    /// ended unseen. Returned oldest first.
+    pub fn drop_finished(&mut self, live_frames: &[usize]) -> Vec<OpenSpan<T>> {
+        let kept = self.open.iter().rposition(|span| live_frames.contains(&span.key.frame));
+        self.open.split_off(kept.map_or(0, |index| index + 1))
+    }
+
+    /// Pairs a return with the newest open span of `key`, closing it and abandoning the spans opened after it
+    /// (their returns were not matched): returns both, the abandoned oldest first. None (and nothing closed) when
+    /// no span of `key` is open: the call was not seen.
+    pub fn close(&mut self, key: SpanKey) -> Option<(OpenSpan<T>, Vec<OpenSpan<T>>)> {
+        let index = self.open.iter().rposition(|span| span.key == key)?;
+        let abandoned = self.open.split_off(index + 1);
+        let span = self.open.pop()?;
+        Some((span, abandoned))
+    }
+
+    /// Removes every open span, oldest first.
+    pub fn take_all(&mut self) -> Vec<OpenSpan<T>> {
+        std::mem::take(&mut self.open)
+    }
+}
+
+/// The open spans of every thread, by thread ident. A thread's entry is removed once it has no open span, so
+/// finished threads cost nothing.
+pub struct ThreadSpans<T, S = ()> {
+    threads: HashMap<u64, SpanStack<T, S>, BuildHasherDefault<WordHasher>>,
+}
+
+impl<T, S> Default for ThreadSpans<T, S> {
+    fn default() -> Self {
+        ThreadSpans { threads: HashMap::default() }
+    }
+}
+
+impl<T, S: Default> ThreadSpans<T, S> {
+    /// Runs `change` on the stack of thread `ident`, dropping the entry when it is left empty.
+    pub fn with_thread<R>(&mut self, ident: u64, change: impl FnOnce(&mut SpanStack<T, S>) -> R) -> R {
+        let stack = self.threads.entry(ident).or_default();
+        let result = change(stack);
+        if stack.is_empty() {
+            self.threads.remove(&ident);
+        }
+        result
+    }
+
+    /// The frame of the newest open span of thread `ident`.
+    pub fn top_frame(&self, ident: u64) -> Option<usize> {
+        self.threads.get(&ident).and_then(SpanStack::top_frame)
+    }
+
+    /// Removes every thread's stack, in thread ident order: (thread ident, its stack).
+    pub fn close_all(&mut self) -> Vec<(u64, SpanStack<T, S>)> {
+        let mut threads: Vec<_> = self.threads.drain().collect();
+        threads.sort_by_key(|(ident, _)| *ident);
+        threads
+    }
+
+    /// Every open span, for the garbage collector's traversal.
+    pub fn iter(&self) -> impl Iterator<Item = &OpenSpan<T>> {
+        self.threads.values().flat_map(|stack| stack.open.iter())
+    }
+}
+
+/// The frames still executing at an event of `frame` (its callers only, for a call of that frame), walking up
+/// until `newest_open` is met. None when it is met: every open span is still executing. Else every frame of
+/// the thread, so that the spans not among them are known to have ended.
+pub fn live_frames_until(frame: &Bound<'_, PyFrame>, is_call: bool, newest_open: usize) -> Option<Vec<usize>> {
+    let mut live_frames = Vec::new();
+    let mut current = if is_call { crate::compat::frame_back(frame) } else { Some(frame.clone()) };
+    while let Some(live) = current {
+        let address = live.as_ptr() as usize;
+        if address == newest_open {
+            return None;
+        }
+        live_frames.push(address);
+        current = crate::compat::frame_back(&live);
+    }
+    Some(live_frames)
+}
+
+/// What pairs an event with its span, and the object the span holds (see [`SpanKey`]).
+pub struct EventSpan<'py> {
+    pub key: SpanKey,
+    pub code: Bound<'py, PyAny>,
+}
+
+impl<'py> EventSpan<'py> {
+    /// A live event's: for a Python function its frame and code, for a builtin the calling frame and the callable.
+    /// None for a detached event or one whose frame is a stand-in.
+    pub fn of(py: Python<'py>, event: &EventData) -> Option<(EventSpan<'py>, Bound<'py, PyFrame>)> {
+        if event.detached {
+            return None;
+        }
+        let frame = event.frame()?.live(py)?.clone();
+        let code =
+            if event.builtin { event.arg.bind(py).clone() } else { crate::compat::frame_code_bound(&frame).into_any() };
+        let key = SpanKey { frame: frame.as_ptr() as usize, code: code.as_ptr() as usize };
+        Some((EventSpan { key, code }, frame))
+    }
+}
+
+/// A thread's open spans when tracing stops: those whose frames still execute and those that ended unseen
+/// (their returns were not matched), each oldest first, with what the action kept for the thread.
+pub struct AtStop<T, S> {
+    pub running: Vec<OpenSpan<T>>,
+    pub ended: Vec<OpenSpan<T>>,
+    pub thread: S,
+}
+
+/// The frames each thread is executing (`sys._current_frames()` and their callers), by thread ident; empty when
+/// that cannot be read (every open span then counts as ended).
+fn executing_frames(py: Python<'_>) -> HashMap<u64, Vec<usize>> {
+    let mut executing = HashMap::new();
+    let Ok(current) = crate::compat::import(py, "sys").and_then(|sys| sys.call_method0("_current_frames")) else {
+        return executing;
+    };
+    let Ok(current) = current.cast_into::<pyo3::types::PyDict>() else {
+        return executing;
+    };
+    for (ident, frame) in current.iter() {
+        let (Ok(ident), Ok(frame)) = (ident.extract::<u64>(), frame.cast_into::<PyFrame>()) else {
+            continue;
+        };
+        let mut frames = Vec::new();
+        let mut current = Some(frame);
+        while let Some(frame) = current {
+            frames.push(frame.as_ptr() as usize);
+            current = crate::compat::frame_back(&frame);
+        }
+        executing.insert(ident, frames);
+    }
+    executing
+}
+
+/// The open spans of every thread, updated by one action's events.
+pub struct Spans<T, S = ()> {
+    threads: GilRefCell<ThreadSpans<T, S>>,
+}
+
+impl<T, S> Default for Spans<T, S> {
+    fn default() -> Self {
+        Spans { threads: GilRefCell::new(ThreadSpans::default()) }
+    }
+}
+
+impl<T, S: Default> Spans<T, S> {
+    /// Runs `change` on the stack of the event's thread, with the event's span and the spans dropped because
+    /// their frames have ended. None (and nothing run) for an event without a live frame. `change` must not
+    /// release Python objects: it returns what it removes, to be released after the update.
+    pub fn update<R>(
+        &self,
+        py: Python<'_>,
+        event: &EventData,
+        change: impl FnOnce(&mut SpanStack<T, S>, &EventSpan<'_>, Vec<OpenSpan<T>>) -> R,
+    ) -> Option<R> {
+        let (span, frame) = EventSpan::of(py, event)?;
+        // A builtin's frame is its caller, which keeps executing; a Python call's frame is new.
+        let is_call = event.kind == Kind::Call && !event.builtin;
+        let ident = crate::compat::current_thread_ident();
+        // The frame walk runs before the update: it creates frame objects.
+        let top = self.threads.with_mut(py, |threads| threads.top_frame(ident));
+        let live_frames = top.and_then(|top| live_frames_until(&frame, is_call, top));
+        Some(self.threads.with_mut(py, |threads| {
+            threads.with_thread(ident, |stack| {
+                let finished = live_frames.map(|live| stack.drop_finished(&live)).unwrap_or_default();
+                change(stack, &span, finished)
+            })
+        }))
+    }
+
+    /// Removes every open span of every thread (at stop), each told apart by whether its frame is still
+    /// executing (on its thread, as `sys._current_frames()` shows) or ended unseen. Threads in ident order.
+    pub fn close_all(&self, py: Python<'_>) -> Vec<AtStop<T, S>> {
+        let stacks = self.threads.with_mut(py, ThreadSpans::close_all);
+        if stacks.is_empty() {
+            return Vec::new();
+        }
+        let executing = executing_frames(py);
+        stacks
+            .into_iter()
+            .map(|(ident, mut stack)| {
+                let frames = executing.get(&ident).map_or(&[][..], Vec::as_slice);
+                let (running, ended) = stack.take_all().into_iter().partition(|span| frames.contains(&span.key.frame));
+                AtStop { running, ended, thread: stack.thread }
+            })
+            .collect()
+    }
+
+    /// Visits what the open spans hold, for the action's `__traverse__`.
+    ///
+    /// # Safety
+    /// Only from `__traverse__`, where the collector holds the GIL.
+    pub unsafe fn traverse(
+        &self,
+        visit: &PyVisit<'_>,
+        held: impl Fn(&T) -> Option<&Py<PyAny>>,
+    ) -> Result<(), PyTraverseError> {
+        // SAFETY: from `__traverse__` (this function's contract).
+        for span in unsafe { self.threads.during_gc() }.into_iter().flat_map(ThreadSpans::iter) {
+            if let Some(object) = held(&span.data) {
+                visit.call(object)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A duration as the timing actions show it: `850 ns`, `12.3 µs`, `1.234 ms`, `2.500 s` (three decimals from
+/// microseconds up, the unit chosen so that the number is below 1000).
+pub fn push_duration(out: &mut String, nanoseconds: u64) {
+    use std::fmt::Write;
+    let (unit_ns, unit) = match nanoseconds {
+        0..=999 => {
+            let _ = write!(out, "{nanoseconds} ns");
+            return;
+        }
+        1_000..=999_999 => (1_000, "µs"),
+        1_000_000..=999_999_999 => (1_000_000, "ms"),
+        _ => (1_000_000_000, "s"),
+    };
+    // Thousandths of the unit, rounded half up, in integers (formatting a float costs more than the rest of a row).
+    let thousandths = (u128::from(nanoseconds) * 1000 + unit_ns / 2) / unit_ns;
+    let _ = write!(out, "{}.{:03} {unit}", thousandths / 1000, thousandths % 1000);
+}
+
+/// A duration in nanoseconds as the timing actions show it (`850 ns`, `12.345 µs`, `1.234 ms`, `2.500 s`).
+#[pyfunction]
+pub fn _format_duration(nanoseconds: u64) -> String {
+    let mut out = String::new();
+    push_duration(&mut out, nanoseconds);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(frame: usize) -> SpanKey {
+        SpanKey { frame, code: frame * 10 }
+    }
+
+    fn names(spans: &[OpenSpan<&'static str>]) -> Vec<&'static str> {
+        spans.iter().map(|span| span.data).collect()
+    }
+
+    #[test]
+    fn pairs_returns_with_calls_by_frame() {
+        let mut stack: SpanStack<&str> = SpanStack::default();
+        stack.open(key(1), 100, "outer");
+        stack.open(key(2), 150, "inner");
+        let (inner, abandoned) = stack.close(key(2)).unwrap();
+        assert_eq!((inner.data, inner.start_ns), ("inner", 150));
+        assert!(abandoned.is_empty());
+        let (outer, _) = stack.close(key(1)).unwrap();
+        assert_eq!(outer.data, "outer");
+        assert!(stack.is_empty());
+    }
+
+    #[test]
+    fn a_generator_resumed_is_a_new_span_of_the_same_frame() {
+        let mut stack: SpanStack<&str> = SpanStack::default();
+        stack.open(key(1), 0, "consumer");
+        for resume in [10, 20, 30] {
+            stack.open(key(7), resume, "generator");
+            let (run, _) = stack.close(key(7)).unwrap();
+            assert_eq!(run.start_ns, resume);
+        }
+        assert_eq!(names(&stack.open), ["consumer"]);
+    }
+
+    #[test]
+    fn an_outer_return_abandons_the_unpaired_calls_inside_it() {
+        // An exception unwinding three frames where only the outer return was matched.
+        let mut stack: SpanStack<&str> = SpanStack::default();
+        stack.open(key(1), 0, "a");
+        stack.open(key(2), 1, "b");
+        stack.open(key(3), 2, "c");
+        let (closed, abandoned) = stack.close(key(1)).unwrap();
+        assert_eq!(closed.data, "a");
+        assert_eq!(names(&abandoned), ["b", "c"]);
+        assert!(stack.is_empty());
+    }
+
+    #[test]
+    fn a_return_without_its_call_closes_nothing() {
+        let mut stack: SpanStack<&str> = SpanStack::default();
+        stack.open(key(1), 0, "a");
+        assert!(stack.close(key(9)).is_none());
+        // Same frame address, other code (the frame's memory reused): not the same call.
+        assert!(stack.close(SpanKey { frame: 1, code: 99 }).is_none());
+        assert_eq!(names(&stack.open), ["a"]);
+    }
+
+    #[test]
+    fn recursion_pairs_the_newest_call() {
+        let mut stack: SpanStack<&str> = SpanStack::default();
+        stack.open(SpanKey { frame: 1, code: 5 }, 0, "first");
+        stack.open(SpanKey { frame: 2, code: 5 }, 1, "second");
+        assert_eq!(stack.close(SpanKey { frame: 2, code: 5 }).unwrap().0.data, "second");
+        assert_eq!(stack.close(SpanKey { frame: 1, code: 5 }).unwrap().0.data, "first");
+    }
+
+    #[test]
+    fn finished_frames_are_dropped_newest_first() {
+        let mut stack: SpanStack<&str> = SpanStack::default();
+        stack.open(key(1), 0, "a");
+        stack.open(key(2), 0, "b");
+        stack.open(key(3), 0, "c");
+        // Frames 1 and 2 still execute (as seen from a later event), 3 ended unseen.
+        assert_eq!(names(&stack.drop_finished(&[5, 2, 1])), ["c"]);
+        assert_eq!(names(&stack.drop_finished(&[])), ["a", "b"]);
+    }
+
+    #[test]
+    fn threads_are_separate_and_forgotten_when_empty() {
+        let mut threads: ThreadSpans<&str> = ThreadSpans::default();
+        threads.with_thread(1, |stack| stack.open(key(1), 0, "main"));
+        threads.with_thread(2, |stack| stack.open(key(1), 0, "worker"));
+        assert!(threads.with_thread(2, |stack| stack.close(key(1))).is_some());
+        assert_eq!(threads.threads.len(), 1);
+        let left = threads.close_all();
+        assert_eq!(left.len(), 1);
+        assert_eq!((left[0].0, names(&left[0].1.open)), (1, vec!["main"]));
+        assert_eq!(threads.iter().count(), 0);
+    }
+
+    #[test]
+    fn durations_pick_a_readable_unit() {
+        let shown = _format_duration;
+        assert_eq!(shown(0), "0 ns");
+        assert_eq!(shown(999), "999 ns");
+        assert_eq!(shown(1_000), "1.000 µs");
+        assert_eq!(shown(12_345), "12.345 µs");
+        assert_eq!(shown(1_234_567), "1.235 ms");
+        assert_eq!(shown(2_500_000_000), "2.500 s");
+    }
+}
