@@ -174,8 +174,7 @@ impl Tracer {
             let threading_previous = this.threading_previous.replace(py, None);
             crate::compat::import(py, "threading")?.getattr(set_name)?.call1((threading_previous,))?;
         }
-        crate::actions::notify_tracer_stopped(handler.bind(py));
-        Ok(())
+        crate::actions::notify_tracer_stopped(handler.bind(py))
     }
 
     /// settrace backend: puts back the trace function found at `trace()`, if we are still the installed one.

@@ -183,6 +183,25 @@ def test_a_failing_stop_hook_is_reported_not_raised(monkeypatch):
     assert 'timing_samples.sleeper' in told.stream.getvalue()
 
 
+@pytest.mark.parametrize('exception', [KeyboardInterrupt, SystemExit])
+def test_a_stop_hook_raising_what_belongs_to_the_program_reaches_it(exception, monkeypatch):
+    class Interrupted(hunter.CallPrinter):
+        def _tracer_stopped(self):
+            raise exception('from the hook')
+
+    reported = []
+    monkeypatch.setattr(sys, 'unraisablehook', reported.append)
+    told = Profile(stream=io.StringIO())
+    tracer = hunter.Tracer().trace(hunter.When(hunter.Q(function='sleeper'), Interrupted(), told))
+    timing_samples.sleeper(0)
+    with pytest.raises(exception, match='from the hook'):
+        tracer.stop()
+    assert reported == []
+    # Raised once every action has been told, and the tracer is stopped all the same.
+    assert 'timing_samples.sleeper' in told.stream.getvalue()
+    assert sys.gettrace() is None
+
+
 def test_exported():
     assert hunter.Profile is Profile
     assert 'Profile' in hunter.__all__
