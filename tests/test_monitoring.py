@@ -10,8 +10,6 @@ Most tests need Python 3.12+; the ones about 3.9-3.11 run only there.
 """
 
 import io
-import json
-import os
 import re
 import subprocess
 import sys
@@ -807,106 +805,7 @@ def test_failing_handler_reports_once_stops_and_the_program_carries_on(failing):
 
 # Neighbours: other tools in the same process.
 
-COVERAGE_WORKLOAD = textwrap.dedent(
-    """
-    def classify(n):
-        if n % 3 == 0:
-            return 'fizz'
-        elif n % 5 == 0:
-            return 'buzz'
-        return str(n)
-
-    def never_called():
-        return 'not executed'
-
-    def squares(limit):
-        for i in range(limit):
-            yield i * i
-
-    def run():
-        labels = [classify(n) for n in range(1, 20)]
-        try:
-            int('x')
-        except ValueError:
-            labels.append('error')
-        else:
-            labels.append('no error')
-        total = sum(squares(10))
-        while total > 100:
-            total //= 2
-        return len(labels), total
-    """
-)
-
-# Starts hunter (monitoring) inside the measured process when HUNTER_TEST_QUERY is set; reports the run on stderr.
-COVERAGE_MAIN = textwrap.dedent(
-    """
-    import json, os, sys
-    query = os.environ.get('HUNTER_TEST_QUERY')
-    if query:
-        import hunter
-        tracer = hunter.trace(action=hunter.CallPrinter(stream=sys.stderr), backend='monitoring', **json.loads(query))
-        print('hunter backend', tracer.backend, file=sys.stderr)
-    import coverage
-    import workload
-    print('coverage core', dict(coverage.Coverage.current().sys_info())['core'])
-    print('result', workload.run())
-    """
-)
-
-
-def coverage_executed_lines(directory, core, hunter_query):
-    """Runs main.py under ``coverage run`` (``core`` None: coverage's default); returns workload.py's executed lines
-    and the run's stderr (hunter's output)."""
-    environment = {key: value for key, value in child_env().items() if key != 'COVERAGE_CORE'}
-    if core is not None:
-        environment['COVERAGE_CORE'] = core
-    if hunter_query is not None:
-        environment['HUNTER_TEST_QUERY'] = json.dumps(hunter_query)
-    run = subprocess.run(
-        [sys.executable, '-m', 'coverage', 'run', '--data-file', '.coverage', 'main.py'],
-        cwd=directory,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert run.returncode == 0, run.stderr
-    # On 3.12 and 3.13 coverage's default core is its C settrace tracer.
-    expected_core = 'SysMonitor' if core == 'sysmon' else 'CTracer'
-    assert run.stdout == f'coverage core {expected_core}\nresult (20, 71)\n'
-    if hunter_query is not None:
-        assert 'hunter backend monitoring' in run.stderr
-    report = subprocess.run(
-        [sys.executable, '-m', 'coverage', 'json', '--data-file', '.coverage', '-o', 'coverage.json'],
-        cwd=directory,
-        env=child_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert report.returncode == 0, report.stderr
-    with open(os.path.join(directory, 'coverage.json')) as file:
-        return set(json.load(file)['files']['workload.py']['executed_lines']), run.stderr
-
-
-@needs_monitoring
-@pytest.mark.parametrize('core', ['sysmon', None], ids=['sysmon', 'default-core'])
-def test_coverage_measures_the_same_lines_with_and_without_hunter(tmp_path, core):
-    pytest.importorskip('coverage', reason='coverage.py is in the test extras')
-    (tmp_path / 'workload.py').write_text(COVERAGE_WORKLOAD)
-    (tmp_path / 'main.py').write_text(COVERAGE_MAIN)
-    untraced, _ = coverage_executed_lines(tmp_path, core, None)
-    line_of = {line.strip(): number for number, line in enumerate(COVERAGE_WORKLOAD.splitlines(), 1)}
-    assert line_of["labels.append('error')"] in untraced and line_of['total //= 2'] in untraced
-    assert line_of["return 'not executed'"] not in untraced and line_of["labels.append('no error')"] not in untraced
-    matching, hunter_output = coverage_executed_lines(tmp_path, core, {'module': 'workload', 'function_in': ['classify', 'squares']})
-    assert '=> classify(n=1)' in hunter_output and '=> squares(limit=10)' in hunter_output
-    never_matching, hunter_output = coverage_executed_lines(tmp_path, core, NEVER_MATCHES)
-    assert 'workload' not in hunter_output
-    assert matching == untraced
-    assert never_matching == untraced
-
+# coverage.py beside hunter, on both backends: tests/test_coverage_chaining.py.
 
 PDB_SCRIPT = textwrap.dedent(
     """
