@@ -197,6 +197,7 @@ impl<'py> EventSpan<'py> {
 /// A thread's open spans when tracing stops: those whose frames still execute and those that ended unseen
 /// (their returns were not matched), each oldest first, with what the action kept for the thread.
 pub struct AtStop<T, S> {
+    pub ident: u64,
     pub running: Vec<OpenSpan<T>>,
     pub ended: Vec<OpenSpan<T>>,
     pub thread: S,
@@ -276,7 +277,7 @@ impl<T, S: Default> Spans<T, S> {
             .map(|(ident, mut stack)| {
                 let frames = executing.get(&ident).map_or(&[][..], Vec::as_slice);
                 let (running, ended) = stack.take_all().into_iter().partition(|span| frames.contains(&span.key.frame));
-                AtStop { running, ended, thread: stack.thread }
+                AtStop { ident, running, ended, thread: stack.thread }
             })
             .collect()
     }
