@@ -167,7 +167,12 @@ impl Timeline {
                 Kind::Exception => {
                     let value = event.arg.bind(py).cast::<PyTuple>().ok().and_then(|tuple| tuple.get_item(1).ok());
                     if let Some(value) = value {
-                        push_value(printing.action, printing.options, Value { object: &value, detached: false }, &mut out)?;
+                        push_value(
+                            printing.action,
+                            printing.options,
+                            Value { object: &value, detached: false },
+                            &mut out,
+                        )?;
                     }
                 }
                 _ => {}
@@ -191,9 +196,11 @@ impl Timeline {
                 Kind::Return => match stack.close(span.key) {
                     Some((closed, abandoned)) => {
                         let last_ns = stack.thread.ns;
-                        records.extend(abandoned.into_iter().map(|unseen| {
-                            Record::of(thread, unseen, last_ns, Ending::EndedUnseen)
-                        }));
+                        records.extend(
+                            abandoned
+                                .into_iter()
+                                .map(|unseen| Record::of(thread, unseen, last_ns, Ending::EndedUnseen)),
+                        );
                         records.push(Record::of(thread, closed, now, Ending::Returned));
                     }
                     None => {
