@@ -300,3 +300,80 @@ def test_the_checker_rejects_partial_overlap():
         check_trace({'traceEvents': [thread, span(0, 10), span(5, 6)]})
     with pytest.raises(AssertionError):
         check_trace({'traceEvents': [span(0, 1)]})  # no thread name
+
+
+DIFFERENTIAL_PROGRAM = """
+    import threading
+
+    def fib(n):
+        return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+    def numbers(count):
+        for number in range(count):
+            yield fib(number)
+
+    def fails():
+        raise ValueError('caught')
+
+    def guarded():
+        try:
+            fails()
+        except ValueError:
+            return sum(numbers(5))
+
+    def main():
+        worker = threading.Thread(target=guarded)
+        worker.start()
+        worker.join()
+        return guarded() + fib(6)
+"""
+
+
+def spans_by_parent(events, filename):
+    """Counter of (thread, parent span name, span name) over the X events of `filename`, each span's parent being
+    the innermost span of the same thread around it (None at the top). The names without VizTracer's location."""
+    spans = collections.defaultdict(list)
+    for event in events:
+        if event['ph'] != 'X':
+            continue
+        name = event['name']
+        location = event.get('args', {}).get('file')
+        if location is None:  # VizTracer: "name (file:line)"
+            name, _, location = name.rpartition(' (')
+            location = location.rstrip(')').rpartition(':')[0]
+        if location == filename:
+            spans[event['tid']].append((event['ts'], -event['dur'], event['ts'] + event['dur'], name))
+    threads = {tid: index for index, tid in enumerate(sorted(spans, key=lambda tid: min(spans[tid])))}
+    counted = collections.Counter()
+    for tid, thread_spans in spans.items():
+        open_spans = []
+        for start, _, end, name in sorted(thread_spans):
+            while open_spans and open_spans[-1][0] <= start:
+                open_spans.pop()
+            counted[threads[tid], open_spans[-1][1] if open_spans else None, name] += 1
+            open_spans.append((end, name))
+    return counted
+
+
+def test_the_same_spans_as_viztracer(tmp_path):
+    viztracer = pytest.importorskip('viztracer')
+    program = tmp_path / 'program.py'
+    program.write_text(textwrap.dedent(DIFFERENTIAL_PROGRAM))
+    runner = 'import sys; sys.path.insert(0, sys.argv[1]); import program; {start}; program.main(); {stop}'
+    ours, theirs = tmp_path / 'ours.json', tmp_path / 'theirs.json'
+    recorders = {
+        ours: ('import hunter; tracer = hunter.trace(module="program", action=hunter.Timeline(sys.argv[2]))', 'tracer.stop()'),
+        theirs: (
+            'from viztracer import VizTracer; tracer = VizTracer(output_file=sys.argv[2], verbose=0); tracer.start()',
+            'tracer.stop(); tracer.save()',
+        ),
+    }
+    for output, (start, stop) in recorders.items():
+        command = [sys.executable, '-c', runner.format(start=start, stop=stop), str(tmp_path), str(output)]
+        subprocess.run(command, check=True, timeout=120)
+    ours_spans = spans_by_parent(load(ours), str(program))
+    with open(theirs, encoding='utf-8') as file:
+        theirs_spans = spans_by_parent(json.load(file, parse_float=Decimal)['traceEvents'], str(program))
+    assert viztracer.__version__
+    assert ours_spans == theirs_spans
+    assert sum(ours_spans.values()) > 20
