@@ -133,19 +133,36 @@ impl Timeline {
         })
     }
 
-    /// The first event of a thread records its name (`threading.current_thread().name`), once.
-    fn note_thread(&self, py: Python<'_>, thread: u64, now: u64) -> PyResult<()> {
-        let known = self.recorded.with_mut(py, |recorded| {
-            recorded.first_ns.get_or_insert(now);
-            recorded.thread_names.contains_key(&thread)
+    /// Notes an event at `now` of `thread`: the first of a thread records its name
+    /// (`threading.current_thread().name`), once. Returns the time of the first event seen.
+    fn note_thread(&self, py: Python<'_>, thread: u64, now: u64) -> PyResult<u64> {
+        let (first_ns, known) = self.recorded.with_mut(py, |recorded| {
+            (*recorded.first_ns.get_or_insert(now), recorded.thread_names.contains_key(&thread))
         });
-        if known {
-            return Ok(());
+        if !known {
+            let name = crate::compat::import(py, "threading")?.getattr("current_thread")?.call0()?.getattr("name")?;
+            let replaced = self.recorded.with_mut(py, |recorded| recorded.thread_names.insert(thread, name.unbind()));
+            drop(replaced);
         }
-        let name = crate::compat::import(py, "threading")?.getattr("current_thread")?.call0()?.getattr("name")?;
-        let replaced = self.recorded.with_mut(py, |recorded| recorded.thread_names.insert(thread, name.unbind()));
-        drop(replaced);
-        Ok(())
+        Ok(first_ns)
+    }
+
+    /// With the `args` option: a call's arguments, or an exception's value, through the bounded safe repr.
+    fn arguments(printing: &Printing<'_, '_>) -> PyResult<Option<String>> {
+        let py = printing.py();
+        let event = printing.event;
+        let mut out = String::new();
+        match event.kind {
+            Kind::Call if !event.builtin => push_arguments(printing, &mut out)?,
+            Kind::Exception => {
+                let value = event.arg.bind(py).cast::<PyTuple>().ok().and_then(|tuple| tuple.get_item(1).ok());
+                if let Some(value) = value {
+                    push_value(printing.action, printing.options, Value { object: &value, detached: false }, &mut out)?;
+                }
+            }
+            _ => return Ok(None),
+        }
+        Ok(Some(out))
     }
 
     /// Timeline's event: a call opens a span, a return closes one (or records one that began unseen), an
@@ -158,32 +175,12 @@ impl Timeline {
         }
         let now = monotonic_ns(py);
         let thread = crate::compat::current_thread_ident();
-        self.note_thread(py, thread, now)?;
-        let mut args = None;
-        if options.args {
-            let mut out = String::new();
-            match event.kind {
-                Kind::Call if !event.builtin => push_arguments(printing, &mut out)?,
-                Kind::Exception => {
-                    let value = event.arg.bind(py).cast::<PyTuple>().ok().and_then(|tuple| tuple.get_item(1).ok());
-                    if let Some(value) = value {
-                        push_value(
-                            printing.action,
-                            printing.options,
-                            Value { object: &value, detached: false },
-                            &mut out,
-                        )?;
-                    }
-                }
-                _ => {}
-            }
-            args = Some(out);
-        }
+        let first_ns = self.note_thread(py, thread, now)?;
+        let args = if options.args { Self::arguments(printing)? } else { None };
         let exception_type = match event.kind {
             Kind::Exception => event.arg.bind(py).cast::<PyTuple>().ok().and_then(|tuple| tuple.get_item(0).ok()),
             _ => None,
         };
-        let first_ns = self.recorded.with_mut(py, |recorded| recorded.first_ns.unwrap_or(now));
         let records = self.spans.update(py, event, |stack, span, finished| {
             let mut records: Vec<Record> = finished
                 .into_iter()
