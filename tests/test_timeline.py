@@ -5,6 +5,7 @@ mid-call, both buffer-full policies, and the ends of a program (exit, SystemExit
 
 import collections
 import json
+import math
 import os
 import subprocess
 import sys
@@ -148,6 +149,23 @@ def test_profile_mode_records_builtins(tmp_path, backend):
     (sleep,) = [event for event in builtins if event['name'] == 'time.sleep']
     (sleeper,) = spans_of(events, 'sleeper')
     assert inside(sleep, sleeper) and sleep['dur'] >= Decimal(SLEEP * 1e6)
+
+
+def square_root_or_none(number):
+    try:
+        return math.sqrt(number)
+    except ValueError:
+        return None
+
+
+def test_profile_mode_a_builtin_that_raises_ends_its_span(tmp_path, backend):
+    predicate = hunter.Q(function_in=('square_root_or_none', 'sqrt'))
+    events = recorded(tmp_path, square_root_or_none, -1, predicate=predicate, profiling_mode=True)
+    (sqrt,) = spans_of(events, 'math.sqrt')
+    (caller,) = spans_of(events, 'square_root_or_none')
+    assert 'ended' not in sqrt['args'] and inside(sqrt, caller)
+    # Profile mode has no `exception` events (a builtin's c_exception carries no exception): no instant.
+    assert [event for event in events if event['ph'] == 'i'] == []
 
 
 def test_arguments_through_the_bounded_safe_repr(tmp_path):

@@ -154,7 +154,7 @@ impl Timeline {
         let mut out = String::new();
         match event.kind {
             Kind::Call if !event.builtin => push_arguments(printing, &mut out)?,
-            Kind::Exception => {
+            Kind::Exception if !event.builtin => {
                 let value = event.arg.bind(py).cast::<PyTuple>().ok().and_then(|tuple| tuple.get_item(1).ok());
                 if let Some(value) = value {
                     push_value(printing.action, printing.options, Value { object: &value, detached: false }, &mut out)?;
@@ -166,18 +166,21 @@ impl Timeline {
     }
 
     /// Timeline's event: a call opens a span, a return closes one (or records one that began unseen), an
-    /// exception is an instant.
+    /// exception is an instant. A builtin's exception (`c_exception`: its arg is the callable) ends its call as a
+    /// return does; the exception shows in the calling frame's own `exception` event.
     pub(super) fn event(&self, printing: &Printing<'_, '_>, options: &TimelineOptions) -> PyResult<()> {
         let py = printing.py();
         let event = printing.event;
-        if event.kind == Kind::Line {
-            return Ok(());
-        }
+        let kind = match event.kind {
+            Kind::Line => return Ok(()),
+            Kind::Exception if event.builtin => Kind::Return,
+            kind => kind,
+        };
         let now = monotonic_ns(py);
         let thread = crate::compat::current_thread_ident();
         let first_ns = self.note_thread(py, thread, now)?;
         let args = if options.args { Self::arguments(printing)? } else { None };
-        let exception_type = match event.kind {
+        let exception_type = match kind {
             Kind::Exception => event.arg.bind(py).cast::<PyTuple>().ok().and_then(|tuple| tuple.get_item(0).ok()),
             _ => None,
         };
@@ -188,7 +191,7 @@ impl Timeline {
                 .collect();
             let code = span.code.clone().unbind();
             let builtin = event.builtin;
-            match event.kind {
+            match kind {
                 Kind::Call => stack.open(span.key, now, TimedCall { code, builtin, args }),
                 Kind::Return => match stack.close(span.key) {
                     Some((closed, abandoned)) => {
