@@ -117,7 +117,9 @@ def test_coroutines(tmp_path, backend):
 
 def test_threads_are_named_and_kept_apart(tmp_path, backend):
     events = recorded(tmp_path, timing_samples.in_threads, 3, SLEEP)
-    assert names(events) == {'in_threads': 1, 'pair': 3, 'sleeper': 6}
+    counts = names(events)
+    counts.pop('<listcomp>', None)  # a function of its own before 3.12
+    assert counts == {'in_threads': 1, 'pair': 3, 'sleeper': 6}
     threads = {event['tid'] for event in spans_of(events, 'pair')}
     assert len(threads) == 3
     named = {event['tid']: event['args']['name'] for event in events if event['name'] == 'thread_name'}
