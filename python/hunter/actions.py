@@ -860,6 +860,7 @@ class Timeline(ColorStreamAction):
             return f'{nanoseconds // 1000}.{nanoseconds % 1000:03d}'
 
         def describe(code, builtin):
+            """(name, file, line) of a record's code, and the JSON text of a span of it around its times."""
             key = id(code)
             if key not in described:
                 if builtin:
@@ -872,7 +873,10 @@ class Timeline(ColorStreamAction):
                 else:
                     name = getattr(code, 'co_qualname', None) or code.co_name
                     location = (name, code.co_filename, code.co_firstlineno)
-                described[key] = location
+                name, filename, lineno = location
+                head = f'{{"ph":"X","name":{dumps(name)},"cat":"{"builtin" if builtin else "python"}","pid":{pid},"tid":'
+                tail = f',"args":{{"file":{dumps(filename)},"line":{lineno}'
+                described[key] = location, head, tail
             return described[key]
 
         lines = [
@@ -883,24 +887,22 @@ class Timeline(ColorStreamAction):
             for thread, name in sorted(thread_names)
         )
         for thread, code, builtin, start, end, arguments, ending, exception in records:
-            name, filename, lineno = describe(code, builtin)
-            fields = {'file': filename, 'line': lineno}
-            if arguments is not None:
-                fields['args' if exception is None else 'value'] = arguments
+            (name, filename, lineno), head, tail = describe(code, builtin)
             if ending == 'exception':
-                fields['function'] = name
+                fields = {'file': filename, 'line': lineno, 'function': name}
+                if arguments is not None:
+                    fields['value'] = arguments
                 exception_name = getattr(exception, '__qualname__', None) or repr(exception)
                 lines.append(
                     f'{{"ph":"i","s":"t","name":{dumps(exception_name + " raised")},"cat":"exception","pid":{pid},'
                     f'"tid":{thread},"ts":{microseconds(start - origin)},"args":{dumps(fields)}}}'
                 )
                 continue
+            extra = '' if arguments is None else f',"args":{dumps(arguments)}'
             if ending != 'return':
-                fields['ended'] = ending
+                extra += f',"ended":"{ending}"'
             lines.append(
-                f'{{"ph":"X","name":{dumps(name)},"cat":"{"builtin" if builtin else "python"}","pid":{pid},'
-                f'"tid":{thread},"ts":{microseconds(start - origin)},"dur":{microseconds(end - start)},'
-                f'"args":{dumps(fields)}}}'
+                f'{head}{thread},"ts":{microseconds(start - origin)},"dur":{microseconds(end - start)}{tail}{extra}}}}}'
             )
         other = dumps({'tool': 'hunter Timeline', 'dropped': dropped, 'size': self.size, 'on_full': self.on_full})
         return '{"traceEvents":[\n' + ',\n'.join(lines) + f'\n],"displayTimeUnit":"ns","otherData":{other}}}\n'
