@@ -102,7 +102,7 @@ def syntax_error_of(source):
 
 def test_all_names():
     # hunter-rs adds its timing actions (not in hunter 3.9.0), in the same sorted order.
-    added = () if hunter_under_test_is_reference() else ('Profile', 'TreePrinter')
+    added = () if hunter_under_test_is_reference() else ('Profile', 'Timeline', 'TreePrinter')
     assert hunter.__all__ == tuple(sorted(UPSTREAM_ALL_NAMES + added))
 
 

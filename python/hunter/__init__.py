@@ -33,6 +33,7 @@ from .actions import ErrorSnooper
 from .actions import Manhole
 from .actions import Profile
 from .actions import StackPrinter
+from .actions import Timeline
 from .actions import TreePrinter
 from .actions import VarsPrinter
 from .actions import VarsSnooper
@@ -52,6 +53,7 @@ __all__ = (
     'Q',
     'Query',
     'StackPrinter',
+    'Timeline',
     'TreePrinter',
     'VarsPrinter',
     'VarsSnooper',

@@ -19,6 +19,7 @@ from .actions import ErrorSnooper as ErrorSnooper
 from .actions import Manhole as Manhole
 from .actions import Profile as Profile
 from .actions import StackPrinter as StackPrinter
+from .actions import Timeline as Timeline
 from .actions import TreePrinter as TreePrinter
 from .actions import VarsPrinter as VarsPrinter
 from .actions import VarsSnooper as VarsSnooper
@@ -38,6 +39,7 @@ __all__ = (
     'Q',
     'Query',
     'StackPrinter',
+    'Timeline',
     'TreePrinter',
     'VarsPrinter',
     'VarsSnooper',

@@ -1,6 +1,7 @@
 """
-``python -m hunter [QUERY ...] [-o FILE] script.py [args]`` and ``python -m hunter [QUERY ...] [-o FILE] -m module
-[args]``: run a program as ``python script.py`` / ``python -m module`` would, traced with ``hunter.trace(QUERY)``.
+``python -m hunter [QUERY ...] [-o FILE] [--timeline FILE] script.py [args]`` and ``python -m hunter [QUERY ...]
+[-o FILE] [--timeline FILE] -m module [args]``: run a program as ``python script.py`` / ``python -m module`` would,
+traced with ``hunter.trace(QUERY)``.
 """
 
 import importlib.util
@@ -11,7 +12,7 @@ import types
 
 import hunter
 
-USAGE = 'python -m hunter [-h] [-V] [QUERY ...] [-o FILE] [--] (script.py | -m module) [args ...]'
+USAGE = 'python -m hunter [-h] [-V] [QUERY ...] [-o FILE] [--timeline FILE] [--] (script.py | -m module) [args ...]'
 
 #: The hunter release whose API, output and command line languages hunter-rs reproduces.
 COMPATIBLE_HUNTER_VERSION = '3.9.0'
@@ -26,6 +27,9 @@ QUERY       arguments of hunter.trace(...), in the language of PYTHONHUNTER: key
             and actions such as actions=[CodePrinter, VarsPrinter("x")]. Several QUERY arguments are
             joined with commas. Without any, every event is printed with CallPrinter.
 -o FILE     write the trace to FILE instead of stderr
+--timeline FILE
+            record the matched calls with hunter.Timeline and write them to FILE (Chrome Trace Event Format,
+            for the Perfetto UI) when the program ends; without an action in QUERY, nothing else is printed
 -m module   run a module (or a package's __main__) instead of a script; what follows is its arguments
 --          end of the QUERY arguments and options: what follows is the script (or -m module) and its arguments
 -h, --help  show this help and exit
@@ -38,6 +42,7 @@ examples:
   python -m hunter stdlib=False 'kind="call"' script.py
   python -m hunter '~Q(kind="line")' 'module_startswith="mypackage"' -o trace.log -m mypackage.cli arg
   python -m hunter 'Q(function="handle", action=VarsPrinter("request"))' -m http.server 8000
+  python -m hunter --timeline out.json 'module_startswith="mypackage"' -m mypackage.cli
 """
 
 
@@ -51,9 +56,10 @@ def version_text():
 
 
 def parse_command_line(argv):
-    """Split ``argv`` into ``(queries, output_path, module_name, script_path, program_args)``."""
+    """Split ``argv`` into ``(queries, output_path, timeline_path, module_name, script_path, program_args)``."""
     queries = []
     output_path = None
+    timeline_path = None
     position = 0
     while position < len(argv):
         argument = argv[position]
@@ -67,17 +73,27 @@ def parse_command_line(argv):
             if position + 1 >= len(argv):
                 raise UsageError('a script or -m module is required after --')
             # Whatever follows is the program, even when it looks like a query or an option of ours.
-            return (queries, output_path, *_program(argv[position + 1 :]))
+            return (queries, output_path, timeline_path, *_program(argv[position + 1 :]))
         if argument in ('-o', '--output'):
             if position + 1 >= len(argv):
                 raise UsageError(f'argument {argument}: expected one argument')
             output_path = argv[position + 1]
             position += 2
             continue
+        if argument == '--timeline' or argument.startswith('--timeline='):
+            if '=' in argument:
+                timeline_path = argument.partition('=')[2]
+                position += 1
+                continue
+            if position + 1 >= len(argv):
+                raise UsageError(f'argument {argument}: expected one argument')
+            timeline_path = argv[position + 1]
+            position += 2
+            continue
         if argument.startswith('-o') and len(argument) > 2:
             output_path = argument[2:]
         elif argument.startswith('-m') or _is_script(argument):
-            return (queries, output_path, *_program(argv[position:]))
+            return (queries, output_path, timeline_path, *_program(argv[position:]))
         else:
             queries.append(argument)
         position += 1
@@ -140,8 +156,10 @@ def _module_main(module_name):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     try:
-        queries, output_path, module_name, script_path, program_args = parse_command_line(argv)
+        queries, output_path, timeline_path, module_name, script_path, program_args = parse_command_line(argv)
         trace_args, trace_kwargs = hunter._evaluate_arguments(','.join(queries), 'the query')
+        if timeline_path is not None:
+            _add_timeline(trace_kwargs, hunter.Timeline(timeline_path))
     except (UsageError, hunter.ExpressionError) as exc:
         sys.stderr.write(f'usage: {USAGE}\npython -m hunter: error: {exc}\n')
         sys.exit(2)
@@ -171,6 +189,16 @@ def main(argv=None):
             sys.stderr.write(f"{sys.executable}: can't open file {script_path!r}: {exc}\n")
             sys.exit(2)
     _run_as_main(code, main_globals, trace_args, trace_kwargs)
+
+
+def _add_timeline(trace_kwargs, timeline):
+    """Adds ``timeline`` to the actions of ``hunter.trace(**trace_kwargs)`` (the only one when QUERY gave none)."""
+    if 'actions' in trace_kwargs:
+        trace_kwargs['actions'] = [*trace_kwargs['actions'], timeline]
+    elif 'action' in trace_kwargs:
+        trace_kwargs['actions'] = [trace_kwargs.pop('action'), timeline]
+    else:
+        trace_kwargs['action'] = timeline
 
 
 def _run_as_main(code, main_globals, trace_args, trace_kwargs):

@@ -776,6 +776,155 @@ class Profile(ColorStreamAction):
             self.stream.write(self.report())
 
 
+class Timeline(ColorStreamAction):
+    """
+    An action that records the matched calls of every thread as a timeline and writes it, as a Chrome Trace Event
+    Format JSON file, to ``path`` when the tracer stops (also at exit, which covers ``SystemExit`` and an uncaught
+    exception). The file opens in the Perfetto UI (https://ui.perfetto.dev), ``chrome://tracing`` and VizTracer's
+    ``vizviewer``.
+
+    Recording is native: ``call`` and ``return`` events make spans (paired by frame; each run of a generator or
+    coroutine between a resume and a suspension is one span), ``c_call``/``c_return`` too in profile mode, and
+    ``exception`` events are instants. Give it a query that matches calls and returns (``kind`` not restricted).
+    Times are read from the monotonic clock of ``time.perf_counter_ns()``; ``ts`` in the file is in microseconds
+    from the first event recorded.
+
+    Spans whose start or end was not seen are closed consistently, so each thread's spans always nest:
+
+    * a return whose call was not seen (the function was already running when tracing started) begins at the first
+      event recorded, or at the start of the innermost matched call open around it, whichever is later;
+    * a call whose return was not matched ends at the last matched event of its thread before its end was noticed
+      (the last time it was known to run); its ``args.ended`` is ``"unseen"``;
+    * calls still executing when the tracer stops end at the stop (``args.ended``: ``"running at stop"``).
+
+    At most ``size`` records (spans and exceptions) are kept. ``on_full='ring'``: a new record evicts the oldest,
+    so the file has the newest; ``on_full='stop'``: once full, new records are dropped, so the file has the oldest.
+    A span is recorded when it closes (a caller after its callees), so either way the kept spans nest. The number
+    dropped is in the file's ``otherData.dropped``.
+
+    Args:
+        path (str or os.PathLike): The file written. In a forked child process, the child's pid is added before
+            the extension (``out.json`` becomes ``out.1234.json``).
+        size (int): The most records kept. Default: ``1000000``.
+        on_full (str): ``'ring'`` or ``'stop'``. Default: ``'ring'``.
+        args (bool): Record each call's arguments (and each exception's value) through the bounded safe repr.
+            Default: ``False``.
+        repr_limit (int): Limit length of each ``repr()``. Default: ``1024``.
+
+    Not in hunter 3.9.0.
+    """
+
+    _native_printer = 'timeline'
+    ON_FULL = ('ring', 'stop')
+    size = _Option()
+    on_full = _Option()
+    args = _Option()
+
+    def __init__(self, path, size=1000000, on_full='ring', args=False, repr_limit=1024):
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f'size must be a positive int, not {size!r}.')
+        if on_full not in self.ON_FULL:
+            raise ValueError(f'on_full must be one of {", ".join(map(repr, self.ON_FULL))}, not {on_full!r}.')
+        import io
+
+        self.path = os.fspath(path)
+        self.size = size
+        self.on_full = on_full
+        self.args = bool(args)
+        self._pid = getpid()
+        super().__init__(stream=io.StringIO(), force_colors=False, repr_limit=repr_limit, repr_func='safe_repr')
+
+    def __repr__(self):
+        return f'Timeline({self.path!r}, size={self.size!r}, on_full={self.on_full!r}, args={self.args!r})'
+
+    def clear(self):
+        """Forgets the records kept so far."""
+        self._timeline_clear()
+
+    def events(self):
+        """The trace as a Chrome Trace Event Format object (a dict with ``traceEvents``)."""
+        import json
+
+        return json.loads(self.dumps())
+
+    def dumps(self):
+        """The trace as Chrome Trace Event Format JSON text."""
+        from json import dumps
+
+        records, thread_names, dropped = self._timeline_snapshot()
+        pid = getpid()
+        origin = min((record[3] for record in records), default=0)
+        described = {}
+
+        def microseconds(nanoseconds):
+            return f'{nanoseconds // 1000}.{nanoseconds % 1000:03d}'
+
+        def describe(code, builtin):
+            """(name, file, line) of a record's code, and the JSON text of a span of it around its times."""
+            key = id(code)
+            if key not in described:
+                if builtin:
+                    name = getattr(code, '__qualname__', None) or getattr(code, '__name__', None) or type(code).__name__
+                    module = getattr(code, '__module__', None)
+                    if module is None:
+                        owner = getattr(code, '__self__', None)
+                        module = getattr(owner, '__name__', None) if isinstance(owner, type(os)) else None
+                    location = (f'{module}.{name}' if module else str(name), '', 0)
+                else:
+                    name = getattr(code, 'co_qualname', None) or code.co_name
+                    location = (name, code.co_filename, code.co_firstlineno)
+                name, filename, lineno = location
+                head = f'{{"ph":"X","name":{dumps(name)},"cat":"{"builtin" if builtin else "python"}","pid":{pid},"tid":'
+                tail = f',"args":{{"file":{dumps(filename)},"line":{lineno}'
+                described[key] = location, head, tail
+            return described[key]
+
+        lines = [
+            f'{{"ph":"M","name":"process_name","pid":{pid},"tid":0,"args":{{"name":{dumps(f"python {pid}")}}}}}',
+        ]
+        lines.extend(
+            f'{{"ph":"M","name":"thread_name","pid":{pid},"tid":{thread},"args":{{"name":{dumps(str(name))}}}}}'
+            for thread, name in sorted(thread_names)
+        )
+        for thread, code, builtin, start, end, arguments, ending, exception in records:
+            (name, filename, lineno), head, tail = describe(code, builtin)
+            if ending == 'exception':
+                fields = {'file': filename, 'line': lineno, 'function': name}
+                if arguments is not None:
+                    fields['value'] = arguments
+                exception_name = getattr(exception, '__qualname__', None) or repr(exception)
+                lines.append(
+                    f'{{"ph":"i","s":"t","name":{dumps(exception_name + " raised")},"cat":"exception","pid":{pid},'
+                    f'"tid":{thread},"ts":{microseconds(start - origin)},"args":{dumps(fields)}}}'
+                )
+                continue
+            extra = '' if arguments is None else f',"args":{dumps(arguments)}'
+            if ending != 'return':
+                extra += f',"ended":"{ending}"'
+            lines.append(
+                f'{head}{thread},"ts":{microseconds(start - origin)},"dur":{microseconds(end - start)}{tail}{extra}}}}}'
+            )
+        other = dumps({'tool': 'hunter Timeline', 'dropped': dropped, 'size': self.size, 'on_full': self.on_full})
+        return '{"traceEvents":[\n' + ',\n'.join(lines) + f'\n],"displayTimeUnit":"ns","otherData":{other}}}\n'
+
+    def write(self, path=None):
+        """Writes the trace to ``path`` (default: the Timeline's path, with the pid added in a forked child)."""
+        if path is None:
+            path = self.path
+            if getpid() != self._pid:
+                stem, extension = os.path.splitext(path)
+                path = f'{stem}.{getpid()}{extension}'
+        temporary = f'{path}.{getpid()}.tmp'
+        with open(temporary, 'w', encoding='utf-8') as file:
+            file.write(self.dumps())
+        os.replace(temporary, path)
+        return path
+
+    def _tracer_stopped(self):
+        super()._tracer_stopped()
+        self.write()
+
+
 # The attributes through which hunter's predicates reach the predicates and actions they hold.
 _HELD_ATTRIBUTES = ('condition', 'predicate', 'predicates', 'actions', 'action', '_filter')
 

@@ -1,5 +1,6 @@
 # Types of the actions: each printer's options are keyword arguments (``_StreamOptions``), also accepted by the
 # printers that take more of their own.
+import os
 from collections import defaultdict, deque
 from collections.abc import Callable
 from typing import Any, ClassVar, Generic, Literal, TypeVar, overload
@@ -185,3 +186,26 @@ class Profile(ColorStreamAction):
     def stats(self) -> list[_ProfileRow]: ...
     def clear(self) -> None: ...
     def report(self) -> str: ...
+
+_OnFull: TypeAlias = Literal['ring', 'stop']
+
+class Timeline(ColorStreamAction):
+    """Records the matched calls of every thread; writes a Chrome Trace Event Format file at stop and at exit."""
+
+    ON_FULL: ClassVar[tuple[str, ...]]
+    path: str
+    size: _Option[int]
+    on_full: _Option[_OnFull]
+    args: _Option[bool]
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        size: int = 1000000,
+        on_full: _OnFull = 'ring',
+        args: bool = False,
+        repr_limit: int = 1024,
+    ) -> None: ...
+    def clear(self) -> None: ...
+    def events(self) -> dict[str, Any]: ...
+    def dumps(self) -> str: ...
+    def write(self, path: str | None = None) -> str: ...

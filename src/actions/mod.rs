@@ -22,9 +22,10 @@
 //! - [`printing`]: one event being printed: each method hunter's printers call on themselves, natively or
 //!   through Python in hook mode.
 //! - [`spans`]: the matched calls still open per thread, with their start times, pairing returns with calls
-//!   (CallPrinter's `durations`, TreePrinter, Profile).
+//!   (CallPrinter's `durations`, TreePrinter, Profile, Timeline).
 //! - [`code`], [`call`], [`vars`], [`stack`], [`tree`], [`profile`]: the rows of CodePrinter, CallPrinter,
 //!   VarsPrinter and VarsSnooper, StackPrinter, TreePrinter, and Profile's table.
+//! - [`timeline`]: Timeline's bounded buffer of timed spans (written as a Chrome trace by the Python side).
 //! - [`stopped`]: telling the actions a tracer reaches that it stopped.
 //! - [`native_stream_action`]: the `NativeStreamAction` class: which printer runs, the methods it offers
 //!   Python, and [`print_natively`].
@@ -47,6 +48,7 @@ mod stack;
 mod stopped;
 mod stream;
 mod text;
+mod timeline;
 mod tree;
 mod values;
 mod vars;

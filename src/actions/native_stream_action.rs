@@ -18,6 +18,7 @@ use super::printing::Printing;
 use super::profile::Profile;
 use super::source::push_source;
 use super::stream::{new_py_string, write};
+use super::timeline::{Timeline, TimelineOptions};
 use super::tree::{tree_event, write_open_trees, TreeSpans};
 use super::values::{push_value, Value};
 use super::{stack, vars};
@@ -38,6 +39,7 @@ enum Printer {
         max_rows: usize,
     },
     Profile,
+    Timeline(TimelineOptions),
     Vars(Vec<vars::Expression>),
     /// VarsSnooper, with its `stored_reprs`.
     Snooper(Py<PyAny>),
@@ -59,6 +61,11 @@ impl Printer {
             },
             p if p.eq("tree")? => Printer::Tree { max_rows: action.getattr("max_rows")?.extract()? },
             p if p.eq("profile")? => Printer::Profile,
+            p if p.eq("timeline")? => Printer::Timeline(TimelineOptions {
+                size: action.getattr("size")?.extract()?,
+                ring: action.getattr("on_full")?.eq("ring")?,
+                args: action.getattr("args")?.is_truthy()?,
+            }),
             p if p.eq("vars")? => Printer::Vars(vars::Expression::read_all(action)?),
             p if p.eq("vars_snooper")? => Printer::Snooper(action.getattr("stored_reprs")?.unbind()),
             p if p.eq("stack")? => Printer::Stack(stack::StackOptions::read(action)?),
@@ -104,6 +111,7 @@ pub struct NativeStreamAction {
     /// TreePrinter: the calls open and the trees being built.
     trees: TreeSpans,
     profile: Profile,
+    timeline: Timeline,
 }
 
 impl NativeStreamAction {
@@ -142,6 +150,7 @@ impl NativeStreamAction {
             Printer::Call { durations } => call_row(&printing, durations.then_some(&slf.get().call_spans), &mut out),
             Printer::Tree { max_rows } => tree_event(&printing, &slf.get().trees, *max_rows, &mut out),
             Printer::Profile => slf.get().profile.event(&printing),
+            Printer::Timeline(timeline_options) => slf.get().timeline.event(&printing, timeline_options),
             Printer::Vars(expressions) => vars::vars_rows(&printing, expressions, &mut out),
             Printer::Snooper(stored_reprs) => vars::snooper_rows(&printing, stored_reprs.bind(py), &mut out),
             Printer::Stack(stack_options) => stack::stack_row(&printing, stack_options, &mut out),
@@ -190,6 +199,7 @@ impl NativeStreamAction {
             call_spans: CallSpans::default(),
             trees: TreeSpans::default(),
             profile: Profile::default(),
+            timeline: Timeline::default(),
         }
     }
 
@@ -198,6 +208,7 @@ impl NativeStreamAction {
         unsafe {
             self.call_spans.traverse(&visit, |code| Some(code))?;
             self.profile.traverse(&visit)?;
+            self.timeline.traverse(&visit)?;
         }
         // SAFETY: called from `__traverse__` (the collector holds the GIL); `configuration` is only replaced.
         match unsafe { self.configuration.during_gc() } {
@@ -217,6 +228,10 @@ impl NativeStreamAction {
         let configuration = Self::configuration(slf)?;
         match configuration.printer {
             Printer::Tree { max_rows } => write_open_trees(&configuration.options, &this.trees, max_rows, py),
+            Printer::Timeline(ref timeline_options) => {
+                this.timeline.close_open_calls(py, timeline_options);
+                Ok(())
+            }
             _ => Ok(()),
         }
     }
@@ -229,6 +244,16 @@ impl NativeStreamAction {
     /// Profile: forgets the table.
     fn _profile_clear(slf: &Bound<'_, Self>) {
         slf.get().profile.clear(slf.py());
+    }
+
+    /// Timeline: `(records, thread names, dropped)` (see `hunter.actions.Timeline`).
+    fn _timeline_snapshot<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
+        slf.get().timeline.snapshot(slf.py())
+    }
+
+    /// Timeline: forgets the records.
+    fn _timeline_clear(slf: &Bound<'_, Self>) {
+        slf.get().timeline.clear(slf.py());
     }
 
     /// The options are read again on the next event, should the action survive.

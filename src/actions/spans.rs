@@ -48,6 +48,8 @@ pub fn monotonic_ns(py: Python<'_>) -> u64 {
 pub struct SpanKey {
     pub frame: usize,
     pub code: usize,
+    /// A builtin's span: `frame` is its caller's, `code` the callable.
+    pub builtin: bool,
 }
 
 /// A matched call that has not been closed yet.
@@ -189,7 +191,7 @@ impl<'py> EventSpan<'py> {
         let frame = event.frame()?.live(py)?.clone();
         let code =
             if event.builtin { event.arg.bind(py).clone() } else { crate::compat::frame_code_bound(&frame).into_any() };
-        let key = SpanKey { frame: frame.as_ptr() as usize, code: code.as_ptr() as usize };
+        let key = SpanKey { frame: frame.as_ptr() as usize, code: code.as_ptr() as usize, builtin: event.builtin };
         Some((EventSpan { key, code }, frame))
     }
 }
@@ -197,14 +199,15 @@ impl<'py> EventSpan<'py> {
 /// A thread's open spans when tracing stops: those whose frames still execute and those that ended unseen
 /// (their returns were not matched), each oldest first, with what the action kept for the thread.
 pub struct AtStop<T, S> {
+    pub ident: u64,
     pub running: Vec<OpenSpan<T>>,
     pub ended: Vec<OpenSpan<T>>,
     pub thread: S,
 }
 
-/// The frames each thread is executing (`sys._current_frames()` and their callers), by thread ident; empty when
-/// that cannot be read (every open span then counts as ended).
-fn executing_frames(py: Python<'_>) -> HashMap<u64, Vec<usize>> {
+/// The frames each thread is executing (`sys._current_frames()` and their callers), each with its code, by thread
+/// ident; empty when that cannot be read (every open span then counts as ended).
+fn executing_frames(py: Python<'_>) -> HashMap<u64, Vec<(usize, usize)>> {
     let mut executing = HashMap::new();
     let Ok(current) = crate::compat::import(py, "sys").and_then(|sys| sys.call_method0("_current_frames")) else {
         return executing;
@@ -219,7 +222,8 @@ fn executing_frames(py: Python<'_>) -> HashMap<u64, Vec<usize>> {
         let mut frames = Vec::new();
         let mut current = Some(frame);
         while let Some(frame) = current {
-            frames.push(frame.as_ptr() as usize);
+            let code = crate::compat::frame_code_bound(&frame).as_ptr() as usize;
+            frames.push((frame.as_ptr() as usize, code));
             current = crate::compat::frame_back(&frame);
         }
         executing.insert(ident, frames);
@@ -264,7 +268,9 @@ impl<T, S: Default> Spans<T, S> {
     }
 
     /// Removes every open span of every thread (at stop), each told apart by whether its frame is still
-    /// executing (on its thread, as `sys._current_frames()` shows) or ended unseen. Threads in ident order.
+    /// executing (on its thread, as `sys._current_frames()` shows) or ended unseen. A Python call's frame must
+    /// also run its code: a frame of a call that ended may have been freed and its address reused. Threads in
+    /// ident order.
     pub fn close_all(&self, py: Python<'_>) -> Vec<AtStop<T, S>> {
         let stacks = self.threads.with_mut(py, ThreadSpans::close_all);
         if stacks.is_empty() {
@@ -275,8 +281,11 @@ impl<T, S: Default> Spans<T, S> {
             .into_iter()
             .map(|(ident, mut stack)| {
                 let frames = executing.get(&ident).map_or(&[][..], Vec::as_slice);
-                let (running, ended) = stack.take_all().into_iter().partition(|span| frames.contains(&span.key.frame));
-                AtStop { running, ended, thread: stack.thread }
+                let executing = |key: &SpanKey| {
+                    frames.iter().any(|&(frame, code)| frame == key.frame && (key.builtin || code == key.code))
+                };
+                let (running, ended) = stack.take_all().into_iter().partition(|span| executing(&span.key));
+                AtStop { ident, running, ended, thread: stack.thread }
             })
             .collect()
     }
@@ -331,7 +340,7 @@ mod tests {
     use super::*;
 
     fn key(frame: usize) -> SpanKey {
-        SpanKey { frame, code: frame * 10 }
+        SpanKey { frame, code: frame * 10, builtin: false }
     }
 
     fn names(spans: &[OpenSpan<&'static str>]) -> Vec<&'static str> {
@@ -382,17 +391,17 @@ mod tests {
         stack.open(key(1), 0, "a");
         assert!(stack.close(key(9)).is_none());
         // Same frame address, other code (the frame's memory reused): not the same call.
-        assert!(stack.close(SpanKey { frame: 1, code: 99 }).is_none());
+        assert!(stack.close(SpanKey { frame: 1, code: 99, builtin: false }).is_none());
         assert_eq!(names(&stack.open), ["a"]);
     }
 
     #[test]
     fn recursion_pairs_the_newest_call() {
         let mut stack: SpanStack<&str> = SpanStack::default();
-        stack.open(SpanKey { frame: 1, code: 5 }, 0, "first");
-        stack.open(SpanKey { frame: 2, code: 5 }, 1, "second");
-        assert_eq!(stack.close(SpanKey { frame: 2, code: 5 }).unwrap().0.data, "second");
-        assert_eq!(stack.close(SpanKey { frame: 1, code: 5 }).unwrap().0.data, "first");
+        stack.open(SpanKey { frame: 1, code: 5, builtin: false }, 0, "first");
+        stack.open(SpanKey { frame: 2, code: 5, builtin: false }, 1, "second");
+        assert_eq!(stack.close(SpanKey { frame: 2, code: 5, builtin: false }).unwrap().0.data, "second");
+        assert_eq!(stack.close(SpanKey { frame: 1, code: 5, builtin: false }).unwrap().0.data, "first");
     }
 
     #[test]

@@ -23,6 +23,7 @@ from hunter import From
 from hunter import Manhole
 from hunter import Not
 from hunter import Profile
+from hunter import Timeline
 from hunter import Q
 from hunter import Query
 from hunter import StackPrinter
@@ -187,6 +188,9 @@ def main() -> int:
     profiled_total: float = sum(row['total'] for row in rows)
     report: str = profile.report()
     profile.clear()
+    timeline = Timeline('trace.json', size=1000, on_full='stop', args=True)
+    trace_text: str = timeline.dumps()
+    timeline.clear()
 
     # trace/stop with query options and tracer options (threading support, backend, profile, clear_env_var).
     hunter.trace(module=__name__, function='sample', action=collect, threading_support=False, clear_env_var=True)

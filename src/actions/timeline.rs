@@ -1,0 +1,312 @@
+//! Timeline: the matched calls of every thread as timed spans, and exceptions as instants, kept in a bounded
+//! native buffer that `hunter.actions.Timeline` writes as a Chrome Trace Event Format file.
+//!
+//! A record is made when a span closes (so every record is complete and the records of a thread nest):
+//! - a call paired with its return: from the call to the return;
+//! - a call that ended unseen (its return not matched; an enclosing return or a later event of its thread
+//!   shows its frame is gone): up to its thread's last matched event before that was noticed;
+//! - a return whose call was not seen (its frame was running when tracing started): from the first event the
+//!   timeline saw, or from the start of the innermost call still open around it, whichever is later;
+//! - at stop, a call still executing ends at the stop, one that ended unseen at its thread's last matched event
+//!   (an enclosing call is stretched to end no earlier than the calls inside it).
+//!
+//! The buffer holds at most `size` records. `ring`: a new record evicts the oldest (the newest are kept).
+//! `stop`: once full, new records are dropped (the oldest are kept). Dropped records are counted. Any subset of
+//! a thread's properly nested spans is properly nested, so both keep the file well-formed.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::BuildHasherDefault;
+
+use pyo3::prelude::*;
+use pyo3::pyclass::{PyTraverseError, PyVisit};
+use pyo3::types::{PyList, PyTuple};
+
+use super::caches::WordHasher;
+use super::call::push_arguments;
+use super::printing::Printing;
+use super::spans::{monotonic_ns, OpenSpan, Spans};
+use super::values::{push_value, Value};
+use crate::event::Kind;
+use crate::gilcell::GilRefCell;
+
+/// Timeline's options (`size`, `on_full`, `args`).
+pub(super) struct TimelineOptions {
+    pub(super) size: usize,
+    pub(super) ring: bool,
+    pub(super) args: bool,
+}
+
+/// An open call: what it ran (code object, or the callable of a builtin) and its arguments at the call.
+pub(super) struct TimedCall {
+    code: Py<PyAny>,
+    builtin: bool,
+    args: Option<String>,
+}
+
+/// What the timeline keeps per thread while calls of it are open.
+#[derive(Default)]
+pub(super) struct LastEvent {
+    /// The time of the thread's last matched event: the last time its open calls were known to execute.
+    ns: u64,
+}
+
+/// How a record's span ended (its `args.ended` in the file), or the exception type of an instant.
+enum Ending {
+    Returned,
+    EndedUnseen,
+    RunningAtStop,
+    /// Its return was matched, its call was not: it began before what the timeline saw.
+    BeganUnseen,
+    Exception(Py<PyAny>),
+}
+
+impl Ending {
+    fn name(&self) -> &'static str {
+        match self {
+            Ending::Returned => "return",
+            Ending::EndedUnseen => "unseen",
+            Ending::RunningAtStop => "running at stop",
+            Ending::BeganUnseen => "began before tracing",
+            Ending::Exception(_) => "exception",
+        }
+    }
+}
+
+/// One span (or instant, for an exception) of one thread.
+struct Record {
+    thread: u64,
+    code: Py<PyAny>,
+    builtin: bool,
+    start_ns: u64,
+    end_ns: u64,
+    args: Option<String>,
+    ending: Ending,
+}
+
+impl Record {
+    fn of(thread: u64, span: OpenSpan<TimedCall>, end_ns: u64, ending: Ending) -> Record {
+        let TimedCall { code, builtin, args } = span.data;
+        Record { thread, code, builtin, start_ns: span.start_ns, end_ns: end_ns.max(span.start_ns), args, ending }
+    }
+}
+
+/// The bounded buffer and what the file needs besides.
+#[derive(Default)]
+struct Recorded {
+    records: VecDeque<Record>,
+    dropped: u64,
+    /// The time of the first event seen: where spans that began before tracing start.
+    first_ns: Option<u64>,
+    thread_names: HashMap<u64, Py<PyAny>, BuildHasherDefault<WordHasher>>,
+}
+
+pub(super) struct Timeline {
+    spans: Spans<TimedCall, LastEvent>,
+    recorded: GilRefCell<Recorded>,
+}
+
+impl Default for Timeline {
+    fn default() -> Self {
+        Timeline { spans: Spans::default(), recorded: GilRefCell::new(Recorded::default()) }
+    }
+}
+
+impl Timeline {
+    /// Keeps `records` as `options` say; returns what is let go, to be released by the caller.
+    fn keep(&self, py: Python<'_>, options: &TimelineOptions, records: Vec<Record>) -> Vec<Record> {
+        self.recorded.with_mut(py, |recorded| {
+            let mut released = Vec::new();
+            for record in records {
+                if recorded.records.len() < options.size {
+                    recorded.records.push_back(record);
+                    continue;
+                }
+                recorded.dropped += 1;
+                if options.ring {
+                    released.extend(recorded.records.pop_front());
+                    recorded.records.push_back(record);
+                } else {
+                    released.push(record);
+                }
+            }
+            released
+        })
+    }
+
+    /// Notes an event at `now` of `thread`: the first of a thread records its name
+    /// (`threading.current_thread().name`), once. Returns the time of the first event seen.
+    fn note_thread(&self, py: Python<'_>, thread: u64, now: u64) -> PyResult<u64> {
+        let (first_ns, known) = self.recorded.with_mut(py, |recorded| {
+            (*recorded.first_ns.get_or_insert(now), recorded.thread_names.contains_key(&thread))
+        });
+        if !known {
+            let name = crate::compat::import(py, "threading")?.getattr("current_thread")?.call0()?.getattr("name")?;
+            let replaced = self.recorded.with_mut(py, |recorded| recorded.thread_names.insert(thread, name.unbind()));
+            drop(replaced);
+        }
+        Ok(first_ns)
+    }
+
+    /// With the `args` option: a call's arguments, or an exception's value, through the bounded safe repr.
+    fn arguments(printing: &Printing<'_, '_>) -> PyResult<Option<String>> {
+        let py = printing.py();
+        let event = printing.event;
+        let mut out = String::new();
+        match event.kind {
+            Kind::Call if !event.builtin => push_arguments(printing, &mut out)?,
+            Kind::Exception if !event.builtin => {
+                let value = event.arg.bind(py).cast::<PyTuple>().ok().and_then(|tuple| tuple.get_item(1).ok());
+                if let Some(value) = value {
+                    push_value(printing.action, printing.options, Value { object: &value, detached: false }, &mut out)?;
+                }
+            }
+            _ => return Ok(None),
+        }
+        Ok(Some(out))
+    }
+
+    /// Timeline's event: a call opens a span, a return closes one (or records one that began unseen), an
+    /// exception is an instant. A builtin's exception (`c_exception`: its arg is the callable) ends its call as a
+    /// return does; the exception shows in the calling frame's own `exception` event.
+    pub(super) fn event(&self, printing: &Printing<'_, '_>, options: &TimelineOptions) -> PyResult<()> {
+        let py = printing.py();
+        let event = printing.event;
+        let kind = match event.kind {
+            Kind::Line => return Ok(()),
+            Kind::Exception if event.builtin => Kind::Return,
+            kind => kind,
+        };
+        let now = monotonic_ns(py);
+        let thread = crate::compat::current_thread_ident();
+        let first_ns = self.note_thread(py, thread, now)?;
+        let args = if options.args { Self::arguments(printing)? } else { None };
+        let exception_type = match kind {
+            Kind::Exception => event.arg.bind(py).cast::<PyTuple>().ok().and_then(|tuple| tuple.get_item(0).ok()),
+            _ => None,
+        };
+        let records = self.spans.update(py, event, |stack, span, finished| {
+            let mut records: Vec<Record> = finished
+                .into_iter()
+                .map(|unseen| Record::of(thread, unseen, stack.thread.ns, Ending::EndedUnseen))
+                .collect();
+            let code = span.code.clone().unbind();
+            let builtin = event.builtin;
+            match kind {
+                Kind::Call => stack.open(span.key, now, TimedCall { code, builtin, args }),
+                Kind::Return => match stack.close(span.key) {
+                    Some((closed, abandoned)) => {
+                        let last_ns = stack.thread.ns;
+                        records.extend(
+                            abandoned
+                                .into_iter()
+                                .map(|unseen| Record::of(thread, unseen, last_ns, Ending::EndedUnseen)),
+                        );
+                        records.push(Record::of(thread, closed, now, Ending::Returned));
+                    }
+                    None => {
+                        let around = stack.spans_mut().last().map_or(first_ns, |open| open.start_ns);
+                        let start_ns = around.max(first_ns).min(now);
+                        let ending = Ending::BeganUnseen;
+                        records.push(Record { thread, code, builtin, start_ns, end_ns: now, args: None, ending });
+                    }
+                },
+                Kind::Exception => {
+                    let ending = Ending::Exception(exception_type.map_or_else(|| py.None(), Bound::unbind));
+                    records.push(Record { thread, code, builtin, start_ns: now, end_ns: now, args, ending });
+                }
+                Kind::Line => {}
+            }
+            stack.thread.ns = now;
+            records
+        });
+        let released = records.map(|records| self.keep(py, options, records));
+        drop(released);
+        Ok(())
+    }
+
+    /// Closes every open span (at stop): those still executing end now, those that ended unseen at their
+    /// thread's last event; an enclosing span ends no earlier than the spans inside it.
+    pub(super) fn close_open_calls(&self, py: Python<'_>, options: &TimelineOptions) {
+        let now = monotonic_ns(py);
+        let mut records = Vec::new();
+        for thread_spans in self.spans.close_all(py) {
+            let (thread, last_ns) = (thread_spans.ident, thread_spans.thread.ns);
+            let mut spans: Vec<(OpenSpan<TimedCall>, u64, Ending)> = Vec::new();
+            spans.extend(thread_spans.running.into_iter().map(|span| (span, now, Ending::RunningAtStop)));
+            spans.extend(thread_spans.ended.into_iter().map(|span| (span, last_ns, Ending::EndedUnseen)));
+            spans.sort_by_key(|(span, _, _)| span.start_ns);
+            let mut inner_end = 0;
+            for (span, end_ns, ending) in spans.into_iter().rev() {
+                inner_end = inner_end.max(end_ns);
+                records.push(Record::of(thread, span, inner_end, ending));
+            }
+        }
+        let released = self.keep(py, options, records);
+        drop(released);
+    }
+
+    /// `(records, thread names, dropped)`: each record a tuple `(thread, code or callable, builtin, start_ns,
+    /// end_ns, args or None, ending, exception type or None)`, oldest first.
+    pub(super) fn snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let (rows, names, dropped) = self.recorded.with_mut(py, |recorded| {
+            let rows: Vec<_> = recorded
+                .records
+                .iter()
+                .map(|record| {
+                    let exception = match &record.ending {
+                        Ending::Exception(exception) => Some(exception.clone_ref(py)),
+                        _ => None,
+                    };
+                    (
+                        record.thread,
+                        record.code.clone_ref(py),
+                        record.builtin,
+                        record.start_ns,
+                        record.end_ns,
+                        record.args.clone(),
+                        record.ending.name(),
+                        exception,
+                    )
+                })
+                .collect();
+            let names: Vec<_> =
+                recorded.thread_names.iter().map(|(thread, name)| (*thread, name.clone_ref(py))).collect();
+            (rows, names, recorded.dropped)
+        });
+        let list = PyList::empty(py);
+        for row in rows {
+            list.append(row)?;
+        }
+        let names = names.into_pyobject(py)?;
+        (list, names, dropped).into_pyobject(py)
+    }
+
+    /// Forgets the records (the open calls stay open).
+    pub(super) fn clear(&self, py: Python<'_>) {
+        let forgotten = self.recorded.with_mut(py, |recorded| {
+            recorded.dropped = 0;
+            std::mem::take(&mut recorded.records)
+        });
+        drop(forgotten);
+    }
+
+    /// # Safety
+    /// Only from `__traverse__`, where the collector holds the GIL.
+    pub(super) unsafe fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+        // SAFETY: from `__traverse__` (this function's contract).
+        unsafe { self.spans.traverse(visit, |call| Some(&call.code)) }?;
+        // SAFETY: from `__traverse__` (this function's contract).
+        if let Some(recorded) = unsafe { self.recorded.during_gc() } {
+            for record in &recorded.records {
+                visit.call(&record.code)?;
+                if let Ending::Exception(exception) = &record.ending {
+                    visit.call(exception)?;
+                }
+            }
+            for name in recorded.thread_names.values() {
+                visit.call(name)?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,399 @@
+"""Timeline: the matched calls recorded as a Chrome Trace Event Format file. Every file written here is checked
+against the format's rules (required fields and their types, per thread spans nesting without partial overlap),
+on generators, coroutines, threads, exceptions, recursion, profile mode, tracing started mid-call and stopped
+mid-call, both buffer-full policies, and the ends of a program (exit, SystemExit, uncaught exception)."""
+
+import collections
+import json
+import math
+import os
+import subprocess
+import sys
+import textwrap
+from decimal import Decimal
+
+import pytest
+
+import hunter
+import timing_samples
+from hunter.actions import Timeline
+from timing_helpers import SAMPLES
+from timing_helpers import SLEEP
+from timing_helpers import backend  # noqa: F401 (a fixture)
+
+NUMBER = (int, Decimal)
+
+
+def check_trace(document):
+    """Asserts `document` (parsed with exact decimals) follows the Trace Event Format; returns its events."""
+    assert isinstance(document, dict) and isinstance(document['traceEvents'], list)
+    events = document['traceEvents']
+    named_threads = set()
+    spans = collections.defaultdict(list)
+    for event in events:
+        assert event['ph'] in ('X', 'i', 'M'), event
+        assert isinstance(event['name'], str) and event['name'], event
+        assert isinstance(event['pid'], int) and isinstance(event['tid'], int), event
+        if event['ph'] == 'M':
+            assert isinstance(event['args']['name'], str)
+            if event['name'] == 'thread_name':
+                named_threads.add((event['pid'], event['tid']))
+            continue
+        assert isinstance(event['ts'], NUMBER) and event['ts'] >= 0, event
+        assert isinstance(event['cat'], str)
+        assert isinstance(event['args']['file'], str) and isinstance(event['args']['line'], int)
+        if event['ph'] == 'i':
+            assert event['s'] == 't'
+            continue
+        assert isinstance(event['dur'], NUMBER) and event['dur'] >= 0, event
+        spans[event['pid'], event['tid']].append(event)
+    for thread, thread_spans in spans.items():
+        assert thread in named_threads
+        # Sorted by start, the longer first: each span lies inside every span open around it.
+        open_ends = []
+        for span in sorted(thread_spans, key=lambda span: (span['ts'], -span['dur'])):
+            end = span['ts'] + span['dur']
+            while open_ends and open_ends[-1] <= span['ts'] and not (open_ends[-1] == span['ts'] == end):
+                open_ends.pop()
+            assert not open_ends or end <= open_ends[-1], f'{span} overlaps a span partially'
+            open_ends.append(end)
+    return events
+
+
+def load(path):
+    with open(path, encoding='utf-8') as file:
+        return check_trace(json.load(file, parse_float=Decimal))
+
+
+def recorded(tmp_path, func, *args, predicate=SAMPLES, profiling_mode=False, **options):
+    path = tmp_path / 'trace.json'
+    action = Timeline(path, **options)
+    with hunter.Tracer(profiling_mode=profiling_mode).trace(hunter.When(predicate, action)):
+        func(*args)
+    return load(path)
+
+
+def spans_of(events, name=None):
+    return [event for event in events if event['ph'] == 'X' and (name is None or event['name'] == name)]
+
+
+def names(events):
+    return collections.Counter(event['name'] for event in spans_of(events))
+
+
+def inside(inner, outer):
+    return outer['ts'] <= inner['ts'] and inner['ts'] + inner['dur'] <= outer['ts'] + outer['dur']
+
+
+def test_calls_are_complete_events_with_their_durations(tmp_path, backend):
+    events = recorded(tmp_path, timing_samples.pair, SLEEP)
+    assert names(events) == {'sleeper': 2, 'pair': 1}
+    (pair,) = spans_of(events, 'pair')
+    sleepers = spans_of(events, 'sleeper')
+    assert all(inside(sleeper, pair) for sleeper in sleepers)
+    assert all(Decimal(SLEEP * 1e6) <= sleeper['dur'] for sleeper in sleepers)
+    assert pair['args'] == {'file': timing_samples.__file__, 'line': timing_samples.pair.__code__.co_firstlineno}
+    assert {event['tid'] for event in events if event['ph'] == 'X'} == {pair['tid']}
+    metadata = [event for event in events if event['ph'] == 'M' and event['name'] == 'thread_name']
+    assert [event['args']['name'] for event in metadata] == ['MainThread']
+    assert pair['pid'] == os.getpid()
+
+
+def test_each_run_of_a_generator_is_a_span(tmp_path, backend):
+    events = recorded(tmp_path, timing_samples.consume, SLEEP)
+    assert names(events) == {'resumed': 3, 'consume': 1}
+    runs = sorted(spans_of(events, 'resumed'), key=lambda span: span['ts'])
+    assert runs[1]['dur'] >= Decimal(SLEEP * 1e6) > runs[0]['dur']
+    (consume,) = spans_of(events, 'consume')
+    assert all(inside(run, consume) for run in runs)
+
+
+def test_coroutines(tmp_path, backend):
+    events = recorded(tmp_path, timing_samples.run_coroutine, SLEEP)
+    counts = names(events)
+    # Suspended at the sleep, resumed after it: two runs.
+    assert counts['awaiting'] == 2 and counts['sleeper'] == 1 and counts['run_coroutine'] == 1
+
+
+def test_threads_are_named_and_kept_apart(tmp_path, backend):
+    events = recorded(tmp_path, timing_samples.in_threads, 3, SLEEP)
+    counts = names(events)
+    counts.pop('<listcomp>', None)  # a function of its own before 3.12
+    assert counts == {'in_threads': 1, 'pair': 3, 'sleeper': 6}
+    threads = {event['tid'] for event in spans_of(events, 'pair')}
+    assert len(threads) == 3
+    named = {event['tid']: event['args']['name'] for event in events if event['name'] == 'thread_name'}
+    assert all(named[thread].startswith('Thread-') for thread in threads)
+
+
+def test_exceptions_are_instants(tmp_path, backend):
+    events = recorded(tmp_path, timing_samples.catch, 2, SLEEP, predicate=hunter.Q(module='timing_samples'), args=True)
+    instants = [event for event in events if event['ph'] == 'i']
+    assert len(instants) >= 3 and {event['name'] for event in instants} == {'ValueError raised'}
+    assert instants[0]['args']['function'] == 'unwind' and instants[0]['args']['value'] == "ValueError('unwound')"
+    # Each unwound frame's return was matched: complete spans, nested.
+    assert names(events) == {'catch': 1, 'unwind': 3, 'sleeper': 1}
+    unwinds = sorted(spans_of(events, 'unwind'), key=lambda span: span['ts'])
+    assert inside(unwinds[2], unwinds[1]) and inside(unwinds[1], unwinds[0])
+
+
+def test_recursion_nests(tmp_path, backend):
+    events = recorded(tmp_path, timing_samples.recurse, 3, 0)
+    calls = sorted(spans_of(events, 'recurse'), key=lambda span: span['ts'])
+    assert len(calls) == 4
+    assert all(inside(inner, outer) and inner['ts'] > outer['ts'] for outer, inner in zip(calls, calls[1:]))
+
+
+def test_profile_mode_records_builtins(tmp_path, backend):
+    predicate = hunter.Q(function_in=('sleeper', 'sleep'))
+    events = recorded(tmp_path, timing_samples.sleeper, SLEEP, predicate=predicate, profiling_mode=True)
+    builtins = [event for event in spans_of(events) if event['cat'] == 'builtin']
+    (sleep,) = [event for event in builtins if event['name'] == 'time.sleep']
+    (sleeper,) = spans_of(events, 'sleeper')
+    assert inside(sleep, sleeper) and sleep['dur'] >= Decimal(SLEEP * 1e6)
+
+
+def square_root_or_none(number):
+    try:
+        return math.sqrt(number)
+    except ValueError:
+        return None
+
+
+def test_profile_mode_a_builtin_that_raises_ends_its_span(tmp_path, backend):
+    predicate = hunter.Q(function_in=('square_root_or_none', 'sqrt'))
+    events = recorded(tmp_path, square_root_or_none, -1, predicate=predicate, profiling_mode=True)
+    (sqrt,) = spans_of(events, 'math.sqrt')
+    (caller,) = spans_of(events, 'square_root_or_none')
+    assert 'ended' not in sqrt['args'] and inside(sqrt, caller)
+    # Profile mode has no `exception` events (a builtin's c_exception carries no exception): no instant.
+    assert [event for event in events if event['ph'] == 'i'] == []
+
+
+def test_arguments_through_the_bounded_safe_repr(tmp_path):
+    events = recorded(tmp_path, timing_samples.pair, 0, args=True)
+    assert [span['args']['args'] for span in spans_of(events)] == ['seconds=0'] * 3
+    events = recorded(tmp_path, echo, 'y' * 500, predicate=hunter.Q(function='echo'), args=True, repr_limit=20)
+    shown = spans_of(events, 'echo')[0]['args']['args']
+    assert shown.startswith("value='yyy") and len(shown) < 60
+
+
+def echo(value):
+    return value
+
+
+def sample_leaf():
+    return 1
+
+
+def traced_from_inside(path):
+    """Starts tracing while running (its call is not seen, its return is), and calls a leaf."""
+    tracer = hunter.Tracer()
+    tracer.trace(hunter.When(hunter.Q(function_in=('traced_from_inside', 'stopped_from_inside', 'sample_leaf')), Timeline(path)))
+    sample_leaf()
+    return tracer
+
+
+def stopped_from_inside(tracer):
+    """Stops the tracer while running: its span ends at the stop."""
+    sample_leaf()
+    tracer.stop()
+
+
+def test_frames_running_at_start_and_calls_open_at_stop_are_closed(tmp_path, backend):
+    path = tmp_path / 'trace.json'
+    tracer = traced_from_inside(path)
+    stopped_from_inside(tracer)
+    events = load(path)
+    assert names(events) == {'sample_leaf': 2, 'traced_from_inside': 1, 'stopped_from_inside': 1}
+    (started,) = spans_of(events, 'traced_from_inside')
+    (stopped,) = spans_of(events, 'stopped_from_inside')
+    assert started['args']['ended'] == 'began before tracing' and started['ts'] == 0
+    assert stopped['args']['ended'] == 'running at stop'
+    leaves = sorted(spans_of(events, 'sample_leaf'), key=lambda span: span['ts'])
+    assert inside(leaves[0], started) and inside(leaves[1], stopped)
+    assert started['ts'] + started['dur'] <= stopped['ts']
+
+
+def test_ring_keeps_the_newest(tmp_path, backend):
+    path = tmp_path / 'trace.json'
+    action = Timeline(path, size=5, on_full='ring')
+    with hunter.Tracer().trace(hunter.When(SAMPLES, action)):
+        timing_samples.many(20)
+    document = json.loads(path.read_text(), parse_float=Decimal)
+    events = check_trace(document)
+    # 20 sleepers then `many` itself, which returns last.
+    assert names(events) == {'sleeper': 4, 'many': 1}
+    assert document['otherData']['dropped'] == 16
+    assert all(inside(sleeper, spans_of(events, 'many')[0]) for sleeper in spans_of(events, 'sleeper'))
+
+
+def test_stop_keeps_the_oldest(tmp_path, backend):
+    path = tmp_path / 'trace.json'
+    action = Timeline(path, size=5, on_full='stop')
+    with hunter.Tracer().trace(hunter.When(SAMPLES, action)):
+        timing_samples.many(20)
+    document = json.loads(path.read_text(), parse_float=Decimal)
+    events = check_trace(document)
+    assert names(events) == {'sleeper': 5}
+    assert document['otherData']['dropped'] == 16
+    first = min(span['ts'] for span in spans_of(events))
+    assert first == 0
+
+
+def test_options_are_checked():
+    with pytest.raises(ValueError, match='size'):
+        Timeline('x.json', size=0)
+    with pytest.raises(ValueError, match='on_full'):
+        Timeline('x.json', on_full='drop')
+
+
+def test_exported_and_in_the_environment_language():
+    assert hunter.Timeline is Timeline and 'Timeline' in hunter.__all__
+    _, options = hunter._evaluate_arguments('action=Timeline("t.json", size=10, on_full="stop")', 'PYTHONHUNTER')
+    assert isinstance(options['action'], Timeline) and (options['action'].size, options['action'].on_full) == (10, 'stop')
+
+
+PROGRAM = """
+    import sys
+    def leaf():
+        return 1
+    def main(how):
+        leaf()
+        if how == 'exit':
+            sys.exit(3)
+        if how == 'raise':
+            raise KeyError('uncaught')
+    main(sys.argv[1])
+"""
+
+
+@pytest.mark.parametrize(('how', 'returncode'), [('end', 0), ('exit', 3), ('raise', 1)])
+def test_written_at_the_end_of_the_program(tmp_path, how, returncode):
+    script = tmp_path / 'program.py'
+    script.write_text(textwrap.dedent(PROGRAM))
+    path = tmp_path / 'trace.json'
+    # As PYTHONHUNTER starts it: a tracer left running, stopped at exit.
+    starter = f'import hunter, runpy, sys; sys.argv = [{str(script)!r}, {how!r}]; hunter.trace(module="__main__", action=hunter.Timeline({str(path)!r})); runpy.run_path(sys.argv[0], run_name="__main__")'
+    result = subprocess.run([sys.executable, '-c', starter], capture_output=True, text=True, timeout=60)
+    assert result.returncode == returncode, result.stderr
+    events = load(path)
+    assert names(events)['leaf'] == 1 and names(events)['main'] == 1
+    if how != 'end':
+        assert any(event['ph'] == 'i' for event in events)
+
+
+def test_command_line(tmp_path):
+    script = tmp_path / 'program.py'
+    script.write_text(textwrap.dedent(PROGRAM))
+    path = tmp_path / 'trace.json'
+    result = subprocess.run(
+        [sys.executable, '-m', 'hunter', '--timeline', str(path), 'module="__main__"', str(script), 'end'],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ''  # the Timeline is the only action
+    events = load(path)
+    assert names(events) == {'<module>': 1, 'main': 1, 'leaf': 1}
+
+
+def test_calls_whose_returns_are_not_matched_end_at_their_last_known_time(tmp_path, backend):
+    calls_only = hunter.Q(module='timing_samples', kind='call')
+    events = recorded(tmp_path, timing_samples.catch, 2, SLEEP, predicate=calls_only)
+    assert names(events) == {'catch': 1, 'unwind': 3, 'sleeper': 1}
+    # Closed at stop, none still running (even where a later frame took the address of an ended one).
+    assert {span['args']['ended'] for span in spans_of(events)} == {'unseen'}
+    # Nothing after the sleeper's call was matched: every span ends at that call, the last time each was known to run.
+    (sleeper,) = spans_of(events, 'sleeper')
+    assert {span['ts'] + span['dur'] for span in spans_of(events)} == {sleeper['ts']}
+
+
+def test_the_checker_rejects_partial_overlap():
+    def span(ts, dur):
+        return {'ph': 'X', 'name': 'f', 'cat': 'python', 'pid': 1, 'tid': 2, 'ts': Decimal(ts), 'dur': Decimal(dur), 'args': {'file': '', 'line': 0}}
+
+    thread = {'ph': 'M', 'name': 'thread_name', 'pid': 1, 'tid': 2, 'args': {'name': 'main'}}
+    check_trace({'traceEvents': [thread, span(0, 10), span(2, 3), span(5, 5), span(10, 1)]})
+    with pytest.raises(AssertionError, match='partially'):
+        check_trace({'traceEvents': [thread, span(0, 10), span(5, 6)]})
+    with pytest.raises(AssertionError):
+        check_trace({'traceEvents': [span(0, 1)]})  # no thread name
+
+
+DIFFERENTIAL_PROGRAM = """
+    import threading
+
+    def fib(n):
+        return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+    def numbers(count):
+        for number in range(count):
+            yield fib(number)
+
+    def fails():
+        raise ValueError('caught')
+
+    def guarded():
+        try:
+            fails()
+        except ValueError:
+            return sum(numbers(5))
+
+    def main():
+        worker = threading.Thread(target=guarded)
+        worker.start()
+        worker.join()
+        return guarded() + fib(6)
+"""
+
+
+def spans_by_parent(events, filename):
+    """Counter of (thread, parent span name, span name) over the X events of `filename`, each span's parent being
+    the innermost span of the same thread around it (None at the top). The names without VizTracer's location."""
+    spans = collections.defaultdict(list)
+    for event in events:
+        if event['ph'] != 'X':
+            continue
+        name = event['name']
+        location = event.get('args', {}).get('file')
+        if location is None:  # VizTracer: "name (file:line)"
+            name, _, location = name.rpartition(' (')
+            location = location.rstrip(')').rpartition(':')[0]
+        if location == filename:
+            spans[event['tid']].append((event['ts'], -event['dur'], event['ts'] + event['dur'], name))
+    threads = {tid: index for index, tid in enumerate(sorted(spans, key=lambda tid: min(spans[tid])))}
+    counted = collections.Counter()
+    for tid, thread_spans in spans.items():
+        open_spans = []
+        for start, _, end, name in sorted(thread_spans):
+            while open_spans and open_spans[-1][0] <= start:
+                open_spans.pop()
+            counted[threads[tid], open_spans[-1][1] if open_spans else None, name] += 1
+            open_spans.append((end, name))
+    return counted
+
+
+def test_the_same_spans_as_viztracer(tmp_path):
+    viztracer = pytest.importorskip('viztracer')
+    program = tmp_path / 'program.py'
+    program.write_text(textwrap.dedent(DIFFERENTIAL_PROGRAM))
+    runner = 'import sys; sys.path.insert(0, sys.argv[1]); import program; {start}; program.main(); {stop}'
+    ours, theirs = tmp_path / 'ours.json', tmp_path / 'theirs.json'
+    recorders = {
+        ours: ('import hunter; tracer = hunter.trace(module="program", action=hunter.Timeline(sys.argv[2]))', 'tracer.stop()'),
+        theirs: (
+            'from viztracer import VizTracer; tracer = VizTracer(output_file=sys.argv[2], verbose=0); tracer.start()',
+            'tracer.stop(); tracer.save()',
+        ),
+    }
+    for output, (start, stop) in recorders.items():
+        command = [sys.executable, '-c', runner.format(start=start, stop=stop), str(tmp_path), str(output)]
+        subprocess.run(command, check=True, timeout=120)
+    ours_spans = spans_by_parent(load(ours), str(program))
+    with open(theirs, encoding='utf-8') as file:
+        theirs_spans = spans_by_parent(json.load(file, parse_float=Decimal)['traceEvents'], str(program))
+    assert viztracer.__version__
+    assert ours_spans == theirs_spans
+    assert sum(ours_spans.values()) > 20
