@@ -231,7 +231,7 @@ def test_gdb_injects_while_the_target_runs_native_code(tmp_path):
             time.sleep(0.05)
     finally:
         target.kill()
-        target.wait()
+        target.communicate()  # waits, and closes its pipes
 
 
 def test_gdb_injection_never_calls_into_the_targets_malloc(tmp_path):
@@ -266,7 +266,7 @@ def test_gdb_injection_never_calls_into_the_targets_malloc(tmp_path):
         assert marker.read_text(encoding='utf-8') == '"quoted" \\ text é'
     finally:
         target.kill()
-        target.wait()
+        target.communicate()  # waits, and closes its pipes
 
 
 # Above the kernel's PID_MAX_LIMIT (2**22): never a process.
