@@ -107,7 +107,8 @@ def test_broken_pipe_stops_the_tracer_with_one_message():
     )
     first_line = process.stdout.readline()
     process.stdout.close()
-    stderr = process.stderr.read().decode()
+    with process.stderr:
+        stderr = process.stderr.read().decode()
     assert process.wait(timeout=60) == 0, stderr
     assert b'=> work(n=0)' in first_line
     assert stderr.splitlines() == [
