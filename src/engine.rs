@@ -55,6 +55,9 @@ pub(crate) struct Engine {
     pub counting: GilCell<bool>,
     /// Whether the handler's static verdicts can differ between event kinds (else one is computed per code).
     verdict_depends_on_kind: GilCell<bool>,
+    /// Whether the handler is a `When` whose one action takes events directly (`actions::records_directly`): the
+    /// events its condition always matches are recorded without being built ([`record_directly`]).
+    records_directly: GilCell<bool>,
 }
 
 impl Engine {
@@ -69,6 +72,7 @@ impl Engine {
             handler: GilCell::new(None),
             counting: GilCell::new(true),
             verdict_depends_on_kind: GilCell::new(true),
+            records_directly: GilCell::new(false),
         }
     }
 
@@ -76,7 +80,12 @@ impl Engine {
     pub fn start(&self, py: Python<'_>, handler: Bound<'_, PyAny>) {
         EXITING.store(false, Ordering::Relaxed);
         self.counting.set(py, predicates::uses_counters(&handler));
-        self.verdict_depends_on_kind.set(py, predicates::verdict_depends_on_kind(&handler));
+        // Reading the action's options may fail (a broken subclass): its events are then built and the failure
+        // reported by the first of them.
+        let records_directly = predicates::sole_action(&handler)
+            .is_some_and(|action| crate::actions::records_directly(&action).unwrap_or(false));
+        self.records_directly.set(py, records_directly);
+        self.verdict_depends_on_kind.set(py, records_directly || predicates::verdict_depends_on_kind(&handler));
         self.handler.replace(py, Some(handler.unbind()));
         self.generation.set(py, NEXT_GENERATION.fetch_add(1, Ordering::Relaxed));
     }
@@ -136,7 +145,7 @@ pub(crate) unsafe fn handle<H: Host>(
 ) -> Handled {
     let py = slf.py();
     let engine = slf.get().engine();
-    let rejected = !builtin && verdict.is_some_and(|verdict| verdict != Verdict::Effectful);
+    let rejected = !builtin && verdict.is_some_and(|verdict| !verdict.has_effect());
     // Most events of a trace that matches little end here: kept small, with nothing to release.
     if rejected {
         match kind {
@@ -176,20 +185,30 @@ unsafe fn handle_held<H: Host>(
     let handled = settle(
         slf,
         attached::run_attached(py, |py| -> Result<Handled, PyErr> {
-            let skip = !builtin
+            let verdict = if builtin {
+                Verdict::Effectful
+            } else {
                 // SAFETY: `site` is this callback's (this function's contract): the running frame, which outlives
                 // the call, holds its code and globals.
-                && match verdict.map_or_else(|| unsafe { code_verdict(slf, site, kind) }, Ok) {
-                    Ok(verdict) => verdict != Verdict::Effectful,
+                match verdict.map_or_else(|| unsafe { code_verdict(slf, site, kind) }, Ok) {
+                    Ok(verdict) => verdict,
                     Err(error) => return fail(py, slf, None, error, None),
-                };
-            if !skip {
-                // SAFETY: as above; `arg` is NULL or objects held for the callback (this function's contract).
-                if let Err((error, handler, event)) = unsafe { run_handler(slf, site, kind, builtin, arg) } {
-                    return fail(py, slf, Some(handler), error, event.as_ref());
                 }
+            };
+            // SAFETY: as above; `arg` is NULL or objects held for the callback (this function's contract).
+            let delivered = unsafe {
+                match verdict {
+                    Verdict::Recorded => record_directly(slf, site, kind, arg),
+                    Verdict::Effectful => run_handler(slf, site, kind, builtin, arg),
+                    Verdict::Unknown | Verdict::Never | Verdict::Always | Verdict::Depends => {
+                        return Ok(Handled::Rejected)
+                    }
+                }
+            };
+            if let Err((error, handler, event)) = delivered {
+                return fail(py, slf, Some(handler), error, event.as_ref());
             }
-            Ok(if skip { Handled::Rejected } else { Handled::Delivered })
+            Ok(Handled::Delivered)
         }),
     );
     if counts_frames && kind == Kind::Call && matches!(handled, Handled::Rejected | Handled::Delivered) {
@@ -237,7 +256,7 @@ pub(crate) unsafe fn judged_out<H: Host>(slf: &Bound<'_, H>, site: EventSite, ki
     };
     // SAFETY: `site` is this callback's (this function's contract).
     let outcome = attached::run_attached(slf.py(), |py| match unsafe { code_verdict(slf, site, kind) } {
-        Ok(verdict) => Ok(if verdict == Verdict::Effectful { Handled::Delivered } else { Handled::Rejected }),
+        Ok(verdict) => Ok(if verdict.has_effect() { Handled::Delivered } else { Handled::Rejected }),
         Err(error) if failure::belongs_to_program(py, &error) => fail(py, slf, None, error, None),
         Err(_reported_by_the_event) => Ok(Handled::Delivered),
     });
@@ -335,12 +354,14 @@ unsafe fn judge_code<H: Host>(
         return Err(pyo3::exceptions::PyTypeError::new_err("hunter: an event without a running frame"));
     };
     let globals = globals.cast::<PyDict>()?;
+    let handler_verdict =
+        if engine.records_directly.get(py) { predicates::recorded_verdict } else { predicates::static_verdict };
     let mut facts = StaticFacts::of_code(info, &globals, kind)?;
-    let mut by_kind = [predicates::static_verdict(&handler, &facts)?; 4];
+    let mut by_kind = [handler_verdict(&handler, &facts)?; 4];
     if engine.verdict_depends_on_kind.get(py) {
         for other_kind in Kind::ALL.into_iter().filter(|other| *other != kind) {
             facts.kind = other_kind;
-            by_kind[other_kind as usize] = predicates::static_verdict(&handler, &facts)?;
+            by_kind[other_kind as usize] = handler_verdict(&handler, &facts)?;
         }
     }
     // A handler replaced while judging (stopped, or traced anew) must not get verdicts computed for the old one.
@@ -403,6 +424,41 @@ unsafe fn run_handler<H: Host>(
         (error, handler, event_object)
     })?;
     Ok(())
+}
+
+/// Records a Python function's event into the handler's one action without building the event (its condition
+/// always holds for the event's code and kind: `Verdict::Recorded`); runs the handler instead should the action
+/// no longer take events directly (its options changed). On failure, hands back what the report needs.
+///
+/// # Safety
+/// As for [`run_handler`].
+#[allow(clippy::type_complexity)]
+unsafe fn record_directly<H: Host>(
+    slf: &Bound<'_, H>,
+    site: EventSite,
+    kind: Kind,
+    arg: EventArg,
+) -> Result<(), (PyErr, Py<PyAny>, Option<Py<PyAny>>)> {
+    let py = slf.py();
+    // Owned: recording may run Python code (the first event of a thread reads its name), which may stop this
+    // tracer and drop the stored reference.
+    let Some(handler) = slf.get().engine().handler.clone_ref(py) else {
+        return Ok(());
+    };
+    let recorded = predicates::sole_action(handler.bind(py)).and_then(|action| {
+        let frame = site.frame(py)?;
+        // SAFETY: the event's `arg`, NULL or objects held for the callback (this function's contract).
+        let arg = match unsafe { arg.to_object(py) } {
+            Ok(arg) => arg,
+            Err(error) => return Some(Err(error)),
+        };
+        crate::actions::record_directly(&action, &frame, kind, arg.as_ref())
+    });
+    match recorded {
+        Some(result) => result.map_err(|error| (error, handler, None)),
+        // SAFETY: as above (this function's contract is `run_handler`'s).
+        None => unsafe { run_handler(slf, site, kind, false, arg) },
+    }
 }
 
 thread_local! {

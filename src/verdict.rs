@@ -14,6 +14,9 @@ pub enum Verdict {
     Depends,
     /// Evaluating it may have side effects (actions, stateful predicates, Python callables), or raise.
     Effectful,
+    /// Of a handler that records into its one action directly (see `engine::record_directly`): its condition is
+    /// always true, so the event is recorded without being built or evaluated.
+    Recorded,
 }
 
 impl Verdict {
@@ -26,6 +29,11 @@ impl Verdict {
         }
     }
 
+    /// Whether an event with this verdict must be handled (else it can be skipped, or switched off).
+    pub fn has_effect(self) -> bool {
+        matches!(self, Verdict::Effectful | Verdict::Recorded)
+    }
+
     /// The name the `_static_verdict` test hook returns.
     pub fn name(self) -> &'static str {
         match self {
@@ -34,6 +42,7 @@ impl Verdict {
             Verdict::Always => "always",
             Verdict::Depends => "depends",
             Verdict::Effectful => "effectful",
+            Verdict::Recorded => "recorded",
         }
     }
 }

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 from decimal import Decimal
 
 import pytest
@@ -34,6 +35,8 @@ def check_trace(document):
         assert event['ph'] in ('X', 'i', 'M'), event
         assert isinstance(event['name'], str) and event['name'], event
         assert isinstance(event['pid'], int) and isinstance(event['tid'], int), event
+        # Perfetto puts threads whose tid does not fit 32 bits on one track.
+        assert 0 <= event['tid'] < 2**32, event
         if event['ph'] == 'M':
             assert isinstance(event['args']['name'], str)
             if event['name'] == 'thread_name':
@@ -97,6 +100,7 @@ def test_calls_are_complete_events_with_their_durations(tmp_path, backend):
     metadata = [event for event in events if event['ph'] == 'M' and event['name'] == 'thread_name']
     assert [event['args']['name'] for event in metadata] == ['MainThread']
     assert pair['pid'] == os.getpid()
+    assert pair['tid'] == threading.get_native_id()
 
 
 def test_each_run_of_a_generator_is_a_span(tmp_path, backend):
@@ -180,6 +184,44 @@ def test_arguments_through_the_bounded_safe_repr(tmp_path):
 
 def echo(value):
     return value
+
+
+def timeline_shape(events):
+    """Each thread's spans and instants in order (by start, the outer first), with their endings, and each span's
+    parent: all of a recording but its times."""
+    spans = spans_by_parent(events, timing_samples.__file__)
+    instants = sorted(event['name'] for event in events if event['ph'] == 'i')
+    endings = collections.Counter((event['name'], event['args'].get('ended')) for event in spans_of(events))
+    return spans, instants, endings
+
+
+def test_recorded_directly_as_when_each_event_is_built(tmp_path, backend):
+    # A condition known per code object lets the engine record the events without building them; one that reads
+    # each event's line (or a second action) makes it build every event and run the handler. Same recording.
+    def program():
+        timing_samples.pair(0)
+        timing_samples.consume(0)
+        timing_samples.catch(3, 0)
+        timing_samples.in_threads(2, 0)
+
+    built = hunter.Q(module='timing_samples', lineno_gte=0)
+    direct = recorded(tmp_path, program, predicate=hunter.Q(module='timing_samples'))
+    assert timeline_shape(direct) == timeline_shape(recorded(tmp_path, program, predicate=built))
+    path = tmp_path / 'two-actions.json'
+    with hunter.Tracer().trace(hunter.When(hunter.Q(module='timing_samples'), Timeline(path), lambda event: None)):
+        program()
+    assert timeline_shape(direct) == timeline_shape(load(path))
+    assert spans_of(direct, 'unwind') and [event for event in direct if event['ph'] == 'i']
+
+
+def test_options_changed_while_recording_are_followed(tmp_path, backend):
+    path = tmp_path / 'trace.json'
+    action = Timeline(path)
+    with hunter.Tracer().trace(hunter.When(hunter.Q(function='echo'), action)):
+        echo('before')
+        action.args = True
+        echo('after')
+    assert [span['args'].get('args') for span in spans_of(load(path), 'echo')] == [None, "value='after'"]
 
 
 def sample_leaf():

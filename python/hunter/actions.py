@@ -851,8 +851,14 @@ class Timeline(ColorStreamAction):
         """The trace as Chrome Trace Event Format JSON text."""
         from json import dumps
 
-        records, thread_names, dropped = self._timeline_snapshot()
+        records, threads, dropped = self._timeline_snapshot()
         pid = getpid()
+        # A thread is called by its OS thread id, as VizTracer does (its ident, a pthread handle, is too large for
+        # Perfetto, which then puts every thread on one track); by its order where there is none.
+        tids = {
+            ident: index if native_id is None else native_id
+            for index, (ident, (_, native_id)) in enumerate(sorted(threads), 1)
+        }
         origin = min((record[3] for record in records), default=0)
         described = {}
 
@@ -883,10 +889,11 @@ class Timeline(ColorStreamAction):
             f'{{"ph":"M","name":"process_name","pid":{pid},"tid":0,"args":{{"name":{dumps(f"python {pid}")}}}}}',
         ]
         lines.extend(
-            f'{{"ph":"M","name":"thread_name","pid":{pid},"tid":{thread},"args":{{"name":{dumps(str(name))}}}}}'
-            for thread, name in sorted(thread_names)
+            f'{{"ph":"M","name":"thread_name","pid":{pid},"tid":{tids[ident]},"args":{{"name":{dumps(str(name))}}}}}'
+            for ident, (name, _) in sorted(threads)
         )
-        for thread, code, builtin, start, end, arguments, ending, exception in records:
+        for ident, code, builtin, start, end, arguments, ending, exception in records:
+            thread = tids[ident]
             (name, filename, lineno), head, tail = describe(code, builtin)
             if ending == 'exception':
                 fields = {'file': filename, 'line': lineno, 'function': name}

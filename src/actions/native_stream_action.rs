@@ -6,7 +6,7 @@ use pyo3::exceptions::{PyNotImplementedError, PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
-use pyo3::types::{PyDict, PyTuple};
+use pyo3::types::{PyDict, PyFrame, PyTuple};
 use pyo3::PyTypeInfo;
 
 use super::call::{call_row, CallSpans};
@@ -22,7 +22,7 @@ use super::timeline::{Timeline, TimelineOptions};
 use super::tree::{tree_event, write_open_trees, TreeSpans};
 use super::values::{push_value, Value};
 use super::{stack, vars};
-use crate::event::{Event, EventData, EventRef};
+use crate::event::{Event, EventData, EventRef, Kind};
 use crate::gilcell::{GilCell, GilRc};
 
 /// Which rows `__call__` prints, from the class attribute `_native_printer`, with that printer's own options.
@@ -163,10 +163,11 @@ impl NativeStreamAction {
     }
 }
 
-/// Runs a native printer on `event` when `action` is one whose `__call__` no Python subclass overrides and
-/// that replaces none of the hooks (see [`super::rows`]). Returns None for any other action (the caller calls it
-/// with a Python `Event`).
-pub fn print_natively(action: &Bound<'_, PyAny>, event: &EventRef<'_>) -> Option<PyResult<()>> {
+/// `action` and its configuration when it is one whose `__call__` no Python subclass overrides and that replaces
+/// none of the hooks (see [`super::rows`]): one whose printer can run without a Python `Event`. None for any other.
+fn native_printer<'a, 'py>(
+    action: &'a Bound<'py, PyAny>,
+) -> Option<PyResult<(&'a Bound<'py, NativeStreamAction>, GilRc<Configuration>)>> {
     let py = action.py();
     // Python subclasses inherit the slot unless they define `__call__` (then it is `slot_tp_call`).
     // SAFETY: `type_object_raw` gives NativeStreamAction's live type object (attached, `py`); only its `tp_call` slot
@@ -182,10 +183,50 @@ pub fn print_natively(action: &Bound<'_, PyAny>, event: &EventRef<'_>) -> Option
         Ok(configuration) => configuration,
         Err(error) => return Some(Err(error)),
     };
-    if configuration.options.hooked {
-        return None;
+    (!configuration.options.hooked).then_some(Ok((printer, configuration)))
+}
+
+/// Runs a native printer on `event` when `action` is one whose `__call__` no Python subclass overrides and
+/// that replaces none of the hooks (see [`super::rows`]). Returns None for any other action (the caller calls it
+/// with a Python `Event`).
+pub fn print_natively(action: &Bound<'_, PyAny>, event: &EventRef<'_>) -> Option<PyResult<()>> {
+    Some(
+        native_printer(action)?
+            .and_then(|(printer, configuration)| NativeStreamAction::print(printer, &configuration, event.data, None)),
+    )
+}
+
+/// Whether `action` is a Timeline that records what it is given without looking at more than the event's frame,
+/// kind and `arg` (no `args`, no hooks, `__call__` not overridden): the engine may then record a Python function's
+/// events into it directly ([`record_directly`]), and skip line events. Reads the action's options.
+pub fn records_directly(action: &Bound<'_, PyAny>) -> PyResult<bool> {
+    Ok(match native_printer(action).transpose()? {
+        Some((_, configuration)) => {
+            matches!(configuration.printer, Printer::Timeline(TimelineOptions { args: false, .. }))
+        }
+        None => false,
+    })
+}
+
+/// Records the event of a Python function running in `frame` (its `arg` as settrace passes it) into `action`
+/// without an `Event`, when [`records_directly`] still holds for it (its options may have changed since). None
+/// otherwise: the caller runs the handler.
+pub fn record_directly(
+    action: &Bound<'_, PyAny>,
+    frame: &Bound<'_, PyFrame>,
+    kind: Kind,
+    arg: Option<&Bound<'_, PyAny>>,
+) -> Option<PyResult<()>> {
+    let (printer, configuration) = match native_printer(action)? {
+        Ok(found) => found,
+        Err(error) => return Some(Err(error)),
+    };
+    match &configuration.printer {
+        Printer::Timeline(options) if !options.args => {
+            Some(printer.get().timeline.python_event(frame, kind, arg, options))
+        }
+        _ => None,
     }
-    Some(NativeStreamAction::print(printer, &configuration, event.data, None))
 }
 
 #[pymethods]
@@ -246,7 +287,7 @@ impl NativeStreamAction {
         slf.get().profile.clear(slf.py());
     }
 
-    /// Timeline: `(records, thread names, dropped)` (see `hunter.actions.Timeline`).
+    /// Timeline: `(records, threads, dropped)` (see `hunter.actions.Timeline`).
     fn _timeline_snapshot<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
         slf.get().timeline.snapshot(slf.py())
     }

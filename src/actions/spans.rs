@@ -189,10 +189,14 @@ impl<'py> EventSpan<'py> {
             return None;
         }
         let frame = event.frame()?.live(py)?.clone();
-        let code =
-            if event.builtin { event.arg.bind(py).clone() } else { crate::compat::frame_code_bound(&frame).into_any() };
-        let key = SpanKey { frame: frame.as_ptr() as usize, code: code.as_ptr() as usize, builtin: event.builtin };
-        Some((EventSpan { key, code }, frame))
+        Some((EventSpan::at(&frame, event.builtin.then(|| event.arg.bind(py))), frame))
+    }
+
+    /// The span of an event of `frame`: of its code, or of `builtin`, the callable it calls.
+    pub fn at(frame: &Bound<'py, PyFrame>, builtin: Option<&Bound<'py, PyAny>>) -> EventSpan<'py> {
+        let code = builtin.map_or_else(|| crate::compat::frame_code_bound(frame).into_any(), Bound::clone);
+        let key = SpanKey { frame: frame.as_ptr() as usize, code: code.as_ptr() as usize, builtin: builtin.is_some() };
+        EventSpan { key, code }
     }
 }
 
@@ -255,16 +259,28 @@ impl<T, S: Default> Spans<T, S> {
         let (span, frame) = EventSpan::of(py, event)?;
         // A builtin's frame is its caller, which keeps executing; a Python call's frame is new.
         let is_call = event.kind == Kind::Call && !event.builtin;
+        Some(self.update_at(py, &span, &frame, is_call, change))
+    }
+
+    /// [`Spans::update`] for the event of `span` in `frame`, a Python function's call when `is_call`.
+    pub fn update_at<R>(
+        &self,
+        py: Python<'_>,
+        span: &EventSpan<'_>,
+        frame: &Bound<'_, PyFrame>,
+        is_call: bool,
+        change: impl FnOnce(&mut SpanStack<T, S>, &EventSpan<'_>, Vec<OpenSpan<T>>) -> R,
+    ) -> R {
         let ident = crate::compat::current_thread_ident();
         // The frame walk runs before the update: it creates frame objects.
         let top = self.threads.with_mut(py, |threads| threads.top_frame(ident));
-        let live_frames = top.and_then(|top| live_frames_until(&frame, is_call, top));
-        Some(self.threads.with_mut(py, |threads| {
+        let live_frames = top.and_then(|top| live_frames_until(frame, is_call, top));
+        self.threads.with_mut(py, |threads| {
             threads.with_thread(ident, |stack| {
                 let finished = live_frames.map(|live| stack.drop_finished(&live)).unwrap_or_default();
-                change(stack, &span, finished)
+                change(stack, span, finished)
             })
-        }))
+        })
     }
 
     /// Removes every open span of every thread (at stop), each told apart by whether its frame is still

@@ -19,12 +19,12 @@ use std::hash::BuildHasherDefault;
 
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
-use pyo3::types::{PyList, PyTuple};
+use pyo3::types::{PyFrame, PyList, PyTuple};
 
 use super::caches::WordHasher;
 use super::call::push_arguments;
 use super::printing::Printing;
-use super::spans::{monotonic_ns, OpenSpan, Spans};
+use super::spans::{monotonic_ns, EventSpan, OpenSpan, Spans};
 use super::values::{push_value, Value};
 use crate::event::Kind;
 use crate::gilcell::GilRefCell;
@@ -72,6 +72,11 @@ impl Ending {
     }
 }
 
+/// The type of the exception of an `exception` event's `arg` (`(type, value, traceback)`).
+fn exception_type<'py>(arg: &Bound<'py, PyAny>) -> Option<Bound<'py, PyAny>> {
+    arg.cast::<PyTuple>().ok().and_then(|tuple| tuple.get_item(0).ok())
+}
+
 /// One span (or instant, for an exception) of one thread.
 struct Record {
     thread: u64,
@@ -97,7 +102,9 @@ struct Recorded {
     dropped: u64,
     /// The time of the first event seen: where spans that began before tracing start.
     first_ns: Option<u64>,
-    thread_names: HashMap<u64, Py<PyAny>, BuildHasherDefault<WordHasher>>,
+    /// Per thread ident: `(name, native_id)` of the thread (`native_id`, the OS thread id, is what the file calls
+    /// the thread: the ident is a pthread handle, too large for the viewers).
+    threads: HashMap<u64, Py<PyAny>, BuildHasherDefault<WordHasher>>,
 }
 
 pub(super) struct Timeline {
@@ -113,7 +120,12 @@ impl Default for Timeline {
 
 impl Timeline {
     /// Keeps `records` as `options` say; returns what is let go, to be released by the caller.
-    fn keep(&self, py: Python<'_>, options: &TimelineOptions, records: Vec<Record>) -> Vec<Record> {
+    fn keep(
+        &self,
+        py: Python<'_>,
+        options: &TimelineOptions,
+        records: impl IntoIterator<Item = Record>,
+    ) -> Vec<Record> {
         self.recorded.with_mut(py, |recorded| {
             let mut released = Vec::new();
             for record in records {
@@ -133,15 +145,17 @@ impl Timeline {
         })
     }
 
-    /// Notes an event at `now` of `thread`: the first of a thread records its name
-    /// (`threading.current_thread().name`), once. Returns the time of the first event seen.
+    /// Notes an event at `now` of `thread`: the first of a thread records its name and OS thread id (of
+    /// `threading.current_thread()`), once. Returns the time of the first event seen.
     fn note_thread(&self, py: Python<'_>, thread: u64, now: u64) -> PyResult<u64> {
-        let (first_ns, known) = self.recorded.with_mut(py, |recorded| {
-            (*recorded.first_ns.get_or_insert(now), recorded.thread_names.contains_key(&thread))
-        });
+        let (first_ns, known) = self
+            .recorded
+            .with_mut(py, |recorded| (*recorded.first_ns.get_or_insert(now), recorded.threads.contains_key(&thread)));
         if !known {
-            let name = crate::compat::import(py, "threading")?.getattr("current_thread")?.call0()?.getattr("name")?;
-            let replaced = self.recorded.with_mut(py, |recorded| recorded.thread_names.insert(thread, name.unbind()));
+            let current = crate::compat::import(py, "threading")?.getattr("current_thread")?.call0()?;
+            let native_id = current.getattr_opt("native_id")?.unwrap_or_else(|| py.None().into_bound(py));
+            let described = PyTuple::new(py, [current.getattr("name")?, native_id])?.into_any().unbind();
+            let replaced = self.recorded.with_mut(py, |recorded| recorded.threads.insert(thread, described));
             drop(replaced);
         }
         Ok(first_ns)
@@ -176,50 +190,87 @@ impl Timeline {
             Kind::Exception if event.builtin => Kind::Return,
             kind => kind,
         };
+        let args = if options.args { Self::arguments(printing)? } else { None };
+        let exception_type = match kind {
+            Kind::Exception => exception_type(event.arg.bind(py)),
+            _ => None,
+        };
+        self.record(py, kind, event.builtin, EventSpan::of(py, event), exception_type, args, options)
+    }
+
+    /// The event of a Python function running in `frame` (its `arg` as settrace passes it), recorded without an
+    /// `Event` (the engine's direct path, see `engine::record_directly`): as [`Timeline::event`] without `args`.
+    pub(super) fn python_event(
+        &self,
+        frame: &Bound<'_, PyFrame>,
+        kind: Kind,
+        arg: Option<&Bound<'_, PyAny>>,
+        options: &TimelineOptions,
+    ) -> PyResult<()> {
+        let exception_type = match kind {
+            Kind::Line => return Ok(()),
+            Kind::Exception => arg.and_then(exception_type),
+            Kind::Call | Kind::Return => None,
+        };
+        let site = Some((EventSpan::at(frame, None), frame.clone()));
+        self.record(frame.py(), kind, false, site, exception_type, None, options)
+    }
+
+    /// Records an event of `kind` (a builtin's exception already made its return) at `site`, if it has one.
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &self,
+        py: Python<'_>,
+        kind: Kind,
+        builtin: bool,
+        site: Option<(EventSpan<'_>, Bound<'_, PyFrame>)>,
+        exception_type: Option<Bound<'_, PyAny>>,
+        args: Option<String>,
+        options: &TimelineOptions,
+    ) -> PyResult<()> {
         let now = monotonic_ns(py);
         let thread = crate::compat::current_thread_ident();
         let first_ns = self.note_thread(py, thread, now)?;
-        let args = if options.args { Self::arguments(printing)? } else { None };
-        let exception_type = match kind {
-            Kind::Exception => event.arg.bind(py).cast::<PyTuple>().ok().and_then(|tuple| tuple.get_item(0).ok()),
-            _ => None,
+        let Some((span, frame)) = site else {
+            return Ok(());
         };
-        let records = self.spans.update(py, event, |stack, span, finished| {
-            let mut records: Vec<Record> = finished
-                .into_iter()
-                .map(|unseen| Record::of(thread, unseen, stack.thread.ns, Ending::EndedUnseen))
-                .collect();
-            let code = span.code.clone().unbind();
-            let builtin = event.builtin;
-            match kind {
-                Kind::Call => stack.open(span.key, now, TimedCall { code, builtin, args }),
-                Kind::Return => match stack.close(span.key) {
-                    Some((closed, abandoned)) => {
-                        let last_ns = stack.thread.ns;
-                        records.extend(
-                            abandoned
-                                .into_iter()
-                                .map(|unseen| Record::of(thread, unseen, last_ns, Ending::EndedUnseen)),
-                        );
-                        records.push(Record::of(thread, closed, now, Ending::Returned));
+        // A builtin's frame is its caller, which keeps executing; a Python call's frame is new.
+        let is_call = kind == Kind::Call && !builtin;
+        // The spans that ended unseen (rare: kept apart, so that the usual event allocates nothing), then the
+        // event's own record.
+        let (unseen, last_ns, record) =
+            self.spans.update_at(py, &span, &frame, is_call, |stack, span, mut finished| {
+                // Where the spans that ended unseen end: the thread's last matched event before this one.
+                let last_ns = stack.thread.ns;
+                let code = span.code.clone().unbind();
+                let record = match kind {
+                    Kind::Call => {
+                        stack.open(span.key, now, TimedCall { code, builtin, args });
+                        None
                     }
-                    None => {
-                        let around = stack.spans_mut().last().map_or(first_ns, |open| open.start_ns);
-                        let start_ns = around.max(first_ns).min(now);
-                        let ending = Ending::BeganUnseen;
-                        records.push(Record { thread, code, builtin, start_ns, end_ns: now, args: None, ending });
+                    Kind::Return => match stack.close(span.key) {
+                        Some((closed, abandoned)) => {
+                            finished.extend(abandoned);
+                            Some(Record::of(thread, closed, now, Ending::Returned))
+                        }
+                        None => {
+                            let around = stack.spans_mut().last().map_or(first_ns, |open| open.start_ns);
+                            let start_ns = around.max(first_ns).min(now);
+                            let ending = Ending::BeganUnseen;
+                            Some(Record { thread, code, builtin, start_ns, end_ns: now, args: None, ending })
+                        }
+                    },
+                    Kind::Exception => {
+                        let ending = Ending::Exception(exception_type.map_or_else(|| py.None(), Bound::unbind));
+                        Some(Record { thread, code, builtin, start_ns: now, end_ns: now, args, ending })
                     }
-                },
-                Kind::Exception => {
-                    let ending = Ending::Exception(exception_type.map_or_else(|| py.None(), Bound::unbind));
-                    records.push(Record { thread, code, builtin, start_ns: now, end_ns: now, args, ending });
-                }
-                Kind::Line => {}
-            }
-            stack.thread.ns = now;
-            records
-        });
-        let released = records.map(|records| self.keep(py, options, records));
+                    Kind::Line => None,
+                };
+                stack.thread.ns = now;
+                (finished, last_ns, record)
+            });
+        let unseen = unseen.into_iter().map(|span| Record::of(thread, span, last_ns, Ending::EndedUnseen));
+        let released = self.keep(py, options, unseen.chain(record));
         drop(released);
         Ok(())
     }
@@ -245,8 +296,8 @@ impl Timeline {
         drop(released);
     }
 
-    /// `(records, thread names, dropped)`: each record a tuple `(thread, code or callable, builtin, start_ns,
-    /// end_ns, args or None, ending, exception type or None)`, oldest first.
+    /// `(records, threads, dropped)`: each record a tuple `(thread, code or callable, builtin, start_ns, end_ns, args
+    /// or None, ending, exception type or None)`, oldest first; each thread `(thread, (name, native_id))`.
     pub(super) fn snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         let (rows, names, dropped) = self.recorded.with_mut(py, |recorded| {
             let rows: Vec<_> = recorded
@@ -270,7 +321,7 @@ impl Timeline {
                 })
                 .collect();
             let names: Vec<_> =
-                recorded.thread_names.iter().map(|(thread, name)| (*thread, name.clone_ref(py))).collect();
+                recorded.threads.iter().map(|(thread, described)| (*thread, described.clone_ref(py))).collect();
             (rows, names, recorded.dropped)
         });
         let list = PyList::empty(py);
@@ -303,8 +354,8 @@ impl Timeline {
                     visit.call(exception)?;
                 }
             }
-            for name in recorded.thread_names.values() {
-                visit.call(name)?;
+            for described in recorded.threads.values() {
+                visit.call(described)?;
             }
         }
         Ok(())

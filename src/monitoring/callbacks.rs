@@ -15,7 +15,6 @@ use crate::engine;
 use crate::event::Kind;
 use crate::failure;
 use crate::hook::{EventArg, EventSite, Handled};
-use crate::verdict::Verdict;
 
 /// May the callback answer DISABLE for this event? Only local events can be disabled (CPython raises
 /// ValueError otherwise); builtin (C function) events are never decided per code.
@@ -122,7 +121,7 @@ unsafe fn deliver<H: Monitored>(
         // can run again with other globals (`exec`), which can change its verdict: that is only skipped.
         if disableable {
             let ruled_out = match cached {
-                Some(verdict) => verdict != Verdict::Effectful,
+                Some(verdict) => !verdict.has_effect(),
                 None => {
                     let strong = held.insert(tracer.to_owned());
                     let judged = engine::judged_out(strong, site, kind);
@@ -358,7 +357,7 @@ unsafe fn jump<H: Monitored>(
     // callback's (its code an argument the caller holds, its globals the running frame's).
     let within_one_line = catch_unwind(AssertUnwindSafe(|| unsafe {
         let ruled_out = match held.get().engine().cached_verdict(py, site, Kind::Line) {
-            Some(verdict) => verdict != Verdict::Effectful,
+            Some(verdict) => !verdict.has_effect(),
             None => match engine::judged_out(&held, site, Kind::Line) {
                 Ok(ruled_out) => ruled_out,
                 Err(handled) => return Err(handled),

@@ -46,7 +46,7 @@ pub(crate) fn switch_on_needed_events(py: Python<'_>, session: &Session, verdict
     let mut switches = session.event_switches.get(py);
     let mut wanted = switches.active;
     for kind in Kind::ALL {
-        if verdicts[kind as usize] == Verdict::Effectful {
+        if verdicts[kind as usize].has_effect() {
             wanted |= std::mem::take(&mut switches.on_demand[kind as usize]);
         }
     }

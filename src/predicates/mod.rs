@@ -152,6 +152,28 @@ pub fn static_verdict(predicate: &Bound<'_, PyAny>, facts: &StaticFacts<'_>) -> 
     })
 }
 
+/// The one action of a handler `When(condition, action)`: what a backend may record into directly (see
+/// `engine::record_directly`). None for any other handler. Runs no Python code.
+pub fn sole_action<'py>(handler: &Bound<'py, PyAny>) -> Option<Bound<'py, PyAny>> {
+    let when = handler.cast_exact::<When>().ok()?;
+    let actions = when.get().actions.bind(handler.py());
+    (actions.len() == 1).then(|| actions.get_item(0).ok()).flatten()
+}
+
+/// The static verdict of a handler whose sole action is recorded into directly: its condition's, made
+/// `Recorded` where it always holds; line events, which such an action ignores, are `Never`.
+pub fn recorded_verdict(handler: &Bound<'_, PyAny>, facts: &StaticFacts<'_>) -> PyResult<Verdict> {
+    let when = handler.cast_exact::<When>()?;
+    if facts.kind == Kind::Line {
+        return Ok(Verdict::Never);
+    }
+    Ok(match static_verdict(when.get().condition.bind(handler.py()), facts)? {
+        Verdict::Never => Verdict::Never,
+        Verdict::Always => Verdict::Recorded,
+        _ => Verdict::Effectful,
+    })
+}
+
 /// Whether evaluating the predicate may read an event's `depth` or `calls` (so a backend must keep
 /// counting them): depth/calls queries, and anything that hands events to arbitrary code.
 pub fn uses_counters(predicate: &Bound<'_, PyAny>) -> bool {
