@@ -6,7 +6,10 @@ Per interpreter:
      the same interpreter and workload;
   2. speed-up of ours over hunter 3.9.0: hunter's median / ours' median, per backend of ours;
   3. the targets of the benchmark issue: the no-match filter of ours (settrace) against the C settrace
-     floor, of ours (monitoring) against untraced, and CallPrinter-on-everything against hunter 3.9.0.
+     floor, of ours (monitoring) against untraced, and CallPrinter-on-everything against hunter 3.9.0;
+  4. "Beyond hunter": Timeline recording everything against VizTracer recording everything, Timeline of one
+     module against 1.10x untraced plus the cost of the events it recorded (on 3.12+, monitoring backend), and
+     CallPrinter with durations against without.
 The metric is wall time per iteration, or instructions per iteration for a --callgrind run.
 
 Standard library only: the orchestrator (any Python 3.9+) and plot.py (the plot venv) both import it.
@@ -23,6 +26,13 @@ METRICS = {
     "sec_per_iter": ("wall time", "untraced ms/iter", 1e-3),
     "instr_per_iter": ("instructions (callgrind)", "untraced M instructions/iter", 1e6),
 }
+# The unit and scale of a cost per recorded event, per metric.
+EVENT_COST_UNITS = {"sec_per_iter": ("ns", 1e-9), "instr_per_iter": ("instructions", 1)}
+VIZTRACER = ("viztracer", "tools")
+TIMELINE_ALL = "timeline_all"
+TIMELINE_ONE_MODULE = "timeline_one_module"
+# The bound of a Timeline whose query matches a small part of the program, before the cost of what it records.
+TIMELINE_ONE_MODULE_BOUND = 1.10
 
 
 def format_ratio(value):
@@ -58,10 +68,14 @@ class Run:
         self.workloads = report["settings"]["workload_names"]
         self.scenarios = report["settings"]["scenarios"]
         self.values = {}
+        # Events the tracer recorded per timed iteration, for the scenarios that count them (the Timeline rows).
+        self.events = {}
         for sample in report["samples"]:
             if "error" not in sample:
                 key = (sample["python"], sample["workload"], sample["scenario"], sample["implementation"])
                 self.values.setdefault(key, []).append(sample[self.metric])
+                if sample.get("events") is not None:
+                    self.events.setdefault(key, []).append(sample["events"] / sample["iters"])
 
     def samples(self, version, workload, scenario, implementation):
         return self.values.get((version, workload, scenario, implementation), [])
@@ -89,6 +103,26 @@ class Run:
         if len(settings["runs_on"]) == 1:
             return settings["title"]
         return f"{self.label(version, implementation)}: {settings['title']}"
+
+    def events_per_iter(self, version, workload, scenario, implementation):
+        values = self.events.get((version, workload, scenario, implementation))
+        return statistics.median(values) if values else None
+
+    def event_cost(self, version, workload, implementation):
+        """What one event recorded by `timeline_all` cost (metric units): its median minus the untraced median,
+        over the median events recorded per iteration."""
+        values = self.samples(version, workload, TIMELINE_ALL, implementation)
+        events = self.events_per_iter(version, workload, TIMELINE_ALL, implementation)
+        baseline = self.baseline(version, workload)
+        if not values or not events or not baseline:
+            return None
+        return (statistics.median(values) - baseline) / events
+
+    def median_ratio_of(self, version, workload, numerator, denominator):
+        """median of the (scenario, implementation) `numerator` / median of `denominator`."""
+        top = self.samples(version, workload, *numerator)
+        bottom = self.samples(version, workload, *denominator)
+        return statistics.median(top) / statistics.median(bottom) if top and bottom else None
 
     def speedup(self, version, workload, scenario, implementation):
         hunter = self.samples(version, workload, scenario, HUNTER)
@@ -172,6 +206,83 @@ def target_table(run, version):
     return lines if len(lines) > 2 else []
 
 
+def beyond_hunter_table(run, version):
+    """The rows of the actions hunter 3.9.0 does not have (Timeline, CallPrinter durations), with their targets."""
+    unit, unit_scale = EVENT_COST_UNITS[run.metric]
+    backends = [
+        implementation
+        for implementation in OURS_BACKENDS
+        if implementation in run.report["interpreters"][version]["implementations"]
+    ]
+    rows = []
+
+    def add(title, bound, cells):
+        if any(cell is not None for cell in cells):
+            rows.append(markdown_row(title, [bound, *("n/a" if cell is None else cell for cell in cells)]))
+
+    def verdict(value, bound):
+        return format_ratio(value) + ("" if value <= bound else " (missed)")
+
+    viztracer = [run.median_ratio(version, workload, *VIZTRACER) for workload in run.workloads]
+    add("VizTracer 1.1.1 recording everything / untraced", "reference", [v and format_ratio(v) for v in viztracer])
+    for implementation in backends:
+        label = run.label(version, implementation)
+        cells = []
+        for workload, reference in zip(run.workloads, viztracer):
+            ours = run.median_ratio(version, workload, TIMELINE_ALL, implementation)
+            if ours is None or reference is None:
+                cells.append(ours and format_ratio(ours))
+            else:
+                cells.append(verdict(ours, reference))
+        add(f"Timeline recording everything, {label} / untraced", "at most VizTracer's", cells)
+    for implementation in backends:
+        cells = []
+        for workload in run.workloads:
+            cost = run.event_cost(version, workload, implementation)
+            events = run.events_per_iter(version, workload, TIMELINE_ALL, implementation)
+            cells.append(None if cost is None else f"{cost / unit_scale:,.0f} {unit} ({events:,.0f} events/iter)")
+        add(f"Timeline recording everything, {run.label(version, implementation)}: cost per recorded event", "", cells)
+    for implementation in backends:
+        # The target is the monitoring backend's (3.12+): settrace pays for every event it is handed.
+        judged = implementation == "ours_monitoring"
+        cells = []
+        for workload in run.workloads:
+            ratio = run.median_ratio(version, workload, TIMELINE_ONE_MODULE, implementation)
+            events = run.events_per_iter(version, workload, TIMELINE_ONE_MODULE, implementation)
+            cost = run.event_cost(version, workload, implementation)
+            if ratio is None:
+                cells.append(None)
+            elif events is None or cost is None or not judged:
+                recorded = "" if events is None else f" ({events:,.0f} events/iter)"
+                cells.append(format_ratio(ratio) + recorded)
+            else:
+                bound = TIMELINE_ONE_MODULE_BOUND + events * cost / run.baseline(version, workload)
+                cells.append(f"{verdict(ratio, bound)}; bound {bound:.3f} ({events:,.0f} events/iter)")
+        add(
+            f"Timeline of one module, {run.label(version, implementation)} / untraced",
+            f"at most {TIMELINE_ONE_MODULE_BOUND:.2f} + recorded events' cost" if judged else "no target",
+            cells,
+        )
+    for implementation in backends:
+        ratios = [
+            run.median_ratio_of(
+                version,
+                workload,
+                ("callprinter_durations", implementation),
+                ("callprinter_devnull", implementation),
+            )
+            for workload in run.workloads
+        ]
+        add(
+            f"CallPrinter(durations=True) / CallPrinter, {run.label(version, implementation)}",
+            "reported",
+            [ratio and f"{ratio:.2f}x" for ratio in ratios],
+        )
+    if not rows:
+        return []
+    return [markdown_row("row", ["bound", *run.workloads]), "|---|---|" + "---:|" * len(run.workloads), *rows]
+
+
 def notes(run, version):
     lines = []
     for implementation in run.report["interpreters"][version]["implementations"].values():
@@ -223,6 +334,15 @@ def render(report):
         targets = target_table(run, version)
         if targets:
             out += ["Targets of the benchmark issue (medians):", "", *targets, ""]
+        beyond = beyond_hunter_table(run, version)
+        if beyond:
+            out += [
+                "Beyond hunter (actions hunter 3.9.0 does not have; medians; the cost per event is timeline_all's"
+                " time above untraced over the events it recorded, and prices the events of the one-module row):",
+                "",
+                *beyond,
+                "",
+            ]
         out += [*notes(run, version), ""]
     return "\n".join(out)
 

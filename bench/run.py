@@ -78,6 +78,13 @@ def parse_args(argv):
         metavar="NAME",
         help=f"only these scenarios (default: all): {', '.join(scenarios.BY_NAME)}",
     )
+    parser.add_argument(
+        "--implementation",
+        action="append",
+        metavar="NAME",
+        help="only these implementations (default: all; the untraced interpreter always runs): "
+        f"{', '.join(implementations.LABELS)}",
+    )
     parser.add_argument("--reps", type=int, help="fresh processes per cell (default: 5, 1 with --callgrind)")
     parser.add_argument(
         "--iters",
@@ -152,6 +159,9 @@ def parse_args(argv):
     unknown = set(args.scenario or ()) - set(scenarios.BY_NAME)
     if unknown:
         parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
+    unknown = set(args.implementation or ()) - set(implementations.LABELS)
+    if unknown:
+        parser.error(f"unknown implementation(s): {', '.join(sorted(unknown))}")
     if args.seed is None:
         args.seed = random.randrange(2**32)
     return args
@@ -180,14 +190,17 @@ def find_workloads(args):
     return {name: directory for name, directory in found.items() if not args.workload or name in args.workload}
 
 
-def configurations(version, selected_scenarios, prepared, smoke):
-    """(scenario, implementation) pairs that apply to this interpreter version, in table order."""
+def configurations(version, selected_scenarios, prepared, smoke, selected_implementations=None):
+    """(scenario, implementation) pairs that apply to this interpreter version, in table order; only the
+    `selected_implementations` (and the untraced interpreter) when given."""
     return [
         (scenario, prepared[name])
         for scenario in selected_scenarios
         if implementations.version_tuple(version) >= scenario.min_python
         for name in scenario.runs_on
-        if name in prepared and (not smoke or scenarios.in_smoke_run(scenario, name))
+        if name in prepared
+        and (not smoke or scenarios.in_smoke_run(scenario, name))
+        and (not selected_implementations or name == "plain" or name in selected_implementations)
     ]
 
 
@@ -313,6 +326,7 @@ def main(argv=None):
             "workloads": args.workloads,
             "extra_workloads": args.extra_workloads,
             "workload_names": list(workloads),
+            "implementations": args.implementation,
             "reps": args.reps,
             "iters": args.iters,
             "max_seconds": args.max_seconds,
@@ -353,7 +367,7 @@ def main(argv=None):
             extra_paths=extra_paths,
             callgrind=args.callgrind,
         )
-        configs = configurations(version, selected_scenarios, prepared, args.smoke)
+        configs = configurations(version, selected_scenarios, prepared, args.smoke, args.implementation)
         for implementation in {implementation.name: implementation for _, implementation in configs}.values():
             if not implementation.available:
                 print(f"Python {version}: {implementation.label} unavailable: {implementation.detail}", file=sys.stderr)

@@ -6,7 +6,9 @@ snippet may bind
   stop      a callable the worker calls after the clock stops (outside the timed region, e.g. to flush,
             close or delete output),
   describe  a callable the worker calls after `stop`; its string is recorded with the sample (the backend
-            that ran, the coverage core, the bytes written), so a run shows what it really measured.
+            that ran, the coverage core, the bytes written), so a run shows what it really measured;
+  recorded_events  an int (set by `stop` at the latest): how many events the tracer recorded, kept with the
+            sample as `events` (the Timeline rows: report.py turns it into a cost per event).
 
 Implementations (see implementations.py):
   plain            the bare interpreter
@@ -25,6 +27,12 @@ standard library only.
 from dataclasses import dataclass
 
 HUNTER_IMPLEMENTATIONS = ("hunter", "ours", "ours_monitoring")
+# Both backends of ours: the rows of actions hunter 3.9.0 does not have.
+OURS_IMPLEMENTATIONS = ("ours", "ours_monitoring")
+# The module the `timeline_one_module` row's query matches: a small part of the `stdlib` workload's events (8 or 9
+# of its ~7,900 calls per iteration); the other shared workloads run nothing but their own module, so there it
+# matches nothing (see README.md).
+TIMELINE_MODULE = "textwrap"
 # The event kinds that the monitoring floors subscribe to: what a settrace-style tracer needs to see.
 MONITORING_FLOOR_EVENTS = ("PY_START", "PY_RESUME", "PY_RETURN", "PY_YIELD", "LINE")
 # 0-2 and 5 are the tool ids PEP 669 reserves for debuggers, coverage, profilers and optimizers.
@@ -88,6 +96,36 @@ def hunter_trace(arguments, output="devnull"):
         "    hunter.stop()\n"
         f"{closing}"
         f"describe = lambda: 'backend=' + getattr(tracer, 'backend', 'settrace'){written}\n"
+    )
+
+
+def timeline_trace(query=""):
+    """Snippet recording `hunter.trace(<query>)`'s events with a default `hunter.actions.Timeline` into a temporary
+    file; `stop` stops the tracer (which writes the file: outside the clock, like VizTracer's save()), counts the
+    records the Timeline took (spans and exception instants in the file, plus those the full buffer dropped) into
+    `recorded_events`, and deletes the file.
+
+    The records are counted in the text: quotes inside JSON strings are escaped, so `"ph":"X"` occurs once per
+    complete event and nowhere else (json.load of a million events would take longer than writing them)."""
+    arguments = f"{query}, action=timeline" if query else "action=timeline"
+    return (
+        "import hunter, json, os, tempfile\n"
+        "directory = tempfile.mkdtemp(prefix='hunter-bench-')\n"
+        "path = os.path.join(directory, 'timeline.json')\n"
+        "timeline = hunter.actions.Timeline(path)\n"
+        f"tracer = hunter.trace({arguments})\n"
+        "def stop():\n"
+        "    global recorded_events, written\n"
+        "    hunter.stop()\n"
+        "    with open(path, encoding='utf-8') as stream:\n"
+        "        text = stream.read()\n"
+        "    written = len(text)\n"
+        "    os.unlink(path)\n"
+        "    os.rmdir(directory)\n"
+        "    other, _ = json.JSONDecoder().raw_decode(text, text.rindex('\"otherData\":') + len('\"otherData\":'))\n"
+        "    recorded_events = text.count('\"ph\":\"X\"') + text.count('\"ph\":\"i\"') + other['dropped']\n"
+        "describe = lambda: 'backend=%s, %d events recorded, %d characters written' % (\n"
+        "    tracer.backend, recorded_events, written)\n"
     )
 
 
@@ -201,6 +239,24 @@ SCENARIOS = (
         "From(Q(kind='exception'), Q(depth_lt=2))",
         HUNTER_IMPLEMENTATIONS,
         hunter_trace(f"hunter.From(hunter.Q(kind='exception'), hunter.Q(depth_lt=2)), {CALL_PRINTER}"),
+    ),
+    Scenario(
+        "timeline_all",
+        "Timeline recording everything (written at stop, outside the clock)",
+        OURS_IMPLEMENTATIONS,
+        timeline_trace(),
+    ),
+    Scenario(
+        "timeline_one_module",
+        f"Timeline of one module: trace(module={TIMELINE_MODULE!r}, action=Timeline)",
+        OURS_IMPLEMENTATIONS,
+        timeline_trace(f"module={TIMELINE_MODULE!r}"),
+    ),
+    Scenario(
+        "callprinter_durations",
+        "CallPrinter(durations=True) on everything, to /dev/null",
+        OURS_IMPLEMENTATIONS,
+        hunter_trace("action=hunter.CallPrinter(stream=stream, durations=True)"),
     ),
 )
 

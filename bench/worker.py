@@ -2,8 +2,8 @@
 
 setup(), one untraced warm-up iteration, install the scenario's tracer, then time iterations until
 `--iters` are done or `--max-seconds` have passed, stop the clock, run the scenario's `stop`.
-The result (seconds per iteration, wall and CPU) is written as JSON to `--result`, so nothing the
-tracer prints on stdout/stderr can corrupt it.
+The result (seconds per iteration, wall and CPU; the events the tracer recorded, when the scenario counts them)
+is written as JSON to `--result`, so nothing the tracer prints on stdout/stderr can corrupt it.
 
 With --callgrind the worker runs under `valgrind --tool=callgrind --collect-atstart=no` (bench/run.py
 does that) and switches collection on and off around the timed iterations with `_floortrace`, so the
@@ -57,13 +57,16 @@ def run_sample(workload, scenario, iters, max_seconds, callgrind):
     if stop is not None:
         stop()
     describe = namespace.get("describe")
-    return {
+    result = {
         "sec_per_iter": wall / done,
         "cpu_per_iter": cpu / done,
         "iters": done,
         "trace_hook": trace_hook,
         "detail": describe() if describe is not None else None,
     }
+    if "recorded_events" in namespace:
+        result["events"] = namespace["recorded_events"]
+    return result
 
 
 def main():
