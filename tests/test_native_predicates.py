@@ -4,6 +4,7 @@ agree with hunter's pure-Python semantics), error messages, and event identity a
 Expected error messages and algebra results were checked against hunter 3.9.0 (pure and Cython)."""
 
 import operator
+import os
 import re
 import sys
 import threading
@@ -11,6 +12,7 @@ import types
 
 import pytest
 
+import hunter
 from hunter import _hunter as native
 from hunter._hunter import And, Backlog, Event, From, Not, Or, Query, Tracer, When
 
@@ -154,6 +156,12 @@ def test_uses_counters():
     assert native._uses_counters(From(Query(module='a')))
     assert native._uses_counters(Backlog(Query(module='a'), action=Recorder()))
     assert native._uses_counters(callable_predicate)
+    # The timing actions pair calls with returns by frame: the counters of code they never see are not kept, so
+    # the monitoring backend can switch that code's calls off.
+    for action in (hunter.Timeline(os.devnull), hunter.Profile(), hunter.TreePrinter()):
+        assert not native._uses_counters(When(Query(module='a'), action))
+        subclass = type('Counting' + type(action).__name__, (type(action),), {})
+        assert native._uses_counters(When(Query(module='a'), subclass.__new__(subclass)))
 
 
 def traced_workload():

@@ -214,8 +214,11 @@ pub fn verdict_depends_on_kind(predicate: &Bound<'_, PyAny>) -> bool {
 }
 
 /// hunter's own actions that never look at an event's `depth` or `calls` (exact types: a subclass may).
-const COUNTER_BLIND_ACTIONS: [(&str, &str); 8] = [
+const COUNTER_BLIND_ACTIONS: [(&str, &str); 11] = [
     ("hunter.actions", "CallPrinter"),
+    ("hunter.actions", "TreePrinter"),
+    ("hunter.actions", "Profile"),
+    ("hunter.actions", "Timeline"),
     ("hunter.actions", "CodePrinter"),
     ("hunter.actions", "VarsPrinter"),
     ("hunter.actions", "VarsSnooper"),
