@@ -373,19 +373,21 @@ unsafe fn judge_code<H: Host>(
     Ok(by_kind[kind as usize])
 }
 
+/// What a failed handler leaves for the report: the error, the handler, and the event when it was built.
+type HandlerFailure = (PyErr, Py<PyAny>, Option<Py<PyAny>>);
+
 /// Builds the event and runs the handler on it. On failure, hands back what the report needs.
 ///
 /// # Safety
 /// `site` must come from the current callback (its code, globals and frame pointers are borrowed from the running
 /// frame or the callback's arguments), attached. `arg` must be NULL or objects held for the callback.
-#[allow(clippy::type_complexity)]
 unsafe fn run_handler<H: Host>(
     slf: &Bound<'_, H>,
     site: EventSite,
     kind: Kind,
     builtin: bool,
     arg: EventArg,
-) -> Result<(), (PyErr, Py<PyAny>, Option<Py<PyAny>>)> {
+) -> Result<(), HandlerFailure> {
     let py = slf.py();
     let engine = slf.get().engine();
     // Owned: the handler may stop this tracer, which drops the stored reference.
@@ -432,13 +434,12 @@ unsafe fn run_handler<H: Host>(
 ///
 /// # Safety
 /// As for [`run_handler`].
-#[allow(clippy::type_complexity)]
 unsafe fn record_directly<H: Host>(
     slf: &Bound<'_, H>,
     site: EventSite,
     kind: Kind,
     arg: EventArg,
-) -> Result<(), (PyErr, Py<PyAny>, Option<Py<PyAny>>)> {
+) -> Result<(), HandlerFailure> {
     let py = slf.py();
     // Owned: recording may run Python code (the first event of a thread reads its name), which may stop this
     // tracer and drop the stored reference.
