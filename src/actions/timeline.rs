@@ -72,9 +72,9 @@ impl Ending {
     }
 }
 
-/// The type of the exception of an `exception` event's `arg` (`(type, value, traceback)`).
-fn exception_type<'py>(arg: &Bound<'py, PyAny>) -> Option<Bound<'py, PyAny>> {
-    arg.cast::<PyTuple>().ok().and_then(|tuple| tuple.get_item(0).ok())
+/// Item `index` of an `exception` event's `arg` (`(type, value, traceback)`): 0 the type, 1 the value.
+fn exception_item<'py>(arg: &Bound<'py, PyAny>, index: usize) -> Option<Bound<'py, PyAny>> {
+    arg.cast::<PyTuple>().ok().and_then(|tuple| tuple.get_item(index).ok())
 }
 
 /// One span (or instant, for an exception) of one thread.
@@ -169,7 +169,7 @@ impl Timeline {
         match event.kind {
             Kind::Call if !event.builtin => push_arguments(printing, &mut out)?,
             Kind::Exception if !event.builtin => {
-                let value = event.arg.bind(py).cast::<PyTuple>().ok().and_then(|tuple| tuple.get_item(1).ok());
+                let value = exception_item(event.arg.bind(py), 1);
                 if let Some(value) = value {
                     push_value(printing.action, printing.options, Value { object: &value, detached: false }, &mut out)?;
                 }
@@ -192,7 +192,7 @@ impl Timeline {
         };
         let args = if options.args { Self::arguments(printing)? } else { None };
         let exception_type = match kind {
-            Kind::Exception => exception_type(event.arg.bind(py)),
+            Kind::Exception => exception_item(event.arg.bind(py), 0),
             _ => None,
         };
         self.record(py, kind, event.builtin, EventSpan::of(py, event), exception_type, args, options)
@@ -209,7 +209,7 @@ impl Timeline {
     ) -> PyResult<()> {
         let exception_type = match kind {
             Kind::Line => return Ok(()),
-            Kind::Exception => arg.and_then(exception_type),
+            Kind::Exception => arg.and_then(|arg| exception_item(arg, 0)),
             Kind::Call | Kind::Return => None,
         };
         let site = Some((EventSpan::at(frame, None), frame.clone()));
