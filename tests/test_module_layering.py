@@ -157,3 +157,11 @@ def test_lib_rs_lists_the_modules_in_dependency_order():
         and position[target.split('::')[0]] > position[module.split('::')[0]]
     )
     assert upward == []
+
+
+def test_every_test_file_is_in_the_feature_map():
+    """tests/README.md maps each feature to its tests: a test file it does not name is one a reader cannot find."""
+    tests = pathlib.Path(__file__).resolve().parent
+    feature_map = (tests / 'README.md').read_text(encoding='utf-8')
+    unnamed = sorted(path.name for path in tests.glob('test_*.py') if f'`{path.name}' not in feature_map)
+    assert unnamed == []
