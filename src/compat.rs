@@ -215,6 +215,96 @@ pub fn frame_lasti(frame: &Bound<'_, PyFrame>) -> PyResult<isize> {
     }
 }
 
+/// A running frame as the span pairing of the timing actions sees it, read without making a frame object for it:
+/// its identity, its caller's (0 for none) and its code object (borrowed, alive while the frame runs).
+///
+/// A frame's identity is where its data lives: the interpreter frame from 3.11 on (a frame object only mirrors
+/// it), the frame object before (and in portable mode). Two frames running at once never share one, and it is the
+/// same whether it is read from the frame object or from the thread state. A finished frame's may be reused. A
+/// caller's identity may be that of a C entry frame, which no frame object stands for.
+#[derive(Clone, Copy)]
+pub struct RunningFrame {
+    pub identity: usize,
+    pub caller: usize,
+    pub code: *mut ffi::PyObject,
+}
+
+/// The identity of a frame (see [`RunningFrame`]).
+#[cfg(not(hunter_portable))]
+#[inline]
+pub fn frame_identity(frame: Borrowed<'_, '_, PyFrame>) -> usize {
+    #[cfg(Py_3_11)]
+    // SAFETY: a `PyFrame` passed PyFrame_Check: its head has this version's layout; only the pointer is read.
+    unsafe {
+        (*frame.as_ptr().cast::<FrameHead>()).f_frame as usize
+    }
+    #[cfg(not(Py_3_11))]
+    {
+        frame.as_ptr() as usize
+    }
+}
+
+/// A live frame object as a [`RunningFrame`].
+#[cfg(not(hunter_portable))]
+#[inline]
+pub fn running_frame_of(frame: Borrowed<'_, '_, PyFrame>) -> RunningFrame {
+    #[cfg(Py_3_11)]
+    // SAFETY: a `PyFrame` passed PyFrame_Check: `f_frame` points at its interpreter frame (its own storage once it
+    // has finished), laid out as `InterpreterFrameHead` on this version; only pointers are read.
+    unsafe {
+        let data = (*frame.as_ptr().cast::<FrameHead>()).f_frame;
+        RunningFrame { identity: data as usize, caller: (*data).previous as usize, code: (*data).f_code }
+    }
+    #[cfg(not(Py_3_11))]
+    // SAFETY: a `PyFrame` passed PyFrame_Check; before 3.11 `f_back` and `f_code` are fields of the frame object.
+    unsafe {
+        let head = frame.as_ptr().cast::<FrameHead>();
+        RunningFrame { identity: frame.as_ptr() as usize, caller: (*head).f_back as usize, code: (*head).f_code }
+    }
+}
+
+/// The current thread's running frame as a [`RunningFrame`], None when it runs no Python frame.
+#[cfg(not(hunter_portable))]
+#[inline]
+pub fn running_frame(py: Python<'_>) -> Option<RunningFrame> {
+    #[cfg(Py_3_11)]
+    let _ = py;
+    // SAFETY: attached (`py`), so the current thread state exists and is this thread's; laid out as
+    // `ThreadStateHead` on this version. Its current frame (through the `_PyCFrame` on 3.11 and 3.12) is NULL or
+    // the thread's running frame, alive for the duration of this callback.
+    unsafe {
+        let state = ffi::PyThreadState_Get().cast::<ThreadStateHead>();
+        #[cfg(Py_3_13)]
+        let data = (*state).current_frame.cast::<InterpreterFrameHead>().cast_const();
+        #[cfg(all(Py_3_11, not(Py_3_13)))]
+        let data = {
+            let cframe = (*state).current_frame.cast::<CFrameHead>();
+            if cframe.is_null() {
+                return None;
+            }
+            (*cframe).current_frame
+        };
+        #[cfg(Py_3_11)]
+        return (!data.is_null()).then(|| RunningFrame {
+            identity: data as usize,
+            caller: (*data).previous as usize,
+            code: (*data).f_code,
+        });
+        #[cfg(not(Py_3_11))]
+        return Bound::from_borrowed_ptr_or_opt(py, (*state).frame.cast())
+            .map(|frame| running_frame_of(frame.cast_unchecked::<PyFrame>().as_borrowed()));
+    }
+}
+
+/// `_PyCFrame` of 3.11 and 3.12 (Include/cpython/pystate.h), up to the running frame.
+#[cfg(all(Py_3_11, not(Py_3_13), not(hunter_portable)))]
+#[repr(C)]
+struct CFrameHead {
+    #[cfg(not(Py_3_12))]
+    use_tracing: u8,
+    current_frame: *const InterpreterFrameHead,
+}
+
 /// The parent frame, or None.
 pub fn frame_back<'py>(frame: &Bound<'py, PyFrame>) -> Option<Bound<'py, PyFrame>> {
     // SAFETY: a checked frame; PyFrame_GetBack returns a new reference to a frame object, or NULL.
@@ -607,7 +697,10 @@ pub fn thread_trace_function(_py: Python<'_>) -> (Option<ffi::Py_tracefunc>, *mu
 pub const PORTABLE: bool = cfg!(hunter_portable);
 
 #[cfg(hunter_portable)]
-pub use portable::{frame_code, frame_globals, replace_frame_trace, type_lookup, valid_version_tag};
+pub use portable::{
+    frame_code, frame_globals, frame_identity, replace_frame_trace, running_frame, running_frame_of, type_lookup,
+    valid_version_tag,
+};
 
 #[cfg(hunter_portable)]
 mod portable {
@@ -647,6 +740,32 @@ mod portable {
             // The frame holds its own reference, as above.
             globals.as_ptr()
         }
+    }
+
+    /// The identity of a frame: the frame object's address (see [`super::RunningFrame`]).
+    #[inline]
+    pub fn frame_identity(frame: Borrowed<'_, '_, PyFrame>) -> usize {
+        frame.as_ptr() as usize
+    }
+
+    /// A live frame object as a [`super::RunningFrame`].
+    pub fn running_frame_of(frame: Borrowed<'_, '_, PyFrame>) -> super::RunningFrame {
+        // SAFETY: a checked frame. PyFrame_GetBack returns a new reference to the caller's frame object, or NULL,
+        // which the caller's frame itself keeps once ours is released: only its address is kept.
+        let caller = unsafe {
+            let back = ffi::PyFrame_GetBack(frame.as_ptr().cast());
+            ffi::Py_XDECREF(back.cast());
+            back as usize
+        };
+        super::RunningFrame { identity: frame.as_ptr() as usize, caller, code: frame_code(frame) }
+    }
+
+    /// The current thread's running frame (its frame object made by PyEval_GetFrame), None when it runs none.
+    pub fn running_frame(py: Python<'_>) -> Option<super::RunningFrame> {
+        // SAFETY: attached (`py`); PyEval_GetFrame returns the running frame, borrowed, or NULL.
+        let frame = unsafe { Bound::from_borrowed_ptr_or_opt(py, ffi::PyEval_GetFrame().cast()) }?;
+        // SAFETY: PyEval_GetFrame returns a frame object.
+        Some(running_frame_of(unsafe { frame.cast_unchecked::<PyFrame>() }.as_borrowed()))
     }
 
     /// Makes `trace` the frame's `f_trace` (what `frame.f_trace = trace` does), unless it is already. Returns the

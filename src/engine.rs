@@ -145,6 +145,12 @@ pub(crate) unsafe fn handle<H: Host>(
 ) -> Handled {
     let py = slf.py();
     let engine = slf.get().engine();
+    if verdict == Some(Verdict::Recorded) {
+        // SAFETY: `site` is this callback's (this function's contract).
+        if let Some(handled) = unsafe { record_in_order(slf, site, kind) } {
+            return handled;
+        }
+    }
     let rejected = !builtin && verdict.is_some_and(|verdict| !verdict.has_effect());
     // Most events of a trace that matches little end here: kept small, with nothing to release.
     if rejected {
@@ -157,6 +163,47 @@ pub(crate) unsafe fn handle<H: Host>(
     }
     // SAFETY: `site` and `arg` are this callback's (this function's contract); the tracer is now held.
     unsafe { handle_held(&slf.to_owned(), site, kind, builtin, arg, verdict) }
+}
+
+/// The quickest path of all, for a call or return of code whose events are recorded directly
+/// (`Verdict::Recorded`) that pairs in order on a thread the recording knows (see `actions::record_in_order`):
+/// recorded from the running frame's identities, with no frame object, `Event` or Python code. None for any
+/// other event, which then takes [`handle_held`]'s path (nothing was recorded).
+///
+/// # Safety
+/// As for [`handle`].
+#[inline]
+unsafe fn record_in_order<H: Host>(slf: Borrowed<'_, '_, H>, site: EventSite, kind: Kind) -> Option<Handled> {
+    let py = slf.py();
+    let engine = slf.get().engine();
+    if EXITING.load(Ordering::Relaxed) {
+        return None;
+    }
+    let frame = site.running_frame(py)?;
+    let code = site.code(py);
+    // A callback called by hand runs in a frame of other code.
+    if frame.code != code.as_ptr() {
+        return None;
+    }
+    // SAFETY: the handler cell holds a strong reference or NULL; it is used borrowed only until the recording is
+    // done, which runs no Python code.
+    let handler = unsafe { Borrowed::from_ptr_or_opt(py, engine.handler.as_ptr(py)) }?;
+    let action = predicates::sole_action(&handler)?;
+    let released = crate::actions::record_in_order(&action, frame, code.as_any(), kind)?;
+    match kind {
+        Kind::Return => engine.count_return(py),
+        _ => engine.count_call(py),
+    }
+    if !released.is_empty() {
+        // Releasing records may run Python code (a code object's weakref callbacks), which may stop the tracer.
+        let _held = slf.to_owned();
+        match RunningPython::enter() {
+            Some(_running) => drop(released),
+            // At exit no Python code runs: the records are left unreleased.
+            None => std::mem::forget(released),
+        }
+    }
+    Some(Handled::Delivered)
 }
 
 /// The part of `handle` that can run Python code, with the tracer held.

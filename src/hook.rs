@@ -102,6 +102,19 @@ impl EventSite {
         self.globals
     }
 
+    /// The running frame of the event, as identities (`compat::RunningFrame`): from the site's own frame object, or
+    /// (monitoring) from the thread's running frame, without making a frame object for it.
+    #[inline]
+    pub fn running_frame(&self, py: Python<'_>) -> Option<crate::compat::RunningFrame> {
+        if self.frame.is_null() {
+            crate::compat::running_frame(py)
+        } else {
+            // SAFETY: a frame of this callback (borrowed from CPython for its duration), checked by the constructor.
+            let frame = unsafe { Borrowed::from_ptr(py, self.frame.cast()).cast_unchecked::<PyFrame>() };
+            Some(crate::compat::running_frame_of(frame))
+        }
+    }
+
     /// The running frame of the event: the site's own, or (monitoring) the thread's current one.
     pub fn frame<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyFrame>> {
         // SAFETY: attached (`py`); PyEval_GetFrame gives the running frame of this callback, borrowed, or NULL.

@@ -224,6 +224,39 @@ def test_options_changed_while_recording_are_followed(tmp_path, backend):
     assert [span['args'].get('args') for span in spans_of(load(path), 'echo')] == [None, "value='after'"]
 
 
+@pytest.mark.skipif(sys.version_info < (3, 12), reason='sys.monitoring is 3.12+')
+def test_monitoring_callbacks_called_by_hand_leave_the_real_calls_recorded(tmp_path):
+    # The quickest recording path reads the running frame from the thread state: a callback called by hand runs in
+    # the caller's frame, with another function's code. That mismatch takes the path of any event (which records
+    # the running frame, as a built event has it): no crash, and the real calls are recorded as ever.
+    path = tmp_path / 'trace.json'
+    code = f"""
+import sys, hunter
+from hunter.actions import Timeline
+def target(n): return n
+tracer = hunter.Tracer(backend='monitoring')
+tracer.trace(hunter.When(hunter.Q(function='target'), Timeline({str(path)!r})))
+tool = next(i for i in range(6) if sys.monitoring.get_tool(i) == 'hunter')
+events = sys.monitoring.events
+start = sys.monitoring.register_callback(tool, events.PY_START, None)
+sys.monitoring.register_callback(tool, events.PY_START, start)
+finish = sys.monitoring.register_callback(tool, events.PY_RETURN, None)
+sys.monitoring.register_callback(tool, events.PY_RETURN, finish)
+for n in range(3):
+    start(target.__code__, 0)
+    target(n)
+    finish(target.__code__, 0, None)
+tracer.stop()
+print('alive')
+"""
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ['alive']
+    target_spans = spans_of(load(path), 'target')
+    assert len(target_spans) == 3
+    assert not any('ended' in span['args'] for span in target_spans)
+
+
 def sample_leaf():
     return 1
 

@@ -96,7 +96,7 @@ pub(super) fn call_row(printing: &Printing<'_, '_>, spans: Option<&CallSpans>, o
         (3, ..) => {
             // After the prefixes and before the rest, as hunter pushes.
             if is_python_call {
-                stack.push(py, module, function, event.frame().map(|frame| frame.as_any(py).as_ptr() as usize));
+                stack.push(py, module, function, event.frame().map(|frame| frame.identity(py)));
             }
             arg.push(py, kind.name())
         }

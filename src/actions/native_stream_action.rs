@@ -18,10 +18,11 @@ use super::printing::Printing;
 use super::profile::Profile;
 use super::source::push_source;
 use super::stream::{new_py_string, write};
-use super::timeline::{Timeline, TimelineOptions};
+use super::timeline::{Released, Timeline, TimelineOptions};
 use super::tree::{tree_event, write_open_trees, TreeSpans};
 use super::values::{push_value, Value};
 use super::{stack, vars};
+use crate::compat::RunningFrame;
 use crate::event::{Event, EventData, EventRef, Kind};
 use crate::gilcell::{GilCell, GilRc};
 
@@ -224,6 +225,24 @@ pub fn record_directly(
     match &configuration.printer {
         Printer::Timeline(options) if !options.args => {
             Some(printer.get().timeline.python_event(frame, kind, arg, options))
+        }
+        _ => None,
+    }
+}
+
+/// [`record_directly`] for a Python function's call or return that pairs in order, read from the running frame's
+/// identities and `code` (see `Timeline::record_in_order`). None when that does not apply (the caller records
+/// it directly): nothing recorded.
+pub fn record_in_order(
+    action: &Bound<'_, PyAny>,
+    frame: RunningFrame,
+    code: &Bound<'_, PyAny>,
+    kind: Kind,
+) -> Option<Released> {
+    let (printer, configuration) = native_printer(action)?.ok()?;
+    match &configuration.printer {
+        Printer::Timeline(options) if !options.args => {
+            printer.get().timeline.record_in_order(action.py(), frame, code, kind, options)
         }
         _ => None,
     }

@@ -15,35 +15,70 @@
 //! Times are nanoseconds of the clock `time.perf_counter_ns()` reads ([`monotonic_ns`]), so tests can compare.
 
 use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
+#[cfg(not(target_os = "linux"))]
 use std::sync::OnceLock;
+#[cfg(not(target_os = "linux"))]
 use std::time::Instant;
 
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::types::PyFrame;
 
-use super::caches::WordHasher;
 use crate::event::{EventData, Kind};
 use crate::gilcell::GilRefCell;
 
-/// Nanoseconds of the monotonic clock of `time.perf_counter_ns()`. `Instant` reads the same clock
-/// (CLOCK_MONOTONIC on Linux, QueryPerformanceCounter on Windows, the uptime clock on macOS); its origin is
-/// taken from `perf_counter_ns()` once, so the two agree to within the time between those two reads.
+/// Nanoseconds of the monotonic clock of `time.perf_counter_ns()`, so tests can compare.
+///
+/// On Linux both read `CLOCK_MONOTONIC` (here straight from `clock_gettime`, no origin to add: the same numbers).
+/// Elsewhere `Instant` reads the same clock as Python (QueryPerformanceCounter on Windows, the uptime clock on
+/// macOS) and its origin is taken from `perf_counter_ns()` once, so the two agree to within the time between those
+/// two reads.
+#[inline]
 pub fn monotonic_ns(py: Python<'_>) -> u64 {
-    static ORIGIN: OnceLock<(Instant, u64)> = OnceLock::new();
-    let (origin, origin_ns) = ORIGIN.get_or_init(|| {
-        let origin_ns = crate::compat::import(py, "time")
-            .and_then(|time| time.getattr("perf_counter_ns")?.call0()?.extract::<u64>())
-            .unwrap_or(0);
-        (Instant::now(), origin_ns)
-    });
-    origin_ns.saturating_add(u64::try_from(origin.elapsed().as_nanos()).unwrap_or(u64::MAX))
+    #[cfg(target_os = "linux")]
+    {
+        let _ = py;
+        linux_monotonic_ns()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        static ORIGIN: OnceLock<(Instant, u64)> = OnceLock::new();
+        let (origin, origin_ns) = ORIGIN.get_or_init(|| {
+            let origin_ns = crate::compat::import(py, "time")
+                .and_then(|time| time.getattr("perf_counter_ns")?.call0()?.extract::<u64>())
+                .unwrap_or(0);
+            (Instant::now(), origin_ns)
+        });
+        origin_ns.saturating_add(u64::try_from(origin.elapsed().as_nanos()).unwrap_or(u64::MAX))
+    }
 }
 
-/// What pairs a return with its call: the frame (the calling frame for a builtin) and the code object (the
-/// callable for a builtin). Both addresses are of objects alive at the event; the span holds the code (or
-/// callable) so that its address is not reused while the span is open.
+#[cfg(target_os = "linux")]
+#[inline]
+fn linux_monotonic_ns() -> u64 {
+    /// `struct timespec` of Linux (`time_t` and `long` are the word size on every Linux target).
+    #[repr(C)]
+    struct Timespec {
+        tv_sec: std::os::raw::c_long,
+        tv_nsec: std::os::raw::c_long,
+    }
+    extern "C" {
+        fn clock_gettime(clock: std::os::raw::c_int, time: *mut Timespec) -> std::os::raw::c_int;
+    }
+    /// `CLOCK_MONOTONIC` (linux/time.h).
+    const CLOCK_MONOTONIC: std::os::raw::c_int = 1;
+    let mut time = Timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `time` is a valid, writable `struct timespec`; CLOCK_MONOTONIC always exists on Linux, so the call
+    // cannot fail (were it to, `time` stays zero).
+    unsafe { clock_gettime(CLOCK_MONOTONIC, &mut time) };
+    let seconds = u64::try_from(time.tv_sec).unwrap_or(0);
+    let nanoseconds = u64::try_from(time.tv_nsec).unwrap_or(0);
+    seconds.saturating_mul(1_000_000_000).saturating_add(nanoseconds)
+}
+
+/// What pairs a return with its call: the frame's identity (`compat::RunningFrame`; the calling frame's for a
+/// builtin) and the code object (the callable for a builtin). Both are of things alive at the event; the span
+/// holds the code (or callable) so that its address is not reused while the span is open.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct SpanKey {
     pub frame: usize,
@@ -118,43 +153,81 @@ impl<T, S> SpanStack<T, S> {
 }
 
 /// The open spans of every thread, by thread ident. A thread's entry is removed once it has no open span, so
-/// finished threads cost nothing.
+/// finished threads cost nothing. The thread of the last event comes first: consecutive events are mostly of one
+/// thread (the GIL changes hands every few milliseconds), so finding its stack is one comparison.
 pub struct ThreadSpans<T, S = ()> {
-    threads: HashMap<u64, SpanStack<T, S>, BuildHasherDefault<WordHasher>>,
+    threads: Vec<(u64, SpanStack<T, S>)>,
 }
 
 impl<T, S> Default for ThreadSpans<T, S> {
     fn default() -> Self {
-        ThreadSpans { threads: HashMap::default() }
+        ThreadSpans { threads: Vec::new() }
     }
 }
 
 impl<T, S: Default> ThreadSpans<T, S> {
+    /// The position of thread `ident`'s stack, moved first.
+    #[inline]
+    fn find(&mut self, ident: u64) -> Option<usize> {
+        match self.threads.first() {
+            Some((first, _)) if *first == ident => Some(0),
+            _ => {
+                let index = self.threads.iter().position(|(thread, _)| *thread == ident)?;
+                self.threads.swap(0, index);
+                Some(0)
+            }
+        }
+    }
+
     /// Runs `change` on the stack of thread `ident`, dropping the entry when it is left empty.
     pub fn with_thread<R>(&mut self, ident: u64, change: impl FnOnce(&mut SpanStack<T, S>) -> R) -> R {
-        let stack = self.threads.entry(ident).or_default();
+        let index = self.find(ident).unwrap_or_else(|| {
+            self.threads.push((ident, SpanStack::default()));
+            self.threads.len() - 1
+        });
+        let stack = &mut self.threads[index].1;
         let result = change(stack);
         if stack.is_empty() {
-            self.threads.remove(&ident);
+            self.threads.swap_remove(index);
         }
         result
     }
 
+    /// Runs `change` on the stack of thread `ident` when the event of `key` pairs in order, with no frame walk: a
+    /// call whose caller is the newest open span's frame (or on a thread with none open), or a return of the
+    /// newest open span. None, and nothing run, for any other event.
+    pub fn with_thread_in_order<R>(
+        &mut self,
+        ident: u64,
+        key: SpanKey,
+        caller: usize,
+        is_call: bool,
+        change: impl FnOnce(&mut SpanStack<T, S>) -> R,
+    ) -> Option<R> {
+        let newest = self.find(ident).and_then(|index| self.threads[index].1.open.last());
+        let in_order = match newest {
+            Some(newest) if is_call => newest.key.frame == caller,
+            Some(newest) => newest.key == key,
+            None => is_call,
+        };
+        in_order.then(|| self.with_thread(ident, change))
+    }
+
     /// The frame of the newest open span of thread `ident`.
     pub fn top_frame(&self, ident: u64) -> Option<usize> {
-        self.threads.get(&ident).and_then(SpanStack::top_frame)
+        self.threads.iter().find(|(thread, _)| *thread == ident).and_then(|(_, stack)| stack.top_frame())
     }
 
     /// Removes every thread's stack, in thread ident order: (thread ident, its stack).
     pub fn close_all(&mut self) -> Vec<(u64, SpanStack<T, S>)> {
-        let mut threads: Vec<_> = self.threads.drain().collect();
+        let mut threads = std::mem::take(&mut self.threads);
         threads.sort_by_key(|(ident, _)| *ident);
         threads
     }
 
     /// Every open span, for the garbage collector's traversal.
     pub fn iter(&self) -> impl Iterator<Item = &OpenSpan<T>> {
-        self.threads.values().flat_map(|stack| stack.open.iter())
+        self.threads.iter().flat_map(|(_, stack)| stack.open.iter())
     }
 }
 
@@ -165,11 +238,11 @@ pub fn live_frames_until(frame: &Bound<'_, PyFrame>, is_call: bool, newest_open:
     let mut live_frames = Vec::new();
     let mut current = if is_call { crate::compat::frame_back(frame) } else { Some(frame.clone()) };
     while let Some(live) = current {
-        let address = live.as_ptr() as usize;
-        if address == newest_open {
+        let identity = crate::compat::frame_identity(live.as_borrowed());
+        if identity == newest_open {
             return None;
         }
-        live_frames.push(address);
+        live_frames.push(identity);
         current = crate::compat::frame_back(&live);
     }
     Some(live_frames)
@@ -195,7 +268,8 @@ impl<'py> EventSpan<'py> {
     /// The span of an event of `frame`: of its code, or of `builtin`, the callable it calls.
     pub fn at(frame: &Bound<'py, PyFrame>, builtin: Option<&Bound<'py, PyAny>>) -> EventSpan<'py> {
         let code = builtin.map_or_else(|| crate::compat::frame_code_bound(frame).into_any(), Bound::clone);
-        let key = SpanKey { frame: frame.as_ptr() as usize, code: code.as_ptr() as usize, builtin: builtin.is_some() };
+        let frame = crate::compat::frame_identity(frame.as_borrowed());
+        let key = SpanKey { frame, code: code.as_ptr() as usize, builtin: builtin.is_some() };
         EventSpan { key, code }
     }
 }
@@ -227,7 +301,7 @@ fn executing_frames(py: Python<'_>) -> HashMap<u64, Vec<(usize, usize)>> {
         let mut current = Some(frame);
         while let Some(frame) = current {
             let code = crate::compat::frame_code_bound(&frame).as_ptr() as usize;
-            frames.push((frame.as_ptr() as usize, code));
+            frames.push((crate::compat::frame_identity(frame.as_borrowed()), code));
             current = crate::compat::frame_back(&frame);
         }
         executing.insert(ident, frames);
@@ -281,6 +355,21 @@ impl<T, S: Default> Spans<T, S> {
                 change(stack, span, finished)
             })
         })
+    }
+
+    /// [`Spans::update_at`] for a Python function's event that pairs in order (see
+    /// [`ThreadSpans::with_thread_in_order`]): `key`'s frame is the running frame, `caller` its caller's identity.
+    /// None, and nothing run, for any other event: [`Spans::update_at`] then walks the frames.
+    pub fn update_in_order<R>(
+        &self,
+        py: Python<'_>,
+        key: SpanKey,
+        caller: usize,
+        is_call: bool,
+        change: impl FnOnce(&mut SpanStack<T, S>) -> R,
+    ) -> Option<R> {
+        let ident = crate::compat::current_thread_ident();
+        self.threads.with_mut(py, |threads| threads.with_thread_in_order(ident, key, caller, is_call, change))
     }
 
     /// Removes every open span of every thread (at stop), each told apart by whether its frame is still

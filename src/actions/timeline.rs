@@ -24,8 +24,9 @@ use pyo3::types::{PyFrame, PyList, PyTuple};
 use super::caches::WordHasher;
 use super::call::push_arguments;
 use super::printing::Printing;
-use super::spans::{monotonic_ns, EventSpan, OpenSpan, Spans};
+use super::spans::{monotonic_ns, EventSpan, OpenSpan, SpanKey, Spans};
 use super::values::{push_value, Value};
+use crate::compat::RunningFrame;
 use crate::event::Kind;
 use crate::gilcell::GilRefCell;
 
@@ -92,6 +93,16 @@ impl Record {
     fn of(thread: u64, span: OpenSpan<TimedCall>, end_ns: u64, ending: Ending) -> Record {
         let TimedCall { code, builtin, args } = span.data;
         Record { thread, code, builtin, start_ns: span.start_ns, end_ns: end_ns.max(span.start_ns), args, ending }
+    }
+}
+
+/// Records the buffer let go (dropped or evicted), to be released by the caller where Python code may run (a
+/// code object's release can run weakref callbacks).
+pub struct Released(Vec<Record>);
+
+impl Released {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }
 
@@ -214,6 +225,41 @@ impl Timeline {
         };
         let site = Some((EventSpan::at(frame, None), frame.clone()));
         self.record(frame.py(), kind, false, site, exception_type, None, options)
+    }
+
+    /// A call or return of a Python function that pairs in order (`Spans::update_in_order`) on a thread the
+    /// timeline knows already, recorded as [`Timeline::python_event`] records it, from the running frame's
+    /// identities (no frame object) and its `code`. None, and nothing recorded, for any other event: the caller
+    /// takes `python_event`'s path. Runs no Python code: what the buffer lets go is handed back.
+    pub(super) fn record_in_order(
+        &self,
+        py: Python<'_>,
+        frame: RunningFrame,
+        code: &Bound<'_, PyAny>,
+        kind: Kind,
+        options: &TimelineOptions,
+    ) -> Option<Released> {
+        let thread = crate::compat::current_thread_ident();
+        let known = self
+            .recorded
+            .with_mut(py, |recorded| recorded.first_ns.is_some() && recorded.threads.contains_key(&thread));
+        if !known || !matches!(kind, Kind::Call | Kind::Return) {
+            return None;
+        }
+        let now = monotonic_ns(py);
+        let key = SpanKey { frame: frame.identity, code: code.as_ptr() as usize, builtin: false };
+        let record = self.spans.update_in_order(py, key, frame.caller, kind == Kind::Call, |stack| {
+            let record = if kind == Kind::Call {
+                stack.open(key, now, TimedCall { code: code.clone().unbind(), builtin: false, args: None });
+                None
+            } else {
+                // In order: the newest open span is the one closed, nothing is abandoned.
+                stack.close(key).map(|(closed, _)| Record::of(thread, closed, now, Ending::Returned))
+            };
+            stack.thread.ns = now;
+            record
+        })?;
+        Some(Released(self.keep(py, options, record)))
     }
 
     /// Records an event of `kind` (a builtin's exception already made its return) at `site`, if it has one.

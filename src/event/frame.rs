@@ -71,6 +71,14 @@ impl EventFrame {
         }
     }
 
+    /// What tells running frames apart (`compat::RunningFrame`): a real frame's identity, a stand-in's address.
+    pub fn identity(&self, py: Python<'_>) -> usize {
+        match self.live(py) {
+            Some(frame) => crate::compat::frame_identity(frame.as_borrowed()),
+            None => self.as_any(py).as_ptr() as usize,
+        }
+    }
+
     /// The real frame object, if that is what it is.
     pub fn live<'py>(&self, py: Python<'py>) -> Option<&Bound<'py, PyFrame>> {
         match self {
