@@ -454,6 +454,15 @@ pub fn current_thread_ident() -> u64 {
     u64::from(unsafe { ffi::PyThread_get_thread_ident() })
 }
 
+/// The current thread's serial number in this interpreter (its thread state's id). Unlike its ident, which a
+/// thread started after it ends may get again, it is never reused.
+#[inline]
+pub fn current_thread_serial(_py: Python<'_>) -> u64 {
+    // SAFETY: attached (`_py`), so this thread has a current thread state; PyThreadState_GetID only reads its id.
+    let serial = unsafe { ffi::PyThreadState_GetID(ffi::PyThreadState_Get()) };
+    u64::try_from(serial).unwrap_or_default()
+}
+
 /// Per-code-object storage slot ("code extra"), freed together with the code object.
 pub mod code_extra {
     use super::ffi;

@@ -130,6 +130,23 @@ def test_threads_are_named_and_kept_apart(tmp_path, backend):
     assert all(named[thread].startswith('Thread-') for thread in threads)
 
 
+def one_thread_after_another(count):
+    for _ in range(count):
+        thread = threading.Thread(target=timing_samples.pair, args=(0,))
+        thread.start()
+        thread.join()
+
+
+def test_threads_that_get_the_same_ident_are_kept_apart(tmp_path, backend):
+    # A thread started after another ended usually gets its ident again (a pthread handle): each is its own
+    # thread in the file all the same, with its own name.
+    events = recorded(tmp_path, one_thread_after_another, 3)
+    threads = {event['tid'] for event in spans_of(events, 'pair')}
+    assert len(threads) == 3
+    named = {event['tid']: event['args']['name'] for event in events if event['name'] == 'thread_name'}
+    assert len({named[thread] for thread in threads}) == 3
+
+
 def test_exceptions_are_instants(tmp_path, backend):
     events = recorded(tmp_path, timing_samples.catch, 2, SLEEP, predicate=hunter.Q(module='timing_samples'), args=True)
     instants = [event for event in events if event['ph'] == 'i']

@@ -277,7 +277,6 @@ impl<'py> EventSpan<'py> {
 /// A thread's open spans when tracing stops: those whose frames still execute and those that ended unseen
 /// (their returns were not matched), each oldest first, with what the action kept for the thread.
 pub struct AtStop<T, S> {
-    pub ident: u64,
     pub running: Vec<OpenSpan<T>>,
     pub ended: Vec<OpenSpan<T>>,
     pub thread: S,
@@ -390,7 +389,7 @@ impl<T, S: Default> Spans<T, S> {
                     frames.iter().any(|&(frame, code)| frame == key.frame && (key.builtin || code == key.code))
                 };
                 let (running, ended) = stack.take_all().into_iter().partition(|span| executing(&span.key));
-                AtStop { ident, running, ended, thread: stack.thread }
+                AtStop { running, ended, thread: stack.thread }
             })
             .collect()
     }

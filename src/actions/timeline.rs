@@ -49,6 +49,9 @@ pub(super) struct TimedCall {
 pub(super) struct LastEvent {
     /// The time of the thread's last matched event: the last time its open calls were known to execute.
     ns: u64,
+    /// The serial of the thread of that event (`compat::current_thread_serial`), which its records are named by:
+    /// the spans are kept by thread ident, which a later thread may get again.
+    serial: u64,
 }
 
 /// How a record's span ended (its `args.ended` in the file), or the exception type of an instant.
@@ -113,8 +116,8 @@ struct Recorded {
     dropped: u64,
     /// The time of the first event seen: where spans that began before tracing start.
     first_ns: Option<u64>,
-    /// Per thread ident: `(name, native_id)` of the thread (`native_id`, the OS thread id, is what the file calls
-    /// the thread: the ident is a pthread handle, too large for the viewers).
+    /// Per thread serial (`compat::current_thread_serial`): `(name, native_id)` of the thread (`native_id`, the OS
+    /// thread id, is what the file calls the thread: the ident is a pthread handle, too large for the viewers).
     threads: HashMap<u64, Py<PyAny>, BuildHasherDefault<WordHasher>>,
 }
 
@@ -239,7 +242,7 @@ impl Timeline {
         kind: Kind,
         options: &TimelineOptions,
     ) -> Option<Released> {
-        let thread = crate::compat::current_thread_ident();
+        let thread = crate::compat::current_thread_serial(py);
         let known = self
             .recorded
             .with_mut(py, |recorded| recorded.first_ns.is_some() && recorded.threads.contains_key(&thread));
@@ -256,7 +259,7 @@ impl Timeline {
                 // In order: the newest open span is the one closed, nothing is abandoned.
                 stack.close(key).map(|(closed, _)| Record::of(thread, closed, now, Ending::Returned))
             };
-            stack.thread.ns = now;
+            stack.thread = LastEvent { ns: now, serial: thread };
             record
         })?;
         Some(Released(self.keep(py, options, record)))
@@ -275,7 +278,7 @@ impl Timeline {
         options: &TimelineOptions,
     ) -> PyResult<()> {
         let now = monotonic_ns(py);
-        let thread = crate::compat::current_thread_ident();
+        let thread = crate::compat::current_thread_serial(py);
         let first_ns = self.note_thread(py, thread, now)?;
         let Some((span, frame)) = site else {
             return Ok(());
@@ -284,38 +287,37 @@ impl Timeline {
         let is_call = kind == Kind::Call && !builtin;
         // The spans that ended unseen (rare: kept apart, so that the usual event allocates nothing), then the
         // event's own record.
-        let (unseen, last_ns, record) =
-            self.spans.update_at(py, &span, &frame, is_call, |stack, span, mut finished| {
-                // Where the spans that ended unseen end: the thread's last matched event before this one.
-                let last_ns = stack.thread.ns;
-                let code = span.code.clone().unbind();
-                let record = match kind {
-                    Kind::Call => {
-                        stack.open(span.key, now, TimedCall { code, builtin, args });
-                        None
+        let (unseen, last, record) = self.spans.update_at(py, &span, &frame, is_call, |stack, span, mut finished| {
+            // Where the spans that ended unseen end, and whose they are: the thread's last matched event
+            // before this one (of an earlier thread with the same ident, should that one have left them).
+            let last = std::mem::replace(&mut stack.thread, LastEvent { ns: now, serial: thread });
+            let code = span.code.clone().unbind();
+            let record = match kind {
+                Kind::Call => {
+                    stack.open(span.key, now, TimedCall { code, builtin, args });
+                    None
+                }
+                Kind::Return => match stack.close(span.key) {
+                    Some((closed, abandoned)) => {
+                        finished.extend(abandoned);
+                        Some(Record::of(thread, closed, now, Ending::Returned))
                     }
-                    Kind::Return => match stack.close(span.key) {
-                        Some((closed, abandoned)) => {
-                            finished.extend(abandoned);
-                            Some(Record::of(thread, closed, now, Ending::Returned))
-                        }
-                        None => {
-                            let around = stack.spans_mut().last().map_or(first_ns, |open| open.start_ns);
-                            let start_ns = around.max(first_ns).min(now);
-                            let ending = Ending::BeganUnseen;
-                            Some(Record { thread, code, builtin, start_ns, end_ns: now, args: None, ending })
-                        }
-                    },
-                    Kind::Exception => {
-                        let ending = Ending::Exception(exception_type.map_or_else(|| py.None(), Bound::unbind));
-                        Some(Record { thread, code, builtin, start_ns: now, end_ns: now, args, ending })
+                    None => {
+                        let around = stack.spans_mut().last().map_or(first_ns, |open| open.start_ns);
+                        let start_ns = around.max(first_ns).min(now);
+                        let ending = Ending::BeganUnseen;
+                        Some(Record { thread, code, builtin, start_ns, end_ns: now, args: None, ending })
                     }
-                    Kind::Line => None,
-                };
-                stack.thread.ns = now;
-                (finished, last_ns, record)
-            });
-        let unseen = unseen.into_iter().map(|span| Record::of(thread, span, last_ns, Ending::EndedUnseen));
+                },
+                Kind::Exception => {
+                    let ending = Ending::Exception(exception_type.map_or_else(|| py.None(), Bound::unbind));
+                    Some(Record { thread, code, builtin, start_ns: now, end_ns: now, args, ending })
+                }
+                Kind::Line => None,
+            };
+            (finished, last, record)
+        });
+        let unseen = unseen.into_iter().map(|span| Record::of(last.serial, span, last.ns, Ending::EndedUnseen));
         let released = self.keep(py, options, unseen.chain(record));
         drop(released);
         Ok(())
@@ -327,7 +329,7 @@ impl Timeline {
         let now = monotonic_ns(py);
         let mut records = Vec::new();
         for thread_spans in self.spans.close_all(py) {
-            let (thread, last_ns) = (thread_spans.ident, thread_spans.thread.ns);
+            let (thread, last_ns) = (thread_spans.thread.serial, thread_spans.thread.ns);
             let mut spans: Vec<(OpenSpan<TimedCall>, u64, Ending)> = Vec::new();
             spans.extend(thread_spans.running.into_iter().map(|span| (span, now, Ending::RunningAtStop)));
             spans.extend(thread_spans.ended.into_iter().map(|span| (span, last_ns, Ending::EndedUnseen)));
