@@ -253,7 +253,7 @@ pub fn running_frame_of(frame: Borrowed<'_, '_, PyFrame>) -> RunningFrame {
     // has finished), laid out as `InterpreterFrameHead` on this version; only pointers are read.
     unsafe {
         let data = (*frame.as_ptr().cast::<FrameHead>()).f_frame;
-        RunningFrame { identity: data as usize, caller: (*data).previous as usize, code: (*data).f_code }
+        RunningFrame { identity: data as usize, caller: caller_identity(data), code: (*data).f_code }
     }
     #[cfg(not(Py_3_11))]
     // SAFETY: a `PyFrame` passed PyFrame_Check; before 3.11 `f_back` and `f_code` are fields of the frame object.
@@ -287,12 +287,40 @@ pub fn running_frame(py: Python<'_>) -> Option<RunningFrame> {
         #[cfg(Py_3_11)]
         return (!data.is_null()).then(|| RunningFrame {
             identity: data as usize,
-            caller: (*data).previous as usize,
+            caller: caller_identity(data),
             code: (*data).f_code,
         });
         #[cfg(not(Py_3_11))]
         return Bound::from_borrowed_ptr_or_opt(py, (*state).frame.cast())
             .map(|frame| running_frame_of(frame.cast_unchecked::<PyFrame>().as_borrowed()));
+    }
+}
+
+/// The identity of the frame that called the running interpreter frame `data`: its `previous`, past the entry
+/// frames CPython pushes where C code calls Python code (3.12+, owned by the C stack), which no frame object stands
+/// for (`f_back` skips them too).
+///
+/// # Safety
+/// `data` must be a running interpreter frame, whose `previous` chain is alive.
+#[cfg(all(Py_3_11, not(hunter_portable)))]
+#[inline]
+unsafe fn caller_identity(data: *const InterpreterFrameHead) -> usize {
+    /// `FRAME_OWNED_BY_CSTACK` (Include/internal/pycore_frame.h of 3.12 and 3.13).
+    #[cfg(Py_3_12)]
+    const OWNED_BY_C_STACK: std::os::raw::c_char = 3;
+    // SAFETY: `data` and its `previous` chain are running frames (this function's contract); only pointers and
+    // `owner` are read.
+    unsafe {
+        let caller = (*data).previous;
+        #[cfg(Py_3_12)]
+        let caller = {
+            let mut caller = caller;
+            while !caller.is_null() && (*caller).owner == OWNED_BY_C_STACK {
+                caller = (*caller).previous;
+            }
+            caller
+        };
+        caller as usize
     }
 }
 
