@@ -147,7 +147,7 @@ pub(crate) unsafe fn handle<H: Host>(
     let engine = slf.get().engine();
     if verdict == Some(Verdict::Recorded) {
         // SAFETY: `site` is this callback's (this function's contract).
-        if let Some(handled) = unsafe { record_in_order(slf, site, kind) } {
+        if let Some(handled) = unsafe { record_in_order(slf, site, kind, arg) } {
             return handled;
         }
     }
@@ -165,7 +165,7 @@ pub(crate) unsafe fn handle<H: Host>(
     unsafe { handle_held(&slf.to_owned(), site, kind, builtin, arg, verdict) }
 }
 
-/// The quickest path of all, for a call or return of code whose events are recorded directly
+/// The quickest path of all, for a call, return or exception of code whose events are recorded directly
 /// (`Verdict::Recorded`) that pairs in order on a thread the recording knows (see `actions::record_in_order`):
 /// recorded from the running frame's identities, with no frame object, `Event` or Python code. None for any
 /// other event, which then takes [`handle_held`]'s path (nothing was recorded).
@@ -173,7 +173,12 @@ pub(crate) unsafe fn handle<H: Host>(
 /// # Safety
 /// As for [`handle`].
 #[inline]
-unsafe fn record_in_order<H: Host>(slf: Borrowed<'_, '_, H>, site: EventSite, kind: Kind) -> Option<Handled> {
+unsafe fn record_in_order<H: Host>(
+    slf: Borrowed<'_, '_, H>,
+    site: EventSite,
+    kind: Kind,
+    arg: EventArg,
+) -> Option<Handled> {
     let py = slf.py();
     let engine = slf.get().engine();
     if EXITING.load(Ordering::Relaxed) {
@@ -189,10 +194,16 @@ unsafe fn record_in_order<H: Host>(slf: Borrowed<'_, '_, H>, site: EventSite, ki
     // done, which runs no Python code.
     let handler = unsafe { Borrowed::from_ptr_or_opt(py, engine.handler.as_ptr(py)) }?;
     let action = predicates::sole_action(&handler)?;
-    let released = crate::actions::record_in_order(&action, frame, code.as_any(), kind)?;
+    let exception_type = match kind {
+        // SAFETY: `arg` is NULL or objects held for the callback (this function's contract).
+        Kind::Exception => Some(unsafe { arg.exception_type(py) }?),
+        Kind::Call | Kind::Return | Kind::Line => None,
+    };
+    let released = crate::actions::record_in_order(&action, frame, code.as_any(), kind, exception_type)?;
     match kind {
         Kind::Return => engine.count_return(py),
-        _ => engine.count_call(py),
+        Kind::Call => engine.count_call(py),
+        Kind::Exception | Kind::Line => {}
     }
     if !released.is_empty() {
         // Releasing records may run Python code (a code object's weakref callbacks), which may stop the tracer.

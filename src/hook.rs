@@ -150,6 +150,25 @@ impl EventArg {
             }
         }
     }
+
+    /// An `exception` event's exception type, read without running Python code: the raised exception's class, or
+    /// item 0 of settrace's `(type, value, traceback)` tuple. None when `arg` is neither.
+    ///
+    /// # Safety
+    /// As for [`EventArg::to_object`].
+    pub unsafe fn exception_type<'py>(self, py: Python<'py>) -> Option<Bound<'py, PyAny>> {
+        match self {
+            // SAFETY: NULL or an object held for the callback (this function's contract).
+            EventArg::Object(object) => unsafe { Bound::from_borrowed_ptr_or_opt(py, object) }
+                .and_then(|arg| arg.cast_into::<PyTuple>().ok())
+                .and_then(|tuple| tuple.get_item(0).ok()),
+            EventArg::Raised(exception) => {
+                // SAFETY: a live object held for the callback (this function's contract).
+                let exception = unsafe { Bound::from_borrowed_ptr(py, exception) };
+                Some(exception.get_type().into_any())
+            }
+        }
+    }
 }
 
 /// What a callback tells CPython after an event.

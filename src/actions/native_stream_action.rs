@@ -230,19 +230,20 @@ pub fn record_directly(
     }
 }
 
-/// [`record_directly`] for a Python function's call or return that pairs in order, read from the running frame's
-/// identities and `code` (see `Timeline::record_in_order`). None when that does not apply (the caller records
-/// it directly): nothing recorded.
+/// [`record_directly`] for a Python function's call, return or exception (of `exception_type`) that pairs in
+/// order, read from the running frame's identities and `code` (see `Timeline::record_in_order`). None when that
+/// does not apply (the caller records it directly): nothing recorded.
 pub fn record_in_order(
     action: &Bound<'_, PyAny>,
     frame: RunningFrame,
     code: &Bound<'_, PyAny>,
     kind: Kind,
+    exception_type: Option<Bound<'_, PyAny>>,
 ) -> Option<Released> {
     let (printer, configuration) = native_printer(action)?.ok()?;
     match &configuration.printer {
         Printer::Timeline(options) if !options.args => {
-            printer.get().timeline.record_in_order(action.py(), frame, code, kind, options)
+            printer.get().timeline.record_in_order(action.py(), frame, code, kind, exception_type, options)
         }
         _ => None,
     }

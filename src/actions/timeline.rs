@@ -93,6 +93,20 @@ struct Record {
 }
 
 impl Record {
+    /// An exception's instant (of type `exception_type`, None when unknown).
+    fn instant(
+        py: Python<'_>,
+        thread: u64,
+        code: Py<PyAny>,
+        builtin: bool,
+        now: u64,
+        exception_type: Option<Bound<'_, PyAny>>,
+        args: Option<String>,
+    ) -> Record {
+        let ending = Ending::Exception(exception_type.map_or_else(|| py.None(), Bound::unbind));
+        Record { thread, code, builtin, start_ns: now, end_ns: now, args, ending }
+    }
+
     fn of(thread: u64, span: OpenSpan<TimedCall>, end_ns: u64, ending: Ending) -> Record {
         let TimedCall { code, builtin, args } = span.data;
         Record { thread, code, builtin, start_ns: span.start_ns, end_ns: end_ns.max(span.start_ns), args, ending }
@@ -240,24 +254,30 @@ impl Timeline {
         frame: RunningFrame,
         code: &Bound<'_, PyAny>,
         kind: Kind,
+        exception_type: Option<Bound<'_, PyAny>>,
         options: &TimelineOptions,
     ) -> Option<Released> {
         let thread = crate::compat::current_thread_serial(py);
         let known = self
             .recorded
             .with_mut(py, |recorded| recorded.first_ns.is_some() && recorded.threads.contains_key(&thread));
-        if !known || !matches!(kind, Kind::Call | Kind::Return) {
+        if !known || kind == Kind::Line {
             return None;
         }
         let now = monotonic_ns(py);
         let key = SpanKey { frame: frame.identity, code: code.as_ptr() as usize, builtin: false };
         let record = self.spans.update_in_order(py, key, frame.caller, kind == Kind::Call, |stack| {
-            let record = if kind == Kind::Call {
-                stack.open(key, now, TimedCall { code: code.clone().unbind(), builtin: false, args: None });
-                None
-            } else {
+            let record = match kind {
+                Kind::Call => {
+                    stack.open(key, now, TimedCall { code: code.clone().unbind(), builtin: false, args: None });
+                    None
+                }
                 // In order: the newest open span is the one closed, nothing is abandoned.
-                stack.close(key).map(|(closed, _)| Record::of(thread, closed, now, Ending::Returned))
+                Kind::Return => stack.close(key).map(|(closed, _)| Record::of(thread, closed, now, Ending::Returned)),
+                Kind::Exception => {
+                    Some(Record::instant(py, thread, code.clone().unbind(), false, now, exception_type, None))
+                }
+                Kind::Line => None,
             };
             stack.thread = LastEvent { ns: now, serial: thread };
             record
@@ -309,10 +329,7 @@ impl Timeline {
                         Some(Record { thread, code, builtin, start_ns, end_ns: now, args: None, ending })
                     }
                 },
-                Kind::Exception => {
-                    let ending = Ending::Exception(exception_type.map_or_else(|| py.None(), Bound::unbind));
-                    Some(Record { thread, code, builtin, start_ns: now, end_ns: now, args, ending })
-                }
+                Kind::Exception => Some(Record::instant(py, thread, code, builtin, now, exception_type, args)),
                 Kind::Line => None,
             };
             (finished, last, record)
