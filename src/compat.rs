@@ -215,8 +215,9 @@ pub fn frame_lasti(frame: &Bound<'_, PyFrame>) -> PyResult<isize> {
     }
 }
 
-/// A running frame as the span pairing of the timing actions sees it, read without making a frame object for it:
-/// its identity, its caller's (0 for none) and its code object (borrowed, alive while the frame runs).
+/// A running frame of the current thread as the span pairing of the timing actions sees it, read without making a
+/// frame object for it: its identity, its caller's (0 for none), its code object (borrowed, alive while the frame
+/// runs) and the thread's serial ([`current_thread_serial`]).
 ///
 /// A frame's identity is where its data lives: the interpreter frame from 3.11 on (a frame object only mirrors
 /// it), the frame object before (and in portable mode). Two frames running at once never share one, and it is the
@@ -227,6 +228,25 @@ pub struct RunningFrame {
     pub identity: usize,
     pub caller: usize,
     pub code: *mut ffi::PyObject,
+    pub thread_serial: u64,
+}
+
+/// The serial of the thread whose state is `state` (see [`current_thread_serial`]).
+///
+/// # Safety
+/// `state` must be a live thread state.
+#[inline]
+unsafe fn thread_serial(state: *mut ffi::PyThreadState) -> u64 {
+    // SAFETY: a live thread state (this function's contract); PyThreadState_GetID only reads its id.
+    u64::try_from(unsafe { ffi::PyThreadState_GetID(state) }).unwrap_or_default()
+}
+
+/// The current thread's serial number in this interpreter (its thread state's id). Unlike its ident, which a
+/// thread started after it ends may get again, it is never reused.
+#[inline]
+pub fn current_thread_serial(_py: Python<'_>) -> u64 {
+    // SAFETY: attached (`_py`), so this thread has a current thread state.
+    unsafe { thread_serial(ffi::PyThreadState_Get()) }
 }
 
 /// The identity of a frame (see [`RunningFrame`]).
@@ -248,18 +268,20 @@ pub fn frame_identity(frame: Borrowed<'_, '_, PyFrame>) -> usize {
 #[cfg(not(hunter_portable))]
 #[inline]
 pub fn running_frame_of(frame: Borrowed<'_, '_, PyFrame>) -> RunningFrame {
+    let thread_serial = current_thread_serial(frame.py());
     #[cfg(Py_3_11)]
     // SAFETY: a `PyFrame` passed PyFrame_Check: `f_frame` points at its interpreter frame (its own storage once it
     // has finished), laid out as `InterpreterFrameHead` on this version; only pointers are read.
     unsafe {
         let data = (*frame.as_ptr().cast::<FrameHead>()).f_frame;
-        RunningFrame { identity: data as usize, caller: caller_identity(data), code: (*data).f_code }
+        RunningFrame { identity: data as usize, caller: caller_identity(data), code: (*data).f_code, thread_serial }
     }
     #[cfg(not(Py_3_11))]
     // SAFETY: a `PyFrame` passed PyFrame_Check; before 3.11 `f_back` and `f_code` are fields of the frame object.
     unsafe {
         let head = frame.as_ptr().cast::<FrameHead>();
-        RunningFrame { identity: frame.as_ptr() as usize, caller: (*head).f_back as usize, code: (*head).f_code }
+        let (identity, caller, code) = (frame.as_ptr() as usize, (*head).f_back as usize, (*head).f_code);
+        RunningFrame { identity, caller, code, thread_serial }
     }
 }
 
@@ -289,6 +311,7 @@ pub fn running_frame(py: Python<'_>) -> Option<RunningFrame> {
             identity: data as usize,
             caller: caller_identity(data),
             code: (*data).f_code,
+            thread_serial: thread_serial(state.cast()),
         });
         #[cfg(not(Py_3_11))]
         return Bound::from_borrowed_ptr_or_opt(py, (*state).frame.cast())
@@ -480,15 +503,6 @@ impl Drop for EventsSuspended {
 pub fn current_thread_ident() -> u64 {
     // SAFETY: PyThread_get_thread_ident only asks the OS for the current thread's id; it reads no interpreter state.
     u64::from(unsafe { ffi::PyThread_get_thread_ident() })
-}
-
-/// The current thread's serial number in this interpreter (its thread state's id). Unlike its ident, which a
-/// thread started after it ends may get again, it is never reused.
-#[inline]
-pub fn current_thread_serial(_py: Python<'_>) -> u64 {
-    // SAFETY: attached (`_py`), so this thread has a current thread state; PyThreadState_GetID only reads its id.
-    let serial = unsafe { ffi::PyThreadState_GetID(ffi::PyThreadState_Get()) };
-    u64::try_from(serial).unwrap_or_default()
 }
 
 /// Per-code-object storage slot ("code extra"), freed together with the code object.
@@ -794,7 +808,8 @@ mod portable {
             ffi::Py_XDECREF(back.cast());
             back as usize
         };
-        super::RunningFrame { identity: frame.as_ptr() as usize, caller, code: frame_code(frame) }
+        let thread_serial = super::current_thread_serial(frame.py());
+        super::RunningFrame { identity: frame.as_ptr() as usize, caller, code: frame_code(frame), thread_serial }
     }
 
     /// The current thread's running frame (its frame object made by PyEval_GetFrame), None when it runs none.

@@ -164,11 +164,8 @@ impl NativeStreamAction {
     }
 }
 
-/// `action` and its configuration when it is one whose `__call__` no Python subclass overrides and that replaces
-/// none of the hooks (see [`super::rows`]): one whose printer can run without a Python `Event`. None for any other.
-fn native_printer<'a, 'py>(
-    action: &'a Bound<'py, PyAny>,
-) -> Option<PyResult<(&'a Bound<'py, NativeStreamAction>, GilRc<Configuration>)>> {
+/// `action` as a `NativeStreamAction` whose `__call__` no Python subclass overrides.
+fn native_action<'a, 'py>(action: &'a Bound<'py, PyAny>) -> Option<&'a Bound<'py, NativeStreamAction>> {
     let py = action.py();
     // Python subclasses inherit the slot unless they define `__call__` (then it is `slot_tp_call`).
     // SAFETY: `type_object_raw` gives NativeStreamAction's live type object (attached, `py`); only its `tp_call` slot
@@ -179,7 +176,15 @@ fn native_printer<'a, 'py>(
     if action_call != native_call {
         return None;
     }
-    let printer = action.cast::<NativeStreamAction>().ok()?;
+    action.cast::<NativeStreamAction>().ok()
+}
+
+/// `action` and its configuration when it is one whose `__call__` no Python subclass overrides and that replaces
+/// none of the hooks (see [`super::rows`]): one whose printer can run without a Python `Event`. None for any other.
+fn native_printer<'a, 'py>(
+    action: &'a Bound<'py, PyAny>,
+) -> Option<PyResult<(&'a Bound<'py, NativeStreamAction>, GilRc<Configuration>)>> {
+    let printer = native_action(action)?;
     let configuration = match NativeStreamAction::configuration(printer) {
         Ok(configuration) => configuration,
         Err(error) => return Some(Err(error)),
@@ -232,7 +237,8 @@ pub fn record_directly(
 
 /// [`record_directly`] for a Python function's call, return or exception (of `exception_type`) that pairs in
 /// order, read from the running frame's identities and `code` (see `Timeline::record_in_order`). None when that
-/// does not apply (the caller records it directly): nothing recorded.
+/// does not apply (the caller records it directly), or when the action's options are to be read again: nothing
+/// recorded, and no Python code run.
 pub fn record_in_order(
     action: &Bound<'_, PyAny>,
     frame: RunningFrame,
@@ -240,9 +246,11 @@ pub fn record_in_order(
     kind: Kind,
     exception_type: Option<Bound<'_, PyAny>>,
 ) -> Option<Released> {
-    let (printer, configuration) = native_printer(action)?.ok()?;
+    let printer = native_action(action)?;
+    // Only options read already: reading them runs Python code (the action's attributes), which this path must not.
+    let configuration = printer.get().configuration.clone_shared(action.py())?;
     match &configuration.printer {
-        Printer::Timeline(options) if !options.args => {
+        Printer::Timeline(options) if !options.args && !configuration.options.hooked => {
             printer.get().timeline.record_in_order(action.py(), frame, code, kind, exception_type, options)
         }
         _ => None,

@@ -185,6 +185,11 @@ impl<T, S: Default> ThreadSpans<T, S> {
             self.threads.push((ident, SpanStack::default()));
             self.threads.len() - 1
         });
+        self.change_at(index, change)
+    }
+
+    /// Runs `change` on the stack at `index`, dropping the entry when it is left empty.
+    fn change_at<R>(&mut self, index: usize, change: impl FnOnce(&mut SpanStack<T, S>) -> R) -> R {
         let stack = &mut self.threads[index].1;
         let result = change(stack);
         if stack.is_empty() {
@@ -204,13 +209,16 @@ impl<T, S: Default> ThreadSpans<T, S> {
         is_call: bool,
         change: impl FnOnce(&mut SpanStack<T, S>) -> R,
     ) -> Option<R> {
-        let newest = self.find(ident).and_then(|index| self.threads[index].1.open.last());
-        let in_order = match newest {
+        let index = self.find(ident);
+        let in_order = match index.and_then(|index| self.threads[index].1.open.last()) {
             Some(newest) if is_call => newest.key.frame == caller,
             Some(newest) => newest.key == key,
             None => is_call,
         };
-        in_order.then(|| self.with_thread(ident, change))
+        in_order.then(|| match index {
+            Some(index) => self.change_at(index, change),
+            None => self.with_thread(ident, change),
+        })
     }
 
     /// The frame of the newest open span of thread `ident`.

@@ -115,11 +115,11 @@ impl Record {
 
 /// Records the buffer let go (dropped or evicted), to be released by the caller where Python code may run (a
 /// code object's release can run weakref callbacks).
-pub struct Released(Vec<Record>);
+pub struct Released(Option<Record>);
 
 impl Released {
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.0.is_none()
     }
 }
 
@@ -133,6 +133,40 @@ struct Recorded {
     /// Per thread serial (`compat::current_thread_serial`): `(name, native_id)` of the thread (`native_id`, the OS
     /// thread id, is what the file calls the thread: the ident is a pthread handle, too large for the viewers).
     threads: HashMap<u64, Py<PyAny>, BuildHasherDefault<WordHasher>>,
+    /// The last thread found in `threads` (0: none), so that the usual event of the same thread skips the lookup.
+    last_known_thread: u64,
+}
+
+impl Recorded {
+    /// Keeps `record` as `options` say; returns what is let go (the oldest record, or this one).
+    fn keep(&mut self, options: &TimelineOptions, record: Record) -> Option<Record> {
+        if self.records.len() < options.size {
+            self.records.push_back(record);
+            return None;
+        }
+        self.dropped += 1;
+        if options.ring {
+            let oldest = self.records.pop_front();
+            self.records.push_back(record);
+            oldest
+        } else {
+            Some(record)
+        }
+    }
+
+    /// Whether events are being recorded and `thread` (a serial) is named already.
+    fn knows(&mut self, thread: u64) -> bool {
+        if self.first_ns.is_none() {
+            return false;
+        }
+        if self.last_known_thread != thread {
+            if !self.threads.contains_key(&thread) {
+                return false;
+            }
+            self.last_known_thread = thread;
+        }
+        true
+    }
 }
 
 pub(super) struct Timeline {
@@ -154,23 +188,8 @@ impl Timeline {
         options: &TimelineOptions,
         records: impl IntoIterator<Item = Record>,
     ) -> Vec<Record> {
-        self.recorded.with_mut(py, |recorded| {
-            let mut released = Vec::new();
-            for record in records {
-                if recorded.records.len() < options.size {
-                    recorded.records.push_back(record);
-                    continue;
-                }
-                recorded.dropped += 1;
-                if options.ring {
-                    released.extend(recorded.records.pop_front());
-                    recorded.records.push_back(record);
-                } else {
-                    released.push(record);
-                }
-            }
-            released
-        })
+        self.recorded
+            .with_mut(py, |recorded| records.into_iter().filter_map(|record| recorded.keep(options, record)).collect())
     }
 
     /// Notes an event at `now` of `thread`: the first of a thread records its name and OS thread id (of
@@ -257,11 +276,8 @@ impl Timeline {
         exception_type: Option<Bound<'_, PyAny>>,
         options: &TimelineOptions,
     ) -> Option<Released> {
-        let thread = crate::compat::current_thread_serial(py);
-        let known = self
-            .recorded
-            .with_mut(py, |recorded| recorded.first_ns.is_some() && recorded.threads.contains_key(&thread));
-        if !known || kind == Kind::Line {
+        let thread = frame.thread_serial;
+        if kind == Kind::Line || !self.recorded.with_mut(py, |recorded| recorded.knows(thread)) {
             return None;
         }
         let now = monotonic_ns(py);
@@ -282,7 +298,7 @@ impl Timeline {
             stack.thread = LastEvent { ns: now, serial: thread };
             record
         })?;
-        Some(Released(self.keep(py, options, record)))
+        Some(Released(record.and_then(|record| self.recorded.with_mut(py, |recorded| recorded.keep(options, record)))))
     }
 
     /// Records an event of `kind` (a builtin's exception already made its return) at `site`, if it has one.

@@ -154,10 +154,12 @@ pub fn static_verdict(predicate: &Bound<'_, PyAny>, facts: &StaticFacts<'_>) -> 
 
 /// The one action of a handler `When(condition, action)`: what a backend may record into directly (see
 /// `engine::record_directly`). None for any other handler. Runs no Python code.
-pub fn sole_action<'py>(handler: &Bound<'py, PyAny>) -> Option<Bound<'py, PyAny>> {
+pub fn sole_action<'a, 'py>(handler: &'a Bound<'py, PyAny>) -> Option<Borrowed<'a, 'py, PyAny>> {
     let when = handler.cast_exact::<When>().ok()?;
     let actions = when.get().actions.bind(handler.py());
-    (actions.len() == 1).then(|| actions.get_item(0).ok()).flatten()
+    // SAFETY: item 0 of a tuple of one item (checked first), which the handler's `When` holds for as long as the
+    // handler is borrowed.
+    (actions.len() == 1).then(|| unsafe { actions.get_borrowed_item_unchecked(0) })
 }
 
 /// The static verdict of a handler whose sole action is recorded into directly: its condition's, made
