@@ -220,6 +220,7 @@ def test_recorded_directly_as_when_each_event_is_built(tmp_path, backend):
         timing_samples.consume(0)
         timing_samples.catch(3, 0)
         timing_samples.in_threads(2, 0)
+        timing_samples.through_c(2)
 
     built = hunter.Q(module='timing_samples', lineno_gte=0)
     direct = recorded(tmp_path, program, predicate=hunter.Q(module='timing_samples'))
@@ -229,6 +230,7 @@ def test_recorded_directly_as_when_each_event_is_built(tmp_path, backend):
         program()
     assert timeline_shape(direct) == timeline_shape(load(path))
     assert spans_of(direct, 'unwind') and [event for event in direct if event['ph'] == 'i']
+    assert timeline_shape(direct)[0][0, 'through_c', 'sleeper'] == 2
 
 
 def test_options_changed_while_recording_are_followed(tmp_path, backend):
