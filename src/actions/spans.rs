@@ -166,25 +166,29 @@ impl<T, S> Default for ThreadSpans<T, S> {
 }
 
 impl<T, S: Default> ThreadSpans<T, S> {
-    /// The position of thread `ident`'s stack, moved first.
+    /// Moves thread `ident`'s stack first (index 0); false when it has none.
     #[inline]
-    fn find(&mut self, ident: u64) -> Option<usize> {
+    fn move_first(&mut self, ident: u64) -> bool {
         match self.threads.first() {
-            Some((first, _)) if *first == ident => Some(0),
-            _ => {
-                let index = self.threads.iter().position(|(thread, _)| *thread == ident)?;
-                self.threads.swap(0, index);
-                Some(0)
-            }
+            Some((first, _)) if *first == ident => true,
+            _ => match self.threads.iter().position(|(thread, _)| *thread == ident) {
+                Some(index) => {
+                    self.threads.swap(0, index);
+                    true
+                }
+                None => false,
+            },
         }
     }
 
     /// Runs `change` on the stack of thread `ident`, dropping the entry when it is left empty.
     pub fn with_thread<R>(&mut self, ident: u64, change: impl FnOnce(&mut SpanStack<T, S>) -> R) -> R {
-        let index = self.find(ident).unwrap_or_else(|| {
+        let index = if self.move_first(ident) {
+            0
+        } else {
             self.threads.push((ident, SpanStack::default()));
             self.threads.len() - 1
-        });
+        };
         self.change_at(index, change)
     }
 
@@ -209,16 +213,14 @@ impl<T, S: Default> ThreadSpans<T, S> {
         is_call: bool,
         change: impl FnOnce(&mut SpanStack<T, S>) -> R,
     ) -> Option<R> {
-        let index = self.find(ident);
-        let in_order = match index.and_then(|index| self.threads[index].1.open.last()) {
+        let found = self.move_first(ident);
+        let newest = if found { self.threads[0].1.open.last() } else { None };
+        let in_order = match newest {
             Some(newest) if is_call => newest.key.frame == caller,
             Some(newest) => newest.key == key,
             None => is_call,
         };
-        in_order.then(|| match index {
-            Some(index) => self.change_at(index, change),
-            None => self.with_thread(ident, change),
-        })
+        in_order.then(|| if found { self.change_at(0, change) } else { self.with_thread(ident, change) })
     }
 
     /// The frame of the newest open span of thread `ident`.
@@ -514,6 +516,56 @@ mod tests {
         stack.open(SpanKey { frame: 2, code: 5, builtin: false }, 1, "second");
         assert_eq!(stack.close(SpanKey { frame: 2, code: 5, builtin: false }).unwrap().0.data, "second");
         assert_eq!(stack.close(SpanKey { frame: 1, code: 5, builtin: false }).unwrap().0.data, "first");
+    }
+
+    /// Opens (a call from `caller`) or closes (a return) `frame`'s span on `thread` when that pairs in order.
+    fn in_order(
+        threads: &mut ThreadSpans<&'static str>,
+        thread: u64,
+        frame: usize,
+        caller: usize,
+        is_call: bool,
+    ) -> bool {
+        threads
+            .with_thread_in_order(thread, key(frame), caller, is_call, |stack| {
+                if is_call {
+                    stack.open(key(frame), 0, "call");
+                } else {
+                    stack.close(key(frame));
+                }
+            })
+            .is_some()
+    }
+
+    #[test]
+    fn in_order_events_are_the_calls_made_from_the_newest_span_and_its_return() {
+        let mut threads: ThreadSpans<&str> = ThreadSpans::default();
+        assert!(in_order(&mut threads, 1, 10, 0, true), "a call on a thread with nothing open");
+        assert!(in_order(&mut threads, 1, 11, 10, true), "a call made from the newest span's frame");
+        assert!(!in_order(&mut threads, 1, 12, 99, true), "a call made from another frame (one ended unseen)");
+        assert!(!in_order(&mut threads, 1, 10, 0, false), "a return of a span that is not the newest");
+        assert!(!in_order(&mut threads, 1, 13, 0, false), "a return whose call was not seen");
+        assert_eq!(threads.top_frame(1), Some(11), "nothing changed by the events refused");
+        assert!(in_order(&mut threads, 1, 11, 0, false));
+        assert!(in_order(&mut threads, 1, 10, 0, false));
+        assert!(threads.threads.is_empty(), "a thread's stack goes when it has nothing open");
+        assert!(!in_order(&mut threads, 1, 10, 0, false), "a return on a thread with nothing open");
+    }
+
+    #[test]
+    fn threads_keep_their_own_spans_whichever_came_last() {
+        let mut threads: ThreadSpans<&str> = ThreadSpans::default();
+        assert!(in_order(&mut threads, 1, 10, 0, true));
+        assert!(in_order(&mut threads, 2, 20, 0, true));
+        assert!(in_order(&mut threads, 3, 30, 0, true));
+        assert!(in_order(&mut threads, 1, 11, 10, true));
+        assert!(!in_order(&mut threads, 2, 21, 10, true), "thread 1's frame is not thread 2's caller");
+        assert!(in_order(&mut threads, 2, 20, 0, false));
+        assert_eq!((threads.top_frame(1), threads.top_frame(2), threads.top_frame(3)), (Some(11), None, Some(30)));
+        assert_eq!(
+            threads.close_all().iter().map(|(thread, stack)| (*thread, stack.len())).collect::<Vec<_>>(),
+            [(1, 2), (3, 1)]
+        );
     }
 
     #[test]

@@ -113,8 +113,8 @@ impl Record {
     }
 }
 
-/// Records the buffer let go (dropped or evicted), to be released by the caller where Python code may run (a
-/// code object's release can run weakref callbacks).
+/// The record the buffer let go (dropped or evicted), if any, to be released by the caller where Python code may
+/// run (a code object's release can run weakref callbacks).
 pub struct Released(Option<Record>);
 
 impl Released {
@@ -263,10 +263,11 @@ impl Timeline {
         self.record(frame.py(), kind, false, site, exception_type, None, options)
     }
 
-    /// A call or return of a Python function that pairs in order (`Spans::update_in_order`) on a thread the
-    /// timeline knows already, recorded as [`Timeline::python_event`] records it, from the running frame's
-    /// identities (no frame object) and its `code`. None, and nothing recorded, for any other event: the caller
-    /// takes `python_event`'s path. Runs no Python code: what the buffer lets go is handed back.
+    /// A call, return or exception (of `exception_type`) of a Python function that pairs in order
+    /// (`Spans::update_in_order`) on a thread the timeline knows already, recorded as [`Timeline::python_event`]
+    /// records it, from the running frame's identities (no frame object) and its `code`. None, and nothing
+    /// recorded, for any other event: the caller takes `python_event`'s path. Runs no Python code (a known thread
+    /// means an earlier event took that path, which set the clock up): what the buffer lets go is handed back.
     pub(super) fn record_in_order(
         &self,
         py: Python<'_>,
