@@ -507,11 +507,8 @@ unsafe fn record_directly<H: Host>(
     let recorded = predicates::sole_action(handler.bind(py)).and_then(|action| {
         let frame = site.frame(py)?;
         // SAFETY: the event's `arg`, NULL or objects held for the callback (this function's contract).
-        let arg = match unsafe { arg.to_object(py) } {
-            Ok(arg) => arg,
-            Err(error) => return Some(Err(error)),
-        };
-        crate::actions::record_directly(&action, &frame, kind, arg.as_ref())
+        let exception_type = if kind == Kind::Exception { unsafe { arg.exception_type(py) } } else { None };
+        crate::actions::record_directly(&action, &frame, kind, exception_type)
     });
     match recorded {
         Some(result) => result.map_err(|error| (error, handler, None)),

@@ -158,6 +158,25 @@ def test_exceptions_are_instants(tmp_path, backend):
     assert inside(unwinds[2], unwinds[1]) and inside(unwinds[1], unwinds[0])
 
 
+def raises_once_traced(path):
+    """Starts tracing while running, then raises: the first event recorded is the exception, on a thread the
+    Timeline has not seen yet (so it is recorded the long way, naming the thread)."""
+    tracer = hunter.Tracer()
+    tracer.trace(hunter.When(hunter.Q(function='raises_once_traced'), Timeline(path)))
+    try:
+        raise KeyError('first')
+    except KeyError:
+        pass
+    tracer.stop()
+
+
+def test_an_exception_first_seen_is_an_instant_of_its_type(tmp_path, backend):
+    path = tmp_path / 'trace.json'
+    raises_once_traced(path)
+    instants = [event for event in load(path) if event['ph'] == 'i']
+    assert [(event['name'], event['args']['function']) for event in instants] == [('KeyError raised', 'raises_once_traced')]
+
+
 def test_recursion_nests(tmp_path, backend):
     events = recorded(tmp_path, timing_samples.recurse, 3, 0)
     calls = sorted(spans_of(events, 'recurse'), key=lambda span: span['ts'])

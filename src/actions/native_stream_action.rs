@@ -221,7 +221,7 @@ pub fn record_directly(
     action: &Bound<'_, PyAny>,
     frame: &Bound<'_, PyFrame>,
     kind: Kind,
-    arg: Option<&Bound<'_, PyAny>>,
+    exception_type: Option<Bound<'_, PyAny>>,
 ) -> Option<PyResult<()>> {
     let (printer, configuration) = match native_printer(action)? {
         Ok(found) => found,
@@ -229,7 +229,7 @@ pub fn record_directly(
     };
     match &configuration.printer {
         Printer::Timeline(options) if !options.args => {
-            Some(printer.get().timeline.python_event(frame, kind, arg, options))
+            Some(printer.get().timeline.python_event(frame, kind, exception_type, options))
         }
         _ => None,
     }

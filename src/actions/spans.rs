@@ -213,14 +213,13 @@ impl<T, S: Default> ThreadSpans<T, S> {
         is_call: bool,
         change: impl FnOnce(&mut SpanStack<T, S>) -> R,
     ) -> Option<R> {
-        let found = self.move_first(ident);
-        let newest = if found { self.threads[0].1.open.last() } else { None };
+        let newest = if self.move_first(ident) { self.threads[0].1.open.last() } else { None };
         let in_order = match newest {
             Some(newest) if is_call => newest.key.frame == caller,
             Some(newest) => newest.key == key,
             None => is_call,
         };
-        in_order.then(|| if found { self.change_at(0, change) } else { self.with_thread(ident, change) })
+        in_order.then(|| self.with_thread(ident, change))
     }
 
     /// The frame of the newest open span of thread `ident`.

@@ -245,20 +245,18 @@ impl Timeline {
         self.record(py, kind, event.builtin, EventSpan::of(py, event), exception_type, args, options)
     }
 
-    /// The event of a Python function running in `frame` (its `arg` as settrace passes it), recorded without an
+    /// The event of a Python function running in `frame` (an exception's of `exception_type`), recorded without an
     /// `Event` (the engine's direct path, see `engine::record_directly`): as [`Timeline::event`] without `args`.
     pub(super) fn python_event(
         &self,
         frame: &Bound<'_, PyFrame>,
         kind: Kind,
-        arg: Option<&Bound<'_, PyAny>>,
+        exception_type: Option<Bound<'_, PyAny>>,
         options: &TimelineOptions,
     ) -> PyResult<()> {
-        let exception_type = match kind {
-            Kind::Line => return Ok(()),
-            Kind::Exception => arg.and_then(|arg| exception_item(arg, 0)),
-            Kind::Call | Kind::Return => None,
-        };
+        if kind == Kind::Line {
+            return Ok(());
+        }
         let site = Some((EventSpan::at(frame, None), frame.clone()));
         self.record(frame.py(), kind, false, site, exception_type, None, options)
     }
