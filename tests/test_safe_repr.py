@@ -226,3 +226,22 @@ def test_classes_and_functions_show_as_their_repr():
     for value in values:
         assert safe_repr(value) == repr(value)
     assert safe_repr(values) == repr(values)
+
+
+def test_a_list_still_being_built_is_an_error_not_a_crash():
+    # C code fills a new list after creating it; meanwhile gc.get_objects() can hand it out, NULL items and all.
+    import ctypes
+
+    new_list = ctypes.pythonapi.PyList_New
+    new_list.restype = ctypes.py_object
+    new_list.argtypes = [ctypes.c_ssize_t]
+    unfilled = new_list(2)
+    with pytest.raises(SystemError, match='item 0 is NULL'):
+        safe_repr(unfilled)
+    with pytest.raises(SystemError, match='item 0 is NULL'):
+        safe_repr([1, (unfilled,)])
+    ctypes.pythonapi.PyList_SetItem.argtypes = [ctypes.py_object, ctypes.c_ssize_t, ctypes.py_object]
+    for index in range(2):
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(index))  # PyList_SetItem steals a reference
+        ctypes.pythonapi.PyList_SetItem(unfilled, index, index)
+    assert safe_repr(unfilled) == '[0, 1]'

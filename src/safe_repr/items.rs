@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 
+use pyo3::exceptions::PySystemError;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyIterator;
@@ -56,9 +57,14 @@ impl<'py> Items<'py> {
                         (0..ffi::PyList_GET_SIZE(ptr)).contains(next).then(|| ffi::PyList_GET_ITEM(ptr, *next))
                     }
                 }?;
+                let index = *next;
                 *next += *step;
-                // SAFETY: `item` is borrowed from the live sequence, and becomes a strong reference at once.
-                Some(Ok(Entry::Item(unsafe { Bound::from_borrowed_ptr(py, item) })))
+                // A list that C code is still filling (reachable through `gc.get_objects()`, say) holds NULL items.
+                // SAFETY: `item` is NULL or borrowed from the live sequence, and becomes a strong reference at once.
+                let item = unsafe { Bound::from_borrowed_ptr_or_opt(py, item) };
+                Some(item.map(Entry::Item).ok_or_else(|| {
+                    PySystemError::new_err(format!("item {index} is NULL (the sequence is still being built)"))
+                }))
             }
             Items::DictStorage { dict, position } => {
                 let (mut key, mut value) = (std::ptr::null_mut(), std::ptr::null_mut());
