@@ -209,7 +209,7 @@ unsafe fn record_in_order<H: Host>(
         // Releasing records may run Python code (a code object's weakref callbacks), which may stop the tracer.
         let _held = slf.to_owned();
         match RunningPython::enter() {
-            Some(_running) => drop(released),
+            Some(_running) => released.release(py),
             // At exit no Python code runs: the records are left unreleased.
             None => std::mem::forget(released),
         }

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from decimal import Decimal
 
 import pytest
@@ -510,3 +511,23 @@ def test_the_same_spans_as_viztracer(tmp_path):
     assert viztracer.__version__
     assert ours_spans == theirs_spans
     assert sum(ours_spans.values()) > 20
+
+
+def test_times_are_those_of_perf_counter_ns(tmp_path, backend):
+    # The records are timed with a cheaper clock (the CPU's counter, where the kernel keeps time with it) and made
+    # nanoseconds of perf_counter_ns's clock when read: each span lies between readings taken around it.
+    action = Timeline(tmp_path / 'trace.json')
+    readings = []
+    with hunter.Tracer().trace(hunter.When(hunter.Q(function='sleeper'), action)):
+        for _ in range(3):
+            readings.append(time.perf_counter_ns())
+            timing_samples.sleeper(SLEEP)
+        readings.append(time.perf_counter_ns())
+    records, _, _ = action._timeline_snapshot()
+    spans = sorted((start, end) for _, _, _, start, end, *_ in records)
+    assert len(spans) == 3
+    # One clock read's worth of slack: the conversion is exact to within the time of a reading.
+    slack = 2_000
+    for (start, end), before, after in zip(spans, readings, readings[1:]):
+        assert before - slack <= start <= end <= after + slack
+        assert end - start >= SLEEP * 1e9

@@ -41,7 +41,7 @@ fn returning_duration(py: Python<'_>, spans: &CallSpans, event: &crate::event::E
     let end_ns = monotonic_ns(py);
     let (closed, finished) = spans.update(py, event, |stack, span, finished| (stack.close(span.key), finished))?;
     drop(finished);
-    closed.map(|(span, _abandoned)| end_ns.saturating_sub(span.start_ns))
+    closed.map(|(span, _abandoned)| end_ns.saturating_sub(span.start))
 }
 
 /// CallPrinter: one row per event, indented by the call stack of the thread (kept in the class's

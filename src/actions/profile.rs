@@ -103,7 +103,7 @@ impl Profile {
         span: &OpenSpan<ProfiledCall>,
         end_ns: u64,
     ) {
-        let elapsed = end_ns.saturating_sub(span.start_ns);
+        let elapsed = end_ns.saturating_sub(span.start);
         let outermost = !around.iter().any(|open| open.key.code == span.key.code);
         if let Some(around) = around.last_mut() {
             around.data.inner_ns = around.data.inner_ns.saturating_add(elapsed);

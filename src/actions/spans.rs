@@ -76,6 +76,91 @@ fn linux_monotonic_ns() -> u64 {
     seconds.saturating_mul(1_000_000_000).saturating_add(nanoseconds)
 }
 
+/// A reading of Timeline's clock: [`TickScale`] makes it nanoseconds of [`monotonic_ns`]'s clock.
+///
+/// Where the kernel keeps time with the CPU's time-stamp counter (x86-64 Linux whose clocksource is `tsc`, which
+/// the kernel picks only when the counter runs at a constant rate, the same on every CPU), a tick is a count of it,
+/// read in well under half the time of `clock_gettime` (which reads it too, then scales it); elsewhere a
+/// nanosecond of `monotonic_ns`.
+#[inline]
+pub fn ticks(py: Python<'_>) -> u64 {
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    if tsc::anchor().is_some() {
+        return tsc::read();
+    }
+    monotonic_ns(py)
+}
+
+/// Turns [`ticks`] into nanoseconds of `monotonic_ns`'s clock: a line through the first reading of the counter and
+/// the one when the scale is made, each taken with the clock's time, so readings between the two are placed to
+/// within the time of one clock read.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TickScale {
+    origin_ticks: u64,
+    origin_ns: u64,
+    ns_per_tick: f64,
+}
+
+impl TickScale {
+    /// The scale of [`ticks`] now.
+    pub fn now(py: Python<'_>) -> TickScale {
+        #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+        if let Some(origin) = tsc::anchor() {
+            let (now_ticks, now_ns) = tsc::sample();
+            return TickScale::between(origin, (now_ticks, now_ns));
+        }
+        let now = monotonic_ns(py);
+        TickScale::between((now, now), (now, now))
+    }
+
+    /// The line through two `(ticks, ns)` readings (one nanosecond a tick through the first when no tick passed).
+    fn between((origin_ticks, origin_ns): (u64, u64), (ticks, ns): (u64, u64)) -> TickScale {
+        let elapsed_ticks = ticks.saturating_sub(origin_ticks);
+        let ns_per_tick =
+            if elapsed_ticks == 0 { 1.0 } else { ns.saturating_sub(origin_ns) as f64 / elapsed_ticks as f64 };
+        TickScale { origin_ticks, origin_ns, ns_per_tick }
+    }
+
+    pub fn ns(&self, ticks: u64) -> u64 {
+        // In integers but for the offset from the origin, small enough to be exact as a float.
+        let offset = (i128::from(ticks) - i128::from(self.origin_ticks)) as f64 * self.ns_per_tick;
+        u64::try_from((i128::from(self.origin_ns) + offset.round() as i128).max(0)).unwrap_or(u64::MAX)
+    }
+}
+
+/// The time-stamp counter, where the kernel keeps time with it.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+mod tsc {
+    use std::sync::OnceLock;
+
+    /// The first `(ticks, ns)` reading, taken when the counter is first used; None where the kernel does not keep
+    /// time with it (found once, from sysfs).
+    pub fn anchor() -> Option<(u64, u64)> {
+        static ANCHOR: OnceLock<Option<(u64, u64)>> = OnceLock::new();
+        *ANCHOR.get_or_init(|| {
+            let clocksource =
+                std::fs::read_to_string("/sys/devices/system/clocksource/clocksource0/current_clocksource");
+            (clocksource.ok()?.trim() == "tsc").then(sample)
+        })
+    }
+
+    #[inline]
+    pub fn read() -> u64 {
+        // SAFETY: RDTSC exists on every x86-64 CPU, and Linux lets user code run it unless a process asks otherwise
+        // (prctl PR_SET_TSC, which then also breaks the vDSO's clock_gettime: not a setting Python runs under).
+        unsafe { core::arch::x86_64::_rdtsc() }
+    }
+
+    /// The counter and the monotonic clock read together: the counter's reading is the middle of two around the
+    /// clock's.
+    pub fn sample() -> (u64, u64) {
+        let before = read();
+        let ns = super::linux_monotonic_ns();
+        let after = read();
+        (before + after.saturating_sub(before) / 2, ns)
+    }
+}
+
 /// What pairs a return with its call: the frame's identity (`compat::RunningFrame`; the calling frame's for a
 /// builtin) and the code object (the callable for a builtin). Both are of things alive at the event; the span
 /// holds the code (or callable) so that its address is not reused while the span is open.
@@ -90,7 +175,8 @@ pub struct SpanKey {
 /// A matched call that has not been closed yet.
 pub struct OpenSpan<T> {
     pub key: SpanKey,
-    pub start_ns: u64,
+    /// When the call was seen, in the clock of the action that opened it: [`monotonic_ns`], or Timeline's [`ticks`].
+    pub start: u64,
     pub data: T,
 }
 
@@ -125,8 +211,8 @@ impl<T, S> SpanStack<T, S> {
         self.open.last().map(|span| span.key.frame)
     }
 
-    pub fn open(&mut self, key: SpanKey, start_ns: u64, data: T) {
-        self.open.push(OpenSpan { key, start_ns, data });
+    pub fn open(&mut self, key: SpanKey, start: u64, data: T) {
+        self.open.push(OpenSpan { key, start, data });
     }
 
     /// Removes the newest spans whose frames are not in `live_frames` (the frames still executing): their calls
@@ -461,12 +547,27 @@ mod tests {
     }
 
     #[test]
+    fn tick_scale_places_readings_on_the_line_through_its_two() {
+        // A 3 GHz counter: 3 ticks a nanosecond.
+        let scale = TickScale::between((9_000, 1_000_000_000), (3_009_000, 1_001_000_000));
+        assert_eq!(scale.ns(9_000), 1_000_000_000);
+        assert_eq!(scale.ns(3_009_000), 1_001_000_000);
+        assert_eq!(scale.ns(1_509_000), 1_000_500_000);
+        // Past the second reading, as readings converted later are.
+        assert_eq!(scale.ns(6_009_000), 1_002_000_000);
+        // Nanoseconds late in a long uptime stay exact.
+        let late = 400 * 86_400 * 1_000_000_000 + 7;
+        assert_eq!(TickScale::between((late, late), (late, late)).ns(late + 5), late + 5);
+        assert_eq!(TickScale::between((late, late), (late, late)).ns(late - 5), late - 5);
+    }
+
+    #[test]
     fn pairs_returns_with_calls_by_frame() {
         let mut stack: SpanStack<&str> = SpanStack::default();
         stack.open(key(1), 100, "outer");
         stack.open(key(2), 150, "inner");
         let (inner, abandoned) = stack.close(key(2)).unwrap();
-        assert_eq!((inner.data, inner.start_ns), ("inner", 150));
+        assert_eq!((inner.data, inner.start), ("inner", 150));
         assert!(abandoned.is_empty());
         let (outer, _) = stack.close(key(1)).unwrap();
         assert_eq!(outer.data, "outer");
@@ -480,7 +581,7 @@ mod tests {
         for resume in [10, 20, 30] {
             stack.open(key(7), resume, "generator");
             let (run, _) = stack.close(key(7)).unwrap();
-            assert_eq!(run.start_ns, resume);
+            assert_eq!(run.start, resume);
         }
         assert_eq!(names(&stack.open), ["consumer"]);
     }

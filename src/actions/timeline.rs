@@ -24,7 +24,7 @@ use pyo3::types::{PyFrame, PyList, PyTuple};
 use super::caches::WordHasher;
 use super::call::push_arguments;
 use super::printing::Printing;
-use super::spans::{monotonic_ns, EventSpan, OpenSpan, SpanKey, Spans};
+use super::spans::{ticks, EventSpan, OpenSpan, SpanKey, Spans, TickScale};
 use super::values::{push_value, Value};
 use crate::compat::RunningFrame;
 use crate::event::Kind;
@@ -48,7 +48,7 @@ pub(super) struct TimedCall {
 #[derive(Default)]
 pub(super) struct LastEvent {
     /// The time of the thread's last matched event: the last time its open calls were known to execute.
-    ns: u64,
+    at: u64,
     /// The serial of the thread of that event (`compat::current_thread_serial`), which its records are named by:
     /// the spans are kept by thread ident, which a later thread may get again.
     serial: u64,
@@ -81,13 +81,14 @@ fn exception_item<'py>(arg: &Bound<'py, PyAny>, index: usize) -> Option<Bound<'p
     arg.cast::<PyTuple>().ok().and_then(|tuple| tuple.get_item(index).ok())
 }
 
-/// One span (or instant, for an exception) of one thread.
+/// One span (or instant, for an exception) of one thread; its times are [`ticks`], made nanoseconds when read
+/// ([`Timeline::snapshot`]).
 struct Record {
     thread: u64,
     code: Py<PyAny>,
     builtin: bool,
-    start_ns: u64,
-    end_ns: u64,
+    start: u64,
+    end: u64,
     args: Option<String>,
     ending: Ending,
 }
@@ -104,12 +105,12 @@ impl Record {
         args: Option<String>,
     ) -> Record {
         let ending = Ending::Exception(exception_type.map_or_else(|| py.None(), Bound::unbind));
-        Record { thread, code, builtin, start_ns: now, end_ns: now, args, ending }
+        Record { thread, code, builtin, start: now, end: now, args, ending }
     }
 
-    fn of(thread: u64, span: OpenSpan<TimedCall>, end_ns: u64, ending: Ending) -> Record {
+    fn of(thread: u64, span: OpenSpan<TimedCall>, end: u64, ending: Ending) -> Record {
         let TimedCall { code, builtin, args } = span.data;
-        Record { thread, code, builtin, start_ns: span.start_ns, end_ns: end_ns.max(span.start_ns), args, ending }
+        Record { thread, code, builtin, start: span.start, end: end.max(span.start), args, ending }
     }
 }
 
@@ -121,6 +122,17 @@ impl Released {
     pub fn is_empty(&self) -> bool {
         self.0.is_none()
     }
+
+    /// Releases the record's references at once (attached, `py`): dropped as a `Py` outside of pyo3's own entry
+    /// points, each would be queued for later instead, behind a lock.
+    pub fn release(self, py: Python<'_>) {
+        if let Some(Record { code, ending, .. }) = self.0 {
+            drop(code.into_bound(py));
+            if let Ending::Exception(exception_type) = ending {
+                drop(exception_type.into_bound(py));
+            }
+        }
+    }
 }
 
 /// The bounded buffer and what the file needs besides.
@@ -128,8 +140,8 @@ impl Released {
 struct Recorded {
     records: VecDeque<Record>,
     dropped: u64,
-    /// The time of the first event seen: where spans that began before tracing start.
-    first_ns: Option<u64>,
+    /// The time ([`ticks`]) of the first event seen: where spans that began before tracing start.
+    first_tick: Option<u64>,
     /// Per thread serial (`compat::current_thread_serial`): `(name, native_id)` of the thread (`native_id`, the OS
     /// thread id, is what the file calls the thread: the ident is a pthread handle, too large for the viewers).
     threads: HashMap<u64, Py<PyAny>, BuildHasherDefault<WordHasher>>,
@@ -156,7 +168,7 @@ impl Recorded {
 
     /// Whether events are being recorded and `thread` (a serial) is named already.
     fn knows(&mut self, thread: u64) -> bool {
-        if self.first_ns.is_none() {
+        if self.first_tick.is_none() {
             return false;
         }
         if self.last_known_thread != thread {
@@ -195,9 +207,9 @@ impl Timeline {
     /// Notes an event at `now` of `thread`: the first of a thread records its name and OS thread id (of
     /// `threading.current_thread()`), once. Returns the time of the first event seen.
     fn note_thread(&self, py: Python<'_>, thread: u64, now: u64) -> PyResult<u64> {
-        let (first_ns, known) = self
+        let (first_tick, known) = self
             .recorded
-            .with_mut(py, |recorded| (*recorded.first_ns.get_or_insert(now), recorded.threads.contains_key(&thread)));
+            .with_mut(py, |recorded| (*recorded.first_tick.get_or_insert(now), recorded.threads.contains_key(&thread)));
         if !known {
             let current = crate::compat::import(py, "threading")?.getattr("current_thread")?.call0()?;
             let native_id = current.getattr_opt("native_id")?.unwrap_or_else(|| py.None().into_bound(py));
@@ -205,7 +217,7 @@ impl Timeline {
             let replaced = self.recorded.with_mut(py, |recorded| recorded.threads.insert(thread, described));
             drop(replaced);
         }
-        Ok(first_ns)
+        Ok(first_tick)
     }
 
     /// With the `args` option: a call's arguments, or an exception's value, through the bounded safe repr.
@@ -279,7 +291,7 @@ impl Timeline {
         if kind == Kind::Line || !self.recorded.with_mut(py, |recorded| recorded.knows(thread)) {
             return None;
         }
-        let now = monotonic_ns(py);
+        let now = ticks(py);
         let key = SpanKey { frame: frame.identity, code: code.as_ptr() as usize, builtin: false };
         let record = self.spans.update_in_order(py, key, frame.caller, kind == Kind::Call, |stack| {
             let record = match kind {
@@ -294,7 +306,7 @@ impl Timeline {
                 }
                 Kind::Line => None,
             };
-            stack.thread = LastEvent { ns: now, serial: thread };
+            stack.thread = LastEvent { at: now, serial: thread };
             record
         })?;
         Some(Released(record.and_then(|record| self.recorded.with_mut(py, |recorded| recorded.keep(options, record)))))
@@ -312,9 +324,9 @@ impl Timeline {
         args: Option<String>,
         options: &TimelineOptions,
     ) -> PyResult<()> {
-        let now = monotonic_ns(py);
+        let now = ticks(py);
         let thread = crate::compat::current_thread_serial(py);
-        let first_ns = self.note_thread(py, thread, now)?;
+        let first_tick = self.note_thread(py, thread, now)?;
         let Some((span, frame)) = site else {
             return Ok(());
         };
@@ -325,7 +337,7 @@ impl Timeline {
         let (unseen, last, record) = self.spans.update_at(py, &span, &frame, is_call, |stack, span, mut finished| {
             // Where the spans that ended unseen end, and whose they are: the thread's last matched event
             // before this one (of an earlier thread with the same ident, should that one have left them).
-            let last = std::mem::replace(&mut stack.thread, LastEvent { ns: now, serial: thread });
+            let last = std::mem::replace(&mut stack.thread, LastEvent { at: now, serial: thread });
             let code = span.code.clone().unbind();
             let record = match kind {
                 Kind::Call => {
@@ -338,10 +350,10 @@ impl Timeline {
                         Some(Record::of(thread, closed, now, Ending::Returned))
                     }
                     None => {
-                        let around = stack.spans_mut().last().map_or(first_ns, |open| open.start_ns);
-                        let start_ns = around.max(first_ns).min(now);
+                        let around = stack.spans_mut().last().map_or(first_tick, |open| open.start);
+                        let start = around.max(first_tick).min(now);
                         let ending = Ending::BeganUnseen;
-                        Some(Record { thread, code, builtin, start_ns, end_ns: now, args: None, ending })
+                        Some(Record { thread, code, builtin, start, end: now, args: None, ending })
                     }
                 },
                 Kind::Exception => Some(Record::instant(py, thread, code, builtin, now, exception_type, args)),
@@ -349,7 +361,7 @@ impl Timeline {
             };
             (finished, last, record)
         });
-        let unseen = unseen.into_iter().map(|span| Record::of(last.serial, span, last.ns, Ending::EndedUnseen));
+        let unseen = unseen.into_iter().map(|span| Record::of(last.serial, span, last.at, Ending::EndedUnseen));
         let released = self.keep(py, options, unseen.chain(record));
         drop(released);
         Ok(())
@@ -358,17 +370,17 @@ impl Timeline {
     /// Closes every open span (at stop): those still executing end now, those that ended unseen at their
     /// thread's last event; an enclosing span ends no earlier than the spans inside it.
     pub(super) fn close_open_calls(&self, py: Python<'_>, options: &TimelineOptions) {
-        let now = monotonic_ns(py);
+        let now = ticks(py);
         let mut records = Vec::new();
         for thread_spans in self.spans.close_all(py) {
-            let (thread, last_ns) = (thread_spans.thread.serial, thread_spans.thread.ns);
+            let (thread, last_tick) = (thread_spans.thread.serial, thread_spans.thread.at);
             let mut spans: Vec<(OpenSpan<TimedCall>, u64, Ending)> = Vec::new();
             spans.extend(thread_spans.running.into_iter().map(|span| (span, now, Ending::RunningAtStop)));
-            spans.extend(thread_spans.ended.into_iter().map(|span| (span, last_ns, Ending::EndedUnseen)));
-            spans.sort_by_key(|(span, _, _)| span.start_ns);
+            spans.extend(thread_spans.ended.into_iter().map(|span| (span, last_tick, Ending::EndedUnseen)));
+            spans.sort_by_key(|(span, _, _)| span.start);
             let mut inner_end = 0;
-            for (span, end_ns, ending) in spans.into_iter().rev() {
-                inner_end = inner_end.max(end_ns);
+            for (span, end, ending) in spans.into_iter().rev() {
+                inner_end = inner_end.max(end);
                 records.push(Record::of(thread, span, inner_end, ending));
             }
         }
@@ -379,6 +391,7 @@ impl Timeline {
     /// `(records, threads, dropped)`: each record a tuple `(thread, code or callable, builtin, start_ns, end_ns, args
     /// or None, ending, exception type or None)`, oldest first; each thread `(thread, (name, native_id))`.
     pub(super) fn snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let scale = TickScale::now(py);
         let (rows, names, dropped) = self.recorded.with_mut(py, |recorded| {
             let rows: Vec<_> = recorded
                 .records
@@ -392,8 +405,8 @@ impl Timeline {
                         record.thread,
                         record.code.clone_ref(py),
                         record.builtin,
-                        record.start_ns,
-                        record.end_ns,
+                        scale.ns(record.start),
+                        scale.ns(record.end),
                         record.args.clone(),
                         record.ending.name(),
                         exception,

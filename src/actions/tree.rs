@@ -92,7 +92,7 @@ pub(super) fn tree_event(
                 // The calls abandoned inside keep `Ending::Open`: their returns were not matched.
                 if let Some((closed, _abandoned)) = stack.close(span.key) {
                     if let Some(row) = closed.data.and_then(|row| stack.thread.rows.get_mut(row)) {
-                        row.ending = Ending::Returned(end_ns.saturating_sub(closed.start_ns));
+                        row.ending = Ending::Returned(end_ns.saturating_sub(closed.start));
                     }
                 }
                 root_ended(stack)
@@ -119,7 +119,7 @@ pub(super) fn write_open_trees(options: &Options, spans: &TreeSpans, max_rows: u
     for mut thread in spans.close_all(py) {
         for span in thread.running {
             if let Some(row) = span.data.and_then(|row| thread.thread.rows.get_mut(row)) {
-                row.ending = Ending::RunningAtStop(now.saturating_sub(span.start_ns));
+                row.ending = Ending::RunningAtStop(now.saturating_sub(span.start));
             }
         }
         render(py, &thread.thread, options, max_rows, &mut out)?;
