@@ -641,6 +641,42 @@ def test_events_that_cannot_be_disabled_are_switched_on_when_some_code_needs_the
 
 
 @needs_monitoring
+def test_line_events_are_switched_on_when_some_code_needs_them(tmp_path):
+    # Line instrumentation costs the program even where it is disabled per location: a handler that needs no
+    # line event (here a Timeline, or a query of other kinds) never switches it on.
+    def lines_switched_on(tool_id):
+        events = sys.monitoring.get_events(tool_id)
+        return {name for name in ('LINE', 'JUMP') if events & getattr(sys.monitoring.events, name)}
+
+    outputs = {}
+    for backend in BACKENDS:
+        outputs[backend] = io.StringIO()
+        tracer = hunter.Tracer(backend=backend)
+        tracer.trace(hunter.When(hunter.Q(function='add_one', kind='line'), printing(outputs[backend])))
+        try:
+            mixed_workload()
+            if backend == 'monitoring':
+                (tool_id,) = hunter_tool_ids()
+                assert lines_switched_on(tool_id) == set(), 'no line of mixed_workload() can match'
+            add_one(1)
+            if backend == 'monitoring':
+                assert lines_switched_on(tool_id) == {'LINE', 'JUMP'}
+        finally:
+            tracer.stop()
+    assert printed(outputs['monitoring']) == printed(outputs['settrace'])
+    assert outputs['monitoring'].getvalue().count('line') == 2
+
+    tracer = hunter.Tracer(backend='monitoring').trace(hunter.Q(action=hunter.actions.Timeline(tmp_path / 'trace.json')))
+    try:
+        (tool_id,) = hunter_tool_ids()
+        add_one(1)
+        mixed_workload()
+        assert lines_switched_on(tool_id) == set()
+    finally:
+        tracer.stop()
+
+
+@needs_monitoring
 def test_a_handler_that_counts_calls_gets_every_unwind_from_the_start():
     tracer = hunter.Tracer(backend='monitoring').trace(hunter.Q(depth_lt=5, **NEVER_MATCHES))
     try:

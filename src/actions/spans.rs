@@ -85,8 +85,8 @@ fn linux_monotonic_ns() -> u64 {
 #[inline]
 pub fn ticks(py: Python<'_>) -> u64 {
     #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-    if tsc::anchor().is_some() {
-        return tsc::read();
+    if tsc_anchor().is_some() {
+        return tsc_read();
     }
     monotonic_ns(py)
 }
@@ -105,8 +105,8 @@ impl TickScale {
     /// The scale of [`ticks`] now.
     pub fn now(py: Python<'_>) -> TickScale {
         #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-        if let Some(origin) = tsc::anchor() {
-            let (now_ticks, now_ns) = tsc::sample();
+        if let Some(origin) = tsc_anchor() {
+            let (now_ticks, now_ns) = tsc_sample();
             return TickScale::between(origin, (now_ticks, now_ns));
         }
         let now = monotonic_ns(py);
@@ -128,37 +128,33 @@ impl TickScale {
     }
 }
 
-/// The time-stamp counter, where the kernel keeps time with it.
+/// The first `(ticks, ns)` reading of the time-stamp counter, taken when it is first used; None where the kernel
+/// does not keep time with it (found once, from sysfs).
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-mod tsc {
-    use std::sync::OnceLock;
+fn tsc_anchor() -> Option<(u64, u64)> {
+    static ANCHOR: std::sync::OnceLock<Option<(u64, u64)>> = std::sync::OnceLock::new();
+    *ANCHOR.get_or_init(|| {
+        let clocksource = std::fs::read_to_string("/sys/devices/system/clocksource/clocksource0/current_clocksource");
+        (clocksource.ok()?.trim() == "tsc").then(tsc_sample)
+    })
+}
 
-    /// The first `(ticks, ns)` reading, taken when the counter is first used; None where the kernel does not keep
-    /// time with it (found once, from sysfs).
-    pub fn anchor() -> Option<(u64, u64)> {
-        static ANCHOR: OnceLock<Option<(u64, u64)>> = OnceLock::new();
-        *ANCHOR.get_or_init(|| {
-            let clocksource =
-                std::fs::read_to_string("/sys/devices/system/clocksource/clocksource0/current_clocksource");
-            (clocksource.ok()?.trim() == "tsc").then(sample)
-        })
-    }
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+#[inline]
+fn tsc_read() -> u64 {
+    // SAFETY: RDTSC exists on every x86-64 CPU, and Linux lets user code run it unless a process asks otherwise
+    // (prctl PR_SET_TSC, which then also breaks the vDSO's clock_gettime: not a setting Python runs under).
+    unsafe { core::arch::x86_64::_rdtsc() }
+}
 
-    #[inline]
-    pub fn read() -> u64 {
-        // SAFETY: RDTSC exists on every x86-64 CPU, and Linux lets user code run it unless a process asks otherwise
-        // (prctl PR_SET_TSC, which then also breaks the vDSO's clock_gettime: not a setting Python runs under).
-        unsafe { core::arch::x86_64::_rdtsc() }
-    }
-
-    /// The counter and the monotonic clock read together: the counter's reading is the middle of two around the
-    /// clock's.
-    pub fn sample() -> (u64, u64) {
-        let before = read();
-        let ns = super::linux_monotonic_ns();
-        let after = read();
-        (before + after.saturating_sub(before) / 2, ns)
-    }
+/// The time-stamp counter and the monotonic clock read together: the counter's reading is the middle of two
+/// around the clock's.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+fn tsc_sample() -> (u64, u64) {
+    let before = tsc_read();
+    let ns = linux_monotonic_ns();
+    let after = tsc_read();
+    (before + after.saturating_sub(before) / 2, ns)
 }
 
 /// What pairs a return with its call: the frame's identity (`compat::RunningFrame`; the calling frame's for a

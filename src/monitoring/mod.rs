@@ -12,7 +12,9 @@
 //! RAISE and PY_UNWIND cannot be disabled per location, and a program that raises often would pay for
 //! them on every exception. So they are switched on only once some code could have an effect on those events:
 //! when the first event of a code object judges it (for every kind at once) and the verdict for
-//! `exception` (RAISE) or `return` (PY_UNWIND, always on when the handler counts calls) is effectful.
+//! `exception` (RAISE) or `return` (PY_UNWIND, always on when the handler counts calls) is effectful. LINE and
+//! JUMP are switched on the same way, once some code's `line` verdict is effectful: a handler that never needs
+//! lines (a query of calls only, a Timeline) leaves the program's code free of line instrumentation.
 //! Every code object reports a local event (PY_START, PY_RESUME, LINE...) before it can raise, except
 //! frames already running when tracing starts or their thread is admitted, which are judged then, and
 //! generators thrown into, whose PY_THROW stays switched on for that reason.
@@ -63,7 +65,8 @@ enum Switch {
     /// Never by itself: C_RETURN/C_RAISE are ancillary events, which follow CALL.
     Ancillary,
     /// Once some code's verdict for this kind is effectful (or from the start, for a kind that is counted
-    /// when the handler counts calls): events that cannot be disabled per location.
+    /// when the handler counts calls): events that cannot be disabled per location, and line events, which
+    /// many handlers never need (a line-instrumented instruction is not specialised, even once disabled).
     OnDemand(Kind),
 }
 
@@ -77,8 +80,8 @@ const TRACE_CALLBACKS: [(&str, Callback, Switch); 10] = [
     ("PY_UNWIND", Callback::Unwind, Switch::OnDemand(Kind::Return)),
     ("RAISE", Callback::Raise, Switch::OnDemand(Kind::Exception)),
     ("STOP_ITERATION", Callback::StopIteration, Switch::Always),
-    ("LINE", Callback::Line, Switch::Always),
-    ("JUMP", Callback::Jump, Switch::Always),
+    ("LINE", Callback::Line, Switch::OnDemand(Kind::Line)),
+    ("JUMP", Callback::Jump, Switch::OnDemand(Kind::Line)),
 ];
 
 const PROFILE_CALLBACKS: [(&str, Callback, Switch); 9] = [
