@@ -222,6 +222,10 @@ impl<T, S> SpanStack<T, S> {
     /// (their returns were not matched): returns both, the abandoned oldest first. None (and nothing closed) when
     /// no span of `key` is open: the call was not seen.
     pub fn close(&mut self, key: SpanKey) -> Option<(OpenSpan<T>, Vec<OpenSpan<T>>)> {
+        // The usual return, of the newest span: nothing abandoned, nothing allocated.
+        if self.open.last().is_some_and(|newest| newest.key == key) {
+            return self.open.pop().map(|span| (span, Vec::new()));
+        }
         let index = self.open.iter().rposition(|span| span.key == key)?;
         let abandoned = self.open.split_off(index + 1);
         let span = self.open.pop()?;
@@ -295,13 +299,18 @@ impl<T, S: Default> ThreadSpans<T, S> {
         is_call: bool,
         change: impl FnOnce(&mut SpanStack<T, S>) -> R,
     ) -> Option<R> {
-        let newest = if self.move_first(ident) { self.threads[0].1.open.last() } else { None };
+        let known = self.move_first(ident);
+        let newest = if known { self.threads[0].1.open.last() } else { None };
         let in_order = match newest {
             Some(newest) if is_call => newest.key.frame == caller,
             Some(newest) => newest.key == key,
             None => is_call,
         };
-        in_order.then(|| self.with_thread(ident, change))
+        match (in_order, known) {
+            (false, _) => None,
+            (true, true) => Some(self.change_at(0, change)),
+            (true, false) => Some(self.with_thread(ident, change)),
+        }
     }
 
     /// The frame of the newest open span of thread `ident`.

@@ -287,8 +287,30 @@ impl Timeline {
         exception_type: Option<Bound<'_, PyAny>>,
         options: &TimelineOptions,
     ) -> Option<Released> {
+        if kind == Kind::Line {
+            return None;
+        }
+        // One borrow of the buffer for the whole event (the spans are another cell): it runs no Python code.
+        self.recorded.with_mut(py, |recorded| {
+            self.record_known_in_order(py, recorded, frame, code, kind, exception_type, options)
+        })
+    }
+
+    /// [`Timeline::record_in_order`] with the buffer borrowed.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn record_known_in_order(
+        &self,
+        py: Python<'_>,
+        recorded: &mut Recorded,
+        frame: RunningFrame,
+        code: &Bound<'_, PyAny>,
+        kind: Kind,
+        exception_type: Option<Bound<'_, PyAny>>,
+        options: &TimelineOptions,
+    ) -> Option<Released> {
         let thread = frame.thread_serial;
-        if kind == Kind::Line || !self.recorded.with_mut(py, |recorded| recorded.knows(thread)) {
+        if !recorded.knows(thread) {
             return None;
         }
         let now = ticks(py);
@@ -309,7 +331,7 @@ impl Timeline {
             stack.thread = LastEvent { at: now, serial: thread };
             record
         })?;
-        Some(Released(record.and_then(|record| self.recorded.with_mut(py, |recorded| recorded.keep(options, record)))))
+        Some(Released(record.and_then(|record| recorded.keep(options, record))))
     }
 
     /// Records an event of `kind` (a builtin's exception already made its return) at `site`, if it has one.
