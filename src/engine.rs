@@ -58,6 +58,9 @@ pub(crate) struct Engine {
     /// Whether the handler is a `When` whose one action takes events directly (`actions::records_directly`): the
     /// events its condition always matches are recorded without being built ([`record_directly`]).
     records_directly: GilCell<bool>,
+    /// Whether, besides, its condition accepts every event, so that builtin events (profile mode) are recorded
+    /// directly too.
+    records_builtins_directly: GilCell<bool>,
 }
 
 impl Engine {
@@ -73,6 +76,7 @@ impl Engine {
             counting: GilCell::new(true),
             verdict_depends_on_kind: GilCell::new(true),
             records_directly: GilCell::new(false),
+            records_builtins_directly: GilCell::new(false),
         }
     }
 
@@ -85,6 +89,7 @@ impl Engine {
         let records_directly = predicates::sole_action(&handler)
             .is_some_and(|action| crate::actions::records_directly(&action).unwrap_or(false));
         self.records_directly.set(py, records_directly);
+        self.records_builtins_directly.set(py, records_directly && predicates::accepts_every_event(&handler));
         self.verdict_depends_on_kind.set(py, records_directly || predicates::verdict_depends_on_kind(&handler));
         self.handler.replace(py, Some(handler.unbind()));
         self.generation.set(py, NEXT_GENERATION.fetch_add(1, Ordering::Relaxed));
@@ -145,9 +150,10 @@ pub(crate) unsafe fn handle<H: Host>(
 ) -> Handled {
     let py = slf.py();
     let engine = slf.get().engine();
-    if verdict == Some(Verdict::Recorded) {
-        // SAFETY: `site` is this callback's (this function's contract).
-        if let Some(handled) = unsafe { record_in_order(slf, site, kind, arg) } {
+    let recorded = if builtin { engine.records_builtins_directly.get(py) } else { verdict == Some(Verdict::Recorded) };
+    if recorded {
+        // SAFETY: `site` and `arg` are this callback's (this function's contract).
+        if let Some(handled) = unsafe { record_in_order(slf, site, kind, builtin, arg) } {
             return handled;
         }
     }
@@ -166,9 +172,10 @@ pub(crate) unsafe fn handle<H: Host>(
 }
 
 /// The quickest path of all, for a call, return or exception of code whose events are recorded directly
-/// (`Verdict::Recorded`) that pairs in order on a thread the recording knows (see `actions::record_in_order`):
-/// recorded from the running frame's identities, with no frame object, `Event` or Python code. None for any
-/// other event, which then takes [`handle_held`]'s path (nothing was recorded).
+/// (`Verdict::Recorded`), or a builtin's event when every event is (`records_builtins_directly`), that pairs in order
+/// on a thread the recording knows (see `actions::record_in_order`): recorded from the running frame's identities,
+/// with no frame object, `Event` or Python code. None for any other event, which then takes [`handle_held`]'s path
+/// (nothing was recorded).
 ///
 /// # Safety
 /// As for [`handle`].
@@ -177,6 +184,7 @@ unsafe fn record_in_order<H: Host>(
     slf: Borrowed<'_, '_, H>,
     site: EventSite,
     kind: Kind,
+    builtin: bool,
     arg: EventArg,
 ) -> Option<Handled> {
     let py = slf.py();
@@ -194,16 +202,26 @@ unsafe fn record_in_order<H: Host>(
     // done, which runs no Python code.
     let handler = unsafe { Borrowed::from_ptr_or_opt(py, engine.handler.as_ptr(py)) }?;
     let action = predicates::sole_action(&handler)?;
-    let exception_type = match kind {
-        // SAFETY: `arg` is NULL or objects held for the callback (this function's contract).
-        Kind::Exception => Some(unsafe { arg.exception_type(py) }?),
-        Kind::Call | Kind::Return | Kind::Line => None,
+    let (recorded, exception_type) = match (builtin, arg) {
+        // A builtin's span is of its callable (the event's `arg`), called from the running frame.
+        // SAFETY: `arg` is NULL or an object held for the callback (this function's contract).
+        (true, EventArg::Object(callable)) => (unsafe { Borrowed::from_ptr_or_opt(py, callable) }?, None),
+        (true, EventArg::Raised(_)) => return None,
+        (false, _) => {
+            let exception_type = match kind {
+                // SAFETY: `arg` is NULL or objects held for the callback (this function's contract).
+                Kind::Exception => Some(unsafe { arg.exception_type(py) }?),
+                Kind::Call | Kind::Return | Kind::Line => None,
+            };
+            (code.as_any().as_borrowed(), exception_type)
+        }
     };
-    let released = crate::actions::record_in_order(&action, frame, code.as_any(), kind, exception_type)?;
+    let released = crate::actions::record_in_order(&action, frame, &recorded, kind, builtin, exception_type)?;
+    // As `handle_held`: builtin events are not counted.
     match kind {
-        Kind::Return => engine.count_return(py),
-        Kind::Call => engine.count_call(py),
-        Kind::Exception | Kind::Line => {}
+        Kind::Return if !builtin => engine.count_return(py),
+        Kind::Call if !builtin => engine.count_call(py),
+        _ => {}
     }
     if !released.is_empty() {
         // Releasing records may run Python code (a code object's weakref callbacks), which may stop the tracer.

@@ -234,6 +234,36 @@ def test_gdb_injects_while_the_target_runs_native_code(tmp_path):
         target.communicate()  # waits, and closes its pipes
 
 
+def test_gdb_injects_into_a_target_that_neither_allocates_nor_waits(tmp_path):
+    # No breakpoint of a clean point is ever reached: gdb is interrupted after the timeout and injects where the
+    # target stands, and the target keeps running (killing gdb would leave its breakpoints in it).
+    reason = gdb_unusable_reason()
+    if reason:
+        pytest.skip(reason)
+    import argparse
+
+    from hunter.remote import _run_in_gdb
+
+    target = subprocess.Popen(
+        [sys.executable, '-c', 'print("ready", flush=True)\nwhile True: pass'],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=child_env(),
+    )
+    try:
+        assert target.stdout.readline() == 'ready\n'
+        marker = tmp_path / 'ran'
+        _run_in_gdb(argparse.Namespace(pid=target.pid, timeout=1), f'open({str(marker)!r}, "w").close()')
+        deadline = time.monotonic() + 30
+        while not marker.exists():
+            assert time.monotonic() < deadline, 'the injected code never ran'
+            time.sleep(0.05)
+        assert target.poll() is None
+    finally:
+        target.kill()
+        target.communicate()  # waits, and closes its pipes
+
+
 def test_gdb_injection_never_calls_into_the_targets_malloc(tmp_path):
     # gdb stops the target anywhere, inside malloc too; a string it had to place in the target's memory would come
     # from the target's malloc, re-entered there (CI once saw the heap corrupted this way: a list item read as NULL).

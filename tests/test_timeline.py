@@ -211,6 +211,32 @@ def test_profile_mode_a_builtin_that_raises_ends_its_span(tmp_path, backend):
     assert [event for event in events if event['ph'] == 'i'] == []
 
 
+def test_profile_mode_records_builtins_directly_as_when_each_event_is_built(tmp_path, backend):
+    # A Timeline given every event records builtins without building them; a condition read per event (a second
+    # action, here) makes each event built and the handler run. Same recording, builtins included.
+    def program():
+        timing_samples.pair(0)
+        square_root_or_none(-1)
+        timing_samples.through_c(2)
+        timing_samples.catch(2, 0)
+
+    def shape(events):
+        spans = spans_by_parent(events, filename=None)
+        return spans, collections.Counter((event['name'], event['args'].get('ended')) for event in spans_of(events))
+
+    direct = tmp_path / 'direct.json'
+    with hunter.Tracer(profiling_mode=True).trace(hunter.Q(action=Timeline(direct))):
+        program()
+    built = tmp_path / 'built.json'
+    with hunter.Tracer(profiling_mode=True).trace(hunter.When(hunter.Q(), Timeline(built), lambda event: None)):
+        program()
+    direct, built = load(direct), load(built)
+    assert shape(direct) == shape(built)
+    spans = shape(direct)[0]
+    assert spans[0, 'pair', 'sleeper'] == spans[0, 'through_c', 'sleeper'] == 2
+    assert spans[0, 'sleeper', 'time.sleep'] >= 4 and spans[0, 'square_root_or_none', 'math.sqrt'] == 1
+
+
 def test_arguments_through_the_bounded_safe_repr(tmp_path):
     events = recorded(tmp_path, timing_samples.pair, 0, args=True)
     assert [span['args']['args'] for span in spans_of(events)] == ['seconds=0'] * 3
@@ -464,8 +490,9 @@ DIFFERENTIAL_PROGRAM = """
 
 
 def spans_by_parent(events, filename):
-    """Counter of (thread, parent span name, span name) over the X events of `filename`, each span's parent being
-    the innermost span of the same thread around it (None at the top). The names without VizTracer's location."""
+    """Counter of (thread, parent span name, span name) over the X events of `filename` (of every file and builtin
+    when None), each span's parent being the innermost span of the same thread around it (None at the top). The
+    names without VizTracer's location."""
     spans = collections.defaultdict(list)
     for event in events:
         if event['ph'] != 'X':
@@ -475,7 +502,7 @@ def spans_by_parent(events, filename):
         if location is None:  # VizTracer: "name (file:line)"
             name, _, location = name.rpartition(' (')
             location = location.rstrip(')').rpartition(':')[0]
-        if location == filename:
+        if filename is None or location == filename:
             spans[event['tid']].append((event['ts'], -event['dur'], event['ts'] + event['dur'], name))
     threads = {tid: index for index, tid in enumerate(sorted(spans, key=lambda tid: min(spans[tid])))}
     counted = collections.Counter()

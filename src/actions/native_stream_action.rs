@@ -235,15 +235,16 @@ pub fn record_directly(
     }
 }
 
-/// [`record_directly`] for a Python function's call, return or exception (of `exception_type`) that pairs in
-/// order, read from the running frame's identities and `code` (see `Timeline::record_in_order`). None when that
-/// does not apply (the caller records it directly), or when the action's options are to be read again: nothing
-/// recorded, and no Python code run.
+/// [`record_directly`] for a Python function's call, return or exception (of `exception_type`), or a builtin's
+/// event (`code` its callable), that pairs in order, read from the running frame's identities and `code` (see
+/// `Timeline::record_in_order`). None when that does not apply (the caller records it directly), or when the
+/// action's options are to be read again: nothing recorded, and no Python code run.
 pub fn record_in_order(
     action: &Bound<'_, PyAny>,
     frame: RunningFrame,
     code: &Bound<'_, PyAny>,
     kind: Kind,
+    builtin: bool,
     exception_type: Option<Bound<'_, PyAny>>,
 ) -> Option<Released> {
     let printer = native_action(action)?;
@@ -251,7 +252,7 @@ pub fn record_in_order(
     let configuration = printer.get().configuration.clone_shared(action.py())?;
     match &configuration.printer {
         Printer::Timeline(options) if !options.args && !configuration.options.hooked => {
-            printer.get().timeline.record_in_order(action.py(), frame, code, kind, exception_type, options)
+            printer.get().timeline.record_in_order(action.py(), frame, code, kind, builtin, exception_type, options)
         }
         _ => None,
     }

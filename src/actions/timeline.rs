@@ -273,65 +273,60 @@ impl Timeline {
         self.record(frame.py(), kind, false, site, exception_type, None, options)
     }
 
-    /// A call, return or exception (of `exception_type`) of a Python function that pairs in order
+    /// A call, return or exception (of `exception_type`) of a Python function, or a builtin's call, return or
+    /// exception (`builtin`: `code` is its callable, called from the running frame), that pairs in order
     /// (`Spans::update_in_order`) on a thread the timeline knows already, recorded as [`Timeline::python_event`]
-    /// records it, from the running frame's identities (no frame object) and its `code`. None, and nothing
-    /// recorded, for any other event: the caller takes `python_event`'s path. Runs no Python code (a known thread
-    /// means an earlier event took that path, which set the clock up): what the buffer lets go is handed back.
+    /// and [`Timeline::event`] record it, from the running frame's identities (no frame object) and `code`. None,
+    /// and nothing recorded, for any other event: the caller takes the general path. Runs no Python code (a known
+    /// thread means an earlier event took that path, which set the clock up): what the buffer lets go is handed
+    /// back.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn record_in_order(
         &self,
         py: Python<'_>,
         frame: RunningFrame,
         code: &Bound<'_, PyAny>,
         kind: Kind,
+        builtin: bool,
         exception_type: Option<Bound<'_, PyAny>>,
         options: &TimelineOptions,
     ) -> Option<Released> {
-        if kind == Kind::Line {
-            return None;
-        }
+        let kind = match kind {
+            Kind::Line => return None,
+            // As in `event`: a builtin that raises ends its call as a return does.
+            Kind::Exception if builtin => Kind::Return,
+            kind => kind,
+        };
         // One borrow of the buffer for the whole event (the spans are another cell): it runs no Python code.
         self.recorded.with_mut(py, |recorded| {
-            self.record_known_in_order(py, recorded, frame, code, kind, exception_type, options)
+            let thread = frame.thread_serial;
+            if !recorded.knows(thread) {
+                return None;
+            }
+            let now = ticks(py);
+            let key = SpanKey { frame: frame.identity, code: code.as_ptr() as usize, builtin };
+            // A builtin's caller is the running frame itself, whose span is then the newest.
+            let caller = if builtin { frame.identity } else { frame.caller };
+            let record = self.spans.update_in_order(py, key, caller, kind == Kind::Call, |stack| {
+                let record = match kind {
+                    Kind::Call => {
+                        stack.open(key, now, TimedCall { code: code.clone().unbind(), builtin, args: None });
+                        None
+                    }
+                    // In order: the newest open span is the one closed, nothing is abandoned.
+                    Kind::Return => {
+                        stack.close(key).map(|(closed, _)| Record::of(thread, closed, now, Ending::Returned))
+                    }
+                    Kind::Exception => {
+                        Some(Record::instant(py, thread, code.clone().unbind(), false, now, exception_type, None))
+                    }
+                    Kind::Line => None,
+                };
+                stack.thread = LastEvent { at: now, serial: thread };
+                record
+            })?;
+            Some(Released(record.and_then(|record| recorded.keep(options, record))))
         })
-    }
-
-    /// [`Timeline::record_in_order`] with the buffer borrowed.
-    #[allow(clippy::too_many_arguments)]
-    #[inline(always)]
-    fn record_known_in_order(
-        &self,
-        py: Python<'_>,
-        recorded: &mut Recorded,
-        frame: RunningFrame,
-        code: &Bound<'_, PyAny>,
-        kind: Kind,
-        exception_type: Option<Bound<'_, PyAny>>,
-        options: &TimelineOptions,
-    ) -> Option<Released> {
-        let thread = frame.thread_serial;
-        if !recorded.knows(thread) {
-            return None;
-        }
-        let now = ticks(py);
-        let key = SpanKey { frame: frame.identity, code: code.as_ptr() as usize, builtin: false };
-        let record = self.spans.update_in_order(py, key, frame.caller, kind == Kind::Call, |stack| {
-            let record = match kind {
-                Kind::Call => {
-                    stack.open(key, now, TimedCall { code: code.clone().unbind(), builtin: false, args: None });
-                    None
-                }
-                // In order: the newest open span is the one closed, nothing is abandoned.
-                Kind::Return => stack.close(key).map(|(closed, _)| Record::of(thread, closed, now, Ending::Returned)),
-                Kind::Exception => {
-                    Some(Record::instant(py, thread, code.clone().unbind(), false, now, exception_type, None))
-                }
-                Kind::Line => None,
-            };
-            stack.thread = LastEvent { at: now, serial: thread };
-            record
-        })?;
-        Some(Released(record.and_then(|record| recorded.keep(options, record))))
     }
 
     /// Records an event of `kind` (a builtin's exception already made its return) at `site`, if it has one.

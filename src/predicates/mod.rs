@@ -162,6 +162,12 @@ pub fn sole_action<'a, 'py>(handler: &'a Bound<'py, PyAny>) -> Option<Borrowed<'
     (actions.len() == 1).then(|| unsafe { actions.get_borrowed_item_unchecked(0) })
 }
 
+/// Whether the handler is a `When` whose condition accepts every event (as `trace(action=...)` makes): so also
+/// every builtin event, which no per-code verdict decides.
+pub fn accepts_every_event(handler: &Bound<'_, PyAny>) -> bool {
+    handler.cast_exact::<When>().is_ok_and(|when| when.get().accepts_all())
+}
+
 /// The static verdict of a handler whose sole action is recorded into directly: its condition's, made
 /// `Recorded` where it always holds; line events, which such an action ignores, are `Never`.
 pub fn recorded_verdict(handler: &Bound<'_, PyAny>, facts: &StaticFacts<'_>) -> PyResult<Verdict> {

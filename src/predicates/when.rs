@@ -29,6 +29,11 @@ pub struct When {
 }
 
 impl When {
+    /// Whether the condition accepts every event (a `Query()` without filters).
+    pub(crate) fn accepts_all(&self) -> bool {
+        self.accepts_all
+    }
+
     pub(crate) fn evaluate(&self, py: Python<'_>, event: &EventRef<'_>) -> PyResult<bool> {
         if !self.accepts_all && !evaluate(py, self.condition.bind(py), event)? {
             return Ok(false);
