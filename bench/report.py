@@ -30,6 +30,8 @@ METRICS = {
 EVENT_COST_UNITS = {"sec_per_iter": ("ns", 1e-9), "instr_per_iter": ("instructions", 1)}
 VIZTRACER = ("viztracer", "tools")
 TIMELINE_ALL = "timeline_all"
+# Profile mode: Python and C calls, the events VizTracer records.
+TIMELINE_PROFILE = "timeline_profile"
 TIMELINE_ONE_MODULE = "timeline_one_module"
 # The bound of a Timeline whose query matches a small part of the program, before the cost of what it records.
 TIMELINE_ONE_MODULE_BOUND = 1.10
@@ -225,16 +227,16 @@ def beyond_hunter_table(run, version):
 
     viztracer = [run.median_ratio(version, workload, *VIZTRACER) for workload in run.workloads]
     add("VizTracer 1.1.1 recording everything / untraced", "reference", [v and format_ratio(v) for v in viztracer])
-    for implementation in backends:
-        label = run.label(version, implementation)
-        cells = []
-        for workload, reference in zip(run.workloads, viztracer):
-            ours = run.median_ratio(version, workload, TIMELINE_ALL, implementation)
-            if ours is None or reference is None:
-                cells.append(ours and format_ratio(ours))
-            else:
-                cells.append(verdict(ours, reference))
-        add(f"Timeline recording everything, {label} / untraced", "at most VizTracer's", cells)
+    for scenario, recording in ((TIMELINE_ALL, "recording everything"), (TIMELINE_PROFILE, "in profile mode")):
+        for implementation in backends:
+            cells = []
+            for workload, reference in zip(run.workloads, viztracer):
+                ours = run.median_ratio(version, workload, scenario, implementation)
+                if ours is None or reference is None:
+                    cells.append(ours and format_ratio(ours))
+                else:
+                    cells.append(verdict(ours, reference))
+            add(f"Timeline {recording}, {run.label(version, implementation)} / untraced", "at most VizTracer's", cells)
     for implementation in backends:
         cells = []
         for workload in run.workloads:

@@ -99,15 +99,17 @@ def hunter_trace(arguments, output="devnull"):
     )
 
 
-def timeline_trace(query=""):
-    """Snippet recording `hunter.trace(<query>)`'s events with a default `hunter.actions.Timeline` into a temporary
-    file; `stop` stops the tracer (which writes the file: outside the clock, like VizTracer's save()), counts the
+def timeline_trace(query="", profile=False):
+    """Snippet recording `hunter.trace(<query>)`'s events (in profile mode: Python and C calls, no lines or exceptions)
+    with a default `hunter.actions.Timeline` into a temporary file; `stop` stops the tracer (which writes the file: outside the clock, like VizTracer's save()), counts the
     records the Timeline took (spans and exception instants in the file, plus those the full buffer dropped) into
     `recorded_events`, and deletes the file.
 
     The records are counted in the text: quotes inside JSON strings are escaped, so `"ph":"X"` occurs once per
     complete event and nowhere else (json.load of a million events would take longer than writing them)."""
     arguments = f"{query}, action=timeline" if query else "action=timeline"
+    if profile:
+        arguments += ", profile=True"
     return (
         "import hunter, json, os, tempfile\n"
         "directory = tempfile.mkdtemp(prefix='hunter-bench-')\n"
@@ -245,6 +247,12 @@ SCENARIOS = (
         "Timeline recording everything (written at stop, outside the clock)",
         OURS_IMPLEMENTATIONS,
         timeline_trace(),
+    ),
+    Scenario(
+        "timeline_profile",
+        "Timeline recording everything in profile mode (Python and C calls, VizTracer's events)",
+        OURS_IMPLEMENTATIONS,
+        timeline_trace(profile=True),
     ),
     Scenario(
         "timeline_one_module",
