@@ -194,12 +194,9 @@ def test_stream_closed_by_deactivation_during_a_write_is_not_a_failure(tmp_path,
     server.close()
 
 
-def test_gdb_injects_while_the_target_runs_native_code(tmp_path):
-    # gdb parses its command in the language of the frame the process stopped in; a target busy in the
-    # extension stops in Rust code (known as such in a build with debug info, like CI's), where the C cast
-    # in the injected call does not parse.
-    # Even in C, gdb takes type names from that frame's debug info: Rust's 4-byte `char` made a `char *` payload
-    # address step by 4 (only its first word was written: a SyntaxError in the target, one run in three).
+def run_injected_with_gdb(tmp_path, source, timeout):
+    """Starts a process running `source` (which prints 'ready' once it is going) and has `_run_in_gdb` inject a
+    payload into it: the payload must run, and the process go on running."""
     reason = gdb_unusable_reason()
     if reason:
         pytest.skip(reason)
@@ -207,6 +204,33 @@ def test_gdb_injects_while_the_target_runs_native_code(tmp_path):
 
     from hunter.remote import _run_in_gdb
 
+    target = subprocess.Popen(
+        [sys.executable, '-c', source], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env()
+    )
+    try:
+        assert target.stdout.readline() == 'ready\n'
+        marker = tmp_path / 'ran'
+        _run_in_gdb(argparse.Namespace(pid=target.pid, timeout=timeout), f'open({str(marker)!r}, "w").close()')
+        deadline = time.monotonic() + 30
+        while not marker.exists():
+            if time.monotonic() > deadline or target.poll() is not None:
+                target.kill()
+                raise AssertionError(f'the injected code never ran: {target.communicate()[1][:3000]}')
+            time.sleep(0.05)
+        assert target.poll() is None
+    finally:
+        target.kill()
+        target.communicate()  # waits, and closes its pipes
+
+
+def test_gdb_injects_while_the_target_runs_native_code(tmp_path):
+    # gdb parses its command in the language of the frame the process stopped in; a target busy in the
+    # extension stops in Rust code (known as such in a build with debug info, like CI's), where the C cast
+    # in the injected call does not parse.
+    # Even in C, gdb takes type names from that frame's debug info: Rust's 4-byte `char` made a `char *` payload
+    # address step by 4 (only its first word was written: a SyntaxError in the target, one run in three).
+    # And calls made where gdb stopped it lost what the list walk kept in registers (an item read as NULL, one run
+    # in a dozen under load): they are made at the next clean point.
     busy = textwrap.dedent(
         """
         import hunter.util
@@ -216,52 +240,13 @@ def test_gdb_injects_while_the_target_runs_native_code(tmp_path):
             hunter.util.safe_repr(big)
         """
     )
-    target = subprocess.Popen(
-        [sys.executable, '-c', busy], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env()
-    )
-    try:
-        assert target.stdout.readline() == 'ready\n'
-        marker = tmp_path / 'ran'
-        _run_in_gdb(argparse.Namespace(pid=target.pid, timeout=30), f'open({str(marker)!r}, "w").close()')
-        deadline = time.monotonic() + 30
-        while not marker.exists():
-            if time.monotonic() > deadline:
-                target.kill()
-                raise AssertionError(f'the injected code never ran: {target.communicate()[1][:3000]}')
-            time.sleep(0.05)
-    finally:
-        target.kill()
-        target.communicate()  # waits, and closes its pipes
+    run_injected_with_gdb(tmp_path, busy, timeout=30)
 
 
 def test_gdb_injects_into_a_target_that_neither_allocates_nor_waits(tmp_path):
     # No breakpoint of a clean point is ever reached: gdb is interrupted after the timeout and injects where the
     # target stands, and the target keeps running (killing gdb would leave its breakpoints in it).
-    reason = gdb_unusable_reason()
-    if reason:
-        pytest.skip(reason)
-    import argparse
-
-    from hunter.remote import _run_in_gdb
-
-    target = subprocess.Popen(
-        [sys.executable, '-c', 'print("ready", flush=True)\nwhile True: pass'],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=child_env(),
-    )
-    try:
-        assert target.stdout.readline() == 'ready\n'
-        marker = tmp_path / 'ran'
-        _run_in_gdb(argparse.Namespace(pid=target.pid, timeout=1), f'open({str(marker)!r}, "w").close()')
-        deadline = time.monotonic() + 30
-        while not marker.exists():
-            assert time.monotonic() < deadline, 'the injected code never ran'
-            time.sleep(0.05)
-        assert target.poll() is None
-    finally:
-        target.kill()
-        target.communicate()  # waits, and closes its pipes
+    run_injected_with_gdb(tmp_path, 'print("ready", flush=True)\nwhile True: pass', timeout=1)
 
 
 def test_gdb_injection_never_calls_into_the_targets_malloc(tmp_path):
