@@ -606,9 +606,10 @@ def test_threads_running_before_trace_are_never_traced(backend, threading_suppor
 UNDISABLEABLE = ('RAISE', 'PY_UNWIND')
 
 
-def switched_on(tool_id):
+def switched_on(tool_id, names=UNDISABLEABLE):
+    """Which of the events `names` the tool has switched on."""
     events = sys.monitoring.get_events(tool_id)
-    return {name for name in UNDISABLEABLE if events & getattr(sys.monitoring.events, name)}
+    return {name for name in names if events & getattr(sys.monitoring.events, name)}
 
 
 def printing(output):
@@ -645,8 +646,7 @@ def test_line_events_are_switched_on_when_some_code_needs_them(tmp_path):
     # Line instrumentation costs the program even where it is disabled per location: a handler that needs no
     # line event (here a Timeline, or a query of other kinds) never switches it on.
     def lines_switched_on(tool_id):
-        events = sys.monitoring.get_events(tool_id)
-        return {name for name in ('LINE', 'JUMP') if events & getattr(sys.monitoring.events, name)}
+        return switched_on(tool_id, ('LINE', 'JUMP'))
 
     outputs = {}
     for backend in BACKENDS:
