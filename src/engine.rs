@@ -12,7 +12,9 @@ use pyo3::prelude::*;
 use pyo3::pyclass::boolean_struct::True;
 use pyo3::types::{PyDict, PyFrame};
 use pyo3::PyClass;
+use pyo3::{PyTraverseError, PyVisit};
 
+use crate::actions::NativeStreamAction;
 use crate::attached;
 use crate::codeinfo::CodeInfo;
 use crate::compat;
@@ -55,12 +57,14 @@ pub(crate) struct Engine {
     pub counting: GilCell<bool>,
     /// Whether the handler's static verdicts can differ between event kinds (else one is computed per code).
     verdict_depends_on_kind: GilCell<bool>,
-    /// Whether the handler is a `When` whose one action takes events directly (`actions::records_directly`): the
-    /// events its condition always matches are recorded without being built ([`record_directly`]).
+    /// Whether the handler is a `When` whose one action takes events directly (`actions::recorder`): the events its
+    /// condition always matches are recorded without being built ([`record_directly`]).
     records_directly: GilCell<bool>,
-    /// Whether, besides, its condition accepts every event, so that builtin events (profile mode) are recorded
-    /// directly too.
-    records_builtins_directly: GilCell<bool>,
+    /// That action, held for the session: each event reaches it without a look through the handler.
+    recorder: GilCell<Option<Py<NativeStreamAction>>>,
+    /// Whether, besides, its condition accepts every event: so every event is recorded directly (builtin events in
+    /// profile mode too), or ignored (lines), whatever its code, which then needs no verdict.
+    records_everything: GilCell<bool>,
 }
 
 impl Engine {
@@ -76,7 +80,8 @@ impl Engine {
             counting: GilCell::new(true),
             verdict_depends_on_kind: GilCell::new(true),
             records_directly: GilCell::new(false),
-            records_builtins_directly: GilCell::new(false),
+            recorder: GilCell::new(None),
+            records_everything: GilCell::new(false),
         }
     }
 
@@ -86,13 +91,40 @@ impl Engine {
         self.counting.set(py, predicates::uses_counters(&handler));
         // Reading the action's options may fail (a broken subclass): its events are then built and the failure
         // reported by the first of them.
-        let records_directly = predicates::sole_action(&handler)
-            .is_some_and(|action| crate::actions::records_directly(&action).unwrap_or(false));
+        let recorder = predicates::sole_action(&handler).and_then(|action| {
+            crate::actions::recorder(&action).ok().flatten().map(|recorder| recorder.clone().unbind())
+        });
+        let records_directly = recorder.is_some();
         self.records_directly.set(py, records_directly);
-        self.records_builtins_directly.set(py, records_directly && predicates::accepts_every_event(&handler));
+        self.records_everything.set(py, records_directly && predicates::accepts_every_event(&handler));
         self.verdict_depends_on_kind.set(py, records_directly || predicates::verdict_depends_on_kind(&handler));
+        drop(self.recorder.replace(py, recorder));
         self.handler.replace(py, Some(handler.unbind()));
         self.generation.set(py, NEXT_GENERATION.fetch_add(1, Ordering::Relaxed));
+    }
+
+    /// See [`Engine::records_everything`].
+    #[inline]
+    pub fn records_everything(&self, py: Python<'_>) -> bool {
+        self.records_everything.get(py)
+    }
+
+    /// Ends the session: the handler, for the caller to release (None when there was none).
+    pub fn take_handler(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        drop(self.recorder.replace(py, None));
+        self.handler.replace(py, None)
+    }
+
+    /// Visits the Python objects of the session, for the owner's `__traverse__`.
+    ///
+    /// # Safety
+    /// Called from `__traverse__` (the collector holds the GIL).
+    pub unsafe fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+        // SAFETY: from `__traverse__` (this function's contract); these cells are only replaced.
+        unsafe {
+            visit.call(self.handler.during_gc())?;
+            visit.call(self.recorder.during_gc())
+        }
     }
 
     #[inline]
@@ -108,6 +140,9 @@ impl Engine {
     /// frame or the callback's arguments), attached.
     #[inline(always)]
     pub unsafe fn cached_verdict(&self, py: Python<'_>, site: EventSite, kind: Kind) -> Option<Verdict> {
+        if self.records_everything.get(py) {
+            return Some(predicates::verdict_recording_everything(kind));
+        }
         // SAFETY: the site's code is alive for the callback.
         let info = unsafe { CodeInfo::existing(site.code(py)) }?;
         info.cached_verdicts(py, self.generation.get(py), site.globals()).map(|by_kind| by_kind[kind as usize])
@@ -150,7 +185,7 @@ pub(crate) unsafe fn handle<H: Host>(
 ) -> Handled {
     let py = slf.py();
     let engine = slf.get().engine();
-    let recorded = if builtin { engine.records_builtins_directly.get(py) } else { verdict == Some(Verdict::Recorded) };
+    let recorded = if builtin { engine.records_everything.get(py) } else { verdict == Some(Verdict::Recorded) };
     if recorded {
         // SAFETY: `site` and `arg` are this callback's (this function's contract).
         if let Some(handled) = unsafe { record_in_order(slf, site, kind, builtin, arg) } {
@@ -172,7 +207,7 @@ pub(crate) unsafe fn handle<H: Host>(
 }
 
 /// The quickest path of all, for a call, return or exception of code whose events are recorded directly
-/// (`Verdict::Recorded`), or a builtin's event when every event is (`records_builtins_directly`), that pairs in order
+/// (`Verdict::Recorded`), or a builtin's event when every event is (`records_everything`), that pairs in order
 /// on a thread the recording knows (see `actions::record_in_order`): recorded from the running frame's identities,
 /// with no frame object, `Event` or Python code. None for any other event, which then takes [`handle_held`]'s path
 /// (nothing was recorded).
@@ -198,10 +233,10 @@ unsafe fn record_in_order<H: Host>(
     if frame.code != code.as_ptr() {
         return None;
     }
-    // SAFETY: the handler cell holds a strong reference or NULL; it is used borrowed only until the recording is
-    // done, which runs no Python code.
-    let handler = unsafe { Borrowed::from_ptr_or_opt(py, engine.handler.as_ptr(py)) }?;
-    let action = predicates::sole_action(&handler)?;
+    // SAFETY: the recorder cell holds a strong reference to a NativeStreamAction, or NULL; it is used borrowed only
+    // until the recording is done, which runs no Python code.
+    let recorder =
+        unsafe { Borrowed::from_ptr_or_opt(py, engine.recorder.as_ptr(py)).map(|recorder| recorder.cast_unchecked()) }?;
     let (recorded, exception_type) = match (builtin, arg) {
         // A builtin's span is of its callable (the event's `arg`), called from the running frame.
         // SAFETY: `arg` is NULL or an object held for the callback (this function's contract).
@@ -216,7 +251,7 @@ unsafe fn record_in_order<H: Host>(
             (code.as_any().as_borrowed(), exception_type)
         }
     };
-    let released = crate::actions::record_in_order(&action, frame, &recorded, kind, builtin, exception_type)?;
+    let released = crate::actions::record_in_order(&recorder, frame, &recorded, kind, builtin, exception_type)?;
     // As `handle_held`: builtin events are not counted.
     match kind {
         Kind::Return if !builtin => engine.count_return(py),

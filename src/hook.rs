@@ -59,6 +59,8 @@ impl Backend {
 #[derive(Clone, Copy)]
 pub(crate) struct EventSite {
     code: *mut ffi::PyObject,
+    /// The frame's globals; NULL for a monitoring callback's site, whose running frame's are read on demand (an
+    /// event recorded without a verdict never needs them).
     globals: *mut ffi::PyObject,
     frame: *mut ffi::PyFrameObject,
 }
@@ -78,12 +80,11 @@ impl EventSite {
     /// # Safety
     /// Must be called inside a monitoring callback, attached, with `code` a live object or NULL.
     pub unsafe fn of_running_code(code: *mut ffi::PyObject) -> Option<Self> {
-        // SAFETY: attached (the caller's invariant); `code` is checked for NULL before PyCode_Check reads its
-        // type, and PyEval_GetGlobals reads the running frame's globals (NULL without one).
+        // SAFETY: attached (the caller's invariant); `code` is checked for NULL before PyCode_Check reads its type.
         unsafe {
-            (!code.is_null() && ffi::PyCode_Check(code) != 0).then(|| EventSite {
+            (!code.is_null() && ffi::PyCode_Check(code) != 0).then_some(EventSite {
                 code,
-                globals: ffi::PyEval_GetGlobals(),
+                globals: std::ptr::null_mut(),
                 frame: std::ptr::null_mut(),
             })
         }
@@ -99,7 +100,13 @@ impl EventSite {
     /// The globals the code runs with (a dict, or NULL for a hand-called monitoring callback with no frame).
     #[inline]
     pub fn globals(&self) -> *mut ffi::PyObject {
-        self.globals
+        if self.globals.is_null() {
+            // SAFETY: a site is used inside the callback it was made for, attached (its constructors' contract), where
+            // the running frame is the event's whenever the engine asks (the handler's own frames have returned).
+            unsafe { ffi::PyEval_GetGlobals() }
+        } else {
+            self.globals
+        }
     }
 
     /// The running frame of the event, as identities (`compat::RunningFrame`): from the site's own frame object, or

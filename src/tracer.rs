@@ -155,7 +155,7 @@ impl Tracer {
     pub fn stop_tracing(slf: &Bound<'_, Tracer>) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
-        let Some(handler) = this.engine.handler.replace(py, None) else {
+        let Some(handler) = this.engine.take_handler(py) else {
             return Ok(());
         };
         forget_running(py, slf);
@@ -225,7 +225,7 @@ impl Tracer {
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
         // SAFETY: called from `__traverse__` (the collector holds the GIL); these cells are only replaced.
         unsafe {
-            visit.call(self.engine.handler.during_gc())?;
+            self.engine.traverse(&visit)?;
             visit.call(self.previous.during_gc())?;
             visit.call(self.threading_previous.during_gc())
         }
@@ -233,11 +233,8 @@ impl Tracer {
 
     /// Only a tracer that is not installed can be garbage (an installed one is referenced by the interpreter).
     fn __clear__(&self, py: Python<'_>) {
-        let released = [
-            self.engine.handler.replace(py, None),
-            self.previous.replace(py, None),
-            self.threading_previous.replace(py, None),
-        ];
+        let released =
+            [self.engine.take_handler(py), self.previous.replace(py, None), self.threading_previous.replace(py, None)];
         drop(released);
     }
 
@@ -314,7 +311,7 @@ impl Tracer {
                 }
                 Err(error) => {
                     this.session.threads.stop();
-                    this.engine.handler.replace(py, None);
+                    drop(this.engine.take_handler(py));
                     return Err(error);
                 }
             }

@@ -4,6 +4,7 @@ on generators, coroutines, threads, exceptions, recursion, profile mode, tracing
 mid-call, both buffer-full policies, and the ends of a program (exit, SystemExit, uncaught exception)."""
 
 import collections
+import gc
 import json
 import math
 import os
@@ -12,6 +13,7 @@ import sys
 import textwrap
 import threading
 import time
+import weakref
 from decimal import Decimal
 
 import pytest
@@ -258,25 +260,72 @@ def timeline_shape(events):
     return spans, instants, endings
 
 
+def sample_program():
+    """Calls, a generator, exceptions unwinding frames, threads, and calls through C code."""
+    timing_samples.pair(0)
+    timing_samples.consume(0)
+    timing_samples.catch(3, 0)
+    timing_samples.in_threads(2, 0)
+    timing_samples.through_c(2)
+
+
 def test_recorded_directly_as_when_each_event_is_built(tmp_path, backend):
     # A condition known per code object lets the engine record the events without building them; one that reads
     # each event's line (or a second action) makes it build every event and run the handler. Same recording.
-    def program():
-        timing_samples.pair(0)
-        timing_samples.consume(0)
-        timing_samples.catch(3, 0)
-        timing_samples.in_threads(2, 0)
-        timing_samples.through_c(2)
-
     built = hunter.Q(module='timing_samples', lineno_gte=0)
-    direct = recorded(tmp_path, program, predicate=hunter.Q(module='timing_samples'))
-    assert timeline_shape(direct) == timeline_shape(recorded(tmp_path, program, predicate=built))
+    direct = recorded(tmp_path, sample_program, predicate=hunter.Q(module='timing_samples'))
+    assert timeline_shape(direct) == timeline_shape(recorded(tmp_path, sample_program, predicate=built))
     path = tmp_path / 'two-actions.json'
     with hunter.Tracer().trace(hunter.When(hunter.Q(module='timing_samples'), Timeline(path), lambda event: None)):
-        program()
+        sample_program()
     assert timeline_shape(direct) == timeline_shape(load(path))
     assert spans_of(direct, 'unwind') and [event for event in direct if event['ph'] == 'i']
     assert timeline_shape(direct)[0][0, 'through_c', 'sleeper'] == 2
+
+
+def test_every_event_recorded_directly_as_when_each_event_is_built(tmp_path, backend):
+    # A Timeline given every event records them with no verdict per code at all (and the monitoring backend switches
+    # on at once what code would need: exceptions, unwinding); a second action makes each event built. Same recording.
+    def shape(events):
+        instants = sorted(
+            (event['name'], event['args']['function'])
+            for event in events
+            if event['ph'] == 'i' and event['args']['file'] == timing_samples.__file__
+        )
+        return spans_by_parent(events, timing_samples.__file__), instants
+
+    direct = tmp_path / 'direct.json'
+    with hunter.Tracer().trace(hunter.Q(action=Timeline(direct))):
+        sample_program()
+    built = tmp_path / 'built.json'
+    with hunter.Tracer().trace(hunter.When(hunter.Q(), Timeline(built), lambda event: None)):
+        sample_program()
+    direct, built = shape(load(direct)), shape(load(built))
+    assert direct == built
+    assert direct[0][0, 'pair', 'sleeper'] == 2 and direct[0][0, 'catch', 'unwind'] == 1
+    assert ('ValueError raised', 'catch') in direct[1] and direct[1].count(('ValueError raised', 'unwind')) >= 3
+
+
+def test_the_tracer_lets_its_recording_go_at_stop(tmp_path, backend):
+    timeline = Timeline(tmp_path / 'trace.json')
+    gone = weakref.ref(timeline)
+    tracer = hunter.Tracer()
+    with tracer.trace(hunter.Q(action=timeline)):
+        echo('traced')
+    del timeline
+    gc.collect()
+    assert gone() is None, gc.get_referrers(gone())
+    assert tracer.handler is None
+
+
+def test_the_collector_sees_what_a_tracer_holds_while_recording(tmp_path, backend):
+    timeline = Timeline(tmp_path / 'trace.json')
+    tracer = hunter.Tracer()
+    with tracer.trace(hunter.Q(action=timeline)):
+        held = gc.get_referents(tracer)
+    assert tracer.handler is None
+    # The handler, and the recording it hands every event to directly.
+    assert sum(referent is timeline for referent in held) == 1 and any(isinstance(r, hunter.When) for r in held)
 
 
 def test_options_changed_while_recording_are_followed(tmp_path, backend):

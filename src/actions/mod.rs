@@ -54,8 +54,6 @@ mod values;
 mod vars;
 
 pub use callstack::CallStack;
-pub use native_stream_action::{
-    print_natively, record_directly, record_in_order, records_directly, NativeStreamAction,
-};
+pub use native_stream_action::{print_natively, record_directly, record_in_order, recorder, NativeStreamAction};
 pub use spans::_format_duration;
 pub use stopped::notify_tracer_stopped;

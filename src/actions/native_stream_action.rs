@@ -166,17 +166,21 @@ impl NativeStreamAction {
 
 /// `action` as a `NativeStreamAction` whose `__call__` no Python subclass overrides.
 fn native_action<'a, 'py>(action: &'a Bound<'py, PyAny>) -> Option<&'a Bound<'py, NativeStreamAction>> {
-    let py = action.py();
-    // Python subclasses inherit the slot unless they define `__call__` (then it is `slot_tp_call`).
-    // SAFETY: `type_object_raw` gives NativeStreamAction's live type object (attached, `py`); only its `tp_call` slot
-    // is read.
-    let native_call = unsafe { (*NativeStreamAction::type_object_raw(py)).tp_call }.map(|f| f as *const ());
-    // SAFETY: `action` is a live object, and so is its type; only its `tp_call` slot is read.
-    let action_call = unsafe { (*ffi::Py_TYPE(action.as_ptr())).tp_call }.map(|f| f as *const ());
-    if action_call != native_call {
+    if !calls_natively(action) {
         return None;
     }
     action.cast::<NativeStreamAction>().ok()
+}
+
+/// Whether calling `action` runs NativeStreamAction's `__call__`: Python subclasses inherit the slot unless they
+/// define `__call__` (then it is `slot_tp_call`), also after the action was made.
+fn calls_natively(action: &Bound<'_, PyAny>) -> bool {
+    // SAFETY: `type_object_raw` gives NativeStreamAction's live type object (attached, `action.py()`); only its
+    // `tp_call` slot is read.
+    let native_call = unsafe { (*NativeStreamAction::type_object_raw(action.py())).tp_call }.map(|f| f as *const ());
+    // SAFETY: `action` is a live object, and so is its type; only its `tp_call` slot is read.
+    let action_call = unsafe { (*ffi::Py_TYPE(action.as_ptr())).tp_call }.map(|f| f as *const ());
+    action_call == native_call
 }
 
 /// `action` and its configuration when it is one whose `__call__` no Python subclass overrides and that replaces
@@ -202,16 +206,14 @@ pub fn print_natively(action: &Bound<'_, PyAny>, event: &EventRef<'_>) -> Option
     )
 }
 
-/// Whether `action` is a Timeline that records what it is given without looking at more than the event's frame,
+/// `action` when it is a Timeline that records what it is given without looking at more than the event's frame,
 /// kind and `arg` (no `args`, no hooks, `__call__` not overridden): the engine may then record a Python function's
-/// events into it directly ([`record_directly`]), and skip line events. Reads the action's options.
-pub fn records_directly(action: &Bound<'_, PyAny>) -> PyResult<bool> {
-    Ok(match native_printer(action).transpose()? {
-        Some((_, configuration)) => {
-            matches!(configuration.printer, Printer::Timeline(TimelineOptions { args: false, .. }))
-        }
-        None => false,
-    })
+/// events into it directly ([`record_directly`], [`record_in_order`]), and skip line events. Reads the action's
+/// options.
+pub fn recorder<'a, 'py>(action: &'a Bound<'py, PyAny>) -> PyResult<Option<&'a Bound<'py, NativeStreamAction>>> {
+    Ok(native_printer(action).transpose()?.and_then(|(printer, configuration)| {
+        matches!(configuration.printer, Printer::Timeline(TimelineOptions { args: false, .. })).then_some(printer)
+    }))
 }
 
 /// Records the event of a Python function running in `frame` (its `arg` as settrace passes it) into `action`
@@ -235,24 +237,28 @@ pub fn record_directly(
     }
 }
 
-/// [`record_directly`] for a Python function's call, return or exception (of `exception_type`), or a builtin's
-/// event (`code` its callable), that pairs in order, read from the running frame's identities and `code` (see
-/// `Timeline::record_in_order`). None when that does not apply (the caller records it directly), or when the
-/// action's options are to be read again: nothing recorded, and no Python code run.
+/// [`record_directly`] into a [`recorder`] for a Python function's call, return or exception (of `exception_type`),
+/// or a builtin's event (`code` its callable), that pairs in order, read from the running frame's identities and
+/// `code` (see `Timeline::record_in_order`). None when that does not apply (the caller records it directly), or
+/// when the action is no longer a recorder or its options are to be read again: nothing recorded, and no Python
+/// code run.
 pub fn record_in_order(
-    action: &Bound<'_, PyAny>,
+    recorder: &Bound<'_, NativeStreamAction>,
     frame: RunningFrame,
     code: &Bound<'_, PyAny>,
     kind: Kind,
     builtin: bool,
     exception_type: Option<Bound<'_, PyAny>>,
 ) -> Option<Released> {
-    let printer = native_action(action)?;
+    let py = recorder.py();
+    if !calls_natively(recorder.as_any()) {
+        return None;
+    }
     // Only options read already: reading them runs Python code (the action's attributes), which this path must not.
-    let configuration = printer.get().configuration.clone_shared(action.py())?;
+    let configuration = recorder.get().configuration.clone_shared(py)?;
     match &configuration.printer {
         Printer::Timeline(options) if !options.args && !configuration.options.hooked => {
-            printer.get().timeline.record_in_order(action.py(), frame, code, kind, builtin, exception_type, options)
+            recorder.get().timeline.record_in_order(py, frame, code, kind, builtin, exception_type, options)
         }
         _ => None,
     }

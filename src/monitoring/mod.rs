@@ -39,6 +39,7 @@ use crate::compat;
 use crate::engine;
 use crate::event::Kind;
 use crate::hook::EventSite;
+use crate::predicates;
 use crate::verdict::Verdict;
 use callbacks::Callback;
 use session::{monitoring_namespace, EventSwitches};
@@ -172,6 +173,10 @@ pub(crate) fn start<H: Monitored>(tracer: &Bound<'_, H>) -> PyResult<()> {
         session.tool_id.set(py, Some(tool_id));
         monitoring.call_method0("restart_events")?;
         monitoring.call_method1("set_events", (tool_id, switches.active))?;
+        // No code is judged when every event is recorded: what some code would switch on is needed now.
+        if engine.records_everything(py) {
+            switch_on_needed_events(py, session, &Kind::ALL.map(predicates::verdict_recording_everything))?;
+        }
         // SAFETY: attached; PyEval_GetFrame gives this thread's running frame (borrowed, alive for this call) or NULL.
         unsafe { judge_running_frames(tracer, ffi::PyEval_GetFrame()) }
     })();

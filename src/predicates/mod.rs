@@ -177,9 +177,20 @@ pub fn recorded_verdict(handler: &Bound<'_, PyAny>, facts: &StaticFacts<'_>) -> 
     }
     Ok(match static_verdict(when.get().condition.bind(handler.py()), facts)? {
         Verdict::Never => Verdict::Never,
-        Verdict::Always => Verdict::Recorded,
+        Verdict::Always => verdict_recording_everything(facts.kind),
         _ => Verdict::Effectful,
     })
+}
+
+/// The verdict of every `kind` event of a handler whose sole action is recorded into directly and whose condition
+/// accepts every event (`accepts_every_event`), whatever its code: recorded, but line events, which such an action
+/// ignores.
+pub fn verdict_recording_everything(kind: Kind) -> Verdict {
+    if kind == Kind::Line {
+        Verdict::Never
+    } else {
+        Verdict::Recorded
+    }
 }
 
 /// Whether evaluating the predicate may read an event's `depth` or `calls` (so a backend must keep
