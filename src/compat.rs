@@ -497,6 +497,14 @@ impl Drop for EventsSuspended {
     }
 }
 
+/// Whether `object` has references besides the one the caller holds, so that releasing that one frees nothing and
+/// runs no Python code. Never said of a free-threaded build, where another thread may release its own meanwhile.
+#[inline]
+pub fn held_elsewhere(object: &Py<PyAny>) -> bool {
+    // SAFETY: a live object (the caller holds a reference); only its reference count is read.
+    !cfg!(Py_GIL_DISABLED) && unsafe { ffi::Py_REFCNT(object.as_ptr()) } > 1
+}
+
 /// The thread identity CPython's `threading.get_ident()` returns.
 #[inline]
 #[allow(clippy::useless_conversion)] // c_ulong is 32 bits on Windows

@@ -258,7 +258,9 @@ unsafe fn record_in_order<H: Host>(
         Kind::Call if !builtin => engine.count_call(py),
         _ => {}
     }
-    if !released.is_empty() {
+    if released.frees_nothing() {
+        released.release(py);
+    } else {
         // Releasing records may run Python code (a code object's weakref callbacks), which may stop the tracer.
         let _held = slf.to_owned();
         match RunningPython::enter() {

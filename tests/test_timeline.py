@@ -417,6 +417,32 @@ def test_ring_keeps_the_newest(tmp_path, backend):
     assert all(inside(sleeper, spans_of(events, 'many')[0]) for sleeper in spans_of(events, 'sleeper'))
 
 
+def test_an_eviction_that_frees_a_code_object_may_run_python_code(tmp_path, backend):
+    # Code compiled, run and dropped on the fly is held by its record alone, so a full ring frees it when it evicts
+    # that record: its weakref callback runs inside the trace callback, and stops the tracer there.
+    path = tmp_path / 'trace.json'
+    tracer = hunter.Tracer()
+    freed = []
+
+    def stop_when_freed(reference):
+        freed.append(reference)
+        tracer.stop()
+
+    references = []
+    with tracer.trace(hunter.Q(action=Timeline(path, size=3))):
+        for index in range(50):
+            code = compile(f'result = {index}', f'<made {index}>', 'exec')
+            references.append(weakref.ref(code, stop_when_freed))
+            namespace = {}
+            exec(code, namespace)
+            assert namespace['result'] == index
+            del code
+            if freed:
+                break
+    assert freed and tracer.handler is None
+    assert 0 < len(spans_of(load(path))) <= 3
+
+
 def test_stop_keeps_the_oldest(tmp_path, backend):
     path = tmp_path / 'trace.json'
     action = Timeline(path, size=5, on_full='stop')

@@ -119,8 +119,16 @@ impl Record {
 pub struct Released(Option<Record>);
 
 impl Released {
-    pub fn is_empty(&self) -> bool {
-        self.0.is_none()
+    /// Whether releasing it frees no object, so runs no Python code: the usual eviction, of a record whose code
+    /// object its function still holds.
+    pub fn frees_nothing(&self) -> bool {
+        self.0.as_ref().is_none_or(|record| {
+            crate::compat::held_elsewhere(&record.code)
+                && match &record.ending {
+                    Ending::Exception(exception_type) => crate::compat::held_elsewhere(exception_type),
+                    Ending::Returned | Ending::EndedUnseen | Ending::RunningAtStop | Ending::BeganUnseen => true,
+                }
+        })
     }
 
     /// Releases the record's references at once (attached, `py`): dropped as a `Py` outside of pyo3's own entry
