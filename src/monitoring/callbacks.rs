@@ -133,7 +133,8 @@ unsafe fn deliver<H: Monitored>(
                 }
             };
             if ruled_out {
-                // The verdict is cached, so the code's info exists.
+                // A computed verdict leaves the code's info behind (a handler recording everything computes none,
+                // but rules out only line events, which it never switches on).
                 let is_function = CodeInfo::existing(site.code(py)).is_some_and(|info| info.is_function);
                 return if is_function { Answer::Disable } else { Answer::Continue };
             }
