@@ -57,10 +57,9 @@ pub(crate) struct Engine {
     pub counting: GilCell<bool>,
     /// Whether the handler's static verdicts can differ between event kinds (else one is computed per code).
     verdict_depends_on_kind: GilCell<bool>,
-    /// Whether the handler is a `When` whose one action takes events directly (`actions::recorder`): the events its
-    /// condition always matches are recorded without being built ([`record_directly`]).
-    records_directly: GilCell<bool>,
-    /// That action, held for the session: each event reaches it without a look through the handler.
+    /// The handler's one action when the handler is a `When` whose one action takes events directly
+    /// (`actions::recorder`), held for the session: the events its condition always matches are recorded into it
+    /// without being built ([`record_directly`]), and reach it without a look through the handler.
     recorder: GilCell<Option<Py<NativeStreamAction>>>,
     /// Whether, besides, its condition accepts every event: so every event is recorded directly (builtin events in
     /// profile mode too), or ignored (lines), whatever its code, which then needs no verdict.
@@ -79,7 +78,6 @@ impl Engine {
             handler: GilCell::new(None),
             counting: GilCell::new(true),
             verdict_depends_on_kind: GilCell::new(true),
-            records_directly: GilCell::new(false),
             recorder: GilCell::new(None),
             records_everything: GilCell::new(false),
         }
@@ -95,12 +93,17 @@ impl Engine {
             crate::actions::recorder(&action).ok().flatten().map(|recorder| recorder.clone().unbind())
         });
         let records_directly = recorder.is_some();
-        self.records_directly.set(py, records_directly);
         self.records_everything.set(py, records_directly && predicates::accepts_every_event(&handler));
         self.verdict_depends_on_kind.set(py, records_directly || predicates::verdict_depends_on_kind(&handler));
         drop(self.recorder.replace(py, recorder));
         self.handler.replace(py, Some(handler.unbind()));
         self.generation.set(py, NEXT_GENERATION.fetch_add(1, Ordering::Relaxed));
+    }
+
+    /// Whether the handler records into its one action directly (see [`Engine::recorder`]).
+    #[inline]
+    fn records_directly(&self, py: Python<'_>) -> bool {
+        !self.recorder.as_ptr(py).is_null()
     }
 
     /// See [`Engine::records_everything`].
@@ -468,7 +471,7 @@ unsafe fn judge_code<H: Host>(
     };
     let globals = globals.cast::<PyDict>()?;
     let handler_verdict =
-        if engine.records_directly.get(py) { predicates::recorded_verdict } else { predicates::static_verdict };
+        if engine.records_directly(py) { predicates::recorded_verdict } else { predicates::static_verdict };
     let mut facts = StaticFacts::of_code(info, &globals, kind)?;
     let mut by_kind = [handler_verdict(&handler, &facts)?; 4];
     if engine.verdict_depends_on_kind.get(py) {

@@ -217,7 +217,7 @@ pub fn recorder<'a, 'py>(action: &'a Bound<'py, PyAny>) -> PyResult<Option<&'a B
 }
 
 /// Records the event of a Python function running in `frame` (its `arg` as settrace passes it) into `action`
-/// without an `Event`, when [`records_directly`] still holds for it (its options may have changed since). None
+/// without an `Event`, when it is still a [`recorder`] (its options may have changed since). None
 /// otherwise: the caller runs the handler.
 pub fn record_directly(
     action: &Bound<'_, PyAny>,
