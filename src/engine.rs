@@ -261,7 +261,9 @@ unsafe fn record_in_order<H: Host>(
         Kind::Call if !builtin => engine.count_call(py),
         _ => {}
     }
-    if released.frees_nothing() {
+    if released.is_empty() {
+        // The usual event: the buffer had room.
+    } else if released.frees_nothing() {
         released.release(py);
     } else {
         // Releasing records may run Python code (a code object's weakref callbacks), which may stop the tracer.

@@ -443,6 +443,34 @@ def test_an_eviction_that_frees_a_code_object_may_run_python_code(tmp_path, back
     assert 0 < len(spans_of(load(path))) <= 3
 
 
+def raise_and_catch(exception_type):
+    try:
+        raise exception_type
+    except exception_type:
+        pass
+
+
+def test_evicted_exception_instants_let_their_exception_types_go(tmp_path, backend):
+    # A full ring evicts exception instants with their exception types (classes made here, so that nothing else
+    # keeps them once the collector has run): every evicted one must be let go exactly once.
+    path = tmp_path / 'trace.json'
+    made = [type(f'Made{index}', (Exception,), {}) for index in range(30)]
+    freed = []
+    references = [weakref.ref(exception_type, freed.append) for exception_type in made]
+    action = Timeline(path, size=4)
+    with hunter.Tracer().trace(hunter.Q(function='raise_and_catch', action=action)):
+        for exception_type in made:
+            raise_and_catch(exception_type)
+    instants = [event for event in load(path) if event['ph'] == 'i']
+    assert instants and all(instant['name'].startswith('Made') for instant in instants)
+    del exception_type
+    made.clear()
+    gc.collect()
+    # At most the four records still in the ring hold a type (the action is still alive).
+    assert len(freed) >= len(references) - 4
+    assert [reference for reference in references if reference() is not None] == references[len(freed) :]
+
+
 def test_stop_keeps_the_oldest(tmp_path, backend):
     path = tmp_path / 'trace.json'
     action = Timeline(path, size=5, on_full='stop')

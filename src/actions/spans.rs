@@ -232,6 +232,13 @@ impl<T, S> SpanStack<T, S> {
         Some((span, abandoned))
     }
 
+    /// Removes the newest open span: the return of an event known to pair with it (see
+    /// [`ThreadSpans::with_thread_in_order`]).
+    #[inline]
+    pub fn pop_newest(&mut self) -> Option<OpenSpan<T>> {
+        self.open.pop()
+    }
+
     /// Removes every open span, oldest first.
     pub fn take_all(&mut self) -> Vec<OpenSpan<T>> {
         std::mem::take(&mut self.open)

@@ -114,29 +114,50 @@ impl Record {
     }
 }
 
-/// The record the buffer let go (dropped or evicted), if any, to be released by the caller where Python code may
-/// run (a code object's release can run weakref callbacks).
-pub struct Released(Option<Record>);
+/// The objects of the record the buffer let go (dropped or evicted), if any, to be released by the caller where
+/// Python code may run (a code object's release can run weakref callbacks). Only the objects: the rest of the
+/// record is dropped where it is let go, so that the usual event moves two words, not a record.
+pub struct Released(Option<ReleasedObjects>);
+
+struct ReleasedObjects {
+    code: Py<PyAny>,
+    exception_type: Option<Py<PyAny>>,
+}
 
 impl Released {
+    /// What is to be released of `record`, if any.
+    #[inline]
+    fn of(record: Option<Record>) -> Released {
+        Released(record.map(|Record { code, ending, .. }| {
+            let exception_type = match ending {
+                Ending::Exception(exception_type) => Some(exception_type),
+                Ending::Returned | Ending::EndedUnseen | Ending::RunningAtStop | Ending::BeganUnseen => None,
+            };
+            ReleasedObjects { code, exception_type }
+        }))
+    }
+
+    /// Whether nothing was let go: the usual event, while the buffer has room.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
     /// Whether releasing it frees no object, so runs no Python code: the usual eviction, of a record whose code
     /// object its function still holds.
     pub fn frees_nothing(&self) -> bool {
-        self.0.as_ref().is_none_or(|record| {
-            crate::compat::held_elsewhere(&record.code)
-                && match &record.ending {
-                    Ending::Exception(exception_type) => crate::compat::held_elsewhere(exception_type),
-                    Ending::Returned | Ending::EndedUnseen | Ending::RunningAtStop | Ending::BeganUnseen => true,
-                }
+        self.0.as_ref().is_none_or(|objects| {
+            crate::compat::held_elsewhere(&objects.code)
+                && objects.exception_type.as_ref().is_none_or(crate::compat::held_elsewhere)
         })
     }
 
     /// Releases the record's references at once (attached, `py`): dropped as a `Py` outside of pyo3's own entry
     /// points, each would be queued for later instead, behind a lock.
     pub fn release(self, py: Python<'_>) {
-        if let Some(Record { code, ending, .. }) = self.0 {
+        if let Some(ReleasedObjects { code, exception_type }) = self.0 {
             drop(code.into_bound(py));
-            if let Ending::Exception(exception_type) = ending {
+            if let Some(exception_type) = exception_type {
                 drop(exception_type.into_bound(py));
             }
         }
@@ -159,6 +180,7 @@ struct Recorded {
 
 impl Recorded {
     /// Keeps `record` as `options` say; returns what is let go (the oldest record, or this one).
+    #[inline]
     fn keep(&mut self, options: &TimelineOptions, record: Record) -> Option<Record> {
         if self.records.len() < options.size {
             self.records.push_back(record);
@@ -315,25 +337,27 @@ impl Timeline {
             let key = SpanKey { frame: frame.identity, code: code.as_ptr() as usize, builtin };
             // A builtin's caller is the running frame itself, whose span is then the newest.
             let caller = if builtin { frame.identity } else { frame.caller };
-            let record = self.spans.update_in_order(py, key, caller, kind == Kind::Call, |stack| {
-                let record = match kind {
+            // The record goes into the buffer where it is made (it is large: moving it out and back costs more
+            // than the rest of the event).
+            let released = self.spans.update_in_order(py, key, caller, kind == Kind::Call, |stack| {
+                stack.thread = LastEvent { at: now, serial: thread };
+                Released::of(match kind {
                     Kind::Call => {
                         stack.open(key, now, TimedCall { code: code.clone().unbind(), builtin, args: None });
                         None
                     }
                     // In order: the newest open span is the one closed, nothing is abandoned.
-                    Kind::Return => {
-                        stack.close(key).map(|(closed, _)| Record::of(thread, closed, now, Ending::Returned))
-                    }
+                    Kind::Return => stack
+                        .pop_newest()
+                        .and_then(|closed| recorded.keep(options, Record::of(thread, closed, now, Ending::Returned))),
                     Kind::Exception => {
-                        Some(Record::instant(py, thread, code.clone().unbind(), false, now, exception_type, None))
+                        let code = code.clone().unbind();
+                        recorded.keep(options, Record::instant(py, thread, code, false, now, exception_type, None))
                     }
                     Kind::Line => None,
-                };
-                stack.thread = LastEvent { at: now, serial: thread };
-                record
+                })
             })?;
-            Some(Released(record.and_then(|record| recorded.keep(options, record))))
+            Some(released)
         })
     }
 
