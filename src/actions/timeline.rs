@@ -337,8 +337,8 @@ impl Timeline {
             let key = SpanKey { frame: frame.identity, code: code.as_ptr() as usize, builtin };
             // A builtin's caller is the running frame itself, whose span is then the newest.
             let caller = if builtin { frame.identity } else { frame.caller };
-            // The record goes into the buffer where it is made (it is large: moving it out and back costs more
-            // than the rest of the event).
+            // The record goes into the buffer where it is made: handing its 80 bytes back out through the span
+            // update, on every event, cost a measurable part of it (callgrind).
             let released = self.spans.update_in_order(py, key, caller, kind == Kind::Call, |stack| {
                 stack.thread = LastEvent { at: now, serial: thread };
                 Released::of(match kind {
