@@ -8,6 +8,7 @@ import gc
 import json
 import math
 import os
+import stat
 import subprocess
 import sys
 import textwrap
@@ -104,6 +105,97 @@ def test_calls_are_complete_events_with_their_durations(tmp_path, backend):
     assert [event['args']['name'] for event in metadata] == ['MainThread']
     assert pair['pid'] == os.getpid()
     assert pair['tid'] == threading.get_native_id()
+
+
+def test_a_fifo_is_written_into_and_stays_a_fifo(tmp_path):
+    # A FIFO stands in for os.devnull: replacing either with a new file destroys it (as root, /dev/null itself).
+    fifo = tmp_path / 'trace.fifo'
+    os.mkfifo(fifo)
+    received = []
+
+    def read():
+        with open(fifo, encoding='utf-8') as file:
+            received.append(file.read())
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    with hunter.Tracer().trace(hunter.When(SAMPLES, Timeline(fifo))):
+        timing_samples.pair(0)
+    reader.join(timeout=30)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert received, 'the trace was not written into the FIFO'
+    assert names(check_trace(json.loads(received[0], parse_float=Decimal))) == {'sleeper': 2, 'pair': 1}
+    assert sorted(tmp_path.iterdir()) == [fifo]
+
+
+@pytest.mark.skipif(not sys.platform.startswith('linux') or os.geteuid() != 0, reason='a device node: root on Linux')
+def test_a_device_is_written_into_and_stays_a_device(tmp_path):
+    null = tmp_path / 'null'
+    os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))  # Linux's null device
+    with hunter.Tracer().trace(hunter.When(SAMPLES, Timeline(null))):
+        timing_samples.pair(0)
+    assert stat.S_ISCHR(os.stat(null).st_mode)
+    assert sorted(tmp_path.iterdir()) == [null]
+
+
+def test_a_symlink_stays_and_the_file_it_points_to_is_replaced(tmp_path):
+    target = tmp_path / 'real.json'
+    target.write_text('stale')
+    link = tmp_path / 'trace.json'
+    link.symlink_to(target)
+    with hunter.Tracer().trace(hunter.When(SAMPLES, Timeline(link))):
+        timing_samples.pair(0)
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert names(load(target)) == {'sleeper': 2, 'pair': 1}
+    assert sorted(tmp_path.iterdir()) == [target, link]
+
+
+def test_a_directory_is_refused_by_name_and_left_alone(tmp_path):
+    directory = tmp_path / 'trace.json'
+    directory.mkdir()
+    timeline = Timeline(directory)
+    with pytest.raises(IsADirectoryError, match='trace.json'):
+        timeline.write()
+    assert directory.is_dir() and not any(directory.iterdir())
+    assert sorted(tmp_path.iterdir()) == [directory]
+
+
+FORKING_PROGRAM = """
+import os, sys, hunter
+
+def parent_work():
+    pass
+
+def child_work():
+    pass
+
+tracer = hunter.Tracer().trace(hunter.When(hunter.Q(module='__main__'), hunter.Timeline(sys.argv[1])))
+child = os.fork()
+if child == 0:
+    try:
+        child_work()
+        tracer.stop()
+    finally:
+        os._exit(0)
+os.waitpid(child, 0)
+parent_work()
+tracer.stop()
+print(child)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, 'fork'), reason='os.fork is POSIX only')
+def test_a_forked_child_writes_a_file_of_its_own(tmp_path, backend):
+    # In a process of its own: pytest's may run threads, and forking those is unsafe.
+    path = tmp_path / 'trace.json'
+    run = subprocess.run([sys.executable, '-c', FORKING_PROGRAM, str(path)], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    child = int(run.stdout)
+    assert names(load(path)) == {'parent_work': 1}
+    child_events = load(tmp_path / f'trace.{child}.json')
+    assert names(child_events) == {'child_work': 1}
+    assert {event['pid'] for event in spans_of(child_events)} == {child}
+    assert len(list(tmp_path.iterdir())) == 2
 
 
 def test_each_run_of_a_generator_is_a_span(tmp_path, backend):

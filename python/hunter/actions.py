@@ -15,6 +15,7 @@ for a known upstream problem:
 import collections
 import opcode
 import os
+import stat
 from collections import defaultdict
 from os import getpid
 
@@ -776,6 +777,15 @@ class Profile(ColorStreamAction):
             self.stream.write(self.report())
 
 
+def _exists_but_is_no_regular_file(path):
+    """Whether ``path`` (symlinks followed) is a device (``/dev/null``), a FIFO, a directory..."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode)
+
+
 class Timeline(ColorStreamAction):
     """
     An action that records the matched calls of every thread as a timeline and writes it, as a Chrome Trace Event
@@ -804,7 +814,8 @@ class Timeline(ColorStreamAction):
 
     Args:
         path (str or os.PathLike): The file written. In a forked child process, the child's pid is added before
-            the extension (``out.json`` becomes ``out.1234.json``).
+            the extension (``out.json`` becomes ``out.1234.json``). A device or a FIFO (``os.devnull``) is written
+            into as it is; a file is replaced whole (through a symlink, the file it points to).
         size (int): The most records kept. Default: ``1000000``.
         on_full (str): ``'ring'`` or ``'stop'``. Default: ``'ring'``.
         args (bool): Record each call's arguments (and each exception's value) through the bounded safe repr.
@@ -915,16 +926,26 @@ class Timeline(ColorStreamAction):
         return '{"traceEvents":[\n' + ',\n'.join(lines) + f'\n],"displayTimeUnit":"ns","otherData":{other}}}\n'
 
     def write(self, path=None):
-        """Writes the trace to ``path`` (default: the Timeline's path, with the pid added in a forked child)."""
+        """Writes the trace to ``path`` (default: the Timeline's path, with the pid added in a forked child unless it
+        is a device or a FIFO)."""
         if path is None:
             path = self.path
-            if getpid() != self._pid:
+            if getpid() != self._pid and not _exists_but_is_no_regular_file(path):
                 stem, extension = os.path.splitext(path)
                 path = f'{stem}.{getpid()}{extension}'
-        temporary = f'{path}.{getpid()}.tmp'
+        text = self.dumps()
+        if _exists_but_is_no_regular_file(path):
+            # Written into (a directory fails here, naming it): a new file moved over a device or a FIFO would
+            # destroy it, and as root that includes /dev/null.
+            with open(path, 'w', encoding='utf-8') as file:
+                file.write(text)
+            return path
+        # A whole file or none: written beside the final target (through symlinks, which stay), then moved over it.
+        target = os.path.realpath(path)
+        temporary = f'{target}.{getpid()}.tmp'
         with open(temporary, 'w', encoding='utf-8') as file:
-            file.write(self.dumps())
-        os.replace(temporary, path)
+            file.write(text)
+        os.replace(temporary, target)
         return path
 
     def _tracer_stopped(self):
