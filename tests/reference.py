@@ -14,6 +14,8 @@ Discovery order:
 A candidate is accepted only if it really imports hunter 3.9.0 on the right Python version.
 """
 
+import contextlib
+import fcntl
 import functools
 import json
 import os
@@ -39,6 +41,17 @@ def child_env(extra=None):
     env['PYTHONDONTWRITEBYTECODE'] = '1'
     env.update(extra or {})
     return env
+
+
+@contextlib.contextmanager
+def exclusively(name):
+    """Holds the cross-process lock ``name`` (a file under the repository's ``.cache/locks``): the pytest-xdist
+    workers share the reference venvs, which only one at a time may create or install into."""
+    locks = REPO_ROOT / '.cache' / 'locks'
+    locks.mkdir(parents=True, exist_ok=True)
+    with open(locks / f'{name}.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def _is_reference_interpreter(python):
@@ -76,9 +89,13 @@ def reference_python():
         if Path(candidate).exists() and _is_reference_interpreter(candidate):
             return candidate
     if os.environ.get('HUNTER_REFERENCE_CREATE') == '1':
-        python = create_reference_venv()
-        if _is_reference_interpreter(python):
-            return python
+        with exclusively(LOCAL_REFVENV.name):
+            # Another worker may have made it while this one waited.
+            python = str(_venv_python(LOCAL_REFVENV))
+            if not (Path(python).exists() and _is_reference_interpreter(python)):
+                python = create_reference_venv()
+            if _is_reference_interpreter(python):
+                return python
     return None
 
 

@@ -18,6 +18,7 @@ The libraries are installed into the reference venv (and into the running one if
 import ast
 import difflib
 import functools
+import hashlib
 import importlib.util
 import json
 import re
@@ -84,16 +85,18 @@ print(json.dumps(versions))
 def with_libraries(python):
     """``python``, after installing the pinned libraries into its environment where they are missing or differ."""
     pins = library_pins()
-    probe = reference.run_python(python, _VERSIONS_PROBE, list(pins))
-    assert probe.returncode == 0, probe.stderr
-    if json.loads(probe.stdout) != pins:
-        subprocess.run(
-            [python, '-m', 'pip', 'install', '--quiet', '--disable-pip-version-check']
-            + [f'{name}=={version}' for name, version in pins.items()],
-            check=True,
-            env=reference.child_env(),
-            timeout=600,
-        )
+    # Probed and installed under a lock: another worker may be installing them into the same environment.
+    with reference.exclusively('libraries-' + hashlib.sha256(str(python).encode()).hexdigest()[:16]):
+        probe = reference.run_python(python, _VERSIONS_PROBE, list(pins))
+        assert probe.returncode == 0, probe.stderr
+        if json.loads(probe.stdout) != pins:
+            subprocess.run(
+                [python, '-m', 'pip', 'install', '--quiet', '--disable-pip-version-check']
+                + [f'{name}=={version}' for name, version in pins.items()],
+                check=True,
+                env=reference.child_env(),
+                timeout=600,
+            )
     return python
 
 
