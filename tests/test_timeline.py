@@ -72,11 +72,16 @@ def load(path):
         return check_trace(json.load(file, parse_float=Decimal))
 
 
-def recorded(tmp_path, func, *args, predicate=SAMPLES, profiling_mode=False, **options):
-    path = tmp_path / 'trace.json'
+def record_into(path, func, *args, predicate=SAMPLES, profiling_mode=False, **options):
+    """Runs `func(*args)` traced by `predicate` with a Timeline written to `path` at the stop."""
     action = Timeline(path, **options)
     with hunter.Tracer(profiling_mode=profiling_mode).trace(hunter.When(predicate, action)):
         func(*args)
+
+
+def recorded(tmp_path, func, *args, **options):
+    path = tmp_path / 'trace.json'
+    record_into(path, func, *args, **options)
     return load(path)
 
 
@@ -119,8 +124,7 @@ def test_a_fifo_is_written_into_and_stays_a_fifo(tmp_path):
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
-    with hunter.Tracer().trace(hunter.When(SAMPLES, Timeline(fifo))):
-        timing_samples.pair(0)
+    record_into(fifo, timing_samples.pair, 0)
     reader.join(timeout=30)
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
     assert received, 'the trace was not written into the FIFO'
@@ -132,8 +136,7 @@ def test_a_fifo_is_written_into_and_stays_a_fifo(tmp_path):
 def test_a_device_is_written_into_and_stays_a_device(tmp_path):
     null = tmp_path / 'null'
     os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))  # Linux's null device
-    with hunter.Tracer().trace(hunter.When(SAMPLES, Timeline(null))):
-        timing_samples.pair(0)
+    record_into(null, timing_samples.pair, 0)
     assert stat.S_ISCHR(os.stat(null).st_mode)
     assert sorted(tmp_path.iterdir()) == [null]
 
@@ -143,8 +146,7 @@ def test_a_symlink_stays_and_the_file_it_points_to_is_replaced(tmp_path):
     target.write_text('stale')
     link = tmp_path / 'trace.json'
     link.symlink_to(target)
-    with hunter.Tracer().trace(hunter.When(SAMPLES, Timeline(link))):
-        timing_samples.pair(0)
+    record_into(link, timing_samples.pair, 0)
     assert link.is_symlink() and os.readlink(link) == str(target)
     assert names(load(target)) == {'sleeper': 2, 'pair': 1}
     assert sorted(tmp_path.iterdir()) == [target, link]
