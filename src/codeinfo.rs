@@ -11,7 +11,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyCode, PyDict, PyString, PyTuple};
 
-use crate::compat::{self, code_extra};
+use crate::compat::{self, code_extra, DictIdentity, DictStamp};
 use crate::gilcell::{GilCell, GilOnce, GilRc};
 use crate::verdict::Verdict;
 
@@ -26,13 +26,52 @@ fn line_table(code: &Bound<'_, PyAny>) -> PyResult<Box<[(c_int, c_int)]>> {
         .collect()
 }
 
-/// Facts that depend on the code object and the globals it runs with.
+/// Facts that depend on the code object and the globals it runs with, computed from the globals' `__name__` (and
+/// `__file__`, for code with no `co_filename`), which they hold.
+///
+/// They do not hold the globals: a code object's extra, where they are kept, is invisible to the garbage collector,
+/// and globals usually hold the function whose code it is, so that cycle would never be collected (an `exec`'d
+/// namespace, a module dropped from `sys.modules`). The globals they were found for are known by their stamp.
 pub struct ModuleFacts {
-    /// Held, so that no other dict can take its address while these facts are cached for it.
-    globals: Py<PyDict>,
+    globals: DictIdentity,
+    /// `globals['__name__']`, None when missing.
+    name: Option<Py<PyAny>>,
+    /// `globals['__file__']` (None when missing) when the filename came from it.
+    file: Option<Option<Py<PyAny>>>,
     pub module: Py<PyAny>,
     pub filename: Py<PyAny>,
     pub stdlib: bool,
+}
+
+impl ModuleFacts {
+    /// Whether `other` was computed from the same values (the same objects), and so holds the same facts.
+    fn same_source(&self, other: &ModuleFacts) -> bool {
+        fn same(one: Option<&Py<PyAny>>, other: Option<&Py<PyAny>>) -> bool {
+            match (one, other) {
+                (Some(one), Some(other)) => one.is(other),
+                (None, None) => true,
+                _ => false,
+            }
+        }
+        let same_file = match (&self.file, &other.file) {
+            (Some(file), Some(other_file)) => same(file.as_ref(), other_file.as_ref()),
+            (None, None) => true,
+            _ => false,
+        };
+        same(self.name.as_ref(), other.name.as_ref()) && same_file
+    }
+
+    /// These facts, for `globals` (whose `__name__` and `__file__` they were computed from).
+    fn for_globals(&self, py: Python<'_>, globals: &Bound<'_, PyDict>) -> ModuleFacts {
+        ModuleFacts {
+            globals: DictIdentity::of(globals),
+            name: self.name.as_ref().map(|name| name.clone_ref(py)),
+            file: self.file.as_ref().map(|file| file.as_ref().map(|file| file.clone_ref(py))),
+            module: self.module.clone_ref(py),
+            filename: self.filename.clone_ref(py),
+            stdlib: self.stdlib,
+        }
+    }
 }
 
 /// The predicate verdicts cached for one tracer generation and globals dict, per settrace kind (call,
@@ -40,9 +79,8 @@ pub struct ModuleFacts {
 #[derive(Clone, Copy)]
 struct VerdictCache {
     generation: u64,
-    /// The address of the globals dict, which `CodeInfo::verdict_globals` holds so that no other dict can
-    /// take it (the same code object can run with several, e.g. through `exec`).
-    globals: usize,
+    /// The globals they were judged with (the same code object can run with several, e.g. through `exec`).
+    globals: DictStamp,
     by_kind: [Verdict; 4],
 }
 
@@ -57,7 +95,8 @@ pub struct CodeInfo {
     pub is_function: bool,
     module_facts: GilCell<Option<GilRc<ModuleFacts>>>,
     verdicts: GilCell<VerdictCache>,
-    verdict_globals: GilCell<Option<Py<PyDict>>>,
+    /// The module facts the verdicts were judged on.
+    verdict_facts: GilCell<Option<GilRc<ModuleFacts>>>,
     /// `(first offset, line)` of each range of instructions, in offset order (see `line_at`); -1 for no line.
     line_table: GilOnce<Box<[(c_int, c_int)]>>,
     /// `linecache.getlines(...)` of the source file, shared by `source` and `fullsource`.
@@ -144,8 +183,12 @@ impl CodeInfo {
             co_filename: code_obj.getattr(pyo3::intern!(py, "co_filename"))?.unbind(),
             is_function: code_obj.getattr(pyo3::intern!(py, "co_flags"))?.extract::<u32>()? & CO_OPTIMIZED != 0,
             module_facts: GilCell::new(None),
-            verdicts: GilCell::new(VerdictCache { generation: 0, globals: 0, by_kind: [Verdict::Unknown; 4] }),
-            verdict_globals: GilCell::new(None),
+            verdicts: GilCell::new(VerdictCache {
+                generation: 0,
+                globals: DictStamp::default(),
+                by_kind: [Verdict::Unknown; 4],
+            }),
+            verdict_facts: GilCell::new(None),
             line_table: GilOnce::default(),
             source_lines: OnceLock::new(),
             definition_source: OnceLock::new(),
@@ -180,7 +223,8 @@ impl CodeInfo {
         }
     }
 
-    /// The verdicts cached for tracer `generation` and the globals dict at `globals`, if any.
+    /// The verdicts cached for tracer `generation` and the globals dict at `globals` (NULL or a live dict), if any.
+    /// Runs no Python code.
     #[inline]
     pub fn cached_verdicts(
         &self,
@@ -189,34 +233,83 @@ impl CodeInfo {
         globals: *mut ffi::PyObject,
     ) -> Option<[Verdict; 4]> {
         let cache = self.verdicts.get(py);
-        (cache.generation == generation && cache.globals == globals as usize).then_some(cache.by_kind)
+        (cache.generation == generation && cache.globals == DictStamp::of(globals)).then_some(cache.by_kind)
     }
 
+    /// The verdicts of tracer `generation` judged on `facts` (this code's facts for `globals`).
     pub fn remember_verdicts(
         &self,
         py: Python<'_>,
         generation: u64,
         globals: &Bound<'_, PyDict>,
+        facts: &GilRc<ModuleFacts>,
         by_kind: [Verdict; 4],
     ) {
-        let held = self.verdict_globals.replace(py, Some(globals.clone().unbind()));
-        self.verdicts.set(py, VerdictCache { generation, globals: globals.as_ptr() as usize, by_kind });
-        // Released last: dropping the previous dict may run code (its values' finalizers) that reaches us.
-        drop(held);
+        let replaced = self.verdict_facts.replace(py, Some(facts.clone_ref(py)));
+        self.verdicts.set(py, VerdictCache { generation, globals: DictStamp::of(globals.as_ptr()), by_kind });
+        // Released last: dropping what the previous facts held may run code (finalizers) that reaches us.
+        drop(replaced);
+    }
+
+    /// The verdicts of tracer `generation` when they were judged on the same facts as this code has with `globals`
+    /// (other globals with the same `__name__`, or the same globals changed since): they are then cached for
+    /// `globals` too. None when there are none, or the facts differ.
+    pub fn verdicts_for_same_facts(
+        &self,
+        py: Python<'_>,
+        generation: u64,
+        globals: &Bound<'_, PyDict>,
+    ) -> PyResult<Option<[Verdict; 4]>> {
+        let cache = self.verdicts.get(py);
+        let Some(judged) = self.verdict_facts.clone_shared(py).filter(|_| cache.generation == generation) else {
+            return Ok(None);
+        };
+        let facts = self.module_facts(py, globals)?;
+        // Finding the facts may have run Python code (a key's `__eq__`), which may have cached other verdicts.
+        if !facts.same_source(&judged) || self.verdicts.get(py).generation != generation {
+            return Ok(None);
+        }
+        self.remember_verdicts(py, generation, globals, &facts, cache.by_kind);
+        Ok(Some(cache.by_kind))
     }
 
     /// Module name, filename and stdlib flag for this code running with `globals`.
     pub fn module_facts(&self, py: Python<'_>, globals: &Bound<'_, PyDict>) -> PyResult<GilRc<ModuleFacts>> {
-        if let Some(facts) = self.module_facts.clone_shared(py) {
+        let cached = self.module_facts.clone_shared(py);
+        if let Some(facts) = &cached {
             if facts.globals.is(globals) {
-                return Ok(facts);
+                return Ok(facts.clone_ref(py));
             }
         }
-        let module = module_name(py, Some(globals.as_any()))?;
-        let filename = normalize_filename(py, self.co_filename.bind(py), Some(globals.as_any()))?;
-        let stdlib = is_stdlib(py, module.bind(py), filename.bind(py))?;
-        let facts = GilRc::new(ModuleFacts { globals: globals.clone().unbind(), module, filename, stdlib });
-        self.module_facts.replace(py, Some(facts.clone_ref(py)));
+        let name = global_value(globals.as_any(), pyo3::intern!(py, "__name__"))?;
+        let co_filename = self.co_filename.bind(py);
+        let file = if co_filename.is_truthy()? {
+            None
+        } else {
+            Some(global_value(globals.as_any(), pyo3::intern!(py, "__file__"))?)
+        };
+        let found = ModuleFacts {
+            globals: DictIdentity::of(globals),
+            name: name.map(Bound::unbind),
+            file: file.map(|file| file.map(Bound::unbind)),
+            module: py.None(),
+            filename: py.None(),
+            stdlib: false,
+        };
+        let facts = match cached.filter(|facts| facts.same_source(&found)) {
+            // Other globals (or these, changed) with the same names: the same facts.
+            Some(facts) => facts.for_globals(py, globals),
+            None => {
+                let module = module_name_of(py, found.name.as_ref().map(|name| name.bind(py)));
+                let file = found.file.as_ref().and_then(|file| file.as_ref().map(|file| file.bind(py).clone()));
+                let filename = normalize_filename_with(py, co_filename, || Ok(file))?;
+                let stdlib = is_stdlib(py, module.bind(py), filename.bind(py))?;
+                ModuleFacts { module, filename, stdlib, ..found }
+            }
+        };
+        let facts = GilRc::new(facts);
+        let replaced = self.module_facts.replace(py, Some(facts.clone_ref(py)));
+        drop(replaced);
         Ok(facts)
     }
 
@@ -276,11 +369,16 @@ pub fn module_name(py: Python<'_>, globals: Option<&Bound<'_, PyAny>>) -> PyResu
         Some(globals) => global_value(globals, pyo3::intern!(py, "__name__"))?,
         None => None,
     };
-    Ok(match name {
+    Ok(module_name_of(py, name.as_ref()))
+}
+
+/// The module name of globals whose `__name__` is `name` (None when missing).
+fn module_name_of(py: Python<'_>, name: Option<&Bound<'_, PyAny>>) -> Py<PyAny> {
+    match name {
         None => PyString::new(py, "").into_any().unbind(),
         Some(name) if name.is_none() => pyo3::intern!(py, "?").clone().into_any().unbind(),
-        Some(name) => name.unbind(),
-    })
+        Some(name) => name.clone().unbind(),
+    }
 }
 
 /// `globals.get(key)`: a dict's item, or what a stand-in frame's globals mapping gives (None when missing).
@@ -302,13 +400,22 @@ pub fn normalize_filename(
     co_filename: &Bound<'_, PyAny>,
     globals: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
+    normalize_filename_with(py, co_filename, || match globals {
+        Some(globals) => global_value(globals, pyo3::intern!(py, "__file__")),
+        None => Ok(None),
+    })
+}
+
+/// [`normalize_filename`] with the globals' `__file__` (None when missing) given by `file`, asked for only when
+/// `co_filename` is empty.
+fn normalize_filename_with<'py>(
+    py: Python<'py>,
+    co_filename: &Bound<'py, PyAny>,
+    file: impl FnOnce() -> PyResult<Option<Bound<'py, PyAny>>>,
+) -> PyResult<Py<PyAny>> {
     let mut filename = co_filename.clone();
     if !filename.is_truthy()? {
-        let from_globals = match globals {
-            Some(globals) => global_value(globals, pyo3::intern!(py, "__file__"))?,
-            None => None,
-        };
-        filename = match from_globals {
+        filename = match file()? {
             Some(file) if file.is_truthy()? => file,
             _ => return Ok(pyo3::intern!(py, "?").clone().into_any().unbind()),
         };

@@ -445,6 +445,65 @@ pub fn frame_globals_bound<'py>(frame: &Bound<'py, PyFrame>) -> Bound<'py, PyDic
     unsafe { Bound::from_borrowed_ptr(frame.py(), frame_globals(frame.as_borrowed())).cast_into_unchecked() }
 }
 
+/// What tells a dict from any other, for caches keyed by a dict they must not keep alive: its address, and its
+/// version (PEP 509's `ma_version_tag`), which CPython draws from one counter, never going back, for every dict it
+/// creates and at every change of one. So a later dict at the same address has another stamp, and so has this dict
+/// once changed: a stamp that differs says "check again", never that the dict is another one.
+///
+/// Portable mode cannot read the version (0 there): a stamp then tells its dict from others only while the dict is
+/// held, as [`DictIdentity`] does.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct DictStamp {
+    address: usize,
+    version: u64,
+}
+
+impl DictStamp {
+    /// The stamp of the dict at `dict` now; `dict` NULL (no globals) or a live dict.
+    #[inline]
+    pub fn of(dict: *mut ffi::PyObject) -> DictStamp {
+        #[cfg(not(hunter_portable))]
+        let version = if dict.is_null() {
+            0
+        } else {
+            // SAFETY: a live dict (this function's contract), laid out as `PyDictObject` on every version this
+            // mode supports (3.9 to 3.13); only its version field is read.
+            #[allow(deprecated)]
+            unsafe {
+                (*dict.cast::<ffi::PyDictObject>()).ma_version_tag
+            }
+        };
+        #[cfg(hunter_portable)]
+        let version = 0;
+        DictStamp { address: dict as usize, version }
+    }
+}
+
+/// A dict's [`DictStamp`], with the dict held where the stamp needs it (portable mode), never elsewhere: what a
+/// cache keeps of a dict it must not keep alive (globals usually hold, through their functions, what the cache is
+/// kept in).
+pub struct DictIdentity {
+    pub stamp: DictStamp,
+    held: Option<Py<PyDict>>,
+}
+
+impl DictIdentity {
+    pub fn of(dict: &Bound<'_, PyDict>) -> DictIdentity {
+        DictIdentity { stamp: DictStamp::of(dict.as_ptr()), held: cfg!(hunter_portable).then(|| dict.clone().unbind()) }
+    }
+
+    /// Whether `dict` (a live dict) is the one identified, unchanged since.
+    #[inline]
+    pub fn is(&self, dict: &Bound<'_, PyDict>) -> bool {
+        self.stamp == DictStamp::of(dict.as_ptr())
+    }
+
+    /// The dict, when held, for a `__traverse__`.
+    pub fn held(&self) -> Option<&Py<PyDict>> {
+        self.held.as_ref()
+    }
+}
+
 /// A class's attribute-cache version tag, when it has a valid one. CPython gives a class a new one whenever an
 /// attribute of it or of a base is set. 0 never is valid; before 3.13 a flag also marks it valid, as a changed
 /// class keeps its old number until its next lookup.

@@ -437,26 +437,39 @@ pub(crate) unsafe fn code_verdict<H: Host>(slf: &Bound<'_, H>, site: EventSite, 
     // SAFETY: the site's code is alive for the callback.
     let info = unsafe { CodeInfo::of_code(py, site.code(py))? };
     let generation = slf.get().engine().generation.get(py);
-    match info.cached_verdicts(py, generation, site.globals()) {
+    if let Some(by_kind) = info.cached_verdicts(py, generation, site.globals()) {
+        return Ok(by_kind[kind as usize]);
+    }
+    // SAFETY: `site` is this callback's (this function's contract).
+    let globals = unsafe { site_globals(py, site) }?;
+    match info.verdicts_for_same_facts(py, generation, &globals)? {
         Some(by_kind) => Ok(by_kind[kind as usize]),
-        // SAFETY: `site` is this callback's (this function's contract).
-        None => unsafe { judge_code(slf, info, generation, site, kind) },
+        None => judge_code(slf, info, generation, &globals, kind),
     }
 }
 
-/// Computes and caches the verdicts of a code object running with the site's globals (its first event).
-/// Judging can run Python code (a value's `__eq__`, an import), which may stop or restart tracing.
+/// The globals of the site's running frame.
 ///
 /// # Safety
-/// `site` must come from the current callback (its code, globals and frame pointers are borrowed from the running
-/// frame or the callback's arguments), attached. `info` must be the facts of the site's code.
+/// `site` must come from the current callback, attached.
+unsafe fn site_globals<'py>(py: Python<'py>, site: EventSite) -> PyResult<Bound<'py, PyDict>> {
+    // SAFETY: the globals of a running frame (or of the code a callback runs), which keeps them alive; a
+    // frame's globals are a dict (CPython runs code with nothing else).
+    let Some(globals) = (unsafe { Borrowed::from_ptr_or_opt(py, site.globals()) }) else {
+        return Err(pyo3::exceptions::PyTypeError::new_err("hunter: an event without a running frame"));
+    };
+    Ok(globals.cast::<PyDict>()?.to_owned())
+}
+
+/// Computes and caches the verdicts of a code object running with `globals` (its first event with them).
+/// Judging can run Python code (a value's `__eq__`, an import), which may stop or restart tracing.
 #[cold]
 #[inline(never)]
-unsafe fn judge_code<H: Host>(
+fn judge_code<H: Host>(
     slf: &Bound<'_, H>,
     info: &CodeInfo,
     generation: u64,
-    site: EventSite,
+    globals: &Bound<'_, PyDict>,
     kind: Kind,
 ) -> PyResult<Verdict> {
     let py = slf.py();
@@ -466,15 +479,10 @@ unsafe fn judge_code<H: Host>(
         return Ok(Verdict::Never);
     };
     let handler = handler.into_bound(py);
-    // SAFETY: the globals of a running frame (or of the code a callback runs), which keeps them alive; a
-    // frame's globals are a dict (CPython runs code with nothing else).
-    let Some(globals) = (unsafe { Borrowed::from_ptr_or_opt(py, site.globals()) }) else {
-        return Err(pyo3::exceptions::PyTypeError::new_err("hunter: an event without a running frame"));
-    };
-    let globals = globals.cast::<PyDict>()?;
     let handler_verdict =
         if engine.records_directly(py) { predicates::recorded_verdict } else { predicates::static_verdict };
-    let mut facts = StaticFacts::of_code(info, &globals, kind)?;
+    let module_facts = info.module_facts(py, globals)?;
+    let mut facts = StaticFacts::of(info, &module_facts, kind, py);
     let mut by_kind = [handler_verdict(&handler, &facts)?; 4];
     if engine.verdict_depends_on_kind.get(py) {
         for other_kind in Kind::ALL.into_iter().filter(|other| *other != kind) {
@@ -486,7 +494,7 @@ unsafe fn judge_code<H: Host>(
     if engine.generation.get(py) != generation || !engine.handler.as_ptr(py).eq(&handler.as_ptr()) {
         return Ok(Verdict::Effectful);
     }
-    info.remember_verdicts(py, generation, &globals, by_kind);
+    info.remember_verdicts(py, generation, globals, &module_facts, by_kind);
     H::code_judged(slf, &by_kind)?;
     Ok(by_kind[kind as usize])
 }

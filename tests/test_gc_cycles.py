@@ -7,10 +7,13 @@ collector cannot see the class's references and keeps the whole cycle alive.
 
 import gc
 import io
+import os
 import subprocess
 import sys
 import textwrap
 import weakref
+
+import pytest
 
 import hunter
 from hunter._hunter import And, Backlog, Event, From, Not, Or, Query, Tracer, When
@@ -202,3 +205,70 @@ def test_collection_during_tracing_keeps_everything_working():
             target(n)
     assert seen.count('target') >= 3
     assert 'target' in stream.getvalue()
+
+
+BACKENDS = ('settrace', 'monitoring') if sys.version_info >= (3, 12) else ('settrace',)
+
+# Handlers that judge code by its module facts (a per-code verdict), or build events (which read them).
+HANDLERS = {
+    'function query': lambda: hunter.Q(function='fn', action=lambda event: None),
+    'stdlib=False': lambda: hunter.Q(stdlib=False, action=lambda event: None),
+    'module_startswith': lambda: hunter.Q(module_startswith='namespace', action=lambda event: None),
+    'CallPrinter': lambda: hunter.CallPrinter(stream=io.StringIO()),
+    'Timeline of a module': lambda: hunter.Q(module='namespace', action=hunter.actions.Timeline(os.devnull)),
+}
+
+
+def run_in_namespace(marker, source, name='namespace'):
+    """Runs `fn` of `source` exec'd into a fresh namespace holding `marker`: a cycle (namespace -> fn -> its
+    code's globals), as a module dropped from `sys.modules` or an `exec`'d template leaves."""
+    namespace = {'__name__': name, 'marker': marker}
+    exec(compile(source, f'<{name}>', 'exec'), namespace)
+    namespace['fn']()
+
+
+@pytest.mark.parametrize('handler', HANDLERS)
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_globals_of_traced_code_are_collected_while_tracing(handler, backend, monkeypatch):
+    # The code's cached facts (in the code object's extra, which the collector cannot see) must not hold its globals.
+    monkeypatch.setenv('PYTHONHUNTERBACKEND', backend)
+    tracer = hunter.Tracer()
+    tracer.trace(HANDLERS[handler]())
+    try:
+        assert all(collected(lambda marker: run_in_namespace(marker, 'def fn():\n    return 1\n')) for _ in range(3))
+    finally:
+        tracer.stop()
+    assert collected(lambda marker: run_in_namespace(marker, 'def fn():\n    return 2\n'))
+
+
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_code_run_with_successive_globals_has_each_ones_module(backend, monkeypatch):
+    # One code object exec'd into fresh namespaces, each freed before the next (so often at the same address): the
+    # facts and verdicts cached for one must not be taken for the next.
+    monkeypatch.setenv('PYTHONHUNTERBACKEND', backend)
+    code = compile('def fn():\n    return __name__\nfn()\n', '<shared>', 'exec')
+    names = [f'namespace{number}' for number in range(6)]
+
+    def traced(predicate):
+        seen = []
+        with hunter.trace(hunter.Q(predicate, kind='call', action=lambda event: seen.append(event.module))):
+            for name in names:
+                exec(code, {'__name__': name})
+        return seen
+
+    assert traced(hunter.Q(filename='<shared>')) == [name for name in names for _ in ('<module>', 'fn')]
+    assert traced(hunter.Q(module='namespace3')) == ['namespace3', 'namespace3']
+
+
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_globals_renamed_while_traced_show_their_new_module(backend, monkeypatch):
+    # Changing `__name__` changes the module the code's later events are of (hunter reads f_globals at each event).
+    monkeypatch.setenv('PYTHONHUNTERBACKEND', backend)
+    namespace = {'__name__': 'before'}
+    exec(compile('def fn():\n    return 1\n', '<renamed>', 'exec'), namespace)
+    modules = []
+    with hunter.trace(hunter.Q(filename='<renamed>', kind='call', action=lambda event: modules.append(event.module))):
+        namespace['fn']()
+        namespace['__name__'] = 'after'
+        namespace['fn']()
+    assert modules == ['before', 'after']

@@ -5,10 +5,10 @@ use std::collections::HashMap;
 use std::os::raw::c_int;
 
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
 
 use super::callstack::CallStack;
 use crate::codeinfo::CodeInfo;
+use crate::compat::DictIdentity;
 use crate::gilcell::GilRc;
 
 /// CallPrinter's `locals` dict, the version tag its class had then, a thread ident, and that thread's
@@ -27,8 +27,8 @@ pub(super) type FilenameColumns = [Option<(Py<PyAny>, String)>; FILENAME_COLUMN_
 pub(super) struct LineRow {
     /// Held so that the address in the key stays this code object's.
     pub(super) _code: GilRc<CodeInfo>,
-    /// Held so that no other dict can take its address.
-    pub(super) globals: Py<PyDict>,
+    /// Not held: globals usually hold, through their functions, the printer (see `DictIdentity`).
+    pub(super) globals: DictIdentity,
     /// The columns, then the source from `source_start` on (one allocation: rows are read far more often
     /// than made, and each allocation read is a likely cache miss).
     pub(super) text: Box<str>,

@@ -14,6 +14,7 @@ use super::rows::Arg;
 use super::source::push_stripped_source;
 use super::spans::{live_frames_until, monotonic_ns, push_duration, Spans};
 use super::text::push_spaces;
+use crate::compat::DictIdentity;
 use crate::event::Kind;
 use crate::gilcell::GilRc;
 
@@ -183,7 +184,7 @@ fn line_row<'py>(printing: &Printing<'_, 'py>, stack: &CallStack, out: &mut Stri
                 columns.push_str(&source);
                 let row = LineRow {
                     _code: code.clone_ref(py),
-                    globals: globals.unbind(),
+                    globals: DictIdentity::of(&globals),
                     text: columns.into(),
                     source_start,
                 };

@@ -129,7 +129,7 @@ impl Options {
         }
         // SAFETY: as above: from `__traverse__`; the cell is only replaced.
         for row in unsafe { self.line_rows.during_gc() }.values() {
-            visit.call(&row.globals)?;
+            visit.call(row.globals.held())?;
         }
         // SAFETY: as above: from `__traverse__`; the updates of this cell run closures that create no Python objects,
         // so no collection starts inside one.
