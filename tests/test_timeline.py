@@ -585,6 +585,99 @@ def test_options_are_checked():
         Timeline('x.json', on_full='drop')
 
 
+@pytest.mark.parametrize(
+    'name, value', [('size', 0), ('size', -1), ('size', 'x'), ('size', True), ('size', 2.0), ('on_full', 'bogus')]
+)
+def test_options_set_on_the_instance_are_checked_as_the_constructor_checks_them(tmp_path, backend, name, value):
+    path = tmp_path / 'trace.json'
+    with pytest.raises(ValueError) as constructed:
+        Timeline(path, **{name: value})
+    action = Timeline(path, size=50)
+    with hunter.Tracer().trace(hunter.Q(function='echo', action=action)):
+        echo('before')
+        with pytest.raises(ValueError) as assigned:
+            setattr(action, name, value)
+        echo('after')
+    # Refused at the assignment, with the constructor's error; the old value stays and the recording goes on.
+    assert str(assigned.value) == str(constructed.value)
+    assert (action.size, action.on_full) == (50, 'ring')
+    document = json.loads(path.read_text(), parse_float=Decimal)
+    assert names(check_trace(document)) == {'echo': 2}
+    assert (document['otherData']['size'], document['otherData']['on_full']) == (50, 'ring')
+
+
+@pytest.mark.parametrize('on_full', ['ring', 'stop'])
+def test_a_smaller_size_set_while_recording_applies_to_what_is_kept_at_once(tmp_path, backend, on_full):
+    path = tmp_path / 'trace.json'
+    action = Timeline(path, size=10, on_full=on_full)
+    with hunter.Tracer().trace(hunter.When(SAMPLES, action)):
+        timing_samples.many(8)
+        action.size = 3
+        # Trimmed at once as a full buffer lets records go: ring keeps the newest, stop the oldest.
+        kept = action.events()
+        expected = {'sleeper': 2, 'many': 1} if on_full == 'ring' else {'sleeper': 3}
+        assert names(spans_of(kept['traceEvents'])) == expected
+        assert (kept['otherData']['dropped'], kept['otherData']['size']) == (6, 3)
+        timing_samples.many(5)
+    document = json.loads(path.read_text(), parse_float=Decimal)
+    events = check_trace(document)
+    assert names(events) == expected
+    assert document['otherData'] == {'tool': 'hunter Timeline', 'dropped': 12, 'size': 3, 'on_full': on_full}
+
+
+def test_a_larger_size_set_while_recording_keeps_more(tmp_path, backend):
+    path = tmp_path / 'trace.json'
+    action = Timeline(path, size=2, on_full='stop')
+    with hunter.Tracer().trace(hunter.When(SAMPLES, action)):
+        timing_samples.many(3)
+        action.size = 6
+        timing_samples.many(3)
+    document = json.loads(path.read_text(), parse_float=Decimal)
+    # Two of the first run's records, then four of the second's (the buffer has room again).
+    assert names(check_trace(document)) == {'sleeper': 5, 'many': 1}
+    assert document['otherData']['dropped'] == 2
+
+
+def test_a_size_too_large_for_memory_is_no_limit(tmp_path, backend):
+    path = tmp_path / 'trace.json'
+    action = Timeline(path, size=2**70)
+    with hunter.Tracer().trace(hunter.When(SAMPLES, action)):
+        timing_samples.many(2)
+        action.size = 2**80
+        timing_samples.many(2)
+    document = json.loads(path.read_text(), parse_float=Decimal)
+    assert names(check_trace(document)) == {'sleeper': 4, 'many': 2}
+    assert (document['otherData']['dropped'], document['otherData']['size']) == (0, 2**80)
+
+
+def outer_changing(action):
+    echo('before')
+    # Taken by the Python side, refused when the native side reads the options at the next event: the handler fails
+    # and the tracer is disabled.
+    action.filename_alignment = 10**6
+    echo('after')
+
+
+def test_the_file_keeps_the_recording_when_the_handler_fails(tmp_path, backend, monkeypatch):
+    path = tmp_path / 'trace.json'
+    reported = []
+    monkeypatch.setattr(sys, 'unraisablehook', reported.append)
+    action = Timeline(path)
+    tracer = hunter.Tracer()
+    tracer.trace(hunter.When(hunter.Q(function_in=('echo', 'outer_changing')), action))
+    try:
+        outer_changing(action)
+    finally:
+        tracer.stop()
+    # Written all the same, with what was recorded before the failure (the call open then closed at the stop); the
+    # failure to read the options at the stop is reported after it.
+    events = load(path)
+    assert names(events) == {'echo': 1, 'outer_changing': 1}
+    assert 'ended' in spans_of(events, 'outer_changing')[0]['args']
+    assert [type(report.exc_value) for report in reported] == [ValueError]
+    assert 'filename_alignment' in str(reported[0].exc_value)
+
+
 def test_exported_and_in_the_environment_language():
     assert hunter.Timeline is Timeline and 'Timeline' in hunter.__all__
     _, options = hunter._evaluate_arguments('action=Timeline("t.json", size=10, on_full="stop")', 'PYTHONHUNTER')

@@ -110,6 +110,69 @@ def test_max_rows_must_be_positive():
         TreePrinter(max_rows=0)
 
 
+# The max_rows a `nested` call sets on `PRINTER[0]` when it reaches n=2 (once).
+PRINTER = []
+PENDING = []
+
+
+def nested(n):
+    if n == 2 and PENDING:
+        PRINTER[0].max_rows = PENDING.pop()
+    if n:
+        nested(n - 1)
+
+
+def forest():
+    nested(4)
+    nested(1)
+
+
+@pytest.mark.parametrize('before, after', [(2, 100), (100, 1), (3, 2)])
+def test_max_rows_set_while_a_tree_is_built_applies_from_the_next_tree(backend, before, after):
+    stream = io.StringIO()
+    printer = TreePrinter(stream=stream, filename_alignment=0, max_rows=before)
+    PRINTER[:], PENDING[:] = [printer], [after]
+    predicate = hunter.Q(function_in=('nested', 'forest'), kind_in=('call', 'return'))
+    with hunter.Tracer().trace(hunter.When(predicate, printer)):
+        forest()
+        forest()
+    assert printer.max_rows == after
+
+    def bounded(limit):
+        """The tree of `forest()` (8 calls) with at most `limit` rows."""
+        rows = ['forest() [T]', '├─ nested(n=4) [T]', '│  └─ nested(n=3) [T]', '│     └─ nested(n=2) [T]']
+        rows += ['│        └─ nested(n=1) [T]', '│           └─ nested(n=0) [T]', '└─ nested(n=1) [T]', '   └─ nested(n=0) [T]']
+        if limit >= len(rows):
+            return rows
+        # The last kept row has no later sibling shown but the footer.
+        kept = rows[:limit]
+        return kept + [f'└─ ... {len(rows) - limit} more calls not shown (max_rows={limit})']
+
+    # The first tree keeps the bound it began with (no row under a parent left out), and its footer says which.
+    first, second = bounded(before), bounded(after)
+    assert shape(stream.getvalue().splitlines()) == first + second
+
+
+def test_max_rows_set_on_the_instance_is_checked_as_the_constructor_checks_it(backend):
+    for value in (0, -1, 'x', True, 1.5):
+        with pytest.raises(ValueError) as constructed:
+            TreePrinter(max_rows=value)
+        stream = io.StringIO()
+        printer = TreePrinter(stream=stream, filename_alignment=0, max_rows=3)
+        with hunter.Tracer().trace(hunter.When(SAMPLES, printer)):
+            with pytest.raises(ValueError) as assigned:
+                printer.max_rows = value
+            timing_samples.many(4)
+        assert str(assigned.value) == str(constructed.value)
+        assert printer.max_rows == 3
+        assert shape(stream.getvalue().splitlines()) == [
+            'many(count=4) [T]',
+            '├─ sleeper(seconds=0) [T]',
+            '├─ sleeper(seconds=0) [T]',
+            '└─ ... 2 more calls not shown (max_rows=3)',
+        ]
+
+
 def test_calls_open_at_stop_are_printed_as_still_running(backend):
     stream = io.StringIO()
     predicate = SAMPLES | hunter.Q(function='test_calls_open_at_stop_are_printed_as_still_running')

@@ -159,7 +159,13 @@ def _ansi_stream(stream):
 
 class _Option:
     """An option the native printing code reads: setting it makes the native side read the options again.
-    The value lives in the instance ``__dict__`` under the option's own name, as a plain attribute would."""
+    The value lives in the instance ``__dict__`` under the option's own name, as a plain attribute would.
+
+    ``check``, when given, validates each value set, in the constructor and on the instance alike (a refused value
+    raises there, and the option keeps its value): ``check(value)`` raises the error or returns the value to keep."""
+
+    def __init__(self, check=None):
+        self.check = check
 
     def __set_name__(self, owner, name):
         self.name = name
@@ -173,8 +179,33 @@ class _Option:
             raise AttributeError(self.name) from None
 
     def __set__(self, instance, value):
+        if self.check is not None:
+            value = self.check(value)
         instance.__dict__[self.name] = value
         instance._options_changed()
+
+
+def _positive_int(name):
+    """A ``check`` for :class:`_Option`: ``value`` must be an int (not a bool) of at least 1. Any size is taken; one
+    beyond what memory could hold is no limit at all."""
+
+    def check(value):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f'{name} must be a positive int, not {value!r}.')
+        return value
+
+    return check
+
+
+def _one_of(name, choices):
+    """A ``check`` for :class:`_Option`: ``value`` must be one of ``choices``."""
+
+    def check(value):
+        if value not in choices:
+            raise ValueError(f'{name} must be one of {", ".join(map(repr, choices))}, not {value!r}.')
+        return value
+
+    return check
 
 
 def _option_names(cls):
@@ -668,7 +699,9 @@ class TreePrinter(ColorStreamAction):
     The tree of a root call (a matched call with no matched call open around it, on its thread) is printed when
     the root returns, as only then is it known which call is its parent's last (``└─``) and how long each took.
     So memory is bounded: at most ``max_rows`` rows are kept per thread; the calls beyond that are not shown, and
-    the tree ends with a line saying how many were left out. A call whose return was not matched shows ``[?]``.
+    the tree ends with a line saying how many were left out (and the bound). A tree keeps the ``max_rows`` in effect
+    when its root was called: one set on the instance (checked as the constructor checks it) applies from the next
+    root call on. A call whose return was not matched shows ``[?]``.
     When the tracer stops (or at exit), the trees of the calls still open are printed: those still executing show
     their time so far, marked ``still running``; those that ended unseen show ``[?]``.
 
@@ -686,12 +719,12 @@ class TreePrinter(ColorStreamAction):
 
     _native_printer = 'tree'
     EVENT_COLORS = CALL_COLORS
-    max_rows = _Option()
+    # Validated when set, on the instance too. A tree is bounded by the max_rows in effect when its root was called:
+    # a change applies from the next root call on (the tree being built keeps its bound, so it stays whole).
+    max_rows = _Option(_positive_int('max_rows'))
     __signature__ = _MergedSignature()
 
     def __init__(self, *args, max_rows=10000, **kwargs):
-        if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1:
-            raise ValueError(f'max_rows must be a positive int, not {max_rows!r}.')
         self.max_rows = max_rows
         super().__init__(*args, **kwargs)
 
@@ -810,7 +843,9 @@ class Timeline(ColorStreamAction):
     At most ``size`` records (spans and exceptions) are kept. ``on_full='ring'``: a new record evicts the oldest,
     so the file has the newest; ``on_full='stop'``: once full, new records are dropped, so the file has the oldest.
     A span is recorded when it closes (a caller after its callees), so either way the kept spans nest. The number
-    dropped is in the file's ``otherData.dropped``.
+    dropped is in the file's ``otherData.dropped``. ``size`` and ``on_full`` set on the instance are checked as the
+    constructor checks them; a smaller ``size`` applies at once (the records beyond it are let go as ``on_full``
+    says, and counted as dropped). A ``size`` too large to hold is no bound.
 
     Args:
         path (str or os.PathLike): The file written. In a forked child process, the child's pid is added before
@@ -827,15 +862,15 @@ class Timeline(ColorStreamAction):
 
     _native_printer = 'timeline'
     ON_FULL = ('ring', 'stop')
-    size = _Option()
-    on_full = _Option()
+    # Validated when set, on the instance too (see _options_changed for a smaller size).
+    size = _Option(_positive_int('size'))
+    on_full = _Option(_one_of('on_full', ON_FULL))
     args = _Option()
 
     def __init__(self, path, size=1000000, on_full='ring', args=False, repr_limit=1024):
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ValueError(f'size must be a positive int, not {size!r}.')
-        if on_full not in self.ON_FULL:
-            raise ValueError(f'on_full must be one of {", ".join(map(repr, self.ON_FULL))}, not {on_full!r}.')
+        # Both checked before either is set.
+        _positive_int('size')(size)
+        _one_of('on_full', self.ON_FULL)(on_full)
         import io
 
         self.path = os.fspath(path)
@@ -851,6 +886,14 @@ class Timeline(ColorStreamAction):
     def clear(self):
         """Forgets the records kept so far."""
         self._timeline_clear()
+
+    def _options_changed(self):
+        # A smaller size applies at once to what is kept: the records beyond it are let go as on_full lets them go
+        # when full (ring: the oldest; stop: the newest), and counted as dropped.
+        super()._options_changed()
+        options = self.__dict__
+        if 'size' in options and 'on_full' in options:
+            self._timeline_trim(options['size'], options['on_full'] == 'ring')
 
     def events(self):
         """The trace as a Chrome Trace Event Format object (a dict with ``traceEvents``)."""
@@ -949,8 +992,12 @@ class Timeline(ColorStreamAction):
         return path
 
     def _tracer_stopped(self):
-        super()._tracer_stopped()
-        self.write()
+        # Written even if closing the open calls fails (an option the native side cannot read, say): what was
+        # recorded is not lost; the failure is then reported (as unraisable) after the file is written.
+        try:
+            super()._tracer_stopped()
+        finally:
+            self.write()
 
 
 # The attributes through which hunter's predicates reach the predicates and actions they hold.

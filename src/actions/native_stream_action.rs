@@ -2,7 +2,7 @@
 //! action runs (its `_native_printer`), the hunter methods it implements natively, and [`print_natively`], through
 //! which `When` prints a matching event without a Python call.
 
-use pyo3::exceptions::{PyNotImplementedError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyNotImplementedError, PyOverflowError, PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
@@ -60,10 +60,10 @@ impl Printer {
                     .transpose()?
                     .unwrap_or(false),
             },
-            p if p.eq("tree")? => Printer::Tree { max_rows: action.getattr("max_rows")?.extract()? },
+            p if p.eq("tree")? => Printer::Tree { max_rows: count(&action.getattr("max_rows")?)? },
             p if p.eq("profile")? => Printer::Profile,
             p if p.eq("timeline")? => Printer::Timeline(TimelineOptions {
-                size: action.getattr("size")?.extract()?,
+                size: count(&action.getattr("size")?)?,
                 ring: action.getattr("on_full")?.eq("ring")?,
                 args: action.getattr("args")?.is_truthy()?,
             }),
@@ -73,6 +73,18 @@ impl Printer {
             p => return Err(PyValueError::new_err(format!("unknown _native_printer {}", p.repr()?))),
         })
     }
+}
+
+/// A count option (`size`, `max_rows`; the Python side checks it is a positive int): one too large for a `usize`
+/// is no limit, `usize::MAX`.
+fn count(value: &Bound<'_, PyAny>) -> PyResult<usize> {
+    value.extract::<usize>().or_else(|error| {
+        if error.is_instance_of::<PyOverflowError>(value.py()) && value.gt(0)? {
+            Ok(usize::MAX)
+        } else {
+            Err(error)
+        }
+    })
 }
 
 /// What an action prints with: its printer, and the options every printer uses.
@@ -122,6 +134,9 @@ impl NativeStreamAction {
             return Ok(configuration);
         }
         let configuration = GilRc::new(Configuration::read(slf.as_any())?);
+        if let Printer::Timeline(options) = &configuration.printer {
+            slf.get().timeline.options_read(py, options);
+        }
         slf.get().configuration.replace(py, Some(configuration.clone_ref(py)));
         Ok(configuration)
     }
@@ -301,9 +316,19 @@ impl NativeStreamAction {
         let this = slf.get();
         drop(this.call_spans.close_all(py));
         this.profile.close_open_calls(py);
-        let configuration = Self::configuration(slf)?;
+        let configuration = match Self::configuration(slf) {
+            Ok(configuration) => configuration,
+            Err(error) => {
+                // The options can no longer be read (set bypassing the Python side's checks, say): a Timeline still
+                // closes its open calls, with the options it last read, so that the file it writes next has them.
+                if let Some(options) = this.timeline.last_options(py) {
+                    this.timeline.close_open_calls(py, &options);
+                }
+                return Err(error);
+            }
+        };
         match configuration.printer {
-            Printer::Tree { max_rows } => write_open_trees(&configuration.options, &this.trees, max_rows, py),
+            Printer::Tree { .. } => write_open_trees(&configuration.options, &this.trees, py),
             Printer::Timeline(ref timeline_options) => {
                 this.timeline.close_open_calls(py, timeline_options);
                 Ok(())
@@ -325,6 +350,13 @@ impl NativeStreamAction {
     /// Timeline: `(records, threads, dropped)` (see `hunter.actions.Timeline`).
     fn _timeline_snapshot<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
         slf.get().timeline.snapshot(slf.py())
+    }
+
+    /// Timeline: keeps at most `size` records, letting go of the oldest (`ring`) or the newest (see
+    /// `hunter.actions.Timeline._options_changed`).
+    fn _timeline_trim(slf: &Bound<'_, Self>, size: &Bound<'_, PyAny>, ring: bool) -> PyResult<()> {
+        slf.get().timeline.trim(slf.py(), count(size)?, ring);
+        Ok(())
     }
 
     /// Timeline: forgets the records.

@@ -28,9 +28,10 @@ use super::spans::{ticks, EventSpan, OpenSpan, SpanKey, Spans, TickScale};
 use super::values::{push_value, Value};
 use crate::compat::RunningFrame;
 use crate::event::Kind;
-use crate::gilcell::GilRefCell;
+use crate::gilcell::{GilCell, GilRefCell};
 
 /// Timeline's options (`size`, `on_full`, `args`).
+#[derive(Clone, Copy)]
 pub(super) struct TimelineOptions {
     pub(super) size: usize,
     pub(super) ring: bool,
@@ -214,15 +215,31 @@ impl Recorded {
 pub(super) struct Timeline {
     spans: Spans<TimedCall, LastEvent>,
     recorded: GilRefCell<Recorded>,
+    /// The options last read, to close the open calls at stop with should the options no longer be readable.
+    last_options: GilCell<Option<TimelineOptions>>,
 }
 
 impl Default for Timeline {
     fn default() -> Self {
-        Timeline { spans: Spans::default(), recorded: GilRefCell::new(Recorded::default()) }
+        Timeline {
+            spans: Spans::default(),
+            recorded: GilRefCell::new(Recorded::default()),
+            last_options: GilCell::new(None),
+        }
     }
 }
 
 impl Timeline {
+    /// Notes the options just read (see `last_options`).
+    pub(super) fn options_read(&self, py: Python<'_>, options: &TimelineOptions) {
+        self.last_options.set(py, Some(*options));
+    }
+
+    /// The options last read, if any.
+    pub(super) fn last_options(&self, py: Python<'_>) -> Option<TimelineOptions> {
+        self.last_options.get(py)
+    }
+
     /// Keeps `records` as `options` say; returns what is let go, to be released by the caller.
     fn keep(
         &self,
@@ -472,6 +489,21 @@ impl Timeline {
         }
         let names = names.into_pyobject(py)?;
         (list, names, dropped).into_pyobject(py)
+    }
+
+    /// Keeps at most `size` records (a smaller `size` set mid-trace): those beyond it are let go as a full buffer
+    /// lets them go (`ring`: the oldest; `stop`: the newest) and counted as dropped.
+    pub(super) fn trim(&self, py: Python<'_>, size: usize, ring: bool) {
+        let trimmed: Vec<Record> = self.recorded.with_mut(py, |recorded| {
+            let excess = recorded.records.len().saturating_sub(size);
+            if excess == 0 {
+                return Vec::new();
+            }
+            recorded.dropped += excess as u64;
+            let range = if ring { 0..excess } else { size..recorded.records.len() };
+            recorded.records.drain(range).collect()
+        });
+        drop(trimmed);
     }
 
     /// Forgets the records (the open calls stay open).

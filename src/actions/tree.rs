@@ -37,6 +37,10 @@ struct Row {
 pub(super) struct ThreadTree {
     rows: Vec<Row>,
     left_out: usize,
+    /// The `max_rows` in effect when the root was called, which bounds the whole tree (None: no root yet). A
+    /// change of the option mid-tree applies from the next root on, so that no row is kept under a parent left out
+    /// and the footer states the bound that was applied.
+    max_rows: Option<usize>,
 }
 
 /// Each open call's row in its thread's tree (None: beyond `max_rows`).
@@ -75,7 +79,7 @@ pub(super) fn tree_event(
                 let previous = stack.is_empty().then(|| std::mem::take(&mut stack.thread));
                 let depth = stack.len();
                 let tree = &mut stack.thread;
-                let row = if tree.rows.len() < max_rows {
+                let row = if tree.rows.len() < *tree.max_rows.get_or_insert(max_rows) {
                     tree.rows.push(Row { columns, label, depth, ending: Ending::Open });
                     Some(tree.rows.len() - 1)
                 } else {
@@ -101,7 +105,7 @@ pub(super) fn tree_event(
         Kind::Line | Kind::Exception => None,
     };
     if let Some(tree) = finished_tree.flatten() {
-        render(py, &tree, printing.options, max_rows, out)?;
+        render(py, &tree, printing.options, out)?;
     }
     Ok(())
 }
@@ -112,7 +116,7 @@ fn root_ended(stack: &mut SpanStack<Option<usize>, ThreadTree>) -> Option<Thread
 }
 
 /// Writes the trees of the calls still open (at stop), those still executing shown as still running.
-pub(super) fn write_open_trees(options: &Options, spans: &TreeSpans, max_rows: usize, py: Python<'_>) -> PyResult<()> {
+pub(super) fn write_open_trees(options: &Options, spans: &TreeSpans, py: Python<'_>) -> PyResult<()> {
     let now = monotonic_ns(py);
     let mut out = String::new();
     // The calls that ended unseen keep `Ending::Open`.
@@ -122,7 +126,7 @@ pub(super) fn write_open_trees(options: &Options, spans: &TreeSpans, max_rows: u
                 row.ending = Ending::RunningAtStop(now.saturating_sub(span.start));
             }
         }
-        render(py, &thread.thread, options, max_rows, &mut out)?;
+        render(py, &thread.thread, options, &mut out)?;
     }
     if out.is_empty() {
         return Ok(());
@@ -132,7 +136,7 @@ pub(super) fn write_open_trees(options: &Options, spans: &TreeSpans, max_rows: u
 
 /// The rows of a tree with their branches: `├─ ` before a call with a later sibling, `└─ ` before the last,
 /// and under each ancestor `│  ` while that ancestor has a later sibling (else blanks).
-fn render(py: Python<'_>, tree: &ThreadTree, options: &Options, max_rows: usize, out: &mut String) -> PyResult<()> {
+fn render(py: Python<'_>, tree: &ThreadTree, options: &Options, out: &mut String) -> PyResult<()> {
     let template = &options.templates.tree_row;
     let colour = &options.palette.events[Kind::Call as usize];
     // The calls left out are summed up in a last row under the root.
@@ -162,6 +166,7 @@ fn render(py: Python<'_>, tree: &ThreadTree, options: &Options, max_rows: usize,
         let columns = tree.rows.first().map_or("", |row| row.columns.as_str());
         out.push_str(columns);
         template.format_part(out, colour, 3..4, |_, arg| arg.push(py, branches.last().map_or("", String::as_str)))?;
+        let max_rows = tree.max_rows.unwrap_or_default();
         out.push_str(&format!("... {} more calls not shown (max_rows={max_rows})", tree.left_out));
         template.format_part(out, colour, 6..7, |_, arg| arg.push(py, ""))?;
     }
