@@ -140,6 +140,19 @@ def test_builtin_calls_are_timed_in_profile_mode(backend):
     assert seconds_shown(sleep) >= SLEEP, lines
 
 
+def append_twice(items):
+    items.append(1)
+    items.append(2)
+
+
+def test_method_calls_of_builtins_are_timed_in_profile_mode(backend):
+    # CPython 3.12+ reports the call and the return of `items.append(x)` with two bound methods, made for each event:
+    # each return is still paired with its call.
+    lines = printed(append_twice, [], predicate=hunter.Q(builtin=True, function='append'), profiling_mode=True)
+    shown = [line for line in lines if ' <' in line]
+    assert len(shown) == 2 and all(seconds_shown(line) is not None for line in shown), lines
+
+
 def test_hook_mode_gets_the_timed_format(backend):
     class Collecting(CallPrinter):
         def output(self, format_str, *args, **kwargs):

@@ -307,6 +307,31 @@ def test_profile_mode_a_builtin_that_raises_ends_its_span(tmp_path, backend):
     assert [event for event in events if event['ph'] == 'i'] == []
 
 
+def collect_words(words):
+    found = []
+    for word in words:
+        found.append(word.strip())
+    return ' '.join(found), dict(enumerate(found)).items()
+
+
+@pytest.mark.parametrize('built', [False, True], ids=['direct', 'built'])
+def test_profile_mode_pairs_each_method_call_of_a_builtin(tmp_path, backend, built):
+    # `found.append(x)`: CPython 3.12+ reports the call and the return of a method called on an object with two bound
+    # methods, made for each event. Each call is still one span, closed by its own return.
+    path = tmp_path / 'trace.json'
+    action = Timeline(path)
+    handler = hunter.When(hunter.Q(), action, lambda event: None) if built else hunter.Q(action=action)
+    with hunter.Tracer(profiling_mode=True).trace(handler):
+        collect_words([' a', 'b ', ' c '])
+    events = load(path)
+    (caller,) = spans_of(events, 'collect_words')
+    counts = names(events)
+    assert (counts['list.append'], counts['str.strip'], counts['str.join'], counts['dict.items']) == (3, 3, 1, 1)
+    for name in ('list.append', 'str.strip', 'str.join', 'dict.items'):
+        for span in spans_of(events, name):
+            assert 'ended' not in span['args'] and inside(span, caller), span
+
+
 def test_profile_mode_records_builtins_directly_as_when_each_event_is_built(tmp_path, backend):
     # A Timeline given every event records builtins without building them; a condition read per event (a second
     # action, here) makes each event built and the handler run. Same recording, builtins included.

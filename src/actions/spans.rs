@@ -20,6 +20,7 @@ use std::sync::OnceLock;
 #[cfg(not(target_os = "linux"))]
 use std::time::Instant;
 
+use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::types::PyFrame;
@@ -158,14 +159,40 @@ fn tsc_sample() -> (u64, u64) {
 }
 
 /// What pairs a return with its call: the frame's identity (`compat::RunningFrame`; the calling frame's for a
-/// builtin) and the code object (the callable for a builtin). Both are of things alive at the event; the span
-/// holds the code (or callable) so that its address is not reused while the span is open.
+/// builtin) and the code object (for a builtin, its C function and `self`, see [`SpanKey::new`]). Both are of things
+/// alive at the event; the span holds the code (or callable) so that its address is not reused while the span is
+/// open.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct SpanKey {
     pub frame: usize,
     pub code: usize,
-    /// A builtin's span: `frame` is its caller's, `code` the callable.
+    /// A builtin's span: `frame` is its caller's, `code` the callable's identity.
     pub builtin: bool,
+}
+
+impl SpanKey {
+    /// The key of an event of `code` running in `frame` (an identity), or of the builtin `code` called from it.
+    #[inline]
+    pub fn new(frame: usize, code: &Bound<'_, PyAny>, builtin: bool) -> SpanKey {
+        let code = if builtin { builtin_identity(code) } else { code.as_ptr() as usize };
+        SpanKey { frame, code, builtin }
+    }
+}
+
+/// What tells the calls of builtins apart: for a builtin function or method, its C function and its `self`, as
+/// CPython 3.12+ reports a method called on an object (`items.append(x)`) with a bound method made anew for each
+/// event, so that its call and its return carry two objects; for any other callable, the object.
+fn builtin_identity(callable: &Bound<'_, PyAny>) -> usize {
+    let callable = callable.as_ptr();
+    // SAFETY: a live object (from a `Bound`); PyCFunction_Check only reads its type.
+    if unsafe { ffi::PyCFunction_Check(callable) } == 0 {
+        return callable as usize;
+    }
+    // SAFETY: a live builtin function or method (checked above): both only read its fields; `self` stays alive as
+    // long as the callable the span holds.
+    let (function, owner) = unsafe { (ffi::PyCFunction_GetFunction(callable), ffi::PyCFunction_GetSelf(callable)) };
+    // Two words into one: a clash pairs nothing wrongly, as a frame has one builtin call open at a time.
+    function.map_or(0, |function| function as usize) ^ (owner as usize).rotate_left(32)
 }
 
 /// A matched call that has not been closed yet.
@@ -376,7 +403,7 @@ impl<'py> EventSpan<'py> {
     pub fn at(frame: &Bound<'py, PyFrame>, builtin: Option<&Bound<'py, PyAny>>) -> EventSpan<'py> {
         let code = builtin.map_or_else(|| crate::compat::frame_code_bound(frame).into_any(), Bound::clone);
         let frame = crate::compat::frame_identity(frame.as_borrowed());
-        let key = SpanKey { frame, code: code.as_ptr() as usize, builtin: builtin.is_some() };
+        let key = SpanKey::new(frame, &code, builtin.is_some());
         EventSpan { key, code }
     }
 }

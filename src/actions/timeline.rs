@@ -351,7 +351,7 @@ impl Timeline {
                 return None;
             }
             let now = ticks(py);
-            let key = SpanKey { frame: frame.identity, code: code.as_ptr() as usize, builtin };
+            let key = SpanKey::new(frame.identity, code, builtin);
             // A builtin's caller is the running frame itself, whose span is then the newest.
             let caller = if builtin { frame.identity } else { frame.caller };
             // The record goes into the buffer where it is made: handing its 80 bytes back out through the span
