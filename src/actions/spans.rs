@@ -1,8 +1,8 @@
 //! The matched calls still open, per thread, each with its start time: what the timing actions (CallPrinter's
 //! `durations`, TreePrinter, Profile, and later Timeline) pair each matched `return` with.
 //!
-//! A return is paired with its call by frame and code (or, for a builtin, by the calling frame and the callable),
-//! never by depth alone:
+//! A return is paired with its call by frame and code (or, for a builtin, by the calling frame and the callable's C
+//! function and `self`), never by depth alone:
 //! - a generator or coroutine suspends with a `return` and resumes with a `call` of the same frame: each run
 //!   between the two is one span;
 //! - calls whose return was not matched (an exception unwinding several frames with only the outer return
