@@ -36,29 +36,25 @@ pub struct ModuleFacts {
     globals: DictIdentity,
     /// `globals['__name__']`, None when missing.
     name: Option<Py<PyAny>>,
-    /// `globals['__file__']` (None when missing) when the filename came from it.
-    file: Option<Option<Py<PyAny>>>,
+    /// `globals['__file__']` when the filename came from it (the code has no `co_filename`), None when missing or not
+    /// looked up (the same for every globals of one code object).
+    file: Option<Py<PyAny>>,
     pub module: Py<PyAny>,
     pub filename: Py<PyAny>,
     pub stdlib: bool,
 }
 
 impl ModuleFacts {
-    /// Whether `other` was computed from the same values (the same objects), and so holds the same facts.
-    fn same_source(&self, other: &ModuleFacts) -> bool {
+    /// Whether these facts were computed from `name` and `file` (the same objects, or both missing), and so are
+    /// the facts of globals that have them.
+    fn computed_from(&self, name: Option<&Py<PyAny>>, file: Option<&Py<PyAny>>) -> bool {
         fn same(one: Option<&Py<PyAny>>, other: Option<&Py<PyAny>>) -> bool {
             match (one, other) {
                 (Some(one), Some(other)) => one.is(other),
-                (None, None) => true,
-                _ => false,
+                (one, other) => one.is_none() && other.is_none(),
             }
         }
-        let same_file = match (&self.file, &other.file) {
-            (Some(file), Some(other_file)) => same(file.as_ref(), other_file.as_ref()),
-            (None, None) => true,
-            _ => false,
-        };
-        same(self.name.as_ref(), other.name.as_ref()) && same_file
+        same(self.name.as_ref(), name) && same(self.file.as_ref(), file)
     }
 
     /// These facts, for `globals` (whose `__name__` and `__file__` they were computed from).
@@ -66,7 +62,7 @@ impl ModuleFacts {
         ModuleFacts {
             globals: DictIdentity::of(globals),
             name: self.name.as_ref().map(|name| name.clone_ref(py)),
-            file: self.file.as_ref().map(|file| file.as_ref().map(|file| file.clone_ref(py))),
+            file: self.file.as_ref().map(|file| file.clone_ref(py)),
             module: self.module.clone_ref(py),
             filename: self.filename.clone_ref(py),
             stdlib: self.stdlib,
@@ -236,17 +232,16 @@ impl CodeInfo {
         (cache.generation == generation && cache.globals == DictStamp::of(globals)).then_some(cache.by_kind)
     }
 
-    /// The verdicts of tracer `generation` judged on `facts` (this code's facts for `globals`).
+    /// The verdicts of tracer `generation` judged on `facts`, for the globals those were found for.
     pub fn remember_verdicts(
         &self,
         py: Python<'_>,
         generation: u64,
-        globals: &Bound<'_, PyDict>,
         facts: &GilRc<ModuleFacts>,
         by_kind: [Verdict; 4],
     ) {
         let replaced = self.verdict_facts.replace(py, Some(facts.clone_ref(py)));
-        self.verdicts.set(py, VerdictCache { generation, globals: DictStamp::of(globals.as_ptr()), by_kind });
+        self.verdicts.set(py, VerdictCache { generation, globals: facts.globals.stamp, by_kind });
         // Released last: dropping what the previous facts held may run code (finalizers) that reaches us.
         drop(replaced);
     }
@@ -266,10 +261,12 @@ impl CodeInfo {
         };
         let facts = self.module_facts(py, globals)?;
         // Finding the facts may have run Python code (a key's `__eq__`), which may have cached other verdicts.
-        if !facts.same_source(&judged) || self.verdicts.get(py).generation != generation {
+        if !judged.computed_from(facts.name.as_ref(), facts.file.as_ref())
+            || self.verdicts.get(py).generation != generation
+        {
             return Ok(None);
         }
-        self.remember_verdicts(py, generation, globals, &facts, cache.by_kind);
+        self.remember_verdicts(py, generation, &facts, cache.by_kind);
         Ok(Some(cache.by_kind))
     }
 
@@ -286,25 +283,18 @@ impl CodeInfo {
         let file = if co_filename.is_truthy()? {
             None
         } else {
-            Some(global_value(globals.as_any(), pyo3::intern!(py, "__file__"))?)
+            global_value(globals.as_any(), pyo3::intern!(py, "__file__"))?
         };
-        let found = ModuleFacts {
-            globals: DictIdentity::of(globals),
-            name: name.map(Bound::unbind),
-            file: file.map(|file| file.map(Bound::unbind)),
-            module: py.None(),
-            filename: py.None(),
-            stdlib: false,
-        };
-        let facts = match cached.filter(|facts| facts.same_source(&found)) {
+        let (name, file) = (name.map(Bound::unbind), file.map(Bound::unbind));
+        let facts = match cached.filter(|facts| facts.computed_from(name.as_ref(), file.as_ref())) {
             // Other globals (or these, changed) with the same names: the same facts.
             Some(facts) => facts.for_globals(py, globals),
             None => {
-                let module = module_name_of(py, found.name.as_ref().map(|name| name.bind(py)));
-                let file = found.file.as_ref().and_then(|file| file.as_ref().map(|file| file.bind(py).clone()));
-                let filename = normalize_filename_with(py, co_filename, || Ok(file))?;
+                let module = module_name_of(py, name.as_ref().map(|name| name.bind(py)));
+                let filename =
+                    normalize_filename_with(py, co_filename, || Ok(file.as_ref().map(|file| file.bind(py).clone())))?;
                 let stdlib = is_stdlib(py, module.bind(py), filename.bind(py))?;
-                ModuleFacts { module, filename, stdlib, ..found }
+                ModuleFacts { globals: DictIdentity::of(globals), name, file, module, filename, stdlib }
             }
         };
         let facts = GilRc::new(facts);

@@ -494,7 +494,7 @@ fn judge_code<H: Host>(
     if engine.generation.get(py) != generation || !engine.handler.as_ptr(py).eq(&handler.as_ptr()) {
         return Ok(Verdict::Effectful);
     }
-    info.remember_verdicts(py, generation, globals, &module_facts, by_kind);
+    info.remember_verdicts(py, generation, &module_facts, by_kind);
     H::code_judged(slf, &by_kind)?;
     Ok(by_kind[kind as usize])
 }

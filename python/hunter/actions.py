@@ -868,14 +868,12 @@ class Timeline(ColorStreamAction):
     args = _Option()
 
     def __init__(self, path, size=1000000, on_full='ring', args=False, repr_limit=1024):
-        # Both checked before either is set.
-        _positive_int('size')(size)
-        _one_of('on_full', self.ON_FULL)(on_full)
         import io
 
-        self.path = os.fspath(path)
+        # Set first: the options check what they are given (see `_Option`).
         self.size = size
         self.on_full = on_full
+        self.path = os.fspath(path)
         self.args = bool(args)
         self._pid = getpid()
         super().__init__(stream=io.StringIO(), force_colors=False, repr_limit=repr_limit, repr_func='safe_repr')
