@@ -225,12 +225,29 @@ unsafe fn record_in_order<H: Host>(
     builtin: bool,
     arg: EventArg,
 ) -> Option<Handled> {
+    let frame = site.running_frame(slf.py())?;
+    // SAFETY: as for `record_in_order_at`, `frame` being the site's.
+    unsafe { record_in_order_at(slf, site, frame, kind, builtin, arg) }
+}
+
+/// [`record_in_order`], of the site's running frame, read already.
+///
+/// # Safety
+/// As for [`handle`], `frame` being the running frame of `site`.
+#[inline]
+pub(crate) unsafe fn record_in_order_at<H: Host>(
+    slf: Borrowed<'_, '_, H>,
+    site: EventSite,
+    frame: compat::RunningFrame,
+    kind: Kind,
+    builtin: bool,
+    arg: EventArg,
+) -> Option<Handled> {
     let py = slf.py();
     let engine = slf.get().engine();
     if EXITING.load(Ordering::Relaxed) {
         return None;
     }
-    let frame = site.running_frame(py)?;
     let code = site.code(py);
     // A callback called by hand runs in a frame of other code.
     if frame.code != code.as_ptr() {

@@ -425,6 +425,38 @@ def test_every_event_recorded_directly_as_when_each_event_is_built(tmp_path, bac
     assert ('ValueError raised', 'catch') in direct[1] and direct[1].count(('ValueError raised', 'unwind')) >= 3
 
 
+def in_a_thread(func, *args):
+    thread = threading.Thread(target=func, args=args)
+    thread.start()
+    thread.join()
+
+
+def test_recording_everything_follows_the_tracer_installed_on_each_thread(tmp_path, backend):
+    # Each thread delivers its events to the tracer installed on it, as settrace does: a tracer started on a thread
+    # replaces the one there until it stops; a thread started later has none without threading support.
+    outer_path, inner_path = tmp_path / 'outer.json', tmp_path / 'inner.json'
+    outer = hunter.Tracer(threading_support=False).trace(hunter.Q(action=Timeline(outer_path)))
+    try:
+        timing_samples.pair(0)
+        in_a_thread(timing_samples.pair, 0)
+        inner = hunter.Tracer(threading_support=False).trace(hunter.Q(action=Timeline(inner_path)))
+        try:
+            timing_samples.pair(0)
+            in_a_thread(timing_samples.pair, 0)
+            timing_samples.pair(0)
+        finally:
+            inner.stop()
+        timing_samples.pair(0)
+        in_a_thread(timing_samples.pair, 0)
+        timing_samples.pair(0)
+    finally:
+        outer.stop()
+    outer_events, inner_events = load(outer_path), load(inner_path)
+    assert (names(outer_events)['pair'], names(inner_events)['pair']) == (3, 2)
+    assert (names(outer_events)['sleeper'], names(inner_events)['sleeper']) == (6, 4)
+    assert len({event['tid'] for event in spans_of(outer_events + inner_events, 'pair')}) == 1
+
+
 def test_the_tracer_lets_its_recording_go_at_stop(tmp_path, backend):
     timeline = Timeline(tmp_path / 'trace.json')
     gone = weakref.ref(timeline)

@@ -208,11 +208,13 @@ pub struct OpenSpan<T> {
 pub struct SpanStack<T, S = ()> {
     open: Vec<OpenSpan<T>>,
     pub thread: S,
+    /// The thread's ident (`threading.get_ident()`), which `sys._current_frames()` tells its frames by.
+    ident: u64,
 }
 
 impl<T, S: Default> Default for SpanStack<T, S> {
     fn default() -> Self {
-        SpanStack { open: Vec::new(), thread: S::default() }
+        SpanStack { open: Vec::new(), thread: S::default(), ident: 0 }
     }
 }
 
@@ -272,8 +274,8 @@ impl<T, S> SpanStack<T, S> {
     }
 }
 
-/// The open spans of every thread, by thread ident. A thread's entry is removed once it has no open span, so
-/// finished threads cost nothing. The thread of the last event comes first: consecutive events are mostly of one
+/// The open spans of every thread, by thread serial (`compat::current_thread_serial`: unlike an ident, never
+/// given to a later thread). A thread's entry is removed once it has no open span, so finished threads cost nothing. The thread of the last event comes first: consecutive events are mostly of one
 /// thread (the GIL changes hands every few milliseconds), so finding its stack is one comparison.
 pub struct ThreadSpans<T, S = ()> {
     threads: Vec<(u64, SpanStack<T, S>)>,
@@ -286,12 +288,12 @@ impl<T, S> Default for ThreadSpans<T, S> {
 }
 
 impl<T, S: Default> ThreadSpans<T, S> {
-    /// Moves thread `ident`'s stack first (index 0); false when it has none.
+    /// Moves thread `serial`'s stack first (index 0); false when it has none.
     #[inline]
-    fn move_first(&mut self, ident: u64) -> bool {
+    fn move_first(&mut self, serial: u64) -> bool {
         match self.threads.first() {
-            Some((first, _)) if *first == ident => true,
-            _ => match self.threads.iter().position(|(thread, _)| *thread == ident) {
+            Some((first, _)) if *first == serial => true,
+            _ => match self.threads.iter().position(|(thread, _)| *thread == serial) {
                 Some(index) => {
                     self.threads.swap(0, index);
                     true
@@ -301,12 +303,13 @@ impl<T, S: Default> ThreadSpans<T, S> {
         }
     }
 
-    /// Runs `change` on the stack of thread `ident`, dropping the entry when it is left empty.
-    pub fn with_thread<R>(&mut self, ident: u64, change: impl FnOnce(&mut SpanStack<T, S>) -> R) -> R {
-        let index = if self.move_first(ident) {
+    /// Runs `change` on the stack of thread `serial`, the current thread, dropping the entry when it is left empty.
+    pub fn with_thread<R>(&mut self, serial: u64, change: impl FnOnce(&mut SpanStack<T, S>) -> R) -> R {
+        let index = if self.move_first(serial) {
             0
         } else {
-            self.threads.push((ident, SpanStack::default()));
+            let ident = crate::compat::current_thread_ident();
+            self.threads.push((serial, SpanStack { ident, ..SpanStack::default() }));
             self.threads.len() - 1
         };
         self.change_at(index, change)
@@ -322,18 +325,18 @@ impl<T, S: Default> ThreadSpans<T, S> {
         result
     }
 
-    /// Runs `change` on the stack of thread `ident` when the event of `key` pairs in order, with no frame walk: a
-    /// call whose caller is the newest open span's frame (or on a thread with none open), or a return of the
-    /// newest open span. None, and nothing run, for any other event.
+    /// Runs `change` on the stack of thread `serial`, the current thread, when the event of `key` pairs in order,
+    /// with no frame walk: a call whose caller is the newest open span's frame (or on a thread with none open), or a
+    /// return of the newest open span. None, and nothing run, for any other event.
     pub fn with_thread_in_order<R>(
         &mut self,
-        ident: u64,
+        serial: u64,
         key: SpanKey,
         caller: usize,
         is_call: bool,
         change: impl FnOnce(&mut SpanStack<T, S>) -> R,
     ) -> Option<R> {
-        let known = self.move_first(ident);
+        let known = self.move_first(serial);
         let newest = if known { self.threads[0].1.open.last() } else { None };
         let in_order = match newest {
             Some(newest) if is_call => newest.key.frame == caller,
@@ -343,19 +346,19 @@ impl<T, S: Default> ThreadSpans<T, S> {
         match (in_order, known) {
             (false, _) => None,
             (true, true) => Some(self.change_at(0, change)),
-            (true, false) => Some(self.with_thread(ident, change)),
+            (true, false) => Some(self.with_thread(serial, change)),
         }
     }
 
-    /// The frame of the newest open span of thread `ident`.
-    pub fn top_frame(&self, ident: u64) -> Option<usize> {
-        self.threads.iter().find(|(thread, _)| *thread == ident).and_then(|(_, stack)| stack.top_frame())
+    /// The frame of the newest open span of thread `serial`.
+    pub fn top_frame(&self, serial: u64) -> Option<usize> {
+        self.threads.iter().find(|(thread, _)| *thread == serial).and_then(|(_, stack)| stack.top_frame())
     }
 
-    /// Removes every thread's stack, in thread ident order: (thread ident, its stack).
+    /// Removes every thread's stack, oldest thread first: (thread serial, its stack).
     pub fn close_all(&mut self) -> Vec<(u64, SpanStack<T, S>)> {
         let mut threads = std::mem::take(&mut self.threads);
-        threads.sort_by_key(|(ident, _)| *ident);
+        threads.sort_by_key(|(serial, _)| *serial);
         threads
     }
 
@@ -411,6 +414,8 @@ impl<'py> EventSpan<'py> {
 /// A thread's open spans when tracing stops: those whose frames still execute and those that ended unseen
 /// (their returns were not matched), each oldest first, with what the action kept for the thread.
 pub struct AtStop<T, S> {
+    /// The thread's serial (`compat::current_thread_serial`).
+    pub serial: u64,
     pub running: Vec<OpenSpan<T>>,
     pub ended: Vec<OpenSpan<T>>,
     pub thread: S,
@@ -478,12 +483,12 @@ impl<T, S: Default> Spans<T, S> {
         is_call: bool,
         change: impl FnOnce(&mut SpanStack<T, S>, &EventSpan<'_>, Vec<OpenSpan<T>>) -> R,
     ) -> R {
-        let ident = crate::compat::current_thread_ident();
+        let serial = crate::compat::current_thread_serial(py);
         // The frame walk runs before the update: it creates frame objects.
-        let top = self.threads.with_mut(py, |threads| threads.top_frame(ident));
+        let top = self.threads.with_mut(py, |threads| threads.top_frame(serial));
         let live_frames = top.and_then(|top| live_frames_until(frame, is_call, top));
         self.threads.with_mut(py, |threads| {
-            threads.with_thread(ident, |stack| {
+            threads.with_thread(serial, |stack| {
                 let finished = live_frames.map(|live| stack.drop_finished(&live)).unwrap_or_default();
                 change(stack, span, finished)
             })
@@ -491,24 +496,25 @@ impl<T, S: Default> Spans<T, S> {
     }
 
     /// [`Spans::update_at`] for a Python function's event that pairs in order (see
-    /// [`ThreadSpans::with_thread_in_order`]): `key`'s frame is the running frame, `caller` its caller's identity.
-    /// None, and nothing run, for any other event: [`Spans::update_at`] then walks the frames.
+    /// [`ThreadSpans::with_thread_in_order`]): `key`'s frame is the running frame of the current thread (of serial
+    /// `serial`), `caller` its caller's identity. None, and nothing run, for any other event: [`Spans::update_at`]
+    /// then walks the frames.
     pub fn update_in_order<R>(
         &self,
         py: Python<'_>,
+        serial: u64,
         key: SpanKey,
         caller: usize,
         is_call: bool,
         change: impl FnOnce(&mut SpanStack<T, S>) -> R,
     ) -> Option<R> {
-        let ident = crate::compat::current_thread_ident();
-        self.threads.with_mut(py, |threads| threads.with_thread_in_order(ident, key, caller, is_call, change))
+        self.threads.with_mut(py, |threads| threads.with_thread_in_order(serial, key, caller, is_call, change))
     }
 
     /// Removes every open span of every thread (at stop), each told apart by whether its frame is still
     /// executing (on its thread, as `sys._current_frames()` shows) or ended unseen. A Python call's frame must
-    /// also run its code: a frame of a call that ended may have been freed and its address reused. Threads in
-    /// ident order.
+    /// also run its code: a frame of a call that ended may have been freed and its address reused. Oldest thread
+    /// first.
     pub fn close_all(&self, py: Python<'_>) -> Vec<AtStop<T, S>> {
         let stacks = self.threads.with_mut(py, ThreadSpans::close_all);
         if stacks.is_empty() {
@@ -517,13 +523,13 @@ impl<T, S: Default> Spans<T, S> {
         let executing = executing_frames(py);
         stacks
             .into_iter()
-            .map(|(ident, mut stack)| {
-                let frames = executing.get(&ident).map_or(&[][..], Vec::as_slice);
+            .map(|(serial, mut stack)| {
+                let frames = executing.get(&stack.ident).map_or(&[][..], Vec::as_slice);
                 let executing = |key: &SpanKey| {
                     frames.iter().any(|&(frame, code)| frame == key.frame && (key.builtin || code == key.code))
                 };
                 let (running, ended) = stack.take_all().into_iter().partition(|span| executing(&span.key));
-                AtStop { running, ended, thread: stack.thread }
+                AtStop { serial, running, ended, thread: stack.thread }
             })
             .collect()
     }

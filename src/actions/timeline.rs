@@ -45,14 +45,11 @@ pub(super) struct TimedCall {
     args: Option<String>,
 }
 
-/// What the timeline keeps per thread while calls of it are open.
+/// What the timeline keeps per thread while calls of it are open: the time of the thread's last matched event, the
+/// last time its open calls were known to execute.
 #[derive(Default)]
 pub(super) struct LastEvent {
-    /// The time of the thread's last matched event: the last time its open calls were known to execute.
     at: u64,
-    /// The serial of the thread of that event (`compat::current_thread_serial`), which its records are named by:
-    /// the spans are kept by thread ident, which a later thread may get again.
-    serial: u64,
 }
 
 /// How a record's span ended (its `args.ended` in the file), or the exception type of an instant.
@@ -181,7 +178,7 @@ struct Recorded {
 
 impl Recorded {
     /// Keeps `record` as `options` say; returns what is let go (the oldest record, or this one).
-    #[inline]
+    #[inline(always)]
     fn keep(&mut self, options: &TimelineOptions, record: Record) -> Option<Record> {
         if self.records.len() < options.size {
             self.records.push_back(record);
@@ -356,8 +353,8 @@ impl Timeline {
             let caller = if builtin { frame.identity } else { frame.caller };
             // The record goes into the buffer where it is made: handing its 80 bytes back out through the span
             // update, on every event, cost a measurable part of it (callgrind).
-            let released = self.spans.update_in_order(py, key, caller, kind == Kind::Call, |stack| {
-                stack.thread = LastEvent { at: now, serial: thread };
+            let released = self.spans.update_in_order(py, thread, key, caller, kind == Kind::Call, |stack| {
+                stack.thread = LastEvent { at: now };
                 Released::of(match kind {
                     Kind::Call => {
                         stack.open(key, now, TimedCall { code: code.clone().unbind(), builtin, args: None });
@@ -401,9 +398,8 @@ impl Timeline {
         // The spans that ended unseen (rare: kept apart, so that the usual event allocates nothing), then the
         // event's own record.
         let (unseen, last, record) = self.spans.update_at(py, &span, &frame, is_call, |stack, span, mut finished| {
-            // Where the spans that ended unseen end, and whose they are: the thread's last matched event
-            // before this one (of an earlier thread with the same ident, should that one have left them).
-            let last = std::mem::replace(&mut stack.thread, LastEvent { at: now, serial: thread });
+            // Where the spans that ended unseen end: the thread's last matched event before this one.
+            let last = std::mem::replace(&mut stack.thread, LastEvent { at: now });
             let code = span.code.clone().unbind();
             let record = match kind {
                 Kind::Call => {
@@ -427,7 +423,7 @@ impl Timeline {
             };
             (finished, last, record)
         });
-        let unseen = unseen.into_iter().map(|span| Record::of(last.serial, span, last.at, Ending::EndedUnseen));
+        let unseen = unseen.into_iter().map(|span| Record::of(thread, span, last.at, Ending::EndedUnseen));
         let released = self.keep(py, options, unseen.chain(record));
         drop(released);
         Ok(())
@@ -439,7 +435,7 @@ impl Timeline {
         let now = ticks(py);
         let mut records = Vec::new();
         for thread_spans in self.spans.close_all(py) {
-            let (thread, last_tick) = (thread_spans.thread.serial, thread_spans.thread.at);
+            let (thread, last_tick) = (thread_spans.serial, thread_spans.thread.at);
             let mut spans: Vec<(OpenSpan<TimedCall>, u64, Ending)> = Vec::new();
             spans.extend(thread_spans.running.into_iter().map(|span| (span, now, Ending::RunningAtStop)));
             spans.extend(thread_spans.ended.into_iter().map(|span| (span, last_tick, Ending::EndedUnseen)));

@@ -108,6 +108,12 @@ unsafe fn deliver<H: Monitored>(
     let Some(site) = (unsafe { EventSite::of_running_code(code) }) else {
         return not_a_code_object(py);
     };
+    if engine.records_everything(py) {
+        // SAFETY: `site` is this callback's, `arg` NULL or objects the caller holds (this function's contract).
+        if let Some(answer) = unsafe { record_everything(tracer, site, kind, builtin, arg) } {
+            return answer;
+        }
+    }
     let disableable = disable == Disable::Allowed && (!kind.counts_frames() || !engine.counting.get(py));
     // A strong reference, once Python code is about to run; the panic report below needs it too.
     let mut held: Option<Bound<'_, H>> = None;
@@ -149,6 +155,39 @@ unsafe fn deliver<H: Monitored>(
         Err(panic) => {
             engine::fail_internally(&held.unwrap_or_else(|| tracer.to_owned()), failure::panic_error(&*panic));
             new_none()
+        }
+    }
+}
+
+/// The usual event of a tracer that records every event into its action: recorded where it pairs in order (see
+/// `engine::record_in_order`), with none of the verdict work. None for any other event, which then takes the
+/// general path (nothing was recorded).
+///
+/// # Safety
+/// As for [`deliver`]: `site` is this callback's, `arg` NULL or objects the caller holds for the call.
+#[inline]
+unsafe fn record_everything<H: Monitored>(
+    tracer: Borrowed<'_, '_, H>,
+    site: EventSite,
+    kind: Kind,
+    builtin: bool,
+    arg: EventArg,
+) -> Option<*mut ffi::PyObject> {
+    let py = tracer.py();
+    // SAFETY: `site` and `arg` are this callback's (this function's contract); nothing here runs Python code, so
+    // `tracer` may stay borrowed.
+    let outcome = catch_unwind(AssertUnwindSafe(|| unsafe {
+        let frame = site.running_frame(py)?;
+        if !tracer.get().session().threads.includes_thread(py, frame.thread_serial) {
+            return Some(Handled::Rejected);
+        }
+        engine::record_in_order_at(tracer, site, frame, kind, builtin, arg)
+    }));
+    match outcome {
+        Ok(handled) => handled.map(|handled| Answer::after(handled).into_ptr(py)),
+        Err(panic) => {
+            engine::fail_internally(&tracer.to_owned(), failure::panic_error(&*panic));
+            Some(new_none())
         }
     }
 }
