@@ -269,14 +269,18 @@ pub fn record_in_order(
     if !calls_natively(recorder.as_any()) {
         return None;
     }
+    let action = recorder.get();
     // Only options read already: reading them runs Python code (the action's attributes), which this path must not.
-    let configuration = recorder.get().configuration.clone_shared(py)?;
-    match &configuration.printer {
-        Printer::Timeline(options) if !options.args && !configuration.options.hooked => {
-            recorder.get().timeline.record_in_order(py, frame, code, kind, builtin, exception_type, options)
-        }
-        _ => None,
+    // SAFETY: recording runs no Python code and leaves the configuration alone.
+    unsafe {
+        action.configuration.read_shared(py, |configuration| match &configuration.printer {
+            Printer::Timeline(options) if !options.args && !configuration.options.hooked => {
+                action.timeline.record_in_order(py, frame, code, kind, builtin, exception_type, options)
+            }
+            _ => None,
+        })
     }
+    .flatten()
 }
 
 #[pymethods]

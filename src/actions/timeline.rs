@@ -42,7 +42,8 @@ pub(super) struct TimelineOptions {
 pub(super) struct TimedCall {
     code: Py<PyAny>,
     builtin: bool,
-    args: Option<String>,
+    /// Boxed: a string's capacity is one word more, moved with every span of every event.
+    args: Option<Box<str>>,
 }
 
 /// What the timeline keeps per thread while calls of it are open: the time of the thread's last matched event, the
@@ -87,7 +88,7 @@ struct Record {
     builtin: bool,
     start: u64,
     end: u64,
-    args: Option<String>,
+    args: Option<Box<str>>,
     ending: Ending,
 }
 
@@ -100,7 +101,7 @@ impl Record {
         builtin: bool,
         now: u64,
         exception_type: Option<Bound<'_, PyAny>>,
-        args: Option<String>,
+        args: Option<Box<str>>,
     ) -> Record {
         let ending = Ending::Exception(exception_type.map_or_else(|| py.None(), Bound::unbind));
         Record { thread, code, builtin, start: now, end: now, args, ending }
@@ -265,7 +266,7 @@ impl Timeline {
     }
 
     /// With the `args` option: a call's arguments, or an exception's value, through the bounded safe repr.
-    fn arguments(printing: &Printing<'_, '_>) -> PyResult<Option<String>> {
+    fn arguments(printing: &Printing<'_, '_>) -> PyResult<Option<Box<str>>> {
         let py = printing.py();
         let event = printing.event;
         let mut out = String::new();
@@ -279,7 +280,7 @@ impl Timeline {
             }
             _ => return Ok(None),
         }
-        Ok(Some(out))
+        Ok(Some(out.into_boxed_str()))
     }
 
     /// Timeline's event: a call opens a span, a return closes one (or records one that began unseen), an
@@ -384,7 +385,7 @@ impl Timeline {
         builtin: bool,
         site: Option<(EventSpan<'_>, Bound<'_, PyFrame>)>,
         exception_type: Option<Bound<'_, PyAny>>,
-        args: Option<String>,
+        args: Option<Box<str>>,
         options: &TimelineOptions,
     ) -> PyResult<()> {
         let now = ticks(py);
@@ -469,7 +470,7 @@ impl Timeline {
                         record.builtin,
                         scale.ns(record.start),
                         scale.ns(record.end),
-                        record.args.clone(),
+                        record.args.as_deref().map(str::to_owned),
                         record.ending.name(),
                         exception,
                     )
