@@ -445,7 +445,16 @@ unsafe fn called_builtin(
     if !is_method_descriptor || self_arg.is(missing_argument(py)?) {
         return Ok(None);
     }
-    callable.call_method1(pyo3::intern!(py, "__get__"), (&self_arg, self_arg.get_type())).map(Some)
+    // The descriptor's own `__get__` slot, called as CPython's profiler calls it: looking `__get__` up as an
+    // attribute would make a method wrapper and an argument tuple for every call.
+    // SAFETY: `callable` is a method descriptor (checked above), whose type fills `tp_descr_get` (method_get); it is
+    // given live objects, and answers a new reference or NULL with an exception set.
+    unsafe {
+        let get = (*ffi::Py_TYPE(callable.as_ptr())).tp_descr_get;
+        let Some(get) = get else { return Ok(None) };
+        let bound = get(callable.as_ptr(), self_arg.as_ptr(), ffi::Py_TYPE(self_arg.as_ptr()).cast());
+        Bound::from_owned_ptr_or_err(py, bound).map(Some)
+    }
 }
 
 /// `sys.monitoring.MISSING`: what CALL events pass as `arg0` for calls without arguments.
