@@ -332,6 +332,57 @@ def test_profile_mode_pairs_each_method_call_of_a_builtin(tmp_path, backend, bui
             assert 'ended' not in span['args'] and inside(span, caller), span
 
 
+class Words(list):
+    pass
+
+
+class Unhelpful(type):
+    """A metaclass that hides a builtin method's descriptor: looking `append` up raises, `insert` is another one."""
+
+    def __getattribute__(cls, name):
+        if name == 'append':
+            raise RuntimeError(f'no {name} here')
+        if name == 'insert':
+            return str.upper
+        return super().__getattribute__(name)
+
+
+class Hidden(list, metaclass=Unhelpful):
+    pass
+
+
+def method_calls_on_instances(alive, count):
+    for _ in range(count):
+        words = Words(['a'])
+        words.append('b')
+        hidden = Hidden()
+        hidden.append('c')
+        hidden.insert(0, 'd')
+        with open(__file__, encoding='utf-8') as file:
+            file.readline()
+        alive.extend(weakref.ref(instance) for instance in (words, file))
+
+
+@pytest.mark.parametrize('built', [False, True], ids=['direct', 'built'])
+def test_profile_mode_records_keep_no_instance_alive(tmp_path, backend, built):
+    # A builtin method called on an instance (`file.readline()`) is recorded as the C function that ran, named by
+    # the type that has it (a list subclass's append is `list.append`): the record does not hold the bound method,
+    # which would keep the instance (a file, a buffer) alive until the file is written.
+    path = tmp_path / 'trace.json'
+    action = Timeline(path)
+    handler = hunter.When(hunter.Q(), action, lambda event: None) if built else hunter.Q(action=action)
+    alive = []
+    with hunter.Tracer(profiling_mode=True).trace(handler):
+        method_calls_on_instances(alive, 3)
+        gc.collect()
+        assert [reference for reference in alive if reference() is not None] == []
+    counts = names(load(path))
+    assert counts['list.append'] == 3 and counts['TextIOWrapper.readline'] == 3
+    assert 'Words.append' not in counts
+    # A type that hides the method's descriptor is named by the bound method, as before (kept alive).
+    assert counts['Hidden.append'] == counts['Hidden.insert'] == 3 and 'str.upper' not in counts
+
+
 def test_profile_mode_records_builtins_directly_as_when_each_event_is_built(tmp_path, backend):
     # A Timeline given every event records builtins without building them; a condition read per event (a second
     # action, here) makes each event built and the handler run. Same recording, builtins included.

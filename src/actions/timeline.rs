@@ -17,9 +17,10 @@
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasherDefault;
 
+use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
-use pyo3::types::{PyFrame, PyList, PyTuple};
+use pyo3::types::{PyFrame, PyList, PyString, PyTuple};
 
 use super::caches::WordHasher;
 use super::call::push_arguments;
@@ -210,9 +211,56 @@ impl Recorded {
     }
 }
 
+/// The C function and the instance of a builtin method bound to one (`items.append`, `file.read`): what a record
+/// of it must not hold, as that would keep the instance alive (a file open, a buffer in memory) until the record is
+/// written or let go. None for any other callable (a function of a module, a method bound to a class).
+fn bound_to_instance<'py>(callable: &Bound<'py, PyAny>) -> Option<(usize, Borrowed<'py, 'py, PyAny>)> {
+    // SAFETY: a live object (from a `Bound`); PyCFunction_Check only reads its type.
+    if unsafe { ffi::PyCFunction_Check(callable.as_ptr()) } == 0 {
+        return None;
+    }
+    // SAFETY: a live builtin function or method (checked above): both only read its fields, and its `self` is alive
+    // as long as the callable is.
+    let (function, owner) = unsafe {
+        let owner = ffi::PyCFunction_GetSelf(callable.as_ptr());
+        (ffi::PyCFunction_GetFunction(callable.as_ptr())?, Borrowed::from_ptr_or_opt(callable.py(), owner)?)
+    };
+    // SAFETY: `owner` is a live object; both checks only read its type.
+    let is_module_or_type =
+        unsafe { ffi::PyModule_Check(owner.as_ptr()) != 0 || ffi::PyType_Check(owner.as_ptr()) != 0 };
+    (!is_module_or_type).then_some((function as usize, owner))
+}
+
+/// The method descriptor `callable` (a builtin method bound to the instance `owner`, running the C function
+/// `function`) was bound from: the one its name finds on the instance's type, if binding that one runs `function`.
+/// Runs Python code (the type's attribute lookup).
+fn method_descriptor(
+    callable: &Bound<'_, PyAny>,
+    owner: Borrowed<'_, '_, PyAny>,
+    function: usize,
+) -> PyResult<Option<Py<PyAny>>> {
+    let py = callable.py();
+    let name = callable.getattr(pyo3::intern!(py, "__name__"))?;
+    let found = owner.get_type().getattr(name.cast_into::<PyString>()?)?;
+    // SAFETY: a live object, whose type pointer is compared by address with a static type.
+    if unsafe { ffi::Py_TYPE(found.as_ptr()) } != std::ptr::addr_of_mut!(ffi::PyMethodDescr_Type) {
+        return Ok(None);
+    }
+    let bound = found.call_method1(pyo3::intern!(py, "__get__"), (owner, owner.get_type()))?;
+    Ok((bound_to_instance(&bound).map(|(bound_function, _)| bound_function) == Some(function)).then(|| found.unbind()))
+}
+
+/// The method descriptors builtin methods bound to instances were made from, by (the instance's type, the C
+/// function): what their records hold instead (see [`Timeline::builtin_record_object`]). Bounded: cleared when full.
+type MethodDescriptors = HashMap<(usize, usize), Py<PyAny>, BuildHasherDefault<WordHasher>>;
+
+/// How many method descriptors [`MethodDescriptors`] keeps at most.
+const METHOD_DESCRIPTORS_KEPT: usize = 4096;
+
 pub(super) struct Timeline {
     spans: Spans<TimedCall, LastEvent>,
     recorded: GilRefCell<Recorded>,
+    method_descriptors: GilRefCell<MethodDescriptors>,
     /// The options last read, to close the open calls at stop with should the options no longer be readable.
     last_options: GilCell<Option<TimelineOptions>>,
 }
@@ -222,6 +270,7 @@ impl Default for Timeline {
         Timeline {
             spans: Spans::default(),
             recorded: GilRefCell::new(Recorded::default()),
+            method_descriptors: GilRefCell::new(MethodDescriptors::default()),
             last_options: GilCell::new(None),
         }
     }
@@ -236,6 +285,56 @@ impl Timeline {
     /// The options last read, if any.
     pub(super) fn last_options(&self, py: Python<'_>) -> Option<TimelineOptions> {
         self.last_options.get(py)
+    }
+
+    /// The object a record of a call of `code` holds, to name it by when written: `code` itself, but for a builtin
+    /// method bound to an instance, the method descriptor it was bound from (named as the C function that ran,
+    /// `list.append`), so that the record does not keep the instance alive. None when that descriptor is not known
+    /// yet ([`Timeline::builtin_record_object`] finds it). Runs no Python code.
+    ///
+    /// The descriptor is borrowed from the ones this timeline knows, which change only in
+    /// [`Timeline::builtin_record_object`]: the caller must not call it while holding the result.
+    #[inline]
+    fn known_record_object<'a, 'py>(
+        &'a self,
+        code: &'a Bound<'py, PyAny>,
+        builtin: bool,
+    ) -> Option<Borrowed<'a, 'py, PyAny>> {
+        let py = code.py();
+        let Some((function, owner)) = builtin.then(|| bound_to_instance(code)).flatten() else {
+            return Some(code.as_borrowed());
+        };
+        // SAFETY: `owner` is a live object; its type pointer is only used as a key.
+        let key = (unsafe { ffi::Py_TYPE(owner.as_ptr()) } as usize, function);
+        let known = self.method_descriptors.with_mut(py, |known| known.get(&key).map(Py::as_ptr))?;
+        // SAFETY: the map holds a strong reference to it, and keeps it until `builtin_record_object` changes the map,
+        // which the caller does not do while holding this (this function's contract).
+        Some(unsafe { Borrowed::from_ptr(py, known) })
+    }
+
+    /// [`Timeline::known_record_object`], finding the descriptor when it is not known yet: runs Python code.
+    #[inline(never)]
+    fn builtin_record_object(&self, code: &Bound<'_, PyAny>, builtin: bool) -> Py<PyAny> {
+        let py = code.py();
+        if let Some(known) = self.known_record_object(code, builtin) {
+            return known.to_owned().unbind();
+        }
+        let Some((function, owner)) = bound_to_instance(code) else { return code.clone().unbind() };
+        // A method a type does not show under its name (or a lookup that fails) is named by the bound method.
+        let Ok(Some(found)) = method_descriptor(code, owner, function) else { return code.clone().unbind() };
+        // SAFETY: `owner` is a live object; its type pointer is only used as a key.
+        let key = (unsafe { ffi::Py_TYPE(owner.as_ptr()) } as usize, function);
+        let evicted = self.method_descriptors.with_mut(py, |known| {
+            let evicted = if known.len() >= METHOD_DESCRIPTORS_KEPT {
+                std::mem::take(known)
+            } else {
+                MethodDescriptors::default()
+            };
+            known.insert(key, found.clone_ref(py));
+            evicted
+        });
+        drop(evicted);
+        found
     }
 
     /// Keeps `records` as `options` say; returns what is let go, to be released by the caller.
@@ -342,6 +441,8 @@ impl Timeline {
             Kind::Exception if builtin => Kind::Return,
             kind => kind,
         };
+        // What a call's span holds (the method descriptors known stay as they are: this runs no Python code).
+        let stored = if kind == Kind::Call { self.known_record_object(code, builtin)? } else { code.as_borrowed() };
         // One borrow of the buffer for the whole event (the spans are another cell): it runs no Python code.
         self.recorded.with_mut(py, |recorded| {
             let thread = frame.thread_serial;
@@ -358,7 +459,7 @@ impl Timeline {
                 stack.thread = LastEvent { at: now };
                 Released::of(match kind {
                     Kind::Call => {
-                        stack.open(key, now, TimedCall { code: code.clone().unbind(), builtin, args: None });
+                        stack.open(key, now, TimedCall { code: stored.to_owned().unbind(), builtin, args: None });
                         None
                     }
                     // In order: the newest open span is the one closed, nothing is abandoned.
@@ -396,12 +497,13 @@ impl Timeline {
         };
         // A builtin's frame is its caller, which keeps executing; a Python call's frame is new.
         let is_call = kind == Kind::Call && !builtin;
+        // Found before the update, which must run no Python code.
+        let code = self.builtin_record_object(&span.code, builtin);
         // The spans that ended unseen (rare: kept apart, so that the usual event allocates nothing), then the
         // event's own record.
-        let (unseen, last, record) = self.spans.update_at(py, &span, &frame, is_call, |stack, span, mut finished| {
+        let (unseen, last, record) = self.spans.update_at(py, &span, &frame, is_call, |stack, _span, mut finished| {
             // Where the spans that ended unseen end: the thread's last matched event before this one.
             let last = std::mem::replace(&mut stack.thread, LastEvent { at: now });
-            let code = span.code.clone().unbind();
             let record = match kind {
                 Kind::Call => {
                     stack.open(span.key, now, TimedCall { code, builtin, args });
@@ -528,6 +630,10 @@ impl Timeline {
             for described in recorded.threads.values() {
                 visit.call(described)?;
             }
+        }
+        // SAFETY: from `__traverse__` (this function's contract).
+        for descriptor in unsafe { self.method_descriptors.during_gc() }.into_iter().flat_map(|known| known.values()) {
+            visit.call(descriptor)?;
         }
         Ok(())
     }
