@@ -183,16 +183,22 @@ impl SpanKey {
 /// CPython 3.12+ reports a method called on an object (`items.append(x)`) with a bound method made anew for each
 /// event, so that its call and its return carry two objects; for any other callable, the object.
 fn builtin_identity(callable: &Bound<'_, PyAny>) -> usize {
+    // Two words into one: a clash pairs nothing wrongly, as a frame has one builtin call open at a time.
+    function_and_self(callable)
+        .map_or(callable.as_ptr() as usize, |(function, owner)| function ^ (owner as usize).rotate_left(32))
+}
+
+/// A builtin function or method's C function (0 for none) and its `self` (NULL for none, borrowed: alive as long as
+/// the callable is); None for any other callable.
+pub fn function_and_self(callable: &Bound<'_, PyAny>) -> Option<(usize, *mut ffi::PyObject)> {
     let callable = callable.as_ptr();
     // SAFETY: a live object (from a `Bound`); PyCFunction_Check only reads its type.
     if unsafe { ffi::PyCFunction_Check(callable) } == 0 {
-        return callable as usize;
+        return None;
     }
-    // SAFETY: a live builtin function or method (checked above): both only read its fields; `self` stays alive as
-    // long as the callable the span holds.
+    // SAFETY: a live builtin function or method (checked above): both only read its fields.
     let (function, owner) = unsafe { (ffi::PyCFunction_GetFunction(callable), ffi::PyCFunction_GetSelf(callable)) };
-    // Two words into one: a clash pairs nothing wrongly, as a frame has one builtin call open at a time.
-    function.map_or(0, |function| function as usize) ^ (owner as usize).rotate_left(32)
+    Some((function.map_or(0, |function| function as usize), owner))
 }
 
 /// A matched call that has not been closed yet.
@@ -275,8 +281,9 @@ impl<T, S> SpanStack<T, S> {
 }
 
 /// The open spans of every thread, by thread serial (`compat::current_thread_serial`: unlike an ident, never
-/// given to a later thread). A thread's entry is removed once it has no open span, so finished threads cost nothing. The thread of the last event comes first: consecutive events are mostly of one
-/// thread (the GIL changes hands every few milliseconds), so finding its stack is one comparison.
+/// given to a later thread). A thread's entry is removed once it has no open span, so finished threads cost
+/// nothing. The thread of the last event comes first: consecutive events are mostly of one thread (the GIL changes
+/// hands every few milliseconds), so finding its stack is one comparison.
 pub struct ThreadSpans<T, S = ()> {
     threads: Vec<(u64, SpanStack<T, S>)>,
 }

@@ -211,35 +211,38 @@ impl Recorded {
     }
 }
 
-/// The C function and the instance of a builtin method bound to one (`items.append`, `file.read`): what a record
-/// of it must not hold, as that would keep the instance alive (a file open, a buffer in memory) until the record is
-/// written or let go. None for any other callable (a function of a module, a method bound to a class).
-fn bound_to_instance<'py>(callable: &Bound<'py, PyAny>) -> Option<(usize, Borrowed<'py, 'py, PyAny>)> {
-    // SAFETY: a live object (from a `Bound`); PyCFunction_Check only reads its type.
-    if unsafe { ffi::PyCFunction_Check(callable.as_ptr()) } == 0 {
-        return None;
-    }
-    // SAFETY: a live builtin function or method (checked above): both only read its fields, and its `self` is alive
-    // as long as the callable is.
-    let (function, owner) = unsafe {
-        let owner = ffi::PyCFunction_GetSelf(callable.as_ptr());
-        (ffi::PyCFunction_GetFunction(callable.as_ptr())?, Borrowed::from_ptr_or_opt(callable.py(), owner)?)
-    };
-    // SAFETY: `owner` is a live object; both checks only read its type.
-    let is_module_or_type =
-        unsafe { ffi::PyModule_Check(owner.as_ptr()) != 0 || ffi::PyType_Check(owner.as_ptr()) != 0 };
-    (!is_module_or_type).then_some((function as usize, owner))
+/// A builtin method bound to an instance (`items.append`, `file.read`): what a record of it must not hold, as that
+/// would keep the instance alive (a file open, a buffer in memory) until the record is written or let go.
+struct InstanceMethod<'py> {
+    /// The C function it runs.
+    function: usize,
+    owner: Borrowed<'py, 'py, PyAny>,
 }
 
-/// The method descriptor `callable` (a builtin method bound to the instance `owner`, running the C function
-/// `function`) was bound from: the one its name finds on the instance's type, if binding that one runs `function`.
-/// Runs Python code (the type's attribute lookup).
-fn method_descriptor(
-    callable: &Bound<'_, PyAny>,
-    owner: Borrowed<'_, '_, PyAny>,
-    function: usize,
-) -> PyResult<Option<Py<PyAny>>> {
+impl<'py> InstanceMethod<'py> {
+    /// `callable` as one; None for any other callable (a function of a module, a method bound to a class).
+    fn of(callable: &Bound<'py, PyAny>) -> Option<InstanceMethod<'py>> {
+        let (function, owner) = super::spans::function_and_self(callable)?;
+        // SAFETY: `owner` is NULL or the callable's `self`, alive as long as the callable is.
+        let owner = unsafe { Borrowed::from_ptr_or_opt(callable.py(), owner) }?;
+        // SAFETY: `owner` is a live object; both checks only read its type.
+        let is_module_or_type =
+            unsafe { ffi::PyModule_Check(owner.as_ptr()) != 0 || ffi::PyType_Check(owner.as_ptr()) != 0 };
+        (function != 0 && !is_module_or_type).then_some(InstanceMethod { function, owner })
+    }
+
+    /// Its key in [`MethodDescriptors`]: the instance's type and the C function.
+    fn key(&self) -> (usize, usize) {
+        // SAFETY: `owner` is a live object; its type pointer is only used as a key.
+        (unsafe { ffi::Py_TYPE(self.owner.as_ptr()) } as usize, self.function)
+    }
+}
+
+/// The method descriptor `callable` (the builtin method `method`) was bound from: the one its name finds on the
+/// instance's type, if binding that one runs the same C function. Runs Python code (the type's attribute lookup).
+fn method_descriptor(callable: &Bound<'_, PyAny>, method: &InstanceMethod<'_>) -> PyResult<Option<Py<PyAny>>> {
     let py = callable.py();
+    let owner = method.owner;
     let name = callable.getattr(pyo3::intern!(py, "__name__"))?;
     let found = owner.get_type().getattr(name.cast_into::<PyString>()?)?;
     // SAFETY: a live object, whose type pointer is compared by address with a static type.
@@ -247,7 +250,8 @@ fn method_descriptor(
         return Ok(None);
     }
     let bound = found.call_method1(pyo3::intern!(py, "__get__"), (owner, owner.get_type()))?;
-    Ok((bound_to_instance(&bound).map(|(bound_function, _)| bound_function) == Some(function)).then(|| found.unbind()))
+    let runs_the_same = InstanceMethod::of(&bound).is_some_and(|bound| bound.function == method.function);
+    Ok(runs_the_same.then(|| found.unbind()))
 }
 
 /// The method descriptors builtin methods bound to instances were made from, by (the instance's type, the C
@@ -300,15 +304,21 @@ impl Timeline {
         code: &'a Bound<'py, PyAny>,
         builtin: bool,
     ) -> Option<Borrowed<'a, 'py, PyAny>> {
-        let py = code.py();
-        let Some((function, owner)) = builtin.then(|| bound_to_instance(code)).flatten() else {
-            return Some(code.as_borrowed());
-        };
-        // SAFETY: `owner` is a live object; its type pointer is only used as a key.
-        let key = (unsafe { ffi::Py_TYPE(owner.as_ptr()) } as usize, function);
-        let known = self.method_descriptors.with_mut(py, |known| known.get(&key).map(Py::as_ptr))?;
+        match builtin.then(|| InstanceMethod::of(code)).flatten() {
+            Some(method) => self.known_descriptor(code.py(), &method),
+            None => Some(code.as_borrowed()),
+        }
+    }
+
+    /// The method descriptor known for `method`, borrowed as [`Timeline::known_record_object`] lends it.
+    fn known_descriptor<'a, 'py>(
+        &'a self,
+        py: Python<'py>,
+        method: &InstanceMethod<'_>,
+    ) -> Option<Borrowed<'a, 'py, PyAny>> {
+        let known = self.method_descriptors.with_mut(py, |known| known.get(&method.key()).map(Py::as_ptr))?;
         // SAFETY: the map holds a strong reference to it, and keeps it until `builtin_record_object` changes the map,
-        // which the caller does not do while holding this (this function's contract).
+        // which the caller does not do while holding this (`known_record_object`'s contract).
         Some(unsafe { Borrowed::from_ptr(py, known) })
     }
 
@@ -316,21 +326,19 @@ impl Timeline {
     #[inline(never)]
     fn builtin_record_object(&self, code: &Bound<'_, PyAny>, builtin: bool) -> Py<PyAny> {
         let py = code.py();
-        if let Some(known) = self.known_record_object(code, builtin) {
+        let Some(method) = builtin.then(|| InstanceMethod::of(code)).flatten() else { return code.clone().unbind() };
+        if let Some(known) = self.known_descriptor(py, &method) {
             return known.to_owned().unbind();
         }
-        let Some((function, owner)) = bound_to_instance(code) else { return code.clone().unbind() };
         // A method a type does not show under its name (or a lookup that fails) is named by the bound method.
-        let Ok(Some(found)) = method_descriptor(code, owner, function) else { return code.clone().unbind() };
-        // SAFETY: `owner` is a live object; its type pointer is only used as a key.
-        let key = (unsafe { ffi::Py_TYPE(owner.as_ptr()) } as usize, function);
+        let Ok(Some(found)) = method_descriptor(code, &method) else { return code.clone().unbind() };
         let evicted = self.method_descriptors.with_mut(py, |known| {
             let evicted = if known.len() >= METHOD_DESCRIPTORS_KEPT {
                 std::mem::take(known)
             } else {
                 MethodDescriptors::default()
             };
-            known.insert(key, found.clone_ref(py));
+            known.insert(method.key(), found.clone_ref(py));
             evicted
         });
         drop(evicted);

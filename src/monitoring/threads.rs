@@ -3,9 +3,9 @@
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::gilcell::GilCell;
-
 use pyo3::prelude::*;
+
+use crate::gilcell::GilCell;
 
 /// The threads a monitoring tracer delivers events of, as settrace would: each thread has one installed
 /// tracer, the latest one started on it (or admitted by `threading.settrace` when the thread started), and a
