@@ -276,7 +276,11 @@ fast_callbacks! {
     /// JUMP: `line` for a backward jump within one line (see `jump`).
     on_jump(slf, args, n) => jump::<H>(slf, args, n);
     /// CALL in profiling mode: `c_call` for a C function.
-    on_call(slf, args, n) => deliver_builtin::<H>(slf, args, n, Kind::Call);
+    on_call(slf, args, n) => if calls_python_function(args, n) {
+        new_none()
+    } else {
+        deliver_builtin::<H>(slf, args, n, Kind::Call)
+    };
     /// C_RETURN in profiling mode: `c_return`.
     on_c_return(slf, args, n) => deliver_builtin::<H>(slf, args, n, Kind::Return);
     /// C_RAISE in profiling mode: `c_exception`.
@@ -465,6 +469,18 @@ fn missing_argument(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
         .map(|missing| missing.bind(py))
 }
 
+/// Does a CALL event call a Python function? Most do, and are no builtin's: their callback answers at once.
+///
+/// # Safety
+/// `args` must hold `n` pointers (a callback's arguments), each NULL or a live object.
+#[inline(always)]
+unsafe fn calls_python_function(args: *mut *mut ffi::PyObject, n: ffi::Py_ssize_t) -> bool {
+    // SAFETY: `args` holds `n` pointers (this function's contract).
+    let callable = unsafe { argument(args, n, 2) };
+    // SAFETY: `callable` is non-NULL here, a live object (this function's contract); only its type is read.
+    !callable.is_null() && unsafe { ffi::Py_TYPE(callable) } == std::ptr::addr_of_mut!(ffi::PyFunction_Type)
+}
+
 /// # Safety
 /// As for [`deliver`], from a CALL, C_RETURN or C_RAISE callback: `args` holds `n` arguments.
 unsafe fn deliver_builtin<H: Monitored>(
@@ -475,6 +491,8 @@ unsafe fn deliver_builtin<H: Monitored>(
 ) -> *mut ffi::PyObject {
     // SAFETY: attached (this function's contract).
     let py = unsafe { Python::assume_attached() };
+    // SAFETY: `args` holds `n` arguments (this function's contract).
+    let (code, callable, self_arg) = unsafe { (argument(args, n, 0), argument(args, n, 2), argument(args, n, 3)) };
     // SAFETY: as in `deliver`.
     let tracer = unsafe { Borrowed::from_ptr(py, slf).cast_unchecked::<H>() };
     if tracer.get().engine().is_stopped(py) {
@@ -482,8 +500,6 @@ unsafe fn deliver_builtin<H: Monitored>(
     }
     // Held: finding the C function can call a descriptor's `__get__`, and builtin events always run the handler.
     let tracer = tracer.to_owned();
-    // SAFETY: `args` holds `n` arguments (this function's contract).
-    let (code, callable, self_arg) = unsafe { (argument(args, n, 0), argument(args, n, 2), argument(args, n, 3)) };
     // SAFETY: attached; both are NULL or arguments the caller holds for the call.
     match unsafe { called_builtin(py, callable, self_arg) } {
         // SAFETY: `tracer` is held, `code` is NULL or an argument the caller holds (`deliver` checks it), and
