@@ -234,7 +234,7 @@ unsafe fn record_in_order<H: Host>(
 ///
 /// # Safety
 /// As for [`handle`], `frame` being the running frame of `site`.
-#[inline]
+#[inline(always)]
 pub(crate) unsafe fn record_in_order_at<H: Host>(
     slf: Borrowed<'_, '_, H>,
     site: EventSite,

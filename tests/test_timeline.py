@@ -165,6 +165,9 @@ def test_a_directory_is_refused_by_name_and_left_alone(tmp_path):
 FORKING_PROGRAM = """
 import os, sys, hunter
 
+def before_fork():
+    pass
+
 def parent_work():
     pass
 
@@ -172,6 +175,7 @@ def child_work():
     pass
 
 tracer = hunter.Tracer().trace(hunter.When(hunter.Q(module='__main__'), hunter.Timeline(sys.argv[1])))
+before_fork()
 child = os.fork()
 if child == 0:
     try:
@@ -193,10 +197,14 @@ def test_a_forked_child_writes_a_file_of_its_own(tmp_path, backend):
     run = subprocess.run([sys.executable, '-c', FORKING_PROGRAM, str(path)], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     child = int(run.stdout)
-    assert names(load(path)) == {'parent_work': 1}
+    assert names(load(path)) == {'before_fork': 1, 'parent_work': 1}
     child_events = load(tmp_path / f'trace.{child}.json')
-    assert names(child_events) == {'child_work': 1}
+    assert names(child_events) == {'before_fork': 1, 'child_work': 1}
     assert {event['pid'] for event in spans_of(child_events)} == {child}
+    if sys.platform == 'linux':
+        # The thread that forked is called by its OS thread id in the child (a main thread's is its process id), also
+        # in the records of what it ran before the fork, which the child has too.
+        assert {event['tid'] for event in spans_of(child_events)} == {child}
     assert len(list(tmp_path.iterdir())) == 2
 
 

@@ -164,6 +164,13 @@ impl Released {
     }
 }
 
+/// A thread's `(name, native_id)`, and the process it was named in: in a forked child, the thread that forked has
+/// another OS thread id.
+struct NamedThread {
+    described: Py<PyAny>,
+    pid: u32,
+}
+
 /// The bounded buffer and what the file needs besides.
 #[derive(Default)]
 struct Recorded {
@@ -173,7 +180,7 @@ struct Recorded {
     first_tick: Option<u64>,
     /// Per thread serial (`compat::current_thread_serial`): `(name, native_id)` of the thread (`native_id`, the OS
     /// thread id, is what the file calls the thread: the ident is a pthread handle, too large for the viewers).
-    threads: HashMap<u64, Py<PyAny>, BuildHasherDefault<WordHasher>>,
+    threads: HashMap<u64, NamedThread, BuildHasherDefault<WordHasher>>,
     /// The last thread found in `threads` (0: none), so that the usual event of the same thread skips the lookup.
     last_known_thread: u64,
 }
@@ -363,13 +370,25 @@ impl Timeline {
             .recorded
             .with_mut(py, |recorded| (*recorded.first_tick.get_or_insert(now), recorded.threads.contains_key(&thread)));
         if !known {
-            let current = crate::compat::import(py, "threading")?.getattr("current_thread")?.call0()?;
-            let native_id = current.getattr_opt("native_id")?.unwrap_or_else(|| py.None().into_bound(py));
-            let described = PyTuple::new(py, [current.getattr("name")?, native_id])?.into_any().unbind();
-            let replaced = self.recorded.with_mut(py, |recorded| recorded.threads.insert(thread, described));
-            drop(replaced);
+            self.name_current_thread(py, thread)?;
         }
         Ok(first_tick)
+    }
+
+    /// Names `thread`, the current thread's serial: its name (of `threading.current_thread()`) and OS thread id
+    /// (`threading.get_native_id()`: a forked child's thread keeps the parent's in its `native_id`).
+    fn name_current_thread(&self, py: Python<'_>, thread: u64) -> PyResult<()> {
+        let threading = crate::compat::import(py, "threading")?;
+        let name = threading.getattr("current_thread")?.call0()?.getattr("name")?;
+        let native_id = match threading.getattr_opt("get_native_id")? {
+            Some(get_native_id) => get_native_id.call0()?,
+            None => py.None().into_bound(py),
+        };
+        let described = PyTuple::new(py, [name, native_id])?.into_any().unbind();
+        let named = NamedThread { described, pid: std::process::id() };
+        let replaced = self.recorded.with_mut(py, |recorded| recorded.threads.insert(thread, named));
+        drop(replaced);
+        Ok(())
     }
 
     /// With the `args` option: a call's arguments, or an exception's value, through the bounded safe repr.
@@ -564,6 +583,15 @@ impl Timeline {
     /// `(records, threads, dropped)`: each record a tuple `(thread, code or callable, builtin, start_ns, end_ns, args
     /// or None, ending, exception type or None)`, oldest first; each thread `(thread, (name, native_id))`.
     pub(super) fn snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        // A thread named in another process is one that forked (a child runs only that one of its parent's threads):
+        // named again, as its OS thread id in this process is another. The parent's other threads keep theirs.
+        let thread = crate::compat::current_thread_serial(py);
+        let pid = std::process::id();
+        let forked =
+            self.recorded.with_mut(py, |recorded| recorded.threads.get(&thread).is_some_and(|named| named.pid != pid));
+        if forked {
+            self.name_current_thread(py, thread)?;
+        }
         let scale = TickScale::now(py);
         let (rows, names, dropped) = self.recorded.with_mut(py, |recorded| {
             let rows: Vec<_> = recorded
@@ -587,7 +615,7 @@ impl Timeline {
                 })
                 .collect();
             let names: Vec<_> =
-                recorded.threads.iter().map(|(thread, described)| (*thread, described.clone_ref(py))).collect();
+                recorded.threads.iter().map(|(thread, named)| (*thread, named.described.clone_ref(py))).collect();
             (rows, names, recorded.dropped)
         });
         let list = PyList::empty(py);
@@ -635,7 +663,7 @@ impl Timeline {
                     visit.call(exception)?;
                 }
             }
-            for described in recorded.threads.values() {
+            for NamedThread { described, .. } in recorded.threads.values() {
                 visit.call(described)?;
             }
         }
