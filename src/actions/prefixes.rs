@@ -11,7 +11,7 @@ use super::values::as_text;
 use crate::gilcell::cache_slot;
 
 /// `os.getpid()`, remembered until the process forks (a system call per event would cost more than the row).
-fn process_id() -> u32 {
+pub(super) fn process_id() -> u32 {
     use std::sync::atomic::{AtomicU32, Ordering};
     static PID: AtomicU32 = AtomicU32::new(0);
     #[cfg(unix)]

@@ -385,7 +385,7 @@ impl Timeline {
             None => py.None().into_bound(py),
         };
         let described = PyTuple::new(py, [name, native_id])?.into_any().unbind();
-        let named = NamedThread { described, pid: std::process::id() };
+        let named = NamedThread { described, pid: super::prefixes::process_id() };
         let replaced = self.recorded.with_mut(py, |recorded| recorded.threads.insert(thread, named));
         drop(replaced);
         Ok(())
@@ -586,7 +586,7 @@ impl Timeline {
         // A thread named in another process is one that forked (a child runs only that one of its parent's threads):
         // named again, as its OS thread id in this process is another. The parent's other threads keep theirs.
         let thread = crate::compat::current_thread_serial(py);
-        let pid = std::process::id();
+        let pid = super::prefixes::process_id();
         let forked =
             self.recorded.with_mut(py, |recorded| recorded.threads.get(&thread).is_some_and(|named| named.pid != pid));
         if forked {
