@@ -687,6 +687,14 @@ pub fn type_lookup<'py>(
 /// Whether this interpreter has `sys.monitoring` (PEP 669, Python 3.12+).
 pub const HAS_SYS_MONITORING: bool = cfg!(Py_3_12);
 
+/// The type flags that keep Python code from making or changing objects of a native type whose objects only native
+/// code may make (3.10+). None before 3.10: only the sys.monitoring backend makes such a type.
+#[cfg(Py_3_10)]
+pub const SEALED_TYPE_FLAGS: Option<std::os::raw::c_ulong> =
+    Some(ffi::Py_TPFLAGS_DISALLOW_INSTANTIATION | ffi::Py_TPFLAGS_IMMUTABLETYPE);
+#[cfg(not(Py_3_10))]
+pub const SEALED_TYPE_FLAGS: Option<std::os::raw::c_ulong> = None;
+
 /// The source line of the instruction at byte `offset` in `code` (-1 outside of it).
 pub fn code_line(code: Borrowed<'_, '_, pyo3::types::PyCode>, offset: c_int) -> c_int {
     // SAFETY: a code object; CPython bounds the offset.

@@ -272,18 +272,6 @@ impl From<String> for GilRc<str> {
 }
 
 impl<T: ?Sized> GilCell<Option<GilRc<T>>> {
-    /// Runs `read` on the stored value, if any, without taking a reference to it (on a hot path, where the count's
-    /// update and check cost more than the read).
-    ///
-    /// # Safety
-    /// `read` must not replace or clear this cell, nor run Python code (which could).
-    #[inline]
-    pub unsafe fn read_shared<R>(&self, _py: Python<'_>, read: impl FnOnce(&T) -> R) -> Option<R> {
-        // SAFETY: the GIL is held (`_py`); the value stays in the cell, alive, while `read` runs, as `read` neither
-        // replaces the cell nor runs Python code (this function's contract).
-        unsafe { (*self.0.get()).as_ref().map(|value| read(value)) }
-    }
-
     /// A new reference to the stored value, if any.
     #[inline]
     pub fn clone_shared(&self, py: Python<'_>) -> Option<GilRc<T>> {

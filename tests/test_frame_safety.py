@@ -214,6 +214,56 @@ print('alive', called)
     assert result.stdout.rstrip().endswith(f'alive {registered}'), result.stdout
 
 
+@pytest.mark.skipif(sys.version_info < (3, 12), reason='sys.monitoring is 3.12+')
+@pytest.mark.skipif(hunter_under_test_is_reference(), reason="hunter 3.9.0 has no sys.monitoring backend")
+def test_monitoring_callback_objects_resist_misuse_and_are_collected():
+    code = r'''
+import gc, sys, weakref, functools, hunter
+def target(a): return a
+class Keeper:
+    """An action that keeps what it is given: here the tracer's own callback, which holds the tracer (a cycle)."""
+    def __init__(self): self.kept = None
+    def __call__(self, event): print('event', event.kind, event.function)
+keeper = Keeper()
+tracer = hunter.Tracer(backend='monitoring')
+tracer.trace(hunter.Q(function='target', kind='call', action=keeper))
+tool = next(i for i in range(6) if sys.monitoring.get_tool(i) == 'hunter')
+callback = sys.monitoring.register_callback(tool, sys.monitoring.events.PY_START, None)
+sys.monitoring.register_callback(tool, sys.monitoring.events.PY_START, callback)
+kind = type(callback)
+print('type', kind.__module__, kind.__qualname__)
+for attempt in [
+    lambda: kind(),
+    lambda: kind.__new__(kind),
+    lambda: setattr(kind, '__call__', lambda *args: None),
+    lambda: callback(target.__code__, 0, spare=1),
+]:
+    try:
+        attempt()
+        print('accepted')
+    except TypeError as error:
+        print('TypeError', error)
+# By hand, through tp_call, with an empty keyword dict and through partial: a call of `target` that is not running.
+print('by hand', callback(target.__code__, 0), callback(*(target.__code__, 0), **{}), functools.partial(callback, target.__code__)(0))
+target(1)
+tracer.stop()
+print('after stop', callback(target.__code__, 0))
+keeper.kept = callback
+alive = weakref.ref(keeper)
+del keeper, tracer, callback
+gc.collect()
+print('collected', alive() is None)
+'''
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == 'type hunter._hunter MonitoringCallback'
+    assert [line.split(' ', 1)[0] for line in lines[1:5]] == ['TypeError'] * 4, lines
+    assert 'takes no keyword arguments' in lines[4]
+    assert lines[5] == 'by hand None None None'
+    assert lines[6:] == ['event call target', 'after stop None', 'collected True'], lines
+
+
 @pytest.mark.skipif(hunter_under_test_is_reference(), reason="hunter binds its modules at import time")
 def test_a_module_replaced_in_sys_modules_by_another_object_is_an_error_not_a_crash():
     code = r'''

@@ -135,7 +135,7 @@ impl NativeStreamAction {
         }
         let configuration = GilRc::new(Configuration::read(slf.as_any())?);
         if let Printer::Timeline(options) = &configuration.printer {
-            slf.get().timeline.options_read(py, options);
+            slf.get().timeline.options_read(py, options, !options.args && !configuration.options.hooked);
         }
         slf.get().configuration.replace(py, Some(configuration.clone_ref(py)));
         Ok(configuration)
@@ -269,18 +269,9 @@ pub fn record_in_order(
     if !calls_natively(recorder.as_any()) {
         return None;
     }
-    let action = recorder.get();
-    // Only options read already: reading them runs Python code (the action's attributes), which this path must not.
-    // SAFETY: recording runs no Python code and leaves the configuration alone.
-    unsafe {
-        action.configuration.read_shared(py, |configuration| match &configuration.printer {
-            Printer::Timeline(options) if !options.args && !configuration.options.hooked => {
-                action.timeline.record_in_order(py, frame, code, kind, builtin, exception_type, options)
-            }
-            _ => None,
-        })
-    }
-    .flatten()
+    // Only with options read already (reading them runs Python code, the action's attributes, which this path must
+    // not): the timeline knows whether they let it record in order.
+    recorder.get().timeline.record_in_order(py, frame, code, kind, builtin, exception_type)
 }
 
 #[pymethods]
@@ -370,11 +361,13 @@ impl NativeStreamAction {
 
     /// The options are read again on the next event, should the action survive.
     fn __clear__(&self, py: Python<'_>) {
+        self.timeline.options_dropped(py);
         drop(self.configuration.replace(py, None));
     }
 
     /// Called by the Python side whenever an option changes: they are read again on the next event.
     fn _options_changed(&self, py: Python<'_>) {
+        self.timeline.options_dropped(py);
         self.configuration.replace(py, None);
     }
 

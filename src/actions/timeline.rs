@@ -183,6 +183,9 @@ struct Recorded {
     threads: HashMap<u64, NamedThread, BuildHasherDefault<WordHasher>>,
     /// The last thread found in `threads` (0: none), so that the usual event of the same thread skips the lookup.
     last_known_thread: u64,
+    /// The options of the configuration in force when it lets events be recorded in order (no `args`, no hooks):
+    /// set as it is read, cleared as it is dropped, so that an event need not look at it.
+    in_order: Option<TimelineOptions>,
 }
 
 impl Recorded {
@@ -288,9 +291,16 @@ impl Default for Timeline {
 }
 
 impl Timeline {
-    /// Notes the options just read (see `last_options`).
-    pub(super) fn options_read(&self, py: Python<'_>, options: &TimelineOptions) {
+    /// Notes the options just read (see `last_options`); `in_order`: whether the configuration lets events be
+    /// recorded in order (see [`Timeline::record_in_order`]).
+    pub(super) fn options_read(&self, py: Python<'_>, options: &TimelineOptions, in_order: bool) {
         self.last_options.set(py, Some(*options));
+        self.recorded.with_mut(py, |recorded| recorded.in_order = in_order.then_some(*options));
+    }
+
+    /// Notes that the configuration was dropped (to be read again): no event is recorded in order until it is.
+    pub(super) fn options_dropped(&self, py: Python<'_>) {
+        self.recorded.with_mut(py, |recorded| recorded.in_order = None);
     }
 
     /// The options last read, if any.
@@ -450,8 +460,7 @@ impl Timeline {
     /// and [`Timeline::event`] record it, from the running frame's identities (no frame object) and `code`. None,
     /// and nothing recorded, for any other event: the caller takes the general path. Runs no Python code (a known
     /// thread means an earlier event took that path, which set the clock up): what the buffer lets go is handed
-    /// back.
-    #[allow(clippy::too_many_arguments)]
+    /// back. Also None while the configuration in force does not let events be recorded so (`options_read`).
     pub(super) fn record_in_order(
         &self,
         py: Python<'_>,
@@ -460,7 +469,6 @@ impl Timeline {
         kind: Kind,
         builtin: bool,
         exception_type: Option<Bound<'_, PyAny>>,
-        options: &TimelineOptions,
     ) -> Option<Released> {
         let kind = match kind {
             Kind::Line => return None,
@@ -472,6 +480,7 @@ impl Timeline {
         let stored = if kind == Kind::Call { self.known_record_object(code, builtin)? } else { code.as_borrowed() };
         // One borrow of the buffer for the whole event (the spans are another cell): it runs no Python code.
         self.recorded.with_mut(py, |recorded| {
+            let options = recorded.in_order?;
             let thread = frame.thread_serial;
             if !recorded.knows(thread) {
                 return None;
@@ -492,10 +501,10 @@ impl Timeline {
                     // In order: the newest open span is the one closed, nothing is abandoned.
                     Kind::Return => stack
                         .pop_newest()
-                        .and_then(|closed| recorded.keep(options, Record::of(thread, closed, now, Ending::Returned))),
+                        .and_then(|closed| recorded.keep(&options, Record::of(thread, closed, now, Ending::Returned))),
                     Kind::Exception => {
                         let code = code.clone().unbind();
-                        recorded.keep(options, Record::instant(py, thread, code, false, now, exception_type, None))
+                        recorded.keep(&options, Record::instant(py, thread, code, false, now, exception_type, None))
                     }
                     Kind::Line => None,
                 })

@@ -8,7 +8,8 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 
-use super::session::{monitoring_namespace, CallbackDefinitions, Monitored};
+use super::callable::{self, new_none};
+use super::session::{monitoring_namespace, Monitored};
 use crate::codeinfo::CodeInfo;
 use crate::compat;
 use crate::engine;
@@ -30,16 +31,6 @@ static DISABLE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 pub(super) fn remember_disable(monitoring: &Bound<'_, PyAny>) -> PyResult<()> {
     DISABLE.get_or_try_init(monitoring.py(), || Ok::<_, PyErr>(monitoring.getattr("DISABLE")?.unbind()))?;
     Ok(())
-}
-
-fn new_none() -> *mut ffi::PyObject {
-    // SAFETY: attached (only the callbacks call this); None lives forever, and the new reference is the caller's to
-    // return.
-    unsafe {
-        let none = ffi::Py_None();
-        ffi::Py_INCREF(none);
-        none
-    }
 }
 
 /// A new reference to `sys.monitoring.DISABLE` (None before `start` fetched it, which cannot happen in a callback).
@@ -199,17 +190,11 @@ fn not_a_code_object(py: Python<'_>) -> *mut ffi::PyObject {
     std::ptr::null_mut()
 }
 
-/// A sys.monitoring callback (`METH_FASTCALL`). CPython calls it attached, with `slf` the tracer it was made for
-/// (`start`, its `self`) and `args` holding `n` borrowed arguments, which the caller holds for the call; called
-/// by hand, the arguments can be anything, or fewer than the event passes.
-type FastCallback =
-    unsafe extern "C" fn(*mut ffi::PyObject, *mut *mut ffi::PyObject, ffi::Py_ssize_t) -> *mut ffi::PyObject;
-
 /// The argument `index` of a callback, or NULL when CPython passed fewer.
 ///
 /// # Safety
 /// `args` must hold `nargs` pointers (a callback's arguments).
-unsafe fn argument(args: *mut *mut ffi::PyObject, nargs: ffi::Py_ssize_t, index: isize) -> *mut ffi::PyObject {
+unsafe fn argument(args: *const *mut ffi::PyObject, nargs: ffi::Py_ssize_t, index: isize) -> *mut ffi::PyObject {
     if index < nargs {
         // SAFETY: `index < nargs` (checked above), and `args` holds `nargs` pointers (this function's contract).
         unsafe { *args.offset(index) }
@@ -219,21 +204,30 @@ unsafe fn argument(args: *mut *mut ffi::PyObject, nargs: ffi::Py_ssize_t, index:
 }
 
 /// The callbacks: one line each, from the monitoring event's arguments to the delivery that turns it into a
-/// settrace event. Every one is a [`FastCallback`], generic over the tracer type it is bound to.
+/// settrace event. Every one is the vectorcall function of a callback object (`callable`), generic over the tracer
+/// type it is bound to, which CPython calls attached with the arguments it holds for the call; called by hand, the
+/// arguments can be anything, or fewer than the event passes.
 macro_rules! fast_callbacks {
     ($($(#[doc = $doc:literal])* $name:ident($slf:ident, $args:ident, $n:ident) => $delivery:expr;)+) => {$(
         $(#[doc = $doc])*
         ///
         /// # Safety
-        /// A [`FastCallback`], called by CPython.
+        /// A `vectorcallfunc` of a callback object, called by CPython.
         unsafe extern "C" fn $name<H: Monitored>(
-            $slf: *mut ffi::PyObject,
-            $args: *mut *mut ffi::PyObject,
-            $n: ffi::Py_ssize_t,
+            callable: *mut ffi::PyObject,
+            $args: *const *mut ffi::PyObject,
+            nargsf: usize,
+            kwnames: *mut ffi::PyObject,
         ) -> *mut ffi::PyObject {
-            // SAFETY: a FastCallback's contract, which is what the delivery functions need: CPython calls it attached,
-            // with `slf` the tracer the callback was made for (`start`) and `args` holding `n` arguments the caller
-            // holds for the call.
+            // SAFETY: the vectorcall protocol's contract: attached, `callable` the callback object, `kwnames` NULL
+            // or a tuple.
+            let ($slf, $n) = match unsafe { callable::receiver(callable, nargsf, kwnames) } {
+                Ok(receiver) => receiver,
+                Err(answer) => return answer,
+            };
+            // SAFETY: what the delivery functions need: attached, `slf` the tracer the callback was made for
+            // (`start`), which the callback object holds, and `args` holding `n` arguments the caller holds for the
+            // call.
             unsafe { $delivery }
         }
     )+};
@@ -291,7 +285,7 @@ fast_callbacks! {
 /// As for [`deliver`], from a callback whose third argument is the exception: `args` holds `n` arguments.
 unsafe fn deliver_raised<H: Monitored>(
     slf: *mut ffi::PyObject,
-    args: *mut *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
     n: ffi::Py_ssize_t,
     disable: Disable,
 ) -> *mut ffi::PyObject {
@@ -316,7 +310,7 @@ unsafe fn deliver_raised<H: Monitored>(
 /// As for [`deliver`]: `args` holds `n` arguments (code, offset, exception).
 unsafe fn stop_iteration<H: Monitored>(
     slf: *mut ffi::PyObject,
-    args: *mut *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
     n: ffi::Py_ssize_t,
 ) -> *mut ffi::PyObject {
     // SAFETY: attached (this function's contract).
@@ -373,7 +367,7 @@ unsafe fn offset(value: *mut ffi::PyObject) -> Option<c_int> {
 /// As for [`deliver`]: `args` holds `n` arguments (code, source offset, destination offset).
 unsafe fn jump<H: Monitored>(
     slf: *mut ffi::PyObject,
-    args: *mut *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
     n: ffi::Py_ssize_t,
 ) -> *mut ffi::PyObject {
     // SAFETY: attached (this function's contract).
@@ -474,7 +468,7 @@ fn missing_argument(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
 /// # Safety
 /// `args` must hold `n` pointers (a callback's arguments), each NULL or a live object.
 #[inline(always)]
-unsafe fn calls_python_function(args: *mut *mut ffi::PyObject, n: ffi::Py_ssize_t) -> bool {
+unsafe fn calls_python_function(args: *const *mut ffi::PyObject, n: ffi::Py_ssize_t) -> bool {
     // SAFETY: `args` holds `n` pointers (this function's contract).
     let callable = unsafe { argument(args, n, 2) };
     // SAFETY: `callable` is non-NULL here, a live object (this function's contract); only its type is read.
@@ -485,7 +479,7 @@ unsafe fn calls_python_function(args: *mut *mut ffi::PyObject, n: ffi::Py_ssize_
 /// As for [`deliver`], from a CALL, C_RETURN or C_RAISE callback: `args` holds `n` arguments.
 unsafe fn deliver_builtin<H: Monitored>(
     slf: *mut ffi::PyObject,
-    args: *mut *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
     n: ffi::Py_ssize_t,
     kind: Kind,
 ) -> *mut ffi::PyObject {
@@ -530,7 +524,7 @@ pub(super) enum Callback {
 }
 
 impl Callback {
-    fn function<H: Monitored>(self) -> FastCallback {
+    pub(super) fn function<H: Monitored>(self) -> ffi::vectorcallfunc {
         match self {
             Callback::Start => on_start::<H>,
             Callback::Throw => on_throw::<H>,
@@ -546,17 +540,4 @@ impl Callback {
             Callback::CRaise => on_c_raise::<H>,
         }
     }
-}
-
-pub(super) fn definitions<H: Monitored>(callbacks: impl Iterator<Item = Callback>) -> CallbackDefinitions {
-    CallbackDefinitions(
-        callbacks
-            .map(|callback| ffi::PyMethodDef {
-                ml_name: c"hunter_monitoring_callback".as_ptr(),
-                ml_meth: ffi::PyMethodDefPointer { PyCFunctionFast: callback.function::<H>() },
-                ml_flags: ffi::METH_FASTCALL,
-                ml_doc: std::ptr::null(),
-            })
-            .collect(),
-    )
 }

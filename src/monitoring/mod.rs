@@ -23,9 +23,11 @@
 //! trace are dropped by `TracedThreads`.
 //!
 //! Files, each using only those above it: `threads.rs` (which threads a tracer delivers), `session.rs` (a tracer's
-//! monitoring state and the `Monitored` trait), `callbacks.rs` (the callbacks), and this file: registering the
-//! callbacks (which event, which callback, when switched on), tool ids, start and stop.
+//! monitoring state and the `Monitored` trait), `callable.rs` (the objects registered, called by CPython directly),
+//! `callbacks.rs` (the callbacks), and this file: registering the callbacks (which event, which callback, when
+//! switched on), tool ids, start and stop.
 
+mod callable;
 mod callbacks;
 mod session;
 mod threads;
@@ -139,28 +141,13 @@ pub(crate) fn start<H: Monitored>(tracer: &Bound<'_, H>) -> PyResult<()> {
     let engine = tracer.get().engine();
     let session = tracer.get().session();
     let callbacks = if engine.profiling_mode { &PROFILE_CALLBACKS[..] } else { &TRACE_CALLBACKS[..] };
-    let definitions = match session.definitions.get(py) {
-        Some(definitions) => definitions,
-        None => {
-            session.definitions.set(py, callbacks::definitions::<H>(callbacks.iter().map(|(_, callback, _)| *callback)))
-        }
-    };
     let counting = engine.counting.get(py);
     let registered = (|| -> PyResult<()> {
         let events = monitoring.getattr("events")?;
         let mut switches = EventSwitches::default();
-        for ((name, _, switch), definition) in callbacks.iter().zip(&definitions.0) {
+        for (name, callback, switch) in callbacks {
             let event: u32 = events.getattr(*name)?.extract()?;
-            // SAFETY: attached (`py`). `definition` lives in the session of `tracer` as long as `tracer` (it is
-            // never replaced), and the new function holds a strong reference to `tracer`, its `self`; CPython never
-            // writes through it (the `cast_mut` is for the C signature).
-            let callable = unsafe {
-                let definition = std::ptr::from_ref(definition).cast_mut();
-                Bound::from_owned_ptr_or_err(
-                    py,
-                    ffi::PyCFunction_NewEx(definition, tracer.as_ptr(), std::ptr::null_mut()),
-                )?
-            };
+            let callable = callable::new_callback(callback.function::<H>(), tracer.as_any())?;
             monitoring.call_method1("register_callback", (tool_id, event, callable))?;
             match *switch {
                 Switch::Always => switches.active |= event,

@@ -1,27 +1,23 @@
 //! A monitoring tracer's session: its tool id, the events it switched on (and switches on when some code needs
-//! them), its threads, and its callbacks' method definitions. `Monitored` is how the callbacks reach it.
+//! them) and its threads. `Monitored` is how the callbacks reach it.
 
-use pyo3::ffi;
 use pyo3::prelude::*;
 
 use super::threads::TracedThreads;
 use crate::compat;
 use crate::engine::Host;
 use crate::event::Kind;
-use crate::gilcell::{GilCell, GilOnce};
+use crate::gilcell::GilCell;
 use crate::verdict::Verdict;
 
 /// A monitoring tracer's session: the tool id it holds, the events it switched on, the threads it delivers
-/// events of, and the method definitions of its callbacks.
+/// events of.
 #[derive(Default)]
 pub(crate) struct Session {
     /// The sys.monitoring tool id in use, while tracing with this backend.
     pub tool_id: GilCell<Option<u8>>,
     pub(super) event_switches: GilCell<EventSwitches>,
     pub threads: TracedThreads,
-    /// Made on the first `start` and never replaced: CPython keeps pointers to them in the callbacks, and each
-    /// callback holds its tracer (its `self`), so they live as long as any callback does.
-    pub(super) definitions: GilOnce<CallbackDefinitions>,
 }
 
 /// What the callbacks need of the tracer they are bound to, besides its engine: its monitoring session.
@@ -58,11 +54,6 @@ pub(crate) fn switch_on_needed_events(py: Python<'_>, session: &Session, verdict
     monitoring_namespace(py)?.call_method1(pyo3::intern!(py, "set_events"), (tool_id, wanted))?;
     Ok(())
 }
-
-/// Method definitions for the callbacks; CPython keeps pointers to them for as long as the callables live.
-pub(super) struct CallbackDefinitions(pub Vec<ffi::PyMethodDef>);
-// SAFETY: the definitions are immutable after creation and only read by CPython with the GIL held.
-unsafe impl Send for CallbackDefinitions {}
 
 pub(super) fn monitoring_namespace(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     compat::import(py, "sys")?.getattr(pyo3::intern!(py, "monitoring"))
