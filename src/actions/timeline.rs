@@ -663,11 +663,13 @@ impl Timeline {
     /// Only from `__traverse__`, where the collector holds the GIL.
     pub(super) unsafe fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
         // SAFETY: from `__traverse__` (this function's contract).
-        unsafe { self.spans.traverse(visit, |call| Some(&call.code)) }?;
+        unsafe { self.spans.traverse(visit, |call| Some(&call.code).filter(|code| tracked_by_collector(code))) }?;
         // SAFETY: from `__traverse__` (this function's contract).
         if let Some(recorded) = unsafe { self.recorded.during_gc() } {
             for record in &recorded.records {
-                visit.call(&record.code)?;
+                if tracked_by_collector(&record.code) {
+                    visit.call(&record.code)?;
+                }
                 if let Ending::Exception(exception) = &record.ending {
                     visit.call(exception)?;
                 }
@@ -682,4 +684,12 @@ impl Timeline {
         }
         Ok(())
     }
+}
+
+/// Whether the collector tracks `object`, so `__traverse__` is to visit it: not for a code object, which it does not
+/// track (so no cycle it could collect runs through one). A long recording holds the code objects of almost all its
+/// records, and a visit is a call of the collector's for each, at every full collection.
+fn tracked_by_collector(object: &Py<PyAny>) -> bool {
+    // SAFETY: a live object (held by `object`); only its type is compared.
+    unsafe { ffi::PyCode_Check(object.as_ptr()) == 0 }
 }
