@@ -541,7 +541,7 @@ impl<T, S: Default> Spans<T, S> {
             .collect()
     }
 
-    /// Visits what the open spans hold, for the action's `__traverse__`.
+    /// Visits what the open spans hold, for the action's `__traverse__` (but code objects: [`tracked_by_collector`]).
     ///
     /// # Safety
     /// Only from `__traverse__`, where the collector holds the GIL.
@@ -552,12 +552,20 @@ impl<T, S: Default> Spans<T, S> {
     ) -> Result<(), PyTraverseError> {
         // SAFETY: from `__traverse__` (this function's contract).
         for span in unsafe { self.threads.during_gc() }.into_iter().flat_map(ThreadSpans::iter) {
-            if let Some(object) = held(&span.data) {
+            if let Some(object) = held(&span.data).filter(|object| tracked_by_collector(object)) {
                 visit.call(object)?;
             }
         }
         Ok(())
     }
+}
+
+/// Whether the collector tracks `object`, so `__traverse__` is to visit it: not for a code object, which it does not
+/// track (so no cycle it could collect runs through one). A long recording holds the code objects of almost all its
+/// records (and every open span one), and a visit is a call of the collector's for each, at every full collection.
+pub fn tracked_by_collector(object: &Py<PyAny>) -> bool {
+    // SAFETY: a live object (held by `object`); only its type is compared.
+    unsafe { ffi::PyCode_Check(object.as_ptr()) == 0 }
 }
 
 /// A duration as the timing actions show it: `850 ns`, `12.3 µs`, `1.234 ms`, `2.500 s` (three decimals from

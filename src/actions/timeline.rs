@@ -25,7 +25,7 @@ use pyo3::types::{PyFrame, PyList, PyString, PyTuple};
 use super::caches::WordHasher;
 use super::call::push_arguments;
 use super::printing::Printing;
-use super::spans::{ticks, EventSpan, OpenSpan, SpanKey, Spans, TickScale};
+use super::spans::{ticks, tracked_by_collector, EventSpan, OpenSpan, SpanKey, Spans, TickScale};
 use super::values::{push_value, Value};
 use crate::compat::RunningFrame;
 use crate::event::Kind;
@@ -663,7 +663,7 @@ impl Timeline {
     /// Only from `__traverse__`, where the collector holds the GIL.
     pub(super) unsafe fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
         // SAFETY: from `__traverse__` (this function's contract).
-        unsafe { self.spans.traverse(visit, |call| Some(&call.code).filter(|code| tracked_by_collector(code))) }?;
+        unsafe { self.spans.traverse(visit, |call| Some(&call.code)) }?;
         // SAFETY: from `__traverse__` (this function's contract).
         if let Some(recorded) = unsafe { self.recorded.during_gc() } {
             for record in &recorded.records {
@@ -684,12 +684,4 @@ impl Timeline {
         }
         Ok(())
     }
-}
-
-/// Whether the collector tracks `object`, so `__traverse__` is to visit it: not for a code object, which it does not
-/// track (so no cycle it could collect runs through one). A long recording holds the code objects of almost all its
-/// records, and a visit is a call of the collector's for each, at every full collection.
-fn tracked_by_collector(object: &Py<PyAny>) -> bool {
-    // SAFETY: a live object (held by `object`); only its type is compared.
-    unsafe { ffi::PyCode_Check(object.as_ptr()) == 0 }
 }
