@@ -575,6 +575,71 @@ pub fn held_elsewhere(object: &Py<PyAny>) -> bool {
     !cfg!(Py_GIL_DISABLED) && unsafe { ffi::Py_REFCNT(object.as_ptr()) } > 1
 }
 
+/// A builtin function or method's C function (0 for none) and `self` (NULL for none, and for a static method), as
+/// `PyCFunction_GetFunction` and `PyCFunction_GetSelf` answer (Objects/methodobject.c, the same in 3.9 - 3.13), read
+/// from its fields: the two exported calls cost as much as the rest of a profile-mode event's pairing.
+///
+/// # Safety
+/// `callable` must be a live object that passed `PyCFunction_Check`, and the thread attached.
+#[cfg(not(hunter_portable))]
+#[inline]
+pub unsafe fn builtin_function_and_self(callable: *mut ffi::PyObject) -> (usize, *mut ffi::PyObject) {
+    // SAFETY: a builtin function or method (this function's contract), so a `PyCFunctionObject`, whose `m_ml` points
+    // to the method definition it was made from (never NULL: `PyCMethod_New` requires one), alive as long as it is.
+    unsafe {
+        let callable = callable.cast::<ffi::PyCFunctionObject>();
+        let method = (*callable).m_ml;
+        let is_static = (*method).ml_flags & ffi::METH_STATIC != 0;
+        let owner = if is_static { std::ptr::null_mut() } else { (*callable).m_self };
+        (std::ptr::addr_of!((*method).ml_meth).cast::<usize>().read(), owner)
+    }
+}
+
+/// [`builtin_function_and_self`] through the exported calls.
+///
+/// # Safety
+/// As for the layout-reading version.
+#[cfg(hunter_portable)]
+#[inline]
+pub unsafe fn builtin_function_and_self(callable: *mut ffi::PyObject) -> (usize, *mut ffi::PyObject) {
+    // SAFETY: a live builtin function or method (this function's contract): both only read its fields.
+    let (function, owner) = unsafe { (ffi::PyCFunction_GetFunction(callable), ffi::PyCFunction_GetSelf(callable)) };
+    (function.map_or(0, |function| function as usize), owner)
+}
+
+/// The C function a method descriptor (`list.append`) runs when called on `instance`, the one the builtin method it
+/// binds to reports ([`builtin_function_and_self`], with `instance` as `self`): None when binding it would not make
+/// such a method (`instance` is not of the descriptor's type: binding raises), and in portable mode, where no API
+/// reads it (the caller binds the descriptor then).
+///
+/// # Safety
+/// `descriptor` must be a live object whose type is exactly `PyMethodDescr_Type`, `instance` a live object, and the
+/// thread attached.
+#[inline]
+pub unsafe fn method_descriptor_function(
+    descriptor: *mut ffi::PyObject,
+    instance: *mut ffi::PyObject,
+) -> Option<usize> {
+    #[cfg(not(hunter_portable))]
+    // SAFETY: a method descriptor (this function's contract), so a `PyMethodDescrObject`, whose `d_method` points to
+    // the method definition it was made from and `d_type` to the type it belongs to (neither NULL:
+    // `PyDescr_NewMethod` requires both), alive as long as it is. `instance` is a live object, whose type is read.
+    unsafe {
+        let descriptor = descriptor.cast::<ffi::PyMethodDescrObject>();
+        let method = (*descriptor).d_method;
+        // Binding (method_get) makes a method whose `self` is `instance`, for an instance of the type only; a static
+        // method's definition is never a method descriptor's, but would report no `self`.
+        let binds = ffi::PyObject_TypeCheck(instance, (*descriptor).d_common.d_type) != 0
+            && (*method).ml_flags & ffi::METH_STATIC == 0;
+        binds.then(|| std::ptr::addr_of!((*method).ml_meth).cast::<usize>().read())
+    }
+    #[cfg(hunter_portable)]
+    {
+        let _ = (descriptor, instance);
+        None
+    }
+}
+
 /// The thread identity CPython's `threading.get_ident()` returns.
 #[inline]
 #[allow(clippy::useless_conversion)] // c_ulong is 32 bits on Windows

@@ -14,7 +14,7 @@ use pyo3::types::{PyDict, PyFrame};
 use pyo3::PyClass;
 use pyo3::{PyTraverseError, PyVisit};
 
-use crate::actions::NativeStreamAction;
+use crate::actions::{Callee, NativeStreamAction, UnboundMethod};
 use crate::attached;
 use crate::codeinfo::CodeInfo;
 use crate::compat;
@@ -176,7 +176,7 @@ impl Engine {
 /// # Safety
 /// `site` must come from the current callback (its code, globals and frame pointers are borrowed from the running
 /// frame or the callback's arguments), attached. `slf` must be alive, and `arg` NULL or objects held for the
-/// callback.
+/// callback (or a method call alive for it, of such objects).
 #[inline(always)]
 pub(crate) unsafe fn handle<H: Host>(
     slf: Borrowed<'_, '_, H>,
@@ -257,10 +257,23 @@ pub(crate) unsafe fn record_in_order_at<H: Host>(
     // until the recording is done, which runs no Python code.
     let recorder =
         unsafe { Borrowed::from_ptr_or_opt(py, engine.recorder.as_ptr(py)).map(|recorder| recorder.cast_unchecked()) }?;
-    let (recorded, exception_type) = match (builtin, arg) {
+    let method;
+    let (callee, exception_type) = match (builtin, arg) {
         // A builtin's span is of its callable (the event's `arg`), called from the running frame.
-        // SAFETY: `arg` is NULL or an object held for the callback (this function's contract).
-        (true, EventArg::Object(callable)) => (unsafe { Borrowed::from_ptr_or_opt(py, callable) }?, None),
+        (true, EventArg::Object(callable)) => {
+            // SAFETY: `arg` is NULL or an object held for the callback (this function's contract).
+            (Callee::Builtin(unsafe { Borrowed::from_ptr_or_opt(py, callable) }?), None)
+        }
+        // Or of the method a descriptor binds to, unbound.
+        (true, EventArg::Method(call)) => {
+            // SAFETY: a method call alive for the callback, of objects held for it (this function's contract).
+            let (descriptor, instance, function) = unsafe {
+                let call = &*call;
+                (Borrowed::from_ptr(py, call.descriptor), Borrowed::from_ptr(py, call.instance), call.function)
+            };
+            method = UnboundMethod { descriptor, instance, function };
+            (Callee::Method(&method), None)
+        }
         (true, EventArg::Raised(_)) => return None,
         (false, _) => {
             let exception_type = match kind {
@@ -268,10 +281,10 @@ pub(crate) unsafe fn record_in_order_at<H: Host>(
                 Kind::Exception => Some(unsafe { arg.exception_type(py) }?),
                 Kind::Call | Kind::Return | Kind::Line => None,
             };
-            (code.as_any().as_borrowed(), exception_type)
+            (Callee::Code(code.as_any().as_borrowed()), exception_type)
         }
     };
-    let released = crate::actions::record_in_order(&recorder, frame, &recorded, kind, builtin, exception_type)?;
+    let released = crate::actions::record_in_order(&recorder, frame, callee, kind, exception_type)?;
     // As `handle_held`: builtin events are not counted.
     match kind {
         Kind::Return if !builtin => engine.count_return(py),
@@ -523,7 +536,8 @@ type HandlerFailure = (PyErr, Py<PyAny>, Option<Py<PyAny>>);
 ///
 /// # Safety
 /// `site` must come from the current callback (its code, globals and frame pointers are borrowed from the running
-/// frame or the callback's arguments), attached. `arg` must be NULL or objects held for the callback.
+/// frame or the callback's arguments), attached. `arg` must be NULL or objects held for the callback (or a method call
+/// alive for it, of such objects).
 unsafe fn run_handler<H: Host>(
     slf: &Bound<'_, H>,
     site: EventSite,

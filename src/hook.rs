@@ -132,11 +132,23 @@ impl EventSite {
 }
 
 /// An event's `arg` as a backend has it: the object itself, or (sys.monitoring) the raised exception that
-/// settrace would have passed as an `(type, value, traceback)` tuple.
+/// settrace would have passed as an `(type, value, traceback)` tuple, or the method a builtin's call runs, unbound.
 #[derive(Clone, Copy)]
 pub(crate) enum EventArg {
     Object(*mut ffi::PyObject),
     Raised(*mut ffi::PyObject),
+    /// (sys.monitoring, profile mode) A method descriptor called on an instance of its type: settrace passes the builtin
+    /// method it binds to, made only where the event is given to Python code (a timeline records the call as it is).
+    /// A pointer, so that an `EventArg` stays two words, passed in registers through the hot path.
+    Method(*const MethodCall),
+}
+
+/// A method descriptor called on `instance`, an instance of the descriptor's type, `function` the C function it runs
+/// (`compat::method_descriptor_function`): what [`EventArg::Method`] points to.
+pub(crate) struct MethodCall {
+    pub descriptor: *mut ffi::PyObject,
+    pub instance: *mut ffi::PyObject,
+    pub function: usize,
 }
 
 impl EventArg {
@@ -144,7 +156,8 @@ impl EventArg {
     /// `(type, value, traceback)` tuple.
     ///
     /// # Safety
-    /// Attached; the pointer must be NULL or an object held for the callback (a raised exception: non-NULL).
+    /// Attached; the pointer must be NULL or an object held for the callback (a raised exception: non-NULL), or a
+    /// method call alive for the callback.
     pub unsafe fn to_object<'py>(self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         match self {
             // SAFETY: NULL or an object held for the callback (this function's contract).
@@ -154,6 +167,18 @@ impl EventArg {
                 let exception = unsafe { Bound::from_borrowed_ptr(py, exception) };
                 let traceback = exception.getattr(pyo3::intern!(py, "__traceback__"))?;
                 Ok(Some(PyTuple::new(py, [exception.get_type().into_any(), exception, traceback])?.into_any()))
+            }
+            EventArg::Method(call) => {
+                // SAFETY: a method call alive for the callback, of a method descriptor and an instance of its type held
+                // for it (this function's contract); the descriptor type's `tp_descr_get` (method_get) binds it as
+                // CPython's profiler does, answering a new reference or NULL with an exception set.
+                unsafe {
+                    let MethodCall { descriptor, instance, .. } = *call;
+                    let get = (*ffi::Py_TYPE(descriptor)).tp_descr_get;
+                    let Some(get) = get else { return Ok(None) };
+                    let bound = get(descriptor, instance, ffi::Py_TYPE(instance).cast());
+                    Bound::from_owned_ptr_or_err(py, bound).map(Some)
+                }
             }
         }
     }
@@ -174,6 +199,7 @@ impl EventArg {
                 let exception = unsafe { Bound::from_borrowed_ptr(py, exception) };
                 Some(exception.get_type().into_any())
             }
+            EventArg::Method(_) => None,
         }
     }
 }

@@ -927,31 +927,62 @@ def builtin_calls():
     return items
 
 
+def profile_stream(backend, function):
+    """The events of `function` traced in profile mode on `backend`, and what it returned."""
+    events = []
+    tracer = hunter.Tracer(profiling_mode=True, backend=backend)
+    tracer.trace(
+        hunter.When(
+            hunter.Q(filename=__file__),
+            lambda event: events.append((event.kind, event.function, event.builtin, event.lineno, event.depth, event.calls)),
+        )
+    )
+    try:
+        returned = function()
+    finally:
+        tracer.stop()
+    return events, returned
+
+
 @needs_monitoring
 def test_profile_builtin_events_match_settrace():
-    def profile_stream(backend):
-        events = []
-        tracer = hunter.Tracer(profiling_mode=True, backend=backend)
-        tracer.trace(
-            hunter.When(
-                hunter.Q(filename=__file__),
-                lambda event: events.append((event.kind, event.function, event.builtin, event.lineno, event.depth, event.calls)),
-            )
-        )
-        try:
-            builtin_calls()
-        finally:
-            tracer.stop()
-        return events
-
-    with_monitoring = profile_stream('monitoring')
+    with_monitoring, _ = profile_stream('monitoring', builtin_calls)
     kinds = [event[:2] for event in with_monitoring]
     assert ('call', 'builtin_calls') in kinds
     for builtin in ('len', 'append'):
         # hunter reports c_call/c_return as kind 'call'/'return' with builtin=True.
         assert kinds.count(('call', builtin)) == kinds.count(('return', builtin)) == 2
         assert all(event[2] for event in with_monitoring if event[1] == builtin)
-    assert with_monitoring == profile_stream('settrace')
+    assert with_monitoring == profile_stream('settrace', builtin_calls)[0]
+
+
+def methods_called_on_foreign_objects():
+    caught = []
+    for foreign in (5, 'text', None):
+        try:
+            list.append(foreign, 1)
+        except TypeError as error:
+            caught.append(str(error))
+    items = []
+    list.append(items, len(caught))
+    items.append(len(items))
+    return caught, items
+
+
+@needs_monitoring
+def test_profile_a_method_descriptor_called_on_a_foreign_object_is_the_programs_error(capsys):
+    # `list.append(5, 1)` (a method descriptor called on an object of another type): settrace's profiler reports no
+    # event for it, and the call raises the program's TypeError. Tracing goes on.
+    untraced = methods_called_on_foreign_objects()
+    with_monitoring, returned = profile_stream('monitoring', methods_called_on_foreign_objects)
+    assert returned == untraced and len(untraced[0]) == 3
+    assert 'doesn\'t apply to a \'int\' object' in untraced[0][0]
+    kinds = [event[:2] for event in with_monitoring]
+    # The appends to `caught` and `items`, none for the three that raised.
+    assert kinds.count(('call', 'append')) == kinds.count(('return', 'append')) == 5
+    assert ('return', 'methods_called_on_foreign_objects') in kinds
+    assert with_monitoring == profile_stream('settrace', methods_called_on_foreign_objects)[0]
+    assert capsys.readouterr().err == ''
 
 
 @pytest.mark.parametrize('backend', BACKENDS)

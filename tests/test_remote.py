@@ -12,6 +12,7 @@ import time
 import pytest
 
 from conftest import hunter_under_test_is_reference
+from gdb_probe import gdb_unusable_reason
 from reference import child_env
 
 pytestmark = [
@@ -131,24 +132,6 @@ def test_bad_query_is_reported_before_attaching(start_target):
     assert result.returncode == 2
     assert 'cannot parse the hunter-trace query at column 10' in result.stderr
     assert_detached(target)
-
-
-def gdb_unusable_reason():
-    if not shutil.which('gdb'):
-        return 'gdb is not installed'
-    sleeper = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])
-    try:
-        probe = subprocess.run(
-            ['gdb', '-p', str(sleeper.pid), '-batch', '-ex', 'info inferiors'], capture_output=True, text=True, timeout=60
-        )
-    except subprocess.TimeoutExpired:
-        return 'gdb timed out attaching (ptrace is probably not permitted)'
-    finally:
-        sleeper.kill()
-        sleeper.wait()
-    if 'ptrace' in probe.stderr or 'Operation not permitted' in probe.stderr or probe.returncode != 0:
-        return f'gdb cannot attach here (ptrace not permitted?): {probe.stderr.strip()[-200:]}'
-    return None
 
 
 def test_gdb_attach_detach_reattach(start_target):

@@ -417,6 +417,43 @@ def test_profile_mode_records_builtins_directly_as_when_each_event_is_built(tmp_
     assert spans[0, 'sleeper', 'time.sleep'] >= 4 and spans[0, 'square_root_or_none', 'math.sqrt'] == 1
 
 
+def methods_called_through_descriptors(count):
+    words = Words(['a'])
+    hidden = Hidden()
+    for _ in range(count):
+        [].append(1)
+        words.append('b')
+        list.append(words, 'c')
+        'x'.upper()
+        int.__sizeof__(True)
+        type.mro(int)
+        hidden.append('d')
+
+
+def test_profile_mode_records_methods_left_unbound_as_when_each_event_is_built(tmp_path, backend):
+    # On 3.12+ CPython reports `items.append(x)` as the method descriptor `list.append` and its `self`: the monitoring
+    # backend records such a call without binding the method when it records every event directly, named and paired
+    # as the bound method settrace reports (which a built event carries) is: by the instance's type, on instances of
+    # subclasses too; on a type (`type.mro(int)`) or where the type hides its descriptor, by the bound method.
+    def record(path, handler_of):
+        action = Timeline(path)
+        with hunter.Tracer(profiling_mode=True).trace(handler_of(action)):
+            methods_called_through_descriptors(3)
+        return load(path)
+
+    direct = record(tmp_path / 'direct.json', lambda action: hunter.Q(action=action))
+    built = record(tmp_path / 'built.json', lambda action: hunter.When(hunter.Q(), action, lambda event: None))
+    assert spans_by_parent(direct, filename=None) == spans_by_parent(built, filename=None)
+    assert names(direct) == names(built)
+    counts = names(direct)
+    assert counts['list.append'] == 9 and counts['str.upper'] == 3 and counts['int.__sizeof__'] == 3
+    assert counts['Hidden.append'] == 3 and 'Words.append' not in counts
+    (caller,) = spans_of(direct, 'methods_called_through_descriptors')
+    for name in ('list.append', 'str.upper', 'int.__sizeof__', 'Hidden.append', 'type.mro'):
+        for span in spans_of(direct, name):
+            assert 'ended' not in span['args'] and inside(span, caller), span
+
+
 def test_arguments_through_the_bounded_safe_repr(tmp_path):
     events = recorded(tmp_path, timing_samples.pair, 0, args=True)
     assert [span['args']['args'] for span in spans_of(events)] == ['seconds=0'] * 3

@@ -17,6 +17,7 @@ use super::prefixes::{push_blank_filename_prefix, push_filename_prefix, push_pid
 use super::printing::Printing;
 use super::profile::Profile;
 use super::source::push_source;
+use super::spans::Callee;
 use super::stream::{new_py_string, write};
 use super::timeline::{Released, Timeline, TimelineOptions};
 use super::tree::{tree_event, write_open_trees, TreeSpans};
@@ -253,16 +254,15 @@ pub fn record_directly(
 }
 
 /// [`record_directly`] into a [`recorder`] for a Python function's call, return or exception (of `exception_type`),
-/// or a builtin's event (`code` its callable), that pairs in order, read from the running frame's identities and
-/// `code` (see `Timeline::record_in_order`). None when that does not apply (the caller records it directly), or
+/// or a builtin's event, that pairs in order, read from the running frame's identities and `callee` (see
+/// `Timeline::record_in_order`). None when that does not apply (the caller records it directly), or
 /// when the action is no longer a recorder or its options are to be read again: nothing recorded, and no Python
 /// code run.
 pub fn record_in_order(
     recorder: &Bound<'_, NativeStreamAction>,
     frame: RunningFrame,
-    code: &Bound<'_, PyAny>,
+    callee: Callee<'_, '_>,
     kind: Kind,
-    builtin: bool,
     exception_type: Option<Bound<'_, PyAny>>,
 ) -> Option<Released> {
     let py = recorder.py();
@@ -271,7 +271,7 @@ pub fn record_in_order(
     }
     // Only with options read already (reading them runs Python code, the action's attributes, which this path must
     // not): the timeline knows whether they let it record in order.
-    recorder.get().timeline.record_in_order(py, frame, code, kind, builtin, exception_type)
+    recorder.get().timeline.record_in_order(py, frame, callee, kind, exception_type)
 }
 
 #[pymethods]

@@ -179,13 +179,65 @@ impl SpanKey {
     }
 }
 
+/// What the event of a span that pairs in order is of (see `Timeline::record_in_order`), read from a callback's
+/// arguments without making an object.
+#[derive(Clone, Copy)]
+pub enum Callee<'a, 'py> {
+    /// A Python function's code object, running in the running frame.
+    Code(Borrowed<'a, 'py, PyAny>),
+    /// A builtin's callable, called from the running frame.
+    Builtin(Borrowed<'a, 'py, PyAny>),
+    /// A method called from the running frame, unbound (by reference, so that a `Callee` is two words, passed in
+    /// registers).
+    Method(&'a UnboundMethod<'a, 'py>),
+}
+
+/// A method descriptor called on `instance`, `function` the C function it runs: the builtin method it binds to,
+/// unbound (`hook::EventArg::Method`).
+pub struct UnboundMethod<'a, 'py> {
+    pub descriptor: Borrowed<'a, 'py, PyAny>,
+    pub instance: Borrowed<'a, 'py, PyAny>,
+    pub function: usize,
+}
+
+impl<'a, 'py> Callee<'a, 'py> {
+    pub fn is_builtin(&self) -> bool {
+        !matches!(self, Callee::Code(_))
+    }
+
+    /// The object it is of: the code object, the callable, or the method descriptor.
+    pub fn object(&self) -> Borrowed<'a, 'py, PyAny> {
+        match *self {
+            Callee::Code(object) | Callee::Builtin(object) => object,
+            Callee::Method(method) => method.descriptor,
+        }
+    }
+
+    /// The key of its span in `frame` (an identity): for a method, that of the builtin method it binds to.
+    #[inline]
+    pub fn key(&self, frame: usize) -> SpanKey {
+        match self {
+            Callee::Code(code) => SpanKey::new(frame, code, false),
+            Callee::Builtin(callable) => SpanKey::new(frame, callable, true),
+            Callee::Method(method) => {
+                SpanKey { frame, code: method_identity(method.function, method.instance.as_ptr()), builtin: true }
+            }
+        }
+    }
+}
+
 /// What tells the calls of builtins apart: for a builtin function or method, its C function and its `self`, as
 /// CPython 3.12+ reports a method called on an object (`items.append(x)`) with a bound method made anew for each
 /// event, so that its call and its return carry two objects; for any other callable, the object.
 fn builtin_identity(callable: &Bound<'_, PyAny>) -> usize {
-    // Two words into one: a clash pairs nothing wrongly, as a frame has one builtin call open at a time.
-    function_and_self(callable)
-        .map_or(callable.as_ptr() as usize, |(function, owner)| function ^ (owner as usize).rotate_left(32))
+    function_and_self(callable).map_or(callable.as_ptr() as usize, |(function, owner)| method_identity(function, owner))
+}
+
+/// The identity of a builtin method: of its C function and its `self`. Two words into one: a clash pairs nothing
+/// wrongly, as a frame has one builtin call open at a time.
+#[inline]
+pub fn method_identity(function: usize, owner: *mut ffi::PyObject) -> usize {
+    function ^ (owner as usize).rotate_left(32)
 }
 
 /// A builtin function or method's C function (0 for none) and its `self` (NULL for none, borrowed: alive as long as
@@ -196,9 +248,8 @@ pub fn function_and_self(callable: &Bound<'_, PyAny>) -> Option<(usize, *mut ffi
     if unsafe { ffi::PyCFunction_Check(callable) } == 0 {
         return None;
     }
-    // SAFETY: a live builtin function or method (checked above): both only read its fields.
-    let (function, owner) = unsafe { (ffi::PyCFunction_GetFunction(callable), ffi::PyCFunction_GetSelf(callable)) };
-    Some((function.map_or(0, |function| function as usize), owner))
+    // SAFETY: a live builtin function or method (checked above), attached (a `Bound` exists).
+    Some(unsafe { crate::compat::builtin_function_and_self(callable) })
 }
 
 /// A matched call that has not been closed yet.

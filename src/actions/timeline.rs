@@ -25,7 +25,7 @@ use pyo3::types::{PyFrame, PyList, PyString, PyTuple};
 use super::caches::WordHasher;
 use super::call::push_arguments;
 use super::printing::Printing;
-use super::spans::{ticks, tracked_by_collector, EventSpan, OpenSpan, SpanKey, Spans, TickScale};
+use super::spans::{ticks, tracked_by_collector, Callee, EventSpan, OpenSpan, Spans, TickScale};
 use super::values::{push_value, Value};
 use crate::compat::RunningFrame;
 use crate::event::Kind;
@@ -223,22 +223,19 @@ impl Recorded {
 
 /// A builtin method bound to an instance (`items.append`, `file.read`): what a record of it must not hold, as that
 /// would keep the instance alive (a file open, a buffer in memory) until the record is written or let go.
-struct InstanceMethod<'py> {
+struct InstanceMethod<'a, 'py> {
     /// The C function it runs.
     function: usize,
-    owner: Borrowed<'py, 'py, PyAny>,
+    owner: Borrowed<'a, 'py, PyAny>,
 }
 
-impl<'py> InstanceMethod<'py> {
+impl<'a, 'py> InstanceMethod<'a, 'py> {
     /// `callable` as one; None for any other callable (a function of a module, a method bound to a class).
-    fn of(callable: &Bound<'py, PyAny>) -> Option<InstanceMethod<'py>> {
+    fn of(callable: &'a Bound<'py, PyAny>) -> Option<InstanceMethod<'a, 'py>> {
         let (function, owner) = super::spans::function_and_self(callable)?;
         // SAFETY: `owner` is NULL or the callable's `self`, alive as long as the callable is.
         let owner = unsafe { Borrowed::from_ptr_or_opt(callable.py(), owner) }?;
-        // SAFETY: `owner` is a live object; both checks only read its type.
-        let is_module_or_type =
-            unsafe { ffi::PyModule_Check(owner.as_ptr()) != 0 || ffi::PyType_Check(owner.as_ptr()) != 0 };
-        (function != 0 && !is_module_or_type).then_some(InstanceMethod { function, owner })
+        (function != 0 && !is_module_or_type(&owner)).then_some(InstanceMethod { function, owner })
     }
 
     /// Its key in [`MethodDescriptors`]: the instance's type and the C function.
@@ -248,9 +245,15 @@ impl<'py> InstanceMethod<'py> {
     }
 }
 
+/// Whether a builtin method's `self` is a module or a type: the method is then one of its own, not an instance's.
+fn is_module_or_type(owner: &Bound<'_, PyAny>) -> bool {
+    // SAFETY: `owner` is a live object; both checks only read its type.
+    unsafe { ffi::PyModule_Check(owner.as_ptr()) != 0 || ffi::PyType_Check(owner.as_ptr()) != 0 }
+}
+
 /// The method descriptor `callable` (the builtin method `method`) was bound from: the one its name finds on the
 /// instance's type, if binding that one runs the same C function. Runs Python code (the type's attribute lookup).
-fn method_descriptor(callable: &Bound<'_, PyAny>, method: &InstanceMethod<'_>) -> PyResult<Option<Py<PyAny>>> {
+fn method_descriptor(callable: &Bound<'_, PyAny>, method: &InstanceMethod<'_, '_>) -> PyResult<Option<Py<PyAny>>> {
     let py = callable.py();
     let owner = method.owner;
     let name = callable.getattr(pyo3::intern!(py, "__name__"))?;
@@ -308,22 +311,31 @@ impl Timeline {
         self.last_options.get(py)
     }
 
-    /// The object a record of a call of `code` holds, to name it by when written: `code` itself, but for a builtin
-    /// method bound to an instance, the method descriptor it was bound from (named as the C function that ran,
+    /// The object a record of a call of `callee` holds, to name it by when written: its code or callable, but for a
+    /// builtin method bound to an instance, the method descriptor it was bound from (named as the C function that ran,
     /// `list.append`), so that the record does not keep the instance alive. None when that descriptor is not known
-    /// yet ([`Timeline::builtin_record_object`] finds it). Runs no Python code.
+    /// yet ([`Timeline::builtin_record_object`] finds it), and for a method left unbound that is called on a module or
+    /// a type (whose record holds the bound method: the general path binds it). Runs no Python code.
     ///
     /// The descriptor is borrowed from the ones this timeline knows, which change only in
     /// [`Timeline::builtin_record_object`]: the caller must not call it while holding the result.
     #[inline]
-    fn known_record_object<'a, 'py>(
-        &'a self,
-        code: &'a Bound<'py, PyAny>,
-        builtin: bool,
-    ) -> Option<Borrowed<'a, 'py, PyAny>> {
-        match builtin.then(|| InstanceMethod::of(code)).flatten() {
-            Some(method) => self.known_descriptor(code.py(), &method),
-            None => Some(code.as_borrowed()),
+    fn known_record_object<'a, 'py>(&'a self, callee: &Callee<'a, 'py>) -> Option<Borrowed<'a, 'py, PyAny>> {
+        match *callee {
+            Callee::Code(code) => Some(code),
+            Callee::Builtin(callable) => match InstanceMethod::of(&callable) {
+                Some(method) => self.known_descriptor(callable.py(), &method),
+                None => Some(callable),
+            },
+            // Named as the general path names it (which binds the method, then finds its descriptor on the type): by
+            // the descriptor found for the instance's type, once it is known.
+            Callee::Method(method) => {
+                let method = InstanceMethod { function: method.function, owner: method.instance };
+                if is_module_or_type(&method.owner) {
+                    return None;
+                }
+                self.known_descriptor(method.owner.py(), &method)
+            }
         }
     }
 
@@ -331,7 +343,7 @@ impl Timeline {
     fn known_descriptor<'a, 'py>(
         &'a self,
         py: Python<'py>,
-        method: &InstanceMethod<'_>,
+        method: &InstanceMethod<'_, '_>,
     ) -> Option<Borrowed<'a, 'py, PyAny>> {
         let known = self.method_descriptors.with_mut(py, |known| known.get(&method.key()).map(Py::as_ptr))?;
         // SAFETY: the map holds a strong reference to it, and keeps it until `builtin_record_object` changes the map,
@@ -455,9 +467,9 @@ impl Timeline {
     }
 
     /// A call, return or exception (of `exception_type`) of a Python function, or a builtin's call, return or
-    /// exception (`builtin`: `code` is its callable, called from the running frame), that pairs in order
+    /// exception (called from the running frame), as `callee` says, that pairs in order
     /// (`Spans::update_in_order`) on a thread the timeline knows already, recorded as [`Timeline::python_event`]
-    /// and [`Timeline::event`] record it, from the running frame's identities (no frame object) and `code`. None,
+    /// and [`Timeline::event`] record it, from the running frame's identities (no frame object) and `callee`. None,
     /// and nothing recorded, for any other event: the caller takes the general path. Runs no Python code (a known
     /// thread means an earlier event took that path, which set the clock up): what the buffer lets go is handed
     /// back. Also None while the configuration in force does not let events be recorded so (`options_read`).
@@ -465,11 +477,11 @@ impl Timeline {
         &self,
         py: Python<'_>,
         frame: RunningFrame,
-        code: &Bound<'_, PyAny>,
+        callee: Callee<'_, '_>,
         kind: Kind,
-        builtin: bool,
         exception_type: Option<Bound<'_, PyAny>>,
     ) -> Option<Released> {
+        let builtin = callee.is_builtin();
         let kind = match kind {
             Kind::Line => return None,
             // As in `event`: a builtin that raises ends its call as a return does.
@@ -477,7 +489,7 @@ impl Timeline {
             kind => kind,
         };
         // What a call's span holds (the method descriptors known stay as they are: this runs no Python code).
-        let stored = if kind == Kind::Call { self.known_record_object(code, builtin)? } else { code.as_borrowed() };
+        let stored = if kind == Kind::Call { self.known_record_object(&callee)? } else { callee.object() };
         // One borrow of the buffer for the whole event (the spans are another cell): it runs no Python code.
         self.recorded.with_mut(py, |recorded| {
             let options = recorded.in_order?;
@@ -486,7 +498,7 @@ impl Timeline {
                 return None;
             }
             let now = ticks(py);
-            let key = SpanKey::new(frame.identity, code, builtin);
+            let key = callee.key(frame.identity);
             // A builtin's caller is the running frame itself, whose span is then the newest.
             let caller = if builtin { frame.identity } else { frame.caller };
             // The record goes into the buffer where it is made: handing its 80 bytes back out through the span
@@ -502,8 +514,9 @@ impl Timeline {
                     Kind::Return => stack
                         .pop_newest()
                         .and_then(|closed| recorded.keep(&options, Record::of(thread, closed, now, Ending::Returned))),
+                    // A Python function's (a builtin's became a return above).
                     Kind::Exception => {
-                        let code = code.clone().unbind();
+                        let code = stored.to_owned().unbind();
                         recorded.keep(&options, Record::instant(py, thread, code, false, now, exception_type, None))
                     }
                     Kind::Line => None,

@@ -15,7 +15,7 @@ use crate::compat;
 use crate::engine;
 use crate::event::Kind;
 use crate::failure;
-use crate::hook::{EventArg, EventSite, Handled};
+use crate::hook::{EventArg, EventSite, Handled, MethodCall};
 
 /// May the callback answer DISABLE for this event? Only local events can be disabled (CPython raises
 /// ValueError otherwise); builtin (C function) events are never decided per code.
@@ -419,21 +419,42 @@ unsafe fn jump<H: Monitored>(
     }
 }
 
-/// Profiling mode: the C function a CALL/C_RETURN/C_RAISE is about, as settrace's profiler reports it
-/// (a method descriptor called with its `self` becomes the bound builtin method), or None for Python calls.
+/// What a CALL/C_RETURN/C_RAISE event calls, as settrace's profiler reports it: a builtin function, a method
+/// descriptor called on an instance of its type, left unbound (a timeline records it as it is, and binding it costs
+/// more than the rest of the event: an object made and freed; the handler's event binds it), or the builtin method
+/// bound for the event.
+enum CalledBuiltin<'py> {
+    Function(*mut ffi::PyObject),
+    Method(MethodCall),
+    Bound(Bound<'py, PyAny>),
+}
+
+impl CalledBuiltin<'_> {
+    /// The event's `arg`, valid as long as this is.
+    fn arg(&self) -> EventArg {
+        match self {
+            CalledBuiltin::Function(function) => EventArg::Object(*function),
+            CalledBuiltin::Method(call) => EventArg::Method(call),
+            CalledBuiltin::Bound(bound) => EventArg::Object(bound.as_ptr()),
+        }
+    }
+}
+
+/// Profiling mode: what a CALL/C_RETURN/C_RAISE is about (a method descriptor called with its `self` is the builtin
+/// method it binds to), or None for Python calls and for a method descriptor that does not bind to its `self`.
 ///
 /// # Safety
-/// `callable` and `self_arg` must be NULL or live objects, and the thread attached (`py`).
+/// `callable` and `self_arg` must be NULL or live objects the caller holds for the call, and the thread attached (`py`).
 unsafe fn called_builtin(
     py: Python<'_>,
     callable: *mut ffi::PyObject,
     self_arg: *mut ffi::PyObject,
-) -> PyResult<Option<Bound<'_, PyAny>>> {
+) -> PyResult<Option<CalledBuiltin<'_>>> {
     // SAFETY: `callable` is NULL or a live object (this function's contract).
     let Some(callable) = (unsafe { Borrowed::from_ptr_or_opt(py, callable) }) else { return Ok(None) };
     // SAFETY: a live object; PyCFunction_Check only reads its type.
     if unsafe { ffi::PyCFunction_Check(callable.as_ptr()) } != 0 {
-        return Ok(Some(callable.to_owned()));
+        return Ok(Some(CalledBuiltin::Function(callable.as_ptr())));
     }
     let is_method_descriptor =
         // SAFETY: a live object, whose type pointer is compared by address with a static type.
@@ -443,15 +464,20 @@ unsafe fn called_builtin(
     if !is_method_descriptor || self_arg.is(missing_argument(py)?) {
         return Ok(None);
     }
-    // The descriptor's own `__get__` slot, called as CPython's profiler calls it: looking `__get__` up as an
-    // attribute would make a method wrapper and an argument tuple for every call.
-    // SAFETY: `callable` is a method descriptor (checked above), whose type fills `tp_descr_get` (method_get); it is
-    // given live objects, and answers a new reference or NULL with an exception set.
-    unsafe {
-        let get = (*ffi::Py_TYPE(callable.as_ptr())).tp_descr_get;
-        let Some(get) = get else { return Ok(None) };
-        let bound = get(callable.as_ptr(), self_arg.as_ptr(), ffi::Py_TYPE(self_arg.as_ptr()).cast());
-        Bound::from_owned_ptr_or_err(py, bound).map(Some)
+    let (descriptor, instance) = (callable.as_ptr(), self_arg.as_ptr());
+    // SAFETY: `descriptor` is exactly a method descriptor (checked above), `instance` a live object, attached.
+    let function = unsafe { compat::method_descriptor_function(descriptor, instance) };
+    let call = MethodCall { descriptor, instance, function: function.unwrap_or(0) };
+    if function.is_some() {
+        return Ok(Some(CalledBuiltin::Method(call)));
+    }
+    // SAFETY: a method call alive across the call, of a method descriptor and a live object held for the call (this
+    // function's contract).
+    match unsafe { EventArg::Method(&call).to_object(py) } {
+        Ok(bound) => Ok(bound.map(CalledBuiltin::Bound)),
+        // Called on an object of another type (`list.append(5, 1)`): settrace's profiler reports no event, and the
+        // call raises the program's TypeError itself.
+        Err(_does_not_bind) => Ok(None),
     }
 }
 
@@ -492,15 +518,13 @@ unsafe fn deliver_builtin<H: Monitored>(
     if tracer.get().engine().is_stopped(py) {
         return new_none();
     }
-    // Held: finding the C function can call a descriptor's `__get__`, and builtin events always run the handler.
+    // Held: finding what is called can run Python code (looking `sys.monitoring.MISSING` up, once).
     let tracer = tracer.to_owned();
     // SAFETY: attached; both are NULL or arguments the caller holds for the call.
     match unsafe { called_builtin(py, callable, self_arg) } {
-        // SAFETY: `tracer` is held, `code` is NULL or an argument the caller holds (`deliver` checks it), and
-        // `function` a strong reference alive across the call.
-        Ok(Some(function)) => unsafe {
-            deliver::<H>(tracer.as_ptr(), code, kind, true, EventArg::Object(function.as_ptr()), Disable::Never)
-        },
+        // SAFETY: `tracer` is held, `code` is NULL or an argument the caller holds (`deliver` checks it), and `arg`
+        // holds arguments the caller holds for the call, or the bound method, alive across the call.
+        Ok(Some(called)) => unsafe { deliver::<H>(tracer.as_ptr(), code, kind, true, called.arg(), Disable::Never) },
         Ok(None) => new_none(),
         Err(error) => Answer::after(engine::report_failure(&tracer, error)).into_ptr(py),
     }

@@ -34,6 +34,9 @@ from collections import Counter
 from collections import defaultdict
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from gdb_probe import gdb_unusable_reason  # noqa: E402 (tests/, put on the path above)
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 SDIST_NAME = 'hunter-3.9.0'
@@ -177,29 +180,6 @@ def check_installation(python, purelib):
 def install_suite_deps(python):
     log(f'installing the suite test dependencies into {python}')
     subprocess.run([python, '-m', 'pip', 'install', '-q', '--disable-pip-version-check', *SUITE_DEPS], check=True)
-
-
-def gdb_unusable_reason():
-    """Why hunter's gdb tests cannot run here (gdb present but unable to attach), or None.
-
-    Without gdb at all hunter's own skipif already skips them."""
-    gdb = shutil.which('gdb')
-    if gdb is None:
-        return None
-    sleeper = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])
-    try:
-        probe = subprocess.run([gdb, '-nx', '-batch', '-p', str(sleeper.pid), '-ex', 'info inferiors'],
-                               capture_output=True, text=True, timeout=60)
-        output = probe.stdout + probe.stderr
-        if probe.returncode == 0 and f'process {sleeper.pid}' in output:
-            return None
-        lines = [line for line in output.splitlines() if 'ptrace' in line or 'attach' in line.lower()]
-        return 'gdb cannot attach to a process here: ' + (lines[0] if lines else f'exit {probe.returncode}')
-    except subprocess.TimeoutExpired:
-        return 'gdb cannot attach to a process here: it did not finish within 60 s'
-    finally:
-        sleeper.kill()
-        sleeper.wait()
 
 
 # -- one run -----------------------------------------------------------------------------------------------------
