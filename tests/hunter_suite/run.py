@@ -7,9 +7,10 @@ removed (so only the installed hunter-rs can be imported), and pytest runs its t
 that kills its worker is reported as crashed while the rest of the suite carries on.
 
 Every test ends as passed, failed, crashed, excluded (a failure listed in exclusions.txt), skipped (hunter's own
-skips and expected failures, and its gdb tests where gdb cannot attach) or not run (the run stopped early). The
-exit status is 1 when any test crashed or did not run, when a test failed that exclusions.txt does not list, and
-when an exclusion no longer fails ("stale exclusion": the file must stay true); 0 otherwise.
+skips and expected failures, and its gdb tests where gdb cannot inject code into a process: see tests/gdb_probe.py)
+or not run (the run stopped early). The exit status is 1 when any test crashed or did not run, when a test failed
+that exclusions.txt does not list, and when an exclusion no longer fails ("stale exclusion": the file must stay
+true); 0 otherwise.
 
     python tests/hunter_suite/run.py --python .venv-3.12/bin/python                  # pure, both backends on 3.12+
     python tests/hunter_suite/run.py --python .venv-3.12/bin/python --mode nopure    # without PUREPYTHONHUNTER
