@@ -14,7 +14,7 @@ use pyo3::types::{PyDict, PyFrame};
 use pyo3::PyClass;
 use pyo3::{PyTraverseError, PyVisit};
 
-use crate::actions::{Callee, NativeStreamAction, UnboundMethod};
+use crate::actions::{NativeStreamAction, Running, UnboundMethod};
 use crate::attached;
 use crate::codeinfo::CodeInfo;
 use crate::compat;
@@ -257,34 +257,40 @@ pub(crate) unsafe fn record_in_order_at<H: Host>(
     // until the recording is done, which runs no Python code.
     let recorder =
         unsafe { Borrowed::from_ptr_or_opt(py, engine.recorder.as_ptr(py)).map(|recorder| recorder.cast_unchecked()) }?;
-    let method;
-    let (callee, exception_type) = match (builtin, arg) {
+    let released = match (builtin, arg) {
         // A builtin's span is of its callable (the event's `arg`), called from the running frame.
         (true, EventArg::Object(callable)) => {
             // SAFETY: `arg` is NULL or an object held for the callback (this function's contract).
-            (Callee::Builtin(unsafe { Borrowed::from_ptr_or_opt(py, callable) }?), None)
+            let callable = unsafe { Borrowed::from_ptr_or_opt(py, callable) }?;
+            crate::actions::record_in_order(&recorder, frame, Running { code: &callable, builtin: true }, kind, None)
         }
         // Or of the method a descriptor binds to, unbound.
         (true, EventArg::Method(call)) => {
             // SAFETY: a method call alive for the callback, of objects held for it (this function's contract).
-            let (descriptor, instance, function) = unsafe {
+            let method = unsafe {
                 let call = &*call;
-                (Borrowed::from_ptr(py, call.descriptor), Borrowed::from_ptr(py, call.instance), call.function)
+                let (descriptor, instance) =
+                    (Borrowed::from_ptr(py, call.descriptor), Borrowed::from_ptr(py, call.instance));
+                UnboundMethod { descriptor, instance, function: call.function }
             };
-            method = UnboundMethod { descriptor, instance, function };
-            (Callee::Method(&method), None)
+            crate::actions::record_in_order(&recorder, frame, &method, kind, None)
         }
-        (true, EventArg::Raised(_)) => return None,
+        (true, EventArg::Raised(_)) => None,
         (false, _) => {
             let exception_type = match kind {
                 // SAFETY: `arg` is NULL or objects held for the callback (this function's contract).
                 Kind::Exception => Some(unsafe { arg.exception_type(py) }?),
                 Kind::Call | Kind::Return | Kind::Line => None,
             };
-            (Callee::Code(code.as_any().as_borrowed()), exception_type)
+            crate::actions::record_in_order(
+                &recorder,
+                frame,
+                Running { code: code.as_any(), builtin: false },
+                kind,
+                exception_type,
+            )
         }
-    };
-    let released = crate::actions::record_in_order(&recorder, frame, callee, kind, exception_type)?;
+    }?;
     // As `handle_held`: builtin events are not counted.
     match kind {
         Kind::Return if !builtin => engine.count_return(py),

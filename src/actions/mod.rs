@@ -55,5 +55,6 @@ mod vars;
 
 pub use callstack::CallStack;
 pub use native_stream_action::{print_natively, record_directly, record_in_order, recorder, NativeStreamAction};
-pub use spans::{_format_duration, Callee, UnboundMethod};
+pub use spans::{_format_duration, UnboundMethod};
 pub use stopped::notify_tracer_stopped;
+pub use timeline::Running;

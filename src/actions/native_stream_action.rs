@@ -17,9 +17,8 @@ use super::prefixes::{push_blank_filename_prefix, push_filename_prefix, push_pid
 use super::printing::Printing;
 use super::profile::Profile;
 use super::source::push_source;
-use super::spans::Callee;
 use super::stream::{new_py_string, write};
-use super::timeline::{Released, Timeline, TimelineOptions};
+use super::timeline::{InOrderSpan, Released, Timeline, TimelineOptions};
 use super::tree::{tree_event, write_open_trees, TreeSpans};
 use super::values::{push_value, Value};
 use super::{stack, vars};
@@ -254,14 +253,13 @@ pub fn record_directly(
 }
 
 /// [`record_directly`] into a [`recorder`] for a Python function's call, return or exception (of `exception_type`),
-/// or a builtin's event, that pairs in order, read from the running frame's identities and `callee` (see
-/// `Timeline::record_in_order`). None when that does not apply (the caller records it directly), or
-/// when the action is no longer a recorder or its options are to be read again: nothing recorded, and no Python
-/// code run.
-pub fn record_in_order(
-    recorder: &Bound<'_, NativeStreamAction>,
+/// or a builtin's event, of `span`, that pairs in order, read from the running frame's identities and `span` (see
+/// `Timeline::record_in_order`). None when that does not apply (the caller records it directly), or when the action
+/// is no longer a recorder or its options are to be read again: nothing recorded, and no Python code run.
+pub fn record_in_order<'py>(
+    recorder: &Bound<'py, NativeStreamAction>,
     frame: RunningFrame,
-    callee: Callee<'_, '_>,
+    span: impl InOrderSpan<'py>,
     kind: Kind,
     exception_type: Option<Bound<'_, PyAny>>,
 ) -> Option<Released> {
@@ -271,7 +269,7 @@ pub fn record_in_order(
     }
     // Only with options read already (reading them runs Python code, the action's attributes, which this path must
     // not): the timeline knows whether they let it record in order.
-    recorder.get().timeline.record_in_order(py, frame, callee, kind, exception_type)
+    recorder.get().timeline.record_in_order(py, frame, span, kind, exception_type)
 }
 
 #[pymethods]

@@ -179,50 +179,18 @@ impl SpanKey {
     }
 }
 
-/// What the event of a span that pairs in order is of (see `Timeline::record_in_order`), read from a callback's
-/// arguments without making an object.
-#[derive(Clone, Copy)]
-pub enum Callee<'a, 'py> {
-    /// A Python function's code object, running in the running frame.
-    Code(Borrowed<'a, 'py, PyAny>),
-    /// A builtin's callable, called from the running frame.
-    Builtin(Borrowed<'a, 'py, PyAny>),
-    /// A method called from the running frame, unbound (by reference, so that a `Callee` is two words, passed in
-    /// registers).
-    Method(&'a UnboundMethod<'a, 'py>),
-}
-
 /// A method descriptor called on `instance`, `function` the C function it runs: the builtin method it binds to,
-/// unbound (`hook::EventArg::Method`).
+/// unbound (`hook::EventArg::Method`), paired as that method is ([`method_identity`]).
 pub struct UnboundMethod<'a, 'py> {
     pub descriptor: Borrowed<'a, 'py, PyAny>,
     pub instance: Borrowed<'a, 'py, PyAny>,
     pub function: usize,
 }
 
-impl<'a, 'py> Callee<'a, 'py> {
-    pub fn is_builtin(&self) -> bool {
-        !matches!(self, Callee::Code(_))
-    }
-
-    /// The object it is of: the code object, the callable, or the method descriptor.
-    pub fn object(&self) -> Borrowed<'a, 'py, PyAny> {
-        match *self {
-            Callee::Code(object) | Callee::Builtin(object) => object,
-            Callee::Method(method) => method.descriptor,
-        }
-    }
-
-    /// The key of its span in `frame` (an identity): for a method, that of the builtin method it binds to.
-    #[inline]
+impl UnboundMethod<'_, '_> {
+    /// The key of its span, called from `frame` (an identity).
     pub fn key(&self, frame: usize) -> SpanKey {
-        match self {
-            Callee::Code(code) => SpanKey::new(frame, code, false),
-            Callee::Builtin(callable) => SpanKey::new(frame, callable, true),
-            Callee::Method(method) => {
-                SpanKey { frame, code: method_identity(method.function, method.instance.as_ptr()), builtin: true }
-            }
-        }
+        SpanKey { frame, code: method_identity(self.function, self.instance.as_ptr()), builtin: true }
     }
 }
 

@@ -25,7 +25,7 @@ use pyo3::types::{PyFrame, PyList, PyString, PyTuple};
 use super::caches::WordHasher;
 use super::call::push_arguments;
 use super::printing::Printing;
-use super::spans::{ticks, tracked_by_collector, Callee, EventSpan, OpenSpan, Spans, TickScale};
+use super::spans::{ticks, tracked_by_collector, EventSpan, OpenSpan, SpanKey, Spans, TickScale, UnboundMethod};
 use super::values::{push_value, Value};
 use crate::compat::RunningFrame;
 use crate::event::Kind;
@@ -267,6 +267,67 @@ fn method_descriptor(callable: &Bound<'_, PyAny>, method: &InstanceMethod<'_, '_
     Ok(runs_the_same.then(|| found.unbind()))
 }
 
+/// What an event recorded in order is of (see [`Timeline::record_in_order`]): a Python function's code object or a
+/// builtin's callable ([`Running`]), or a method descriptor called unbound ([`UnboundMethod`]). A trait, so that each
+/// is compiled apart: telling them apart per event cost the usual event 0.5% to 1% of its instructions (callgrind).
+pub trait InOrderSpan<'py> {
+    /// Whether it is a builtin's (called from the running frame).
+    fn builtin(&self) -> bool;
+    /// What pairs its event with its span, the running frame being `frame` (an identity).
+    fn key(&self, frame: usize) -> SpanKey;
+    /// What the span of its call holds (`is_call`, see [`Timeline::known_record_object`]), or the record of its
+    /// other events; None when that is not known without running Python code.
+    fn record_object<'a>(&'a self, timeline: &'a Timeline, is_call: bool) -> Option<Borrowed<'a, 'py, PyAny>>;
+}
+
+/// A Python function's code object, running in the running frame, or (`builtin`) a builtin's callable, called from it.
+pub struct Running<'a, 'py> {
+    pub code: &'a Bound<'py, PyAny>,
+    pub builtin: bool,
+}
+
+impl<'py> InOrderSpan<'py> for Running<'_, 'py> {
+    #[inline(always)]
+    fn builtin(&self) -> bool {
+        self.builtin
+    }
+
+    #[inline(always)]
+    fn key(&self, frame: usize) -> SpanKey {
+        SpanKey::new(frame, self.code, self.builtin)
+    }
+
+    #[inline(always)]
+    fn record_object<'a>(&'a self, timeline: &'a Timeline, is_call: bool) -> Option<Borrowed<'a, 'py, PyAny>> {
+        if is_call {
+            timeline.known_record_object(self.code, self.builtin)
+        } else {
+            Some(self.code.as_borrowed())
+        }
+    }
+}
+
+impl<'py> InOrderSpan<'py> for &UnboundMethod<'_, 'py> {
+    #[inline(always)]
+    fn builtin(&self) -> bool {
+        true
+    }
+
+    #[inline(always)]
+    fn key(&self, frame: usize) -> SpanKey {
+        UnboundMethod::key(self, frame)
+    }
+
+    #[inline(always)]
+    fn record_object<'a>(&'a self, timeline: &'a Timeline, is_call: bool) -> Option<Borrowed<'a, 'py, PyAny>> {
+        if is_call {
+            timeline.known_method_descriptor(self)
+        } else {
+            Some(self.descriptor)
+        }
+    }
+}
+
 /// The method descriptors builtin methods bound to instances were made from, by (the instance's type, the C
 /// function): what their records hold instead (see [`Timeline::builtin_record_object`]). Bounded: cleared when full.
 type MethodDescriptors = HashMap<(usize, usize), Py<PyAny>, BuildHasherDefault<WordHasher>>;
@@ -274,7 +335,7 @@ type MethodDescriptors = HashMap<(usize, usize), Py<PyAny>, BuildHasherDefault<W
 /// How many method descriptors [`MethodDescriptors`] keeps at most.
 const METHOD_DESCRIPTORS_KEPT: usize = 4096;
 
-pub(super) struct Timeline {
+pub struct Timeline {
     spans: Spans<TimedCall, LastEvent>,
     recorded: GilRefCell<Recorded>,
     method_descriptors: GilRefCell<MethodDescriptors>,
@@ -311,32 +372,35 @@ impl Timeline {
         self.last_options.get(py)
     }
 
-    /// The object a record of a call of `callee` holds, to name it by when written: its code or callable, but for a
-    /// builtin method bound to an instance, the method descriptor it was bound from (named as the C function that ran,
+    /// The object a record of a call of `code` holds, to name it by when written: `code` itself, but for a builtin
+    /// method bound to an instance, the method descriptor it was bound from (named as the C function that ran,
     /// `list.append`), so that the record does not keep the instance alive. None when that descriptor is not known
-    /// yet ([`Timeline::builtin_record_object`] finds it), and for a method left unbound that is called on a module or
-    /// a type (whose record holds the bound method: the general path binds it). Runs no Python code.
+    /// yet ([`Timeline::builtin_record_object`] finds it). Runs no Python code.
     ///
     /// The descriptor is borrowed from the ones this timeline knows, which change only in
     /// [`Timeline::builtin_record_object`]: the caller must not call it while holding the result.
     #[inline]
-    fn known_record_object<'a, 'py>(&'a self, callee: &Callee<'a, 'py>) -> Option<Borrowed<'a, 'py, PyAny>> {
-        match *callee {
-            Callee::Code(code) => Some(code),
-            Callee::Builtin(callable) => match InstanceMethod::of(&callable) {
-                Some(method) => self.known_descriptor(callable.py(), &method),
-                None => Some(callable),
-            },
-            // Named as the general path names it (which binds the method, then finds its descriptor on the type): by
-            // the descriptor found for the instance's type, once it is known.
-            Callee::Method(method) => {
-                let method = InstanceMethod { function: method.function, owner: method.instance };
-                if is_module_or_type(&method.owner) {
-                    return None;
-                }
-                self.known_descriptor(method.owner.py(), &method)
-            }
+    fn known_record_object<'a, 'py>(
+        &'a self,
+        code: &'a Bound<'py, PyAny>,
+        builtin: bool,
+    ) -> Option<Borrowed<'a, 'py, PyAny>> {
+        match builtin.then(|| InstanceMethod::of(code)).flatten() {
+            Some(method) => self.known_descriptor(code.py(), &method),
+            None => Some(code.as_borrowed()),
         }
+    }
+
+    /// [`Timeline::known_record_object`] of the builtin method `method` binds to, as the general path names it
+    /// (which binds it, then finds its descriptor on the type): the descriptor known for the instance's type. None
+    /// when it is not known yet, and for a method called on a module or a type (whose record holds the bound method).
+    #[inline]
+    fn known_method_descriptor<'a, 'py>(&'a self, method: &UnboundMethod<'_, 'py>) -> Option<Borrowed<'a, 'py, PyAny>> {
+        let method = InstanceMethod { function: method.function, owner: method.instance };
+        if is_module_or_type(&method.owner) {
+            return None;
+        }
+        self.known_descriptor(method.owner.py(), &method)
     }
 
     /// The method descriptor known for `method`, borrowed as [`Timeline::known_record_object`] lends it.
@@ -467,21 +531,21 @@ impl Timeline {
     }
 
     /// A call, return or exception (of `exception_type`) of a Python function, or a builtin's call, return or
-    /// exception (called from the running frame), as `callee` says, that pairs in order
-    /// (`Spans::update_in_order`) on a thread the timeline knows already, recorded as [`Timeline::python_event`]
-    /// and [`Timeline::event`] record it, from the running frame's identities (no frame object) and `callee`. None,
-    /// and nothing recorded, for any other event: the caller takes the general path. Runs no Python code (a known
-    /// thread means an earlier event took that path, which set the clock up): what the buffer lets go is handed
-    /// back. Also None while the configuration in force does not let events be recorded so (`options_read`).
-    pub(super) fn record_in_order(
+    /// exception (called from the running frame), of `span`, that pairs in order (`Spans::update_in_order`) on a
+    /// thread the timeline knows already, recorded as [`Timeline::python_event`] and [`Timeline::event`] record it,
+    /// from the running frame's identities (no frame object) and `span`. None, and nothing recorded, for any other
+    /// event: the caller takes the general path. Runs no Python code (a known thread means an earlier event took that
+    /// path, which set the clock up): what the buffer lets go is handed back. Also None while the configuration in
+    /// force does not let events be recorded so (`options_read`).
+    pub(super) fn record_in_order<'py>(
         &self,
-        py: Python<'_>,
+        py: Python<'py>,
         frame: RunningFrame,
-        callee: Callee<'_, '_>,
+        span: impl InOrderSpan<'py>,
         kind: Kind,
         exception_type: Option<Bound<'_, PyAny>>,
     ) -> Option<Released> {
-        let builtin = callee.is_builtin();
+        let builtin = span.builtin();
         let kind = match kind {
             Kind::Line => return None,
             // As in `event`: a builtin that raises ends its call as a return does.
@@ -489,7 +553,7 @@ impl Timeline {
             kind => kind,
         };
         // What a call's span holds (the method descriptors known stay as they are: this runs no Python code).
-        let stored = if kind == Kind::Call { self.known_record_object(&callee)? } else { callee.object() };
+        let stored = span.record_object(self, kind == Kind::Call)?;
         // One borrow of the buffer for the whole event (the spans are another cell): it runs no Python code.
         self.recorded.with_mut(py, |recorded| {
             let options = recorded.in_order?;
@@ -498,7 +562,7 @@ impl Timeline {
                 return None;
             }
             let now = ticks(py);
-            let key = callee.key(frame.identity);
+            let key = span.key(frame.identity);
             // A builtin's caller is the running frame itself, whose span is then the newest.
             let caller = if builtin { frame.identity } else { frame.caller };
             // The record goes into the buffer where it is made: handing its 80 bytes back out through the span
