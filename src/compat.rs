@@ -591,8 +591,20 @@ pub unsafe fn builtin_function_and_self(callable: *mut ffi::PyObject) -> (usize,
         let method = (*callable).m_ml;
         let is_static = (*method).ml_flags & ffi::METH_STATIC != 0;
         let owner = if is_static { std::ptr::null_mut() } else { (*callable).m_self };
-        (std::ptr::addr_of!((*method).ml_meth).cast::<usize>().read(), owner)
+        (method_definition_function(method), owner)
     }
+}
+
+/// The C function of a method definition, as an address (its `ml_meth`, a union of function pointer types, read as
+/// the word it is).
+///
+/// # Safety
+/// `method` must point to a live `PyMethodDef`.
+#[cfg(not(hunter_portable))]
+#[inline]
+unsafe fn method_definition_function(method: *const ffi::PyMethodDef) -> usize {
+    // SAFETY: a live method definition (this function's contract); every member of the union is one pointer wide.
+    unsafe { std::ptr::addr_of!((*method).ml_meth).cast::<usize>().read() }
 }
 
 /// [`builtin_function_and_self`] through the exported calls.
@@ -631,7 +643,7 @@ pub unsafe fn method_descriptor_function(
         // method's definition is never a method descriptor's, but would report no `self`.
         let binds = ffi::PyObject_TypeCheck(instance, (*descriptor).d_common.d_type) != 0
             && (*method).ml_flags & ffi::METH_STATIC == 0;
-        binds.then(|| std::ptr::addr_of!((*method).ml_meth).cast::<usize>().read())
+        binds.then(|| method_definition_function(method))
     }
     #[cfg(hunter_portable)]
     {

@@ -466,14 +466,14 @@ unsafe fn called_builtin(
     }
     let (descriptor, instance) = (callable.as_ptr(), self_arg.as_ptr());
     // SAFETY: `descriptor` is exactly a method descriptor (checked above), `instance` a live object, attached.
-    let function = unsafe { compat::method_descriptor_function(descriptor, instance) };
-    let call = MethodCall { descriptor, instance, function: function.unwrap_or(0) };
-    if function.is_some() {
-        return Ok(Some(CalledBuiltin::Method(call)));
+    if let Some(function) = unsafe { compat::method_descriptor_function(descriptor, instance) } {
+        return Ok(Some(CalledBuiltin::Method(MethodCall { descriptor, instance, function })));
     }
+    // Bound now (binding reads no C function).
+    let unbound = MethodCall { descriptor, instance, function: 0 };
     // SAFETY: a method call alive across the call, of a method descriptor and a live object held for the call (this
     // function's contract).
-    match unsafe { EventArg::Method(&call).to_object(py) } {
+    match unsafe { EventArg::Method(&unbound).to_object(py) } {
         Ok(bound) => Ok(bound.map(CalledBuiltin::Bound)),
         // Called on an object of another type (`list.append(5, 1)`): settrace's profiler reports no event, and the
         // call raises the program's TypeError itself.
