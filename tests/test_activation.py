@@ -217,6 +217,25 @@ def test_malformed_values(python, program, value, column, message):
     assert 'pwned' not in result.stdout
 
 
+@pytest.mark.parametrize('operator', ['|', '&'])
+def test_a_long_chain_of_one_operator(python, program, operator):
+    # A chain is one node of the syntax tree, never deeper for being longer (2000 operands crashed the interpreter
+    # with a native stack overflow); its length is bounded, as each operator makes a new flat Or/And.
+    negation = '' if operator == '|' else '~'
+    ok = f' {operator} '.join(['Q(module="__main__")'] + [f'{negation}Q(module="m{i}")' for i in range(999)])
+    result = run_main(python, program, {'PYTHONHUNTER': ok})
+    assert trace_lines(result.stderr, 'call'), result.stderr[:2000]
+    too_long = ok + f' {operator} Q(module="x")'
+    result = run_main(python, program, {'PYTHONHUNTER': too_long})
+    header = result.stderr.splitlines()[0]
+    column = len(ok) + 2
+    assert header == (
+        f"hunter: cannot parse PYTHONHUNTER at column {column}: expected at most 1000 operands of '{operator}' but "
+        'found more'
+    ), header
+    assert not trace_lines(result.stderr)
+
+
 def test_evaluation_errors_point_at_the_call(python, program):
     result = run_main(python, program, {'PYTHONHUNTER': 'stdlib=False, actions=[VarsPrinter()]'})
     header, shown, caret = result.stderr.splitlines()

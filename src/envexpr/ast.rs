@@ -17,7 +17,10 @@ pub enum StrPiece {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Name(String),
-    Call { callee: String, arguments: Vec<Argument> },
+    Call {
+        callee: String,
+        arguments: Vec<Argument>,
+    },
     Str(Vec<StrPiece>),
     Bytes(Vec<u8>),
     Int(String),
@@ -29,8 +32,11 @@ pub enum Value {
     Set(Vec<Expr>),
     Dict(Vec<(Expr, Expr)>),
     Invert(Box<Expr>),
-    Or(Box<Expr>, Box<Expr>),
-    And(Box<Expr>, Box<Expr>),
+    /// `a | b | c`: the first operand, then each further one with the offset of the `|` before it. A chain, not a
+    /// tree nested once per operator, so that its length costs no stack (to build, evaluate or drop).
+    Or(Box<Expr>, Vec<(usize, Expr)>),
+    /// `a & b & c`, as `Or`.
+    And(Box<Expr>, Vec<(usize, Expr)>),
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -220,14 +220,8 @@ impl<'py> Evaluator<'_, 'py> {
             Value::Invert(operand) => {
                 self.value(operand)?.bitnot().map_err(|cause| self.evaluation_error(at, "'~'", cause))?
             }
-            Value::Or(left, right) => {
-                let (left, right) = (self.value(left)?, self.value(right)?);
-                left.bitor(right).map_err(|cause| self.evaluation_error(at, "'|'", cause))?
-            }
-            Value::And(left, right) => {
-                let (left, right) = (self.value(left)?, self.value(right)?);
-                left.bitand(right).map_err(|cause| self.evaluation_error(at, "'&'", cause))?
-            }
+            Value::Or(first, rest) => self.chain(first, rest, "'|'", |left, right| left.bitor(right))?,
+            Value::And(first, rest) => self.chain(first, rest, "'&'", |left, right| left.bitand(right))?,
         })
     }
 
@@ -250,6 +244,22 @@ impl<'py> Evaluator<'_, 'py> {
             }
         }
         Ok(())
+    }
+
+    /// A chain of one binary operator (`a | b | c`), applied left to right as Python does.
+    fn chain(
+        &self,
+        first: &Expr,
+        rest: &[(usize, Expr)],
+        operator: &str,
+        apply: impl Fn(Bound<'py, PyAny>, Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let mut result = self.value(first)?;
+        for (at, operand) in rest {
+            result =
+                apply(result, self.value(operand)?).map_err(|cause| self.evaluation_error(*at, operator, cause))?;
+        }
+        Ok(result)
     }
 
     fn values(&self, items: &[Expr]) -> PyResult<Vec<Bound<'py, PyAny>>> {

@@ -7,6 +7,11 @@ use super::lexer::{self, Token, TokenKind};
 /// Deeper nesting is surely not a hunter query, and must not exhaust the stack.
 pub(super) const MAX_NESTING: usize = 100;
 
+/// Longer chains of one operator (`a | b | ...`) are surely not a hunter query either; and each operator makes a
+/// new predicate holding all the operands before it (hunter's `Or` and `And` are flat), so a chain costs the square
+/// of its length.
+pub(super) const MAX_OPERANDS: usize = 1000;
+
 /// Words that Python reserves: naming them is a syntax error, whatever the namespace holds.
 pub(super) const PYTHON_KEYWORDS: &[&str] = &[
     "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del", "elif", "else", "except",
@@ -124,27 +129,44 @@ impl Parser {
     }
 
     fn binary_or(&mut self) -> Result<Expr, ParseError> {
-        let mut left = self.binary_and()?;
-        while self.is_punct('|') {
-            let at = self.advance().at;
-            require_predicate(&left, "'|'")?;
-            let right = self.binary_and()?;
-            require_predicate(&right, "'|'")?;
-            left = Expr { value: Value::Or(Box::new(left), Box::new(right)), at };
-        }
-        Ok(left)
+        self.chain('|', Self::binary_and, Value::Or)
     }
 
     fn binary_and(&mut self) -> Result<Expr, ParseError> {
-        let mut left = self.unary()?;
-        while self.is_punct('&') {
+        self.chain('&', Self::unary, Value::And)
+    }
+
+    /// Operands of `operator` (each parsed by `operand`) chained left to right into one `chained` node; a lone
+    /// operand is returned as it is. The node is at its first operator.
+    fn chain(
+        &mut self,
+        operator: char,
+        operand: fn(&mut Self) -> Result<Expr, ParseError>,
+        chained: fn(Box<Expr>, Vec<(usize, Expr)>) -> Value,
+    ) -> Result<Expr, ParseError> {
+        let first = operand(self)?;
+        let mut rest = Vec::new();
+        let described = format!("'{operator}'");
+        while self.is_punct(operator) {
             let at = self.advance().at;
-            require_predicate(&left, "'&'")?;
-            let right = self.unary()?;
-            require_predicate(&right, "'&'")?;
-            left = Expr { value: Value::And(Box::new(left), Box::new(right)), at };
+            if rest.is_empty() {
+                require_predicate(&first, &described)?;
+            }
+            if rest.len() + 1 == MAX_OPERANDS {
+                return Err(ParseError {
+                    at,
+                    expected: format!("at most {MAX_OPERANDS} operands of {described}"),
+                    found: "more".to_owned(),
+                });
+            }
+            let next = operand(self)?;
+            require_predicate(&next, &described)?;
+            rest.push((at, next));
         }
-        Ok(left)
+        match rest.first() {
+            None => Ok(first),
+            Some(&(at, _)) => Ok(Expr { value: chained(Box::new(first), rest), at }),
+        }
     }
 
     fn unary(&mut self) -> Result<Expr, ParseError> {

@@ -1,6 +1,6 @@
 use proptest::prelude::*;
 
-use super::parser::{MAX_NESTING, PYTHON_KEYWORDS};
+use super::parser::{MAX_NESTING, MAX_OPERANDS, PYTHON_KEYWORDS};
 use super::*;
 
 fn parse_one(text: &str) -> Value {
@@ -59,11 +59,33 @@ fn numbers_keep_python_text() {
 
 #[test]
 fn operators_follow_python_precedence() {
-    let Value::Or(left, right) = parse_one("~Q() | a & b") else { panic!() };
+    let Value::Or(left, rest) = parse_one("~Q() | a & b") else { panic!() };
     assert!(matches!(left.value, Value::Invert(_)));
-    assert!(matches!(right.value, Value::And(..)));
+    assert!(matches!(rest[..], [(5, Expr { value: Value::And(..), .. })]));
     let Value::And(left, _) = parse_one("(a | b) & c") else { panic!() };
     assert!(matches!(left.value, Value::Or(..)));
+}
+
+#[test]
+fn a_chain_of_one_operator_is_one_node() {
+    let text = vec!["Q()"; MAX_OPERANDS].join(" | ");
+    let Value::Or(_, rest) = parse_one(&text) else { panic!() };
+    assert_eq!(rest.len(), MAX_OPERANDS - 1);
+    assert_eq!(rest[1].0, "Q() | Q() ".len());
+    let mixed = vec!["a & b"; MAX_OPERANDS].join(" | ");
+    let Value::Or(first, rest) = parse_one(&mixed) else { panic!() };
+    assert!(matches!(first.value, Value::And(_, ref operands) if operands.len() == 1));
+    assert_eq!(rest.len(), MAX_OPERANDS - 1);
+}
+
+#[test]
+fn a_longer_chain_is_refused_at_its_first_operator_too_many() {
+    for operator in [" | ", " & "] {
+        let text = vec!["Q()"; MAX_OPERANDS + 1].join(operator);
+        let error = parse_arguments(&text).expect_err("too long");
+        assert_eq!(error.at, MAX_OPERANDS * "Q()".len() + (MAX_OPERANDS - 1) * operator.len() + 1);
+        assert_eq!(error.expected, format!("at most {MAX_OPERANDS} operands of '{}'", operator.trim()));
+    }
 }
 
 #[test]
