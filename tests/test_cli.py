@@ -151,6 +151,17 @@ def test_unwritable_output_is_one_line_of_error(workdir, output, reason):
     assert result.stderr == f'python -m hunter: error: cannot write the trace to {output!r}: {reason}\n'
 
 
+@pytest.mark.parametrize(
+    ('timeline', 'reason'),
+    [('missing-dir/trace.json', 'No such file or directory'), ('.', 'Is a directory')],
+)
+def test_unwritable_timeline_is_one_line_of_error_before_the_program_runs(workdir, timeline, reason):
+    # It was only met when the program had run, at its end: reported as unraisable, and the exit status 0.
+    result = hunter_cli('--timeline', timeline, 'prog.py', cwd=workdir)
+    assert result.returncode == 2 and result.stdout == ''
+    assert result.stderr == f'python -m hunter: error: cannot write the timeline to {timeline!r}: {reason}\n'
+
+
 @pytest.mark.skipif(sys.platform == 'win32' or not hasattr(os, 'geteuid') or os.geteuid() == 0, reason='root may write anywhere')
 def test_output_permission_denied(workdir):
     locked = workdir / 'locked'

@@ -396,6 +396,26 @@ def test_failing_handler_is_reported_and_disables_the_tracer(hunter_stream):
     assert calls.count('call') == 2  # branch, then leaf where it failed; nothing after that
 
 
+@pytest.mark.parametrize('action', ['CallPrinter', 'TreePrinter', 'Profile'])
+def test_an_action_with_a_bad_option_is_reported_once(hunter_stream, monkeypatch, action):
+    # The event reading the option reports it and stops the tracer; the stop reads the options again, and must not
+    # report it a second time (hunter 3.9.0 reports it once).
+    unraisable = []
+    monkeypatch.setattr(sys, 'unraisablehook', unraisable.append)
+    printer = getattr(hunter, action)(stream=io.StringIO(), filename_alignment=-5)
+    tracer = hunter.Tracer()
+    tracer.trace(hunter.When(hunter.Q(function='leaf'), printer))
+    try:
+        assert branch(10) == 12
+    finally:
+        tracer.stop()
+    assert tracer.handler is None
+    output = hunter_stream.getvalue()
+    assert output.count('ValueError: filename_alignment must be a non-negative integer\n') == 1, output
+    assert output.count('Disabling tracer because') == 1
+    assert unraisable == []
+
+
 @pytest.mark.pure_semantics  # as in test_handler_and_previous
 def test_failing_handler_restores_previous_tracer(hunter_stream):
     def previous_tracer(frame, kind, arg):

@@ -158,11 +158,15 @@ def main(argv=None):
     try:
         queries, output_path, timeline_path, module_name, script_path, program_args = parse_command_line(argv)
         trace_args, trace_kwargs = hunter._evaluate_arguments(','.join(queries), 'the query')
-        if timeline_path is not None:
-            _add_timeline(trace_kwargs, hunter.Timeline(timeline_path))
     except (UsageError, hunter.ExpressionError) as exc:
         sys.stderr.write(f'usage: {USAGE}\npython -m hunter: error: {exc}\n')
         sys.exit(2)
+    if timeline_path is not None:
+        try:
+            _add_timeline(trace_kwargs, hunter.Timeline(timeline_path))
+        except OSError as exc:
+            sys.stderr.write(f'python -m hunter: error: cannot write the timeline to {timeline_path!r}: {exc.strerror or exc}\n')
+            sys.exit(2)
 
     if output_path is not None:
         try:

@@ -13,6 +13,7 @@ for a known upstream problem:
 """
 
 import collections
+import errno
 import opcode
 import os
 import stat
@@ -819,6 +820,20 @@ def _exists_but_is_no_regular_file(path):
     return not stat.S_ISREG(mode)
 
 
+def _check_writable(path):
+    """Raises the ``OSError`` that writing ``path`` at the end would meet, where it can be told now: a directory, or
+    a file in a directory that does not exist or is not writable."""
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+    if _exists_but_is_no_regular_file(path):
+        return
+    directory = os.path.dirname(os.path.realpath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), path)
+
+
 class Timeline(ColorStreamAction):
     """
     An action that records the matched calls of every thread as a timeline and writes it, as a Chrome Trace Event
@@ -850,7 +865,9 @@ class Timeline(ColorStreamAction):
     Args:
         path (str or os.PathLike): The file written. In a forked child process, the child's pid is added before
             the extension (``out.json`` becomes ``out.1234.json``). A device or a FIFO (``os.devnull``) is written
-            into as it is; a file is replaced whole (through a symlink, the file it points to).
+            into as it is; a file is replaced whole (through a symlink, the file it points to). A path that cannot
+            be written (a directory, or in a directory that does not exist or is not writable) raises the
+            ``OSError`` that ``open()`` would, here rather than when the tracer stops.
         size (int): The most records kept. Default: ``1000000``.
         on_full (str): ``'ring'`` or ``'stop'``. Default: ``'ring'``.
         args (bool): Record each call's arguments (and each exception's value) through the bounded safe repr.
@@ -874,6 +891,8 @@ class Timeline(ColorStreamAction):
         self.size = size
         self.on_full = on_full
         self.path = os.fspath(path)
+        # Told now, not after the whole program ran.
+        _check_writable(self.path)
         self.args = bool(args)
         self._pid = getpid()
         super().__init__(stream=io.StringIO(), force_colors=False, repr_limit=repr_limit, repr_func='safe_repr')

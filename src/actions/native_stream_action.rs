@@ -311,13 +311,15 @@ impl NativeStreamAction {
         this.profile.close_open_calls(py);
         let configuration = match Self::configuration(slf) {
             Ok(configuration) => configuration,
-            Err(error) => {
+            Err(_reported_by_an_event) => {
                 // The options can no longer be read (set bypassing the Python side's checks, say): a Timeline still
                 // closes its open calls, with the options it last read, so that the file it writes next has them.
+                // Not reported again: the event that read them reported it and stopped the tracer (without events,
+                // nothing is reported, as hunter reads options at events only).
                 if let Some(options) = this.timeline.last_options(py) {
                     this.timeline.close_open_calls(py, &options);
                 }
-                return Err(error);
+                return Ok(());
             }
         };
         match configuration.printer {
