@@ -49,6 +49,55 @@ def workdir(tmp_path):
     return tmp_path
 
 
+SHOWS_ITSELF = "import os, sys; print(__file__, sys.argv, __spec__ and __spec__.name, __name__)\n"
+
+
+@pytest.fixture
+def programs(tmp_path):
+    """Programs that python starts in each of its ways (and fails to start), from ``tmp_path/run``."""
+    (tmp_path / 'run').mkdir()
+    app = tmp_path / 'dirapp'
+    app.mkdir()
+    (app / '__main__.py').write_text(SHOWS_ITSELF)
+    import zipapp
+
+    zipapp.create_archive(app, tmp_path / 'app.pyz')
+    (tmp_path / 'empty').mkdir()
+    (tmp_path / 'broken.py').write_text('def f(:\n')
+    (tmp_path / 'moves.py').write_text(SHOWS_ITSELF + 'os.chdir("/")\nprint(open(os.path.join(os.path.dirname(__file__), "data.txt")).read())\n')
+    (tmp_path / 'data.txt').write_text('found next to the script')
+    (tmp_path / 'plainpkg').mkdir()
+    (tmp_path / 'plainpkg' / '__init__.py').write_text('')
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    'program',
+    [['../dirapp', 'x'], ['../app.pyz', 'x'], ['../empty'], ['../broken.py'], ['../moves.py'], ['../missing.py'], ['-m', 'plainpkg']],
+)
+def test_started_and_failing_to_start_as_python_does(programs, program):
+    # Directories and zip apps ran hunter's own __main__; the script's __file__ was relative (its data not found after
+    # a chdir); a syntax error showed this runner's frames; a package without __main__ lacked python's reason.
+    env = child_env({'PYTHONPATH': str(programs)})
+    expected = subprocess.run([sys.executable, *program], capture_output=True, text=True, cwd=programs / 'run', env=env)
+    result = subprocess.run(
+        [sys.executable, '-m', 'hunter', 'module="nothing"', *program],
+        capture_output=True,
+        text=True,
+        cwd=programs / 'run',
+        env=env,
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (expected.returncode, expected.stdout, expected.stderr)
+
+
+def test_an_unknown_option_is_said_to_be_one(workdir):
+    result = hunter_cli('--outptu', 'x.log', 'prog.py', cwd=workdir)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == (
+        "python -m hunter: error: unrecognized option '--outptu' (options of the program go after it)"
+    )
+
+
 def test_script_like_python(workdir):
     result = hunter_cli('kind="call"', 'function="child"', 'prog.py', '7', '--x', cwd=workdir)
     assert result.returncode == 7
@@ -135,7 +184,8 @@ def test_double_dash_ends_the_queries(workdir):
 
     # After --, a name is the script even if it looks like a query: python's own error, not a parse error.
     result = hunter_cli('--', 'kind="call"', cwd=workdir)
-    assert result.returncode == 2 and "can't open file 'kind=\"call\"'" in result.stderr
+    script = str(workdir / 'kind="call"')
+    assert result.returncode == 2 and f"can't open file {script!r}" in result.stderr
 
     result = hunter_cli('kind="call"', '--', cwd=workdir)
     assert result.returncode == 2 and 'a script or -m module is required after --' in result.stderr
@@ -267,7 +317,8 @@ def test_pyproject_holds_config_defaults(project):
     assert result.returncode == 0
     unknown, trace_line = result.stderr.splitlines()
     assert unknown == f'Discarded config from {project / "pyproject.toml"} [tool.hunter] no_such_option=1: Unknown option'
-    assert trace_line == '  ../prog.py:4     call      => child(x=1)'  # kind='call', and the alignment of 12.
+    # kind='call', and the alignment of 12 (the script's filename is absolute, as python makes it).
+    assert trace_line == '[...]prog.py:4     call      => child(x=1)'
 
 
 def test_pythonhunterconfig_wins_over_pyproject(project):
@@ -276,7 +327,7 @@ def test_pythonhunterconfig_wins_over_pyproject(project):
         [sys.executable, '-m', 'hunter', 'function="child"', 'prog.py'], capture_output=True, text=True, cwd=project, env=env
     )
     assert result.returncode == 0
-    assert result.stderr.splitlines()[-1] == '        prog.py:5     return    <= child: 2'
+    assert re.fullmatch(r'\[\.\.\.\].{3}prog\.py:5     return    <= child: 2', result.stderr.splitlines()[-1])
 
 
 PYPROJECT_PROBE = """
@@ -325,7 +376,7 @@ def test_pyproject_applies_when_pythonhunterconfig_is_malformed(project):
     )
     assert result.returncode == 0
     assert result.stderr.startswith('hunter: cannot parse PYTHONHUNTERCONFIG at column 6')
-    assert result.stderr.splitlines()[-1] == '     prog.py:4     call      => child(x=1)'
+    assert result.stderr.splitlines()[-1] == '[...]prog.py:4     call      => child(x=1)'
 
 
 def test_assigned_force_colors_counts_as_given(colour_env):

@@ -4,6 +4,7 @@
 traced with ``hunter.trace(QUERY)``.
 """
 
+import importlib.machinery
 import importlib.util
 import os
 import sys
@@ -94,6 +95,10 @@ def parse_command_line(argv):
             output_path = argument[2:]
         elif argument.startswith('-m') or _is_script(argument):
             return (queries, output_path, timeline_path, *_program(argv[position:]))
+        elif argument.startswith('-'):
+            # No query starts with '-' (a negative number is no predicate): a misspelt option, or one of the program's
+            # given before it.
+            raise UsageError(f'unrecognized option {argument!r} (options of the program go after it)')
         else:
             queries.append(argument)
         position += 1
@@ -116,32 +121,60 @@ def _is_script(argument):
     return argument.endswith('.py') or os.path.isfile(argument) or os.path.isdir(argument)
 
 
+class ProgramError(Exception):
+    """The program cannot be started: ``python`` prints ``message`` after its own path, and exits with ``status``."""
+
+    def __init__(self, message, status):
+        super().__init__(message)
+        self.status = status
+
+
 def _script_main(script_path):
     """``(code, globals)`` of ``script_path`` run as ``__main__``, with sys.path[0] as ``python script.py`` sets it."""
+    # As python 3.9+ makes it: joined to the working directory, not normalized (sys.argv[0] stays as given).
+    absolute_path = os.path.join(os.getcwd(), script_path)
     if os.path.isdir(script_path) or script_path.endswith(('.zip', '.pyz')):
-        # Directories and zip apps run their __main__.py with the archive or directory first on sys.path.
-        sys.path[0] = script_path
-        return _module_main('__main__')
-    with open(script_path, 'rb') as file:
-        source = file.read()
-    code = compile(source, script_path, 'exec', dont_inherit=True)
-    sys.path[0] = os.path.dirname(os.path.abspath(script_path))
-    main_globals = {'__name__': '__main__', '__file__': script_path, '__cached__': None, '__package__': None, '__spec__': None}
+        # Directories and zip apps run their __main__.py with the archive or directory first on sys.path (looked up
+        # there only: `__main__` itself is this runner).
+        spec = importlib.machinery.PathFinder.find_spec('__main__', [absolute_path])
+        if spec is None:
+            raise ProgramError(f"can't find '__main__' module in {absolute_path!r}", 1)
+        sys.path[0] = absolute_path
+        return _main_of_spec(spec, '__main__')
+    try:
+        with open(script_path, 'rb') as file:
+            source = file.read()
+    except OSError as exc:
+        raise ProgramError(f"can't open file {absolute_path!r}: [Errno {exc.errno}] {exc.strerror}", 2) from None
+    code = compile(source, absolute_path, 'exec', dont_inherit=True)
+    sys.path[0] = os.path.dirname(os.path.realpath(script_path))
+    main_globals = {'__name__': '__main__', '__file__': absolute_path, '__cached__': None, '__package__': None, '__spec__': None}
     return code, main_globals
 
 
 def _module_main(module_name):
     """``(code, globals)`` of module ``module_name`` (a package's ``__main__``) run as ``python -m`` would."""
-    spec = importlib.util.find_spec(module_name)
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except ImportError as exc:
+        raise ProgramError(f'Error while finding module specification for {module_name!r} ({type(exc).__name__}: {exc})', 1) from None
     if spec is None:
-        raise UsageError(f'No module named {module_name}')
+        raise ProgramError(f'No module named {module_name}', 1)
     if spec.submodule_search_locations is not None:
         if module_name.endswith('__main__'):
-            raise UsageError(f'{module_name} is a package and cannot be directly executed')
-        return _module_main(f'{module_name}.__main__')
+            raise ProgramError(f'{module_name} is a package and cannot be directly executed', 1)
+        try:
+            return _module_main(f'{module_name}.__main__')
+        except ProgramError as exc:
+            raise ProgramError(f"{exc}; '{module_name}' is a package and cannot be directly executed", 1) from None
+    return _main_of_spec(spec, module_name)
+
+
+def _main_of_spec(spec, module_name):
+    """``(code, globals)`` of the module ``spec`` finds, run as ``__main__``."""
     code = spec.loader.get_code(spec.name)
     if code is None:
-        raise UsageError(f'No code object available for {module_name}')
+        raise ProgramError(f'No code object available for {module_name}', 1)
     main_globals = {
         '__name__': '__main__',
         '__file__': spec.origin,
@@ -176,22 +209,22 @@ def main(argv=None):
             sys.stderr.write(f'python -m hunter: error: cannot write the trace to {output_path!r}: {exc.strerror or exc}\n')
             sys.exit(2)
 
-    if module_name is not None:
-        # sys.path[0] is already the working directory, as for ``python -m module``.
-        sys.argv = [module_name, *program_args]  # Then the module's path, as ``python -m`` sets it.
-        try:
+    try:
+        if module_name is not None:
+            # sys.path[0] is already the working directory, as for ``python -m module``.
+            sys.argv = [module_name, *program_args]  # Then the module's path, as ``python -m`` sets it.
             code, main_globals = _module_main(module_name)
-        except (UsageError, ImportError) as exc:
-            sys.stderr.write(f'{sys.executable}: {exc}\n')
-            sys.exit(1)
-        sys.argv[0] = main_globals['__file__']
-    else:
-        sys.argv = [script_path, *program_args]
-        try:
+            sys.argv[0] = main_globals['__file__']
+        else:
+            sys.argv = [script_path, *program_args]
             code, main_globals = _script_main(script_path)
-        except (OSError, UsageError, ImportError) as exc:
-            sys.stderr.write(f"{sys.executable}: can't open file {script_path!r}: {exc}\n")
-            sys.exit(2)
+    except ProgramError as exc:
+        sys.stderr.write(f'{sys.executable}: {exc}\n')
+        sys.exit(exc.status)
+    except (SyntaxError, ValueError) as exc:
+        # The program does not compile (ValueError: a NUL byte on 3.11-): as python reports it, without this runner.
+        traceback.print_exception(type(exc), exc, None)
+        sys.exit(1)
     _run_as_main(code, main_globals, trace_args, trace_kwargs)
 
 
