@@ -282,11 +282,31 @@ def test_no_such_process(mode):
     assert result.stderr == f'hunter-trace: no process with PID {NO_SUCH_PID}\n'
 
 
-@pytest.mark.parametrize('pid', ['0', '-1', 'x'])
-def test_pid_that_would_signal_a_process_group_is_refused(pid):
+@pytest.mark.parametrize('pid', ['0', '-1', 'x', str(2**31), '99999999999999999999'])
+def test_pid_that_would_signal_a_process_group_or_is_no_pid_is_refused(pid):
     result = hunter_trace(f'--pid={pid}')
     assert result.returncode == 2
-    assert result.stderr.endswith(f"error: argument -p/--pid: a process id is a positive number, not '{pid}'\n")
+    assert result.stderr.endswith(f"error: argument -p/--pid: a process id is a positive number below 2**31, not '{pid}'\n")
+
+
+@pytest.mark.parametrize(
+    ('option', 'expected'),
+    [
+        ('--timeout=-5', "argument -t/--timeout: a timeout is a number of seconds above 0 and at most 1000000, not '-5'"),
+        ('--timeout=0', "argument -t/--timeout: a timeout is a number of seconds above 0 and at most 1000000, not '0'"),
+        ('--timeout=nan', "argument -t/--timeout: a timeout is a number of seconds above 0 and at most 1000000, not 'nan'"),
+        ('--timeout=inf', "argument -t/--timeout: a timeout is a number of seconds above 0 and at most 1000000, not 'inf'"),
+        ('--timeout=soon', "argument -t/--timeout: a timeout is a number of seconds above 0 and at most 1000000, not 'soon'"),
+        ('--signal=99999', "argument -s/--signal: unknown signal '99999'"),
+        ('--signal=0', "argument -s/--signal: unknown signal '0'"),
+        ('--signal=_DFL', "argument -s/--signal: unknown signal '_DFL'"),
+    ],
+)
+def test_option_values_that_cannot_work_are_usage_errors_before_the_target_is_signalled(option, expected):
+    # They were tracebacks, some after the signal had been sent to the target.
+    result = hunter_trace(f'--pid={NO_SUCH_PID}', option)
+    assert (result.returncode, result.stdout) == (2, '')
+    assert result.stderr.endswith(f'error: {expected}\n'), result.stderr
 
 
 def test_process_we_may_not_signal(start_target):

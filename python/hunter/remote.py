@@ -260,12 +260,30 @@ def _is_alive(pid):
 
 def _signal_number(value):
     if value.isdigit():
-        return int(value)
+        number = int(value)
+        if number not in signal.valid_signals() or number == 0:
+            raise argparse.ArgumentTypeError(f'unknown signal {value!r}')
+        return number
     name = value.upper() if value.upper().startswith('SIG') else f'SIG{value.upper()}'
     try:
-        return int(getattr(signal, name))
-    except AttributeError:
+        return int(signal.Signals[name])
+    except KeyError:
         raise argparse.ArgumentTypeError(f'unknown signal {value!r}') from None
+
+
+#: The longest timeout taken, in seconds: a socket refuses an infinite one.
+MAX_TIMEOUT = 10**6
+
+
+def _timeout(value):
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = None
+    # `not <=` also refuses a NaN.
+    if seconds is None or seconds <= 0 or not seconds <= MAX_TIMEOUT:
+        raise argparse.ArgumentTypeError(f'a timeout is a number of seconds above 0 and at most {MAX_TIMEOUT}, not {value!r}')
+    return seconds
 
 
 parser = argparse.ArgumentParser(
@@ -274,15 +292,15 @@ parser = argparse.ArgumentParser(
     epilog='QUERY uses the language of PYTHONHUNTER, e.g.: hunter-trace -p 1234 stdlib=False \'~Q(kind="line")\'',
 )
 def _process_id(value):
-    # Not 0 or negative: os.kill() would signal a whole process group, or every process (-1).
-    if not value.isdigit() or int(value) == 0:
-        raise argparse.ArgumentTypeError(f'a process id is a positive number, not {value!r}')
+    # Not 0 or negative: os.kill() would signal a whole process group, or every process (-1); nor past a pid_t.
+    if not value.isdigit() or not 0 < int(value) < 2**31:
+        raise argparse.ArgumentTypeError(f'a process id is a positive number below 2**31, not {value!r}')
     return int(value)
 
 
 parser.add_argument('-p', '--pid', metavar='PID', required=True, type=_process_id, help='A numerical process id.')
 parser.add_argument('options', metavar='QUERY', nargs='*', help='Arguments of hunter.trace(...), e.g. module="foo".')
-parser.add_argument('-t', '--timeout', type=float, default=1, help='Timeout to use. Default: %(default)s seconds.')
+parser.add_argument('-t', '--timeout', type=_timeout, default=1, help='Timeout to use. Default: %(default)s seconds.')
 parser.add_argument('-V', '--version', action='version', version=version_text())
 parser.add_argument('--gdb', action='store_true', help='Use GDB to activate tracing. WARNING: it may deadlock the process!')
 parser.add_argument(
