@@ -575,15 +575,16 @@ pub fn held_elsewhere(object: &Py<PyAny>) -> bool {
     !cfg!(Py_GIL_DISABLED) && unsafe { ffi::Py_REFCNT(object.as_ptr()) } > 1
 }
 
-/// A builtin function or method's C function (0 for none) and `self` (NULL for none, and for a static method), as
-/// `PyCFunction_GetFunction` and `PyCFunction_GetSelf` answer (Objects/methodobject.c, the same in 3.9 - 3.13), read
-/// from its fields: the two exported calls cost as much as the rest of a profile-mode event's pairing.
+/// A builtin function or method's method, as an identity (the address of the method definition it was made from,
+/// which tells apart methods that share a C function, `lock.release` and `lock.__exit__`), and its `self` (NULL for
+/// none, and for a static method, as `PyCFunction_GetSelf` answers), read from its fields (Objects/methodobject.c,
+/// the same in 3.9 - 3.13): exported calls would cost as much as the rest of a profile-mode event's pairing.
 ///
 /// # Safety
 /// `callable` must be a live object that passed `PyCFunction_Check`, and the thread attached.
 #[cfg(not(hunter_portable))]
 #[inline]
-pub unsafe fn builtin_function_and_self(callable: *mut ffi::PyObject) -> (usize, *mut ffi::PyObject) {
+pub unsafe fn builtin_method_and_self(callable: *mut ffi::PyObject) -> (usize, *mut ffi::PyObject) {
     // SAFETY: a builtin function or method (this function's contract), so a `PyCFunctionObject`, whose `m_ml` points
     // to the method definition it was made from (never NULL: `PyCMethod_New` requires one), alive as long as it is.
     unsafe {
@@ -591,36 +592,25 @@ pub unsafe fn builtin_function_and_self(callable: *mut ffi::PyObject) -> (usize,
         let method = (*callable).m_ml;
         let is_static = (*method).ml_flags & ffi::METH_STATIC != 0;
         let owner = if is_static { std::ptr::null_mut() } else { (*callable).m_self };
-        (method_definition_function(method), owner)
+        (method as usize, owner)
     }
 }
 
-/// The C function of a method definition, as an address (its `ml_meth`, a union of function pointer types, read as
-/// the word it is).
-///
-/// # Safety
-/// `method` must point to a live `PyMethodDef`.
-#[cfg(not(hunter_portable))]
-#[inline]
-unsafe fn method_definition_function(method: *const ffi::PyMethodDef) -> usize {
-    // SAFETY: a live method definition (this function's contract); every member of the union is one pointer wide.
-    unsafe { std::ptr::addr_of!((*method).ml_meth).cast::<usize>().read() }
-}
-
-/// [`builtin_function_and_self`] through the exported calls.
+/// [`builtin_method_and_self`] through the exported calls, which do not give the method definition: its C function
+/// stands for it (shared by the methods a type defines with one C function, which are then told apart by no more).
 ///
 /// # Safety
 /// As for the layout-reading version.
 #[cfg(hunter_portable)]
 #[inline]
-pub unsafe fn builtin_function_and_self(callable: *mut ffi::PyObject) -> (usize, *mut ffi::PyObject) {
+pub unsafe fn builtin_method_and_self(callable: *mut ffi::PyObject) -> (usize, *mut ffi::PyObject) {
     // SAFETY: a live builtin function or method (this function's contract): both only read its fields.
     let (function, owner) = unsafe { (ffi::PyCFunction_GetFunction(callable), ffi::PyCFunction_GetSelf(callable)) };
     (function.map_or(0, |function| function as usize), owner)
 }
 
-/// The C function a method descriptor (`list.append`) runs when called on `instance`, the one the builtin method it
-/// binds to reports ([`builtin_function_and_self`], with `instance` as `self`): None when binding it would not make
+/// The method a method descriptor (`list.append`) runs when called on `instance`, as the builtin method it binds to
+/// reports it ([`builtin_method_and_self`], with `instance` as `self`): None when binding it would not make
 /// such a method (`instance` is not of the descriptor's type: binding raises), and in portable mode, where no API
 /// reads it (the caller binds the descriptor then).
 ///
@@ -628,10 +618,7 @@ pub unsafe fn builtin_function_and_self(callable: *mut ffi::PyObject) -> (usize,
 /// `descriptor` must be a live object whose type is exactly `PyMethodDescr_Type`, `instance` a live object, and the
 /// thread attached.
 #[inline]
-pub unsafe fn method_descriptor_function(
-    descriptor: *mut ffi::PyObject,
-    instance: *mut ffi::PyObject,
-) -> Option<usize> {
+pub unsafe fn method_descriptor_method(descriptor: *mut ffi::PyObject, instance: *mut ffi::PyObject) -> Option<usize> {
     #[cfg(not(hunter_portable))]
     // SAFETY: a method descriptor (this function's contract), so a `PyMethodDescrObject`, whose `d_method` points to
     // the method definition it was made from and `d_type` to the type it belongs to (neither NULL:
@@ -643,7 +630,7 @@ pub unsafe fn method_descriptor_function(
         // method's definition is never a method descriptor's, but would report no `self`.
         let binds = ffi::PyObject_TypeCheck(instance, (*descriptor).d_common.d_type) != 0
             && (*method).ml_flags & ffi::METH_STATIC == 0;
-        binds.then(|| method_definition_function(method))
+        binds.then_some(method as usize)
     }
     #[cfg(hunter_portable)]
     {

@@ -271,7 +271,7 @@ pub(crate) unsafe fn record_in_order_at<H: Host>(
                 let call = &*call;
                 let (descriptor, instance) =
                     (Borrowed::from_ptr(py, call.descriptor), Borrowed::from_ptr(py, call.instance));
-                UnboundMethod { descriptor, instance, function: call.function }
+                UnboundMethod { descriptor, instance, method: call.method }
             };
             crate::actions::record_in_order(&recorder, frame, &method, kind, None)
         }

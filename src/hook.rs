@@ -143,12 +143,12 @@ pub(crate) enum EventArg {
     Method(*const MethodCall),
 }
 
-/// A method descriptor called on `instance`, an instance of the descriptor's type, `function` the C function it runs
-/// (`compat::method_descriptor_function`): what [`EventArg::Method`] points to.
+/// A method descriptor called on `instance`, an instance of the descriptor's type, `method` the method it runs
+/// (`compat::method_descriptor_method`): what [`EventArg::Method`] points to.
 pub(crate) struct MethodCall {
     pub descriptor: *mut ffi::PyObject,
     pub instance: *mut ffi::PyObject,
-    pub function: usize,
+    pub method: usize,
 }
 
 impl EventArg {

@@ -409,6 +409,28 @@ def test_profile_mode_records_keep_no_instance_alive(tmp_path, backend, built):
     assert counts['Hidden.append'] == counts['Hidden.insert'] == 3 and 'str.upper' not in counts
 
 
+def methods_sharing_a_c_function(lock):
+    # `_thread.lock` runs `__exit__` and `release` with one C function, and `__enter__` and `acquire` with another.
+    lock.__enter__()
+    lock.__exit__(None, None, None)
+    lock.acquire()
+    lock.release()
+
+
+@pytest.mark.xfail(hunter._hunter.PORTABLE, reason="portable mode cannot read a method's definition (README)", strict=True)
+@pytest.mark.parametrize('built', [False, True], ids=['direct', 'built'])
+def test_profile_mode_names_methods_that_share_a_c_function_apart(tmp_path, backend, built):
+    # They were named by the first of them seen (`release` recorded as `lock.__exit__`).
+    path = tmp_path / 'trace.json'
+    action = Timeline(path)
+    handler = hunter.When(hunter.Q(), action, lambda event: None) if built else hunter.Q(action=action)
+    with hunter.Tracer(profiling_mode=True).trace(handler):
+        methods_sharing_a_c_function(threading.Lock())
+    spans = sorted(spans_of(load(path)), key=lambda span: span['ts'])
+    called = [span['name'] for span in spans if span['name'].startswith('lock.')]
+    assert called == ['lock.__enter__', 'lock.__exit__', 'lock.acquire', 'lock.release']
+
+
 def test_profile_mode_records_builtins_directly_as_when_each_event_is_built(tmp_path, backend):
     # A Timeline given every event records builtins without building them; a condition read per event (a second
     # action, here) makes each event built and the handler run. Same recording, builtins included.

@@ -159,7 +159,7 @@ fn tsc_sample() -> (u64, u64) {
 }
 
 /// What pairs a return with its call: the frame's identity (`compat::RunningFrame`; the calling frame's for a
-/// builtin) and the code object (for a builtin, its C function and `self`, see [`SpanKey::new`]). Both are of things
+/// builtin) and the code object (for a builtin, its method and `self`, see [`SpanKey::new`]). Both are of things
 /// alive at the event; the span holds the code (or callable) so that its address is not reused while the span is
 /// open.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -179,45 +179,45 @@ impl SpanKey {
     }
 }
 
-/// A method descriptor called on `instance`, `function` the C function it runs: the builtin method it binds to,
+/// A method descriptor called on `instance`, `method` the method it runs: the builtin method it binds to,
 /// unbound (`hook::EventArg::Method`), paired as that method is ([`method_identity`]).
 pub struct UnboundMethod<'a, 'py> {
     pub descriptor: Borrowed<'a, 'py, PyAny>,
     pub instance: Borrowed<'a, 'py, PyAny>,
-    pub function: usize,
+    pub method: usize,
 }
 
 impl UnboundMethod<'_, '_> {
     /// The key of its span, called from `frame` (an identity).
     pub fn key(&self, frame: usize) -> SpanKey {
-        SpanKey { frame, code: method_identity(self.function, self.instance.as_ptr()), builtin: true }
+        SpanKey { frame, code: method_identity(self.method, self.instance.as_ptr()), builtin: true }
     }
 }
 
-/// What tells the calls of builtins apart: for a builtin function or method, its C function and its `self`, as
+/// What tells the calls of builtins apart: for a builtin function or method, its method and its `self`, as
 /// CPython 3.12+ reports a method called on an object (`items.append(x)`) with a bound method made anew for each
 /// event, so that its call and its return carry two objects; for any other callable, the object.
 fn builtin_identity(callable: &Bound<'_, PyAny>) -> usize {
-    function_and_self(callable).map_or(callable.as_ptr() as usize, |(function, owner)| method_identity(function, owner))
+    method_and_self(callable).map_or(callable.as_ptr() as usize, |(method, owner)| method_identity(method, owner))
 }
 
-/// The identity of a builtin method: of its C function and its `self`. Two words into one: a clash pairs nothing
+/// The identity of a builtin method: of its method (`compat::builtin_method_and_self`) and its `self`. Two words into one: a clash pairs nothing
 /// wrongly, as a frame has one builtin call open at a time.
 #[inline]
-pub fn method_identity(function: usize, owner: *mut ffi::PyObject) -> usize {
-    function ^ (owner as usize).rotate_left(32)
+pub fn method_identity(method: usize, owner: *mut ffi::PyObject) -> usize {
+    method ^ (owner as usize).rotate_left(32)
 }
 
-/// A builtin function or method's C function (0 for none) and its `self` (NULL for none, borrowed: alive as long as
+/// A builtin function or method's method (`compat::builtin_method_and_self`; 0 for none) and its `self` (NULL for none, borrowed: alive as long as
 /// the callable is); None for any other callable.
-pub fn function_and_self(callable: &Bound<'_, PyAny>) -> Option<(usize, *mut ffi::PyObject)> {
+pub fn method_and_self(callable: &Bound<'_, PyAny>) -> Option<(usize, *mut ffi::PyObject)> {
     let callable = callable.as_ptr();
     // SAFETY: a live object (from a `Bound`); PyCFunction_Check only reads its type.
     if unsafe { ffi::PyCFunction_Check(callable) } == 0 {
         return None;
     }
     // SAFETY: a live builtin function or method (checked above), attached (a `Bound` exists).
-    Some(unsafe { crate::compat::builtin_function_and_self(callable) })
+    Some(unsafe { crate::compat::builtin_method_and_self(callable) })
 }
 
 /// A matched call that has not been closed yet.

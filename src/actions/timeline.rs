@@ -224,24 +224,24 @@ impl Recorded {
 /// A builtin method bound to an instance (`items.append`, `file.read`): what a record of it must not hold, as that
 /// would keep the instance alive (a file open, a buffer in memory) until the record is written or let go.
 struct InstanceMethod<'a, 'py> {
-    /// The C function it runs.
-    function: usize,
+    /// The method it runs (`compat::builtin_method_and_self`).
+    method: usize,
     owner: Borrowed<'a, 'py, PyAny>,
 }
 
 impl<'a, 'py> InstanceMethod<'a, 'py> {
     /// `callable` as one; None for any other callable (a function of a module, a method bound to a class).
     fn of(callable: &'a Bound<'py, PyAny>) -> Option<InstanceMethod<'a, 'py>> {
-        let (function, owner) = super::spans::function_and_self(callable)?;
+        let (method, owner) = super::spans::method_and_self(callable)?;
         // SAFETY: `owner` is NULL or the callable's `self`, alive as long as the callable is.
         let owner = unsafe { Borrowed::from_ptr_or_opt(callable.py(), owner) }?;
-        (function != 0 && !is_module_or_type(&owner)).then_some(InstanceMethod { function, owner })
+        (method != 0 && !is_module_or_type(&owner)).then_some(InstanceMethod { method, owner })
     }
 
-    /// Its key in [`MethodDescriptors`]: the instance's type and the C function.
+    /// Its key in [`MethodDescriptors`]: the instance's type and the method.
     fn key(&self) -> (usize, usize) {
         // SAFETY: `owner` is a live object; its type pointer is only used as a key.
-        (unsafe { ffi::Py_TYPE(self.owner.as_ptr()) } as usize, self.function)
+        (unsafe { ffi::Py_TYPE(self.owner.as_ptr()) } as usize, self.method)
     }
 }
 
@@ -252,7 +252,7 @@ fn is_module_or_type(owner: &Bound<'_, PyAny>) -> bool {
 }
 
 /// The method descriptor `callable` (the builtin method `method`) was bound from: the one its name finds on the
-/// instance's type, if binding that one runs the same C function. Runs Python code (the type's attribute lookup).
+/// instance's type, if binding that one runs the same method. Runs Python code (the type's attribute lookup).
 fn method_descriptor(callable: &Bound<'_, PyAny>, method: &InstanceMethod<'_, '_>) -> PyResult<Option<Py<PyAny>>> {
     let py = callable.py();
     let owner = method.owner;
@@ -263,7 +263,7 @@ fn method_descriptor(callable: &Bound<'_, PyAny>, method: &InstanceMethod<'_, '_
         return Ok(None);
     }
     let bound = found.call_method1(pyo3::intern!(py, "__get__"), (owner, owner.get_type()))?;
-    let runs_the_same = InstanceMethod::of(&bound).is_some_and(|bound| bound.function == method.function);
+    let runs_the_same = InstanceMethod::of(&bound).is_some_and(|bound| bound.method == method.method);
     Ok(runs_the_same.then(|| found.unbind()))
 }
 
@@ -328,8 +328,8 @@ impl<'py> InOrderSpan<'py> for &UnboundMethod<'_, 'py> {
     }
 }
 
-/// The method descriptors builtin methods bound to instances were made from, by (the instance's type, the C
-/// function): what their records hold instead (see [`Timeline::builtin_record_object`]). Bounded: cleared when full.
+/// The method descriptors builtin methods bound to instances were made from, by (the instance's type, the
+/// method): what their records hold instead (see [`Timeline::builtin_record_object`]). Bounded: cleared when full.
 type MethodDescriptors = HashMap<(usize, usize), Py<PyAny>, BuildHasherDefault<WordHasher>>;
 
 /// How many method descriptors [`MethodDescriptors`] keeps at most.
@@ -373,7 +373,7 @@ impl Timeline {
     }
 
     /// The object a record of a call of `code` holds, to name it by when written: `code` itself, but for a builtin
-    /// method bound to an instance, the method descriptor it was bound from (named as the C function that ran,
+    /// method bound to an instance, the method descriptor it was bound from (named as the method that ran,
     /// `list.append`), so that the record does not keep the instance alive. None when that descriptor is not known
     /// yet ([`Timeline::builtin_record_object`] finds it). Runs no Python code.
     ///
@@ -396,7 +396,7 @@ impl Timeline {
     /// when it is not known yet, and for a method called on a module or a type (whose record holds the bound method).
     #[inline]
     fn known_method_descriptor<'a, 'py>(&'a self, method: &UnboundMethod<'_, 'py>) -> Option<Borrowed<'a, 'py, PyAny>> {
-        let method = InstanceMethod { function: method.function, owner: method.instance };
+        let method = InstanceMethod { method: method.method, owner: method.instance };
         if is_module_or_type(&method.owner) {
             return None;
         }

@@ -466,11 +466,11 @@ unsafe fn called_builtin(
     }
     let (descriptor, instance) = (callable.as_ptr(), self_arg.as_ptr());
     // SAFETY: `descriptor` is exactly a method descriptor (checked above), `instance` a live object, attached.
-    if let Some(function) = unsafe { compat::method_descriptor_function(descriptor, instance) } {
-        return Ok(Some(CalledBuiltin::Method(MethodCall { descriptor, instance, function })));
+    if let Some(method) = unsafe { compat::method_descriptor_method(descriptor, instance) } {
+        return Ok(Some(CalledBuiltin::Method(MethodCall { descriptor, instance, method })));
     }
-    // Bound now (binding reads no C function).
-    let unbound = MethodCall { descriptor, instance, function: 0 };
+    // Bound now (binding reads no method definition).
+    let unbound = MethodCall { descriptor, instance, method: 0 };
     // SAFETY: a method call alive across the call, of a method descriptor and a live object held for the call (this
     // function's contract).
     match unsafe { EventArg::Method(&unbound).to_object(py) } {
