@@ -4,6 +4,7 @@ on generators, coroutines, threads, exceptions, recursion, profile mode, tracing
 mid-call, both buffer-full policies, and the ends of a program (exit, SystemExit, uncaught exception)."""
 
 import collections
+import errno
 import gc
 import json
 import math
@@ -176,8 +177,33 @@ def test_a_path_that_cannot_be_written_is_refused_when_the_timeline_is_made(tmp_
         locked.mkdir(mode=0o500)
         with pytest.raises(PermissionError):
             Timeline(locked / 'trace.json')
+    for unusable, refused in [('', FileNotFoundError), (str(tmp_path / 'a\0b.json'), ValueError)]:
+        with pytest.raises(refused):
+            Timeline(unusable)
     assert Timeline(tmp_path / 'trace.json').path == str(tmp_path / 'trace.json')
     assert not any(tmp_path.glob('*.json'))
+
+
+def test_a_bytes_path_is_written(tmp_path):
+    # It was taken, then the temporary file's name was made of its repr (b'...'): nothing was ever written.
+    path = tmp_path / 'trace.json'
+    with hunter.Tracer().trace(hunter.When(SAMPLES, Timeline(os.fsencode(path)))):
+        timing_samples.pair(0)
+    assert names(load(path))['pair'] == 1
+    assert sorted(tmp_path.iterdir()) == [path]
+
+
+def test_a_failed_write_leaves_no_temporary_file(tmp_path, monkeypatch):
+    path = tmp_path / 'trace.json'
+    timeline = Timeline(path)
+
+    def replace_fails(source, target):
+        raise OSError(errno.EXDEV, 'moved away', target)
+
+    monkeypatch.setattr(os, 'replace', replace_fails)
+    with pytest.raises(OSError, match='moved away'):
+        timeline.write()
+    assert list(tmp_path.iterdir()) == []
 
 
 FORKING_PROGRAM = """

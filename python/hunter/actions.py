@@ -13,6 +13,7 @@ for a known upstream problem:
 """
 
 import collections
+import contextlib
 import errno
 import opcode
 import os
@@ -823,6 +824,10 @@ def _exists_but_is_no_regular_file(path):
 def _check_writable(path):
     """Raises the ``OSError`` that writing ``path`` at the end would meet, where it can be told now: a directory, or
     a file in a directory that does not exist or is not writable."""
+    if not path:
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+    if '\0' in path:
+        raise ValueError('embedded null byte')
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
     if _exists_but_is_no_regular_file(path):
@@ -863,7 +868,7 @@ class Timeline(ColorStreamAction):
     says, and counted as dropped). A ``size`` too large to hold is no bound.
 
     Args:
-        path (str or os.PathLike): The file written. In a forked child process, the child's pid is added before
+        path (str, bytes or os.PathLike): The file written. In a forked child process, the child's pid is added before
             the extension (``out.json`` becomes ``out.1234.json``). A device or a FIFO (``os.devnull``) is written
             into as it is; a file is replaced whole (through a symlink, the file it points to). A path that cannot
             be written (a directory, or in a directory that does not exist or is not writable) raises the
@@ -890,7 +895,8 @@ class Timeline(ColorStreamAction):
         # Set first: the options check what they are given (see `_Option`).
         self.size = size
         self.on_full = on_full
-        self.path = os.fspath(path)
+        # A bytes path is decoded as the file system does (so that the temporary file's name can be made from it).
+        self.path = os.fsdecode(os.fspath(path))
         # Told now, not after the whole program ran.
         _check_writable(self.path)
         self.args = bool(args)
@@ -1003,9 +1009,15 @@ class Timeline(ColorStreamAction):
         # A whole file or none: written beside the final target (through symlinks, which stay), then moved over it.
         target = os.path.realpath(path)
         temporary = f'{target}.{getpid()}.tmp'
-        with open(temporary, 'w', encoding='utf-8') as file:
-            file.write(text)
-        os.replace(temporary, target)
+        try:
+            with open(temporary, 'w', encoding='utf-8') as file:
+                file.write(text)
+            os.replace(temporary, target)
+        except BaseException:
+            # Nothing half-written is left behind (the disk full, the directory gone or turned read-only).
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
         return path
 
     def _tracer_stopped(self):
