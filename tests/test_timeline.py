@@ -184,6 +184,30 @@ def test_a_path_that_cannot_be_written_is_refused_when_the_timeline_is_made(tmp_
     assert not any(tmp_path.glob('*.json'))
 
 
+def traced_session(action, value):
+    tracer = hunter.trace(kind_in=('call', 'return'), action=action)
+    identity(value)
+    tracer.stop()
+
+
+def identity(value):
+    return value
+
+
+def test_a_timeline_reused_after_a_stop_begins_its_unseen_calls_in_the_new_session(tmp_path):
+    # `trace()` returns into `traced_session` unseen at its call: its span began before tracing, in the second session
+    # no earlier than that session's first event (it began at the first session's, enclosing its spans).
+    path = tmp_path / 'trace.json'
+    action = Timeline(path)
+    traced_session(action, 1)
+    traced_session(action, 2)
+    spans = sorted(spans_of(load(path)), key=lambda span: span['ts'])
+    assert [span['name'] for span in spans] == ['trace', 'identity', 'trace', 'identity']
+    first_identity, second_trace = spans[1], spans[2]
+    assert second_trace['args']['ended'] == 'began before tracing'
+    assert second_trace['ts'] >= first_identity['ts'] + first_identity['dur']
+
+
 def test_a_bytes_path_is_written(tmp_path):
     # It was taken, then the temporary file's name was made of its repr (b'...'): nothing was ever written.
     path = tmp_path / 'trace.json'

@@ -176,7 +176,8 @@ struct NamedThread {
 struct Recorded {
     records: VecDeque<Record>,
     dropped: u64,
-    /// The time ([`ticks`]) of the first event seen: where spans that began before tracing start.
+    /// The time ([`ticks`]) of the first event seen since the tracer started: where spans that began before tracing
+    /// start. Forgotten at the stop, so that a Timeline reused after it does not start them in an earlier session.
     first_tick: Option<u64>,
     /// Per thread serial (`compat::current_thread_serial`): `(name, native_id)` of the thread (`native_id`, the OS
     /// thread id, is what the file calls the thread: the ident is a pthread handle, too large for the viewers).
@@ -646,7 +647,8 @@ impl Timeline {
     }
 
     /// Closes every open span (at stop): those still executing end now, those that ended unseen at their
-    /// thread's last event; an enclosing span ends no earlier than the spans inside it.
+    /// thread's last event; an enclosing span ends no earlier than the spans inside it. Then forgets the time of the
+    /// first event (see `Recorded::first_tick`).
     pub(super) fn close_open_calls(&self, py: Python<'_>, options: &TimelineOptions) {
         let now = ticks(py);
         let mut records = Vec::new();
@@ -664,6 +666,7 @@ impl Timeline {
         }
         let released = self.keep(py, options, records);
         drop(released);
+        self.recorded.with_mut(py, |recorded| recorded.first_tick = None);
     }
 
     /// `(records, threads, dropped)`: each record a tuple `(thread, code or callable, builtin, start_ns, end_ns, args
