@@ -372,17 +372,23 @@ impl Tracer {
             // SAFETY: `frame` was checked to be a frame object above; CPython runs it for the duration of this call, on
             // this thread.
             unsafe { monitoring::judge_running_frames(slf, frame.as_ptr().cast())? };
-            let (_, set_name, _) = this.hook_names();
-            crate::compat::import(py, "sys")?.getattr(set_name)?.call1((py.None(),))?;
+            // The Python-level hook is removed where it is ours (called by hand, the thread's may be another tool's).
+            let (get_name, set_name, _) = this.hook_names();
+            let sys = crate::compat::import(py, "sys")?;
+            if sys.getattr(get_name)?.call0()?.is(slf) {
+                sys.getattr(set_name)?.call1((py.None(),))?;
+            }
             this.run_threading_previous_on_new_thread(py, frame, kind, arg)?;
             return Ok(None);
         }
-        // Only a `call` comes from the global hook (`sys.settrace(tracer)`, a new thread): other events come
-        // through a frame's `f_trace`, which we set, after another tool's `sys.settrace` (pdb's) took the thread
-        // over, and must not take it back (as hunter's Cython `__call__`).
-        if what == ffi::PyTrace_CALL {
+        // Only a `call` comes from the global hook (`sys.settrace(tracer)`, a new thread), which is then this tracer:
+        // other events come through a frame's `f_trace`, which we set, after another tool's `sys.settrace` (pdb's)
+        // took the thread over, and must not take it back (as hunter's Cython `__call__`); a call by hand installs
+        // nothing either (as hunter's pure `__call__`).
+        let installs = what == ffi::PyTrace_CALL
+            && crate::compat::import(py, "sys")?.getattr(this.hook_names().0)?.call0()?.is(slf);
+        if installs {
             this.run_threading_previous_on_new_thread(py, frame, kind, arg)?;
-            Tracer::install(slf)?;
         }
         // SAFETY: `frame` was checked to be a frame; CPython runs it for the duration of this call.
         let handled = unsafe { settrace::on_trace_event(slf.as_borrowed(), frame.as_ptr().cast(), what, arg.as_ptr()) };
@@ -391,6 +397,11 @@ impl Tracer {
         }
         if this.engine.is_stopped(py) {
             return Ok(None);
+        }
+        // Installed once the event is handled: called by hand (outside of a trace function), the handler's own
+        // frames would be traced otherwise.
+        if installs {
+            Tracer::install(slf)?;
         }
         Ok(Some(slf.clone()))
     }

@@ -724,6 +724,26 @@ def test_wrap_generator(events):
     assert events == [('call', 'wrapped_generator'), ('line', 'wrapped_generator'), ('return', 'wrapped_generator')]
 
 
+@pytest.mark.parametrize('local', [False, True])
+def test_wrap_shows_none_of_its_own_frames(local):
+    # The wrapper's frame runs as tracing starts, so it is traced too (difference 15): a generator wrapper's
+    # suspension, a return of it, was printed after the generator's own (`<= tracing_wrapper: 0`).
+    seen = []
+
+    @wrap(local=local, actions=[lambda event: seen.append((event.kind, event.function))])
+    def numbers(count):
+        yield from range(count)
+
+    @wrap(local=local, actions=[lambda event: seen.append((event.kind, event.function))])
+    async def increment(value):
+        return value + 1
+
+    assert list(numbers(2)) == [0, 1]
+    assert asyncio.run(increment(1)) == 2
+    assert [function for _, function in seen if function not in ('numbers', 'increment')] == []
+    assert seen[0] == ('call', 'numbers') and ('call', 'increment') in seen
+
+
 def test_wrap_coroutine(events):
     before = sys.gettrace()
     assert asyncio.run(wrapped_coroutine(1)) == 2

@@ -396,6 +396,49 @@ def test_failing_handler_is_reported_and_disables_the_tracer(hunter_stream):
     assert calls.count('call') == 2  # branch, then leaf where it failed; nothing after that
 
 
+@pytest.mark.settrace_backend
+@pytest.mark.parametrize('previous', [None, 'python-level'])
+def test_a_tracer_called_by_hand_handles_the_event_and_installs_nothing(previous):
+    # As hunter's pure __call__: the event reaches the handler, whose own calls are not traced, and the thread's trace
+    # function stays (the tracer installed itself on a `call`, replacing it, and then traced its own handler's calls).
+    def user_trace(frame, kind, arg):
+        return None
+
+    seen = []
+
+    def handler(event):
+        seen.append((event.kind, event.function))
+        leaf(1)
+
+    tracer = hunter.Tracer()
+    tracer.trace(handler)
+    sys.settrace(user_trace if previous else None)
+    try:
+        assert tracer(sys._getframe(), 'call', None) is tracer
+        assert sys.gettrace() is (user_trace if previous else None)
+    finally:
+        sys.settrace(None)
+        tracer.stop()
+    # (Line events of this frame reach the tracer too: tracing it set the frame's f_trace, as hunter does.)
+    calls = [function for kind, function in seen if kind == 'call']
+    assert calls == ['test_a_tracer_called_by_hand_handles_the_event_and_installs_nothing']
+
+
+def test_a_tracer_called_by_hand_on_a_thread_it_monitors_keeps_its_trace_function():
+    def user_trace(frame, kind, arg):
+        return None
+
+    tracer = hunter.Tracer()
+    tracer.trace(hunter.Q(module='nothing'))
+    sys.settrace(user_trace)
+    try:
+        tracer(sys._getframe(), 'call', None)
+        assert sys.gettrace() is user_trace
+    finally:
+        sys.settrace(None)
+        tracer.stop()
+
+
 @pytest.mark.parametrize('action', ['CallPrinter', 'TreePrinter', 'Profile'])
 def test_an_action_with_a_bad_option_is_reported_once(hunter_stream, monkeypatch, action):
     # The event reading the option reports it and stops the tracer; the stop reads the options again, and must not

@@ -318,7 +318,7 @@ def wrap(function_to_trace=None, **trace_options):
         import functools
         import inspect
 
-        def start_tracing():
+        def start_tracing(wrapper_code):
             # Fresh predicates for every call: hunter builds them once per decoration, so a From left active by
             # one call makes the next call also print the wrapper's own lines.
             tracer = None
@@ -335,6 +335,9 @@ def wrap(function_to_trace=None, **trace_options):
                     watermark=-1,
                 )
             )
+            # Last, after From has seen every event: the wrapper's own frame, running as tracing starts, is traced
+            # too (difference 15), and a generator wrapper's suspensions are returns of it.
+            predicates.append(Not(Query(code=wrapper_code)))
             tracer = trace(*predicates, **trace_options)
             return tracer
 
@@ -342,7 +345,7 @@ def wrap(function_to_trace=None, **trace_options):
 
             @functools.wraps(func)
             async def tracing_wrapper(*args, **kwargs):
-                tracer = start_tracing()
+                tracer = start_tracing(tracing_wrapper.__code__)
                 try:
                     # Forwards asend()/athrow()/aclose() to the wrapped generator, unlike a plain ``async for``.
                     generator = func(*args, **kwargs)
@@ -367,7 +370,7 @@ def wrap(function_to_trace=None, **trace_options):
 
             @functools.wraps(func)
             async def tracing_wrapper(*args, **kwargs):
-                tracer = start_tracing()
+                tracer = start_tracing(tracing_wrapper.__code__)
                 try:
                     return await func(*args, **kwargs)
                 finally:
@@ -377,7 +380,7 @@ def wrap(function_to_trace=None, **trace_options):
 
             @functools.wraps(func)
             def tracing_wrapper(*args, **kwargs):
-                tracer = start_tracing()
+                tracer = start_tracing(tracing_wrapper.__code__)
                 try:
                     # Unlike hunter, keeps the generator's return value.
                     return (yield from func(*args, **kwargs))
@@ -388,7 +391,7 @@ def wrap(function_to_trace=None, **trace_options):
 
             @functools.wraps(func)
             def tracing_wrapper(*args, **kwargs):
-                tracer = start_tracing()
+                tracer = start_tracing(tracing_wrapper.__code__)
                 try:
                     return func(*args, **kwargs)
                 finally:
