@@ -191,25 +191,13 @@ def test_double_dash_ends_the_queries(workdir):
     assert result.returncode == 2 and 'a script or -m module is required after --' in result.stderr
 
 
-@pytest.mark.parametrize(
-    ('output', 'reason'),
-    [('missing-dir/trace.log', 'No such file or directory'), ('.', 'Is a directory')],
-)
-def test_unwritable_output_is_one_line_of_error(workdir, output, reason):
-    result = hunter_cli('-o', output, 'prog.py', cwd=workdir)
+@pytest.mark.parametrize(('option', 'written'), [('-o', 'the trace'), ('--timeline', 'the timeline')])
+@pytest.mark.parametrize(('path', 'reason'), [('missing-dir/trace.log', 'No such file or directory'), ('.', 'Is a directory')])
+def test_unwritable_output_is_one_line_of_error_before_the_program_runs(workdir, option, written, path, reason):
+    # A --timeline path was only met when the program had run, at its end: reported as unraisable, exit status 0.
+    result = hunter_cli(option, path, 'prog.py', cwd=workdir)
     assert result.returncode == 2 and result.stdout == ''
-    assert result.stderr == f'python -m hunter: error: cannot write the trace to {output!r}: {reason}\n'
-
-
-@pytest.mark.parametrize(
-    ('timeline', 'reason'),
-    [('missing-dir/trace.json', 'No such file or directory'), ('.', 'Is a directory')],
-)
-def test_unwritable_timeline_is_one_line_of_error_before_the_program_runs(workdir, timeline, reason):
-    # It was only met when the program had run, at its end: reported as unraisable, and the exit status 0.
-    result = hunter_cli('--timeline', timeline, 'prog.py', cwd=workdir)
-    assert result.returncode == 2 and result.stdout == ''
-    assert result.stderr == f'python -m hunter: error: cannot write the timeline to {timeline!r}: {reason}\n'
+    assert result.stderr == f'python -m hunter: error: cannot write {written} to {path!r}: {reason}\n'
 
 
 @pytest.mark.skipif(sys.platform == 'win32' or not hasattr(os, 'geteuid') or os.geteuid() == 0, reason='root may write anywhere')

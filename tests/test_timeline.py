@@ -390,16 +390,21 @@ def collect_words(words):
     return ' '.join(found), dict(enumerate(found)).items()
 
 
+def recorded_in_profile_mode(path, built, function, *args):
+    """The events of `function(*args)` recorded by a Timeline given every event in profile mode: directly, or (`built`)
+    with each event built for a handler that reads a condition per event."""
+    action = Timeline(path)
+    handler = hunter.When(hunter.Q(), action, lambda event: None) if built else hunter.Q(action=action)
+    with hunter.Tracer(profiling_mode=True).trace(handler):
+        function(*args)
+    return load(path)
+
+
 @pytest.mark.parametrize('built', [False, True], ids=['direct', 'built'])
 def test_profile_mode_pairs_each_method_call_of_a_builtin(tmp_path, backend, built):
     # `found.append(x)`: CPython 3.12+ reports the call and the return of a method called on an object with two bound
     # methods, made for each event. Each call is still one span, closed by its own return.
-    path = tmp_path / 'trace.json'
-    action = Timeline(path)
-    handler = hunter.When(hunter.Q(), action, lambda event: None) if built else hunter.Q(action=action)
-    with hunter.Tracer(profiling_mode=True).trace(handler):
-        collect_words([' a', 'b ', ' c '])
-    events = load(path)
+    events = recorded_in_profile_mode(tmp_path / 'trace.json', built, collect_words, [' a', 'b ', ' c '])
     (caller,) = spans_of(events, 'collect_words')
     counts = names(events)
     assert (counts['list.append'], counts['str.strip'], counts['str.join'], counts['dict.items']) == (3, 3, 1, 1)
@@ -471,12 +476,8 @@ def methods_sharing_a_c_function(lock):
 @pytest.mark.parametrize('built', [False, True], ids=['direct', 'built'])
 def test_profile_mode_names_methods_that_share_a_c_function_apart(tmp_path, backend, built):
     # They were named by the first of them seen (`release` recorded as `lock.__exit__`).
-    path = tmp_path / 'trace.json'
-    action = Timeline(path)
-    handler = hunter.When(hunter.Q(), action, lambda event: None) if built else hunter.Q(action=action)
-    with hunter.Tracer(profiling_mode=True).trace(handler):
-        methods_sharing_a_c_function(threading.Lock())
-    spans = sorted(spans_of(load(path)), key=lambda span: span['ts'])
+    events = recorded_in_profile_mode(tmp_path / 'trace.json', built, methods_sharing_a_c_function, threading.Lock())
+    spans = sorted(spans_of(events), key=lambda span: span['ts'])
     called = [span['name'] for span in spans if span['name'].startswith('lock.')]
     assert called == ['lock.__enter__', 'lock.__exit__', 'lock.acquire', 'lock.release']
 
