@@ -134,6 +134,22 @@ def test_stream_path_appends_line_by_line(version, tmp_path):
     assert lines[1].endswith('call      => deep_fn(depth=0)')
 
 
+def test_a_stream_path_is_closed_at_exit(tmp_path):
+    # Left open to the interpreter's teardown, it was an unclosed file (a ResourceWarning under -X dev).
+    log = tmp_path / 'trace.log'
+    code = (
+        'import hunter\n'
+        'def f():\n    return 1\n'
+        f'hunter.trace(hunter.Q(function="f"), action=hunter.CallPrinter(stream={str(log)!r}))\n'
+        'f()\n'
+    )
+    result = subprocess.run(
+        [*candidate_command(), '-X', 'dev', '-c', code], capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
+    assert (result.returncode, result.stderr) == (0, '')
+    assert log.read_text().splitlines()[-1].endswith('return    <= f: 1')
+
+
 def test_upstream_stream_path_is_broken():
     output = run_snippet(
         """

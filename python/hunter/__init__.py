@@ -591,8 +591,11 @@ load_config()
 def _stop_tracers_at_exit():
     """Stops every running tracer before the interpreter shuts down, and waits (briefly) until no other thread is
     inside a tracer callback: before 3.14 CPython ends daemon threads during finalization by unwinding their stacks
-    (``pthread_exit``), which must not happen inside hunter's native code."""
+    (``pthread_exit``), which must not happen inside hunter's native code. Then closes the files actions opened."""
+    from .actions import ColorStreamAction
+
     _stop_all_tracers()
+    ColorStreamAction._close_opened_paths()
 
 
 atexit.register(_stop_tracers_at_exit)
