@@ -7,6 +7,7 @@ from typing import Any
 
 MANHOLE_CONNECT_FAILED_EXIT_CODE: int
 ATTACH_FAILED_EXIT_CODE: int
+MAX_TIMEOUT: int
 parser: argparse.ArgumentParser
 
 def install(**kwargs: Any) -> Any: ...
