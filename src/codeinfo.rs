@@ -5,10 +5,10 @@ use std::borrow::Cow;
 use std::os::raw::{c_int, c_void};
 use std::sync::OnceLock;
 
+use crate::gilcell::MadeOnce;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyCode, PyDict, PyString, PyTuple};
 
 use crate::compat::{self, code_extra, DictIdentity, DictStamp};
@@ -456,7 +456,7 @@ struct StdlibPaths {
 }
 
 fn stdlib_paths(py: Python<'_>) -> PyResult<&'static StdlibPaths> {
-    static PATHS: PyOnceLock<StdlibPaths> = PyOnceLock::new();
+    static PATHS: MadeOnce<StdlibPaths> = MadeOnce::new();
     PATHS.get_or_try_init(py, || {
         let constants = crate::compat::import(py, "hunter.const")?;
         let strings = |name: &str| -> PyResult<Vec<String>> {
@@ -466,9 +466,16 @@ fn stdlib_paths(py: Python<'_>) -> PyResult<&'static StdlibPaths> {
     })
 }
 
+/// Imports the Python modules that events use (`hunter.const`'s paths, `hunter._event_helpers`), before tracing starts.
+pub fn import_event_modules(py: Python<'_>) -> PyResult<()> {
+    stdlib_paths(py)?;
+    python_helpers(py)?;
+    Ok(())
+}
+
 /// `hunter._event_helpers`: cold-path helpers kept in Python (tokenize-based fullsource, linecache, function lookup).
 pub fn python_helpers(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
-    static HELPERS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+    static HELPERS: MadeOnce<Py<PyModule>> = MadeOnce::new();
     Ok(HELPERS.get_or_try_init(py, || crate::compat::import(py, "hunter._event_helpers").map(Bound::unbind))?.bind(py))
 }
 

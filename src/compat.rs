@@ -727,7 +727,7 @@ pub fn import<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, pyo3::typ
 
 /// The opcode of END_FOR (3.12+: the end of a `for` loop), as `co_code` holds it; None where there is none.
 pub fn end_for_opcode(py: Python<'_>) -> Option<u8> {
-    static END_FOR: pyo3::sync::PyOnceLock<Option<u8>> = pyo3::sync::PyOnceLock::new();
+    static END_FOR: crate::gilcell::MadeOnce<Option<u8>> = crate::gilcell::MadeOnce::new();
     *END_FOR.get_or_init(py, || {
         let opmap = import(py, "opcode").and_then(|opcode| opcode.getattr("opmap")).ok()?;
         opmap.get_item("END_FOR").and_then(|op| op.extract()).ok()

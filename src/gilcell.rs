@@ -189,6 +189,43 @@ impl<T> GilOnce<T> {
     }
 }
 
+/// A value made once for the process, by code that may run Python code (an import, an attribute lookup), which is
+/// not waited for: a thread that finds it not made yet makes it too, and the first value stored is kept (the others
+/// dropped). `PyOnceLock` makes the others wait, which a forked child whose parent was making it (another of its
+/// threads had let the GIL go meanwhile) does for ever: its first event hung.
+pub struct MadeOnce<T>(std::sync::OnceLock<T>);
+
+impl<T> MadeOnce<T> {
+    pub const fn new() -> Self {
+        MadeOnce(std::sync::OnceLock::new())
+    }
+
+    /// The value, if made already.
+    pub fn get(&self, _py: Python<'_>) -> Option<&T> {
+        self.0.get()
+    }
+
+    /// The value, made by `make` if there is none yet.
+    pub fn get_or_try_init<E>(&self, _py: Python<'_>, make: impl FnOnce() -> Result<T, E>) -> Result<&T, E> {
+        if let Some(value) = self.0.get() {
+            return Ok(value);
+        }
+        let made = make()?;
+        // Storing runs no Python code: nothing can fork or wait meanwhile. Another thread's value, stored first,
+        // wins; this one is dropped (attached: `_py`).
+        drop(self.0.set(made));
+        Ok(self.0.get().expect("stored above"))
+    }
+
+    /// [`MadeOnce::get_or_try_init`] of a `make` that cannot fail.
+    pub fn get_or_init(&self, py: Python<'_>, make: impl FnOnce() -> T) -> &T {
+        match self.get_or_try_init(py, || Ok::<T, std::convert::Infallible>(make())) {
+            Ok(value) => value,
+            Err(never) => match never {},
+        }
+    }
+}
+
 /// The slot of `key` in a direct-mapped cache of `SLOTS` entries (a power of two), by Fibonacci hashing: the
 /// keys are addresses or bit patterns whose low bits are much alike.
 #[inline]

@@ -279,6 +279,9 @@ impl Tracer {
             )));
         }
         Tracer::stop_tracing(slf)?;
+        // The Python modules events use, imported now rather than by the first event that needs them, on whichever
+        // thread: a fork while that import let the GIL go left the child waiting for the module's lock for ever.
+        crate::codeinfo::import_event_modules(py)?;
         let (get_name, set_name, hook_name) = this.hook_names();
         this.engine.start(py, predicate);
         // Thread hooks first: importing `threading` must not itself be traced.

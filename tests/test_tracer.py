@@ -3,6 +3,7 @@
 import importlib
 import io
 import re
+import subprocess
 import sys
 import threading
 import warnings
@@ -437,6 +438,57 @@ def test_a_tracer_called_by_hand_on_a_thread_it_monitors_keeps_its_trace_functio
     finally:
         sys.settrace(None)
         tracer.stop()
+
+
+class StartsATracerWhenStopped:
+    """An action whose stop hook starts another tracer (as a signal handler or a __del__ running then may)."""
+
+    def __init__(self):
+        self.started = None
+
+    def __call__(self, event):
+        pass
+
+    def _tracer_stopped(self):
+        if self.started is None:
+            self.started = hunter.trace(hunter.Q(module='nothing'))
+
+
+def test_a_tracer_started_while_stop_runs_is_the_latest_one_after():
+    # stop() forgot the latest tracer after stopping it, so one started meanwhile kept running with nothing pointing to
+    # it (on the monitoring backend holding one of the six tool ids for good).
+    action = StartsATracerWhenStopped()
+    hunter.trace(hunter.Q(module='nothing'), action=action)
+    hunter.stop()
+    assert action.started is not None and hunter._last_tracer is action.started
+    hunter.stop()
+    assert action.started.handler is None
+
+
+EVENT_MODULES_PROBE = """
+import sys, hunter
+before = {name for name in ('hunter._event_helpers', 'hunter.const', 'hunter.predicates') if name in sys.modules}
+class NoPredicatesModule:
+    # hunter.predicates imported while a tracer stops met it half imported (a signal handler's stop): not needed.
+    def find_spec(self, name, path=None, target=None):
+        if name == 'hunter.predicates':
+            raise ImportError('hunter.predicates must not be needed')
+sys.meta_path.insert(0, NoPredicatesModule())
+unraisable = []
+sys.unraisablehook = unraisable.append
+tracer = hunter.Tracer().trace(hunter.When(hunter.Q(module='nothing'), hunter.CallPrinter()))
+after = {name for name in ('hunter._event_helpers', 'hunter.const') if name in sys.modules}
+tracer.stop()
+print(sorted(before), sorted(after), unraisable)
+"""
+
+
+def test_the_modules_events_use_are_imported_before_tracing_starts():
+    # Imported by the first event that needed them, on whichever thread: a fork while that import let the GIL go left
+    # the child waiting for the module's lock for ever.
+    result = subprocess.run([sys.executable, '-c', EVENT_MODULES_PROBE], capture_output=True, text=True, timeout=120)
+    assert (result.returncode, result.stderr) == (0, '')
+    assert result.stdout == "[] ['hunter._event_helpers', 'hunter.const'] []\n"
 
 
 @pytest.mark.parametrize('action', ['CallPrinter', 'TreePrinter', 'Profile'])

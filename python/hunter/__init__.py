@@ -297,13 +297,15 @@ def trace(*predicates, **options):
 def stop():
     """Stop the tracer started by the latest :func:`trace` call, restoring the previous one."""
     global _last_tracer
-    if _last_tracer is None:
+    # Taken before stopping it: a tracer that stopping lets start (a signal handler's, a __del__'s) is the latest
+    # one then, not forgotten still running (on the monitoring backend, holding one of the six tool ids for good).
+    tracer, _last_tracer = _last_tracer, None
+    if tracer is None:
         import warnings
 
         warnings.warn('There is no tracer to stop.', stacklevel=2)
     else:
-        _last_tracer.stop()
-        _last_tracer = None
+        tracer.stop()
 
 
 def wrap(function_to_trace=None, **trace_options):

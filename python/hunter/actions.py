@@ -21,6 +21,7 @@ import stat
 from collections import defaultdict
 from os import getpid
 
+from . import _hunter as _native
 from . import config
 from ._hunter import CallStack
 from ._hunter import NativeStreamAction
@@ -1048,14 +1049,9 @@ def _actions_reached(handler):
     """The objects reachable from a tracer's ``handler`` (through hunter's predicates) that define
     ``_tracer_stopped()``: the actions told when that tracer stops. Only hunter's own predicates are looked into,
     so no user code runs."""
-    from .predicates import And
-    from .predicates import Backlog
-    from .predicates import From
-    from .predicates import Not
-    from .predicates import Or
-    from .predicates import When
-
-    containers = (And, Backlog, From, Not, Or, When)
+    # Not imported here: a stop running while a signal handler (or another thread) stops a tracer met the module
+    # half imported.
+    containers = (_native.And, _native.Backlog, _native.From, _native.Not, _native.Or, _native.When)
     found, seen, pending = [], set(), [handler]
     while pending:
         item = pending.pop()

@@ -2,8 +2,8 @@
 //! does); calls show their arguments, returns and exceptions their value, and line rows of live events are
 //! formatted once and reused.
 
+use crate::gilcell::MadeOnce;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::PyFrame;
 
 use super::caches::{LineRow, LineRows};
@@ -261,7 +261,7 @@ pub(super) fn push_arguments(printing: &Printing<'_, '_>, out: &mut String) -> P
 
 /// `hunter.util.MISSING`, shown for a parameter that is not in the locals yet.
 fn missing(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
-    static MISSING: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    static MISSING: MadeOnce<Py<PyAny>> = MadeOnce::new();
     Ok(MISSING
         .get_or_try_init(py, || Ok::<_, PyErr>(crate::compat::import(py, "hunter.util")?.getattr("MISSING")?.unbind()))?
         .bind(py))

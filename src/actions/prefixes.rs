@@ -1,7 +1,7 @@
 //! The prefix columns of a row: the pid, the thread name and the aligned `filename:lineno`.
 
+use crate::gilcell::MadeOnce;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 
 use super::caches::FILENAME_COLUMN_SLOTS;
 use super::facts::Lineno;
@@ -78,7 +78,7 @@ pub(super) fn push_thread_prefix(
         None => seen.len() > 1,
     };
     if shown {
-        static CURRENT_THREAD: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        static CURRENT_THREAD: MadeOnce<Py<PyAny>> = MadeOnce::new();
         let current_thread = CURRENT_THREAD.get_or_try_init(py, || {
             Ok::<_, PyErr>(crate::compat::import(py, "threading")?.getattr("current_thread")?.unbind())
         })?;

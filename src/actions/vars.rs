@@ -6,9 +6,9 @@
 
 use std::cmp::Ordering;
 
+use crate::gilcell::MadeOnce;
 use pyo3::exceptions::{PyAttributeError, PyException, PyKeyError, PySyntaxError};
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString};
 
 use super::printing::Printing;
@@ -133,12 +133,12 @@ impl<'py> Scope<'py> {
 }
 
 fn builtins(py: Python<'_>) -> PyResult<&Bound<'_, pyo3::types::PyModule>> {
-    static BUILTINS: PyOnceLock<Py<pyo3::types::PyModule>> = PyOnceLock::new();
+    static BUILTINS: MadeOnce<Py<pyo3::types::PyModule>> = MadeOnce::new();
     Ok(BUILTINS.get_or_try_init(py, || crate::compat::import(py, "builtins").map(Bound::unbind))?.bind(py))
 }
 
 fn eval(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
-    static EVAL: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    static EVAL: MadeOnce<Py<PyAny>> = MadeOnce::new();
     Ok(EVAL.get_or_try_init(py, || builtins(py)?.getattr("eval").map(Bound::unbind))?.bind(py))
 }
 

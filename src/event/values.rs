@@ -5,8 +5,8 @@
 
 use std::os::raw::c_int;
 
+use crate::gilcell::MadeOnce;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyCode, PyDict, PyFrame, PyString};
 
 use super::data::{EventData, GIVEN_FACTS, GIVEN_GLOBALS};
@@ -414,14 +414,14 @@ fn thread_id(py: Python<'_>) -> PyResult<Py<PyAny>> {
 }
 
 fn current_thread_name(py: Python<'_>) -> PyResult<Py<PyAny>> {
-    static CURRENT_THREAD: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    static CURRENT_THREAD: MadeOnce<Py<PyAny>> = MadeOnce::new();
     let current_thread = CURRENT_THREAD
         .get_or_try_init(py, || Ok::<_, PyErr>(compat::import(py, "threading")?.getattr("current_thread")?.unbind()))?;
     Ok(current_thread.bind(py).call0()?.getattr(pyo3::intern!(py, "name"))?.unbind())
 }
 
 fn main_thread_ident(py: Python<'_>) -> PyResult<u64> {
-    static MAIN: PyOnceLock<u64> = PyOnceLock::new();
+    static MAIN: MadeOnce<u64> = MadeOnce::new();
     MAIN.get_or_try_init(py, || {
         crate::compat::import(py, "threading")?.call_method0("main_thread")?.getattr("ident")?.extract()
     })

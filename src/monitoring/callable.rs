@@ -8,10 +8,10 @@
 use std::mem::offset_of;
 use std::os::raw::{c_int, c_void};
 
+use crate::gilcell::MadeOnce;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
 
 use crate::compat;
@@ -26,7 +26,7 @@ struct CallbackObject {
     tracer: *mut ffi::PyObject,
 }
 
-static CALLBACK_TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static CALLBACK_TYPE: MadeOnce<Py<PyType>> = MadeOnce::new();
 
 /// The type of the callbacks, made once per process.
 fn callback_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {

@@ -4,9 +4,9 @@
 use std::os::raw::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use crate::gilcell::MadeOnce;
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 
 use super::callable::{self, new_none};
 use super::session::{monitoring_namespace, Monitored};
@@ -25,7 +25,7 @@ enum Disable {
     Never,
 }
 
-static DISABLE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static DISABLE: MadeOnce<Py<PyAny>> = MadeOnce::new();
 
 /// Fetches `sys.monitoring.DISABLE` for the callbacks (before any callback is registered).
 pub(super) fn remember_disable(monitoring: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -483,7 +483,7 @@ unsafe fn called_builtin(
 
 /// `sys.monitoring.MISSING`: what CALL events pass as `arg0` for calls without arguments.
 fn missing_argument(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
-    static MISSING: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    static MISSING: MadeOnce<Py<PyAny>> = MadeOnce::new();
     MISSING
         .get_or_try_init(py, || Ok::<_, PyErr>(monitoring_namespace(py)?.getattr("MISSING")?.unbind()))
         .map(|missing| missing.bind(py))

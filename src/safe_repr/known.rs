@@ -2,9 +2,9 @@
 //! makes: identity with a known class, heap or static type, plain metaclass, exception class. None of them
 //! runs Python code.
 
+use crate::gilcell::MadeOnce;
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyType};
 
 /// The classes and callables safe_repr compares against, fetched once.
@@ -37,7 +37,7 @@ pub(super) struct Known {
 
 impl Known {
     pub(super) fn get(py: Python<'_>) -> PyResult<&'static Known> {
-        static KNOWN: PyOnceLock<Known> = PyOnceLock::new();
+        static KNOWN: MadeOnce<Known> = MadeOnce::new();
         KNOWN.get_or_try_init(py, || Known::fetch(py))
     }
 
