@@ -440,31 +440,6 @@ def test_a_tracer_called_by_hand_on_a_thread_it_monitors_keeps_its_trace_functio
         tracer.stop()
 
 
-class StartsATracerWhenStopped:
-    """An action whose stop hook starts another tracer (as a signal handler or a __del__ running then may)."""
-
-    def __init__(self):
-        self.started = None
-
-    def __call__(self, event):
-        pass
-
-    def _tracer_stopped(self):
-        if self.started is None:
-            self.started = hunter.trace(hunter.Q(module='nothing'))
-
-
-def test_a_tracer_started_while_stop_runs_is_the_latest_one_after():
-    # stop() forgot the latest tracer after stopping it, so one started meanwhile kept running with nothing pointing to
-    # it (on the monitoring backend holding one of the six tool ids for good).
-    action = StartsATracerWhenStopped()
-    hunter.trace(hunter.Q(module='nothing'), action=action)
-    hunter.stop()
-    assert action.started is not None and hunter._last_tracer is action.started
-    hunter.stop()
-    assert action.started.handler is None
-
-
 EVENT_MODULES_PROBE = """
 import sys, hunter
 before = {name for name in ('hunter._event_helpers', 'hunter.const', 'hunter.predicates') if name in sys.modules}

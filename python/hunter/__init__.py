@@ -297,15 +297,13 @@ def trace(*predicates, **options):
 def stop():
     """Stop the tracer started by the latest :func:`trace` call, restoring the previous one."""
     global _last_tracer
-    # Taken before stopping it: a tracer that stopping lets start (a signal handler's, a __del__'s) is the latest
-    # one then, not forgotten still running (on the monitoring backend, holding one of the six tool ids for good).
-    tracer, _last_tracer = _last_tracer, None
-    if tracer is None:
+    if _last_tracer is None:
         import warnings
 
         warnings.warn('There is no tracer to stop.', stacklevel=2)
     else:
-        tracer.stop()
+        _last_tracer.stop()
+        _last_tracer = None
 
 
 def wrap(function_to_trace=None, **trace_options):
