@@ -405,10 +405,8 @@ class ColorStreamAction(NativeStreamAction, Action):
         interpreter's teardown, each is an unclosed file (a ``ResourceWarning`` under ``-X dev``)."""
         while cls._stream_cache:
             _, stream = cls._stream_cache.popitem()
-            try:
+            with contextlib.suppress(OSError):
                 stream.close()
-            except OSError:
-                pass
 
     @classmethod
     def _open_path(cls, path):

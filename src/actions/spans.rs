@@ -201,15 +201,15 @@ fn builtin_identity(callable: &Bound<'_, PyAny>) -> usize {
     method_and_self(callable).map_or(callable.as_ptr() as usize, |(method, owner)| method_identity(method, owner))
 }
 
-/// The identity of a builtin method: of its method (`compat::builtin_method_and_self`) and its `self`. Two words into one: a clash pairs nothing
-/// wrongly, as a frame has one builtin call open at a time.
+/// The identity of a builtin method: of its method (`compat::builtin_method_and_self`) and its `self`. Two words
+/// into one: a clash pairs nothing wrongly, as a frame has one builtin call open at a time.
 #[inline]
 pub fn method_identity(method: usize, owner: *mut ffi::PyObject) -> usize {
     method ^ (owner as usize).rotate_left(32)
 }
 
-/// A builtin function or method's method (`compat::builtin_method_and_self`; 0 for none) and its `self` (NULL for none, borrowed: alive as long as
-/// the callable is); None for any other callable.
+/// A builtin function or method's method (`compat::builtin_method_and_self`; 0 for none) and its `self` (NULL for
+/// none, borrowed: alive as long as the callable is); None for any other callable.
 pub fn method_and_self(callable: &Bound<'_, PyAny>) -> Option<(usize, *mut ffi::PyObject)> {
     let callable = callable.as_ptr();
     // SAFETY: a live object (from a `Bound`); PyCFunction_Check only reads its type.
