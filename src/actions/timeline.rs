@@ -39,10 +39,10 @@ pub(super) struct TimelineOptions {
     pub(super) args: bool,
 }
 
-/// An open call: what it ran (code object, or the callable of a builtin) and its arguments at the call.
+/// An open call: what it ran (code object, or the callable of a builtin: its key tells which) and its arguments at
+/// the call.
 pub(super) struct TimedCall {
     code: Py<PyAny>,
-    builtin: bool,
     /// Boxed: a string's capacity is one word more, moved with every span of every event.
     args: Option<Box<str>>,
 }
@@ -54,14 +54,15 @@ pub(super) struct LastEvent {
     at: u64,
 }
 
-/// How a record's span ended (its `args.ended` in the file), or the exception type of an instant.
+/// How a record's span ended (its `args.ended` in the file), or that it is an exception's instant.
+#[derive(Clone, Copy)]
 enum Ending {
     Returned,
     EndedUnseen,
     RunningAtStop,
     /// Its return was matched, its call was not: it began before what the timeline saw.
     BeganUnseen,
-    Exception(Py<PyAny>),
+    Exception,
 }
 
 impl Ending {
@@ -71,7 +72,7 @@ impl Ending {
             Ending::EndedUnseen => "unseen",
             Ending::RunningAtStop => "running at stop",
             Ending::BeganUnseen => "began before tracing",
-            Ending::Exception(_) => "exception",
+            Ending::Exception => "exception",
         }
     }
 }
@@ -82,15 +83,31 @@ fn exception_item<'py>(arg: &Bound<'py, PyAny>, index: usize) -> Option<Bound<'p
 }
 
 /// One span (or instant, for an exception) of one thread; its times are [`ticks`], made nanoseconds when read
-/// ([`Timeline::snapshot`]).
+/// ([`Timeline::snapshot`]). 48 bytes: a recording keeps up to `size` of them, and moves one per return.
 struct Record {
     thread: u64,
     code: Py<PyAny>,
-    builtin: bool,
     start: u64,
     end: u64,
-    args: Option<Box<str>>,
+    /// Only for records with arguments, and exceptions' instants.
+    detail: Option<Box<Detail>>,
     ending: Ending,
+    builtin: bool,
+}
+
+const _: () = assert!(std::mem::size_of::<Record>() == 48);
+
+/// What few records carry: arguments (the `args` option), an exception's type (None when unknown).
+struct Detail {
+    args: Option<Box<str>>,
+    exception_type: Option<Py<PyAny>>,
+}
+
+impl Detail {
+    #[inline]
+    fn of(args: Option<Box<str>>, exception_type: Option<Py<PyAny>>) -> Option<Box<Detail>> {
+        (args.is_some() || exception_type.is_some()).then(|| Box::new(Detail { args, exception_type }))
+    }
 }
 
 impl Record {
@@ -104,13 +121,16 @@ impl Record {
         exception_type: Option<Bound<'_, PyAny>>,
         args: Option<Box<str>>,
     ) -> Record {
-        let ending = Ending::Exception(exception_type.map_or_else(|| py.None(), Bound::unbind));
-        Record { thread, code, builtin, start: now, end: now, args, ending }
+        let exception_type = exception_type.map_or_else(|| py.None(), Bound::unbind);
+        let detail = Detail::of(args, Some(exception_type));
+        Record { thread, code, start: now, end: now, detail, ending: Ending::Exception, builtin }
     }
 
+    #[inline(always)]
     fn of(thread: u64, span: OpenSpan<TimedCall>, end: u64, ending: Ending) -> Record {
-        let TimedCall { code, builtin, args } = span.data;
-        Record { thread, code, builtin, start: span.start, end: end.max(span.start), args, ending }
+        let TimedCall { code, args } = span.data;
+        let (start, builtin) = (span.start, span.key.builtin);
+        Record { thread, code, start, end: end.max(start), detail: Detail::of(args, None), ending, builtin }
     }
 }
 
@@ -128,12 +148,8 @@ impl Released {
     /// What is to be released of `record`, if any.
     #[inline]
     fn of(record: Option<Record>) -> Released {
-        Released(record.map(|Record { code, ending, .. }| {
-            let exception_type = match ending {
-                Ending::Exception(exception_type) => Some(exception_type),
-                Ending::Returned | Ending::EndedUnseen | Ending::RunningAtStop | Ending::BeganUnseen => None,
-            };
-            ReleasedObjects { code, exception_type }
+        Released(record.map(|Record { code, detail, .. }| {
+            ReleasedObjects { code, exception_type: detail.and_then(|detail| detail.exception_type) }
         }))
     }
 
@@ -572,7 +588,7 @@ impl Timeline {
                 stack.thread = LastEvent { at: now };
                 Released::of(match kind {
                     Kind::Call => {
-                        stack.open(key, now, TimedCall { code: stored.to_owned().unbind(), builtin, args: None });
+                        stack.open(key, now, TimedCall { code: stored.to_owned().unbind(), args: None });
                         None
                     }
                     // In order: the newest open span is the one closed, nothing is abandoned.
@@ -620,7 +636,7 @@ impl Timeline {
             let last = std::mem::replace(&mut stack.thread, LastEvent { at: now });
             let record = match kind {
                 Kind::Call => {
-                    stack.open(span.key, now, TimedCall { code, builtin, args });
+                    stack.open(span.key, now, TimedCall { code, args });
                     None
                 }
                 Kind::Return => match stack.close(span.key) {
@@ -632,7 +648,7 @@ impl Timeline {
                         let around = stack.spans_mut().last().map_or(first_tick, |open| open.start);
                         let start = around.max(first_tick).min(now);
                         let ending = Ending::BeganUnseen;
-                        Some(Record { thread, code, builtin, start, end: now, args: None, ending })
+                        Some(Record { thread, code, start, end: now, detail: None, ending, builtin })
                     }
                 },
                 Kind::Exception => Some(Record::instant(py, thread, code, builtin, now, exception_type, args)),
@@ -687,17 +703,15 @@ impl Timeline {
                 .records
                 .iter()
                 .map(|record| {
-                    let exception = match &record.ending {
-                        Ending::Exception(exception) => Some(exception.clone_ref(py)),
-                        _ => None,
-                    };
+                    let detail = record.detail.as_deref();
+                    let exception = detail.and_then(|detail| detail.exception_type.as_ref()).map(|type_| type_.clone_ref(py));
                     (
                         record.thread,
                         record.code.clone_ref(py),
                         record.builtin,
                         scale.ns(record.start),
                         scale.ns(record.end),
-                        record.args.as_deref().map(str::to_owned),
+                        detail.and_then(|detail| detail.args.as_deref()).map(str::to_owned),
                         record.ending.name(),
                         exception,
                     )
@@ -750,8 +764,8 @@ impl Timeline {
                 if tracked_by_collector(&record.code) {
                     visit.call(&record.code)?;
                 }
-                if let Ending::Exception(exception) = &record.ending {
-                    visit.call(exception)?;
+                if let Some(exception_type) = record.detail.as_ref().and_then(|detail| detail.exception_type.as_ref()) {
+                    visit.call(exception_type)?;
                 }
             }
             for NamedThread { described, .. } in recorded.threads.values() {
