@@ -183,6 +183,30 @@ def test_public_modules_own_the_native_classes():
     assert Query.__module__ == 'hunter.predicates'
 
 
+@pytest.mark.pure_semantics
+def test_import_hunter_makes_the_public_submodules_attributes():
+    # In a fresh interpreter: `import hunter` alone, then the submodules as attributes, as hunter's own code and its
+    # users reach them (`hunter.predicates.When`); `hunter.const` is imported on first use.
+    code = (
+        'import sys, hunter\n'
+        'print(hunter.tracer.Tracer is hunter.Tracer, hunter.event.Event is hunter.Event, '
+        'hunter.predicates.Query is hunter.Query, hunter.predicates.When is hunter.When)\n'
+        "print(all(key in sys.modules for key in ('hunter.event', 'hunter.predicates', 'hunter.tracer')))\n"
+        'print(hunter.const.SYS_PREFIX_PATHS == sys.modules["hunter.const"].SYS_PREFIX_PATHS)\n'
+        'try:\n'
+        '    hunter.no_such_module\n'
+        'except AttributeError as error:\n'
+        '    print(error)\n'
+    )
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True)
+    assert result.stdout.splitlines() == [
+        'True True True True',
+        'True',
+        'True',
+        "module 'hunter' has no attribute 'no_such_module'",
+    ]
+
+
 def test_predicates_allowed_operators():
     import hunter.predicates
 

@@ -38,6 +38,13 @@ from .actions import TreePrinter
 from .actions import VarsPrinter
 from .actions import VarsSnooper
 
+# As in hunter, `import hunter` makes the public submodules attributes of the package (`hunter.predicates.Query`);
+# these three only re-export native classes. `hunter.const` reads the interpreter's paths, so it comes on first use
+# (`__getattr__` below).
+from . import event
+from . import predicates
+from . import tracer
+
 __all__ = (
     'And',
     'Backlog',
@@ -599,3 +606,12 @@ def _stop_tracers_at_exit():
 
 
 atexit.register(_stop_tracers_at_exit)
+
+
+def __getattr__(name):
+    """``hunter.const``, imported on first use like any of hunter's submodules would be."""
+    if name == 'const':
+        import importlib
+
+        return importlib.import_module('.const', __name__)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

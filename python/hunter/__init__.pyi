@@ -5,6 +5,10 @@ from typing import Any, Literal, TypeVar, overload
 from typing_extensions import TypeAlias
 
 from . import _hunter
+from . import const as const
+from . import event as event
+from . import predicates as predicates
+from . import tracer as tracer
 from ._hunter import Event as Event
 from ._hunter import ExpressionError as ExpressionError
 from ._hunter import Query as Query
