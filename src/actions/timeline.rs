@@ -148,8 +148,9 @@ impl Released {
     /// What is to be released of `record`, if any.
     #[inline]
     fn of(record: Option<Record>) -> Released {
-        Released(record.map(|Record { code, detail, .. }| {
-            ReleasedObjects { code, exception_type: detail.and_then(|detail| detail.exception_type) }
+        Released(record.map(|Record { code, detail, .. }| ReleasedObjects {
+            code,
+            exception_type: detail.and_then(|detail| detail.exception_type),
         }))
     }
 
@@ -704,7 +705,8 @@ impl Timeline {
                 .iter()
                 .map(|record| {
                     let detail = record.detail.as_deref();
-                    let exception = detail.and_then(|detail| detail.exception_type.as_ref()).map(|type_| type_.clone_ref(py));
+                    let exception =
+                        detail.and_then(|detail| detail.exception_type.as_ref()).map(|type_| type_.clone_ref(py));
                     (
                         record.thread,
                         record.code.clone_ref(py),
