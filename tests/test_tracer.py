@@ -245,6 +245,32 @@ def test_stop_without_tracer_warns():
 
 
 @pytest.mark.settrace_backend
+@pytest.mark.deliberate_change('stop() leaves a trace function it did not install')
+def test_stop_leaves_a_trace_function_installed_while_tracing():
+    seen = []
+
+    def user_tracer(frame, kind, arg):
+        seen.append(frame.f_code.co_name)
+        return user_tracer
+
+    def after_stop():
+        pass
+
+    tracer = hunter.Tracer()
+    tracer.trace(lambda event: None)
+    try:
+        sys.settrace(user_tracer)
+    finally:
+        tracer.stop()
+    try:
+        installed = sys.gettrace()
+        after_stop()
+    finally:
+        sys.settrace(None)
+    assert installed is user_tracer
+    assert 'after_stop' in seen
+
+
 def test_new_trace_replaces_the_previous_one():
     first = hunter.trace(lambda event: None, action=lambda event: None)
     second = hunter.trace(lambda event: None, action=lambda event: None)
