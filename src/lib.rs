@@ -66,11 +66,28 @@ fn check_interpreter(py: Python<'_>) -> PyResult<()> {
     Ok(())
 }
 
+/// The import refuses every interpreter but the main one. The native core's state is the process's (the running
+/// tracers, the code objects' extra index, objects it keeps once made), which a legacy sub-interpreter would share
+/// with the main one: its exit would stop the main interpreter's tracers (`atexit`), its tracing would take the extra
+/// index, and objects it left in the core would outlive it. (pyo3 refuses isolated sub-interpreters itself.)
+fn check_main_interpreter() -> PyResult<()> {
+    // SAFETY: attached (the module's initialisation); both give live interpreter states, only compared by address.
+    let is_main = unsafe { pyo3::ffi::PyInterpreterState_Get() == pyo3::ffi::PyInterpreterState_Main() };
+    if is_main {
+        Ok(())
+    } else {
+        Err(pyo3::exceptions::PyImportError::new_err(
+            "hunter-rs runs in the main interpreter only: hunter cannot be imported in a sub-interpreter",
+        ))
+    }
+}
+
 // `gil_used`: the native core relies on the GIL (see `gilcell.rs`): a free-threaded CPython enables the GIL when it
 // imports this module (and says so in a RuntimeWarning).
 #[pymodule(name = "_hunter", gil_used = true)]
 fn hunter_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     check_interpreter(m.py())?;
+    check_main_interpreter()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     // Whether this build reads CPython through its public C API only (see `compat`).
     m.add("PORTABLE", compat::PORTABLE)?;

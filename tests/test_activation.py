@@ -263,6 +263,32 @@ def test_pth_imports_nothing_when_unset(python, program):
     assert "'hunter'" in activated.stdout and activated.stderr == ''
 
 
+@pytest.mark.skipif(not hasattr(__import__('_testcapi'), 'run_in_subinterp'), reason='needs CPython test modules')
+def test_a_sub_interpreter_leaves_the_main_interpreter_tracing(python):
+    # A legacy sub-interpreter (as mod_wsgi makes) runs hunter.pth too: hunter-rs runs in the main interpreter only,
+    # so the sub-interpreter says PYTHONHUNTER is not applied there, once, and the main one keeps tracing (its end
+    # once stopped the main interpreter's tracers).
+    program = textwrap.dedent(
+        """
+        import _testcapi
+        def before(): pass
+        def after(): pass
+        before()
+        _testcapi.run_in_subinterp('import sys')
+        after()
+        """
+    )
+    result = run(python, ['-c', program], env={'PYTHONHUNTER': "function_in=('before', 'after'), kind='call'"})
+    assert result.returncode == 0, result.stderr
+    assert [line.split()[-2:] for line in trace_lines(result.stderr)] == [['=>', 'before()'], ['=>', 'after()']]
+    notices = [line for line in result.stderr.splitlines() if line.startswith('hunter:')]
+    assert notices == [
+        'hunter: PYTHONHUNTER is not applied in this sub-interpreter: hunter-rs runs in the main interpreter only: '
+        'hunter cannot be imported in a sub-interpreter'
+    ]
+    assert 'Traceback' not in result.stderr
+
+
 def test_pth_is_one_import_line():
     lines = (REPO_ROOT / 'python' / 'hunter.pth').read_text().splitlines()
     # site.py executes only lines starting with "import"; a second line would be taken as a path.

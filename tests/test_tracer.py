@@ -484,6 +484,31 @@ print(sorted(before), sorted(after), unraisable)
 """
 
 
+SUB_INTERPRETER_PROBE = """
+import _testcapi, hunter
+events = []
+def g(): pass
+tracer = hunter.trace(function='g', kind='call', action=lambda event: events.append(event.function))
+g()
+status = _testcapi.run_in_subinterp('import hunter')
+g()
+tracer.stop()
+print(status, events)
+"""
+
+
+@pytest.mark.deliberate_change('hunter-rs runs in the main interpreter only')
+@pytest.mark.skipif(not hasattr(__import__('_testcapi'), 'run_in_subinterp'), reason='needs CPython test modules')
+def test_a_sub_interpreter_cannot_import_hunter_and_the_main_one_keeps_tracing():
+    # The native core's state is the process's: a legacy sub-interpreter sharing it stopped the main interpreter's
+    # tracers at its end, and its tracing took the code objects' extra index from the main one.
+    result = subprocess.run([sys.executable, '-c', SUB_INTERPRETER_PROBE], capture_output=True, text=True, timeout=120)
+    assert result.stdout == "-1 ['g', 'g']\n", result.stderr
+    assert result.stderr.endswith(
+        'ImportError: hunter-rs runs in the main interpreter only: hunter cannot be imported in a sub-interpreter\n'
+    )
+
+
 def test_the_modules_events_use_are_imported_before_tracing_starts():
     # Imported by the first event that needed them, on whichever thread: a fork while that import let the GIL go left
     # the child waiting for the module's lock for ever.
