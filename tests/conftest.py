@@ -33,6 +33,15 @@ def hunter_under_test_is_reference():
     return importlib.util.find_spec('hunter._hunter') is None
 
 
+def runs_legacy_sub_interpreters():
+    """Whether this CPython can start a legacy sub-interpreter from Python (``_testcapi.run_in_subinterp``)."""
+    try:
+        import _testcapi
+    except ImportError:
+        return False
+    return hasattr(_testcapi, 'run_in_subinterp')
+
+
 def hunter_under_test_is_reference_cython():
     import hunter
 

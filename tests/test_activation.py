@@ -18,6 +18,7 @@ from activation_env import run
 from activation_env import site_packages
 from activation_env import venv_python
 from conftest import hunter_under_test_is_reference
+from conftest import runs_legacy_sub_interpreters
 from reference import reference_python
 
 pytestmark = pytest.mark.skipif(hunter_under_test_is_reference(), reason='tests the hunter-rs activation')
@@ -263,7 +264,7 @@ def test_pth_imports_nothing_when_unset(python, program):
     assert "'hunter'" in activated.stdout and activated.stderr == ''
 
 
-@pytest.mark.skipif(not hasattr(__import__('_testcapi'), 'run_in_subinterp'), reason='needs CPython test modules')
+@pytest.mark.skipif(not runs_legacy_sub_interpreters(), reason='needs CPython test modules')
 def test_a_sub_interpreter_leaves_the_main_interpreter_tracing(python):
     # A legacy sub-interpreter (as mod_wsgi makes) runs hunter.pth too: hunter-rs runs in the main interpreter only,
     # so the sub-interpreter says PYTHONHUNTER is not applied there, once, and the main one keeps tracing (its end

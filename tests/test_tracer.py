@@ -11,6 +11,7 @@ import warnings
 import pytest
 
 import hunter
+from conftest import runs_legacy_sub_interpreters
 from tracing_helpers import record_events
 
 THIS_FILE = __file__.replace('.pyc', '.py')
@@ -498,7 +499,7 @@ print(status, events)
 
 
 @pytest.mark.deliberate_change('hunter-rs runs in the main interpreter only')
-@pytest.mark.skipif(not hasattr(__import__('_testcapi'), 'run_in_subinterp'), reason='needs CPython test modules')
+@pytest.mark.skipif(not runs_legacy_sub_interpreters(), reason='needs CPython test modules')
 def test_a_sub_interpreter_cannot_import_hunter_and_the_main_one_keeps_tracing():
     # The native core's state is the process's: a legacy sub-interpreter sharing it stopped the main interpreter's
     # tracers at its end, and its tracing took the code objects' extra index from the main one.
