@@ -230,6 +230,27 @@ def test_a_failed_write_leaves_no_temporary_file(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_two_writes_of_one_path_at_once_both_succeed(tmp_path, monkeypatch):
+    # Two Timelines of one path stopping in two threads: the second write runs while the first is between writing its
+    # temporary file and moving it (they once shared the temporary file, so the first move found it gone).
+    path = tmp_path / 'trace.json'
+    first, second = Timeline(path), Timeline(path)
+    replace = os.replace
+    interleaved = []
+
+    def replace_after_the_other_write(source, target):
+        if not interleaved:
+            interleaved.append(source)
+            second.write()
+        replace(source, target)
+
+    monkeypatch.setattr(os, 'replace', replace_after_the_other_write)
+    first.write()
+    assert interleaved
+    assert json.loads(path.read_text())['otherData']['tool'] == 'hunter Timeline'
+    assert sorted(tmp_path.iterdir()) == [path]
+
+
 FORKING_PROGRAM = """
 import os, sys, hunter
 

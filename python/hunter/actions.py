@@ -15,6 +15,7 @@ for a known upstream problem:
 import collections
 import contextlib
 import errno
+import itertools
 import opcode
 import os
 import stat
@@ -831,6 +832,11 @@ def _exists_but_is_no_regular_file(path):
     return not stat.S_ISREG(mode)
 
 
+#: Numbers the temporary files of `Timeline.write` in this process, so that two writes of one path (two Timelines
+#: stopping in two threads) never share one.
+_temporary_serials = itertools.count()
+
+
 def _check_writable(path):
     """Raises the ``OSError`` that writing ``path`` at the end would meet, where it can be told now: a directory, or
     a file in a directory that does not exist or is not writable."""
@@ -1018,7 +1024,7 @@ class Timeline(ColorStreamAction):
             return path
         # A whole file or none: written beside the final target (through symlinks, which stay), then moved over it.
         target = os.path.realpath(path)
-        temporary = f'{target}.{getpid()}.tmp'
+        temporary = f'{target}.{getpid()}-{next(_temporary_serials)}.tmp'
         try:
             with open(temporary, 'w', encoding='utf-8') as file:
                 file.write(text)
