@@ -4,6 +4,7 @@ expression language rather than ``eval``; ``PYTHONHUNTERCONFIG``; and the ``.pth
 Every test runs real child interpreters with ``hunter.pth`` installed (see ``activation_env``).
 """
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -287,6 +288,32 @@ def test_a_sub_interpreter_leaves_the_main_interpreter_tracing(python):
         'hunter: PYTHONHUNTER is not applied in this sub-interpreter: hunter-rs runs in the main interpreter only: '
         'hunter cannot be imported in a sub-interpreter'
     ]
+    assert 'Traceback' not in result.stderr
+
+
+SUB_INTERPRETERS_MODULE = '_interpreters' if sys.version_info >= (3, 13) else '_xxsubinterpreters'
+
+
+@pytest.mark.skipif(importlib.util.find_spec(SUB_INTERPRETERS_MODULE) is None, reason='no sub-interpreters module')
+def test_each_sub_interpreter_says_once_that_pythonhunter_is_not_applied(python):
+    # Made by the interpreters module (isolated from 3.12, whose import refusal has CPython's wording).
+    program = textwrap.dedent(
+        f"""
+        import {SUB_INTERPRETERS_MODULE} as interpreters
+        def before(): pass
+        def after(): pass
+        before()
+        for _ in range(3):
+            interpreters.destroy(interpreters.create())
+        after()
+        """
+    )
+    result = run(python, ['-c', program], env={'PYTHONHUNTER': "function_in=('before', 'after'), kind='call'"})
+    assert result.returncode == 0, result.stderr
+    assert [line.split()[-2:] for line in trace_lines(result.stderr)] == [['=>', 'before()'], ['=>', 'after()']]
+    notices = [line for line in result.stderr.splitlines() if line.startswith('hunter:')]
+    assert len(notices) == 3, result.stderr
+    assert all(line.startswith('hunter: PYTHONHUNTER is not applied in this sub-interpreter: ') for line in notices)
     assert 'Traceback' not in result.stderr
 
 
