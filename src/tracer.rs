@@ -170,10 +170,7 @@ impl Tracer {
         } else {
             this.restore_previous(slf, get_name, set_name)?;
         }
-        if this.traces_new_threads() {
-            let threading_previous = this.threading_previous.replace(py, None);
-            crate::compat::import(py, "threading")?.getattr(set_name)?.call1((threading_previous,))?;
-        }
+        this.restore_thread_hook(py, set_name, None)?;
         crate::actions::notify_tracer_stopped(handler.bind(py))
     }
 
@@ -200,6 +197,78 @@ impl Tracer {
                 None => settrace::uninstall(py, self.engine.profiling_mode),
             }
         }
+        Ok(())
+    }
+
+    /// The hooks of a session just started (`trace()`): the threading hook, then the monitoring tool or the thread's
+    /// trace function.
+    fn install_for_session(slf: &Bound<'_, Tracer>) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        let (get_name, set_name, hook_name) = this.hook_names();
+        // Thread hooks first: importing `threading` must not itself be traced.
+        let mut runs_threading_previous = false;
+        if this.traces_new_threads() {
+            let threading = crate::compat::import(py, "threading")?;
+            let hook = threading.getattr(hook_name).ok().filter(|h| !h.is_none());
+            runs_threading_previous = hook.is_some();
+            this.threading_previous.replace(py, hook.map(Bound::unbind));
+            threading.getattr(set_name)?.call1((slf,))?;
+        }
+        settrace::note_known_thread();
+        runs_threading_previous = runs_threading_previous
+            && !this.engine.profiling_mode
+            && settrace::c_level_tracer_on_this_thread::<Tracer>(py)?;
+        this.new_threads_run_threading_previous.set(py, runs_threading_previous);
+        if this.engine.backend.get(py) == Backend::Monitoring {
+            let replaced = this.session.threads.start(py, this.engine.generation.get(py));
+            match monitoring::start(slf) {
+                Ok(()) => {
+                    if let Some(replaced) = running_tracer_of_session(py, replaced) {
+                        replaced.get().note_replaced(py);
+                    }
+                    remember_running(py, slf);
+                    return Ok(());
+                }
+                Err(error) if this.backend_is_auto && error.is_instance_of::<monitoring::NoFreeToolId>(py) => {
+                    this.session.threads.stop();
+                    this.engine.backend.set(py, Backend::Settrace);
+                }
+                Err(error) => {
+                    this.session.threads.stop();
+                    return Err(error);
+                }
+            }
+        }
+        let previous = crate::compat::import(py, "sys")?.getattr(get_name)?.call0()?;
+        if let Ok(previous) = previous.cast::<Tracer>() {
+            previous.get().note_replaced(py);
+        }
+        this.previous.replace(py, (!previous.is_none()).then(|| previous.unbind()));
+        Tracer::install(slf)?;
+        remember_running(py, slf);
+        Ok(())
+    }
+
+    /// Puts back the threading hook found at `trace()`, if `only_over` (when given) is the one installed now.
+    fn restore_thread_hook(
+        &self,
+        py: Python<'_>,
+        set_name: &str,
+        only_over: Option<&Bound<'_, Tracer>>,
+    ) -> PyResult<()> {
+        if !self.traces_new_threads() {
+            return Ok(());
+        }
+        let threading_previous = self.threading_previous.replace(py, None);
+        let threading = crate::compat::import(py, "threading")?;
+        if let Some(tracer) = only_over {
+            let (_, _, hook_name) = self.hook_names();
+            if !threading.getattr(hook_name)?.is(tracer) {
+                return Ok(());
+            }
+        }
+        threading.getattr(set_name)?.call1((threading_previous,))?;
         Ok(())
     }
 
@@ -282,51 +351,19 @@ impl Tracer {
         // The Python modules events use, imported now rather than by the first event that needs them, on whichever
         // thread: a fork while that import let the GIL go left the child waiting for the module's lock for ever.
         crate::codeinfo::import_event_modules(py)?;
-        let (get_name, set_name, hook_name) = this.hook_names();
+        let (_, set_name, _) = this.hook_names();
         this.engine.start(py, predicate);
-        // Thread hooks first: importing `threading` must not itself be traced.
-        let mut runs_threading_previous = false;
-        if this.traces_new_threads() {
-            let threading = crate::compat::import(py, "threading")?;
-            let hook = threading.getattr(hook_name).ok().filter(|h| !h.is_none());
-            runs_threading_previous = hook.is_some();
-            this.threading_previous.replace(py, hook.map(Bound::unbind));
-            threading.getattr(set_name)?.call1((slf,))?;
-        }
-        settrace::note_known_thread();
-        runs_threading_previous = runs_threading_previous
-            && !this.engine.profiling_mode
-            && settrace::c_level_tracer_on_this_thread::<Tracer>(py)?;
-        this.new_threads_run_threading_previous.set(py, runs_threading_previous);
-        if this.engine.backend.get(py) == Backend::Monitoring {
-            let replaced = this.session.threads.start(py, this.engine.generation.get(py));
-            match monitoring::start(slf) {
-                Ok(()) => {
-                    if let Some(replaced) = running_tracer_of_session(py, replaced) {
-                        replaced.get().note_replaced(py);
-                    }
-                    remember_running(py, slf);
-                    return Ok(slf.clone());
-                }
-                Err(error) if this.backend_is_auto && error.is_instance_of::<monitoring::NoFreeToolId>(py) => {
-                    this.session.threads.stop();
-                    this.engine.backend.set(py, Backend::Settrace);
-                }
-                Err(error) => {
-                    this.session.threads.stop();
-                    drop(this.engine.take_handler(py));
-                    return Err(error);
-                }
+        match Tracer::install_for_session(slf) {
+            Ok(()) => Ok(slf.clone()),
+            Err(error) => {
+                // Nothing of a failed start stays: a threading hook left on the failed tracer (which holds the one
+                // before it) made, over many failed starts, a chain whose release overflowed the C stack.
+                drop(this.engine.take_handler(py));
+                drop(this.previous.replace(py, None));
+                this.restore_thread_hook(py, set_name, Some(slf))?;
+                Err(error)
             }
         }
-        let previous = crate::compat::import(py, "sys")?.getattr(get_name)?.call0()?;
-        if let Ok(previous) = previous.cast::<Tracer>() {
-            previous.get().note_replaced(py);
-        }
-        this.previous.replace(py, (!previous.is_none()).then(|| previous.unbind()));
-        Tracer::install(slf)?;
-        remember_running(py, slf);
-        Ok(slf.clone())
     }
 
     /// Stops tracing and restores the tracer that was installed before ``trace()``. Stopping a stopped

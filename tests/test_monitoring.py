@@ -343,6 +343,26 @@ def test_monitoring_without_a_free_tool_id_is_an_error(start):
             hunter.trace(function='countdown', backend='monitoring')
     assert 'other-tool-' in str(raised.value), 'the error names the tools holding the ids'
     assert sys.gettrace() is None
+
+
+@needs_monitoring
+@pytest.mark.usefixtures('all_tool_ids_taken')
+def test_a_failed_start_leaves_no_hook_behind():
+    # threading_support=True set threading's hook before the start failed, and left it on the failed tracer (which
+    # holds the hook before it): 200000 failed starts made a chain whose release at exit overflowed the C stack.
+    def previous_hook(frame, kind, arg):
+        return None
+
+    threading.settrace(previous_hook)
+    try:
+        for _ in range(3):
+            tracer = hunter.Tracer(threading_support=True, backend='monitoring')
+            with pytest.raises(RuntimeError, match='no free sys.monitoring tool id'):
+                tracer.trace(hunter.Q(function='countdown'))
+            assert threading._trace_hook is previous_hook
+            assert (tracer.handler, sys.gettrace()) == (None, None)
+    finally:
+        threading.settrace(None)
     assert all(owner != 'hunter' for owner in tool_owners())
 
 
