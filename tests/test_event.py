@@ -234,6 +234,61 @@ def test_function_object():
     assert found['local'] is None
 
 
+def keeps_its_name(function):
+    @functools.wraps(function)
+    def wrapper(*args):
+        return function(*args)
+
+    return wrapper
+
+
+@keeps_its_name
+def wrapped_function():
+    return 1
+
+
+class WithProperties:
+    @property
+    def read_only(self):
+        return 1
+
+    @property
+    def read_write(self):
+        return 2
+
+    @read_write.setter
+    def read_write(self, value):
+        pass
+
+
+@staticmethod
+def module_static():
+    return 3
+
+
+def test_function_object_is_the_function_running_the_code():
+    # As hunter: the function a decorator wraps (not the decorator's wrapper, which the global names), the getter of
+    # a read-only property only, and the function a module-level staticmethod holds (callable from 3.10).
+    captured = {}
+
+    def capture(event):
+        captured[event.function] = event.function_object
+
+    def run():
+        wrapped_function()
+        WithProperties().read_only
+        WithProperties().read_write
+        if sys.version_info >= (3, 10):
+            module_static()
+
+    record_events(run, predicate=hunter.When(hunter.Query(kind='call'), capture))
+    assert captured['wrapped_function'] is wrapped_function.__wrapped__
+    assert captured['read_only'] is WithProperties.read_only.fget
+    assert captured['read_write'] is None
+    if sys.version_info >= (3, 10):
+        assert captured['module_static'] is module_static.__func__
+
+
 def test_builtin_events_in_profile_mode():
     # live events: hunter 3.9.0's Cython Event.globals is a sentinel on builtin events, which breaks detach(filter)
     _, events = record_events(uses_builtin, profiling_mode=True, detach=False)

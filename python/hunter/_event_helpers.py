@@ -63,37 +63,19 @@ def definition_source(lines, lineno):
 
 
 def function_object(frame, code):
-    """The function object running ``code`` in ``frame``, or None (MonkeyType-style lookup)."""
-    import inspect
+    """The function object running ``code`` in ``frame``, or None, found as hunter finds it (MonkeyType's lookup):
+    the global of the code's name, else the attribute of that name of the first argument (``self`` or ``cls``), else
+    of a class among the globals; each the function itself or a decorator wrapping it (``__wrapped__``)."""
+    from .util import get_func_in_mro
+    from .util import if_same_code
 
-    def unwraps_to_code(candidate):
-        seen = 0
-        while candidate is not None and seen < 100:
-            if getattr(candidate, '__code__', None) is code:
-                return True
-            candidate = getattr(candidate, '__wrapped__', None)
-            seen += 1
-        return False
-
-    name = code.co_name
-    candidate = frame.f_globals.get(name)
-    if unwraps_to_code(candidate):
-        return candidate
-    owners = []
-    if code.co_argcount >= 1:
-        first = frame.f_locals.get(code.co_varnames[0])
-        if first is not None:
-            owners.append(first)
-    owners.extend(value for value in frame.f_globals.values() if isinstance(value, type))
-    for owner in owners:
-        try:
-            attribute = inspect.getattr_static(owner, name)
-        except AttributeError:
-            continue
-        if isinstance(attribute, (classmethod, staticmethod)):
-            attribute = attribute.__func__
-        elif isinstance(attribute, property):
-            attribute = attribute.fget
-        if unwraps_to_code(attribute):
-            return attribute
-    return None
+    function = if_same_code(frame.f_globals.get(code.co_name, None), code)
+    if function is None and code.co_argcount >= 1:
+        function = get_func_in_mro(frame.f_locals.get(code.co_varnames[0]), code)
+    if function is None:
+        for value in frame.f_globals.values():
+            if isinstance(value, type):
+                function = get_func_in_mro(value, code)
+                if function is not None:
+                    break
+    return function
