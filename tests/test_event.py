@@ -234,15 +234,7 @@ def test_function_object():
     assert found['local'] is None
 
 
-def keeps_its_name(function):
-    @functools.wraps(function)
-    def wrapper(*args):
-        return function(*args)
-
-    return wrapper
-
-
-@keeps_its_name
+@decorate
 def wrapped_function():
     return 1
 
