@@ -210,6 +210,41 @@ def test_fullsource_of_decorated_function_spans_the_decorators():
     assert wrapper_call.fullsource == '    @functools.wraps(func)\n    def wrapper(*args):\n'
 
 
+def import_source(tmp_path, name, source):
+    path = tmp_path / f'{name}.py'
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_fullsource_indentation_is_spaces_and_tabs(tmp_path):
+    # As hunter measures it: a form feed ends a line's indentation, so the decorator and the def below it still
+    # share theirs.
+    module = import_source(tmp_path, 'form_feed', 'def d(f): return f\nclass K:\n  \x0c  @d\n  def m(self):\n        return 1\n')
+    _, events = record_events(lambda: module.K().m(), predicate=hunter.Query(function='m', kind='call'))
+    assert [event.fullsource for event in events] == ['  \x0c  @d\n  def m(self):\n']
+
+
+def test_fullsource_of_lines_the_tokenizer_refuses_is_no_source(tmp_path):
+    # A generator resumed inside a call whose arguments are indented raggedly: tokenizing from the yield raises
+    # IndentationError, which hunter reports as the event's source (only an unfinished statement is passed over).
+    source = 'def gen():\n    x = foo(1,\n            (yield 1),\n                 2,\n               3)\n    yield 2\n'
+    module = import_source(tmp_path, 'ragged', source + 'def foo(*a): return a\n')
+
+    def run():
+        generator = module.gen()
+        next(generator)
+        next(generator)
+
+    _, events = record_events(run, predicate=hunter.Query(function='gen', kind='call'))
+    # (after them, its close resumes it once more at the second yield, on some versions)
+    assert [event.lineno for event in events[:2]] == [1, 3]
+    assert events[0].fullsource == 'def gen():\n'
+    assert events[1].fullsource.startswith("??? NO SOURCE: IndentationError('unindent does not match any outer ")
+
+
 def test_multi_line_statement_lines_are_not_joined():
     _, events = record_events(decorated_function, 1)
     lines = [event.source for event in events if event.kind == 'line' and event.function == 'decorated_function']

@@ -7,6 +7,8 @@ import os
 import re
 import tokenize
 
+from .util import LEADING_WHITESPACE_RE
+
 _EXTENSION_SUFFIX = re.compile(r'([.].+)?[.](so|pyd)$', re.IGNORECASE)
 
 
@@ -46,7 +48,9 @@ def definition_source(lines, lineno):
     window = lines[lineno - 1:lineno + 9]
     if not window:
         return ''
-    indent = window[0][:len(window[0]) - len(window[0].lstrip())]
+    # Spaces and tabs only, as hunter measures it (a form feed ends the indentation).
+    leading = LEADING_WHITESPACE_RE.match(window[0])
+    indent = leading.group(1) if leading else ''
     block = []
     for line in window:
         if not line.startswith(indent):
@@ -57,7 +61,9 @@ def definition_source(lines, lineno):
         for token in tokenize.generate_tokens(lambda: next(dedented, '')):
             if token.type == tokenize.NAME and token.string in ('def', 'class', 'lambda'):
                 return ''.join(block[:token.end[0]])
-    except (tokenize.TokenError, IndentationError, SyntaxError):
+    except tokenize.TokenError:
+        # Only an unfinished statement is passed over, as in hunter: another error (an IndentationError of ragged
+        # lines inside brackets) is the event's `??? NO SOURCE` text.
         pass
     return line_source(lines, lineno)
 
