@@ -29,9 +29,17 @@ VERSION = subprocess.run(
 # Upstream's tracer, Event and predicates come in two builds (Cython and pure Python) with visible differences.
 # Ours is compared with the Cython build, except where our engine deliberately behaves like the pure one:
 # an Event keeps threading_support=None (so thread names appear once a second thread runs; Cython turns None
-# into False).
+# into False), and the stack events Backlog makes up keep their frame's module (Cython's have the module '', which
+# its module filters drop).
 IMPLEMENTATION = 'cython'
-PURE_BUILD_SCENARIOS = {'call_repr_limits', 'threads_auto', 'vars_threads_auto'}
+PURE_BUILD_SCENARIOS = {
+    'call_repr_limits',
+    'threads_auto',
+    'vars_threads_auto',
+    'backlog',
+    'backlog_stack_events_keep_their_module',
+    'backlog_code_printer',
+}
 # On 3.9 the Cython build reports stale line numbers in profile mode (it sets f_trace, which makes 3.9 return the
 # f_lineno that line tracing would maintain, and nothing maintains it while profiling); the pure build is right.
 if VERSION == '3.9':

@@ -605,6 +605,20 @@ def test_backlog_builds_fake_stack_events(nested_events):
     assert len(nested_events) == len(live_events)
 
 
+def test_backlog_stack_events_keep_their_module(nested_events):
+    # Without `vars` the stack events carry no globals, but their module is their frame's, as in hunter's pure
+    # Event: a module filter keeps them (their module was '', so it dropped them).
+    modules = []
+    action = RecordingAction()
+    backlog = Backlog(Query(kind='call', function='inner'), size=1, stack=10, action=action)
+    backlog = backlog.filter(lambda event: modules.append((event.function, event.module)) or event.module == __name__)
+    for event in record_events(outer, 3, detach=False)[1]:
+        if backlog(event):
+            break
+    assert ('outer', __name__) in modules and ('middle', __name__) in modules
+    assert [entry[:2] for entry in action.seen] == [('call', 'outer'), ('call', 'middle'), ('line', 'middle')]
+
+
 def test_backlog_filter_method_returns_a_new_backlog():
     backlog = Backlog(A, action=RecordingAction)
     filtered = backlog.filter(B, function='x')

@@ -39,10 +39,7 @@ pub(super) const GIVEN_FACTS: u16 = 1 << Slot::Code as u16
     | 1 << Slot::Filename as u16
     | 1 << Slot::Lineno as u16
     | 1 << Slot::Source as u16
-    | GIVEN_GLOBALS;
-
-/// The `given` bit of `globals`, which the module facts follow.
-pub(super) const GIVEN_GLOBALS: u16 = 1 << Slot::Globals as u16;
+    | 1 << Slot::Globals as u16;
 
 impl EventData {
     /// An event for a running frame; `arg` may be NULL. `code_info`: the code object the caller believes the

@@ -9,7 +9,7 @@ use crate::gilcell::MadeOnce;
 use pyo3::prelude::*;
 use pyo3::types::{PyCode, PyDict, PyFrame, PyString};
 
-use super::data::{EventData, GIVEN_FACTS, GIVEN_GLOBALS};
+use super::data::{EventData, GIVEN_FACTS};
 use super::field::Field;
 use super::frame::{frame_code, EventFrame};
 use super::kind::Kind;
@@ -50,10 +50,10 @@ impl EventData {
                 return Ok(value);
             }
         }
-        // The module facts follow the event's globals, as hunter's Cython Event reads `self.globals`: Backlog's
-        // stack events, given empty globals, have the module ''. Only a live frame whose globals were not
-        // replaced takes them from its code's cache.
-        let native_facts = matches!(self.frame, Some(EventFrame::Live(_))) && self.given & GIVEN_GLOBALS == 0;
+        // The module facts of a live frame are its own, whatever the event's globals, as hunter's pure Event reads
+        // `frame.f_globals`: Backlog's stack events, given empty globals, keep their module (hunter's Cython Event
+        // reads `self.globals`, so there they have the module '' and a module filter drops them).
+        let native_facts = matches!(self.frame, Some(EventFrame::Live(_)));
         let live = match slot {
             Slot::Module | Slot::Filename | Slot::Stdlib if !native_facts => {
                 return self.module_fact_from_globals(py, slot);

@@ -339,9 +339,9 @@ def backlog():
 
 
 @scenario
-def backlog_stack_events_have_empty_globals():
-    """The stack events Backlog makes up (vars=False) have empty globals, so their module is '' and a module
-    filter drops them; with vars=True they keep the frame's globals."""
+def backlog_stack_events_keep_their_module():
+    """The stack events Backlog makes up (vars=False) have empty globals, but their module is their frame's (as in
+    hunter's pure build), so a module filter keeps them; with vars=True they keep the frame's globals too."""
     outputs = []
     for vars in (False, True):
         out = io.StringIO()
