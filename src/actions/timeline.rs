@@ -83,32 +83,20 @@ fn exception_item<'py>(arg: &Bound<'py, PyAny>, index: usize) -> Option<Bound<'p
 }
 
 /// One span (or instant, for an exception) of one thread; its times are [`ticks`], made nanoseconds when read
-/// ([`Timeline::snapshot`]). 48 bytes: a recording keeps up to `size` of them, and moves one per return.
+/// ([`Timeline::snapshot`]). 64 bytes: a recording keeps up to `size` of them, and moves one per return.
 struct Record {
     thread: u64,
     code: Py<PyAny>,
     start: u64,
     end: u64,
-    /// Only for records with arguments, and exceptions' instants.
-    detail: Option<Box<Detail>>,
+    args: Option<Box<str>>,
+    /// An exception's instant's (None when unknown: the None object).
+    exception_type: Option<Py<PyAny>>,
     ending: Ending,
     builtin: bool,
 }
 
-const _: () = assert!(std::mem::size_of::<Record>() == 48);
-
-/// What few records carry: arguments (the `args` option), an exception's type (None when unknown).
-struct Detail {
-    args: Option<Box<str>>,
-    exception_type: Option<Py<PyAny>>,
-}
-
-impl Detail {
-    #[inline]
-    fn of(args: Option<Box<str>>, exception_type: Option<Py<PyAny>>) -> Option<Box<Detail>> {
-        (args.is_some() || exception_type.is_some()).then(|| Box::new(Detail { args, exception_type }))
-    }
-}
+const _: () = assert!(std::mem::size_of::<Record>() == 64);
 
 impl Record {
     /// An exception's instant (of type `exception_type`, None when unknown).
@@ -121,16 +109,15 @@ impl Record {
         exception_type: Option<Bound<'_, PyAny>>,
         args: Option<Box<str>>,
     ) -> Record {
-        let exception_type = exception_type.map_or_else(|| py.None(), Bound::unbind);
-        let detail = Detail::of(args, Some(exception_type));
-        Record { thread, code, start: now, end: now, detail, ending: Ending::Exception, builtin }
+        let exception_type = Some(exception_type.map_or_else(|| py.None(), Bound::unbind));
+        Record { thread, code, start: now, end: now, args, exception_type, ending: Ending::Exception, builtin }
     }
 
     #[inline(always)]
     fn of(thread: u64, span: OpenSpan<TimedCall>, end: u64, ending: Ending) -> Record {
         let TimedCall { code, args } = span.data;
         let (start, builtin) = (span.start, span.key.builtin);
-        Record { thread, code, start, end: end.max(start), detail: Detail::of(args, None), ending, builtin }
+        Record { thread, code, start, end: end.max(start), args, exception_type: None, ending, builtin }
     }
 }
 
@@ -148,10 +135,7 @@ impl Released {
     /// What is to be released of `record`, if any.
     #[inline]
     fn of(record: Option<Record>) -> Released {
-        Released(record.map(|Record { code, detail, .. }| ReleasedObjects {
-            code,
-            exception_type: detail.and_then(|detail| detail.exception_type),
-        }))
+        Released(record.map(|Record { code, exception_type, .. }| ReleasedObjects { code, exception_type }))
     }
 
     /// Whether nothing was let go: the usual event, while the buffer has room.
@@ -649,7 +633,16 @@ impl Timeline {
                         let around = stack.spans_mut().last().map_or(first_tick, |open| open.start);
                         let start = around.max(first_tick).min(now);
                         let ending = Ending::BeganUnseen;
-                        Some(Record { thread, code, start, end: now, detail: None, ending, builtin })
+                        Some(Record {
+                            thread,
+                            code,
+                            start,
+                            end: now,
+                            args: None,
+                            exception_type: None,
+                            ending,
+                            builtin,
+                        })
                     }
                 },
                 Kind::Exception => Some(Record::instant(py, thread, code, builtin, now, exception_type, args)),
@@ -704,16 +697,14 @@ impl Timeline {
                 .records
                 .iter()
                 .map(|record| {
-                    let detail = record.detail.as_deref();
-                    let exception =
-                        detail.and_then(|detail| detail.exception_type.as_ref()).map(|type_| type_.clone_ref(py));
+                    let exception = record.exception_type.as_ref().map(|type_| type_.clone_ref(py));
                     (
                         record.thread,
                         record.code.clone_ref(py),
                         record.builtin,
                         scale.ns(record.start),
                         scale.ns(record.end),
-                        detail.and_then(|detail| detail.args.as_deref()).map(str::to_owned),
+                        record.args.as_deref().map(str::to_owned),
                         record.ending.name(),
                         exception,
                     )
@@ -766,7 +757,7 @@ impl Timeline {
                 if tracked_by_collector(&record.code) {
                     visit.call(&record.code)?;
                 }
-                if let Some(exception_type) = record.detail.as_ref().and_then(|detail| detail.exception_type.as_ref()) {
+                if let Some(exception_type) = &record.exception_type {
                     visit.call(exception_type)?;
                 }
             }
