@@ -267,6 +267,25 @@ pub(crate) fn uninstall(py: Python<'_>, profiling_mode: bool) {
     }
 }
 
+/// Clears `f_trace` where it is `tracer`, on every frame of every thread (at its stop): its events set it there (as
+/// hunter's do), and a frame keeping it after the stop keeps the tracer alive and, on Python 3.9, reports the line
+/// tracing last saw as its `f_lineno` (a `warnings` or `logging` call after the stop named the wrong line).
+pub(crate) fn release_frame_traces(tracer: &Bound<'_, PyAny>) -> PyResult<()> {
+    let py = tracer.py();
+    let name = pyo3::intern!(py, "f_trace");
+    let current = compat::import(py, "sys")?.call_method0("_current_frames")?;
+    for frame in current.cast_into::<pyo3::types::PyDict>()?.values() {
+        let mut frame = frame.cast_into::<pyo3::types::PyFrame>().ok();
+        while let Some(live) = frame {
+            if live.getattr(name)?.is(tracer) {
+                live.setattr(name, py.None())?;
+            }
+            frame = compat::frame_back(&live);
+        }
+    }
+    Ok(())
+}
+
 /// Whether `object` is the trace object this thread chains to.
 pub(crate) fn is_chained_object(object: &Bound<'_, PyAny>) -> bool {
     CHAINED

@@ -168,6 +168,9 @@ impl Tracer {
             }
             monitoring::stop(py, &this.session)?;
         } else {
+            if !this.engine.profiling_mode {
+                settrace::release_frame_traces(slf.as_any())?;
+            }
             this.restore_previous(slf, get_name, set_name)?;
         }
         this.restore_thread_hook(py, set_name, None)?;

@@ -271,6 +271,16 @@ def test_stop_leaves_a_trace_function_installed_while_tracing():
     assert 'after_stop' in seen
 
 
+
+def test_stop_leaves_no_frame_holding_the_tracer():
+    # Events set the frames' f_trace to the tracer (as hunter's do): left there after the stop, it kept the tracer
+    # alive, and on 3.9 the frame reported the line tracing last saw as its f_lineno.
+    tracer = hunter.Tracer().trace(hunter.Q(function='nothing-matches'))
+    before = sys._getframe().f_lineno
+    tracer.stop()
+    after = sys._getframe().f_lineno
+    assert (sys._getframe().f_trace, after - before) == (None, 2)
+
 @pytest.mark.settrace_backend
 def test_new_trace_replaces_the_previous_one():
     first = hunter.trace(lambda event: None, action=lambda event: None)
