@@ -51,8 +51,14 @@ pub(crate) fn switch_on_needed_events(py: Python<'_>, session: &Session, verdict
     }
     switches.active = wanted;
     session.event_switches.set(py, switches);
-    monitoring_namespace(py)?.call_method1(pyo3::intern!(py, "set_events"), (tool_id, wanted))?;
-    Ok(())
+    let switched = monitoring_namespace(py)
+        .and_then(|monitoring| monitoring.call_method1(pyo3::intern!(py, "set_events"), (tool_id, wanted)));
+    match switched {
+        // The session stopped meanwhile, its tool id freed (making the call's objects can start a collection, whose
+        // finalizers run Python code, and so let another thread run its stop): nothing is left to switch on.
+        Err(_) if session.tool_id.get(py) != Some(tool_id) => Ok(()),
+        switched => switched.map(drop),
+    }
 }
 
 pub(super) fn monitoring_namespace(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
