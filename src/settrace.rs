@@ -38,10 +38,10 @@ unsafe extern "C" fn trace_function<H: Host>(
         return unsafe { trace_with_chained::<H>(obj, frame, what, arg) };
     }
     // SAFETY: this function's contract.
-    unsafe { trace_alone::<H>(obj, frame, what, arg) }
+    unsafe { trace_alone::<H>(obj, frame, what, arg, true) }
 }
 
-/// The trace function's own handling of an event.
+/// The trace function's own handling of an event; `claims_frame_trace`: see `on_trace_event`.
 ///
 /// # Safety
 /// As `trace_function`.
@@ -51,6 +51,7 @@ unsafe fn trace_alone<H: Host>(
     frame: *mut ffi::PyFrameObject,
     what: c_int,
     arg: *mut ffi::PyObject,
+    claims_frame_trace: bool,
 ) -> c_int {
     // SAFETY: CPython calls trace functions attached (this function's contract).
     let py = unsafe { Python::assume_attached() };
@@ -60,7 +61,7 @@ unsafe fn trace_alone<H: Host>(
     // catches its own, inside `run_attached`), so the borrowed tracer is still alive.
     // SAFETY: `tracer` is live (no Python code has run), `frame` is the event's frame and `arg` NULL or an object
     // CPython holds for the call.
-    match catch_unwind(AssertUnwindSafe(|| unsafe { on_trace_event(tracer, frame, what, arg) })) {
+    match catch_unwind(AssertUnwindSafe(|| unsafe { on_trace_event(tracer, frame, what, arg, claims_frame_trace) })) {
         Ok(Handled::Raise) => -1,
         Ok(_) => 0,
         Err(panic) => {
@@ -71,6 +72,9 @@ unsafe fn trace_alone<H: Host>(
 }
 
 /// A settrace-backend event: from the C trace function, or from the tracer's `__call__` (a Python-level hook).
+/// `claims_frame_trace`: makes the tracer the frame's `f_trace` (as hunter does); not when chained after another
+/// C-level tracer on this thread, which may hand a frame's events to its `f_trace` itself (pydevd's does): it would
+/// then hand them to us a second time, and lose its own.
 ///
 /// # Safety
 /// Attached, with `slf` a live tracer (borrowed: only used until Python code can run), `frame` a live frame object
@@ -80,6 +84,7 @@ pub(crate) unsafe fn on_trace_event<H: Host>(
     frame: *mut ffi::PyFrameObject,
     what: c_int,
     arg: *mut ffi::PyObject,
+    claims_frame_trace: bool,
 ) -> Handled {
     let py = slf.py();
     let engine = slf.get().engine();
@@ -96,7 +101,7 @@ pub(crate) unsafe fn on_trace_event<H: Host>(
     // As hunter, so that a `sys.settrace(sys.gettrace())` (which hands the events of running frames to their
     // `f_trace`) keeps tracing the frames already running. Not as a profiler, which leaves `f_trace` to the
     // trace function.
-    let previous_trace = if builtin || engine.profiling_mode {
+    let previous_trace = if builtin || engine.profiling_mode || !claims_frame_trace {
         std::ptr::null_mut()
     } else {
         // SAFETY: `frame` is the live frame CPython passes with the event; `slf` is alive (no Python code ran).
@@ -445,7 +450,7 @@ unsafe fn trace_with_chained<H: Host>(
     let frame_object = frame.cast::<ffi::PyObject>();
     let Ok(Some((function, object, delivered))) = catch_unwind(|| chained_for_event(frame_object, what)) else {
         // SAFETY: this function's contract.
-        return unsafe { trace_alone::<H>(obj, frame, what, arg) };
+        return unsafe { trace_alone::<H>(obj, frame, what, arg, true) };
     };
     // SAFETY: attached; `obj` is our live tracer, held across the chained tracer's Python code.
     unsafe { ffi::Py_INCREF(obj) };
@@ -485,7 +490,7 @@ unsafe fn trace_with_chained<H: Host>(
     // removing it): it then leaves, as it would have alone, and we stay, as we would have alone.
     unsafe { keep_installed::<H>(obj) };
     // SAFETY: this function's contract; `obj` is held.
-    let mut result = unsafe { trace_alone::<H>(obj, frame, what, arg) };
+    let mut result = unsafe { trace_alone::<H>(obj, frame, what, arg, false) };
     if !kind.is_null() {
         #[allow(deprecated)] // PyErr_SetRaisedException is 3.12+
         // SAFETY: attached; `kind`, `value` and `traceback` are the references `PyErr_Fetch` handed over.

@@ -434,7 +434,8 @@ impl Tracer {
             this.run_threading_previous_on_new_thread(py, frame, kind, arg)?;
         }
         // SAFETY: `frame` was checked to be a frame; CPython runs it for the duration of this call.
-        let handled = unsafe { settrace::on_trace_event(slf.as_borrowed(), frame.as_ptr().cast(), what, arg.as_ptr()) };
+        let handled =
+            unsafe { settrace::on_trace_event(slf.as_borrowed(), frame.as_ptr().cast(), what, arg.as_ptr(), true) };
         if handled == Handled::Raise {
             return Err(PyErr::fetch(py));
         }

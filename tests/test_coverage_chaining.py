@@ -242,3 +242,63 @@ def test_a_python_level_previous_tracer_is_replaced_as_hunter_does(backend):
     assert 'put back True' in lines
     assert 'called again after stop True' in lines
     assert sum('=> work()' in line for line in lines) == 1
+
+
+FRAME_DISPATCHING_TRACER = '''
+import ctypes, hunter
+
+Py_tracefunc = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.py_object, ctypes.py_object, ctypes.c_int, ctypes.c_void_p)
+KINDS = ('call', 'exception', 'line', 'return')
+own = []
+
+
+def per_frame(frame, kind, arg):
+    own.append((kind, frame.f_code.co_name))
+    return per_frame
+
+
+@Py_tracefunc
+def dispatcher(obj, frame, what, arg):
+    # Like pydevd's: a call gets the frame's own tracer, the frame's other events go to its f_trace.
+    if what == 0:
+        frame.f_trace = per_frame
+    elif what < len(KINDS) and frame.f_trace is not None:
+        frame.f_trace(frame, KINDS[what], None)
+    return 0
+
+
+ctypes.pythonapi.PyEval_SetTrace.argtypes = (Py_tracefunc, ctypes.py_object)
+ctypes.pythonapi.PyEval_SetTrace(dispatcher, object())
+
+
+def work():
+    total = 1
+    return total
+
+
+events = []
+with hunter.trace(function='work', action=lambda event: events.append((event.kind, event.function))):
+    work()
+ctypes.pythonapi.PyEval_SetTrace(Py_tracefunc(0), None)
+print(events)
+print([entry for entry in own if entry[1] == 'work'])
+'''
+
+
+@pytest.mark.skipif(PORTABLE, reason='portable mode does not chain to C-level tracers')
+def test_a_chained_tracer_that_hands_events_to_f_trace_keeps_them_and_hunter_sees_each_once():
+    # hunter made itself the frame's f_trace after the chained tracer ran: one that hands a frame's events to its
+    # f_trace (pydevd's, under debugpy) then handed them to hunter a second time (each line and return printed twice)
+    # and lost its own.
+    result = subprocess.run(
+        [sys.executable, '-c', FRAME_DISPATCHING_TRACER],
+        capture_output=True,
+        text=True,
+        env=child_env({'PYTHONHUNTERBACKEND': 'settrace'}),
+        timeout=120,
+    )
+    assert result.stderr == ''
+    hunter_events, own_events = result.stdout.splitlines()
+    work = [(kind, 'work') for kind in ('call', 'line', 'line', 'return')]
+    assert hunter_events == repr(work)
+    assert own_events == repr(work[1:])
