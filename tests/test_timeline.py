@@ -230,6 +230,27 @@ def test_a_failed_write_leaves_no_temporary_file(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_relative_path_is_from_the_working_directory_when_made(tmp_path, monkeypatch):
+    # The program may change directory before the stop (python -m hunter --timeline rel.json script.py): the file
+    # went there, or was lost when that directory was gone.
+    monkeypatch.chdir(tmp_path)
+    timeline = Timeline('relative.json')
+    (tmp_path / 'elsewhere').mkdir()
+    monkeypatch.chdir(tmp_path / 'elsewhere')
+    with hunter.Tracer().trace(hunter.When(SAMPLES, timeline)):
+        timing_samples.pair(0)
+    assert timeline.path == str(tmp_path / 'relative.json')
+    assert names(load(tmp_path / 'relative.json'))['pair'] == 1
+    assert list((tmp_path / 'elsewhere').iterdir()) == []
+
+
+@pytest.mark.skipif(not os.path.exists('/dev/full'), reason='needs /dev/full')
+def test_a_write_that_fails_at_the_stop_is_one_line(capsys):
+    with hunter.Tracer().trace(hunter.When(SAMPLES, Timeline('/dev/full'))):
+        timing_samples.pair(0)
+    assert capsys.readouterr().err == "hunter: cannot write the timeline to '/dev/full': No space left on device\n"
+
+
 def test_two_writes_of_one_path_at_once_both_succeed(tmp_path, monkeypatch):
     # Two Timelines of one path stopping in two threads: the second write runs while the first is between writing its
     # temporary file and moving it (they once shared the temporary file, so the first move found it gone).

@@ -19,6 +19,7 @@ import itertools
 import opcode
 import os
 import stat
+import sys
 from collections import defaultdict
 from os import getpid
 
@@ -884,7 +885,8 @@ class Timeline(ColorStreamAction):
     says, and counted as dropped). A ``size`` too large to hold is no bound.
 
     Args:
-        path (str, bytes or os.PathLike): The file written. In a forked child process, the child's pid is added before
+        path (str, bytes or os.PathLike): The file written (a relative path is taken from the working directory when
+            the Timeline is made). In a forked child process, the child's pid is added before
             the extension (``out.json`` becomes ``out.1234.json``). A device or a FIFO (``os.devnull``) is written
             into as it is; a file is replaced whole (through a symlink, the file it points to). A path that cannot
             be written (a directory, or in a directory that does not exist or is not writable) raises the
@@ -912,9 +914,11 @@ class Timeline(ColorStreamAction):
         self.size = size
         self.on_full = on_full
         # A bytes path is decoded as the file system does (so that the temporary file's name can be made from it).
-        self.path = os.fsdecode(os.fspath(path))
+        path = os.fsdecode(os.fspath(path))
         # Told now, not after the whole program ran.
-        _check_writable(self.path)
+        _check_writable(path)
+        # From the working directory of now: the program may change it before the file is written.
+        self.path = os.path.abspath(path)
         self.args = bool(args)
         self._pid = getpid()
         super().__init__(stream=io.StringIO(), force_colors=False, repr_limit=repr_limit, repr_func='safe_repr')
@@ -1042,7 +1046,11 @@ class Timeline(ColorStreamAction):
         try:
             super()._tracer_stopped()
         finally:
-            self.write()
+            try:
+                self.write()
+            except OSError as exc:
+                # At the stop, often at exit: one line says it better than a traceback of hunter's own frames.
+                sys.stderr.write(f'hunter: cannot write the timeline to {self.path!r}: {exc.strerror or exc}\n')
 
 
 # The attributes through which hunter's predicates reach the predicates and actions they hold.
