@@ -124,13 +124,22 @@ def test_manhole_socket_is_owner_only(start_target):
         conn.recv(10)
 
 
-def test_bad_query_is_reported_before_attaching(start_target):
+@pytest.mark.parametrize(
+    'query, error',
+    [
+        ('Q(module=', 'cannot parse the hunter-trace query at column 10'),
+        # Parsed, but only making the predicate tells: these were reported by the target, on stdout, status 0.
+        ('kind="cal"', "Value 'cal' for 'kind' is invalid"),
+        ('foo=1', "Unexpected argument 'foo'"),
+    ],
+)
+def test_bad_query_is_reported_before_attaching(start_target, query, error):
     target = start_target('manhole')
     result = subprocess.run(
-        [*hunter_trace_executable(), '-p', str(target.pid), 'Q(module='], capture_output=True, text=True, env=child_env()
+        [*hunter_trace_executable(), '-p', str(target.pid), query], capture_output=True, text=True, env=child_env()
     )
-    assert result.returncode == 2
-    assert 'cannot parse the hunter-trace query at column 10' in result.stderr
+    assert (result.returncode, result.stdout) == (2, '')
+    assert error in result.stderr
     assert_detached(target)
 
 

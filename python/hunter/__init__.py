@@ -282,8 +282,17 @@ def trace(*predicates, **options):
     (``'auto'``, ``'monitoring'`` or ``'settrace'``; default from ``PYTHONHUNTERBACKEND``, else ``'auto'``).
     """
     global _last_tracer
-    predicates, options = _apply_config(predicates, options)
+    predicate, tracer, clear_env_var = _tracer_and_predicate(predicates, options)
+    if clear_env_var:
+        os.environ.pop('PYTHONHUNTER', None)
+    _last_tracer = tracer
+    return tracer.trace(predicate)
 
+
+def _tracer_and_predicate(predicates, options):
+    """What ``trace(*predicates, **options)`` starts, made but not started: ``(predicate, tracer, clear_env_var)``.
+    Raises what bad arguments raise (hunter-trace checks its query with it before it disturbs the target)."""
+    predicates, options = _apply_config(predicates, dict(options))
     clear_env_var = options.pop('clear_env_var', False)
     threading_support = None
     for alias in THREADING_SUPPORT_ALIASES:
@@ -291,13 +300,9 @@ def trace(*predicates, **options):
             threading_support = options.pop(alias)
     profiling_mode = options.pop('profile', False)
     backend = options.pop('backend', None)
-
-    if clear_env_var:
-        os.environ.pop('PYTHONHUNTER', None)
-
     predicate = _prepare_predicate(*predicates, **options)
-    _last_tracer = tracer = Tracer(threading_support=threading_support, profiling_mode=profiling_mode, backend=backend)
-    return tracer.trace(predicate)
+    tracer = Tracer(threading_support=threading_support, profiling_mode=profiling_mode, backend=backend)
+    return predicate, tracer, clear_env_var
 
 
 

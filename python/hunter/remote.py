@@ -315,10 +315,12 @@ parser.add_argument(
 def main():
     args = parser.parse_args()
     options = ','.join(args.options)
-    # Checked here too so that a bad query is reported before the target is disturbed.
+    # Checked here too (parsed, and its predicate and tracer made as the target would make them) so that a bad query
+    # is reported before the target is disturbed.
     try:
-        hunter._evaluate_arguments(options, 'the hunter-trace query')
-    except hunter.ExpressionError as exc:
+        query_args, query_kwargs = hunter._evaluate_arguments(options, 'the hunter-trace query')
+        hunter._tracer_and_predicate(query_args, query_kwargs)
+    except (hunter.ExpressionError, TypeError, ValueError) as exc:
         parser.error(str(exc))
     try:
         send_signal(args.pid, 0)  # Signal 0 checks that the process exists and that we may signal it.
