@@ -143,6 +143,64 @@ def test_bad_query_is_reported_before_attaching(start_target, query, error):
     assert_detached(target)
 
 
+def test_a_reader_that_stops_reading_detaches_quietly(start_target):
+    # hunter-trace ... | head -3: the copying thread's BrokenPipeError was a traceback, and tracing went on until the
+    # detach, itself a second traceback when the target took over a second to run it.
+    target = start_target('manhole')
+    process = subprocess.Popen(
+        [*hunter_trace_executable(), '-p', str(target.pid), 'function="work"'],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(),
+    )
+    for _ in range(3):
+        assert process.stdout.readline()
+    process.stdout.close()
+    stderr = process.stderr.read()
+    assert (process.wait(timeout=60), stderr) == (0, '')
+    assert_detached(target)
+
+
+def test_a_target_that_ends_while_attached_is_no_error(tmp_path):
+    # The target's end closed the trace; hunter-trace then tried to deactivate the exiting process and said it must
+    # call hunter.remote.install() first (status 5).
+    script = tmp_path / 'short.py'
+    script.write_text(TARGET.replace('range(6000)', 'range(150)'))
+    target = subprocess.Popen(
+        [sys.executable, str(script), 'manhole'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env()
+    )
+    try:
+        assert target.stdout.readline() == 'ready\n'
+        result = subprocess.run(
+            [*hunter_trace_executable(), '-p', str(target.pid), 'function="work"'],
+            capture_output=True,
+            text=True,
+            env=child_env(),
+            timeout=60,
+        )
+        assert (result.returncode, result.stderr) == (0, '')
+        assert '=> work(' in result.stdout
+    finally:
+        target.kill()
+        target.communicate()
+
+
+def test_closed_standard_output_is_one_line_before_attaching(start_target):
+    target = start_target('manhole')
+    result = subprocess.run(
+        [*hunter_trace_executable(), '-p', str(target.pid), 'function="work"'],
+        capture_output=False,
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(),
+        preexec_fn=lambda: os.close(1),
+    )
+    assert (result.returncode, result.stderr) == (2, 'hunter-trace: standard output is closed: nowhere to write the trace\n')
+    assert_detached(target)
+
+
 def test_gdb_attach_detach_reattach(start_target):
     reason = gdb_unusable_reason()
     if reason:

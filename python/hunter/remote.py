@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 from contextlib import closing
+from types import SimpleNamespace
 from contextlib import contextmanager
 
 if sys.platform == 'win32':
@@ -29,6 +30,8 @@ from .__main__ import version_text
 
 MANHOLE_CONNECT_FAILED_EXIT_CODE = 5
 ATTACH_FAILED_EXIT_CODE = 1
+#: How long, at least, hunter-trace waits for the target to run its code once connected, in seconds.
+MANHOLE_RUN_TIMEOUT = 30
 
 
 class AttachError(Exception):
@@ -154,20 +157,29 @@ def connect_manhole(pid, timeout, signal):
 
 def _run_in_manhole(args, payload):
     with closing(connect_manhole(args.pid, args.timeout, args.signal)) as conn:
-        conn.sendall(payload.encode() + b'\nexit()\n')
-        # The manhole closes the connection once the payload ran: wait for that, so that runs do not overlap.
-        while conn.recv(1024):
-            pass
+        try:
+            conn.sendall(payload.encode() + b'\nexit()\n')
+            # The manhole closes the connection once the payload ran: wait for that, so that runs do not overlap. A
+            # target busy in C code holding the GIL runs it when that ends: waited for longer than the connection.
+            conn.settimeout(max(args.timeout, MANHOLE_RUN_TIMEOUT))
+            while conn.recv(1024):
+                pass
+        except OSError as exc:
+            # Another client's run took the manhole meanwhile, or the target ended or is stuck.
+            raise AttachError(f'lost the connection to PID {args.pid} while it ran hunter-trace\'s code ({exc})') from None
 
 
 @contextmanager
 def _activated(run, args, activation_payload, deactivation_payload):
-    """Runs the activation payload in the target, and the deactivation payload on the way out if it still lives."""
+    """Runs the activation payload in the target, and the deactivation payload on the way out if it still lives and
+    the session's ``deactivate`` (yielded) was not cleared: a target that closed the trace itself (it stopped
+    tracing, or is exiting) has nothing left to undo, and may be gone before it could run it."""
     run(args, activation_payload)
+    session = SimpleNamespace(deactivate=True)
     try:
-        yield
+        yield session
     finally:
-        if _is_alive(args.pid):
+        if session.deactivate and _is_alive(args.pid):
             run(args, deactivation_payload)
 
 
@@ -331,7 +343,10 @@ def main():
 
 
 def _trace(args, options):
-    """Attach to ``args.pid``, copy its trace to stdout until Ctrl-C or its end, then detach."""
+    """Attach to ``args.pid``, copy its trace to stdout until Ctrl-C or its end (or until stdout is gone: a reader such
+    as ``head`` that stopped), then detach."""
+    if sys.stdout is None:
+        raise AttachError('standard output is closed: nowhere to write the trace', 2)
 
     sink_dir = tempfile.mkdtemp(prefix='hunter-')  # Private (0o700): nobody else can reach the socket in it.
     sink_path = os.path.join(sink_dir, 'sink')
@@ -347,7 +362,7 @@ def _trace(args, options):
         )
         deactivation = 'from hunter import remote; remote.deactivate()'
         bootstrap = gdb_bootstrap if args.gdb else manhole_bootstrap
-        with bootstrap(args, activation, deactivation):
+        with bootstrap(args, activation, deactivation) as session:
             try:
                 conn, _ = sink.accept()
             except socket.timeout:
@@ -364,8 +379,11 @@ def _trace(args, options):
                     copier.start()
                 finally:
                     signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
-                while copier.is_alive():
+                while copier.is_alive() and not _output_gone.is_set():
                     copier.join(0.1)  # Short waits: Ctrl-C is delivered between them.
+                # A copier that ended saw the target close the trace itself (it stopped tracing, or is exiting):
+                # there is nothing to undo, and an exiting target may be gone before it could run the code.
+                session.deactivate = copier.is_alive()
             except KeyboardInterrupt:
                 pass
         copier.join(max(args.timeout, 5))
@@ -391,6 +409,10 @@ def _check_peer(conn, pid):
         raise AttachError(f'unexpected connection from PID {peer_pid} (expected {pid})')
 
 
+#: Set when stdout stopped taking the trace (a reader such as ``head`` exited): hunter-trace then detaches.
+_output_gone = threading.Event()
+
+
 def _copy_to_stdout(conn):
     conn.settimeout(None)
     output = sys.stdout.buffer
@@ -398,5 +420,14 @@ def _copy_to_stdout(conn):
         data = conn.recv(1024)
         if not data:
             return
-        output.write(data)
-        output.flush()
+        if _output_gone.is_set():
+            continue  # Drained until the target closes the stream, so that it never blocks on a full socket.
+        try:
+            output.write(data)
+            output.flush()
+        except OSError:
+            _output_gone.set()
+            # Nothing more reaches stdout, not even Python's flush at exit (which would report the broken pipe).
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
