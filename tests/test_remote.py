@@ -7,6 +7,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import pytest
@@ -181,6 +182,40 @@ def test_a_target_that_ends_while_attached_is_no_error(tmp_path):
         )
         assert (result.returncode, result.stderr) == (0, '')
         assert '=> work(' in result.stdout
+    finally:
+        target.kill()
+        target.communicate()
+
+
+def test_a_signal_no_client_answers_leaves_the_target_running(tmp_path):
+    # A client gone before the target handled its signal (the target was busy in C code past the client's timeout):
+    # the one-shot handler waited for it in the main thread for ever.
+    script = tmp_path / 'ticking.py'
+    script.write_text(
+        textwrap.dedent(
+            """
+            import time, hunter.remote
+            hunter.remote.install(verbose=False)
+            print('ready', flush=True)
+            for tick in range(150):
+                print(tick, flush=True)
+                time.sleep(0.1)
+            """
+        )
+    )
+    target = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=child_env())
+    try:
+        assert target.stdout.readline() == 'ready\n'
+        os.kill(target.pid, signal.SIGURG)
+        ticks = []
+        reader = threading.Thread(target=lambda: ticks.extend(target.stdout), daemon=True)
+        reader.start()
+        # It waits for a client for a few seconds, then ticks on (it stopped for good).
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(ticks) < 50:
+            time.sleep(0.1)
+        assert len(ticks) >= 50, f'the target stopped ticking after {len(ticks)}'
+        assert not os.path.exists(f'/tmp/manhole-{target.pid}')
     finally:
         target.kill()
         target.communicate()

@@ -30,6 +30,8 @@ from .__main__ import version_text
 
 MANHOLE_CONNECT_FAILED_EXIT_CODE = 5
 ATTACH_FAILED_EXIT_CODE = 1
+#: How long the target waits, in seconds, for the client that signalled it to connect.
+ONESHOT_ACCEPT_TIMEOUT = 5
 #: How long, at least, hunter-trace waits for the target to run its code once connected, in seconds.
 MANHOLE_RUN_TIMEOUT = 30
 
@@ -57,6 +59,10 @@ def install(**kwargs):
         # manhole binds with the process umask; clients must not even see a socket they cannot use.
         sock = bind_socket()
         os.chmod(installed.uds_name, 0o600)
+        # The one-shot handler waits for the client in the signal handler, in the main thread: a client that gave up
+        # (the target was busy in C code past its timeout) left the program waiting there for ever. A client still
+        # trying connects within milliseconds of the socket appearing; manhole logs the timeout and removes it.
+        sock.settimeout(ONESHOT_ACCEPT_TIMEOUT)
         return sock
 
     installed.get_socket = get_owner_only_socket
