@@ -7,6 +7,8 @@ from typing import Any
 
 MANHOLE_CONNECT_FAILED_EXIT_CODE: int
 ATTACH_FAILED_EXIT_CODE: int
+ONESHOT_ACCEPT_TIMEOUT: int
+MANHOLE_RUN_TIMEOUT: int
 MAX_TIMEOUT: int
 parser: argparse.ArgumentParser
 
