@@ -17,8 +17,8 @@ import tempfile
 import threading
 import time
 from contextlib import closing
-from types import SimpleNamespace
 from contextlib import contextmanager
+from types import SimpleNamespace
 
 if sys.platform == 'win32':
     print('ERROR: hunter.remote is not supported on Windows.', file=sys.stderr)
