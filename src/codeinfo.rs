@@ -100,6 +100,8 @@ pub struct CodeInfo {
     /// `fullsource` of call events (the definition header), for the line it was computed at.
     pub definition_source: OnceLock<(i64, Py<PyAny>)>,
     pub co_code: OnceLock<Py<PyAny>>,
+    /// `compat::settrace_reported_end_fors` of the code (empty when it could not be found).
+    settrace_reported_end_fors: GilOnce<Box<[c_int]>>,
     arguments: OnceLock<Vec<Argument>>,
 }
 
@@ -189,6 +191,7 @@ impl CodeInfo {
             source_lines: OnceLock::new(),
             definition_source: OnceLock::new(),
             co_code: OnceLock::new(),
+            settrace_reported_end_fors: GilOnce::default(),
             arguments: OnceLock::new(),
         });
         let raw = GilRc::into_raw(info);
@@ -310,6 +313,19 @@ impl CodeInfo {
         }
         let _ = self.arguments.set(signature(code)?);
         Ok(self.arguments.get().expect("set above"))
+    }
+
+    /// Whether settrace reports the StopIteration of the END_FOR at `offset` of `code` (see
+    /// `compat::settrace_reported_end_fors`; no when that cannot be found).
+    pub fn settrace_reports_end_for(&self, py: Python<'_>, code: &Bound<'_, PyAny>, offset: c_int) -> bool {
+        let reported = match self.settrace_reported_end_fors.get(py) {
+            Some(reported) => reported,
+            None => {
+                let found = compat::settrace_reported_end_fors(code).unwrap_or_default();
+                self.settrace_reported_end_fors.set(py, found.into_boxed_slice())
+            }
+        };
+        reported.binary_search(&offset).is_ok()
     }
 
     pub fn co_code<'py>(&self, py: Python<'py>, code: &Bound<'py, PyAny>) -> PyResult<&Bound<'py, PyAny>> {

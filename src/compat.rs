@@ -734,6 +734,32 @@ pub fn end_for_opcode(py: Python<'_>) -> Option<u8> {
     })
 }
 
+/// The offsets of the END_FOR instructions of `code` whose StopIteration settrace reports as an `exception` event
+/// (a `for` loop over a generator, ended by the generator's return).
+///
+/// None before 3.13: settrace there monitors BRANCH events, so every FOR_ITER stays instrumented, and its generic
+/// path steps over END_FOR. From 3.13 it monitors no BRANCH events, and a FOR_ITER without LINE instrumentation is
+/// specialized for generators, which return into END_FOR: one that neither starts a line nor is a jump target (an
+/// EXTENDED_ARG before it takes both, as in a loop with a long body; or a loop with no jump back).
+pub fn settrace_reported_end_fors(code: &Bound<'_, PyAny>) -> PyResult<Vec<c_int>> {
+    if !cfg!(Py_3_13) {
+        return Ok(Vec::new());
+    }
+    let py = code.py();
+    let mut reported = Vec::new();
+    for instruction in import(py, "dis")?.call_method1("get_instructions", (code,))?.try_iter()? {
+        let instruction = instruction?;
+        if instruction.getattr(pyo3::intern!(py, "opname"))?.eq(pyo3::intern!(py, "FOR_ITER"))?
+            && !instruction.getattr(pyo3::intern!(py, "starts_line"))?.is_truthy()?
+            && !instruction.getattr(pyo3::intern!(py, "is_jump_target"))?.is_truthy()?
+        {
+            reported.push(instruction.getattr(pyo3::intern!(py, "argval"))?.extract()?);
+        }
+    }
+    reported.sort_unstable();
+    Ok(reported)
+}
+
 /// What `name` finds on `ty` and its bases, without calling anything (a descriptor is returned, not invoked).
 #[cfg(not(hunter_portable))]
 pub fn type_lookup<'py>(

@@ -302,9 +302,10 @@ unsafe fn deliver_raised<H: Monitored>(
 /// STOP_ITERATION is a local event (the end of a `for` loop or `yield from` over a generator), so code that
 /// can never match switches it off like LINE.
 ///
-/// settrace never reports the one at the end of a `for` loop (END_FOR): its line tracing keeps FOR_ITER
-/// instrumented, and that instruction's generic path steps over END_FOR when a generator is exhausted. So those
-/// locations are switched off at once; only `yield from` and `await` (END_SEND) deliver the event.
+/// settrace mostly does not report the one at the end of a `for` loop (END_FOR): its instrumentation keeps FOR_ITER
+/// generic, and that instruction's generic path steps over END_FOR when a generator is exhausted. So those locations
+/// are switched off at once, but for the loops whose FOR_ITER settrace leaves uninstrumented (see
+/// `compat::settrace_reported_end_fors`); `yield from` and `await` (END_SEND) deliver the event.
 ///
 /// # Safety
 /// As for [`deliver`]: `args` holds `n` arguments (code, offset, exception).
@@ -319,7 +320,7 @@ unsafe fn stop_iteration<H: Monitored>(
     let (code, offset) = unsafe { (argument(args, n, 0), offset(argument(args, n, 1))) };
     // SAFETY: attached, inside a monitoring callback; `code` is NULL or an argument the caller holds.
     if let (Some(site), Some(offset)) = (unsafe { EventSite::of_running_code(code) }, offset) {
-        if ends_for_loop(py, site.code(py), offset) {
+        if ends_for_loop_unreported(py, site.code(py), offset) {
             return new_disable(py);
         }
     }
@@ -327,15 +328,16 @@ unsafe fn stop_iteration<H: Monitored>(
     unsafe { deliver_raised::<H>(slf, args, n, Disable::Allowed) }
 }
 
-/// Whether the instruction at byte `offset` of `code` is END_FOR. An error (no info for the code) says no, and
-/// the event reports it.
-fn ends_for_loop(py: Python<'_>, code: Borrowed<'_, '_, pyo3::types::PyCode>, offset: c_int) -> bool {
+/// Whether the instruction at byte `offset` of `code` is an END_FOR whose StopIteration settrace does not report.
+/// An error (no info for the code) says no, and the event reports it.
+fn ends_for_loop_unreported(py: Python<'_>, code: Borrowed<'_, '_, pyo3::types::PyCode>, offset: c_int) -> bool {
     let Some(end_for) = compat::end_for_opcode(py) else { return false };
     // SAFETY: `code` is the running code of this callback, alive for its duration.
     let Ok(info) = (unsafe { CodeInfo::of_code(py, code) }) else { return false };
     let Ok(co_code) = info.co_code(py, &code) else { return false };
     let Ok(bytes) = co_code.cast::<pyo3::types::PyBytes>() else { return false };
-    usize::try_from(offset).ok().and_then(|offset| bytes.as_bytes().get(offset)) == Some(&end_for)
+    let ends_for_loop = usize::try_from(offset).ok().and_then(|offset| bytes.as_bytes().get(offset)) == Some(&end_for);
+    ends_for_loop && !info.settrace_reports_end_for(py, &code, offset)
 }
 
 /// A JUMP event's byte offset, or None if it is not a (small) int.

@@ -9,6 +9,23 @@ def gen():
     yield 1
 
 
+def empty():
+    return
+    yield
+
+
+def first(items):
+    for item in items:
+        return item
+    return None
+
+
+# A loop whose body is long enough for its FOR_ITER to take an EXTENDED_ARG, which then starts the line and is the
+# jump target: settrace leaves the FOR_ITER uninstrumented (3.13 reports the end of this loop, 3.12 does not).
+LONG_BODY = '\n'.join(f'        total += {n}' for n in range(150))
+exec(f'def long_loop():\n    total = 0\n    for _ in gen():\n{LONG_BODY}\n    return total\n')
+
+
 def delegate():
     value = yield from gen()
     return value
@@ -33,6 +50,9 @@ def consumer():
     except StopIteration:
         pass
     list(gen())
+    first(gen())
+    first(empty())
+    long_loop()  # noqa: F821 (made by the exec above)
     return [item for item in gen()]
 
 
