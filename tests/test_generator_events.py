@@ -1,6 +1,6 @@
-"""The events of loops over generators are the same on both backends as with hunter 3.9.0 (issue: the
-sys.monitoring backend reported an `exception` event for the StopIteration ending a `for` loop over a generator,
-from the second run of the loop on, which settrace never reports)."""
+"""The events of loops over generators, and the rows of a throw() into one, are the same on both backends as with
+hunter 3.9.0 (issues: the sys.monitoring backend reported an `exception` event for the StopIteration ending a `for`
+loop over a generator where settrace does not, and missed it where 3.13's does; CallPrinter lost a stack entry)."""
 
 import re
 import sys
@@ -33,3 +33,17 @@ def test_generator_loops_report_what_hunter_reports(backend, kind):
     assert masked(ours.stdout) == masked(expected.stdout)
     assert ours.stdout.count('\n') >= 5
 
+
+
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_throw_into_yield_from_is_indented_as_hunter_does(backend):
+    # On 3.9 the inner generator's call came with a frame chain cut at the suspended outer generator, which made
+    # CallPrinter drop the caller's entry from its stack: every row after it was indented one level too little.
+    script = str(Path(__file__).parent / 'samples' / 'throw_into_yield_from.py')
+    code = f'import runpy; runpy.run_path({script!r}, run_name="__main__")'
+    expected = reference.run_python(reference.require_reference_python(), code)
+    ours = reference.run_python(sys.executable, code, env={'PYTHONHUNTERBACKEND': backend})
+    assert expected.returncode == 0, expected.stderr
+    assert ours.returncode == 0, ours.stderr
+    assert masked(ours.stdout) == masked(expected.stdout)
+    assert '=> inner()' in ours.stdout

@@ -396,7 +396,9 @@ impl<T, S: Default> ThreadSpans<T, S> {
 
 /// The frames still executing at an event of `frame` (its callers only, for a call of that frame), walking up
 /// until `newest_open` is met. None when it is met: every open span is still executing. Else every frame of
-/// the thread, so that the spans not among them are known to have ended.
+/// the thread, so that the spans not among them are known to have ended; but None too when the chain ends at a
+/// suspended generator's frame, which cannot tell (3.9's `throw()` into a `yield from` runs the inner generator with
+/// the suspended outer one as its caller, whose own caller is not linked).
 pub fn live_frames_until(frame: &Bound<'_, PyFrame>, is_call: bool, newest_open: usize) -> Option<Vec<usize>> {
     let mut live_frames = Vec::new();
     let mut current = if is_call { crate::compat::frame_back(frame) } else { Some(frame.clone()) };
@@ -407,8 +409,19 @@ pub fn live_frames_until(frame: &Bound<'_, PyFrame>, is_call: bool, newest_open:
         }
         live_frames.push(identity);
         current = crate::compat::frame_back(&live);
+        if current.is_none() && runs_generator(&live) {
+            return None;
+        }
     }
     Some(live_frames)
+}
+
+/// Whether `frame` runs a generator's, coroutine's or async generator's code (an error says no).
+fn runs_generator(frame: &Bound<'_, PyFrame>) -> bool {
+    /// `CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR` (Include/cpython/code.h).
+    const RESUMABLE: u32 = 0x20 | 0x80 | 0x200;
+    let flags = crate::compat::frame_code_bound(frame).getattr(pyo3::intern!(frame.py(), "co_flags"));
+    flags.and_then(|flags| flags.extract::<u32>()).is_ok_and(|flags| flags & RESUMABLE != 0)
 }
 
 /// What pairs an event with its span, and the object the span holds (see [`SpanKey`]).
