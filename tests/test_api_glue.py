@@ -207,6 +207,21 @@ def test_import_hunter_makes_the_public_submodules_attributes():
     ]
 
 
+def test_import_machinery_events_are_named_as_importlib_names_them():
+    # hunter imports importlib (through inspect), which names its frozen bootstrap modules after itself: the events
+    # of the import machinery are of module `importlib._bootstrap`, not `_frozen_importlib`, whatever the program
+    # imported before `import hunter`.
+    code = (
+        'import hunter\n'
+        'modules = set()\n'
+        "with hunter.trace(hunter.Q(kind='call', action=lambda event: modules.add(event.module))):\n"
+        '    import colorsys\n'
+        'print(sorted(module for module in modules if "importlib" in module))\n'
+    )
+    result = subprocess.run([sys.executable, '-I', '-c', code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "['importlib._bootstrap', 'importlib._bootstrap_external']"
+
+
 def test_predicates_allowed_operators():
     import hunter.predicates
 

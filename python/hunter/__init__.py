@@ -9,6 +9,7 @@ anything heavy is imported inside the function that needs it.
 """
 
 import atexit
+import importlib  # also names the frozen import machinery `importlib._bootstrap` (hunter imports it too)
 import os
 import sys
 
@@ -616,7 +617,5 @@ atexit.register(_stop_tracers_at_exit)
 def __getattr__(name):
     """``hunter.const``, imported on first use like any of hunter's submodules would be."""
     if name == 'const':
-        import importlib
-
         return importlib.import_module('.const', __name__)
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
