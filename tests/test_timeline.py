@@ -869,10 +869,15 @@ def test_options_are_checked():
         Timeline('x.json', size=0)
     with pytest.raises(ValueError, match='on_full'):
         Timeline('x.json', on_full='drop')
+    # hunter's clipping of a value's text would keep all of it, and more, below 1.
+    for limit in (0, -1, 'x'):
+        with pytest.raises(ValueError, match=f'^repr_limit must be a positive int, not {limit!r}.$'):
+            Timeline('x.json', args=True, repr_limit=limit)
 
 
 @pytest.mark.parametrize(
-    'name, value', [('size', 0), ('size', -1), ('size', 'x'), ('size', True), ('size', 2.0), ('on_full', 'bogus')]
+    'name, value',
+    [('size', 0), ('size', -1), ('size', 'x'), ('size', True), ('size', 2.0), ('on_full', 'bogus'), ('repr_limit', 0)],
 )
 def test_options_set_on_the_instance_are_checked_as_the_constructor_checks_them(tmp_path, backend, name, value):
     path = tmp_path / 'trace.json'

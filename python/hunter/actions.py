@@ -895,7 +895,7 @@ class Timeline(ColorStreamAction):
         on_full (str): ``'ring'`` or ``'stop'``. Default: ``'ring'``.
         args (bool): Record each call's arguments (and each exception's value) through the bounded safe repr.
             Default: ``False``.
-        repr_limit (int): Limit length of each ``repr()``. Default: ``1024``.
+        repr_limit (int): Limit length of each ``repr()`` (at least 1). Default: ``1024``.
 
     Not in hunter 3.9.0.
     """
@@ -906,6 +906,8 @@ class Timeline(ColorStreamAction):
     size = _Option(_positive_int('size'))
     on_full = _Option(_one_of('on_full', ON_FULL))
     args = _Option()
+    # hunter's clipping keeps the whole text, and more, for a limit below 1: not a bound, refused here.
+    repr_limit = _Option(_positive_int('repr_limit'))
 
     def __init__(self, path, size=1000000, on_full='ring', args=False, repr_limit=1024):
         import io
