@@ -87,6 +87,21 @@ def test_each_thread_has_its_own_tree(backend):
         assert shape(lines[root : root + 3])[1:] == ['├─ sleeper(seconds=0.02) [T]', '└─ sleeper(seconds=0.02) [T]']
 
 
+def test_a_tree_has_one_thread_column_when_a_second_thread_starts_inside_it(backend):
+    # The root was called while one thread was seen (no thread column), its children after a second one was: the
+    # tree, written at once, still lines up.
+    lines = tree(timing_samples.thread_then_here, 0)
+    assert [line.split()[0] for line in lines] == ['worker'] + ['MainThread'] * 4
+    assert shape(lines) == [
+        'sleeper(seconds=0) [T]',
+        'thread_then_here(seconds=0) [T]',
+        '└─ pair(seconds=0) [T]',
+        '   ├─ sleeper(seconds=0) [T]',
+        '   └─ sleeper(seconds=0) [T]',
+    ]
+    assert len({line.index(':') for line in lines}) == 1
+
+
 def test_recursion_nests(backend):
     lines = tree(timing_samples.recurse, 2, SLEEP)
     assert shape(lines) == [

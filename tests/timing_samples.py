@@ -66,6 +66,13 @@ def in_threads(count, seconds):
         thread.join()
 
 
+def thread_then_here(seconds):
+    worker = threading.Thread(target=sleeper, args=(seconds,), name='worker')
+    worker.start()
+    worker.join()
+    pair(seconds)
+
+
 def through_c(count):
     # Called from C (map): 3.12+ puts an entry frame between this frame and each sleeper's.
     return list(map(sleeper, [0] * count))

@@ -5,6 +5,8 @@
 //! as then every call knows whether it is its parent's last (`└─`) and how long it took. At most `max_rows` rows
 //! are kept per root; the calls beyond are counted and the tree ends with a line saying how many were left out.
 
+use std::ops::Range;
+
 use pyo3::prelude::*;
 
 use super::call::push_arguments;
@@ -27,6 +29,8 @@ enum Ending {
 /// One call of a tree: its columns (pid, thread, filename), its label (function and arguments), its depth.
 struct Row {
     columns: String,
+    /// Where the thread's column is in `columns`: empty while one thread was seen (see [`Row::push_columns`]).
+    thread: Range<usize>,
     label: String,
     depth: usize,
     ending: Ending,
@@ -64,11 +68,11 @@ pub(super) fn tree_event(
             let colour = &printing.options.palette.events[Kind::Call as usize];
             let function = printing.facts()?.function.clone();
             let (mut columns, mut label) = (String::new(), String::new());
-            template.format_part(&mut columns, colour, 0..3, |number, arg| match number {
-                0 => printing.pid_prefix(arg),
-                1 => printing.thread_prefix(arg),
-                _ => printing.filename_prefix(arg),
-            })?;
+            template.format_part(&mut columns, colour, 0..1, |_, arg| printing.pid_prefix(arg))?;
+            let thread_start = columns.len();
+            template.format_part(&mut columns, colour, 1..2, |_, arg| printing.thread_prefix(arg))?;
+            let thread = thread_start..columns.len();
+            template.format_part(&mut columns, colour, 2..3, |_, arg| printing.filename_prefix(arg))?;
             template.format_part(&mut label, colour, 4..6, |number, arg| match number {
                 4 => arg.object(function.clone()),
                 _ => arg.build(py, |out| push_arguments(printing, out)),
@@ -80,7 +84,7 @@ pub(super) fn tree_event(
                 let depth = stack.len();
                 let tree = &mut stack.thread;
                 let row = if tree.rows.len() < *tree.max_rows.get_or_insert(max_rows) {
-                    tree.rows.push(Row { columns, label, depth, ending: Ending::Open });
+                    tree.rows.push(Row { columns, thread, label, depth, ending: Ending::Open });
                     Some(tree.rows.len() - 1)
                 } else {
                     tree.left_out += 1;
@@ -142,8 +146,11 @@ fn render(py: Python<'_>, tree: &ThreadTree, options: &Options, out: &mut String
     // The calls left out are summed up in a last row under the root.
     let left_out_row = (tree.left_out > 0).then(|| tree.rows.first().map_or(1, |root| root.depth + 1));
     let branches = branches(tree.rows.iter().map(|row| row.depth).chain(left_out_row));
+    // A row called before a second thread was seen has no thread column, the later ones have: the whole tree, written
+    // at once, is aligned as its last rows are.
+    let thread = tree.rows.iter().rev().map(|row| &row.columns[row.thread.clone()]).find(|text| !text.is_empty());
     for (row, branch) in tree.rows.iter().zip(&branches) {
-        out.push_str(&row.columns);
+        row.push_columns(out, thread);
         template.format_part(out, colour, 3..4, |_, arg| arg.push(py, branch))?;
         out.push_str(&row.label);
         template.format_part(out, colour, 6..7, |_, arg| {
@@ -163,14 +170,29 @@ fn render(py: Python<'_>, tree: &ThreadTree, options: &Options, out: &mut String
         })?;
     }
     if tree.left_out > 0 {
-        let columns = tree.rows.first().map_or("", |row| row.columns.as_str());
-        out.push_str(columns);
+        if let Some(root) = tree.rows.first() {
+            root.push_columns(out, thread);
+        }
         template.format_part(out, colour, 3..4, |_, arg| arg.push(py, branches.last().map_or("", String::as_str)))?;
         let max_rows = tree.max_rows.unwrap_or_default();
         out.push_str(&format!("... {} more calls not shown (max_rows={max_rows})", tree.left_out));
         template.format_part(out, colour, 6..7, |_, arg| arg.push(py, ""))?;
     }
     Ok(())
+}
+
+impl Row {
+    /// Its columns, with `thread` in its thread's column when it has none of its own.
+    fn push_columns(&self, out: &mut String, thread: Option<&str>) {
+        match thread {
+            Some(thread) if self.thread.is_empty() => {
+                out.push_str(&self.columns[..self.thread.start]);
+                out.push_str(thread);
+                out.push_str(&self.columns[self.thread.start..]);
+            }
+            _ => out.push_str(&self.columns),
+        }
+    }
 }
 
 /// The branch text of each row, from the rows' depths in call order (the root's depth first).
