@@ -33,7 +33,7 @@ pub fn report(py: Python<'_>, handler: Option<Py<PyAny>>, error: &PyErr, event: 
 }
 
 /// A write to a pipe whose reader is gone, or to a closed file.
-fn is_stream_failure(py: Python<'_>, error: &PyErr) -> bool {
+pub fn is_stream_failure(py: Python<'_>, error: &PyErr) -> bool {
     error.is_instance_of::<PyBrokenPipeError>(py)
         || (error.is_instance_of::<PyValueError>(py) && error.to_string().contains("I/O operation on closed file"))
 }

@@ -156,6 +156,17 @@ def test_the_table_is_written_at_exit_once(backend, end):
     assert result.stderr == ''
 
 
+def test_a_table_written_to_a_closed_stream_is_one_line_on_stderr(backend):
+    # As a printer's closed stream while tracing: no traceback of hunter's own frames.
+    program = PROGRAM.format(end='stream.close()').replace('Profile(stream=sys.stdout)', 'Profile(stream=stream)')
+    program = program.replace('import sys, time, hunter', 'import io, sys, time, hunter\nstream = io.StringIO()')
+    result = subprocess.run([sys.executable, '-c', program], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    assert result.stderr == (
+        'hunter: tracing stopped, the output stream is closed or broken (ValueError: I/O operation on closed file)\n'
+    )
+
+
 def test_reachable_actions_are_found_through_predicates():
     from hunter.actions import _actions_reached
 

@@ -7,7 +7,7 @@ use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 
 /// Calls `_tracer_stopped()` on the actions `handler` reaches. A failure is reported as unraisable (as errors in
-/// `__del__` are): stopping a tracer never raises because of an action, except with what belongs to the program
+/// `__del__` are; a closed stream in one line): stopping a tracer never raises because of an action, except with what belongs to the program
 /// (`SystemExit`, `KeyboardInterrupt`): the first is raised once every action has been told.
 pub fn notify_tracer_stopped(handler: &Bound<'_, PyAny>) -> PyResult<()> {
     let py = handler.py();
@@ -30,12 +30,17 @@ pub fn notify_tracer_stopped(handler: &Bound<'_, PyAny>) -> PyResult<()> {
 }
 
 /// Reports `error` as unraisable, unless it is the program's own (not an `Exception`: `SystemExit`,
-/// `KeyboardInterrupt`): returned.
+/// `KeyboardInterrupt`): returned. A closed or broken stream (Profile writing its table) gets the one line it gets
+/// while tracing.
 fn report(error: PyErr, handler: &Bound<'_, PyAny>) -> PyResult<()> {
     let py = handler.py();
     if !error.is_instance_of::<PyException>(py) {
         return Err(error);
     }
-    error.write_unraisable(py, Some(handler));
+    if crate::failure::is_stream_failure(py, &error) {
+        crate::failure::report(py, None, &error, None);
+    } else {
+        error.write_unraisable(py, Some(handler));
+    }
     Ok(())
 }
