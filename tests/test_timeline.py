@@ -153,6 +153,26 @@ def test_a_symlink_stays_and_the_file_it_points_to_is_replaced(tmp_path):
     assert sorted(tmp_path.iterdir()) == [target, link]
 
 
+def test_a_file_replaced_keeps_its_permissions(tmp_path):
+    path = tmp_path / 'trace.json'
+    path.write_text('stale')
+    path.chmod(0o640)
+    record_into(path, timing_samples.pair, 0)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o640
+    assert names(load(path)) == {'sleeper': 2, 'pair': 1}
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason='root may write a read-only file')
+def test_a_read_only_file_is_refused_as_open_would_refuse_it(tmp_path):
+    path = tmp_path / 'trace.json'
+    path.write_text('kept')
+    path.chmod(0o444)
+    timeline = Timeline(tmp_path / 'other.json')
+    with pytest.raises(PermissionError, match='trace.json'):
+        timeline.write(path)
+    assert path.read_text() == 'kept'
+
+
 def test_a_directory_is_refused_by_name_and_left_alone(tmp_path):
     directory = tmp_path / 'trace.json'
     directory.mkdir()

@@ -888,9 +888,10 @@ class Timeline(ColorStreamAction):
         path (str, bytes or os.PathLike): The file written (a relative path is taken from the working directory when
             the Timeline is made). In a forked child process, the child's pid is added before
             the extension (``out.json`` becomes ``out.1234.json``). A device or a FIFO (``os.devnull``) is written
-            into as it is; a file is replaced whole (through a symlink, the file it points to). A path that cannot
-            be written (a directory, or in a directory that does not exist or is not writable) raises the
-            ``OSError`` that ``open()`` would, here rather than when the tracer stops.
+            into as it is; a file is replaced whole (through a symlink, the file it points to), keeping its
+            permissions (one ``open()`` could not write is refused). A path that cannot be written (a directory, or
+            in a directory that does not exist or is not writable) raises the ``OSError`` that ``open()`` would,
+            here rather than when the tracer stops.
         size (int): The most records kept. Default: ``1000000``.
         on_full (str): ``'ring'`` or ``'stop'``. Default: ``'ring'``.
         args (bool): Record each call's arguments (and each exception's value) through the bounded safe repr.
@@ -1030,10 +1031,20 @@ class Timeline(ColorStreamAction):
             return path
         # A whole file or none: written beside the final target (through symlinks, which stay), then moved over it.
         target = os.path.realpath(path)
+        try:
+            existing = os.stat(target).st_mode
+        except FileNotFoundError:
+            existing = None
+        # Where writing the file in place would be refused, so is replacing it (root may write either way).
+        if existing is not None and not os.access(target, os.W_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), path)
         temporary = f'{target}.{getpid()}-{next(_temporary_serials)}.tmp'
         try:
             with open(temporary, 'w', encoding='utf-8') as file:
                 file.write(text)
+            if existing is not None:
+                # The file replaced keeps its permissions, as one written in place does.
+                os.chmod(temporary, stat.S_IMODE(existing))
             os.replace(temporary, target)
         except BaseException:
             # Nothing half-written is left behind (the disk full, the directory gone or turned read-only).
