@@ -32,8 +32,24 @@ pub fn report(py: Python<'_>, handler: Option<Py<PyAny>>, error: &PyErr, event: 
     }
 }
 
+/// Reports the failure of an action told that the tracer of `handler` stopped (`_tracer_stopped()`): as unraisable (as
+/// errors in `__del__` are), a closed or broken stream (Profile writing its table) in the one line it gets while
+/// tracing; what belongs to the program (`SystemExit`, `KeyboardInterrupt`) is handed back.
+pub fn report_at_stop(error: PyErr, handler: &Bound<'_, PyAny>) -> PyResult<()> {
+    let py = handler.py();
+    if belongs_to_program(py, &error) {
+        return Err(error);
+    }
+    if is_stream_failure(py, &error) {
+        report(py, None, &error, None);
+    } else {
+        error.write_unraisable(py, Some(handler));
+    }
+    Ok(())
+}
+
 /// A write to a pipe whose reader is gone, or to a closed file.
-pub fn is_stream_failure(py: Python<'_>, error: &PyErr) -> bool {
+fn is_stream_failure(py: Python<'_>, error: &PyErr) -> bool {
     error.is_instance_of::<PyBrokenPipeError>(py)
         || (error.is_instance_of::<PyValueError>(py) && error.to_string().contains("I/O operation on closed file"))
 }

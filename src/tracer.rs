@@ -174,7 +174,7 @@ impl Tracer {
             this.restore_previous(slf, get_name, set_name)?;
         }
         this.restore_thread_hook(py, set_name, None)?;
-        crate::actions::notify_tracer_stopped(handler.bind(py))
+        crate::actions::notify_tracer_stopped(handler.bind(py), crate::failure::report_at_stop)
     }
 
     /// settrace backend: puts back the trace function found at `trace()`, if we are still the installed one.

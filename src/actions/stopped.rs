@@ -3,13 +3,15 @@
 //! `Tracer.stop()` runs (also at exit, where `hunter._stop_tracers_at_exit` stops the tracers still running).
 //! The timing actions close their open calls there; Profile writes its table.
 
-use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 
-/// Calls `_tracer_stopped()` on the actions `handler` reaches. A failure is reported as unraisable (as errors in
-/// `__del__` are; a closed stream in one line): stopping a tracer never raises because of an action, except with what belongs to the program
-/// (`SystemExit`, `KeyboardInterrupt`): the first is raised once every action has been told.
-pub fn notify_tracer_stopped(handler: &Bound<'_, PyAny>) -> PyResult<()> {
+/// Calls `_tracer_stopped()` on the actions `handler` reaches. A failure goes to `report` (see
+/// `failure::report_at_stop`), which hands back what belongs to the program: the first such is returned once every
+/// action has been told.
+pub fn notify_tracer_stopped(
+    handler: &Bound<'_, PyAny>,
+    report: impl Fn(PyErr, &Bound<'_, PyAny>) -> PyResult<()>,
+) -> PyResult<()> {
     let py = handler.py();
     let actions = crate::compat::import(py, "hunter.actions")
         .and_then(|module| module.getattr("_actions_reached")?.call1((handler,))?.try_iter());
@@ -27,20 +29,4 @@ pub fn notify_tracer_stopped(handler: &Bound<'_, PyAny>) -> PyResult<()> {
         }
     }
     for_the_program
-}
-
-/// Reports `error` as unraisable, unless it is the program's own (not an `Exception`: `SystemExit`,
-/// `KeyboardInterrupt`): returned. A closed or broken stream (Profile writing its table) gets the one line it gets
-/// while tracing.
-fn report(error: PyErr, handler: &Bound<'_, PyAny>) -> PyResult<()> {
-    let py = handler.py();
-    if !error.is_instance_of::<PyException>(py) {
-        return Err(error);
-    }
-    if crate::failure::is_stream_failure(py, &error) {
-        crate::failure::report(py, None, &error, None);
-    } else {
-        error.write_unraisable(py, Some(handler));
-    }
-    Ok(())
 }

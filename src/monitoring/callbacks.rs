@@ -319,13 +319,21 @@ unsafe fn stop_iteration<H: Monitored>(
     // SAFETY: `args` holds `n` arguments; `offset` type-checks the one it reads.
     let (code, offset) = unsafe { (argument(args, n, 0), offset(argument(args, n, 1))) };
     // SAFETY: attached, inside a monitoring callback; `code` is NULL or an argument the caller holds.
-    if let (Some(site), Some(offset)) = (unsafe { EventSite::of_running_code(code) }, offset) {
-        if ends_for_loop_unreported(py, site.code(py), offset) {
-            return new_disable(py);
-        }
+    let (Some(site), Some(offset)) = (unsafe { EventSite::of_running_code(code) }, offset) else {
+        // SAFETY: this function's contract is `deliver_raised`'s.
+        return unsafe { deliver_raised::<H>(slf, args, n, Disable::Allowed) };
+    };
+    // Held: telling a loop's end may run Python code (`dis`, once per code object), which may release the callback's
+    // `self`. Not at exit, when callbacks run no Python code: the event is then delivered as it is.
+    // SAFETY: as in `deliver`: the callback's `self`, a live `H` until Python code runs.
+    let held = unsafe { Borrowed::from_ptr(py, slf) }.to_owned();
+    let unreported =
+        engine::RunningPython::enter().is_some_and(|_running| ends_for_loop_unreported(py, site.code(py), offset));
+    if unreported {
+        return new_disable(py);
     }
-    // SAFETY: this function's contract is `deliver_raised`'s.
-    unsafe { deliver_raised::<H>(slf, args, n, Disable::Allowed) }
+    // SAFETY: this function's contract is `deliver_raised`'s; `held` keeps the tracer alive across the call.
+    unsafe { deliver_raised::<H>(held.as_ptr(), args, n, Disable::Allowed) }
 }
 
 /// Whether the instruction at byte `offset` of `code` is an END_FOR whose StopIteration settrace does not report.
