@@ -460,3 +460,36 @@ def test_writable_attributes(live_call_event):
         event.globals = {'y': 2}
         event.frame = None
         assert (event.depth, event.calls, event.detached, event.locals, event.globals, event.frame) == (7, 8, True, {'x': 1}, {'y': 2}, None)
+
+
+@pytest.mark.pure_semantics  # hunter 3.9.0's Cython Event attributes are readonly
+def test_every_field_is_writable_and_read_back_by_predicates(live_call_event):
+    # As on hunter's pure-Python events (ordinary instances): an action may annotate or rewrite the event it is given,
+    # and what it set is what later predicates and actions read.
+    values = {
+        'arg': 'ARG',
+        'code': 'CODE',
+        'filename': '/elsewhere.py',
+        'fullsource': 'FULL',
+        'function': 'renamed',
+        'function_object': len,
+        'instruction': 'INSTR',
+        'lineno': 99,
+        'module': 'mod.ule',
+        'source': 'SRC',
+        'stdlib': True,
+        'threadid': 42,
+        'threadname': 'T',
+        'threading_support': True,
+        'builtin': True,
+    }
+    for event in (live_call_event.clone(), live_call_event.detach()):
+        for name, value in values.items():
+            setattr(event, name, value)
+        assert {name: getattr(event, name) for name in values} == values
+        assert hunter.Q(module='mod.ule', function='renamed', lineno=99, filename_endswith='elsewhere.py')(event)
+        event.kind = 'return'
+        assert (event.kind, event['kind']) == ('return', 'return')
+        assert hunter.Q(kind='return', module='mod.ule')(event)
+        event.own_note = 'mine'
+        assert event.own_note == 'mine'

@@ -13,7 +13,8 @@ use super::slots::Slot;
 
 /// A trace event: what predicates and actions receive, one for each call, line, return or exception in
 /// the traced code. Its fields (``function``, ``module``, ``lineno``, ``locals``...) are computed when first
-/// read and then kept; ``event['function']`` reads a field by name.
+/// read and then kept; ``event['function']`` reads a field by name. Every field can be set, as on hunter's
+/// pure-Python events (``kind`` to a kind the constructor takes), and so can attributes of your own.
 ///
 /// The tracer builds events; building one yourself is for tests and replay code.
 ///
@@ -79,11 +80,26 @@ impl Event {
     fn kind<'py>(&self, py: Python<'py>) -> Bound<'py, PyString> {
         self.data.kind.py_name(py).clone()
     }
+    /// Set as the constructor takes it: a `c_`-prefixed kind also makes the event `builtin`.
+    #[setter]
+    fn set_kind(&mut self, kind: &Bound<'_, PyAny>) -> PyResult<()> {
+        let (kind, builtin) = Kind::from_py(kind)?;
+        self.data.kind = kind;
+        self.data.builtin |= builtin;
+        Ok(())
+    }
     /// The return value for ``'return'``, the ``(type, value, traceback)`` tuple for ``'exception'``, the
     /// C function for builtin events, else ``None``.
     #[getter]
     fn arg(&self, py: Python<'_>) -> Py<PyAny> {
         self.data.arg.clone_ref(py)
+    }
+    #[setter]
+    fn set_arg(slf: &Bound<'_, Self>, arg: Py<PyAny>) -> PyResult<()> {
+        let previous = std::mem::replace(&mut slf.try_borrow_mut()?.data.arg, arg);
+        // Released once the event is no longer borrowed: releasing it may run code that reads the event.
+        drop(previous);
+        Ok(())
     }
     /// The call depth: increases on calls, decreases on returns.
     #[getter]
@@ -108,6 +124,11 @@ impl Event {
     fn builtin(&self) -> bool {
         self.data.builtin
     }
+    #[setter]
+    fn set_builtin(&mut self, builtin: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.data.builtin = builtin.is_truthy()?;
+        Ok(())
+    }
     /// True on events made by ``detach()`` (and the made-up call events of ``Backlog``).
     #[getter]
     fn detached(&self) -> bool {
@@ -122,30 +143,55 @@ impl Event {
     fn threading_support(&self) -> Option<bool> {
         self.data.threading_support
     }
+    #[setter]
+    fn set_threading_support(&mut self, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        self.data.threading_support = threading_support_from_py(value)?;
+        Ok(())
+    }
     /// The code object running (for builtin events: the caller's).
     #[getter]
     fn code<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.data.get(py, Field::Code)
+    }
+    #[setter]
+    fn set_code(slf: &Bound<'_, Self>, value: Py<PyAny>) -> PyResult<()> {
+        Self::give(slf, Slot::Code, value)
     }
     /// The function's name (``code.co_name``; for builtin events the C function's ``__name__``).
     #[getter]
     fn function<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.data.get(py, Field::Function)
     }
+    #[setter]
+    fn set_function(slf: &Bound<'_, Self>, value: Py<PyAny>) -> PyResult<()> {
+        Self::give(slf, Slot::Function, value)
+    }
     /// The module's name (``__name__`` of the frame's globals; ``'?'`` if there is none).
     #[getter]
     fn module<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.data.get(py, Field::Module)
+    }
+    #[setter]
+    fn set_module(slf: &Bound<'_, Self>, value: Py<PyAny>) -> PyResult<()> {
+        Self::give(slf, Slot::Module, value)
     }
     /// The source file's path (``code.co_filename``; ``.pyc`` mapped back to ``.py``; ``'?'`` if unknown).
     #[getter]
     fn filename<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.data.get(py, Field::Filename)
     }
+    #[setter]
+    fn set_filename(slf: &Bound<'_, Self>, value: Py<PyAny>) -> PyResult<()> {
+        Self::give(slf, Slot::Filename, value)
+    }
     /// The line number being executed.
     #[getter]
     fn lineno<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.data.get(py, Field::Lineno)
+    }
+    #[setter]
+    fn set_lineno(slf: &Bound<'_, Self>, value: Py<PyAny>) -> PyResult<()> {
+        Self::give(slf, Slot::Lineno, value)
     }
     /// The frame's global variables (``{}`` for builtin events and detached events without values).
     #[getter]
@@ -153,8 +199,8 @@ impl Event {
         self.data.get(py, Field::Globals)
     }
     #[setter]
-    fn set_globals(&mut self, globals: Py<PyAny>) {
-        self.data.give(Slot::Globals, globals);
+    fn set_globals(slf: &Bound<'_, Self>, globals: Py<PyAny>) -> PyResult<()> {
+        Self::give(slf, Slot::Globals, globals)
     }
     /// The frame's local variables (``{}`` for builtin events and detached events without values).
     #[getter]
@@ -162,18 +208,26 @@ impl Event {
         self.data.get(py, Field::Locals)
     }
     #[setter]
-    fn set_locals(&mut self, locals: Py<PyAny>) {
-        self.data.give(Slot::Locals, locals);
+    fn set_locals(slf: &Bound<'_, Self>, locals: Py<PyAny>) -> PyResult<()> {
+        Self::give(slf, Slot::Locals, locals)
     }
     /// True if the code belongs to the standard library (under ``sys.prefix`` but not in site-packages).
     #[getter]
     fn stdlib<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.data.get(py, Field::Stdlib)
     }
+    #[setter]
+    fn set_stdlib(slf: &Bound<'_, Self>, value: Py<PyAny>) -> PyResult<()> {
+        Self::give(slf, Slot::Stdlib, value)
+    }
     /// The line of source being executed (with its newline), or ``'??? NO SOURCE: ...'`` if unavailable.
     #[getter]
     fn source<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.data.get(py, Field::Source)
+    }
+    #[setter]
+    fn set_source(slf: &Bound<'_, Self>, value: Py<PyAny>) -> PyResult<()> {
+        Self::give(slf, Slot::Source, value)
     }
     /// Like ``source``, but for a ``'call'`` event the whole statement: decorators and the full ``def``
     /// or ``class`` line, even over several lines.
@@ -181,26 +235,46 @@ impl Event {
     fn fullsource<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.data.get(py, Field::Fullsource)
     }
+    #[setter]
+    fn set_fullsource(slf: &Bound<'_, Self>, value: Py<PyAny>) -> PyResult<()> {
+        Self::give(slf, Slot::Fullsource, value)
+    }
     /// The thread's ident, or ``None`` on the main thread.
     #[getter]
     fn threadid<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.data.get(py, Field::Threadid)
+    }
+    #[setter]
+    fn set_threadid(slf: &Bound<'_, Self>, value: Py<PyAny>) -> PyResult<()> {
+        Self::give(slf, Slot::Threadid, value)
     }
     /// The thread's name.
     #[getter]
     fn threadname<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.data.get(py, Field::Threadname)
     }
+    #[setter]
+    fn set_threadname(slf: &Bound<'_, Self>, value: Py<PyAny>) -> PyResult<()> {
+        Self::give(slf, Slot::Threadname, value)
+    }
     /// The opcode of the bytecode instruction being executed, or ``None`` if there is none.
     #[getter]
     fn instruction<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.data.get(py, Field::Instruction)
+    }
+    #[setter]
+    fn set_instruction(slf: &Bound<'_, Self>, value: Py<PyAny>) -> PyResult<()> {
+        Self::give(slf, Slot::Instruction, value)
     }
     /// The function object running this code, if it can be found without side effects, else
     /// ``None``. Not usable in a Query.
     #[getter]
     fn function_object<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         Ok(self.data.cached(py, Slot::FunctionObject)?.clone())
+    }
+    #[setter]
+    fn set_function_object(slf: &Bound<'_, Self>, value: Py<PyAny>) -> PyResult<()> {
+        Self::give(slf, Slot::FunctionObject, value)
     }
 
     /// Returns a copy of the event without references to live objects (the frame): use it to keep an event
@@ -249,5 +323,15 @@ impl Event {
             self.data.get(py, Field::Filename)?.repr()?,
             self.data.get(py, Field::Lineno)?.str()?,
         ))
+    }
+}
+
+impl Event {
+    /// Sets the field of `slot` (Python assigning it), releasing the value it replaces once the event is no longer
+    /// borrowed: releasing it may run code that reads the event.
+    fn give(slf: &Bound<'_, Self>, slot: Slot, value: Py<PyAny>) -> PyResult<()> {
+        let previous = slf.try_borrow_mut()?.data.give(slot, value);
+        drop(previous);
+        Ok(())
     }
 }

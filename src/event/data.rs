@@ -121,10 +121,11 @@ impl EventData {
         }
     }
 
-    /// Sets a field from outside (Python assigning it).
-    pub(super) fn give(&mut self, slot: Slot, value: Py<PyAny>) {
-        self.slots[slot as usize] = GilOnce::from(value);
+    /// Sets a field from outside (Python assigning it); hands back what it held, for the caller to release.
+    #[must_use]
+    pub(super) fn give(&mut self, slot: Slot, value: Py<PyAny>) -> GilOnce<Py<PyAny>> {
         self.given |= 1 << slot as usize;
+        std::mem::replace(&mut self.slots[slot as usize], GilOnce::from(value))
     }
 
     /// The frame, or the error hunter gives for an event without one.
