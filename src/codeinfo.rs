@@ -57,6 +57,22 @@ impl ModuleFacts {
         same(self.name.as_ref(), name) && same(self.file.as_ref(), file)
     }
 
+    /// Whether these facts are of the same module as `other`: the same `__name__` and `__file__`, compared as values
+    /// when they are exact strings (whose `==` runs no Python code), else by identity.
+    fn same_module(&self, py: Python<'_>, other: &ModuleFacts) -> bool {
+        let same = |one: Option<&Py<PyAny>>, other: Option<&Py<PyAny>>| match (one, other) {
+            (Some(one), Some(other)) => {
+                let (one, other) = (one.bind(py), other.bind(py));
+                one.is(other)
+                    || (one.is_exact_instance_of::<PyString>()
+                        && other.is_exact_instance_of::<PyString>()
+                        && one.eq(other).unwrap_or(false))
+            }
+            (one, other) => one.is_none() && other.is_none(),
+        };
+        same(self.name.as_ref(), other.name.as_ref()) && same(self.file.as_ref(), other.file.as_ref())
+    }
+
     /// These facts, for `globals` (whose `__name__` and `__file__` they were computed from).
     fn for_globals(&self, py: Python<'_>, globals: &Bound<'_, PyDict>) -> ModuleFacts {
         ModuleFacts {
@@ -93,6 +109,10 @@ pub struct CodeInfo {
     verdicts: GilCell<VerdictCache>,
     /// The module facts the verdicts were judged on.
     verdict_facts: GilCell<Option<GilRc<ModuleFacts>>>,
+    /// Whether the code was seen running with the globals of several modules (a module's code `exec`'d into several
+    /// namespaces makes functions that share their code objects): its verdicts then hold for one of them only, and
+    /// none of its locations may be switched off for all (`may_switch_off`).
+    shared: GilCell<bool>,
     /// `(first offset, line)` of each range of instructions, in offset order (see `line_at`); -1 for no line.
     line_table: GilOnce<Box<[(c_int, c_int)]>>,
     /// `linecache.getlines(...)` of the source file, shared by `source` and `fullsource`.
@@ -187,6 +207,7 @@ impl CodeInfo {
                 by_kind: [Verdict::Unknown; 4],
             }),
             verdict_facts: GilCell::new(None),
+            shared: GilCell::new(false),
             line_table: GilOnce::default(),
             source_lines: OnceLock::new(),
             definition_source: OnceLock::new(),
@@ -271,6 +292,24 @@ impl CodeInfo {
         }
         self.remember_verdicts(py, generation, &facts, cache.by_kind);
         Ok(Some(cache.by_kind))
+    }
+
+    /// Whether the verdicts were judged on the facts of another module than `facts` (another `__name__` or
+    /// `__file__`): the code runs with the globals of several modules.
+    pub fn judged_with_other_facts(&self, py: Python<'_>, facts: &ModuleFacts) -> bool {
+        self.verdict_facts.clone_shared(py).is_some_and(|judged| !judged.same_module(py, facts))
+    }
+
+    /// Notes that the code runs with the globals of several modules; true when that was not known yet.
+    pub fn mark_shared(&self, py: Python<'_>) -> bool {
+        !self.shared.replace(py, true)
+    }
+
+    /// Whether a location of the code that a verdict rules out may be switched off for good (sys.monitoring's
+    /// DISABLE): a function's code (module-level, class-body or `exec`'d code can run again with other globals), not
+    /// known to run with the globals of several modules.
+    pub fn may_switch_off(&self, py: Python<'_>) -> bool {
+        self.is_function && !self.shared.get(py)
     }
 
     /// Module name, filename and stdlib flag for this code running with `globals`.

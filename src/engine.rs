@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::pyclass::boolean_struct::True;
-use pyo3::types::{PyDict, PyFrame};
+use pyo3::types::{PyCode, PyDict, PyFrame};
 use pyo3::PyClass;
 use pyo3::{PyTraverseError, PyVisit};
 
@@ -37,6 +37,9 @@ pub(crate) trait Host: PyClass<Frozen = True> + Sync {
     /// The code of an event was judged, with these verdicts per kind (the monitoring backend switches on the
     /// events such code needs).
     fn code_judged(slf: &Bound<'_, Self>, verdicts: &[Verdict; 4]) -> PyResult<()>;
+    /// Code was found to run with the globals of several modules: the locations switched off for the verdicts of
+    /// one of them may have to report again (the monitoring backend switches them all back on).
+    fn code_shared(slf: &Bound<'_, Self>) -> PyResult<()>;
 }
 
 /// Each `trace()` call gets a new generation, so per-code verdicts cached for an earlier handler are
@@ -480,8 +483,25 @@ pub(crate) unsafe fn code_verdict<H: Host>(slf: &Bound<'_, H>, site: EventSite, 
     let globals = unsafe { site_globals(py, site) }?;
     match info.verdicts_for_same_facts(py, generation, &globals)? {
         Some(by_kind) => Ok(by_kind[kind as usize]),
-        None => judge_code(slf, info, generation, &globals, kind),
+        None => judge_code(slf, site.code(py), info, generation, &globals, kind),
     }
+}
+
+/// Notes that `code` (of `info`) runs with the globals of several modules, and so do the code objects it makes
+/// functions of (its constants, nested); true when any of them was not known to yet.
+fn mark_shared(py: Python<'_>, info: &CodeInfo, code: Borrowed<'_, '_, PyCode>) -> PyResult<bool> {
+    let mut newly = info.mark_shared(py);
+    let mut pending = vec![code.to_owned()];
+    while let Some(code) = pending.pop() {
+        for constant in code.getattr(pyo3::intern!(py, "co_consts"))?.try_iter()? {
+            if let Ok(nested) = constant?.cast_into::<PyCode>() {
+                // SAFETY: `nested` is held (by `pending` or this loop) while its info is used.
+                newly |= unsafe { CodeInfo::of_code(py, nested.as_borrowed()) }?.mark_shared(py);
+                pending.push(nested);
+            }
+        }
+    }
+    Ok(newly)
 }
 
 /// The globals of the site's running frame.
@@ -503,6 +523,7 @@ unsafe fn site_globals<'py>(py: Python<'py>, site: EventSite) -> PyResult<Bound<
 #[inline(never)]
 fn judge_code<H: Host>(
     slf: &Bound<'_, H>,
+    code: Borrowed<'_, '_, PyCode>,
     info: &CodeInfo,
     generation: u64,
     globals: &Bound<'_, PyDict>,
@@ -518,6 +539,9 @@ fn judge_code<H: Host>(
     let handler_verdict =
         if engine.records_directly(py) { predicates::recorded_verdict } else { predicates::static_verdict };
     let module_facts = info.module_facts(py, globals)?;
+    if info.judged_with_other_facts(py, &module_facts) && mark_shared(py, info, code)? {
+        H::code_shared(slf)?;
+    }
     let mut facts = StaticFacts::of(info, &module_facts, kind, py);
     let mut by_kind = [handler_verdict(&handler, &facts)?; 4];
     if engine.verdict_depends_on_kind.get(py) {

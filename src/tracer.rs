@@ -112,6 +112,10 @@ impl Host for Tracer {
     fn code_judged(slf: &Bound<'_, Self>, verdicts: &[Verdict; 4]) -> PyResult<()> {
         monitoring::switch_on_needed_events(slf.py(), &slf.get().session, verdicts)
     }
+
+    fn code_shared(slf: &Bound<'_, Self>) -> PyResult<()> {
+        monitoring::switch_disabled_locations_back_on(slf.py(), &slf.get().session)
+    }
 }
 
 impl Monitored for Tracer {

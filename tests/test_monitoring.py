@@ -16,6 +16,7 @@ import sys
 import textwrap
 import threading
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -188,6 +189,33 @@ def test_argument_overrides_environment(monkeypatch):
 def test_empty_environment_value_means_auto(monkeypatch):
     monkeypatch.setenv('PYTHONHUNTERBACKEND', '')
     assert hunter.Tracer().backend == ('monitoring' if HAS_MONITORING else 'settrace')
+
+
+SHARED_CODE = str(Path(__file__).parent / 'samples' / 'shared_code.py')
+
+
+@needs_monitoring
+@pytest.mark.parametrize(
+    'action, scenario', [('printer', 'exec_twice'), ('function', 'exec_twice'), ('function', 'function_type')]
+)
+def test_code_run_with_the_globals_of_several_modules_reports_as_settrace(action, scenario):
+    # A location switched off for one module's verdict stays on for another's: the events of the module traced are
+    # settrace's, whichever module's globals ran its code first. (A function made from another's code with other
+    # globals, under a handler that does not count calls, is the README's limitation: its call is switched off too.)
+    def run(backend):
+        result = subprocess.run(
+            [sys.executable, SHARED_CODE, action, scenario],
+            env=child_env({'PYTHONHUNTERBACKEND': backend}),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    expected = run('settrace')
+    assert expected.count('call') == 3 and expected.count('line') >= 6
+    assert run('monitoring') == expected
 
 
 @needs_monitoring

@@ -132,8 +132,8 @@ unsafe fn deliver<H: Monitored>(
             if ruled_out {
                 // A computed verdict leaves the code's info behind (a handler recording everything computes none,
                 // but rules out only line events, which it never switches on).
-                let is_function = CodeInfo::existing(site.code(py)).is_some_and(|info| info.is_function);
-                return if is_function { Answer::Disable } else { Answer::Continue };
+                let for_good = CodeInfo::existing(site.code(py)).is_some_and(|info| info.may_switch_off(py));
+                return if for_good { Answer::Disable } else { Answer::Continue };
             }
         }
         if !tracer.get().session().threads.includes_current_thread() {
@@ -370,6 +370,16 @@ unsafe fn offset(value: *mut ffi::PyObject) -> Option<c_int> {
     c_int::try_from(offset).ok()
 }
 
+/// What a backward jump is to the tracer (see [`jump`]).
+enum Jump {
+    /// A jump within one line: a `line` event.
+    Line,
+    /// A jump to another line (whose LINE event reports it), or in code whose verdict rules out line events for good.
+    SwitchOff,
+    /// In code whose verdict rules out line events now, but that can run again with other globals.
+    Skip,
+}
+
 /// settrace reports a `line` event for every backward jump, even within one line (loops on one line);
 /// jumps to another line are reported by that line's LINE event.
 ///
@@ -403,7 +413,7 @@ unsafe fn jump<H: Monitored>(
     let held = tracer.to_owned();
     // SAFETY: `held` is a strong reference to the tracer, kept across the Python code judging may run; `site` is this
     // callback's (its code an argument the caller holds, its globals the running frame's).
-    let within_one_line = catch_unwind(AssertUnwindSafe(|| unsafe {
+    let jump = catch_unwind(AssertUnwindSafe(|| unsafe {
         let ruled_out = match held.get().engine().cached_verdict(py, site, Kind::Line) {
             Some(verdict) => !verdict.has_effect(),
             None => match engine::judged_out(&held, site, Kind::Line) {
@@ -413,14 +423,20 @@ unsafe fn jump<H: Monitored>(
         };
         // No info: creating it failed, and delivering the event reports that.
         let code = site.code(py);
-        Ok(!ruled_out
-            && CodeInfo::existing(code).is_none_or(|info| info.line_at(py, code, from) == info.line_at(py, code, to)))
+        let info = CodeInfo::existing(code);
+        if ruled_out {
+            // As in `deliver`: switched off only where the verdict holds for good.
+            return Ok(if info.is_some_and(|info| info.may_switch_off(py)) { Jump::SwitchOff } else { Jump::Skip });
+        }
+        let within_one_line = info.is_none_or(|info| info.line_at(py, code, from) == info.line_at(py, code, to));
+        Ok(if within_one_line { Jump::Line } else { Jump::SwitchOff })
     }));
-    match within_one_line {
+    match jump {
         // SAFETY: attached, inside this callback: `held` keeps the tracer alive, and `code` is a code object (checked
         // by `of_running_code`) the caller holds.
-        Ok(Ok(true)) => unsafe { deliver::<H>(held.as_ptr(), code, Kind::Line, false, NO_ARG, Disable::Allowed) },
-        Ok(Ok(false)) => new_disable(py),
+        Ok(Ok(Jump::Line)) => unsafe { deliver::<H>(held.as_ptr(), code, Kind::Line, false, NO_ARG, Disable::Allowed) },
+        Ok(Ok(Jump::SwitchOff)) => new_disable(py),
+        Ok(Ok(Jump::Skip)) => new_none(),
         Ok(Err(handled)) => Answer::after(handled).into_ptr(py),
         Err(panic) => {
             engine::fail_internally(&held, failure::panic_error(&*panic));

@@ -192,6 +192,16 @@ fn claim_tool_id(monitoring: &Bound<'_, PyAny>) -> PyResult<u8> {
     )))
 }
 
+/// Switches every location switched off (DISABLE) back on, while the session runs: code found to run with the
+/// globals of several modules (see `CodeInfo::may_switch_off`) may have had locations switched off for another
+/// module's verdicts.
+pub(crate) fn switch_disabled_locations_back_on(py: Python<'_>, session: &Session) -> PyResult<()> {
+    if session.tool_id.get(py).is_some() {
+        monitoring_namespace(py)?.call_method0("restart_events")?;
+    }
+    Ok(())
+}
+
 /// Switches the events off, drops the callbacks (they hold the tracer) and frees the session's tool id.
 pub(crate) fn stop(py: Python<'_>, session: &Session) -> PyResult<()> {
     match session.tool_id.replace(py, None) {
