@@ -774,6 +774,17 @@ pub fn type_lookup<'py>(
     unsafe { Bound::from_borrowed_ptr_or_opt(ty.py(), _PyType_Lookup(ty.as_type_ptr(), name.as_ptr())) }
 }
 
+/// Makes CPython's messages name the type `name`, as they name a class defined in Python (`'Event' object has no
+/// attribute 'x'`, `unhashable type: 'Query'`), rather than by its dotted path: those messages print `tp_name`, which
+/// for a type made from a spec is the spec's whole name (`hunter.event.Event`). `__name__`, `__qualname__` and
+/// `__module__` are the heap type's own and do not change.
+pub fn name_in_messages(ty: &Bound<'_, pyo3::types::PyType>, name: &'static std::ffi::CStr) {
+    // SAFETY: a type this module made (a heap type); `tp_name` is only read (by messages), and from now on points to a
+    // static string. The name CPython made for it stays owned by the heap type (freed with it, not through `tp_name`;
+    // 3.9 and 3.10 point `tp_name` at the spec's string, which pyo3 never frees).
+    unsafe { (*ty.as_type_ptr()).tp_name = name.as_ptr() };
+}
+
 /// Whether this interpreter has `sys.monitoring` (PEP 669, Python 3.12+).
 pub const HAS_SYS_MONITORING: bool = cfg!(Py_3_12);
 

@@ -102,5 +102,19 @@ fn hunter_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(suggest::closest_name, m)?)?;
     predicates::register(m)?;
     envexpr::register(m)?;
+    // Named in messages as hunter's pure-Python classes are.
+    for (attribute, name) in [
+        ("Tracer", c"Tracer"),
+        ("Event", c"Event"),
+        ("Query", c"Query"),
+        ("When", c"When"),
+        ("And", c"And"),
+        ("Or", c"Or"),
+        ("Not", c"Not"),
+        ("From", c"From"),
+        ("Backlog", c"Backlog"),
+    ] {
+        compat::name_in_messages(m.getattr(attribute)?.cast::<pyo3::types::PyType>()?, name);
+    }
     Ok(())
 }

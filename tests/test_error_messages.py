@@ -85,6 +85,44 @@ def test_query_messages_start_with_hunters_own():
         assert our_message.startswith(their_start + ' Must be one of (')
 
 
+MISUSE_MESSAGES = """
+import pickle, hunter
+def show(thunk):
+    try:
+        thunk()
+    except Exception as error:
+        print(type(error).__name__, error)
+def misuse(event):
+    show(lambda: event.no_such_field)
+    show(lambda: len(event))
+    show(lambda: hash(event))
+    show(lambda: event < event)
+    show(lambda: pickle.dumps(event))
+def traced():
+    pass
+with hunter.trace(function='traced', kind='call', action=misuse):
+    traced()
+for obj in [hunter.Tracer(), hunter.Q(), hunter.Q(module='a') | hunter.Q(function='b'),
+            hunter.Q(module='a') & hunter.Q(function='b'), ~hunter.Q(module='a'),
+            hunter.When(hunter.Q(), hunter.CallPrinter), hunter.From(hunter.Q(module='a')), hunter.Backlog(hunter.Q(module='a'))]:
+    show(lambda: obj.no_such_field)
+    show(lambda: hash(obj))
+    show(lambda: obj < 1)
+    show(lambda: iter(obj))
+"""
+
+
+def test_python_messages_name_the_classes_as_hunter_does():
+    # CPython's own messages about the native classes (an attribute typo in an action, an event put in a set) name
+    # them as the messages about hunter's pure-Python classes do: 'Event', not 'hunter.event.Event'.
+    require_reference_python()
+    expected = run_reference(MISUSE_MESSAGES, env={'PUREPYTHONHUNTER': '1'})
+    ours = subprocess.run([sys.executable, '-c', MISUSE_MESSAGES], capture_output=True, text=True, env=child_env())
+    assert expected.returncode == ours.returncode == 0, ours.stderr
+    assert ours.stdout == expected.stdout
+    assert "'Event' object has no attribute 'no_such_field'" in ours.stdout
+
+
 # -- Did you mean: printer options ----------------------------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ import threading
 import pytest
 
 import hunter
+import reference
 from tracing_helpers import first, record_events
 
 HAS_FROZEN_STDLIB = sys.version_info >= (3, 11)
@@ -460,6 +461,22 @@ def test_writable_attributes(live_call_event):
         event.globals = {'y': 2}
         event.frame = None
         assert (event.depth, event.calls, event.detached, event.locals, event.globals, event.frame) == (7, 8, True, {'x': 1}, {'y': 2}, None)
+
+
+@pytest.mark.parametrize('backend', ['settrace', 'monitoring'] if sys.version_info >= (3, 12) else ['settrace'])
+def test_what_an_action_writes_is_what_later_predicates_and_printers_read(backend):
+    # As with hunter's pure-Python build: the native printers and queries after the action read the fields it set
+    # (they read the event's own data before, and printed or matched the values the action had replaced).
+    script = os.path.join(os.path.dirname(__file__), 'samples', 'event_writes.py')
+    code = f'import runpy; runpy.run_path({script!r}, run_name="__main__")'
+    expected = reference.run_python(reference.require_reference_python(), code, env={'PUREPYTHONHUNTER': '1'})
+    ours = reference.run_python(sys.executable, code, env={'PYTHONHUNTERBACKEND': backend})
+    assert expected.returncode == 0, expected.stderr
+    assert ours.returncode == 0, ours.stderr
+    mask = lambda text: re.sub(r' at 0x[0-9a-f]+', ' at 0xADDR', text)  # noqa: E731
+    assert mask(ours.stdout) == mask(expected.stdout)
+    assert "matched after the rewrite: [('call', 'renamed', 'elsewhere', 999)" in ours.stdout
+    assert '<= renamed: ' in ours.stdout
 
 
 @pytest.mark.pure_semantics  # hunter 3.9.0's Cython Event attributes are readonly

@@ -162,6 +162,26 @@ def test_a_file_replaced_keeps_its_permissions(tmp_path):
     assert names(load(path)) == {'sleeper': 2, 'pair': 1}
 
 
+def test_a_file_with_other_hard_links_is_written_into_so_they_see_it(tmp_path):
+    path, other = tmp_path / 'trace.json', tmp_path / 'other-name.json'
+    path.write_text('stale')
+    os.link(path, other)
+    record_into(path, timing_samples.pair, 0)
+    assert os.stat(path).st_ino == os.stat(other).st_ino
+    assert names(load(other)) == {'sleeper': 2, 'pair': 1}
+    assert sorted(tmp_path.iterdir()) == [other, path]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason='giving a file away takes root')
+def test_a_file_of_another_owner_keeps_its_owner(tmp_path):
+    path = tmp_path / 'trace.json'
+    path.write_text('stale')
+    os.chown(path, 1234, 1234)
+    record_into(path, timing_samples.pair, 0)
+    assert (os.stat(path).st_uid, os.stat(path).st_gid) == (1234, 1234)
+    assert names(load(path)) == {'sleeper': 2, 'pair': 1}
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason='root may write a read-only file')
 def test_a_read_only_file_is_refused_as_open_would_refuse_it(tmp_path):
     path = tmp_path / 'trace.json'

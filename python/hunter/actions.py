@@ -824,6 +824,18 @@ class Profile(ColorStreamAction):
             self.stream.write(self.report())
 
 
+def _replaceable(target, existing):
+    """Whether the regular file ``target`` (its ``os.stat`` is ``existing``) can be replaced by a new file without
+    anyone noticing but by its inode: it has no other hard link, is ours and writable (a read-only one is left to
+    open(), which refuses it), and its directory takes a new file."""
+    return (
+        existing.st_nlink == 1
+        and existing.st_uid == os.geteuid()
+        and os.access(target, os.W_OK)
+        and os.access(os.path.dirname(target), os.W_OK | os.X_OK)
+    )
+
+
 def _exists_but_is_no_regular_file(path):
     """Whether ``path`` (symlinks followed) is a device (``/dev/null``), a FIFO, a directory..."""
     try:
@@ -840,14 +852,15 @@ _temporary_serials = itertools.count()
 
 def _check_writable(path):
     """Raises the ``OSError`` that writing ``path`` at the end would meet, where it can be told now: a directory, or
-    a file in a directory that does not exist or is not writable."""
+    a new file in a directory that does not exist or is not writable."""
     if not path:
         raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
     if '\0' in path:
         raise ValueError('embedded null byte')
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
-    if _exists_but_is_no_regular_file(path):
+    if _exists_but_is_no_regular_file(path) or (os.path.isfile(path) and os.access(path, os.W_OK)):
+        # Written into where it cannot be replaced (see Timeline.write).
         return
     directory = os.path.dirname(os.path.realpath(path))
     if not os.path.isdir(directory):
@@ -889,9 +902,10 @@ class Timeline(ColorStreamAction):
             the Timeline is made). In a forked child process, the child's pid is added before
             the extension (``out.json`` becomes ``out.1234.json``). A device or a FIFO (``os.devnull``) is written
             into as it is; a file is replaced whole (through a symlink, the file it points to), keeping its
-            permissions (one ``open()`` could not write is refused). A path that cannot be written (a directory, or
-            in a directory that does not exist or is not writable) raises the ``OSError`` that ``open()`` would,
-            here rather than when the tracer stops.
+            permissions, but written into as ``open()`` writes where replacing it would show (other hard links,
+            another owner, a directory that takes no new file; a read-only one is then refused). A path that cannot
+            be written (a directory, or a new file in a directory that does not exist or is not writable) raises the
+            ``OSError`` that ``open()`` would, here rather than when the tracer stops.
         size (int): The most records kept. Default: ``1000000``.
         on_full (str): ``'ring'`` or ``'stop'``. Default: ``'ring'``.
         args (bool): Record each call's arguments (and each exception's value) through the bounded safe repr.
@@ -1023,28 +1037,26 @@ class Timeline(ColorStreamAction):
                 stem, extension = os.path.splitext(path)
                 path = f'{stem}.{getpid()}{extension}'
         text = self.dumps()
-        if _exists_but_is_no_regular_file(path):
-            # Written into (a directory fails here, naming it): a new file moved over a device or a FIFO would
-            # destroy it, and as root that includes /dev/null.
+        target = os.path.realpath(path)
+        try:
+            existing = os.stat(target)
+        except FileNotFoundError:
+            existing = None
+        if existing is not None and (not stat.S_ISREG(existing.st_mode) or not _replaceable(target, existing)):
+            # Written into, as open() writes: a device or a FIFO (a new file moved over it would destroy it, and as
+            # root that includes /dev/null; a directory fails here, naming it), a file with other hard links (they
+            # would keep the old text), one of another owner, or one in a directory that cannot take a new file.
             with open(path, 'w', encoding='utf-8') as file:
                 file.write(text)
             return path
         # A whole file or none: written beside the final target (through symlinks, which stay), then moved over it.
-        target = os.path.realpath(path)
-        try:
-            existing = os.stat(target).st_mode
-        except FileNotFoundError:
-            existing = None
-        # Where writing the file in place would be refused, so is replacing it (root may write either way).
-        if existing is not None and not os.access(target, os.W_OK):
-            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), path)
         temporary = f'{target}.{getpid()}-{next(_temporary_serials)}.tmp'
         try:
             with open(temporary, 'w', encoding='utf-8') as file:
                 file.write(text)
             if existing is not None:
                 # The file replaced keeps its permissions, as one written in place does.
-                os.chmod(temporary, stat.S_IMODE(existing))
+                os.chmod(temporary, stat.S_IMODE(existing.st_mode))
             os.replace(temporary, target)
         except BaseException:
             # Nothing half-written is left behind (the disk full, the directory gone or turned read-only).

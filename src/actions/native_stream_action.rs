@@ -215,10 +215,9 @@ fn native_printer<'a, 'py>(
 /// that replaces none of the hooks (see [`super::rows`]). Returns None for any other action (the caller calls it
 /// with a Python `Event`).
 pub fn print_natively(action: &Bound<'_, PyAny>, event: &EventRef<'_>) -> Option<PyResult<()>> {
-    Some(
-        native_printer(action)?
-            .and_then(|(printer, configuration)| NativeStreamAction::print(printer, &configuration, event.data, None)),
-    )
+    Some(native_printer(action)?.and_then(|(printer, configuration)| {
+        NativeStreamAction::print(printer, &configuration, &*event.data(action.py())?, None)
+    }))
 }
 
 /// `action` when it is a Timeline that records what it is given without looking at more than the event's frame,

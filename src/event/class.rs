@@ -1,6 +1,6 @@
 //! The Python class `hunter.event.Event`, wrapping an `EventData`.
 
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::types::PyString;
@@ -14,7 +14,7 @@ use super::slots::Slot;
 /// A trace event: what predicates and actions receive, one for each call, line, return or exception in
 /// the traced code. Its fields (``function``, ``module``, ``lineno``, ``locals``...) are computed when first
 /// read and then kept; ``event['function']`` reads a field by name. Every field can be set, as on hunter's
-/// pure-Python events (``kind`` to a kind the constructor takes), and so can attributes of your own.
+/// pure-Python events (``kind`` to one of the four kinds), and so can attributes of your own.
 ///
 /// The tracer builds events; building one yourself is for tests and replay code.
 ///
@@ -80,12 +80,16 @@ impl Event {
     fn kind<'py>(&self, py: Python<'py>) -> Bound<'py, PyString> {
         self.data.kind.py_name(py).clone()
     }
-    /// Set as the constructor takes it: a `c_`-prefixed kind also makes the event `builtin`.
+    /// One of the four kinds (not `builtin`, a field of its own).
     #[setter]
     fn set_kind(&mut self, kind: &Bound<'_, PyAny>) -> PyResult<()> {
-        let (kind, builtin) = Kind::from_py(kind)?;
-        self.data.kind = kind;
-        self.data.builtin |= builtin;
+        let settable = kind.cast::<PyString>().ok().and_then(|name| Kind::ALL.into_iter().find(|k| name == k.name()));
+        self.data.kind = settable.ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "Event.kind can be set to 'call', 'line', 'return' or 'exception', not {}.",
+                kind.repr().map_or_else(|_| "that".to_owned(), |text| text.to_string())
+            ))
+        })?;
         Ok(())
     }
     /// The return value for ``'return'``, the ``(type, value, traceback)`` tuple for ``'exception'``, the
@@ -300,6 +304,11 @@ impl Event {
 
     fn __getitem__<'py>(slf: &Bound<'py, Self>, item: &Bound<'py, PyString>) -> PyResult<Bound<'py, PyAny>> {
         slf.as_any().getattr(item)
+    }
+
+    /// Identity, as in hunter (which makes events unhashable, as hunter's are).
+    fn __eq__(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>) -> bool {
+        slf.is(other)
     }
 
     fn __reduce__(&self) -> PyResult<()> {

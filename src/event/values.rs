@@ -87,7 +87,8 @@ impl EventData {
             Slot::Globals => compat::frame_globals_bound(frame).into_any().unbind(),
             Slot::Locals => compat::frame_locals(frame)?.unbind(),
             Slot::Instruction => {
-                let co_code = live.info.co_code(py, self.cached(py, Slot::Code)?)?;
+                // The frame's code, as hunter reads it (`frame.f_code`): not `code`, which may have been set.
+                let co_code = live.info.co_code(py, frame_code(frame).as_any())?;
                 let lasti = compat::frame_lasti(frame)?;
                 let bytes: &[u8] = co_code.extract()?;
                 match usize::try_from(lasti).ok().and_then(|i| bytes.get(i)) {

@@ -137,7 +137,7 @@ impl Backlog {
                 self.replay(py, &queue, event)?;
             }
         } else {
-            if self.strip && event.data.depth < 1 {
+            if self.strip && event.data(py)?.depth < 1 {
                 // Back at the top: what is queued is likely a long stream of uninteresting returns.
                 drop(self.queue.replace(py, VecDeque::new()));
             }
@@ -157,8 +157,10 @@ impl Backlog {
 
     /// Queues a detached copy of the event that still points at the live frame (for the stack walk).
     fn remember(&self, py: Python<'_>, event: &EventRef<'_>) -> PyResult<()> {
-        let mut detached = event.data.detach(py, self.try_repr.as_ref().map(|filter| filter.bind(py)))?;
-        detached.set_frame(event.data.frame().map(|frame| frame.clone_ref(py)));
+        let data = event.data(py)?;
+        let mut detached = data.detach(py, self.try_repr.as_ref().map(|filter| filter.bind(py)))?;
+        detached.set_frame(data.frame().map(|frame| frame.clone_ref(py)));
+        drop(data);
         let detached = Py::new(py, Event { data: detached })?;
         let mut queue = self.queue.replace(py, VecDeque::new());
         queue.push_back(detached);
@@ -178,7 +180,11 @@ impl Backlog {
             let frame = first.data.frame().map(|frame| frame.as_any(py).clone());
             (first.data.depth, first.data.kind == Kind::Call, frame)
         };
-        let backlog_call_depth = event.data.depth - first_depth;
+        let (event_depth, threading_support) = {
+            let data = event.data(py)?;
+            (data.depth, data.threading_support)
+        };
+        let backlog_call_depth = event_depth - first_depth;
         let missing_depth = first_depth.min(0.max(self.stack - backlog_call_depth + i64::from(first_is_call)));
         if missing_depth != 0 {
             let mut frame = match first_frame {
@@ -189,7 +195,7 @@ impl Backlog {
             let mut depth_delta = 0;
             while let Some(current) = frame.filter(|_| depth_delta < missing_depth) {
                 let depth = first_depth - depth_delta - 1;
-                stack_events.push(self.stack_event(&current, depth, event.data.threading_support)?);
+                stack_events.push(self.stack_event(&current, depth, threading_support)?);
                 frame = parent_frame(&current)?;
                 depth_delta += 1;
             }

@@ -46,29 +46,32 @@ pub struct From {
 
 impl From {
     pub(crate) fn evaluate<'py>(&self, py: Python<'py>, event: &EventRef<'_>) -> PyResult<Outcome<'py>> {
-        let data = event.data;
         let origin = self.origin.get(py);
+        // Read afresh at each use: the condition may set the event's fields (as on hunter's events).
+        let counters = |event: &EventRef<'_>| event.data(py).map(|data| (data.depth, data.calls));
         let (delta_depth, delta_calls) = match (origin.depth, origin.calls) {
             (Some(origin_depth), Some(origin_calls)) => {
-                let delta_depth = data.depth - origin_depth;
+                let (depth, calls) = counters(event)?;
+                let delta_depth = depth - origin_depth;
                 if delta_depth < self.watermark {
                     self.origin.set(py, Origin { depth: None, ..origin });
                     return Ok(Outcome::Bool(false));
                 }
-                (delta_depth, data.calls - origin_calls)
+                (delta_depth, calls - origin_calls)
             }
             _ => {
                 if !evaluate(py, self.condition.bind(py), event)? {
                     return Ok(Outcome::Bool(false));
                 }
-                self.origin.set(py, Origin { depth: Some(data.depth), calls: Some(data.calls) });
+                let (depth, calls) = counters(event)?;
+                self.origin.set(py, Origin { depth: Some(depth), calls: Some(calls) });
                 (0, 0)
             }
         };
         match &self.predicate {
             None => Ok(Outcome::Bool(true)),
             Some(predicate) => {
-                let relative = data.clone_with_counters(py, delta_depth, delta_calls);
+                let relative = event.data(py)?.clone_with_counters(py, delta_depth, delta_calls);
                 evaluate_outcome(py, predicate.bind(py), &EventRef::new(&relative))
             }
         }

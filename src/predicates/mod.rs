@@ -107,7 +107,7 @@ pub(crate) fn evaluate_outcome<'py>(
     event: &EventRef<'_>,
 ) -> PyResult<Outcome<'py>> {
     Ok(if let Ok(query) = predicate.cast_exact::<Query>() {
-        Outcome::Bool(query.get().matches(py, event.data)?)
+        Outcome::Bool(query.get().matches(py, &*event.data(py)?)?)
     } else if let Ok(when) = predicate.cast_exact::<When>() {
         Outcome::Bool(when.get().evaluate(py, event)?)
     } else if let Ok(and) = predicate.cast_exact::<And>() {
