@@ -319,17 +319,16 @@ def test_trace_refuses_an_unmatchable_kind_before_tracing():
 
 
 @ours_only
-def test_from_names_the_clashing_arguments_plainly():
+def test_from_clash_says_where_the_keyword_filters_go():
     message = message_of(lambda: From(Q(module='x'), depth_lt=2, kind='call'), TypeError)
-    assert message == (
-        "Unexpected arguments 'depth_lt', 'kind'. Don't combine positional with keyword arguments: put the keyword"
-        " filters in a predicate, such as Q(depth_lt=2, kind='call')."
-    )
-    assert 'dict_keys' not in message
+    assert message.endswith(" Put the keyword filters in a predicate, such as Q(depth_lt=2, kind='call').")
 
 
 def test_from_clash_starts_as_hunters():
-    assert message_of(lambda: From(Q(module='x'), depth_lt=2), TypeError).startswith('Unexpected arguments ')
+    message = message_of(lambda: From(Q(module='x'), depth_lt=2), TypeError)
+    assert message.startswith(
+        "Unexpected arguments dict_keys(['depth_lt']). Don't combine positional with keyword arguments."
+    )
 
 
 # -- The expression language (PYTHONHUNTER, PYTHONHUNTERCONFIG) ----------------------------------------------------

@@ -445,7 +445,7 @@ def test_helper_and_or_not_accept_keyword_queries():
 def test_from_helper_splits_keywords():
     assert From(module='a', depth_lt=2, calls_gt=1) == From(Query(module='a'), Query(depth_lt=2, calls_gt=1))
     assert From(module='a', function='b') == From(Query(module='a', function='b'), Query())
-    with pytest.raises(TypeError, match=r"^Unexpected arguments 'module'\. Don't combine positional with keyword arguments: "):
+    with pytest.raises(TypeError, match=r"^Unexpected arguments dict_keys\(\['module'\]\)\. Don't combine positional with keyword"):
         From(A, module='a')
 
 

@@ -217,11 +217,10 @@ def From(condition=None, predicate=None, watermark=0, **kwargs):
             target[key] = value
         return _From(Q(**condition_query), Q(**predicate_query), watermark)
     if kwargs:
-        # hunter's message showed ``dict_keys([...])``.
-        names = ', '.join(map(repr, kwargs))
+        # hunter's message, then a hint.
         filters = ', '.join(f'{key}={value!r}' for key, value in kwargs.items())
         raise TypeError(
-            f"Unexpected arguments {names}. Don't combine positional with keyword arguments: put the keyword"
+            f"Unexpected arguments {kwargs.keys()}. Don't combine positional with keyword arguments. Put the keyword"
             f' filters in a predicate, such as Q({filters}).'
         )
     return _From(condition, predicate, watermark)
