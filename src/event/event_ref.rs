@@ -1,6 +1,6 @@
 //! An event being evaluated (`EventRef`): its data, and the Python `Event` made for it once, on first demand.
 
-use std::cell::{Cell, OnceCell};
+use std::cell::OnceCell;
 use std::ops::Deref;
 
 use pyo3::prelude::*;
@@ -11,11 +11,14 @@ use super::data::EventData;
 /// An event being evaluated by predicates: the data, plus the Python `Event` object created for it on
 /// first demand (by a Python callable or an action) and then reused, so every consumer sees one object.
 pub struct EventRef<'a> {
-    data: &'a EventData,
-    py_event: OnceCell<Py<Event>>,
-    /// Whether `py_event` was made here, as a copy of `data`: once it exists, its fields may have been set (as on
-    /// hunter's events), and the consumers that come after read them there ([`EventRef::data`]).
-    copied: Cell<bool>,
+    source: Source<'a>,
+}
+
+enum Source<'a> {
+    /// The engine's data, and the Python `Event` made of it on first demand.
+    Native { data: &'a EventData, py_event: OnceCell<Py<Event>> },
+    /// A Python `Event` (given to a predicate called from Python).
+    Object(Py<Event>),
 }
 
 /// The data of an event as its consumers read it: see [`EventRef::data`].
@@ -37,32 +40,40 @@ impl Deref for EventView<'_, '_> {
 
 impl<'a> EventRef<'a> {
     pub fn new(data: &'a EventData) -> Self {
-        EventRef { data, py_event: OnceCell::new(), copied: Cell::new(false) }
+        EventRef { source: Source::Native { data, py_event: OnceCell::new() } }
     }
 
-    /// Wraps an existing Python event, which `as_py` then returns unchanged (`data` is its data, borrowed).
-    pub fn with_object(data: &'a EventData, event: Py<Event>) -> Self {
-        EventRef { data, py_event: OnceCell::from(event), copied: Cell::new(false) }
+    /// A Python event (given to a predicate called from Python), which `as_py` then returns unchanged.
+    pub fn of_object(event: Py<Event>) -> Self {
+        EventRef { source: Source::Object(event) }
     }
 
-    /// The event's data: that of its Python `Event` once one was made for it, whose fields a predicate or an action
-    /// may have set, else the data it was made with. Borrowed: setting a field of the `Event` meanwhile fails.
+    /// The event's data: that of its Python `Event` once there is one, whose fields a predicate or an action may have
+    /// set (as on hunter's events), else the engine's. Borrowed: setting a field of the `Event` while the view lives
+    /// fails.
     pub fn data<'py>(&self, py: Python<'py>) -> PyResult<EventView<'_, 'py>> {
-        match self.py_event.get() {
-            Some(event) if self.copied.get() => Ok(EventView::Object(event.bind(py).try_borrow()?)),
-            _ => Ok(EventView::Data(self.data)),
-        }
+        let event = match &self.source {
+            Source::Native { data, py_event } => match py_event.get() {
+                Some(event) => event,
+                None => return Ok(EventView::Data(data)),
+            },
+            Source::Object(event) => event,
+        };
+        Ok(EventView::Object(event.bind(py).try_borrow()?))
     }
 
     pub fn as_py<'py>(&self, py: Python<'py>) -> PyResult<&Bound<'py, Event>> {
-        if self.py_event.get().is_none() {
-            let event =
-                Py::new(py, Event { data: self.data.clone_with_counters(py, self.data.depth, self.data.calls) })?;
-            match self.py_event.set(event) {
-                Ok(()) => self.copied.set(true),
-                Err(event) => drop(event),
+        match &self.source {
+            Source::Native { data, py_event } => {
+                if py_event.get().is_none() {
+                    let event = Py::new(py, Event { data: data.clone_with_counters(py, data.depth, data.calls) })?;
+                    if let Err(event) = py_event.set(event) {
+                        drop(event);
+                    }
+                }
+                Ok(py_event.get().expect("set above").bind(py))
             }
+            Source::Object(event) => Ok(event.bind(py)),
         }
-        Ok(self.py_event.get().expect("set above").bind(py))
     }
 }

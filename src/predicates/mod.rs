@@ -127,8 +127,7 @@ pub(crate) fn evaluate_outcome<'py>(
 
 /// Runs `body` on a Python-provided event; callables and actions downstream get that very object.
 pub(crate) fn with_event<R>(event: &Bound<'_, Event>, body: impl FnOnce(&EventRef<'_>) -> PyResult<R>) -> PyResult<R> {
-    let data = event.try_borrow()?;
-    body(&EventRef::with_object(&data.data, event.clone().unbind()))
+    body(&EventRef::of_object(event.clone().unbind()))
 }
 
 /// The static verdict of any predicate for Python events of one code object and kind.

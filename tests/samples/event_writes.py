@@ -22,6 +22,11 @@ def rewrite(event):
     return True
 
 
+def evaluate_by_hand(event):
+    # A predicate called from Python with the event: what its actions write, its later ones read.
+    hunter.When(Q(kind='call'), rewrite, CallPrinter(stream=sys.stdout))(event)
+
+
 def detach_after_writing_code(event):
     event.code = 'not a code object'
     detached = event.detach()
@@ -36,6 +41,8 @@ if __name__ == '__main__':
     print('matched after the rewrite:', seen)
     printers = [CallPrinter(stream=sys.stdout), CodePrinter(stream=sys.stdout), VarsPrinter('a', stream=sys.stdout)]
     with hunter.trace(function='traced', actions=[rewrite, *printers]):
+        traced(1)
+    with hunter.trace(function='traced', kind='call', action=evaluate_by_hand):
         traced(1)
     with hunter.trace(function='traced', kind='call', action=detach_after_writing_code):
         traced(1)
