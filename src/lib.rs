@@ -103,17 +103,8 @@ fn hunter_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     predicates::register(m)?;
     envexpr::register(m)?;
     // Named in messages as hunter's pure-Python classes are.
-    for (attribute, name) in [
-        ("Tracer", c"Tracer"),
-        ("Event", c"Event"),
-        ("Query", c"Query"),
-        ("When", c"When"),
-        ("And", c"And"),
-        ("Or", c"Or"),
-        ("Not", c"Not"),
-        ("From", c"From"),
-        ("Backlog", c"Backlog"),
-    ] {
+    for name in [c"Tracer", c"Event", c"Query", c"When", c"And", c"Or", c"Not", c"From", c"Backlog"] {
+        let attribute = name.to_str().expect("an ASCII class name");
         compat::name_in_messages(m.getattr(attribute)?.cast::<pyo3::types::PyType>()?, name);
     }
     Ok(())

@@ -100,10 +100,7 @@ impl Event {
     }
     #[setter]
     fn set_arg(slf: &Bound<'_, Self>, arg: Py<PyAny>) -> PyResult<()> {
-        let previous = std::mem::replace(&mut slf.try_borrow_mut()?.data.arg, arg);
-        // Released once the event is no longer borrowed: releasing it may run code that reads the event.
-        drop(previous);
-        Ok(())
+        Self::replace_field(slf, |data| std::mem::replace(&mut data.arg, arg))
     }
     /// The call depth: increases on calls, decreases on returns.
     #[getter]
@@ -336,10 +333,15 @@ impl Event {
 }
 
 impl Event {
-    /// Sets the field of `slot` (Python assigning it), releasing the value it replaces once the event is no longer
-    /// borrowed: releasing it may run code that reads the event.
+    /// Sets the field of `slot` (Python assigning it).
     fn give(slf: &Bound<'_, Self>, slot: Slot, value: Py<PyAny>) -> PyResult<()> {
-        let previous = slf.try_borrow_mut()?.data.give(slot, value);
+        Self::replace_field(slf, |data| data.give(slot, value))
+    }
+
+    /// Sets a field with `replace`, which hands back what the field held: released once the event is no longer
+    /// borrowed, as releasing it may run code that reads the event.
+    fn replace_field<T>(slf: &Bound<'_, Self>, replace: impl FnOnce(&mut EventData) -> T) -> PyResult<()> {
+        let previous = replace(&mut slf.try_borrow_mut()?.data);
         drop(previous);
         Ok(())
     }

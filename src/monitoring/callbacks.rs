@@ -319,16 +319,21 @@ unsafe fn stop_iteration<H: Monitored>(
     // SAFETY: `args` holds `n` arguments; `offset` type-checks the one it reads.
     let (code, offset) = unsafe { (argument(args, n, 0), offset(argument(args, n, 1))) };
     // SAFETY: attached, inside a monitoring callback; `code` is NULL or an argument the caller holds.
-    let (Some(site), Some(offset)) = (unsafe { EventSite::of_running_code(code) }, offset) else {
+    let end_for = match (unsafe { EventSite::of_running_code(code) }, offset) {
+        (Some(site), Some(offset)) => ending_for_loop(py, site.code(py), offset).map(|info| (site, info, offset)),
+        _ => None,
+    };
+    let Some((site, info, offset)) = end_for else {
         // SAFETY: this function's contract is `deliver_raised`'s.
         return unsafe { deliver_raised::<H>(slf, args, n, Disable::Allowed) };
     };
-    // Held: telling a loop's end may run Python code (`dis`, once per code object), which may release the callback's
-    // `self`. Not at exit, when callbacks run no Python code: the event is then delivered as it is.
+    // Held: telling whether settrace reports a loop's end may run Python code (`dis`, once per code object), which may
+    // release the callback's `self`. Not at exit, when callbacks run no Python code: the event is then delivered.
     // SAFETY: as in `deliver`: the callback's `self`, a live `H` until Python code runs.
     let held = unsafe { Borrowed::from_ptr(py, slf) }.to_owned();
-    let unreported =
-        engine::RunningPython::enter().is_some_and(|_running| ends_for_loop_unreported(py, site.code(py), offset));
+    let code = site.code(py);
+    let unreported = engine::RunningPython::enter()
+        .is_some_and(|_running| !info.settrace_reports_end_for(py, code.as_any(), offset));
     if unreported {
         return new_disable(py);
     }
@@ -336,16 +341,20 @@ unsafe fn stop_iteration<H: Monitored>(
     unsafe { deliver_raised::<H>(held.as_ptr(), args, n, Disable::Allowed) }
 }
 
-/// Whether the instruction at byte `offset` of `code` is an END_FOR whose StopIteration settrace does not report.
-/// An error (no info for the code) says no, and the event reports it.
-fn ends_for_loop_unreported(py: Python<'_>, code: Borrowed<'_, '_, pyo3::types::PyCode>, offset: c_int) -> bool {
-    let Some(end_for) = compat::end_for_opcode(py) else { return false };
+/// The info of `code` when the instruction at byte `offset` is END_FOR (the end of a `for` loop). An error (no info
+/// for the code) says no, and the event reports it.
+fn ending_for_loop<'a>(
+    py: Python<'_>,
+    code: Borrowed<'a, '_, pyo3::types::PyCode>,
+    offset: c_int,
+) -> Option<&'a CodeInfo> {
+    let end_for = compat::end_for_opcode(py)?;
     // SAFETY: `code` is the running code of this callback, alive for its duration.
-    let Ok(info) = (unsafe { CodeInfo::of_code(py, code) }) else { return false };
-    let Ok(co_code) = info.co_code(py, &code) else { return false };
-    let Ok(bytes) = co_code.cast::<pyo3::types::PyBytes>() else { return false };
+    let info = unsafe { CodeInfo::of_code(py, code) }.ok()?;
+    let co_code = info.co_code(py, &code).ok()?;
+    let bytes = co_code.cast::<pyo3::types::PyBytes>().ok()?;
     let ends_for_loop = usize::try_from(offset).ok().and_then(|offset| bytes.as_bytes().get(offset)) == Some(&end_for);
-    ends_for_loop && !info.settrace_reports_end_for(py, &code, offset)
+    ends_for_loop.then_some(info)
 }
 
 /// A JUMP event's byte offset, or None if it is not a (small) int.
