@@ -53,12 +53,17 @@ def install(**kwargs):
     import manhole
 
     installed = manhole.install(oneshot_on='URG', connection_handler='exec', **kwargs)
-    bind_socket = installed.get_socket
+    # manhole keeps the socket class from before any monkey-patching (gevent, eventlet).
+    unpatched_socket = getattr(manhole, '_ORIGINAL_SOCKET', socket.socket)
 
     def get_owner_only_socket():
-        # manhole binds with the process umask; clients must not even see a socket they cannot use.
-        sock = bind_socket()
-        os.chmod(installed.uds_name, 0o600)
+        # manhole binds with the process umask and listens at once; clients must not even see a socket they cannot
+        # use, so it is made owner-only between the bind and the listen.
+        sock = unpatched_socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        path = installed.remove_manhole_uds()
+        sock.bind(path)
+        os.chmod(path, 0o600)
+        sock.listen(5)
         # The one-shot handler waits for the client in the signal handler, in the main thread: a client that gave up
         # (the target was busy in C code past its timeout) left the program waiting there for ever. A client still
         # trying connects within milliseconds of the socket appearing; manhole logs the timeout and removes it.
