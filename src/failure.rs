@@ -8,7 +8,7 @@
 
 use std::io::Write;
 
-use pyo3::exceptions::{PyBrokenPipeError, PyException, PyValueError};
+use pyo3::exceptions::{PyBrokenPipeError, PyException, PyOSError, PyValueError};
 use pyo3::prelude::*;
 
 /// Whether `error` belongs to the traced program (a `sys.exit()` in an action, Ctrl-C during a slow one), as
@@ -33,15 +33,16 @@ pub fn report(py: Python<'_>, handler: Option<Py<PyAny>>, error: &PyErr, event: 
 }
 
 /// Reports the failure of an action told that the tracer of `handler` stopped (`_tracer_stopped()`): as unraisable (as
-/// errors in `__del__` are), a closed or broken stream (Profile writing its table) in the one line it gets while
-/// tracing; what belongs to the program (`SystemExit`, `KeyboardInterrupt`) is handed back.
+/// errors in `__del__` are), but a stream that took no more (Profile writing its table to a closed file, a broken
+/// pipe, a full disk) in one line; what belongs to the program (`SystemExit`, `KeyboardInterrupt`) is handed back.
 pub fn report_at_stop(error: PyErr, handler: &Bound<'_, PyAny>) -> PyResult<()> {
     let py = handler.py();
     if belongs_to_program(py, &error) {
         return Err(error);
     }
-    if is_stream_failure(py, &error) {
-        report(py, None, &error, None);
+    // The only input or output at stop is the action's writing to its stream.
+    if is_stream_failure(py, &error) || error.is_instance_of::<PyOSError>(py) {
+        say_on_stderr(py, &format!("hunter: the output stream took no more at stop ({error})\n"));
     } else {
         error.write_unraisable(py, Some(handler));
     }
@@ -72,6 +73,10 @@ fn write_report(py: Python<'_>, handler: Option<Py<PyAny>>, error: &PyErr, event
         Ok(stream) if !stream.is_none() => stream,
         _ => crate::compat::import(py, "sys")?.getattr("stderr")?,
     };
+    if stream.is_none() {
+        // No stderr (`2>&-`): nowhere to report (traceback's printing would fall back to the program's stdout).
+        return Ok(());
+    }
     let traceback = crate::compat::import(py, "traceback")?;
     let kwargs = pyo3::types::PyDict::new(py);
     kwargs.set_item("file", &stream)?;

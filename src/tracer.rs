@@ -315,17 +315,22 @@ impl Tracer {
     }
 
     #[new]
-    #[pyo3(signature = (threading_support=None, profiling_mode=false, backend=None))]
+    #[pyo3(
+        signature = (threading_support=None, profiling_mode=None, backend=None),
+        text_signature = "(threading_support=None, profiling_mode=False, backend=None)"
+    )]
     fn new(
         py: Python<'_>,
         threading_support: Option<&Bound<'_, PyAny>>,
-        profiling_mode: bool,
+        profiling_mode: Option<&Bound<'_, PyAny>>,
         backend: Option<&str>,
     ) -> PyResult<Self> {
+        // Either is taken for its truth, as hunter tests them (`profile=1` is profile mode).
         let threading_support = match threading_support {
             Some(value) if !value.is_none() => Some(value.is_truthy()?),
             _ => None,
         };
+        let profiling_mode = profiling_mode.map_or(Ok(false), |value| value.is_truthy())?;
         let (backend, backend_is_auto) = Backend::choose(py, backend)?;
         Ok(Tracer {
             engine: Engine::new(threading_support, profiling_mode, backend),

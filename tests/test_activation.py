@@ -20,6 +20,7 @@ from activation_env import site_packages
 from activation_env import venv_python
 from conftest import hunter_under_test_is_reference
 from conftest import runs_legacy_sub_interpreters
+from reference import child_env
 from reference import reference_python
 
 pytestmark = pytest.mark.skipif(hunter_under_test_is_reference(), reason='tests the hunter-rs activation')
@@ -200,7 +201,9 @@ def test_expression_forms(python, program, value):
         ('sys.modules', 1, "but found unknown name 'sys.modules'"),
         ('Q(module="a")[0]', 14, 'subscripts are not supported'),
         ('lambda event: True', 1, "the Python keyword 'lambda'"),
-        ('module=f"{1}"', 8, 'f-strings and t-strings could run code'),
+        ('module=f"{1}"', 10, 'an f-string without replacement fields (they could run code)'),
+        ('module=t"x"', 8, 't-strings could run code'),
+        ('module="a",\u00a0kind="call"', 12, "a name, a call or a literal but found '\xa0'"),
         ('module="a", module="b"', 13, "'module' repeated"),
         ('module="a", Q()', 13, 'a positional argument after keyword arguments'),
         ("module='a", 8, 'the closing quote of this string'),
@@ -217,6 +220,29 @@ def test_malformed_values(python, program, value, column, message):
     assert shown == f'    {value}'
     assert caret == ' ' * (4 + column - 1) + '^'
     assert 'pwned' not in result.stdout
+
+
+@pytest.mark.parametrize(
+    'value',
+    [
+        'Q(module="a"',  # malformed
+        'kind="cal"',  # parsed, refused by trace()
+        'function="parent", action=VarsPrinter("undefined_name.attribute")',  # a handler that fails at an event
+    ],
+)
+def test_without_stderr_nothing_reaches_stdout(python, program, value):
+    # `2>&-`: hunter's messages and reports have nowhere to go; they must not end up on the program's stdout.
+    result = subprocess.run(
+        [str(python), 'main.py'],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=program,
+        env=child_env({'PYTHONHUNTER': value}),
+        timeout=120,
+        preexec_fn=lambda: os.close(2),
+    )
+    assert result.returncode == 0
+    assert [line.split()[0] for line in result.stdout.splitlines()] == ['pid', 'result', 'done'], result.stdout
 
 
 @pytest.mark.parametrize('operator', ['|', '&'])

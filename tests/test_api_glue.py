@@ -547,6 +547,18 @@ def test_trace_profile():
     assert sys.getprofile() is before
 
 
+@pytest.mark.settrace_backend
+@pytest.mark.parametrize(('profile', 'profiling'), [(1, True), ('yes', True), (0, False), (None, False), ('', False)])
+def test_trace_profile_takes_any_truth_value(profile, profiling):
+    # As hunter tests it: `if self.profiling_mode`.
+    tracer = hunter.trace(profile=profile, **NOTHING)
+    try:
+        assert tracer.profiling_mode is profiling
+        assert (sys.getprofile() is tracer) is profiling
+    finally:
+        hunter.stop()
+
+
 @pytest.mark.parametrize('clear', [True, False])
 def test_trace_clear_env_var(monkeypatch, clear):
     monkeypatch.setenv('PYTHONHUNTER', 'module="x"')

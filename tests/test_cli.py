@@ -140,6 +140,92 @@ def test_uncaught_exception(workdir):
     assert 'hunter' not in traceback_text and 'prog.py' in traceback_text
 
 
+def test_program_excepthook_reports_its_uncaught_exception(workdir):
+    (workdir / 'hooked.py').write_text(
+        'import sys, traceback\n'
+        'def hook(kind, value, tb):\n'
+        '    print("hooked", kind.__name__, [frame.f_code.co_name for frame, _ in traceback.walk_tb(tb)], file=sys.stderr)\n'
+        'sys.excepthook = hook\n'
+        'def fail():\n'
+        '    raise ValueError("boom")\n'
+        'fail()\n'
+    )
+    result = hunter_cli('function="nothing"', 'hooked.py', cwd=workdir)
+    assert (result.returncode, result.stderr) == (1, "hooked ValueError ['<module>', 'fail']\n")
+
+
+def test_keyboard_interrupt_ends_the_program_as_python_does(workdir):
+    (workdir / 'interrupted.py').write_text('raise KeyboardInterrupt\n')
+    plain = subprocess.run([sys.executable, 'interrupted.py'], capture_output=True, text=True, cwd=workdir, timeout=60)
+    result = hunter_cli('function="nothing"', 'interrupted.py', cwd=workdir)
+    assert (result.returncode, result.stderr) == (plain.returncode, plain.stderr)
+    assert result.returncode == -2 and 'KeyboardInterrupt' in result.stderr
+
+
+def test_program_that_does_not_compile_is_reported_as_python_does(workdir):
+    (workdir / 'broken.py').write_text('x = (\n')
+    plain = subprocess.run([sys.executable, 'broken.py'], capture_output=True, text=True, cwd=workdir, timeout=60)
+    result = hunter_cli('function="nothing"', 'broken.py', cwd=workdir)
+    assert (result.returncode, result.stderr) == (1, plain.stderr)
+
+
+def test_package_init_runs_traced_with_the_program(workdir):
+    (workdir / 'pkg' / '__init__.py').write_text('def setup():\n    return 1\nsetup()\n')
+    result = hunter_cli('function="setup"', 'kind="call"', '-m', 'pkg.tool', cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    assert re.search(r'pkg/__init__\.py:1 +call +=> setup\(\)', result.stderr), result.stderr
+
+
+def test_package_init_that_raises_has_no_runner_frames(workdir):
+    (workdir / 'pkg' / '__init__.py').write_text('raise RuntimeError("bad package")\n')
+    result = hunter_cli('function="nothing"', '-m', 'pkg.tool', cwd=workdir)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == 'RuntimeError: bad package'
+    assert 'hunter' not in result.stderr and 'pkg/__init__.py' in result.stderr
+
+
+def test_script_from_a_deleted_working_directory(workdir, tmp_path_factory):
+    gone = tmp_path_factory.mktemp('gone')
+    result = subprocess.run(
+        [sys.executable, '-c', f'import os, runpy, sys; os.chdir({str(gone)!r}); os.rmdir({str(gone)!r}); '
+         f'sys.argv = ["hunter", "function=\\"child\\"", {str(workdir / "prog.py")!r}]; '
+         'runpy.run_module("hunter", run_name="__main__")'],
+        capture_output=True, text=True, env=child_env(), timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert 'argv' in result.stdout and '=> child(x=1)' in result.stderr
+
+
+def test_script_that_is_no_regular_file(workdir):
+    result = subprocess.run(
+        [sys.executable, '-m', 'hunter', 'function="child"', '/dev/stdin'],
+        input=PROGRAM, capture_output=True, text=True, cwd=workdir, env=child_env(), timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert '=> child(x=1)' in result.stderr
+
+
+@pytest.mark.parametrize(
+    ('query', 'message'),
+    [
+        ('foo=1', "Unexpected argument 'foo'"),
+        ('kind="cal"', "Value 'cal' for 'kind' is invalid"),
+        ('backend="x"', 'Invalid backend value "x"'),
+    ],
+)
+def test_query_that_cannot_be_made_is_a_usage_error(workdir, query, message):
+    result = hunter_cli(query, 'prog.py', cwd=workdir)
+    assert result.returncode == 2 and result.stdout == ''
+    assert result.stderr.splitlines()[-1].startswith(f'python -m hunter: error: {message}'), result.stderr
+    assert 'Traceback' not in result.stderr
+
+
+def test_profile_takes_any_truth_value(workdir):
+    result = hunter_cli('profile=1', 'function="child"', 'prog.py', cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    assert '=> child(x=1)' in result.stderr
+
+
 def test_bad_query_is_a_usage_error(workdir):
     result = hunter_cli('Q(module="a"', 'prog.py', cwd=workdir)
     assert result.returncode == 2 and result.stdout == ''
@@ -307,6 +393,17 @@ def test_pyproject_holds_config_defaults(project):
     assert unknown == f'Discarded config from {project / "pyproject.toml"} [tool.hunter] no_such_option=1: Unknown option'
     # kind='call', and the alignment of 12 (the script's filename is absolute, as python makes it).
     assert trace_line == '[...]prog.py:4     call      => child(x=1)'
+
+
+@pytest.mark.parametrize('option', ['kind = "cal"', 'module_sw = 5', 'backend = "x"'])
+def test_bad_pyproject_value_is_one_line_and_tracing_goes_on(workdir, option):
+    (workdir / 'pyproject.toml').write_text(f'[tool.hunter]\n{option}\n')
+    result = hunter_cli('function="child"', 'kind="call"', 'prog.py', cwd=workdir)
+    assert result.returncode == 0
+    message, trace_line = result.stderr.splitlines()
+    source = f'{workdir / "pyproject.toml"} [tool.hunter]'
+    assert message.startswith((f'Failed to load hunter config from {source}: ', f'Discarded config from {source} ')), message
+    assert trace_line.endswith('=> child(x=1)')
 
 
 def test_pythonhunterconfig_wins_over_pyproject(project):

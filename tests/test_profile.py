@@ -2,6 +2,7 @@
 cProfile counts it, the table written once when the tracer stops (or at exit), the data returned by stats()."""
 
 import io
+import os
 import subprocess
 import sys
 import textwrap
@@ -162,9 +163,17 @@ def test_a_table_written_to_a_closed_stream_is_one_line_on_stderr(backend):
     program = program.replace('import sys, time, hunter', 'import io, sys, time, hunter\nstream = io.StringIO()')
     result = subprocess.run([sys.executable, '-c', program], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0
+    assert result.stderr == 'hunter: the output stream took no more at stop (ValueError: I/O operation on closed file)\n'
+
+
+@pytest.mark.skipif(not os.path.exists('/dev/full'), reason='needs /dev/full')
+def test_a_table_written_to_a_full_device_is_one_line_on_stderr(backend):
+    program = PROGRAM.format(end='pass').replace('Profile(stream=sys.stdout)', "Profile(stream='/dev/full')")
+    result = subprocess.run([sys.executable, '-c', program], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
     assert result.stderr == (
-        'hunter: tracing stopped, the output stream is closed or broken (ValueError: I/O operation on closed file)\n'
-    )
+        'hunter: the output stream took no more at stop (OSError: [Errno 28] No space left on device)\n'
+    ), result.stderr
 
 
 def test_reachable_actions_are_found_through_predicates():

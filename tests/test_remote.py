@@ -107,6 +107,37 @@ def test_manhole_attach_detach_reattach(start_target):
     assert_detached(target)
 
 
+def test_second_session_is_refused_and_the_first_goes_on(start_target):
+    target = start_target('manhole')
+    first = subprocess.Popen(
+        [*hunter_trace_executable(), '-p', str(target.pid), '-t', '5', 'function="work"', 'kind="call"'],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(),
+    )
+    assert first.stdout.readline() == 'Output stream active. Starting tracer ...\n'
+    second = subprocess.run(
+        [*hunter_trace_executable(), '-p', str(target.pid), '-t', '5', 'function="work"', 'kind="return"'],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        timeout=60,
+    )
+    assert (second.returncode, second.stdout) == (1, '')
+    assert second.stderr == f'hunter-trace: PID {target.pid} did not start tracing: it is traced by another hunter-trace already\n'
+    # The first session still traces with its own query, and detaches cleanly.
+    lines = [first.stdout.readline() for _ in range(4)]
+    assert sum('=> work(' in line for line in lines) >= 2 and not any('<= work' in line for line in lines), lines
+    first.send_signal(signal.SIGINT)
+    _, stderr = first.communicate(timeout=60)
+    assert first.returncode == 0, stderr
+    # Then another session may start.
+    output, _ = attach(target.pid, 'function="work"', 'kind="return"')
+    assert any('<= work:' in line for line in output)
+    assert_detached(target)
+
+
 def test_manhole_socket_is_owner_only(start_target):
     import socket
 
@@ -447,7 +478,8 @@ def test_process_without_manhole(start_target):
     assert result.returncode == 5
     assert result.stderr == (
         f"hunter-trace: failed to connect to '/tmp/manhole-{target.pid}' (No such file or directory): "
-        f'PID {target.pid} must call hunter.remote.install() first (or use --gdb)\n'
+        f'PID {target.pid} must call hunter.remote.install() first (or use --gdb); if it did, it is busy (in C code, '
+        'which handles no signal) or slow: try a --timeout longer than 0.2 s\n'
     )
     assert_detached(target)
 

@@ -38,6 +38,7 @@ from .actions import Timeline
 from .actions import TreePrinter
 from .actions import VarsPrinter
 from .actions import VarsSnooper
+from .config import say_on_stderr as _say_on_stderr
 
 # As in hunter, `import hunter` makes the public submodules attributes of the package (`hunter.predicates.Query`);
 # these three only re-export native classes. `hunter.const` reads the interpreter's paths, so it comes on first use
@@ -439,9 +440,16 @@ def _sort_config(args, kwargs, source_name):
             try:
                 Q(**{key: value})
             except TypeError:
-                sys.stderr.write(
+                _say_on_stderr(
                     f'Discarded config from {source_name} {key}={value!r}: Unknown option{_config_key_hint(key)}\n'
                 )
+                continue
+        elif key == 'backend':
+            # hunter has no such option (it would discard it as unknown): a bad one is discarded, not every trace().
+            try:
+                Tracer(backend=value)
+            except (TypeError, ValueError) as exc:
+                _say_on_stderr(f'Discarded config from {source_name} {key}={value!r}: {exc}\n')
                 continue
         options[key] = value
 
@@ -450,7 +458,7 @@ def _sort_config(args, kwargs, source_name):
         if callable(predicate):
             predicates.append(predicate)
         else:
-            sys.stderr.write(
+            _say_on_stderr(
                 f'Discarded config from {source_name} {predicate} (position {position}): Not a callable\n'
             )
     return predicates, options
@@ -484,10 +492,10 @@ def load_config(*args, **kwargs):
         args, kwargs = _evaluate_arguments(config_source, 'PYTHONHUNTERCONFIG', predicates_only=False)
         _default_trace_args = _prepare_config(*args, **kwargs)
     except ExpressionError as exc:
-        sys.stderr.write(f'hunter: {exc}\n')
+        _say_on_stderr(f'hunter: {exc}\n')
         _default_trace_args = (), ()
     except Exception as exc:
-        sys.stderr.write(f'Failed to load hunter config from PYTHONHUNTERCONFIG {config_source!r}: {exc!r}\n')
+        _say_on_stderr(f'Failed to load hunter config from PYTHONHUNTERCONFIG {config_source!r}: {exc!r}\n')
         _default_trace_args = (), ()
 
 
@@ -509,7 +517,13 @@ def _merge_pyproject_config():
     # What PYTHONHUNTERCONFIG set (and python -m hunter's -o) wins.
     overriding_defaults = dict(_default_config)
     predicates, overriding_options = _default_trace_args or ((), {})
-    _, options = _sort_config((), table, source_name)
+    try:
+        _, options = _sort_config((), table, source_name)
+    except Exception as exc:
+        # As a PYTHONHUNTERCONFIG that fails: the table is dropped, tracing goes on (this runs in every trace()).
+        _say_on_stderr(f'Failed to load hunter config from {source_name}: {exc!r}\n')
+        options = {}
+        _default_config.clear()
     _default_config.update(overriding_defaults)
     options.update(overriding_options)
     _default_trace_args = predicates, options
@@ -544,9 +558,9 @@ def _embed_via_environment():
         args, kwargs = _evaluate_arguments(trace_arguments, 'PYTHONHUNTER')
         trace(*args, **kwargs)
     except ExpressionError as exc:
-        sys.stderr.write(f'hunter: {exc}\n')
+        _say_on_stderr(f'hunter: {exc}\n')
     except Exception as exc:
-        sys.stderr.write(f'Failed to load hunter from PYTHONHUNTER environ variable {trace_arguments!r}: {exc!r}\n')
+        _say_on_stderr(f'Failed to load hunter from PYTHONHUNTER environ variable {trace_arguments!r}: {exc!r}\n')
 
 
 def _other_hunter_distribution():

@@ -8,10 +8,12 @@ import importlib.machinery
 import importlib.util
 import os
 import sys
-import traceback
 import types
 
 import hunter
+
+#: hunter's own files: their frames are not the program's.
+OWN_PACKAGE = os.path.dirname(os.path.abspath(hunter.__file__)) + os.sep
 
 USAGE = 'python -m hunter [-h] [-V] [QUERY ...] [-o FILE] [--timeline FILE] [--] (script.py | -m module) [args ...]'
 
@@ -117,8 +119,9 @@ def _program(argv):
 
 
 def _is_script(argument):
-    # A query can never name an existing file nor end in .py (that would be attribute access, which it lacks).
-    return argument.endswith('.py') or os.path.isfile(argument) or os.path.isdir(argument)
+    # A query can never name an existing path nor end in .py (that would be attribute access, which it lacks). Any
+    # path, as python runs /dev/stdin, a FIFO or a process substitution too.
+    return argument.endswith('.py') or os.path.exists(argument)
 
 
 class ProgramError(Exception):
@@ -132,7 +135,7 @@ class ProgramError(Exception):
 def _script_main(script_path):
     """``(code, globals)`` of ``script_path`` run as ``__main__``, with sys.path[0] as ``python script.py`` sets it."""
     # As python 3.9+ makes it: joined to the working directory, not normalized (sys.argv[0] stays as given).
-    absolute_path = os.path.join(os.getcwd(), script_path)
+    absolute_path = _joined_to_working_directory(script_path)
     if os.path.isdir(script_path) or script_path.endswith(('.zip', '.pyz')):
         # Directories and zip apps run their __main__.py with the archive or directory first on sys.path (looked up
         # there only: `__main__` itself is this runner).
@@ -150,6 +153,16 @@ def _script_main(script_path):
     sys.path[0] = os.path.dirname(os.path.realpath(script_path))
     main_globals = {'__name__': '__main__', '__file__': absolute_path, '__cached__': None, '__package__': None, '__spec__': None}
     return code, main_globals
+
+
+def _joined_to_working_directory(path):
+    """``path`` joined to the working directory, or as it is where that is gone (deleted): as python runs it."""
+    if os.path.isabs(path):
+        return path
+    try:
+        return os.path.join(os.getcwd(), path)
+    except OSError:
+        return path
 
 
 def _module_main(module_name):
@@ -191,7 +204,9 @@ def main(argv=None):
     try:
         queries, output_path, timeline_path, module_name, script_path, program_args = parse_command_line(argv)
         trace_args, trace_kwargs = hunter._evaluate_arguments(','.join(queries), 'the query')
-    except (UsageError, hunter.ExpressionError) as exc:
+        # Made as they are below (not started): a query that parses but cannot be made is a usage error too.
+        hunter._tracer_and_predicate(trace_args, trace_kwargs)
+    except (UsageError, hunter.ExpressionError, TypeError, ValueError) as exc:
         sys.stderr.write(f'usage: {USAGE}\npython -m hunter: error: {exc}\n')
         sys.exit(2)
     if timeline_path is not None:
@@ -209,6 +224,9 @@ def main(argv=None):
             sys.stderr.write(f'python -m hunter: error: cannot write the trace to {output_path!r}: {exc.strerror or exc}\n')
             sys.exit(2)
 
+    # Hunter's own frames (this runner, trace() returning) are not part of the program. Started before the program is
+    # found: `python -m pkg.mod` imports `pkg` as part of the program.
+    tracer = hunter.trace(~hunter.Q(filename_startswith=OWN_PACKAGE), *trace_args, **trace_kwargs)
     try:
         if module_name is not None:
             # sys.path[0] is already the working directory, as for ``python -m module``.
@@ -218,14 +236,19 @@ def main(argv=None):
         else:
             sys.argv = [script_path, *program_args]
             code, main_globals = _script_main(script_path)
+        _run_as_main(code, main_globals)
     except ProgramError as exc:
+        tracer.stop()
         sys.stderr.write(f'{sys.executable}: {exc}\n')
         sys.exit(exc.status)
-    except (SyntaxError, ValueError) as exc:
-        # The program does not compile (ValueError: a NUL byte on 3.11-): as python reports it, without this runner.
-        traceback.print_exception(type(exc), exc, None)
-        sys.exit(1)
-    _run_as_main(code, main_globals, trace_args, trace_kwargs)
+    except BaseException as exc:
+        tracer.stop()
+        if not isinstance(exc, SystemExit):
+            _report_without_runner(exc)
+        # The interpreter ends the program as it ends ``python script.py``: status 1, or killed by SIGINT for Ctrl-C.
+        raise
+    finally:
+        tracer.stop()
 
 
 def _add_timeline(trace_kwargs, timeline):
@@ -238,25 +261,31 @@ def _add_timeline(trace_kwargs, timeline):
         trace_kwargs['action'] = timeline
 
 
-def _run_as_main(code, main_globals, trace_args, trace_kwargs):
+def _run_as_main(code, main_globals):
     main_module = types.ModuleType('__main__')
     main_module.__dict__.update(main_globals, __builtins__=__builtins__)
     # The program's __main__ replaces this one, so that pickle, multiprocessing and ``import __main__`` find it.
     sys.modules['__main__'] = main_module
-    # Hunter's own frames (this runner, trace() returning) are not part of the program.
-    own_package = os.path.dirname(os.path.abspath(hunter.__file__)) + os.sep
-    tracer = hunter.trace(~hunter.Q(filename_startswith=own_package), *trace_args, **trace_kwargs)
-    try:
-        exec(code, main_module.__dict__)
-    except SystemExit:
-        raise
-    except BaseException as exc:
-        tracer.stop()
-        # As ``python script.py`` reports it: without this runner's frame.
-        traceback.print_exception(type(exc), exc, exc.__traceback__.tb_next)
-        sys.exit(130 if isinstance(exc, KeyboardInterrupt) else 1)
-    finally:
-        tracer.stop()
+    exec(code, main_module.__dict__)
+
+
+def _report_without_runner(exc):
+    """Has the uncaught ``exc`` reported by the program's ``sys.excepthook`` as ``python script.py`` reports it:
+    without this runner's frames, which lead its traceback (a program that does not compile has none left), nor
+    runpy's, which it gains on its way out."""
+    program_traceback = exc.__traceback__
+    while program_traceback is not None and program_traceback.tb_frame.f_code.co_filename.startswith(OWN_PACKAGE):
+        program_traceback = program_traceback.tb_next
+    program_hook = sys.excepthook
+
+    def excepthook(kind, value, traceback):
+        sys.excepthook = program_hook
+        if value is exc:
+            traceback = program_traceback
+            value.__traceback__ = program_traceback
+        program_hook(kind, value, traceback)
+
+    sys.excepthook = excepthook
 
 
 if __name__ == '__main__':

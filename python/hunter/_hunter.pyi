@@ -232,7 +232,7 @@ class Tracer:
     def __new__(
         cls,
         threading_support: bool | None = None,
-        profiling_mode: bool = False,
+        profiling_mode: object = False,
         backend: Literal['auto', 'monitoring', 'settrace'] | None = None,
     ) -> Self: ...
     def trace(self, predicate: _EventCallback) -> Self: ...

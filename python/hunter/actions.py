@@ -1075,7 +1075,7 @@ class Timeline(ColorStreamAction):
                 self.write()
             except OSError as exc:
                 # At the stop, often at exit: one line says it better than a traceback of hunter's own frames.
-                sys.stderr.write(f'hunter: cannot write the timeline to {self.path!r}: {exc.strerror or exc}\n')
+                config.say_on_stderr(f'hunter: cannot write the timeline to {self.path!r}: {exc.strerror or exc}\n')
 
 
 # The attributes through which hunter's predicates reach the predicates and actions they hold.

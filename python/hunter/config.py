@@ -11,6 +11,18 @@ import sys
 _pyproject_tables = {}
 
 
+def say_on_stderr(message):
+    """Writes hunter's own ``message`` to ``sys.stderr``; nothing when the program runs without one (``2>&-``) or
+    it takes nothing more: never to the program's stdout, never an error of its own."""
+    stream = sys.stderr
+    if stream is None:
+        return
+    try:
+        stream.write(message)
+    except (OSError, ValueError):
+        pass
+
+
 class Default:
     """
     A keyword-argument default that is looked up in ``hunter._default_config`` when the action is constructed,
@@ -94,13 +106,13 @@ def _find_pyproject_table(directory):
             try:
                 tool = toml.loads(content.decode('utf-8')).get('tool')
             except ValueError as exc:  # TOMLDecodeError and UnicodeDecodeError are ValueErrors.
-                sys.stderr.write(f'hunter: cannot read {path}: {exc}\n')
+                say_on_stderr(f'hunter: cannot read {path}: {exc}\n')
                 return None
             table = tool.get('hunter') if isinstance(tool, dict) else None
             if isinstance(table, dict):
                 return f'{path} [tool.hunter]', table
             if table is not None:
-                sys.stderr.write(f'hunter: tool.hunter in {path} is not a table of options\n')
+                say_on_stderr(f'hunter: tool.hunter in {path} is not a table of options\n')
                 return None
         parent = os.path.dirname(directory)
         if parent == directory:

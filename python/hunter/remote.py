@@ -10,6 +10,7 @@ comes back over a Unix socket (the "sink") in a private directory, readable and 
 import argparse
 import errno
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -99,7 +100,7 @@ class RemoteStream:
                 # it): the session is over and tracing stopped, so the output has nowhere to go.
                 return
             print(f'Hunter failed to send trace output {data!r} (encoding: {self._encoding!r}): {exc!r}. Stopping tracer.', file=sys.stderr)
-            hunter.stop()
+            _end_session()
 
     def flush(self):
         pass
@@ -109,27 +110,50 @@ class RemoteStream:
         self._sock.close()
 
 
+#: What activate() started in this process (the target): its stream and its tracer, until deactivate().
+_session = None
+
+#: What activate() writes instead of the trace when it cannot start it; hunter-trace reports it as an error.
+ACTIVATION_FAILED = 'Failed to activate: '
+
+
 def activate(sink_path, isatty, encoding, options):
-    """Run in the target: send the output to the sink and start tracing with the query ``options``."""
-    stream = hunter._default_stream = RemoteStream(sink_path, isatty, encoding)
+    """Run in the target: send the output to the sink and start tracing with the query ``options``. One session at a
+    time: another hunter-trace's would replace its tracer, which nothing would stop then."""
+    global _session
+    stream = RemoteStream(sink_path, isatty, encoding)
+    if _session is not None:
+        stream.write(f'{ACTIVATION_FAILED}it is traced by another hunter-trace already\n')
+        stream.close()
+        return
+    hunter._default_stream = stream
     try:
         stream.write('Output stream active. Starting tracer ...\n\n')
         args, kwargs = hunter._evaluate_arguments(options, 'the hunter-trace query')
-        hunter.trace(*args, **kwargs)
+        _session = SimpleNamespace(stream=stream, tracer=hunter.trace(*args, **kwargs))
     except Exception as exc:
-        stream.write(f'Failed to activate: {exc}\n')
+        stream.write(f'{ACTIVATION_FAILED}{exc}\n')
         hunter._default_stream = sys.stderr
         stream.close()
 
 
 def deactivate():
     """Run in the target: stop tracing, write to stderr again, and close the remote stream (hunter-trace then exits)."""
-    stream = hunter._default_stream
-    hunter._default_stream = sys.stderr
-    if hunter._last_tracer is not None:
-        hunter.stop()
-    if isinstance(stream, RemoteStream):
-        stream.close()
+    _end_session()
+
+
+def _end_session():
+    """Stops the session's own tracer (not one the program started since) and closes its stream."""
+    global _session
+    session, _session = _session, None
+    if session is None:
+        return
+    if hunter._default_stream is session.stream:
+        hunter._default_stream = sys.stderr
+    session.tracer.stop()
+    if hunter._last_tracer is session.tracer:
+        hunter._last_tracer = None
+    session.stream.close()
 
 
 def send_signal(pid, signal_number):
@@ -160,7 +184,8 @@ def connect_manhole(pid, timeout, signal):
             if exc.errno not in (errno.ENOENT, errno.ECONNREFUSED) or time.monotonic() > deadline:
                 raise AttachError(
                     f'failed to connect to {uds_path!r} ({exc.strerror or exc}): PID {pid} must call '
-                    'hunter.remote.install() first (or use --gdb)',
+                    'hunter.remote.install() first (or use --gdb); if it did, it is busy (in C code, which handles '
+                    f'no signal) or slow: try a --timeout longer than {timeout:g} s',
                     MANHOLE_CONNECT_FAILED_EXIT_CODE,
                 ) from None
             time.sleep(0.01)
@@ -336,6 +361,14 @@ parser.add_argument(
 
 
 def main():
+    try:
+        _main()
+    except KeyboardInterrupt:
+        # Ctrl-C outside the session's copying loop ends hunter-trace as quietly as within it.
+        sys.exit(130)
+
+
+def _main():
     args = parser.parse_args()
     options = ','.join(args.options)
     # Checked here too (parsed, and its predicate and tracer made as the target would make them) so that a bad query
@@ -359,10 +392,11 @@ def _trace(args, options):
     if sys.stdout is None:
         raise AttachError('standard output is closed: nowhere to write the trace', 2)
 
-    sink_dir = tempfile.mkdtemp(prefix='hunter-')  # Private (0o700): nobody else can reach the socket in it.
-    sink_path = os.path.join(sink_dir, 'sink')
-    sink = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sink_dir = sink = None
     try:
+        sink_dir = tempfile.mkdtemp(prefix='hunter-')  # Private (0o700): nobody else can reach the socket in it.
+        sink_path = os.path.join(sink_dir, 'sink')
+        sink = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sink.bind(sink_path)
         os.chmod(sink_path, 0o600)
         sink.listen(1)
@@ -381,7 +415,10 @@ def _trace(args, options):
             _check_peer(conn, args.pid)
             # Copied by a thread that keeps going while the target deactivates, so that the target neither blocks
             # on a full socket nor fails on a closed one; it ends when deactivate() closes the stream.
-            copier = threading.Thread(target=_copy_to_stdout, args=(conn,), name='hunter-trace output', daemon=True)
+            activation_failure = []
+            copier = threading.Thread(
+                target=_copy_to_stdout, args=(conn, activation_failure), name='hunter-trace output', daemon=True
+            )
             try:
                 # Ctrl-C while the thread starts would break into threading's own bookkeeping (on 3.10 its lock then
                 # fails with "release unlocked lock"): SIGINT waits until the thread runs, and arrives in the loop.
@@ -399,13 +436,15 @@ def _trace(args, options):
                 pass
         copier.join(max(args.timeout, 5))
         conn.close()
+        if activation_failure:
+            raise AttachError(f'PID {args.pid} did not start tracing: {activation_failure[0]}')
     except KeyboardInterrupt:
         pass
     finally:
-        sink.close()
-        if os.path.exists(sink_path):
-            os.unlink(sink_path)
-        os.rmdir(sink_dir)
+        if sink is not None:
+            sink.close()
+        if sink_dir is not None:
+            shutil.rmtree(sink_dir, ignore_errors=True)
 
 
 def _check_peer(conn, pid):
@@ -424,11 +463,22 @@ def _check_peer(conn, pid):
 _output_gone = threading.Event()
 
 
-def _copy_to_stdout(conn):
+def _copy_to_stdout(conn, activation_failure):
+    """Copies the trace from ``conn`` to stdout until the target closes it. A first line that says the activation
+    failed goes into ``activation_failure`` instead."""
     conn.settimeout(None)
     output = sys.stdout.buffer
+    first_line = b''  # Held until it is whole: it tells whether the target started tracing.
     while True:
         data = conn.recv(1024)
+        if first_line is not None:
+            first_line += data
+            if data and b'\n' not in first_line:
+                continue
+            data, first_line = first_line, None
+            if data.startswith(ACTIVATION_FAILED.encode()):
+                activation_failure.append(data.decode('utf-8', 'replace').partition('\n')[0][len(ACTIVATION_FAILED) :])
+                return
         if not data:
             return
         if _output_gone.is_set():

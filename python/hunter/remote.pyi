@@ -10,6 +10,7 @@ ATTACH_FAILED_EXIT_CODE: int
 ONESHOT_ACCEPT_TIMEOUT: int
 MANHOLE_RUN_TIMEOUT: int
 MAX_TIMEOUT: int
+ACTIVATION_FAILED: str
 parser: argparse.ArgumentParser
 
 def install(**kwargs: Any) -> Any: ...

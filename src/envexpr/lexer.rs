@@ -82,7 +82,8 @@ impl Lexer {
     }
 
     fn next_token(&mut self) -> Result<Token, ParseError> {
-        while self.peek().is_some_and(char::is_whitespace) {
+        // Python's blanks only (a no-break space is no blank to Python's tokenizer); newlines too, as inside brackets.
+        while self.peek().is_some_and(|c| matches!(c, ' ' | '\t' | '\x0c' | '\n' | '\r')) {
             self.pos += 1;
         }
         let at = self.pos;
@@ -188,19 +189,22 @@ impl Lexer {
     /// A string literal whose prefix (possibly empty) has been read; `at` is where the prefix starts.
     fn string(&mut self, prefix: &str, at: usize) -> Result<TokenKind, ParseError> {
         let lower = prefix.to_ascii_lowercase();
-        let (raw, bytes) = match lower.as_str() {
-            "" | "u" => (false, false),
-            "r" => (true, false),
-            "b" => (false, true),
-            "br" | "rb" => (true, true),
-            _ if lower.contains('f') || lower.contains('t') => {
+        // An f-string is taken when it has no replacement field (`f'__main__'`): it is then a plain string.
+        let (raw, bytes, formatted) = match lower.as_str() {
+            "" | "u" => (false, false, false),
+            "r" => (true, false, false),
+            "b" => (false, true, false),
+            "br" | "rb" => (true, true, false),
+            "f" => (false, false, true),
+            "rf" | "fr" => (true, false, true),
+            _ if lower.contains('t') => {
                 return Err(ParseError {
                     at,
-                    expected: "a plain string (f-strings and t-strings could run code)".to_owned(),
-                    found: format!("an {prefix}-string"),
+                    expected: "a plain string (t-strings could run code)".to_owned(),
+                    found: format!("a {prefix}-string"),
                 })
             }
-            _ => return Err(self.error(at, "a name or a string prefix (r, b, u, rb, br)")),
+            _ => return Err(self.error(at, "a name or a string prefix (r, b, u, f, rb, br, rf, fr)")),
         };
         let quote = self.chars[self.pos];
         let triple = self.peek_at(1) == Some(quote) && self.peek_at(2) == Some(quote);
@@ -227,6 +231,19 @@ impl Lexer {
                 return Err(self.error(self.pos, "an ASCII character (bytes literals hold only ASCII)"));
             }
             self.pos += 1;
+            if formatted && matches!(c, '{' | '}') {
+                // `{{` and `}}` are the braces themselves; anything else is a replacement field, which runs code.
+                if self.peek() != Some(c) {
+                    return Err(ParseError {
+                        at: self.pos - 1,
+                        expected: "an f-string without replacement fields (they could run code)".to_owned(),
+                        found: format!("'{c}'"),
+                    });
+                }
+                self.pos += 1;
+                body.push_char(c);
+                continue;
+            }
             if c != '\\' {
                 body.push_char(c);
                 continue;

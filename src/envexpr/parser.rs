@@ -183,12 +183,13 @@ impl Parser {
             require_predicate(&operand, "'~'")?;
             return Ok(Expr { value: Value::Invert(Box::new(operand)), at });
         }
-        if self.is_punct('-') {
+        if self.is_punct('-') || self.is_punct('+') {
+            let sign = if self.is_punct('-') { "-" } else { "" };
             self.advance();
             let value = match self.peek_kind() {
-                TokenKind::Int(text) => Value::Int(format!("-{text}")),
-                TokenKind::Float(text) => Value::Float(format!("-{text}")),
-                _ => return Err(self.error("a number after '-'")),
+                TokenKind::Int(text) => Value::Int(format!("{sign}{text}")),
+                TokenKind::Float(text) => Value::Float(format!("{sign}{text}")),
+                _ => return Err(self.error(format!("a number after '{}'", if sign.is_empty() { '+' } else { '-' }))),
             };
             self.advance();
             return Ok(Expr { value, at });

@@ -31,6 +31,10 @@ fn string_quoting_forms() {
         ("'\\n\\t\\\\\\'\\x41\\101\\u00e9\\U0001F600\\q'", "\n\t\\'AAé😀\\q"),
         ("'a' \"b\" '''c'''", "abc"),
         ("'a\\\nb'", "ab"),
+        ("f'__main__'", "__main__"),
+        ("F'a{{b}}c'", "a{b}c"),
+        ("rf'\\d{{'", "\\d{"),
+        ("'a' f'b'", "ab"),
     ] {
         assert_eq!(parse_one(source), text(expected), "{source}");
     }
@@ -122,12 +126,22 @@ fn errors_name_the_position_and_what_was_expected() {
     assert_eq!(parse_one("sys.stdout"), Value::Name("sys.stdout".into()));
     assert!(error_of("a[0]").expected.contains("subscripts"));
     assert!(error_of("lambda: 1").found.contains("lambda"));
-    assert!(error_of("f'{x}'").expected.contains("f-strings"));
+    // An f-string with a replacement field, or a lone brace, could run code; t-strings always could.
+    assert_eq!((error_of("f'{x}'").at, error_of("f'{x}'").found.as_str()), (2, "'{'"));
+    assert_eq!(error_of("f'a}'").at, 3);
+    assert!(error_of("t'x'").expected.contains("t-strings"));
+    assert_eq!(error_of("fb'x'").at, 0);
+    // Python's blanks only: a no-break space is an error there.
+    assert_eq!(error_of("Q(module='a',\u{a0}kind='call')").at, 13);
+    assert_eq!(parse_one(" \t\x0c\r\n5"), Value::Int("5".into()));
     assert_eq!(error_of("a=1, b").found, "a positional argument after keyword arguments");
     assert_eq!(error_of("a=1, a=2").found, "'a' repeated");
     assert_eq!(error_of("~'x'").found, "a string");
     assert_eq!(error_of("Q() | 1").found, "a number");
     assert_eq!(error_of("-Q()").expected, "a number after '-'");
+    assert_eq!(error_of("+Q()").expected, "a number after '+'");
+    assert_eq!(parse_one("+5"), Value::Int("5".into()));
+    assert_eq!(parse_one("+1.5"), Value::Float("1.5".into()));
     assert_eq!(error_of("Q()()").at, 3);
     assert_eq!(error_of("'abc").at, 0);
     assert_eq!(error_of("(1, 2").found, "the end of the text");
