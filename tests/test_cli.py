@@ -406,6 +406,39 @@ def test_bad_pyproject_value_is_one_line_and_tracing_goes_on(workdir, option):
     assert trace_line.endswith('=> child(x=1)')
 
 
+@pytest.mark.parametrize('special', ['fifo', 'device'])
+def test_pyproject_that_is_no_regular_file_is_no_configuration(workdir, special):
+    # A FIFO blocked every trace() (and action) below it for ever; a device would be read without end.
+    path = workdir / 'pyproject.toml'
+    if special == 'fifo':
+        os.mkfifo(path)
+    else:
+        path.symlink_to('/dev/zero')
+    result = hunter_cli('function="child"', 'kind="call"', 'prog.py', cwd=workdir)
+    assert result.returncode == 0
+    assert result.stderr.splitlines()[-1].endswith('=> child(x=1)'), result.stderr
+
+
+def test_pyproject_too_large_is_ignored(workdir):
+    (workdir / 'pyproject.toml').write_text('[tool.hunter]\nkind = "return"\n' + '#' * (1 << 20) + '\n')
+    result = hunter_cli('function="child"', 'kind="call"', 'prog.py', cwd=workdir)
+    assert result.returncode == 0
+    assert result.stderr.splitlines()[-1].endswith('=> child(x=1)'), result.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, 'geteuid') or os.geteuid() != 0, reason='needs root, to give the file away')
+def test_pyproject_of_another_user_is_ignored(workdir):
+    # In a shared ancestor (/tmp), another user's table would choose where every trace goes and what it shows.
+    path = workdir / 'pyproject.toml'
+    path.write_text('[tool.hunter]\nkind = "return"\n')
+    os.chown(path, 65534, 65534)
+    result = hunter_cli('function="child"', 'kind="call"', 'prog.py', cwd=workdir)
+    assert result.returncode == 0
+    note, trace_line = result.stderr.splitlines()
+    assert note == f"hunter: ignored the [tool.hunter] table of {path}: the file is another user's"
+    assert trace_line.endswith('=> child(x=1)')
+
+
 def test_pythonhunterconfig_wins_over_pyproject(project):
     env = child_env({'PYTHONHUNTERCONFIG': 'kind="return", filename_alignment=15'})
     result = subprocess.run(

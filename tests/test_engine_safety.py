@@ -266,3 +266,65 @@ def test_supported_pythons_are_declared():
     with open(os.path.join(os.path.dirname(__file__), '..', 'pyproject.toml'), 'rb') as file:
         project = tomllib.load(file)['project']
     assert project['requires-python'] == '>=3.9,<3.14'
+
+
+# Predicates nested as deep as a program likes: every native walk over them (an event, a verdict, a repr, freeing) is
+# bounded as Python bounds recursion, also in a thread with a small stack, where fewer levels fit.
+DEEP_PREDICATES = """
+import gc, io, sys, threading, hunter
+
+def nested(kind, levels):
+    printer = hunter.CallPrinter(stream=io.StringIO())
+    predicate = hunter.Q(module='__main__')
+    for _ in range(levels):
+        if kind == 'Not':
+            predicate = hunter.Not(predicate)
+        elif kind == 'When':
+            predicate = hunter.When(predicate, printer)
+        elif kind == 'From':
+            predicate = hunter.From(predicate)
+        else:
+            predicate = hunter.Backlog(predicate, action=printer)
+    return predicate
+
+def work():
+    return 1
+
+def check(kind, levels):
+    predicate = nested(kind, levels)
+    for walk in (lambda: predicate(hunter.Event(sys._getframe(), 'call')), lambda: repr(predicate)):
+        try:
+            walk()
+            print(kind, levels, 'walked')
+        except RecursionError as error:
+            print(kind, levels, 'RecursionError', error)
+    with hunter.trace(predicate, action=hunter.CallPrinter(stream=io.StringIO())):
+        work()
+    del predicate
+    gc.collect()
+
+for kind in ('Not', 'When', 'From', 'Backlog'):
+    check(kind, 50000)
+    check(kind, 10)
+    thread = threading.Thread(target=check, args=(kind, 5000))
+    threading.stack_size(256 * 1024)
+    thread.start()
+    thread.join()
+    threading.stack_size(0)
+print('survived')
+"""
+
+
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_deeply_nested_predicates(backend):
+    result = run_python(DEEP_PREDICATES, backend, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    assert lines[-1] == 'survived'
+    for kind in ('Not', 'When', 'From', 'Backlog'):
+        for levels in ('50000', '5000'):
+            outcomes = [line for line in lines if line.startswith(f'{kind} {levels} ')]
+            assert outcomes == [f'{kind} {levels} RecursionError maximum recursion depth exceeded in nested predicates'] * 2
+        assert [line for line in lines if line.startswith(f'{kind} 10 ')] == [f'{kind} 10 walked'] * 2
+    # Each deep handler disabled its tracer with one report; the program went on.
+    assert result.stderr.count('maximum recursion depth exceeded in nested predicates') >= 8

@@ -5,6 +5,7 @@ Lazy defaults for action options that ``PYTHONHUNTERCONFIG`` (or :func:`hunter.l
 
 import os
 import re
+import stat
 import sys
 
 #: ``(source name, table)`` or None, by working directory: each pyproject.toml is read at most once.
@@ -88,15 +89,38 @@ _MAY_HAVE_TABLE = re.compile(
 )
 
 
+#: The largest pyproject.toml read; a larger one is ignored (it is read whole when tracing starts).
+_PYPROJECT_SIZE_LIMIT = 1 << 20
+
+
+def _read_pyproject(path):
+    """The bytes of ``path`` when it is a regular file of this user's (or root's), of at most
+    :data:`_PYPROJECT_SIZE_LIMIT` bytes; else ``b''``. Never blocks: a FIFO, a device or another user's file (in a
+    shared ancestor such as ``/tmp``, it would set where every trace goes) is no configuration."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, 'O_NONBLOCK', 0))
+    except OSError:
+        return b''
+    with os.fdopen(descriptor, 'rb') as file:
+        status = os.fstat(descriptor)
+        owners = (os.getuid(), 0) if hasattr(os, 'getuid') else (status.st_uid,)
+        if not stat.S_ISREG(status.st_mode) or status.st_size > _PYPROJECT_SIZE_LIMIT:
+            return b''
+        if status.st_uid not in owners:
+            if _MAY_HAVE_TABLE.search(file.read(_PYPROJECT_SIZE_LIMIT)):
+                say_on_stderr(f'hunter: ignored the [tool.hunter] table of {path}: the file is another user\'s\n')
+            return b''
+        try:
+            return file.read(_PYPROJECT_SIZE_LIMIT)
+        except OSError:
+            return b''
+
+
 def _find_pyproject_table(directory):
     toml = None
     while True:
         path = os.path.join(directory, 'pyproject.toml')
-        try:
-            with open(path, 'rb') as file:
-                content = file.read()
-        except OSError:
-            content = b''
+        content = _read_pyproject(path)
         # Only a file that may have the table is parsed: parsing imports a TOML parser (tomli, before 3.11, is a
         # third-party module the traced program may import itself, and would then find imported already).
         if _MAY_HAVE_TABLE.search(content):

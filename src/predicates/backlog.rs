@@ -9,7 +9,7 @@ use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::types::{PyDict, PyTuple};
 
 use super::logic::{flatten, negation, And};
-use super::{evaluate, evaluate_outcome, instantiate_action, with_event, Outcome};
+use super::{evaluate, evaluate_outcome, instantiate_action, with_event, Nested, Operand, Outcome};
 use crate::event::{parent_frame, Event, EventRef, Kind};
 use crate::gilcell::GilCell;
 
@@ -40,7 +40,7 @@ use crate::gilcell::GilCell;
 ///     When(Backlog(Query(kind='exception'), size=50, action=CallPrinter), CallPrinter)
 #[pyclass(module = "hunter.predicates", name = "Backlog", frozen)]
 pub struct Backlog {
-    condition: Py<PyAny>,
+    condition: Operand,
     size: usize,
     stack: i64,
     vars: bool,
@@ -48,7 +48,7 @@ pub struct Backlog {
     action: Py<PyAny>,
     /// `action.try_repr` when `vars` is set: the value filter for detaching events.
     try_repr: Option<Py<PyAny>>,
-    filter: Option<Py<PyAny>>,
+    filter: Option<Operand>,
     queue: GilCell<VecDeque<Py<Event>>>,
 }
 
@@ -96,14 +96,14 @@ impl Backlog {
             false => None,
         };
         Ok(Backlog {
-            condition: settings.condition.unbind(),
+            condition: Operand::new(settings.condition.unbind()),
             size,
             stack: settings.stack,
             vars: settings.vars,
             strip: settings.strip,
             action: action.unbind(),
             try_repr,
-            filter: settings.filter.map(Bound::unbind),
+            filter: settings.filter.map(|filter| Operand::new(filter.unbind())),
             queue: GilCell::new(VecDeque::new()),
         })
     }
@@ -281,10 +281,10 @@ predicate_pymethods!(Backlog, inverted: Backlog::inverted, {
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.condition)?;
+        visit.call(&*self.condition)?;
         visit.call(&self.action)?;
         visit.call(&self.try_repr)?;
-        visit.call(&self.filter)?;
+        visit.call(self.filter.as_deref())?;
         // SAFETY: called from `__traverse__` (the collector holds the GIL); the queue is only ever replaced.
         for event in unsafe { self.queue.during_gc() } {
             visit.call(event)?;
@@ -372,6 +372,7 @@ predicate_pymethods!(Backlog, inverted: Backlog::inverted, {
     }
 
     fn __str__(&self, py: Python<'_>) -> PyResult<String> {
+        let _nested = Nested::enter()?;
         Ok(format!(
             "Backlog({}, size={}, stack={}, vars={}, action={}, filter={})",
             self.condition.bind(py).str()?,
@@ -384,6 +385,7 @@ predicate_pymethods!(Backlog, inverted: Backlog::inverted, {
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let _nested = Nested::enter()?;
         Ok(format!(
             "<hunter.predicates.Backlog: condition={}, size={}, stack={}, vars={}, action={}, filter={}>",
             self.condition.bind(py).repr()?,
@@ -397,6 +399,7 @@ predicate_pymethods!(Backlog, inverted: Backlog::inverted, {
 
     /// Compares everything but `filter` and `strip`, as hunter does.
     fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let _nested = Nested::enter()?;
         let Ok(other) = other.cast_exact::<Backlog>() else { return Ok(false) };
         let other = other.get();
         Ok(self.condition.bind(py).eq(other.condition.bind(py))?

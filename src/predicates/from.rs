@@ -4,7 +4,7 @@
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
 
-use super::{evaluate, evaluate_outcome, with_event, Outcome};
+use super::{evaluate, evaluate_outcome, with_event, Nested, Operand, Outcome};
 use crate::event::{Event, EventRef};
 use crate::gilcell::GilCell;
 
@@ -38,8 +38,8 @@ struct Origin {
 /// ``hunter.From(condition, depth_lt=2)`` builds the same from keyword arguments.
 #[pyclass(module = "hunter.predicates", name = "From", frozen)]
 pub struct From {
-    condition: Py<PyAny>,
-    predicate: Option<Py<PyAny>>,
+    condition: Operand,
+    predicate: Option<Operand>,
     watermark: i64,
     origin: GilCell<Origin>,
 }
@@ -82,13 +82,13 @@ predicate_pymethods!(From {
     #[new]
     #[pyo3(signature = (condition, predicate=None, watermark=0))]
     fn new(condition: Py<PyAny>, predicate: Option<Py<PyAny>>, watermark: i64) -> Self {
-        From { condition, predicate, watermark, origin: GilCell::new(Origin::default()) }
+        From { condition: Operand::new(condition), predicate: predicate.map(Operand::new), watermark, origin: GilCell::new(Origin::default()) }
     }
 
     /// Its references never change: see [`predicate_pymethods`] for why there is no `__clear__`.
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.condition)?;
-        visit.call(&self.predicate)
+        visit.call(&*self.condition)?;
+        visit.call(self.predicate.as_deref())
     }
 
     fn __call__<'py>(&self, event: &Bound<'py, Event>) -> PyResult<Bound<'py, PyAny>> {
@@ -127,6 +127,7 @@ predicate_pymethods!(From {
     }
 
     fn __str__(&self, py: Python<'_>) -> PyResult<String> {
+        let _nested = Nested::enter()?;
         Ok(format!(
             "From({}, {}, watermark={})",
             self.condition.bind(py).str()?,
@@ -136,6 +137,7 @@ predicate_pymethods!(From {
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let _nested = Nested::enter()?;
         Ok(format!(
             "<hunter.predicates.From: condition={}, predicate={}, watermark={}>",
             self.condition.bind(py).repr()?,
@@ -146,6 +148,7 @@ predicate_pymethods!(From {
 
     /// Compares condition and predicate only (hunter ignores the watermark).
     fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let _nested = Nested::enter()?;
         let Ok(other) = other.cast_exact::<From>() else { return Ok(false) };
         let other = other.get();
         Ok(self.condition.bind(py).eq(other.condition.bind(py))?

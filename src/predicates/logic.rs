@@ -4,7 +4,7 @@ use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::types::PyTuple;
 
-use super::{evaluate, join_str, static_verdict, with_event, StaticFacts};
+use super::{evaluate, join_str, static_verdict, with_event, Nested, Operand, StaticFacts};
 use crate::event::{Event, EventRef};
 use crate::verdict::Verdict;
 
@@ -74,7 +74,7 @@ pub(crate) fn combine_reflected<'py, J: Junction>(
 
 /// `Not(predicate)`.
 pub(crate) fn negation<'py, P>(predicate: &Bound<'py, P>) -> PyResult<Bound<'py, PyAny>> {
-    Ok(Bound::new(predicate.py(), Not { predicate: predicate.as_any().clone().unbind() })?.into_any())
+    Ok(Bound::new(predicate.py(), Not { predicate: Operand::new(predicate.as_any().clone().unbind()) })?.into_any())
 }
 
 /// hunter's `_flatten`: a single predicate is returned as it is; several are joined into one `J`, with
@@ -158,14 +158,17 @@ macro_rules! junction_class {
             }
 
             fn __str__(&self, py: Python<'_>) -> PyResult<String> {
+                let _nested = Nested::enter()?;
                 Ok(format!("{}({})", stringify!($class), join_str(self.predicates.bind(py))?))
             }
 
             fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+                let _nested = Nested::enter()?;
                 Ok(format!("<hunter.predicates.{}: predicates={}>", stringify!($class), self.predicates.bind(py).repr()?))
             }
 
             fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<bool> {
+                let _nested = Nested::enter()?;
                 match other.cast_exact::<$class>() {
                     Ok(other) => self.predicates.bind(py).eq(other.get().predicates.bind(py)),
                     Err(_) => Ok(false),
@@ -211,7 +214,7 @@ junction_class!(
 ///     Not(Query(stdlib=True))
 #[pyclass(module = "hunter.predicates", name = "Not", frozen)]
 pub struct Not {
-    pub(crate) predicate: Py<PyAny>,
+    pub(crate) predicate: Operand,
 }
 
 impl Not {
@@ -228,12 +231,12 @@ impl Not {
 predicate_pymethods!(Not, inverted: Not::inverted, {
     #[new]
     fn new(predicate: Py<PyAny>) -> Self {
-        Not { predicate }
+        Not { predicate: Operand::new(predicate) }
     }
 
     /// Its references never change: see [`predicate_pymethods`] for why there is no `__clear__`.
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.predicate)
+        visit.call(&*self.predicate)
     }
 
     fn __call__(&self, event: &Bound<'_, Event>) -> PyResult<bool> {
@@ -247,14 +250,17 @@ predicate_pymethods!(Not, inverted: Not::inverted, {
     }
 
     fn __str__(&self, py: Python<'_>) -> PyResult<String> {
+        let _nested = Nested::enter()?;
         Ok(format!("Not({})", self.predicate.bind(py).str()?))
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let _nested = Nested::enter()?;
         Ok(format!("<hunter.predicates.Not: predicate={}>", self.predicate.bind(py).repr()?))
     }
 
     fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let _nested = Nested::enter()?;
         match other.cast_exact::<Not>() {
             Ok(other) => self.predicate.bind(py).eq(other.get().predicate.bind(py)),
             Err(_) => Ok(false),

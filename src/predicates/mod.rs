@@ -62,6 +62,7 @@ mod backlog;
 mod facts;
 mod from;
 mod logic;
+mod nesting;
 mod query;
 mod when;
 
@@ -69,6 +70,7 @@ use backlog::Backlog;
 pub use facts::StaticFacts;
 use from::From;
 use logic::{And, Junction, Not, Or};
+use nesting::{Nested, Operand};
 use query::Query;
 use when::When;
 
@@ -106,9 +108,11 @@ pub(crate) fn evaluate_outcome<'py>(
     predicate: &Bound<'py, PyAny>,
     event: &EventRef<'_>,
 ) -> PyResult<Outcome<'py>> {
-    Ok(if let Ok(query) = predicate.cast_exact::<Query>() {
-        Outcome::Bool(query.get().matches(py, &*event.data(py)?)?)
-    } else if let Ok(when) = predicate.cast_exact::<When>() {
+    if let Ok(query) = predicate.cast_exact::<Query>() {
+        return Ok(Outcome::Bool(query.get().matches(py, &*event.data(py)?)?));
+    }
+    let _nested = Nested::enter()?;
+    Ok(if let Ok(when) = predicate.cast_exact::<When>() {
         Outcome::Bool(when.get().evaluate(py, event)?)
     } else if let Ok(and) = predicate.cast_exact::<And>() {
         Outcome::Bool(and.get().evaluate(py, event)?)
@@ -133,9 +137,12 @@ pub(crate) fn with_event<R>(event: &Bound<'_, Event>, body: impl FnOnce(&EventRe
 /// The static verdict of any predicate for Python events of one code object and kind.
 pub fn static_verdict(predicate: &Bound<'_, PyAny>, facts: &StaticFacts<'_>) -> PyResult<Verdict> {
     let py = predicate.py();
-    Ok(if let Ok(query) = predicate.cast_exact::<Query>() {
-        query.get().static_verdict(py, facts)
-    } else if let Ok(not) = predicate.cast_exact::<Not>() {
+    if let Ok(query) = predicate.cast_exact::<Query>() {
+        return Ok(query.get().static_verdict(py, facts));
+    }
+    // Nested too deep to walk: evaluated at each event (where it raises).
+    let Some(_nested) = Nested::try_enter() else { return Ok(Verdict::Effectful) };
+    Ok(if let Ok(not) = predicate.cast_exact::<Not>() {
         static_verdict(not.get().predicate.bind(py), facts)?.negated()
     } else if let Ok(and) = predicate.cast_exact::<And>() {
         logic::junction_verdict::<And>(and.get(), py, facts)?
@@ -196,6 +203,7 @@ pub fn verdict_recording_everything(kind: Kind) -> Verdict {
 /// counting them): depth/calls queries, and anything that hands events to arbitrary code.
 pub fn uses_counters(predicate: &Bound<'_, PyAny>) -> bool {
     let py = predicate.py();
+    let Some(_nested) = Nested::try_enter() else { return true };
     if let Ok(query) = predicate.cast_exact::<Query>() {
         query.get().uses_counters()
     } else if let Ok(when) = predicate.cast_exact::<When>() {
@@ -215,6 +223,7 @@ pub fn uses_counters(predicate: &Bound<'_, PyAny>) -> bool {
 /// Whether the static verdict of the predicate can differ between event kinds: only `kind` queries make it.
 pub fn verdict_depends_on_kind(predicate: &Bound<'_, PyAny>) -> bool {
     let py = predicate.py();
+    let Some(_nested) = Nested::try_enter() else { return true };
     if let Ok(query) = predicate.cast_exact::<Query>() {
         query.get().reads_kind()
     } else if let Ok(when) = predicate.cast_exact::<When>() {

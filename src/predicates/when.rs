@@ -5,7 +5,7 @@ use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::types::PyTuple;
 
-use super::{evaluate, instantiate_action, with_event, Query};
+use super::{evaluate, instantiate_action, with_event, Nested, Operand, Query};
 use crate::event::{Event, EventRef};
 
 /// Conditional predicate: runs the ``actions``, in order, on every event that ``condition`` matches.
@@ -22,7 +22,7 @@ use crate::event::{Event, EventRef};
 ///     When(Query(function='handle'), CallPrinter, VarsPrinter('request'))
 #[pyclass(module = "hunter.predicates", name = "When", frozen)]
 pub struct When {
-    pub(crate) condition: Py<PyAny>,
+    pub(crate) condition: Operand,
     pub(crate) actions: Py<PyTuple>,
     /// The condition is a `Query()` without filters (as in `trace(action=...)`): it accepts every event.
     accepts_all: bool,
@@ -60,12 +60,12 @@ predicate_pymethods!(When {
         }
         let actions = actions.iter().map(|action| instantiate_action(&action)).collect::<PyResult<Vec<_>>>()?;
         let accepts_all = condition.bind(py).cast_exact::<Query>().is_ok_and(|query| query.get().accepts_all());
-        Ok(When { condition, actions: PyTuple::new(py, actions)?.unbind(), accepts_all })
+        Ok(When { condition: Operand::new(condition), actions: PyTuple::new(py, actions)?.unbind(), accepts_all })
     }
 
     /// Its references never change: see [`predicate_pymethods`] for why there is no `__clear__`.
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.condition)?;
+        visit.call(&*self.condition)?;
         visit.call(&self.actions)
     }
 
@@ -86,12 +86,14 @@ predicate_pymethods!(When {
     }
 
     fn __str__(&self, py: Python<'_>) -> PyResult<String> {
+        let _nested = Nested::enter()?;
         let actions: Vec<String> =
             self.actions.bind(py).iter().map(|action| Ok(action.repr()?.to_string())).collect::<PyResult<_>>()?;
         Ok(format!("When({}, {})", self.condition.bind(py).str()?, actions.join(", ")))
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let _nested = Nested::enter()?;
         Ok(format!(
             "<hunter.predicates.When: condition={}, actions={}>",
             self.condition.bind(py).repr()?,
@@ -100,6 +102,7 @@ predicate_pymethods!(When {
     }
 
     fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let _nested = Nested::enter()?;
         let Ok(other) = other.cast_exact::<When>() else { return Ok(false) };
         let other = other.get();
         Ok(self.condition.bind(py).eq(other.condition.bind(py))? && self.actions.bind(py).eq(other.actions.bind(py))?)
