@@ -802,6 +802,11 @@ pub fn code_line(code: Borrowed<'_, '_, pyo3::types::PyCode>, offset: c_int) -> 
     unsafe { ffi::PyCode_Addr2Line(code.as_ptr().cast(), offset) }
 }
 
+/// Whether switching a code object's PY_START (or PY_RESUME) off (`DISABLE`) also loses the LINE event of the line
+/// its RESUME is on, at each later start: CPython 3.13 then reports no line event for a body on its `def` line (a
+/// one-line function, lambda or generator expression) after the first call.
+pub const DISABLED_START_LOSES_FIRST_LINE: bool = cfg!(Py_3_13);
+
 /// Whether a profiler's `call` event for `generator.throw()` carries the thrown exception as `arg`
 /// (CPython 3.12's legacy profiling does; 3.13 passes None, as for every other call).
 pub const PROFILE_THROW_CARRIES_EXCEPTION: bool = cfg!(all(Py_3_12, not(Py_3_13)));

@@ -88,6 +88,12 @@ fn check_main_interpreter() -> PyResult<()> {
 fn hunter_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     check_interpreter(m.py())?;
     check_main_interpreter()?;
+    // Made first, as `add` would make it on a failed lookup: CPython 3.13.0 fails a module's missing attribute without
+    // an exception when the working directory is gone.
+    m.setattr("__all__", pyo3::types::PyList::empty(m.py()))?;
+    // pyo3 makes this type when it first fetches an exception: made then at the recursion limit (a deep `repr` of
+    // nested predicates on 3.9-3.11), making it failed, and fetching that failure waited for the type for ever.
+    <pyo3::panic::PanicException as pyo3::PyTypeInfo>::type_object(m.py());
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     // Whether this build reads CPython through its public C API only (see `compat`).
     m.add("PORTABLE", compat::PORTABLE)?;

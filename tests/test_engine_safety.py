@@ -324,7 +324,9 @@ def test_deeply_nested_predicates(backend):
     for kind in ('Not', 'When', 'From', 'Backlog'):
         for levels in ('50000', '5000'):
             outcomes = [line for line in lines if line.startswith(f'{kind} {levels} ')]
-            assert outcomes == [f'{kind} {levels} RecursionError maximum recursion depth exceeded in nested predicates'] * 2
+            # The evaluation stops in hunter's walk; a repr may stop in CPython's own (3.9-3.11 count it in the limit).
+            assert outcomes[0] == f'{kind} {levels} RecursionError maximum recursion depth exceeded in nested predicates'
+            assert len(outcomes) == 2 and outcomes[1].startswith(f'{kind} {levels} RecursionError maximum recursion depth')
         assert [line for line in lines if line.startswith(f'{kind} 10 ')] == [f'{kind} 10 walked'] * 2
     # Each deep handler disabled its tracer with one report; the program went on.
     assert result.stderr.count('maximum recursion depth exceeded in nested predicates') >= 8

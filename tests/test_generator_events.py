@@ -1,6 +1,8 @@
-"""The events of loops over generators, and the rows of a throw() into one, are the same on both backends as with
-hunter 3.9.0 (issues: the sys.monitoring backend reported an `exception` event for the StopIteration ending a `for`
-loop over a generator where settrace does not, and missed it where 3.13's does; CallPrinter lost a stack entry)."""
+"""The events of loops over generators, of code on one line, and the rows of a throw() into a generator, are the same
+on both backends as with hunter 3.9.0 (issues: the sys.monitoring backend reported an `exception` event for the
+StopIteration ending a `for` loop over a generator where settrace does not, and missed it where settrace reports it
+(3.13's uninstrumented loops, generators that return a value); 3.13 lost the line events of one-line functions after
+their first call; CallPrinter lost a stack entry)."""
 
 import re
 import sys
@@ -33,6 +35,18 @@ def test_generator_loops_report_what_hunter_reports(backend, kind):
     assert masked(ours.stdout) == masked(expected.stdout)
     assert ours.stdout.count('\n') >= 5
 
+
+@pytest.mark.parametrize('kinds', ['line', 'line,return', 'line,exception'])
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_one_line_bodies_report_what_hunter_reports(backend, kinds):
+    script = str(Path(__file__).parent / 'samples' / 'one_line_bodies.py')
+    code = f'import runpy, sys; sys.argv = ["x", {kinds!r}]; runpy.run_path({script!r}, run_name="__main__")'
+    expected = reference.run_python(reference.require_reference_python(), code)
+    ours = reference.run_python(sys.executable, code, env={'PYTHONHUNTERBACKEND': backend})
+    assert expected.returncode == 0, expected.stderr
+    assert ours.returncode == 0, ours.stderr
+    assert masked(ours.stdout) == masked(expected.stdout)
+    assert ours.stdout.count('line      def one_line(x)') == 3
 
 
 @pytest.mark.parametrize('backend', BACKENDS)

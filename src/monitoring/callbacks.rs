@@ -132,7 +132,10 @@ unsafe fn deliver<H: Monitored>(
             if ruled_out {
                 // A computed verdict leaves the code's info behind (a handler recording everything computes none,
                 // but rules out only line events, which it never switches on).
-                let for_good = CodeInfo::existing(site.code(py)).is_some_and(|info| info.may_switch_off(py));
+                let for_good = CodeInfo::existing(site.code(py)).is_some_and(|info| info.may_switch_off(py))
+                    && !(compat::DISABLED_START_LOSES_FIRST_LINE
+                        && kind == Kind::Call
+                        && engine.cached_verdict(py, site, Kind::Line).is_some_and(|verdict| verdict.has_effect()));
                 return if for_good { Answer::Disable } else { Answer::Continue };
             }
         }
@@ -303,9 +306,10 @@ unsafe fn deliver_raised<H: Monitored>(
 /// can never match switches it off like LINE.
 ///
 /// settrace mostly does not report the one at the end of a `for` loop (END_FOR): its instrumentation keeps FOR_ITER
-/// generic, and that instruction's generic path steps over END_FOR when a generator is exhausted. So those locations
-/// are switched off at once, but for the loops whose FOR_ITER settrace leaves uninstrumented (see
-/// `compat::settrace_reported_end_fors`); `yield from` and `await` (END_SEND) deliver the event.
+/// generic, and that instruction's generic path steps over END_FOR when a generator is exhausted, raising (and
+/// reporting) a StopIteration only for a generator that returned a value other than None. So the event is reported
+/// only for such a value, but for the loops whose FOR_ITER settrace leaves uninstrumented (see
+/// `compat::settrace_reported_end_fors`), where it always is; `yield from` and `await` (END_SEND) deliver the event.
 ///
 /// # Safety
 /// As for [`deliver`]: `args` holds `n` arguments (code, offset, exception).
@@ -334,11 +338,31 @@ unsafe fn stop_iteration<H: Monitored>(
     let code = site.code(py);
     let unreported = engine::RunningPython::enter()
         .is_some_and(|_running| !info.settrace_reports_end_for(py, code.as_any(), offset));
-    if unreported {
-        return new_disable(py);
+    // SAFETY: `args` holds `n` arguments (this function's contract).
+    if unreported && unsafe { returned_none(py, argument(args, n, 2)) } {
+        // A later run's generator may return a value: switched off only where no exception event can ever match.
+        // SAFETY: `held` is the callbacks' `self`, an `H` (as in `deliver`); `site` is this callback's.
+        let engine = unsafe { held.cast_unchecked::<H>() }.get().engine();
+        // SAFETY: `site` is this callback's.
+        let never =
+            unsafe { engine.cached_verdict(py, site, Kind::Exception) }.is_some_and(|verdict| !verdict.has_effect());
+        return if never && info.may_switch_off(py) { new_disable(py) } else { new_none() };
     }
     // SAFETY: this function's contract is `deliver_raised`'s; `held` keeps the tracer alive across the call.
     unsafe { deliver_raised::<H>(held.as_ptr(), args, n, Disable::Allowed) }
+}
+
+/// Whether the StopIteration `exception` of a STOP_ITERATION event says its generator returned None (ran to its
+/// end, or `return`): its `value`. Anything else (NULL, another object) is taken as a value, and the event delivered.
+///
+/// # Safety
+/// `exception` must be NULL or a live object, and the thread attached (`py`).
+unsafe fn returned_none(py: Python<'_>, exception: *mut ffi::PyObject) -> bool {
+    // SAFETY: NULL or a live object (this function's contract).
+    let Some(exception) = (unsafe { Borrowed::from_ptr_or_opt(py, exception) }) else { return false };
+    let Ok(stop_iteration) = exception.cast_exact::<pyo3::exceptions::PyStopIteration>() else { return false };
+    // An exact StopIteration's `value` is a member of its own, which runs no Python code.
+    stop_iteration.getattr(pyo3::intern!(py, "value")).is_ok_and(|value| value.is_none())
 }
 
 /// The info of `code` when the instruction at byte `offset` is END_FOR (the end of a `for` loop). An error (no info

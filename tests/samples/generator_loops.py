@@ -14,6 +14,17 @@ def empty():
     yield
 
 
+def returns(value):
+    yield 1
+    return value
+
+
+def loop_over(value):
+    # One location, ending generators that return None or a value (which settrace reports, as a StopIteration).
+    for _ in returns(value):
+        pass
+
+
 def first(items):
     for item in items:
         return item
@@ -23,7 +34,7 @@ def first(items):
 # A loop whose body is long enough for its FOR_ITER to take an EXTENDED_ARG, which then starts the line and is the
 # jump target: settrace leaves the FOR_ITER uninstrumented (3.13 reports the end of this loop, 3.12 does not).
 LONG_BODY = '\n'.join(f'        total += {n}' for n in range(150))
-exec(f'def long_loop():\n    total = 0\n    for _ in gen():\n{LONG_BODY}\n    return total\n')
+exec(f'def long_loop(items):\n    total = 0\n    for _ in items:\n{LONG_BODY}\n    return total\n')
 
 
 def delegate():
@@ -52,7 +63,11 @@ def consumer():
     list(gen())
     first(gen())
     first(empty())
-    long_loop()  # noqa: F821 (made by the exec above)
+    long_loop(gen())  # noqa: F821 (made by the exec above)
+    long_loop(returns('done'))  # noqa: F821
+    for value in (None, 'done', None, 0):
+        loop_over(value)
+    [item for item in returns('comprehension')]
     return [item for item in gen()]
 
 
