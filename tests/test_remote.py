@@ -239,6 +239,7 @@ def test_a_signal_no_client_answers_leaves_the_target_running(tmp_path):
         )
     )
     target = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=child_env())
+    reader = None
     try:
         assert target.stdout.readline() == 'ready\n'
         os.kill(target.pid, signal.SIGURG)
@@ -253,6 +254,10 @@ def test_a_signal_no_client_answers_leaves_the_target_running(tmp_path):
         assert not os.path.exists(f'/tmp/manhole-{target.pid}')
     finally:
         target.kill()
+        if reader is not None:
+            # It reads to the end of the killed target's output: communicate() closing the pipe under it was an
+            # exception in the thread.
+            reader.join(30)
         target.communicate()
 
 
