@@ -100,7 +100,7 @@ class RemoteStream:
                 # it): the session is over and tracing stopped, so the output has nowhere to go.
                 return
             print(f'Hunter failed to send trace output {data!r} (encoding: {self._encoding!r}): {exc!r}. Stopping tracer.', file=sys.stderr)
-            _end_session()
+            deactivate()
 
     def flush(self):
         pass
@@ -138,12 +138,8 @@ def activate(sink_path, isatty, encoding, options):
 
 
 def deactivate():
-    """Run in the target: stop tracing, write to stderr again, and close the remote stream (hunter-trace then exits)."""
-    _end_session()
-
-
-def _end_session():
-    """Stops the session's own tracer (not one the program started since) and closes its stream."""
+    """Run in the target (or when the stream fails): stop the session's own tracer (not one the program started
+    since), write to stderr again, and close the remote stream (hunter-trace then exits)."""
     global _session
     session, _session = _session, None
     if session is None:

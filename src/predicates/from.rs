@@ -82,7 +82,12 @@ predicate_pymethods!(From {
     #[new]
     #[pyo3(signature = (condition, predicate=None, watermark=0))]
     fn new(condition: Py<PyAny>, predicate: Option<Py<PyAny>>, watermark: i64) -> Self {
-        From { condition: Operand::new(condition), predicate: predicate.map(Operand::new), watermark, origin: GilCell::new(Origin::default()) }
+        From {
+            condition: Operand::new(condition),
+            predicate: predicate.map(Operand::new),
+            watermark,
+            origin: GilCell::new(Origin::default()),
+        }
     }
 
     /// Its references never change: see [`predicate_pymethods`] for why there is no `__clear__`.
