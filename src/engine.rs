@@ -445,7 +445,7 @@ fn fail<H: Host>(
 
 fn stop_after_failure<H: Host>(slf: &Bound<'_, H>) {
     if let Err(stop_error) = H::stop_tracing(slf) {
-        failure::say_on_stderr(slf.py(), &format!("hunter: stopping the tracer failed too ({stop_error})\n"));
+        failure::say_quietly(slf.py(), &format!("hunter: stopping the tracer failed too ({stop_error})\n"));
     }
 }
 

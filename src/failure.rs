@@ -20,10 +20,10 @@ pub fn belongs_to_program(py: Python<'_>, error: &PyErr) -> bool {
 /// Reports a handler's failure (`handler` None: hunter's own) while handling `event`; never fails.
 pub fn report(py: Python<'_>, handler: Option<Py<PyAny>>, error: &PyErr, event: Option<&Py<PyAny>>) {
     if is_stream_failure(py, error) {
-        say_on_stderr(py, &format!("hunter: tracing stopped, the output stream is closed or broken ({error})\n"));
+        say_quietly(py, &format!("hunter: tracing stopped, the output stream is closed or broken ({error})\n"));
     } else if let Err(report_error) = write_report(py, handler, error, event) {
         // The stream itself failed (closed, broken pipe): say it once on the process's stderr instead.
-        say_on_stderr(
+        say_quietly(
             py,
             &format!(
                 "hunter: disabling tracer because handler failed ({error}); reporting it failed too ({report_error})\n"
@@ -42,11 +42,17 @@ pub fn report_at_stop(error: PyErr, handler: &Bound<'_, PyAny>) -> PyResult<()> 
     }
     // The only input or output at stop is the action's writing to its stream.
     if is_stream_failure(py, &error) || error.is_instance_of::<PyOSError>(py) {
-        say_on_stderr(py, &format!("hunter: the output stream took no more at stop ({error})\n"));
+        say_on_stderr(py, &format!("hunter: the output stream took no more at stop ({error})\n"))?;
     } else {
         error.write_unraisable(py, Some(handler));
     }
     Ok(())
+}
+
+/// [`say_on_stderr`] where an error has nowhere to go (reporting a failure while tracing): even the program's own is
+/// dropped, as is the error it interrupted.
+pub fn say_quietly(py: Python<'_>, message: &str) {
+    drop(say_on_stderr(py, message));
 }
 
 /// A write to a pipe whose reader is gone, or to a closed file.
@@ -55,17 +61,30 @@ fn is_stream_failure(py: Python<'_>, error: &PyErr) -> bool {
         || (error.is_instance_of::<PyValueError>(py) && error.to_string().contains("I/O operation on closed file"))
 }
 
-/// Writes to `sys.stderr` (keeping its order with other Python output), else straight to file descriptor 2;
-/// never fails, since there is nowhere left to report to.
-pub fn say_on_stderr(py: Python<'_>, message: &str) {
+/// Writes hunter's own `message` to `sys.stderr`; nothing when the program runs without one (`2>&-`, or
+/// `sys.stderr = None`) or it takes nothing more. Never to file descriptor 2 itself, which such a program may have
+/// reused for a file of its own, and never an error of its own: only what belongs to the program (a
+/// `KeyboardInterrupt` while writing) is handed back.
+pub fn say_on_stderr(py: Python<'_>, message: &str) -> PyResult<()> {
     let written = crate::compat::import(py, "sys").and_then(|sys| {
         let stderr = sys.getattr("stderr")?;
+        if stderr.is_none() {
+            return Ok(());
+        }
         stderr.call_method1("write", (message,))?;
-        stderr.call_method0("flush")
+        stderr.call_method0("flush").map(drop)
     });
-    if written.is_err() {
-        let _ = std::io::stderr().write_all(message.as_bytes());
+    match written {
+        Err(error) if belongs_to_program(py, &error) => Err(error),
+        _ => Ok(()),
     }
+}
+
+/// [`say_on_stderr`] for Python (`hunter.config.say_on_stderr`): the one way hunter's notes reach the user.
+#[pyfunction]
+#[pyo3(name = "say_on_stderr")]
+pub fn say_on_stderr_py(py: Python<'_>, message: &str) -> PyResult<()> {
+    say_on_stderr(py, message)
 }
 
 fn write_report(py: Python<'_>, handler: Option<Py<PyAny>>, error: &PyErr, event: Option<&Py<PyAny>>) -> PyResult<()> {

@@ -106,6 +106,7 @@ fn hunter_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(safe_repr::safe_repr, m)?)?;
     m.add_function(wrap_pyfunction!(safe_repr::clip_ends, m)?)?;
     m.add_function(wrap_pyfunction!(suggest::closest_name, m)?)?;
+    m.add_function(wrap_pyfunction!(failure::say_on_stderr_py, m)?)?;
     predicates::register(m)?;
     envexpr::register(m)?;
     // Named in messages as hunter's pure-Python classes are.

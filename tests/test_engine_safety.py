@@ -330,3 +330,85 @@ def test_deeply_nested_predicates(backend):
         assert [line for line in lines if line.startswith(f'{kind} 10 ')] == [f'{kind} 10 walked'] * 2
     # Each deep handler disabled its tracer with one report; the program went on.
     assert result.stderr.count('maximum recursion depth exceeded in nested predicates') >= 8
+
+
+# Started with file descriptor 2 closed (`2>&-`), Python sets `sys.stderr` to None; the program then opens a file,
+# which takes descriptor 2. hunter's notes about its own failures have nowhere to go, and must not land in that file.
+NOTES_WITHOUT_STDERR = """
+import os, sys, hunter
+assert sys.stderr is None
+path = os.path.join(os.getcwd(), 'data.txt')
+fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+assert fd == 2, fd
+
+class BrokenPipe:
+    def write(self, text):
+        raise BrokenPipeError(32, 'Broken pipe')
+    def flush(self):
+        pass
+
+def failing_action(event):
+    raise RuntimeError('the handler fails')
+
+def target():
+    return 1
+
+for action in [hunter.CallPrinter(stream=BrokenPipe()), failing_action]:
+    hunter.trace(kind='call', function='target', action=action)
+    target()
+    hunter.stop()
+profile = hunter.Profile(stream=BrokenPipe())
+hunter.trace(function='target', action=profile)
+target()
+hunter.stop()
+hunter.config.say_on_stderr('a note\\n')
+os.write(fd, b'the program\\'s data\\n')
+os.close(fd)
+with open(path) as data:
+    print(repr(data.read()))
+"""
+
+
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_notes_without_stderr_never_reach_a_file_that_took_its_descriptor(backend):
+    with tempfile.TemporaryDirectory() as directory:
+        script = os.path.join(directory, 'script.py')
+        with open(script, 'w') as file:
+            file.write(NOTES_WITHOUT_STDERR)
+        result = subprocess.run(
+            [sys.executable, script],
+            stdout=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            cwd=directory,
+            env=dict(os.environ, PYTHONHUNTERBACKEND=backend),
+            preexec_fn=lambda: os.close(2),
+        )
+    assert result.returncode == 0
+    assert result.stdout == "\"the program's data\\n\"\n"
+
+
+class RaisingStderr:
+    def __init__(self, error):
+        self.error = error
+        self.written = []
+
+    def write(self, text):
+        self.written.append(text)
+        raise self.error
+
+    def flush(self):
+        pass
+
+
+def test_a_note_on_a_failing_stderr_is_dropped_but_an_interrupt_reaches_the_program(monkeypatch):
+    for error in [OSError(5, 'Input/output error'), ValueError('I/O operation on closed file.'), TypeError('odd')]:
+        stderr = RaisingStderr(error)
+        monkeypatch.setattr(sys, 'stderr', stderr)
+        hunter.config.say_on_stderr('a note\n')
+        assert stderr.written == ['a note\n']
+    monkeypatch.setattr(sys, 'stderr', RaisingStderr(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        hunter.config.say_on_stderr('a note\n')
+    monkeypatch.setattr(sys, 'stderr', None)
+    hunter.config.say_on_stderr('a note\n')

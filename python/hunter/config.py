@@ -6,22 +6,13 @@ Lazy defaults for action options that ``PYTHONHUNTERCONFIG`` (or :func:`hunter.l
 import os
 import re
 import stat
-import sys
+
+#: Writes hunter's own message to ``sys.stderr``: nothing when the program runs without one (``2>&-``) or it takes
+#: nothing more; never to the program's stdout, nor to file descriptor 2 (which such a program may have reused).
+from ._hunter import say_on_stderr
 
 #: ``(source name, table)`` or None, by working directory: each pyproject.toml is read at most once.
 _pyproject_tables = {}
-
-
-def say_on_stderr(message):
-    """Writes hunter's own ``message`` to ``sys.stderr``; nothing when the program runs without one (``2>&-``) or
-    it takes nothing more: never to the program's stdout, never an error of its own."""
-    stream = sys.stderr
-    if stream is None:
-        return
-    try:
-        stream.write(message)
-    except (OSError, ValueError):
-        pass
 
 
 class Default:
