@@ -391,14 +391,6 @@ fn settle<H: Host>(slf: &Bound<'_, H>, outcome: Result<Result<Handled, PyErr>, a
     }
 }
 
-/// A callback's failure outside of `handle` (finding what the event is about): handled as the handler's own.
-pub(crate) fn report_failure<H: Host>(slf: &Bound<'_, H>, error: PyErr) -> Handled {
-    let Some(_running) = RunningPython::enter() else {
-        return Handled::Delivered;
-    };
-    settle(slf, attached::run_attached(slf.py(), |py| fail(py, slf, None, error, None)))
-}
-
 /// Whether every `kind` event at `site` can be skipped, judging its code now (which runs Python code): for
 /// the callbacks of locations that have no verdict yet. Failing to judge says no, and the event itself, which
 /// judges again, reports the failure; unless it belongs to the program (Ctrl-C while judging), which is set as

@@ -9,7 +9,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 
 use super::callable::{self, new_none};
-use super::session::{monitoring_namespace, Monitored};
+use super::session::Monitored;
 use crate::codeinfo::CodeInfo;
 use crate::compat;
 use crate::engine;
@@ -27,9 +27,14 @@ enum Disable {
 
 static DISABLE: MadeOnce<Py<PyAny>> = MadeOnce::new();
 
-/// Fetches `sys.monitoring.DISABLE` for the callbacks (before any callback is registered).
-pub(super) fn remember_disable(monitoring: &Bound<'_, PyAny>) -> PyResult<()> {
+/// `sys.monitoring.MISSING`: what CALL events pass as `arg0` for calls without arguments.
+static MISSING: MadeOnce<Py<PyAny>> = MadeOnce::new();
+
+/// Fetches `sys.monitoring.DISABLE` and `MISSING` for the callbacks (before any callback is registered), so that a
+/// callback reads them without running Python code.
+pub(super) fn remember_sentinels(monitoring: &Bound<'_, PyAny>) -> PyResult<()> {
     DISABLE.get_or_try_init(monitoring.py(), || Ok::<_, PyErr>(monitoring.getattr("DISABLE")?.unbind()))?;
+    MISSING.get_or_try_init(monitoring.py(), || Ok::<_, PyErr>(monitoring.getattr("MISSING")?.unbind()))?;
     Ok(())
 }
 
@@ -500,52 +505,48 @@ impl CalledBuiltin<'_> {
 }
 
 /// Profiling mode: what a CALL/C_RETURN/C_RAISE is about (a method descriptor called with its `self` is the builtin
-/// method it binds to), or None for Python calls and for a method descriptor that does not bind to its `self`.
+/// method it binds to), or None for Python calls and for a method descriptor that does not bind to its `self`. Runs
+/// Python code only to bind a method (`bind`), which it calls first.
 ///
 /// # Safety
 /// `callable` and `self_arg` must be NULL or live objects the caller holds for the call, and the thread attached (`py`).
-unsafe fn called_builtin(
-    py: Python<'_>,
+unsafe fn called_builtin<'py>(
+    py: Python<'py>,
     callable: *mut ffi::PyObject,
     self_arg: *mut ffi::PyObject,
-) -> PyResult<Option<CalledBuiltin<'_>>> {
+    bind: impl FnOnce(),
+) -> Option<CalledBuiltin<'py>> {
     // SAFETY: `callable` is NULL or a live object (this function's contract).
-    let Some(callable) = (unsafe { Borrowed::from_ptr_or_opt(py, callable) }) else { return Ok(None) };
+    let callable = unsafe { Borrowed::from_ptr_or_opt(py, callable) }?;
     // SAFETY: a live object; PyCFunction_Check only reads its type.
     if unsafe { ffi::PyCFunction_Check(callable.as_ptr()) } != 0 {
-        return Ok(Some(CalledBuiltin::Function(callable.as_ptr())));
+        return Some(CalledBuiltin::Function(callable.as_ptr()));
     }
     let is_method_descriptor =
         // SAFETY: a live object, whose type pointer is compared by address with a static type.
         unsafe { ffi::Py_TYPE(callable.as_ptr()) == std::ptr::addr_of_mut!(ffi::PyMethodDescr_Type) };
     // SAFETY: `self_arg` is NULL or a live object (this function's contract).
-    let Some(self_arg) = (unsafe { Borrowed::from_ptr_or_opt(py, self_arg) }) else { return Ok(None) };
-    if !is_method_descriptor || self_arg.is(missing_argument(py)?) {
-        return Ok(None);
+    let self_arg = unsafe { Borrowed::from_ptr_or_opt(py, self_arg) }?;
+    // `start` fetched MISSING before registering any callback.
+    if !is_method_descriptor || MISSING.get(py).is_none_or(|missing| self_arg.is(missing)) {
+        return None;
     }
     let (descriptor, instance) = (callable.as_ptr(), self_arg.as_ptr());
     // SAFETY: `descriptor` is exactly a method descriptor (checked above), `instance` a live object, attached.
     if let Some(method) = unsafe { compat::method_descriptor_method(descriptor, instance) } {
-        return Ok(Some(CalledBuiltin::Method(MethodCall { descriptor, instance, method })));
+        return Some(CalledBuiltin::Method(MethodCall { descriptor, instance, method }));
     }
     // Bound now (binding reads no method definition).
+    bind();
     let unbound = MethodCall { descriptor, instance, method: 0 };
     // SAFETY: a method call alive across the call, of a method descriptor and a live object held for the call (this
     // function's contract).
     match unsafe { EventArg::Method(&unbound).to_object(py) } {
-        Ok(bound) => Ok(bound.map(CalledBuiltin::Bound)),
+        Ok(bound) => bound.map(CalledBuiltin::Bound),
         // Called on an object of another type (`list.append(5, 1)`): settrace's profiler reports no event, and the
         // call raises the program's TypeError itself.
-        Err(_does_not_bind) => Ok(None),
+        Err(_does_not_bind) => None,
     }
-}
-
-/// `sys.monitoring.MISSING`: what CALL events pass as `arg0` for calls without arguments.
-fn missing_argument(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
-    static MISSING: MadeOnce<Py<PyAny>> = MadeOnce::new();
-    MISSING
-        .get_or_try_init(py, || Ok::<_, PyErr>(monitoring_namespace(py)?.getattr("MISSING")?.unbind()))
-        .map(|missing| missing.bind(py))
 }
 
 /// Does a CALL event call a Python function? Most do, and are no builtin's: their callback answers at once.
@@ -577,15 +578,16 @@ unsafe fn deliver_builtin<H: Monitored>(
     if tracer.get().engine().is_stopped(py) {
         return new_none();
     }
-    // Held: finding what is called can run Python code (looking `sys.monitoring.MISSING` up, once).
-    let tracer = tracer.to_owned();
+    // Held from the moment Python code may run: binding a method allocates, and the collector may run finalizers.
+    let mut held = None;
     // SAFETY: attached; both are NULL or arguments the caller holds for the call.
-    match unsafe { called_builtin(py, callable, self_arg) } {
-        // SAFETY: `tracer` is held, `code` is NULL or an argument the caller holds (`deliver` checks it), and `arg`
-        // holds arguments the caller holds for the call, or the bound method, alive across the call.
-        Ok(Some(called)) => unsafe { deliver::<H>(tracer.as_ptr(), code, kind, true, called.arg(), Disable::Never) },
-        Ok(None) => new_none(),
-        Err(error) => Answer::after(engine::report_failure(&tracer, error)).into_ptr(py),
+    let called = unsafe { called_builtin(py, callable, self_arg, || held = Some(tracer.to_owned())) };
+    match called {
+        // SAFETY: `tracer` is alive (borrowed from the callback while no Python code has run, held since), `code` is
+        // NULL or an argument the caller holds (`deliver` checks it), and `arg` holds arguments the caller holds for
+        // the call, or the bound method, alive across the call.
+        Some(called) => unsafe { deliver::<H>(tracer.as_ptr(), code, kind, true, called.arg(), Disable::Never) },
+        None => new_none(),
     }
 }
 

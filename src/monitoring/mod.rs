@@ -136,7 +136,7 @@ pub(crate) unsafe fn judge_running_frames<H: Monitored>(
 pub(crate) fn start<H: Monitored>(tracer: &Bound<'_, H>) -> PyResult<()> {
     let py = tracer.py();
     let monitoring = monitoring_namespace(py)?;
-    callbacks::remember_disable(&monitoring)?;
+    callbacks::remember_sentinels(&monitoring)?;
     let tool_id = claim_tool_id(&monitoring)?;
     let engine = tracer.get().engine();
     let session = tracer.get().session();
