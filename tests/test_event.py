@@ -317,6 +317,35 @@ def test_function_object_is_the_function_running_the_code():
         assert captured['module_static'] is module_static.__func__
 
 
+
+def test_function_object_of_a_detached_event_is_found_in_its_own_namespaces():
+    # As hunter: looked up in the event's globals and locals, which a plain `detach()` leaves empty and
+    # `detach(value_filter)` copies; not in a frame, which a detached event does not have.
+    events = []
+    record_events(calls_methods, predicate=hunter.When(hunter.Query(kind='call'), events.append))
+    by_function = {event.function: event for event in events}
+    assert by_function['calls_methods'].detach().function_object is None
+    assert by_function['calls_methods'].detach(lambda value: value).function_object is calls_methods
+    assert by_function['method'].detach(lambda value: value).function_object is Holder.method
+    assert by_function['method'].detach().function_object is None
+
+
+def test_function_object_reads_globals_set_on_the_event():
+    found = []
+
+    def capture(event):
+        event.globals = {'calls_methods': len}
+        found.append(event.function_object)
+        clone = event.clone()
+        clone.globals = {}
+        clone.locals = {}
+        found.append(clone.function_object)
+
+    record_events(calls_methods, predicate=hunter.When(hunter.Query(kind='call', function='calls_methods'), capture))
+    # `len` has no code object of the event's: not the function; nothing else to find with empty namespaces.
+    assert found == [None, None]
+
+
 def test_builtin_events_in_profile_mode():
     # live events: hunter 3.9.0's Cython Event.globals is a sentinel on builtin events, which breaks detach(filter)
     _, events = record_events(uses_builtin, profiling_mode=True, detach=False)
@@ -329,6 +358,14 @@ def test_builtin_events_in_profile_mode():
     ret = first(events, kind='return', builtin=True)
     assert ret.function == 'len'
 
+
+
+@pytest.mark.deliberate_change("a builtin event's function_object is the builtin (hunter: its builtin flag, True)")
+def test_function_object_of_a_builtin_event_is_the_builtin():
+    _, events = record_events(uses_builtin, profiling_mode=True, detach=False)
+    builtin_events = [event for event in events if event.builtin and event.function == 'len']
+    assert {event.kind for event in builtin_events} == {'call', 'return'}
+    assert all(event.function_object is len for event in builtin_events)
 
 def test_stdlib_of_stdlib_module():
     _, events = record_events(calls_posixpath, predicate=hunter.Query(kind='call'))

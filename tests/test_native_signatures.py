@@ -62,6 +62,7 @@ NOT_IN_HUNTER = {
     'hunter._hunter:NativeStreamAction': '(*_args, **_kwargs)',
     'hunter._hunter:clip_ends': '(text, limit)',
     'hunter._hunter:evaluate_arguments': '(text, namespace, source_name, predicates_only=True)',
+    'hunter._hunter:say_on_stderr': '(message)',
 }
 
 SIGNATURES_SCRIPT = r"""

@@ -68,18 +68,19 @@ def definition_source(lines, lineno):
     return line_source(lines, lineno)
 
 
-def function_object(frame, code):
-    """The function object running ``code`` in ``frame``, or None, found as hunter finds it (MonkeyType's lookup):
-    the global of the code's name, else the attribute of that name of the first argument (``self`` or ``cls``), else
-    of a class among the globals; each the function itself or a decorator wrapping it (``__wrapped__``)."""
+def function_object(namespace, local_variables, code):
+    """The function object running ``code``, or None, found as hunter finds it (MonkeyType's lookup) in the event's
+    globals (``namespace``) and locals: the global of the code's name, else the attribute of that name of the first
+    argument (``self`` or ``cls``), else of a class among the globals; each the function itself or a decorator wrapping
+    it (``__wrapped__``)."""
     from .util import get_func_in_mro
     from .util import if_same_code
 
-    function = if_same_code(frame.f_globals.get(code.co_name, None), code)
+    function = if_same_code(namespace.get(code.co_name, None), code)
     if function is None and code.co_argcount >= 1:
-        function = get_func_in_mro(frame.f_locals.get(code.co_varnames[0]), code)
+        function = get_func_in_mro(local_variables.get(code.co_varnames[0]), code)
     if function is None:
-        for value in frame.f_globals.values():
+        for value in namespace.values():
             if isinstance(value, type):
                 function = get_func_in_mro(value, code)
                 if function is not None:

@@ -235,6 +235,9 @@ def _suggesting_options(init):
             # Only the call's own argument binding: an error raised inside ``init`` has a frame of its own.
             if exc.__traceback__.tb_next is not None:
                 raise
+            # Python 3.13+ suggests a close name itself.
+            if str(exc).endswith('?'):
+                raise
             known = _option_names(type(self))
             unknown = [name for name in kwargs if name not in known]
             match = _closest_name(unknown[0], list(known)) if unknown else None

@@ -63,9 +63,13 @@ impl EventData {
             Slot::Threadid => return thread_id(py),
             Slot::Threadname => return current_thread_name(py),
             Slot::FunctionObject => {
-                let frame = self.frame_or_error()?.as_any(py);
+                // Looked up in the event's own globals and locals, as hunter does: a detached event's are its copies.
+                let (globals, locals) = (self.cached(py, Slot::Globals)?, self.cached(py, Slot::Locals)?);
                 return Ok(codeinfo::python_helpers(py)?
-                    .call_method1(pyo3::intern!(py, "function_object"), (frame, self.cached(py, Slot::Code)?))?
+                    .call_method1(
+                        pyo3::intern!(py, "function_object"),
+                        (globals, locals, self.cached(py, Slot::Code)?),
+                    )?
                     .unbind());
             }
             _ => match self.frame_or_error()? {
