@@ -495,27 +495,39 @@ pub fn is_stdlib(py: Python<'_>, module: &Bound<'_, PyAny>, filename: &Bound<'_,
     let Ok(filename) = filename.cast::<PyString>() else {
         return Ok(false);
     };
-    let filename = filename.to_str()?;
-    if filename == "<string>" && (module.starts_with("namedtuple_") || module == "site") {
+    let filename = path_bytes(filename)?;
+    if *filename == *b"<string>" && (module.starts_with("namedtuple_") || module == "site") {
         return Ok(true);
     }
-    if paths.site_packages.iter().any(|p| filename.starts_with(p.as_str())) {
+    if paths.site_packages.iter().any(|p| filename.starts_with(p)) {
         return Ok(false);
     }
-    Ok(filename.starts_with("<frozen ") || paths.stdlib.iter().any(|p| filename.starts_with(p.as_str())))
+    Ok(filename.starts_with(b"<frozen ") || paths.stdlib.iter().any(|p| filename.starts_with(p)))
 }
 
+/// The UTF-8 bytes of `text`, a lone surrogate (what `os.fsdecode` makes of a file name's undecodable bytes) encoded
+/// as itself (`surrogatepass`): prefix tests on them agree with `str.startswith`.
+fn path_bytes<'a>(text: &'a Bound<'_, PyString>) -> PyResult<Cow<'a, [u8]>> {
+    if let Ok(text) = text.to_str() {
+        return Ok(Cow::Borrowed(text.as_bytes()));
+    }
+    let encoded = text.call_method1(pyo3::intern!(text.py(), "encode"), ("utf-8", "surrogatepass"))?;
+    Ok(Cow::Owned(encoded.cast::<pyo3::types::PyBytes>()?.as_bytes().to_vec()))
+}
+
+/// `hunter.const`'s path prefixes, as [`path_bytes`].
 struct StdlibPaths {
-    site_packages: Vec<String>,
-    stdlib: Vec<String>,
+    site_packages: Vec<Vec<u8>>,
+    stdlib: Vec<Vec<u8>>,
 }
 
 fn stdlib_paths(py: Python<'_>) -> PyResult<&'static StdlibPaths> {
     static PATHS: MadeOnce<StdlibPaths> = MadeOnce::new();
     PATHS.get_or_try_init(py, || {
         let constants = crate::compat::import(py, "hunter.const")?;
-        let strings = |name: &str| -> PyResult<Vec<String>> {
-            constants.getattr(name)?.cast_into::<PyTuple>()?.iter().map(|p| p.extract()).collect()
+        let strings = |name: &str| -> PyResult<Vec<Vec<u8>>> {
+            let paths = constants.getattr(name)?.cast_into::<PyTuple>()?;
+            paths.iter().map(|path| Ok(path_bytes(path.cast::<PyString>()?)?.into_owned())).collect()
         };
         Ok(StdlibPaths { site_packages: strings("SITE_PACKAGES_PATHS")?, stdlib: strings("STDLIB_PATHS")? })
     })

@@ -80,7 +80,8 @@ pub fn say_on_stderr(py: Python<'_>, message: &str) -> PyResult<()> {
     }
 }
 
-/// [`say_on_stderr`] for Python (`hunter.config.say_on_stderr`): the one way hunter's notes reach the user.
+/// Writes hunter's own `message` to `sys.stderr`: nothing when there is none or it takes nothing more (see
+/// [`say_on_stderr`]). `hunter.config.say_on_stderr`: the one way hunter's notes reach the user.
 #[pyfunction]
 #[pyo3(name = "say_on_stderr")]
 pub fn say_on_stderr_py(py: Python<'_>, message: &str) -> PyResult<()> {

@@ -412,3 +412,36 @@ def test_a_note_on_a_failing_stderr_is_dropped_but_an_interrupt_reaches_the_prog
         hunter.config.say_on_stderr('a note\n')
     monkeypatch.setattr(sys, 'stderr', None)
     hunter.config.say_on_stderr('a note\n')
+
+
+# A module imported from a directory whose name is not UTF-8: Python decodes its undecodable bytes as lone surrogates
+# (`os.fsdecode`), which the native core cannot take as UTF-8 text; the events are traced all the same.
+UNDECODABLE_PATH = """
+import io, json, os, sys
+directory = os.path.join(os.fsencode(os.getcwd()), b'caf\\xe9')
+os.mkdir(directory)
+with open(os.path.join(directory, b'mod.py'), 'w') as file:
+    file.write('def work():\\n    return 1\\n')
+sys.path.insert(0, os.fsdecode(directory))
+import mod
+import hunter
+from hunter.actions import CallPrinter, Timeline
+assert '\\udce9' in mod.__file__
+stream = io.StringIO()
+timeline = Timeline(os.path.join(os.getcwd(), 'out.json'))
+for query in [hunter.Q(module='mod'), hunter.Q(filename_contains='caf\\udce9', stdlib=False), lambda event: event.module == 'mod']:
+    with hunter.trace(query, actions=[CallPrinter(stream=stream), timeline]):
+        mod.work()
+rows = stream.getvalue().splitlines()
+print(len(rows), sum('=> work()' in row for row in rows), sum('<= work: 1' in row for row in rows))
+print([event['name'] for event in json.load(open('out.json'))['traceEvents'] if event['ph'] == 'X'])
+"""
+
+
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_a_file_name_that_is_not_utf8_is_traced(backend):
+    result = run_python(UNDECODABLE_PATH, backend)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ''
+    # One Timeline for the three sessions: its file keeps the records of each.
+    assert result.stdout.splitlines() == ['9 3 3', "['work', 'work', 'work']"]

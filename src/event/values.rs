@@ -211,7 +211,8 @@ impl EventData {
     fn source_at(&self, py: Python<'_>, filename: &Bound<'_, PyAny>, lineno: i64, full: bool) -> PyResult<Py<PyAny>> {
         let helpers = codeinfo::python_helpers(py)?;
         if let Ok(name) = filename.cast::<PyString>() {
-            let name = name.to_str()?;
+            // Lossy: only the suffix is read, and a file name's undecodable bytes are lone surrogates.
+            let name = name.to_string_lossy();
             if name.ends_with(".so") || name.ends_with(".pyd") {
                 let message = format!("{NO_SOURCE}not reading binary {} file", &name[name.rfind('.').unwrap_or(0)..]);
                 return Ok(PyString::new(py, &message).into_any().unbind());
