@@ -189,3 +189,50 @@ def test_a_subclass_that_skips_callprinters_init_prints_without_durations(backen
     trace(Bare(stream), timing_samples.sleeper, 0)
     lines = stream.getvalue().splitlines()
     assert returns(lines, 'sleeper') == [None], lines
+
+
+def stopped_session_outer(value):
+    return stopped_session_inner(value)
+
+
+def stopped_session_inner(value):
+    return value
+
+
+def later_session_call():
+    return 1
+
+
+def test_an_event_handled_after_its_session_ended_opens_no_span(backend, tmp_path):
+    # The predicate stops tracing at the inner call: the timing actions are told (they close what is open) before
+    # they get that event. Recording it would leave the inner call open into the same actions' next session.
+    timeline = hunter.actions.Timeline(str(tmp_path / 'out.json'))
+    profile = hunter.actions.Profile(stream=io.StringIO())
+    tree_stream = io.StringIO()
+    tree = hunter.actions.TreePrinter(stream=tree_stream)
+    call_stream = io.StringIO()
+    durations = CallPrinter(stream=call_stream, durations=True)
+    actions = [timeline, profile, tree, durations]
+
+    tracer = hunter.Tracer()
+
+    def stop_at_the_inner_call(event):
+        if event.function == 'stopped_session_inner' and event.kind == 'call':
+            tracer.stop()
+        return event.function.startswith(('stopped_session_', 'later_session_'))
+
+    tracer.trace(hunter.When(stop_at_the_inner_call, *actions))
+    stopped_session_outer(1)
+    first_tree = tree_stream.getvalue()
+    with hunter.Tracer().trace(hunter.When(hunter.Q(function='later_session_call'), *actions)):
+        later_session_call()
+
+    spans = [(event['name'], event['args'].get('ended')) for event in timeline.events()['traceEvents'] if event['ph'] == 'X']
+    assert spans == [('stopped_session_outer', 'running at stop'), ('later_session_call', None)]
+    assert sorted((row['function'], row['calls']) for row in profile.stats()) == [
+        ('later_session_call', 1),
+        ('stopped_session_outer', 1),
+    ]
+    assert 'stopped_session_outer' in first_tree and 'stopped_session_inner' not in tree_stream.getvalue()
+    # The inner call's row is printed (as hunter prints it), but no later return is paired with it.
+    assert 'stopped_session_inner' in call_stream.getvalue()

@@ -499,8 +499,9 @@ impl<T, S> Default for Spans<T, S> {
 
 impl<T, S: Default> Spans<T, S> {
     /// Runs `change` on the stack of the event's thread, with the event's span and the spans dropped because
-    /// their frames have ended. None (and nothing run) for an event without a live frame. `change` must not
-    /// release Python objects: it returns what it removes, to be released after the update.
+    /// their frames have ended. None (and nothing run) for an event without a live frame, or one whose session ended
+    /// while it was handled (`engine::session_ended_while_handling`). `change` must not release Python objects: it
+    /// returns what it removes, to be released after the update.
     pub fn update<R>(
         &self,
         py: Python<'_>,
@@ -510,7 +511,7 @@ impl<T, S: Default> Spans<T, S> {
         let (span, frame) = EventSpan::of(py, event)?;
         // A builtin's frame is its caller, which keeps executing; a Python call's frame is new.
         let is_call = event.kind == Kind::Call && !event.builtin;
-        Some(self.update_at(py, &span, &frame, is_call, change))
+        self.update_at(py, &span, &frame, is_call, change)
     }
 
     /// [`Spans::update`] for the event of `span` in `frame`, a Python function's call when `is_call`.
@@ -521,17 +522,20 @@ impl<T, S: Default> Spans<T, S> {
         frame: &Bound<'_, PyFrame>,
         is_call: bool,
         change: impl FnOnce(&mut SpanStack<T, S>, &EventSpan<'_>, Vec<OpenSpan<T>>) -> R,
-    ) -> R {
+    ) -> Option<R> {
+        if crate::engine::session_ended_while_handling() {
+            return None;
+        }
         let serial = crate::compat::current_thread_serial(py);
         // The frame walk runs before the update: it creates frame objects.
         let top = self.threads.with_mut(py, |threads| threads.top_frame(serial));
         let live_frames = top.and_then(|top| live_frames_until(frame, is_call, top));
-        self.threads.with_mut(py, |threads| {
+        Some(self.threads.with_mut(py, |threads| {
             threads.with_thread(serial, |stack| {
                 let finished = live_frames.map(|live| stack.drop_finished(&live)).unwrap_or_default();
                 change(stack, span, finished)
             })
-        })
+        }))
     }
 
     /// [`Spans::update_at`] for a Python function's event that pairs in order (see

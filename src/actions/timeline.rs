@@ -604,6 +604,10 @@ impl Timeline {
         args: Option<Box<str>>,
         options: &TimelineOptions,
     ) -> PyResult<()> {
+        // After the session's end (see `engine::session_ended_while_handling`): not even its first event's time.
+        if crate::engine::session_ended_while_handling() {
+            return Ok(());
+        }
         let now = ticks(py);
         let thread = crate::compat::current_thread_serial(py);
         let first_tick = self.note_thread(py, thread, now)?;
@@ -616,7 +620,7 @@ impl Timeline {
         let code = self.builtin_record_object(&span.code, builtin);
         // The spans that ended unseen (rare: kept apart, so that the usual event allocates nothing), then the
         // event's own record.
-        let (unseen, last, record) = self.spans.update_at(py, &span, &frame, is_call, |stack, _span, mut finished| {
+        let updated = self.spans.update_at(py, &span, &frame, is_call, |stack, _span, mut finished| {
             // Where the spans that ended unseen end: the thread's last matched event before this one.
             let last = std::mem::replace(&mut stack.thread, LastEvent { at: now });
             let record = match kind {
@@ -650,6 +654,7 @@ impl Timeline {
             };
             (finished, last, record)
         });
+        let Some((unseen, last, record)) = updated else { return Ok(()) };
         let unseen = unseen.into_iter().map(|span| Record::of(thread, span, last.at, Ending::EndedUnseen));
         let released = self.keep(py, options, unseen.chain(record));
         drop(released);
