@@ -224,6 +224,35 @@ def test_a_path_that_cannot_be_written_is_refused_when_the_timeline_is_made(tmp_
     assert not any(tmp_path.glob('*.json'))
 
 
+
+def test_options_set_on_the_instance_are_taken_as_the_constructor_takes_them(tmp_path, monkeypatch):
+    timeline = Timeline(tmp_path / 'trace.json')
+    with pytest.raises(FileNotFoundError) as raised:
+        timeline.path = tmp_path / 'missing' / 'other.json'
+    assert raised.value.filename == str(tmp_path / 'missing' / 'other.json')
+    assert timeline.path == str(tmp_path / 'trace.json')
+    monkeypatch.chdir(tmp_path)
+    timeline.path = b'relative.json'
+    assert timeline.path == str(tmp_path / 'relative.json')
+    timeline.args = 5
+    assert timeline.args is True
+    assert repr(timeline) == f"Timeline({str(tmp_path / 'relative.json')!r}, size=1000000, on_full='ring', args=True)"
+    # Deleted as a plain attribute is: gone, and asked for, an AttributeError naming it.
+    del timeline.size
+    with pytest.raises(AttributeError, match='size'):
+        timeline.size
+    with pytest.raises(AttributeError, match='size'):
+        del timeline.size
+
+
+def test_a_write_that_fails_names_the_file_asked_for(tmp_path):
+    timeline = Timeline(tmp_path / 'trace.json')
+    asked_for = str(tmp_path / 'gone' / 'trace.json')
+    with pytest.raises(FileNotFoundError) as raised:
+        timeline.write(asked_for)
+    assert raised.value.filename == asked_for
+    assert str(raised.value) == f'[Errno 2] No such file or directory: {asked_for!r}'
+
 def traced_session(action, value):
     tracer = hunter.trace(kind_in=('call', 'return'), action=action)
     identity(value)

@@ -189,6 +189,14 @@ class _Option:
         instance.__dict__[self.name] = value
         instance._options_changed()
 
+    def __delete__(self, instance):
+        # As deleting a plain attribute: gone, and the next event that needs it fails naming it.
+        try:
+            del instance.__dict__[self.name]
+        except KeyError:
+            raise AttributeError(self.name) from None
+        instance._options_changed()
+
 
 def _positive_int(name):
     """A ``check`` for :class:`_Option`: ``value`` must be an int (not a bool) of at least 1. Any size is taken; one
@@ -853,6 +861,15 @@ def _exists_but_is_no_regular_file(path):
 _temporary_serials = itertools.count()
 
 
+def _timeline_path(path):
+    """A ``check`` for :class:`_Option`: Timeline's ``path``, absolute (from the working directory of now: the program
+    may change it before the file is written), decoded as the file system does (so that the temporary file's name can
+    be made from it), and one that can be written (see :func:`_check_writable`)."""
+    path = os.fsdecode(os.fspath(path))
+    _check_writable(path)
+    return os.path.abspath(path)
+
+
 def _check_writable(path):
     """Raises the ``OSError`` that writing ``path`` at the end would meet, where it can be told now: a directory, or
     a new file in a directory that does not exist or is not writable."""
@@ -896,8 +913,8 @@ class Timeline(ColorStreamAction):
     At most ``size`` records (spans and exceptions) are kept. ``on_full='ring'``: a new record evicts the oldest,
     so the file has the newest; ``on_full='stop'``: once full, new records are dropped, so the file has the oldest.
     A span is recorded when it closes (a caller after its callees), so either way the kept spans nest. The number
-    dropped is in the file's ``otherData.dropped``. ``size`` and ``on_full`` set on the instance are checked as the
-    constructor checks them; a smaller ``size`` applies at once (the records beyond it are let go as ``on_full``
+    dropped is in the file's ``otherData.dropped``. ``size``, ``on_full``, ``path`` and ``args`` set on the instance are
+    taken as the constructor takes them; a smaller ``size`` applies at once (the records beyond it are let go as ``on_full``
     says, and counted as dropped). A ``size`` too large to hold is no bound.
 
     Args:
@@ -923,7 +940,8 @@ class Timeline(ColorStreamAction):
     # Validated when set, on the instance too (see _options_changed for a smaller size).
     size = _Option(_positive_int('size'))
     on_full = _Option(_one_of('on_full', ON_FULL))
-    args = _Option()
+    args = _Option(bool)
+    path = _Option(_timeline_path)
     # hunter's clipping keeps the whole text, and more, for a limit below 1: not a bound, refused here.
     repr_limit = _Option(_positive_int('repr_limit'))
 
@@ -933,13 +951,9 @@ class Timeline(ColorStreamAction):
         # Set first: the options check what they are given (see `_Option`).
         self.size = size
         self.on_full = on_full
-        # A bytes path is decoded as the file system does (so that the temporary file's name can be made from it).
-        path = os.fsdecode(os.fspath(path))
-        # Told now, not after the whole program ran.
-        _check_writable(path)
-        # From the working directory of now: the program may change it before the file is written.
-        self.path = os.path.abspath(path)
-        self.args = bool(args)
+        # Checked now, not after the whole program ran.
+        self.path = path
+        self.args = args
         self._pid = getpid()
         super().__init__(stream=io.StringIO(), force_colors=False, repr_limit=repr_limit, repr_func='safe_repr')
 
@@ -1061,10 +1075,13 @@ class Timeline(ColorStreamAction):
                 # The file replaced keeps its permissions, as one written in place does.
                 os.chmod(temporary, stat.S_IMODE(existing.st_mode))
             os.replace(temporary, target)
-        except BaseException:
+        except BaseException as exc:
             # Nothing half-written is left behind (the disk full, the directory gone or turned read-only).
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
+            if isinstance(exc, OSError) and exc.filename == temporary and exc.errno is not None:
+                # The error names the file asked for, not the temporary one beside it.
+                raise OSError(exc.errno, exc.strerror, path) from None
             raise
         return path
 
