@@ -913,9 +913,9 @@ class Timeline(ColorStreamAction):
     At most ``size`` records (spans and exceptions) are kept. ``on_full='ring'``: a new record evicts the oldest,
     so the file has the newest; ``on_full='stop'``: once full, new records are dropped, so the file has the oldest.
     A span is recorded when it closes (a caller after its callees), so either way the kept spans nest. The number
-    dropped is in the file's ``otherData.dropped``. ``size``, ``on_full``, ``path`` and ``args`` set on the instance are
-    taken as the constructor takes them; a smaller ``size`` applies at once (the records beyond it are let go as ``on_full``
-    says, and counted as dropped). A ``size`` too large to hold is no bound.
+    dropped is in the file's ``otherData.dropped``. ``size``, ``on_full``, ``path`` and ``args`` set on the instance
+    are taken as the constructor takes them; a smaller ``size`` applies at once (the records beyond it are let go as
+    ``on_full`` says, and counted as dropped). A ``size`` too large to hold is no bound.
 
     Args:
         path (str, bytes or os.PathLike): The file written (a relative path is taken from the working directory when
