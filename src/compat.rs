@@ -785,6 +785,10 @@ pub fn name_in_messages(ty: &Bound<'_, pyo3::types::PyType>, name: &'static std:
     unsafe { (*ty.as_type_ptr()).tp_name = name.as_ptr() };
 }
 
+/// Whether CPython's argument errors name a method by its qualified name (`From.__init__() got ...`, 3.10+) rather
+/// than its bare name (`__init__() got ...`).
+pub const ARGUMENT_ERRORS_NAME_THE_CLASS: bool = cfg!(Py_3_10);
+
 /// Whether this interpreter has `sys.monitoring` (PEP 669, Python 3.12+).
 pub const HAS_SYS_MONITORING: bool = cfg!(Py_3_12);
 

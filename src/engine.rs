@@ -117,11 +117,7 @@ impl Engine {
 
     /// Ends the session: the handler, for the caller to release (None when there was none).
     pub fn take_handler(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        let _ = HANDLING_ENGINE.try_with(|handling| {
-            if handling.get().0 == self.identity() {
-                handling.set((self.identity(), true));
-            }
-        });
+        crate::handling::note_session_ended(self.identity());
         drop(self.recorder.replace(py, None));
         self.handler.replace(py, None)
     }
@@ -652,9 +648,6 @@ thread_local! {
     /// The frame of the event whose handler this thread is running (NULL outside of handlers): frames above it
     /// are the handler's own, which no tracer sees.
     static HANDLED_FRAME: Cell<*mut ffi::PyObject> = const { Cell::new(std::ptr::null_mut()) };
-    /// The engine (an identity, 0 outside of handlers) whose handler this thread is running, and whether its session
-    /// ended meanwhile (see [`session_ended_while_handling`]).
-    static HANDLING_ENGINE: Cell<(usize, bool)> = const { Cell::new((0, false)) };
 }
 
 /// Marks the frame of the event being handled, and its engine, for the handler's duration (handlers nest: restores
@@ -667,25 +660,15 @@ struct HandledFrame {
 impl HandledFrame {
     fn enter(frame: &Bound<'_, PyFrame>, engine: &Engine) -> Self {
         let frame = HANDLED_FRAME.try_with(|handled| handled.replace(frame.as_ptr())).unwrap_or(std::ptr::null_mut());
-        let engine =
-            HANDLING_ENGINE.try_with(|handling| handling.replace((engine.identity(), false))).unwrap_or((0, false));
-        HandledFrame { frame, engine }
+        HandledFrame { frame, engine: crate::handling::enter(engine.identity()) }
     }
 }
 
 impl Drop for HandledFrame {
     fn drop(&mut self) {
         let _ = HANDLED_FRAME.try_with(|handled| handled.set(self.frame));
-        let _ = HANDLING_ENGINE.try_with(|handling| handling.set(self.engine));
+        crate::handling::leave(self.engine);
     }
-}
-
-/// Whether the session whose handler this thread is running ended while it ran: the handler stopped its tracer (a
-/// predicate or a `__repr__` calling `hunter.stop()`), and its actions were told (`_tracer_stopped()`), so whatever
-/// they do for the event comes after the session's end. The timing actions then open and close no span: one opened
-/// would stay open into the action's next session.
-pub(crate) fn session_ended_while_handling() -> bool {
-    HANDLING_ENGINE.try_with(|handling| handling.get().1).unwrap_or(false)
 }
 
 /// How many frames deep the current thread's traced code is: from the frame of the event being handled when

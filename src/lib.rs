@@ -6,7 +6,9 @@
 //! - `gilcell`: GIL-guarded cells for state shared between the hooks and Python-visible objects;
 //! - `compat`: every CPython version difference (frame layouts, code fields, `sys.monitoring` availability), and
 //!   portable mode, which reads none of those layouts;
+//! - `constructors`: the argument errors of the native classes' constructors, worded as hunter's classes' are;
 //! - `attached`: running Rust from inside a callback (pyo3 told the thread is attached; panics caught);
+//! - `handling`: which tracer's handler the thread is running, and whether its session ended meanwhile;
 //! - `verdict`: what a predicate is known to do for all events of one code object and kind;
 //! - `codeinfo`: the facts of a code object, computed once and cached on it, with its verdicts;
 //! - `event`: the event (`EventData` read by predicates, the Python `Event`), its kind, fields and frame;
@@ -28,11 +30,13 @@ mod actions;
 mod attached;
 mod codeinfo;
 mod compat;
+mod constructors;
 mod engine;
 pub mod envexpr;
 mod event;
 mod failure;
 mod gilcell;
+mod handling;
 mod hook;
 mod monitoring;
 mod predicates;
@@ -110,9 +114,13 @@ fn hunter_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     predicates::register(m)?;
     envexpr::register(m)?;
     // Named in messages as hunter's pure-Python classes are.
+    let mut classes = Vec::new();
     for name in [c"Tracer", c"Event", c"Query", c"When", c"And", c"Or", c"Not", c"From", c"Backlog"] {
         let attribute = name.to_str().expect("an ASCII class name");
-        compat::name_in_messages(m.getattr(attribute)?.cast::<pyo3::types::PyType>()?, name);
+        let class = m.getattr(attribute)?.cast_into::<pyo3::types::PyType>()?;
+        compat::name_in_messages(&class, name);
+        classes.push(class);
     }
+    constructors::name_as_init(&classes);
     Ok(())
 }

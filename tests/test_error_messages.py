@@ -404,3 +404,31 @@ def test_valid_environment_text_still_traces():
     assert result.returncode == 0
     assert result.stderr == b''
     assert os.fsdecode(result.stdout) == 'ran\n'
+
+
+CONSTRUCTOR_MESSAGES = """
+import hunter
+from hunter.predicates import And, Backlog, From, Not, Or, Query, When
+from hunter.tracer import Tracer
+def show(thunk):
+    try:
+        thunk()
+    except TypeError as error:
+        print(error)
+for thunk in [lambda: From(module='a'), lambda: From(), lambda: From(1, 2, 3, 4), lambda: From(1, condition=2),
+              lambda: When(), lambda: Backlog(), lambda: Query(1), lambda: And(x=1), lambda: Or(x=1), lambda: Not(),
+              lambda: Not(1, 2), lambda: Not(predicate=1, other=2), lambda: Tracer(x=1)]:
+    show(thunk)
+"""
+
+
+def test_constructor_argument_errors_read_as_hunters():
+    # The native classes' constructors are named `__init__` and count `self`, as CPython words the errors of hunter's
+    # pure-Python classes (`From.__init__() got an unexpected keyword argument 'module'`; `__init__() ...` on 3.9).
+    require_reference_python()
+    expected = run_reference(CONSTRUCTOR_MESSAGES, env={'PUREPYTHONHUNTER': '1'})
+    ours = subprocess.run([sys.executable, '-c', CONSTRUCTOR_MESSAGES], capture_output=True, text=True, env=child_env())
+    assert expected.returncode == ours.returncode == 0, ours.stderr
+    assert ours.stdout == expected.stdout
+    assert len(ours.stdout.splitlines()) == 13
+    assert '__new__' not in ours.stdout

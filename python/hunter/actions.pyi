@@ -68,6 +68,7 @@ class _Option(Generic[_T]):
     @overload
     def __get__(self, instance: object, owner: type[Any]) -> _T: ...
     def __set__(self, instance: object, value: _T) -> None: ...
+    def __delete__(self, instance: object) -> None: ...
 
 class ColorStreamAction(NativeStreamAction, Action):
     """Base class for actions that write to a stream, with hunter's prefixes and colours."""
@@ -195,7 +196,7 @@ class Timeline(ColorStreamAction):
     """Records the matched calls of every thread; writes a Chrome Trace Event Format file at stop and at exit."""
 
     ON_FULL: ClassVar[tuple[str, ...]]
-    path: str
+    path: _Option[str]
     size: _Option[int]
     on_full: _Option[_OnFull]
     args: _Option[bool]

@@ -500,7 +500,7 @@ impl<T, S> Default for Spans<T, S> {
 impl<T, S: Default> Spans<T, S> {
     /// Runs `change` on the stack of the event's thread, with the event's span and the spans dropped because
     /// their frames have ended. None (and nothing run) for an event without a live frame, or one whose session ended
-    /// while it was handled (`engine::session_ended_while_handling`). `change` must not release Python objects: it
+    /// while it was handled (`handling::session_ended_while_handling`). `change` must not release Python objects: it
     /// returns what it removes, to be released after the update.
     pub fn update<R>(
         &self,
@@ -523,7 +523,7 @@ impl<T, S: Default> Spans<T, S> {
         is_call: bool,
         change: impl FnOnce(&mut SpanStack<T, S>, &EventSpan<'_>, Vec<OpenSpan<T>>) -> R,
     ) -> Option<R> {
-        if crate::engine::session_ended_while_handling() {
+        if crate::handling::session_ended_while_handling() {
             return None;
         }
         let serial = crate::compat::current_thread_serial(py);

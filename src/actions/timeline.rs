@@ -604,8 +604,8 @@ impl Timeline {
         args: Option<Box<str>>,
         options: &TimelineOptions,
     ) -> PyResult<()> {
-        // After the session's end (see `engine::session_ended_while_handling`): not even its first event's time.
-        if crate::engine::session_ended_while_handling() {
+        // After the session's end (see `handling::session_ended_while_handling`): not even its first event's time.
+        if crate::handling::session_ended_while_handling() {
             return Ok(());
         }
         let now = ticks(py);

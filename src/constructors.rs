@@ -1,0 +1,148 @@
+//! The native classes that stand for hunter's pure-Python classes (`Query`, `When`, `Tracer`, ...) name their
+//! constructor as those do in argument errors: `From.__init__() got an unexpected keyword argument 'module'`, counting
+//! `self` among the positional arguments (`Query.__init__() takes 1 positional argument but 2 were given`). pyo3 names
+//! it `__new__` and leaves `self` out; its message is rewritten when construction fails, in the one `tp_new` each of
+//! these classes gets here.
+
+use std::sync::OnceLock;
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::PyType;
+
+/// Each class's type (an address) and the `tp_new` pyo3 made for it, set once, when the module is made.
+static CONSTRUCTORS: OnceLock<Vec<(usize, ffi::newfunc)>> = OnceLock::new();
+
+/// Makes the argument errors of `classes`' constructors read as their Python counterparts' (see the module's doc).
+/// Called once, when the module is made, before any Python subclass of them can exist (a subclass takes its base's
+/// `tp_new` when it is made).
+pub fn name_as_init(classes: &[Bound<'_, PyType>]) {
+    let mut constructors = Vec::with_capacity(classes.len());
+    for class in classes {
+        let ty = class.as_type_ptr();
+        // SAFETY: a live type this module made (a heap type); `tp_new` is read, then pointed at `new_named_as_init`,
+        // which calls the one read. `PyType_Modified` tells CPython a slot changed.
+        unsafe {
+            if let Some(original) = (*ty).tp_new {
+                constructors.push((ty as usize, original));
+                (*ty).tp_new = Some(new_named_as_init);
+                ffi::PyType_Modified(ty);
+            }
+        }
+    }
+    // Made once per process (the module refuses a second interpreter); a second call changes nothing.
+    let _ = CONSTRUCTORS.set(constructors);
+}
+
+/// The `tp_new` of the classes of [`name_as_init`]: pyo3's, for the native class `subtype` is (or derives from), with
+/// its argument error renamed.
+///
+/// # Safety
+/// A `newfunc`, called by CPython attached: `subtype` a type deriving from one of the classes, `args` a tuple, `kwds`
+/// NULL or a dict.
+unsafe extern "C" fn new_named_as_init(
+    subtype: *mut ffi::PyTypeObject,
+    args: *mut ffi::PyObject,
+    kwds: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    let constructors = CONSTRUCTORS.get().map_or(&[][..], Vec::as_slice);
+    let mut ty = subtype;
+    while !ty.is_null() {
+        if let Some(&(native, original)) = constructors.iter().find(|(native, _)| *native == ty as usize) {
+            // SAFETY: pyo3's `tp_new` of the native class `subtype` derives from, called as CPython called this one.
+            let made = unsafe { original(subtype, args, kwds) };
+            if made.is_null() {
+                // SAFETY: attached (this function's contract); `native` is a live type (this module's).
+                unsafe { rename_argument_error(Python::assume_attached(), native as *mut ffi::PyTypeObject) };
+            }
+            return made;
+        }
+        // SAFETY: a live type (its bases live as long as it does).
+        ty = unsafe { (*ty).tp_base };
+    }
+    // Only the classes given to `name_as_init` (and their subclasses) have this slot.
+    // SAFETY: attached (this function's contract).
+    PyTypeError::new_err("hunter: a constructor of another class").restore(unsafe { Python::assume_attached() });
+    std::ptr::null_mut()
+}
+
+/// Rewrites the current exception, when it is pyo3's argument error of `native`'s constructor, as CPython words it
+/// for a Python class's `__init__`; leaves any other as it is.
+///
+/// # Safety
+/// `native` must be a live type.
+unsafe fn rename_argument_error(py: Python<'_>, native: *mut ffi::PyTypeObject) {
+    let Some(error) = PyErr::take(py) else { return };
+    // SAFETY: a live type (this function's contract), borrowed for the lookup of its name.
+    let class = unsafe { Borrowed::from_ptr(py, native.cast::<ffi::PyObject>()).cast_unchecked::<PyType>() };
+    let renamed = error.get_type(py).is(py.get_type::<PyTypeError>()).then(|| {
+        let name = class.name().ok()?.to_string();
+        let message = error.value(py).str().ok()?.to_string();
+        let details = message.strip_prefix(&format!("{name}.__new__() "))?;
+        let function = if crate::compat::ARGUMENT_ERRORS_NAME_THE_CLASS {
+            format!("{name}.__init__()")
+        } else {
+            "__init__()".to_owned()
+        };
+        Some(format!("{function} {}", counting_self(details)))
+    });
+    match renamed.flatten() {
+        Some(message) => PyTypeError::new_err(message).restore(py),
+        None => error.restore(py),
+    }
+}
+
+/// The details of a message about positional arguments (`takes 0 positional arguments but 1 was given`), counting
+/// `self` as CPython does for `__init__`; any other details as they are.
+fn counting_self(details: &str) -> String {
+    let counted = || -> Option<String> {
+        let (takes, given) = details.strip_prefix("takes ")?.split_once(" positional arguments but ")?;
+        let (given, _was) = given.split_once(' ')?;
+        let given = given.parse::<usize>().ok()? + 1;
+        let takes = match takes.strip_prefix("from ") {
+            Some(range) => {
+                let (least, most) = range.split_once(" to ")?;
+                format!(
+                    "from {} to {} positional arguments",
+                    least.parse::<usize>().ok()? + 1,
+                    most.parse::<usize>().ok()? + 1
+                )
+            }
+            None => match takes.parse::<usize>().ok()? + 1 {
+                1 => "1 positional argument".to_owned(),
+                count => format!("{count} positional arguments"),
+            },
+        };
+        Some(format!("takes {takes} but {given} were given"))
+    };
+    counted().unwrap_or_else(|| details.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::counting_self;
+
+    #[test]
+    fn positional_counts_take_self_in() {
+        assert_eq!(
+            counting_self("takes 0 positional arguments but 1 was given"),
+            "takes 1 positional argument but 2 were given"
+        );
+        assert_eq!(
+            counting_self("takes 1 positional arguments but 3 were given"),
+            "takes 2 positional arguments but 4 were given"
+        );
+        assert_eq!(
+            counting_self("takes from 0 to 3 positional arguments but 4 were given"),
+            "takes from 1 to 4 positional arguments but 5 were given"
+        );
+        for other in [
+            "got an unexpected keyword argument 'module'",
+            "missing 1 required positional argument: 'condition'",
+            "got multiple values for argument 'condition'",
+        ] {
+            assert_eq!(counting_self(other), other);
+        }
+    }
+}
