@@ -12,6 +12,7 @@ import textwrap
 import pytest
 
 import hunter
+import reference
 
 BACKENDS = ['settrace', 'monitoring'] if sys.version_info >= (3, 12) else ['settrace']
 needs_monitoring = pytest.mark.skipif(sys.version_info < (3, 12), reason='sys.monitoring is 3.12+')
@@ -419,7 +420,7 @@ def test_a_note_on_a_failing_stderr_is_dropped_but_an_interrupt_reaches_the_prog
 UNDECODABLE_PATH = """
 import io, json, os, sys
 directory = os.path.join(os.fsencode(os.getcwd()), b'caf\\xe9')
-os.mkdir(directory)
+os.makedirs(directory)
 with open(os.path.join(directory, b'mod.py'), 'w') as file:
     file.write('def work():\\n    return 1\\n')
 sys.path.insert(0, os.fsdecode(directory))
@@ -445,3 +446,46 @@ def test_a_file_name_that_is_not_utf8_is_traced(backend):
     assert result.stderr == ''
     # One Timeline for the three sessions: its file keeps the records of each.
     assert result.stdout.splitlines() == ['9 3 3', "['work', 'work', 'work']"]
+
+
+# The rows of a file name, a value and a thread name that are not UTF-8 (lone surrogates in the str), as hunter prints
+# them: the surrogates reach the stream as they are, where its error handler decides (stdout's `surrogateescape` writes
+# the original bytes back), and each counts as one character in the columns.
+UNDECODABLE_ROWS = """
+import os, sys, threading
+import hunter
+from hunter import CallPrinter, CodePrinter, StackPrinter, VarsPrinter
+directory = os.path.join(os.fsencode(sys.argv[1]), b'dir\\xe9\\xff')
+os.makedirs(directory)
+with open(os.path.join(directory, b'undecodable.py'), 'w') as file:
+    file.write("def work(a):\\n    b = a + '!'\\n    return b\\n")
+sys.path.insert(0, os.fsdecode(directory))
+import undecodable
+value = os.fsdecode(b'v\\xe9')
+for action in [CallPrinter(stream=sys.stdout), CodePrinter(stream=sys.stdout), VarsPrinter('a', 'b', stream=sys.stdout),
+               StackPrinter(stream=sys.stdout), CallPrinter(stream=sys.stdout, filename_alignment=10)]:
+    with hunter.trace(module='undecodable', action=action):
+        undecodable.work(value)
+def in_thread():
+    with hunter.trace(module='undecodable', action=CallPrinter(stream=sys.stdout), threading_support=True):
+        undecodable.work('x')
+thread = threading.Thread(target=in_thread, name=os.fsdecode(b'th\\xe9'))
+thread.start()
+thread.join()
+"""
+
+
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_rows_of_text_that_is_not_utf8_are_hunters(backend, tmp_path):
+    def run(python, directory, env):
+        # Bytes: the rows hold the file name's original bytes, which are not UTF-8.
+        command = [python, '-c', UNDECODABLE_ROWS, str(tmp_path / directory)]
+        return subprocess.run(command, capture_output=True, env=reference.child_env(env), timeout=120)
+
+    # Directories of one length: the rows of a long file name show its end, which then is the same.
+    expected = run(reference.require_reference_python(), 'b', {'PUREPYTHONHUNTER': '1'})
+    ours = run(sys.executable, 'a', {'PYTHONHUNTERBACKEND': backend})
+    assert expected.returncode == ours.returncode == 0, ours.stderr
+    assert len(ours.stdout.splitlines()) == 27
+    assert b'dir\xe9\xff/undecodable.py' in ours.stdout
+    assert ours.stdout.replace(b'/a/', b'/b/') == expected.stdout

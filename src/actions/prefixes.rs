@@ -83,7 +83,7 @@ pub(super) fn push_thread_prefix(
             Ok::<_, PyErr>(crate::compat::import(py, "threading")?.getattr("current_thread")?.unbind())
         })?;
         let name = current_thread.bind(py).call0()?.getattr(pyo3::intern!(py, "name"))?;
-        push_left_aligned(out, &name.str()?.to_string_lossy(), options.thread_alignment);
+        push_left_aligned(out, &text::of_py(&name.str()?)?, options.thread_alignment);
     }
     Ok(())
 }

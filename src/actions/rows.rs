@@ -247,11 +247,11 @@ impl<'py> Arg<'_, 'py> {
                 let value = if *repr { value.repr()?.into_any() } else { value };
                 match value.cast_exact::<PyString>() {
                     // The spec (padding) is applied by the template.
-                    Ok(text) => out.push_str(&text.to_string_lossy()),
+                    Ok(text) => out.push_str(&super::text::of_py(text)?),
                     Err(_) => {
                         let builtins = crate::compat::import(value.py(), "builtins")?;
                         let formatted = builtins.getattr("format")?.call1((&value, **spec))?;
-                        out.push_str(&formatted.str()?.to_string_lossy());
+                        out.push_str(&super::text::of_py(&formatted.str()?)?);
                         // Already formatted with the spec: no further padding.
                         **spec = "";
                     }

@@ -41,7 +41,7 @@ pub(super) fn new_py_string<'py>(py: Python<'py>, text: &str) -> Bound<'py, PySt
             return string;
         }
     }
-    PyString::new(py, text)
+    super::text::to_py(py, text).unwrap_or_else(|| PyString::new(py, text))
 }
 
 /// Copies `source` to `target` a word at a time, and tells whether it was all ASCII: one pass over the row

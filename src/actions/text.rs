@@ -1,5 +1,70 @@
 //! Python's string semantics, for text assembled in Rust: lengths and padding count code points,
-//! `str.strip()` and `str.splitlines()` use Python's whitespace and line-boundary sets.
+//! `str.strip()` and `str.splitlines()` use Python's whitespace and line-boundary sets; a str's lone surrogates (what
+//! `os.fsdecode` makes of a file name's undecodable bytes) survive the trip through Rust text ([`of_py`],
+//! [`to_py`]).
+
+use std::borrow::Cow;
+
+use pyo3::prelude::*;
+use pyo3::types::PyString;
+
+/// The first two bytes of the UTF-8 of the code points that stand for lone surrogates in Rust text: U+10F800 to
+/// U+10FFFF, the last 2048 code points (private use), one for each surrogate, in order. Their last two bytes are the
+/// surrogate's, as `surrogatepass` encodes it after its first byte, 0xED.
+const STAND_IN_LEAD: [u8; 2] = [0xF4, 0x8F];
+
+/// The text of `text`, for a row: its lone surrogates as the code points that stand for them (one code point each, as
+/// in Python, so that padding counts them as Python does), which [`to_py`] makes surrogates again.
+pub fn of_py<'a>(text: &'a Bound<'_, PyString>) -> PyResult<Cow<'a, str>> {
+    if let Ok(text) = text.to_str() {
+        return Ok(Cow::Borrowed(text));
+    }
+    let encoded = text.call_method1(pyo3::intern!(text.py(), "encode"), ("utf-8", "surrogatepass"))?;
+    let bytes = encoded.cast::<pyo3::types::PyBytes>()?.as_bytes();
+    let mut standing_in = Vec::with_capacity(bytes.len() + bytes.len() / 3);
+    let mut rest = bytes;
+    while let Some(at) = rest.iter().position(|&byte| byte == 0xED) {
+        let (before, from) = rest.split_at(at);
+        standing_in.extend_from_slice(before);
+        // A surrogate: 0xED, then 0xA0 to 0xBF (0x80 to 0x9F make U+D000 to U+D7FF, ordinary code points).
+        if from.get(1).is_some_and(|second| (0xA0..=0xBF).contains(second)) {
+            standing_in.extend_from_slice(&STAND_IN_LEAD);
+            rest = &from[1..];
+        } else {
+            standing_in.push(0xED);
+            rest = &from[1..];
+        }
+    }
+    standing_in.extend_from_slice(rest);
+    Ok(Cow::Owned(String::from_utf8(standing_in).map_err(|error| {
+        pyo3::exceptions::PyUnicodeError::new_err(format!("hunter: a str's text could not be read: {error}"))
+    })?))
+}
+
+/// `text` as a str, the code points that stand for lone surrogates ([`of_py`]) made surrogates again; None when it has
+/// none (the usual text: one scan for their first byte).
+pub fn to_py<'py>(py: Python<'py>, text: &str) -> Option<Bound<'py, PyString>> {
+    let bytes = text.as_bytes();
+    let stands_in = |at: usize| {
+        bytes.get(at + 1) == Some(&STAND_IN_LEAD[1])
+            && bytes.get(at + 2).is_some_and(|third| (0xA0..=0xBF).contains(third))
+    };
+    let first = bytes.iter().enumerate().position(|(at, &byte)| byte == STAND_IN_LEAD[0] && stands_in(at))?;
+    let mut encoded = Vec::with_capacity(bytes.len());
+    encoded.extend_from_slice(&bytes[..first]);
+    let mut at = first;
+    while at < bytes.len() {
+        if bytes[at] == STAND_IN_LEAD[0] && stands_in(at) {
+            encoded.push(0xED);
+            at += 2;
+        } else {
+            encoded.push(bytes[at]);
+            at += 1;
+        }
+    }
+    let decoded = pyo3::types::PyBytes::new(py, &encoded).call_method1("decode", ("utf-8", "surrogatepass"));
+    decoded.ok()?.cast_into::<PyString>().ok()
+}
 
 /// `len(text)` in Python (code points).
 pub fn char_len(text: &str) -> usize {

@@ -15,14 +15,14 @@ pub(super) struct Value<'a, 'py> {
 }
 
 pub(super) fn as_text<'a>(value: &'a Bound<'_, PyAny>) -> PyResult<std::borrow::Cow<'a, str>> {
-    Ok(value.cast::<PyString>()?.to_string_lossy())
+    super::text::of_py(value.cast::<PyString>()?)
 }
 
 /// `str(value)`.
 pub(super) fn push_str_of(out: &mut String, value: &Bound<'_, PyAny>) -> PyResult<()> {
     match value.cast::<PyString>() {
-        Ok(text) => out.push_str(&text.to_string_lossy()),
-        Err(_) => out.push_str(&value.str()?.to_string_lossy()),
+        Ok(text) => out.push_str(&super::text::of_py(text)?),
+        Err(_) => out.push_str(&super::text::of_py(&value.str()?)?),
     }
     Ok(())
 }
@@ -60,7 +60,7 @@ pub(super) fn push_value(
     };
     match (rendered.cast_exact::<PyString>(), options.repr_limit) {
         (Ok(text), Some(limit)) => {
-            let escaped = text.to_string_lossy().replace('\n', "\\n");
+            let escaped = super::text::of_py(text)?.replace('\n', "\\n");
             match safe_repr::cut(&escaped, limit) {
                 Some((head, tail)) => {
                     out.push_str(&head);
