@@ -2,6 +2,7 @@
 
 import io
 import re
+import sys
 
 import pytest
 
@@ -633,3 +634,53 @@ def test_backlog_filter_limits_replayed_events(nested_events):
         if backlog(event):
             break
     assert action.seen and all(kind == 'line' for kind, *_ in action.seen)
+
+
+def subclassed_target(value):
+    return value + 1
+
+
+def subclassed_other():
+    return 0
+
+
+@pytest.mark.parametrize('backend', ['settrace', 'monitoring'] if sys.version_info >= (3, 12) else ['settrace'])
+def test_predicates_can_be_subclassed_as_hunters_can(backend, monkeypatch):
+    # As hunter's predicate classes: a subclass is made with the base's arguments and is evaluated through its own
+    # `__call__`, also inside the other predicates, never skipped by what the engine knows of its base class.
+    monkeypatch.setenv('PYTHONHUNTERBACKEND', backend)
+    seen = []
+
+    class Watched(Query):
+        def __call__(self, event):
+            seen.append((event.function, event.kind))
+            return super().__call__(event)
+
+    class Named(Query):
+        pass
+
+    condition = Q(function='x')
+    predicates = hunter.predicates
+    for base, args, options in [
+        (predicates.When, (condition, CallPrinter), {}),
+        (predicates.And, (condition, condition), {}),
+        (predicates.Or, (condition, condition), {}),
+        (predicates.Not, (condition,), {}),
+        (predicates.From, (condition,), {}),
+        (predicates.Backlog, (condition,), {'action': CallPrinter}),
+    ]:
+        made = type('Sub' + base.__name__, (base,), {})(*args, **options)
+        assert isinstance(made, base) and type(made).__name__ == 'Sub' + base.__name__
+        assert repr(made) == repr(base(*args, **options))
+    assert isinstance(Named(function='f'), Query) and repr(Named(function='f')) == repr(Q(function='f'))
+
+    watched = Watched(function='subclassed_target', kind='call')
+    _, events = record_events(subclassed_target, 1, predicate=watched)
+    assert [(event.function, event.kind) for event in events] == [('subclassed_target', 'call')]
+    assert ('subclassed_target', 'call') in seen and ('subclassed_target', 'return') in seen
+
+    seen.clear()
+    combined = Watched(function='nothing_matches') | Q(function='subclassed_other', kind='call')
+    _, events = record_events(subclassed_other, predicate=combined)
+    assert [event.function for event in events] == ['subclassed_other']
+    assert ('subclassed_other', 'call') in seen

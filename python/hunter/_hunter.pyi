@@ -106,7 +106,6 @@ class _Predicate:
     def __ne__(self, value: object, /) -> bool: ...
     __hash__: ClassVar[None]  # type: ignore[assignment]
 
-@final
 class Query(_Predicate):
     """Matches events by their fields: ``Query(module='foo', function_in=['a', 'b'], depth_lt=3)``."""
 
@@ -134,7 +133,6 @@ class Query(_Predicate):
     @property
     def query_lte(self) -> tuple[tuple[str, Any], ...]: ...
 
-@final
 class When(_Predicate):
     """Runs the actions on every event the condition matches."""
 
@@ -145,7 +143,6 @@ class When(_Predicate):
     @property
     def actions(self) -> tuple[_EventCallback, ...]: ...
 
-@final
 class From(_Predicate):
     """Matches ``predicate`` on the events after ``condition`` matched, with depth and calls relative to it."""
 
@@ -165,7 +162,6 @@ class From(_Predicate):
     @property
     def origin_calls(self) -> int | None: ...
 
-@final
 class Backlog(_Predicate):
     """Keeps the last ``size`` events and replays them through ``action`` when the condition matches."""
 
@@ -199,7 +195,6 @@ class Backlog(_Predicate):
     @property
     def _try_repr(self) -> Callable[[Any], str] | None: ...
 
-@final
 class And(_Predicate):
     """Matches when all the predicates match."""
 
@@ -208,7 +203,6 @@ class And(_Predicate):
     @property
     def predicates(self) -> tuple[_EventCallback, ...]: ...
 
-@final
 class Or(_Predicate):
     """Matches when any of the predicates matches."""
 
@@ -217,7 +211,6 @@ class Or(_Predicate):
     @property
     def predicates(self) -> tuple[_EventCallback, ...]: ...
 
-@final
 class Not(_Predicate):
     """Matches when the predicate does not; ``~Not(p)`` is ``p``."""
 

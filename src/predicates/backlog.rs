@@ -38,7 +38,7 @@ use crate::gilcell::GilCell;
 /// Example::
 ///
 ///     When(Backlog(Query(kind='exception'), size=50, action=CallPrinter), CallPrinter)
-#[pyclass(module = "hunter.predicates", name = "Backlog", frozen)]
+#[pyclass(module = "hunter.predicates", name = "Backlog", frozen, subclass)]
 pub struct Backlog {
     condition: Operand,
     size: usize,

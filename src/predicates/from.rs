@@ -36,7 +36,7 @@ struct Origin {
 ///     From(Query(function='main'), Query(depth_lt=2))
 ///
 /// ``hunter.From(condition, depth_lt=2)`` builds the same from keyword arguments.
-#[pyclass(module = "hunter.predicates", name = "From", frozen)]
+#[pyclass(module = "hunter.predicates", name = "From", frozen, subclass)]
 pub struct From {
     condition: Operand,
     predicate: Option<Operand>,

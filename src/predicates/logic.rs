@@ -115,7 +115,7 @@ pub(crate) fn junction_verdict<J: Junction>(
 macro_rules! junction_class {
     ($(#[$doc:meta])* $class:ident, $dual:ident, decisive: $decisive:expr, decisive_verdict: $decisive_verdict:expr, neutral_verdict: $neutral_verdict:expr) => {
         $(#[$doc])*
-        #[pyclass(module = "hunter.predicates", frozen)]
+        #[pyclass(module = "hunter.predicates", frozen, subclass)]
         pub struct $class {
             pub(crate) predicates: Py<PyTuple>,
         }
@@ -212,7 +212,7 @@ junction_class!(
 /// Example::
 ///
 ///     Not(Query(stdlib=True))
-#[pyclass(module = "hunter.predicates", name = "Not", frozen)]
+#[pyclass(module = "hunter.predicates", name = "Not", frozen, subclass)]
 pub struct Not {
     pub(crate) predicate: Operand,
 }

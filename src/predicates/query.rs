@@ -554,7 +554,7 @@ impl Condition {
 ///
 /// ``Query`` objects combine with ``|``, ``&`` and ``~`` into :class:`Or`, :class:`And` and :class:`Not`.
 /// ``hunter.Q`` builds one (and turns an ``action=`` argument into a :class:`When`).
-#[pyclass(module = "hunter.predicates", name = "Query", frozen)]
+#[pyclass(module = "hunter.predicates", name = "Query", frozen, subclass)]
 pub struct Query {
     /// In evaluation order (operator group, then key).
     conditions: Box<[Condition]>,

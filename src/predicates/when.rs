@@ -20,7 +20,7 @@ use crate::event::{Event, EventRef};
 /// Example::
 ///
 ///     When(Query(function='handle'), CallPrinter, VarsPrinter('request'))
-#[pyclass(module = "hunter.predicates", name = "When", frozen)]
+#[pyclass(module = "hunter.predicates", name = "When", frozen, subclass)]
 pub struct When {
     pub(crate) condition: Operand,
     pub(crate) actions: Py<PyTuple>,
