@@ -106,6 +106,7 @@ class _Predicate:
     def __ne__(self, value: object, /) -> bool: ...
     __hash__: ClassVar[None]  # type: ignore[assignment]
 
+@disjoint_base
 class Query(_Predicate):
     """Matches events by their fields: ``Query(module='foo', function_in=['a', 'b'], depth_lt=3)``."""
 
@@ -133,6 +134,7 @@ class Query(_Predicate):
     @property
     def query_lte(self) -> tuple[tuple[str, Any], ...]: ...
 
+@disjoint_base
 class When(_Predicate):
     """Runs the actions on every event the condition matches."""
 
@@ -143,6 +145,7 @@ class When(_Predicate):
     @property
     def actions(self) -> tuple[_EventCallback, ...]: ...
 
+@disjoint_base
 class From(_Predicate):
     """Matches ``predicate`` on the events after ``condition`` matched, with depth and calls relative to it."""
 
@@ -162,6 +165,7 @@ class From(_Predicate):
     @property
     def origin_calls(self) -> int | None: ...
 
+@disjoint_base
 class Backlog(_Predicate):
     """Keeps the last ``size`` events and replays them through ``action`` when the condition matches."""
 
@@ -195,6 +199,7 @@ class Backlog(_Predicate):
     @property
     def _try_repr(self) -> Callable[[Any], str] | None: ...
 
+@disjoint_base
 class And(_Predicate):
     """Matches when all the predicates match."""
 
@@ -203,6 +208,7 @@ class And(_Predicate):
     @property
     def predicates(self) -> tuple[_EventCallback, ...]: ...
 
+@disjoint_base
 class Or(_Predicate):
     """Matches when any of the predicates matches."""
 
@@ -211,6 +217,7 @@ class Or(_Predicate):
     @property
     def predicates(self) -> tuple[_EventCallback, ...]: ...
 
+@disjoint_base
 class Not(_Predicate):
     """Matches when the predicate does not; ``~Not(p)`` is ``p``."""
 
