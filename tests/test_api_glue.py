@@ -1124,3 +1124,32 @@ def test_event_stdlib_frozen_modules():
     # hunter only knows three frozen importlib modules; 3.11+ freezes more of the stdlib (issue #125 area).
     assert event_from('<frozen importlib._bootstrap>', 'importlib._bootstrap').stdlib is True
     assert event_from('<frozen posixpath>', 'posixpath').stdlib is not REFERENCE
+
+
+def test_a_printer_copied_keeps_its_options_and_prints_as_its_original():
+    # As hunter's printers: `copy.copy` makes one with the same options (and stream); what the native side keeps
+    # (formatted prefixes, open calls) starts afresh.
+    import copy
+    import io
+
+    stream = io.StringIO()
+    for original in [
+        hunter.CallPrinter(stream=stream, repr_limit=10, filename_alignment=20),
+        hunter.VarsPrinter('a', stream=stream),
+        hunter.StackPrinter(stream=stream, depth=2),
+            ]:
+        made = copy.copy(original)
+        assert type(made) is type(original) and made is not original
+        assert repr(made) == repr(original) and made.stream is stream
+    printed = []
+    for printer in [hunter.CallPrinter(stream=io.StringIO(), repr_limit=10), None]:
+        printer = printer or copy.copy(printed_with)
+        printed_with = printer
+        with hunter.trace(function='copied_printer_target', action=printer):
+            copied_printer_target('x' * 50)
+        printed.append(printer.stream.getvalue())
+    assert printed[1] == printed[0] * 2 and "a='xxxx" in printed[0]
+
+
+def copied_printer_target(a):
+    return a

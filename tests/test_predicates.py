@@ -684,3 +684,51 @@ def test_predicates_can_be_subclassed_as_hunters_can(backend, monkeypatch):
     _, events = record_events(subclassed_other, predicate=combined)
     assert [event.function for event in events] == ['subclassed_other']
     assert ('subclassed_other', 'call') in seen
+
+
+class Tagged(Query):
+    """A subclass with an attribute of its own (module level, so that pickle finds it)."""
+
+
+@pytest.mark.parametrize('operation', ['copy', 'deepcopy', 'pickle'])
+def test_predicates_are_copied_and_pickled_as_made(operation):
+    import copy
+    import pickle
+
+    remake = {
+        'copy': copy.copy,
+        'deepcopy': copy.deepcopy,
+        'pickle': lambda predicate: pickle.loads(pickle.dumps(predicate)),
+    }[operation]
+    predicates = hunter.predicates
+    condition = Q(module='foo', function_in=['a', 'b'], lineno_gt=3, filename_regex='x.py$')
+    for predicate in [
+        condition,
+        condition & ~Q(kind='line'),
+        condition | Q(stdlib=False),
+        predicates.When(condition, CallPrinter(stream=io.StringIO())),
+        predicates.From(condition, Q(depth_lt=2), watermark=1),
+        predicates.Backlog(
+            condition, size=5, stack=2, vars=True, strip=False, action=CallPrinter(stream=io.StringIO()), filter=Q(kind='call')
+        ),
+    ]:
+        made = remake(predicate)
+        assert type(made) is type(predicate) and made is not predicate
+        assert made == predicate or isinstance(predicate, (predicates.When, predicates.Backlog)), made
+        if operation == 'copy' or not isinstance(predicate, (predicates.When, predicates.Backlog)):
+            # A deep copy's actions are other objects (another stream), whose reprs tell them apart.
+            assert repr(made) == repr(predicate)
+    tagged = Tagged(module='foo')
+    tagged.tag = 'kept'
+    made = remake(tagged)
+    assert type(made) is Tagged and made.tag == 'kept' and made == Q(module='foo')
+
+
+def test_predicates_can_be_weakly_referenced():
+    import weakref
+
+    predicate = Q(module='foo') & ~Q(kind='line')
+    reference = weakref.ref(predicate)
+    assert reference() is predicate
+    del predicate
+    assert reference() is None

@@ -286,6 +286,12 @@ impl NativeStreamAction {
         }
     }
 
+    /// A copy (`copy.copy`) is made anew and given the options of its instance dict, as a copy of hunter's printers is:
+    /// what the native side keeps (formatted prefixes, open calls, records) starts afresh.
+    fn __getstate__<'py>(slf: &Bound<'py, Self>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        slf.getattr_opt(pyo3::intern!(slf.py(), "__dict__"))
+    }
+
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
         // SAFETY: from `__traverse__` (the collector holds the GIL): the contract of both.
         unsafe {

@@ -38,7 +38,7 @@ use crate::gilcell::GilCell;
 /// Example::
 ///
 ///     When(Backlog(Query(kind='exception'), size=50, action=CallPrinter), CallPrinter)
-#[pyclass(module = "hunter.predicates", name = "Backlog", frozen, subclass)]
+#[pyclass(module = "hunter.predicates", name = "Backlog", frozen, subclass, weakref)]
 pub struct Backlog {
     condition: Operand,
     size: usize,
@@ -249,6 +249,19 @@ impl Backlog {
             Some(filter) => filter.bind(py).repr()?.to_string(),
             None => "None".to_owned(),
         })
+    }
+}
+
+impl super::Remade for Backlog {
+    fn constructor_arguments<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyTuple>, Bound<'py, PyDict>)> {
+        let options = PyDict::new(py);
+        options.set_item("size", self.size)?;
+        options.set_item("stack", self.stack)?;
+        options.set_item("vars", self.vars)?;
+        options.set_item("strip", self.strip)?;
+        options.set_item("action", &self.action)?;
+        options.set_item("filter", self.filter.as_ref().map(|filter| filter.clone_ref(py)))?;
+        Ok((PyTuple::new(py, [self.condition.clone_ref(py)])?, options))
     }
 }
 

@@ -3,6 +3,7 @@
 
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
+use pyo3::types::{PyDict, PyTuple};
 
 use super::{evaluate, evaluate_outcome, with_event, Nested, Operand, Outcome};
 use crate::event::{Event, EventRef};
@@ -36,7 +37,7 @@ struct Origin {
 ///     From(Query(function='main'), Query(depth_lt=2))
 ///
 /// ``hunter.From(condition, depth_lt=2)`` builds the same from keyword arguments.
-#[pyclass(module = "hunter.predicates", name = "From", frozen, subclass)]
+#[pyclass(module = "hunter.predicates", name = "From", frozen, subclass, weakref)]
 pub struct From {
     condition: Operand,
     predicate: Option<Operand>,
@@ -75,6 +76,14 @@ impl From {
                 evaluate_outcome(py, predicate.bind(py), &EventRef::new(&relative))
             }
         }
+    }
+}
+
+impl super::Remade for From {
+    fn constructor_arguments<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyTuple>, Bound<'py, PyDict>)> {
+        let predicate = self.predicate.as_ref().map(|predicate| predicate.clone_ref(py));
+        let arguments = (self.condition.clone_ref(py), predicate, self.watermark).into_pyobject(py)?;
+        Ok((arguments, PyDict::new(py)))
     }
 }
 

@@ -115,7 +115,7 @@ pub(crate) fn junction_verdict<J: Junction>(
 macro_rules! junction_class {
     ($(#[$doc:meta])* $class:ident, $dual:ident, decisive: $decisive:expr, decisive_verdict: $decisive_verdict:expr, neutral_verdict: $neutral_verdict:expr) => {
         $(#[$doc])*
-        #[pyclass(module = "hunter.predicates", frozen, subclass)]
+        #[pyclass(module = "hunter.predicates", frozen, subclass, weakref)]
         pub struct $class {
             pub(crate) predicates: Py<PyTuple>,
         }
@@ -132,6 +132,15 @@ macro_rules! junction_class {
 
             fn predicates(&self) -> &Py<PyTuple> {
                 &self.predicates
+            }
+        }
+
+        impl super::Remade for $class {
+            fn constructor_arguments<'py>(
+                &self,
+                py: Python<'py>,
+            ) -> PyResult<(Bound<'py, PyTuple>, Bound<'py, pyo3::types::PyDict>)> {
+                Ok((self.predicates.bind(py).clone(), pyo3::types::PyDict::new(py)))
             }
         }
 
@@ -212,7 +221,7 @@ junction_class!(
 /// Example::
 ///
 ///     Not(Query(stdlib=True))
-#[pyclass(module = "hunter.predicates", name = "Not", frozen, subclass)]
+#[pyclass(module = "hunter.predicates", name = "Not", frozen, subclass, weakref)]
 pub struct Not {
     pub(crate) predicate: Operand,
 }
@@ -225,6 +234,15 @@ impl Not {
 
     pub(crate) fn evaluate(&self, py: Python<'_>, event: &EventRef<'_>) -> PyResult<bool> {
         Ok(!evaluate(py, self.predicate.bind(py), event)?)
+    }
+}
+
+impl super::Remade for Not {
+    fn constructor_arguments<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyTuple>, Bound<'py, pyo3::types::PyDict>)> {
+        Ok((PyTuple::new(py, [self.predicate.clone_ref(py)])?, pyo3::types::PyDict::new(py)))
     }
 }
 

@@ -5,7 +5,7 @@
 //! never match are rejected without building an event at all.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyTuple, PyType};
+use pyo3::types::{PyDict, PyTuple, PyType};
 
 use crate::codeinfo::CodeInfo;
 use crate::compat;
@@ -54,8 +54,27 @@ macro_rules! predicate_pymethods {
             fn __invert__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
                 $inverted(slf)
             }
+
+            /// Copied and pickled as made again from what it was made of (`copy.copy`, `copy.deepcopy`, `pickle`,
+            /// as hunter's predicates are): its constructor's `(args, kwargs)`.
+            fn __getnewargs_ex__<'py>(
+                &self,
+                py: Python<'py>,
+            ) -> PyResult<(Bound<'py, pyo3::types::PyTuple>, Bound<'py, pyo3::types::PyDict>)> {
+                $crate::predicates::Remade::constructor_arguments(self, py)
+            }
+
+            /// Nothing besides what it is made of, but a subclass's attributes (its instance dict).
+            fn __getstate__<'py>(slf: &Bound<'py, Self>) -> PyResult<Option<Bound<'py, PyAny>>> {
+                slf.getattr_opt(pyo3::intern!(slf.py(), "__dict__"))
+            }
         }
     };
+}
+
+/// What a predicate is made of: the arguments of its constructor that make it again (see `__getnewargs_ex__`).
+pub(crate) trait Remade {
+    fn constructor_arguments<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyTuple>, Bound<'py, PyDict>)>;
 }
 
 mod backlog;

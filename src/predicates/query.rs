@@ -554,7 +554,7 @@ impl Condition {
 ///
 /// ``Query`` objects combine with ``|``, ``&`` and ``~`` into :class:`Or`, :class:`And` and :class:`Not`.
 /// ``hunter.Q`` builds one (and turns an ``action=`` argument into a :class:`When`).
-#[pyclass(module = "hunter.predicates", name = "Query", frozen, subclass)]
+#[pyclass(module = "hunter.predicates", name = "Query", frozen, subclass, weakref)]
 pub struct Query {
     /// In evaluation order (operator group, then key).
     conditions: Box<[Condition]>,
@@ -713,6 +713,21 @@ impl Query {
             .map(|operator| (operator, self.group(py, operator).clone()))
             .filter(|(_, group)| !group.is_empty())
             .collect()
+    }
+}
+
+impl super::Remade for Query {
+    /// `Query(**query)`: each condition under its key (`module`, `function_in`).
+    fn constructor_arguments<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyTuple>, Bound<'py, PyDict>)> {
+        let query = PyDict::new(py);
+        for operator in Operator::DISPLAY_ORDER {
+            let suffix = if operator == Operator::Eq { String::new() } else { format!("_{}", operator.name()) };
+            for pair in self.group(py, operator).iter() {
+                let (field, value): (String, Bound<'_, PyAny>) = pair.extract()?;
+                query.set_item(format!("{field}{suffix}"), value)?;
+            }
+        }
+        Ok((PyTuple::empty(py), query))
     }
 }
 

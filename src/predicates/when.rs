@@ -3,7 +3,7 @@
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
-use pyo3::types::PyTuple;
+use pyo3::types::{PyDict, PyTuple};
 
 use super::{evaluate, instantiate_action, with_event, Nested, Operand, Query};
 use crate::event::{Event, EventRef};
@@ -20,7 +20,7 @@ use crate::event::{Event, EventRef};
 /// Example::
 ///
 ///     When(Query(function='handle'), CallPrinter, VarsPrinter('request'))
-#[pyclass(module = "hunter.predicates", name = "When", frozen, subclass)]
+#[pyclass(module = "hunter.predicates", name = "When", frozen, subclass, weakref)]
 pub struct When {
     pub(crate) condition: Operand,
     pub(crate) actions: Py<PyTuple>,
@@ -48,6 +48,14 @@ impl When {
             }
         }
         Ok(true)
+    }
+}
+
+impl super::Remade for When {
+    fn constructor_arguments<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyTuple>, Bound<'py, PyDict>)> {
+        let arguments: Vec<_> =
+            std::iter::once(self.condition.bind(py).clone()).chain(self.actions.bind(py).iter()).collect();
+        Ok((PyTuple::new(py, arguments)?, PyDict::new(py)))
     }
 }
 
