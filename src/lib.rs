@@ -3,6 +3,7 @@
 //! An event flows hook -> engine -> predicates -> actions -> stream. The modules, each using only those listed
 //! before it (checked by `tests/test_module_layering.py`; each directory's `mod.rs` maps its own files):
 //! - `suggest`: "did you mean": the closest valid name to a mistyped one, for error messages;
+//! - `arguments`: values Python hands the native classes, checked with errors that name the argument;
 //! - `gilcell`: GIL-guarded cells for state shared between the hooks and Python-visible objects;
 //! - `compat`: every CPython version difference (frame layouts, code fields, `sys.monitoring` availability), and
 //!   portable mode, which reads none of those layouts;
@@ -27,6 +28,7 @@
 use pyo3::prelude::*;
 
 mod actions;
+mod arguments;
 mod attached;
 mod codeinfo;
 mod compat;

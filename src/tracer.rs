@@ -323,8 +323,10 @@ impl Tracer {
         py: Python<'_>,
         threading_support: Option<&Bound<'_, PyAny>>,
         profiling_mode: Option<&Bound<'_, PyAny>>,
-        backend: Option<&str>,
+        backend: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
+        let backend =
+            crate::arguments::optional_str("backend", backend)?.map(|backend| backend.to_str()).transpose()?;
         // Either is taken for its truth, as hunter tests them (`profile=1` is profile mode).
         let threading_support = match threading_support {
             Some(value) if !value.is_none() => Some(value.is_truthy()?),

@@ -432,3 +432,29 @@ def test_constructor_argument_errors_read_as_hunters():
     assert ours.stdout == expected.stdout
     assert len(ours.stdout.splitlines()) == 13
     assert '__new__' not in ours.stdout
+
+
+@ours_only
+def test_a_value_of_the_wrong_type_is_refused_naming_its_argument():
+    # Not the conversion's own words ("'str' object cannot be interpreted as an integer"), which name nothing.
+    frame = sys._getframe()
+    event = hunter.Event(frame, 'call')
+    kind_message = message_of(lambda: hunter.Event(frame, None), TypeError)
+    assert kind_message.startswith("kind must be a str ('call', 'line', 'return', 'exception', ")
+    assert kind_message.endswith("or a sys.settrace event number, not 'NoneType'")
+    assert message_of(lambda: hunter.Event(frame, 99), ValueError) == 'Invalid event kind 99.'
+    for field, value, error, message in [
+        ('depth', 'x', TypeError, "depth must be an int, not 'str'"),
+        ('depth', 2**70, OverflowError, 'depth must fit in a 64-bit int'),
+        ('calls', 1.5, TypeError, "calls must be an int, not 'float'"),
+        ('detached', 'yes', TypeError, "detached must be a bool, not 'str'"),
+    ]:
+        assert message_of(lambda: setattr(event, field, value), error) == message
+    assert (event.depth, event.calls, event.detached) == (0, 0, False)
+    event.depth, event.detached = True, True
+    assert (event.depth, event.detached) == (1, True)
+    assert message_of(lambda: hunter.Event(frame, 'call', depth='1'), TypeError) == "depth must be an int, not 'str'"
+    condition = hunter.Q(module='a')
+    assert message_of(lambda: From(condition, watermark='a'), TypeError) == "watermark must be an int, not 'str'"
+    assert message_of(lambda: From(condition, watermark=10**100), OverflowError) == 'watermark must fit in a 64-bit int'
+    assert message_of(lambda: hunter.Tracer(backend=5), TypeError) == "backend must be a str or None, not 'int'"

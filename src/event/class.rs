@@ -47,17 +47,22 @@ fn threading_support_from_py(value: Option<&Bound<'_, PyAny>>) -> PyResult<Optio
 #[pymethods]
 impl Event {
     #[new]
-    #[pyo3(signature = (frame, kind, arg=None, depth=0, calls=0, threading_support=None))]
+    #[pyo3(
+        signature = (frame, kind, arg=None, depth=None, calls=None, threading_support=None),
+        text_signature = "(frame, kind, arg=None, depth=0, calls=0, threading_support=None)"
+    )]
     fn new(
         py: Python<'_>,
         frame: &Bound<'_, PyAny>,
         kind: &Bound<'_, PyAny>,
         arg: Option<Py<PyAny>>,
-        depth: i64,
-        calls: i64,
+        depth: Option<&Bound<'_, PyAny>>,
+        calls: Option<&Bound<'_, PyAny>>,
         threading_support: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let (kind, builtin) = Kind::from_py(kind)?;
+        let depth = depth.map_or(Ok(0), |depth| crate::arguments::int("depth", depth))?;
+        let calls = calls.map_or(Ok(0), |calls| crate::arguments::int("calls", calls))?;
         let frame = (!frame.is_none()).then_some(frame);
         let arg = arg.unwrap_or_else(|| py.None());
         let threading_support = threading_support_from_py(threading_support)?;
@@ -108,8 +113,9 @@ impl Event {
         self.data.depth
     }
     #[setter]
-    fn set_depth(&mut self, depth: i64) {
-        self.data.depth = depth;
+    fn set_depth(&mut self, depth: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.data.depth = crate::arguments::int("depth", depth)?;
+        Ok(())
     }
     /// How many calls the tracer had seen when this event happened.
     #[getter]
@@ -117,8 +123,9 @@ impl Event {
         self.data.calls
     }
     #[setter]
-    fn set_calls(&mut self, calls: i64) {
-        self.data.calls = calls;
+    fn set_calls(&mut self, calls: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.data.calls = crate::arguments::int("calls", calls)?;
+        Ok(())
     }
     /// True for the events of C functions (``c_call``, ``c_return``, ``c_exception`` in profiling mode).
     #[getter]
@@ -136,8 +143,9 @@ impl Event {
         self.data.detached
     }
     #[setter]
-    fn set_detached(&mut self, detached: bool) {
-        self.data.detached = detached;
+    fn set_detached(&mut self, detached: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.data.detached = crate::arguments::bool("detached", detached)?;
+        Ok(())
     }
     /// The tracer's ``threading_support`` option: True, False or None (not set).
     #[getter]

@@ -56,8 +56,15 @@ impl Kind {
                 ))
             });
         }
-        let what: c_int = kind.extract()?;
-        Kind::from_trace(what).ok_or_else(|| PyValueError::new_err(format!("Invalid event kind {what}.")))
+        let what = kind.extract::<c_int>().ok().and_then(|what| Kind::from_trace(what));
+        what.ok_or_else(|| match kind.is_instance_of::<pyo3::types::PyInt>() {
+            true => PyValueError::new_err(format!("Invalid event kind {kind}.")),
+            false => pyo3::exceptions::PyTypeError::new_err(format!(
+                "kind must be a str ('call', 'line', 'return', 'exception', 'c_call', 'c_return' or 'c_exception') \
+                 or a sys.settrace event number, not {}",
+                crate::arguments::type_name(kind)
+            )),
+        })
     }
 
     pub fn name(self) -> &'static str {

@@ -89,14 +89,14 @@ impl super::Remade for From {
 
 predicate_pymethods!(From {
     #[new]
-    #[pyo3(signature = (condition, predicate=None, watermark=0))]
-    fn new(condition: Py<PyAny>, predicate: Option<Py<PyAny>>, watermark: i64) -> Self {
-        From {
+    #[pyo3(signature = (condition, predicate=None, watermark=None), text_signature = "(condition, predicate=None, watermark=0)")]
+    fn new(condition: Py<PyAny>, predicate: Option<Py<PyAny>>, watermark: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        Ok(From {
             condition: Operand::new(condition),
             predicate: predicate.map(Operand::new),
-            watermark,
+            watermark: watermark.map_or(Ok(0), |watermark| crate::arguments::int("watermark", watermark))?,
             origin: GilCell::new(Origin::default()),
-        }
+        })
     }
 
     /// Its references never change: see [`predicate_pymethods`] for why there is no `__clear__`.
