@@ -56,7 +56,7 @@ impl Kind {
                 ))
             });
         }
-        let what = kind.extract::<c_int>().ok().and_then(|what| Kind::from_trace(what));
+        let what = kind.extract::<c_int>().ok().and_then(Kind::from_trace);
         what.ok_or_else(|| match kind.is_instance_of::<pyo3::types::PyInt>() {
             true => PyValueError::new_err(format!("Invalid event kind {kind}.")),
             false => pyo3::exceptions::PyTypeError::new_err(format!(

@@ -252,7 +252,7 @@ impl Backlog {
     }
 }
 
-impl super::Remade for Backlog {
+impl super::remade::Remade for Backlog {
     fn constructor_arguments<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyTuple>, Bound<'py, PyDict>)> {
         let options = PyDict::new(py);
         options.set_item("size", self.size)?;

@@ -79,7 +79,7 @@ impl From {
     }
 }
 
-impl super::Remade for From {
+impl super::remade::Remade for From {
     fn constructor_arguments<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyTuple>, Bound<'py, PyDict>)> {
         let predicate = self.predicate.as_ref().map(|predicate| predicate.clone_ref(py));
         let arguments = (self.condition.clone_ref(py), predicate, self.watermark).into_pyobject(py)?;

@@ -135,7 +135,7 @@ macro_rules! junction_class {
             }
         }
 
-        impl super::Remade for $class {
+        impl super::remade::Remade for $class {
             fn constructor_arguments<'py>(
                 &self,
                 py: Python<'py>,
@@ -237,7 +237,7 @@ impl Not {
     }
 }
 
-impl super::Remade for Not {
+impl super::remade::Remade for Not {
     fn constructor_arguments<'py>(
         &self,
         py: Python<'py>,

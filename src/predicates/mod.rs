@@ -5,7 +5,7 @@
 //! never match are rejected without building an event at all.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyTuple, PyType};
+use pyo3::types::{PyTuple, PyType};
 
 use crate::codeinfo::CodeInfo;
 use crate::compat;
@@ -13,7 +13,8 @@ use crate::event::{Event, EventRef, Kind};
 use crate::verdict::Verdict;
 
 /// Wraps a predicate class's own `#[pymethods]` with what every predicate shares: the `| & ~` algebra
-/// (hunter's, including the reflected operators for `callable | predicate`) and unhashability.
+/// (hunter's, including the reflected operators for `callable | predicate`), unhashability, and copying and
+/// pickling as made again from its constructor's arguments (`remade::Remade`).
 ///
 /// `~predicate` is `Not(predicate)` unless the class names its own inversion (`inverted: path`, a function
 /// of `&Bound<Self>`): `~Not(x)` is `x`, `~Backlog(c, ...)` is `Backlog(Not(c), ...)`.
@@ -61,7 +62,7 @@ macro_rules! predicate_pymethods {
                 &self,
                 py: Python<'py>,
             ) -> PyResult<(Bound<'py, pyo3::types::PyTuple>, Bound<'py, pyo3::types::PyDict>)> {
-                $crate::predicates::Remade::constructor_arguments(self, py)
+                $crate::predicates::remade::Remade::constructor_arguments(self, py)
             }
 
             /// Nothing besides what it is made of, but a subclass's attributes (its instance dict).
@@ -72,17 +73,13 @@ macro_rules! predicate_pymethods {
     };
 }
 
-/// What a predicate is made of: the arguments of its constructor that make it again (see `__getnewargs_ex__`).
-pub(crate) trait Remade {
-    fn constructor_arguments<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyTuple>, Bound<'py, PyDict>)>;
-}
-
 mod backlog;
 mod facts;
 mod from;
 mod logic;
 mod nesting;
 mod query;
+mod remade;
 mod when;
 
 use backlog::Backlog;

@@ -716,7 +716,7 @@ impl Query {
     }
 }
 
-impl super::Remade for Query {
+impl super::remade::Remade for Query {
     /// `Query(**query)`: each condition under its key (`module`, `function_in`).
     fn constructor_arguments<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyTuple>, Bound<'py, PyDict>)> {
         let query = PyDict::new(py);

@@ -51,7 +51,7 @@ impl When {
     }
 }
 
-impl super::Remade for When {
+impl super::remade::Remade for When {
     fn constructor_arguments<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyTuple>, Bound<'py, PyDict>)> {
         let arguments: Vec<_> =
             std::iter::once(self.condition.bind(py).clone()).chain(self.actions.bind(py).iter()).collect();
