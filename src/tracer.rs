@@ -40,6 +40,42 @@ fn forget_running(py: Python<'_>, tracer: &Bound<'_, Tracer>) {
     drop(leftovers);
 }
 
+/// Tracers stopped too near the recursion limit to tell their actions (see [`Tracer::tell_stopped`]), each with the
+/// handler whose actions are to be told: told at the tracer's next `stop()` or `trace()`, or at exit.
+static UNTOLD_STOPS: GilCell<Vec<(Py<Tracer>, Py<PyAny>)>> = GilCell::new(Vec::new());
+
+/// How many frames of room a stop leaves its actions: `_tracer_stopped()` runs Python code (a Timeline's `write`, a
+/// Profile's table). With less (a handler that failed at the recursion limit stops its tracer there), they are told
+/// later.
+const STOP_NOTICE_FRAMES: i64 = 100;
+
+/// Whether the current thread is too near the recursion limit to tell the actions of a stop.
+fn near_recursion_limit(py: Python<'_>) -> bool {
+    let limit = crate::compat::import(py, "sys")
+        .and_then(|sys| sys.getattr("getrecursionlimit")?.call0()?.extract::<i64>())
+        .unwrap_or(i64::MAX);
+    engine::running_frame_count(py).saturating_add(STOP_NOTICE_FRAMES) > limit
+}
+
+/// Tells the actions of the stops left untold of `tracer` (None: of every tracer), where there is room now.
+fn tell_untold_stops(py: Python<'_>, tracer: Option<&Bound<'_, Tracer>>) -> PyResult<()> {
+    let untold = UNTOLD_STOPS.replace(py, Vec::new());
+    if untold.is_empty() || near_recursion_limit(py) {
+        let mut kept = UNTOLD_STOPS.replace(py, Vec::new());
+        kept.extend(untold);
+        drop(UNTOLD_STOPS.replace(py, kept));
+        return Ok(());
+    }
+    let (told, kept): (Vec<_>, Vec<_>) =
+        untold.into_iter().partition(|(stopped, _)| tracer.is_none_or(|tracer| stopped.is(tracer)));
+    let mut others = UNTOLD_STOPS.replace(py, Vec::new());
+    others.extend(kept);
+    drop(UNTOLD_STOPS.replace(py, others));
+    told.into_iter().try_for_each(|(_, handler)| {
+        crate::actions::notify_tracer_stopped(handler.bind(py), crate::failure::report_at_stop)
+    })
+}
+
 /// Stops every running tracer; returns how many there were. Called at exit (see `hunter._stop_tracers_at_exit`):
 /// before 3.14 CPython ends daemon threads during finalization by unwinding their stacks (`pthread_exit`, when
 /// they wait for the GIL), which must never happen while they are inside a callback: its frames would catch the
@@ -52,6 +88,7 @@ pub fn _stop_all_tracers(py: Python<'_>) -> PyResult<usize> {
     let running = RUNNING_TRACERS.replace(py, Vec::new());
     let count = running.len();
     let stopped = running.iter().try_for_each(|tracer| Tracer::stop_tracing(tracer.bind(py)));
+    let stopped = stopped.and(tell_untold_stops(py, None));
     engine::wait_for_callbacks_to_return(py);
     stopped.map(|()| count)
 }
@@ -160,7 +197,7 @@ impl Tracer {
         let py = slf.py();
         let this = slf.get();
         let Some(handler) = this.engine.take_handler(py) else {
-            return Ok(());
+            return tell_untold_stops(py, Some(slf));
         };
         forget_running(py, slf);
         let (get_name, set_name, _) = this.hook_names();
@@ -178,6 +215,19 @@ impl Tracer {
             this.restore_previous(slf, get_name, set_name)?;
         }
         this.restore_thread_hook(py, set_name, None)?;
+        Tracer::tell_stopped(slf, handler)
+    }
+
+    /// Tells the actions `handler` reaches that its tracer `slf` stopped (`_tracer_stopped()`); later, when the thread
+    /// is too near the recursion limit for the Python code they run (see [`tell_untold_stops`]).
+    fn tell_stopped(slf: &Bound<'_, Tracer>, handler: Py<PyAny>) -> PyResult<()> {
+        let py = slf.py();
+        if near_recursion_limit(py) {
+            let mut untold = UNTOLD_STOPS.replace(py, Vec::new());
+            untold.push((slf.clone().unbind(), handler));
+            drop(UNTOLD_STOPS.replace(py, untold));
+            return Ok(());
+        }
         crate::actions::notify_tracer_stopped(handler.bind(py), crate::failure::report_at_stop)
     }
 
@@ -269,14 +319,20 @@ impl Tracer {
         }
         let threading_previous = self.threading_previous.replace(py, None);
         let threading = crate::compat::import(py, "threading")?;
+        let (_, _, hook_name) = self.hook_names();
         if let Some(tracer) = only_over {
-            let (_, _, hook_name) = self.hook_names();
             if !threading.getattr(hook_name)?.is(tracer) {
                 return Ok(());
             }
         }
-        threading.getattr(set_name)?.call1((threading_previous,))?;
-        Ok(())
+        match threading.getattr(set_name)?.call1((&threading_previous,)) {
+            // At the recursion limit (a handler that failed there stops its tracer), `threading.settrace`, a Python
+            // function, cannot run: the hook it sets is set as it sets it.
+            Err(error) if error.is_instance_of::<pyo3::exceptions::PyRecursionError>(py) => {
+                threading.setattr(hook_name, threading_previous)
+            }
+            called => called.map(drop),
+        }
     }
 
     /// Another tracer takes this one's place on the current thread.

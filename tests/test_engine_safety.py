@@ -2,6 +2,7 @@
 what belongs to the program goes back to it, other tools' state is left alone, and exiting with traced daemon
 threads is safe. Scenarios that could crash run in a subprocess."""
 
+import json
 import os
 import signal
 import subprocess
@@ -489,3 +490,51 @@ def test_rows_of_text_that_is_not_utf8_are_hunters(backend, tmp_path):
     assert len(ours.stdout.splitlines()) == 27
     assert b'dir\xe9\xff/undecodable.py' in ours.stdout
     assert ours.stdout.replace(b'/a/', b'/b/') == expected.stdout
+
+
+# A Python action fails at the recursion limit: the tracer stops there, too deep for its actions to be told (a
+# Timeline writes its file, a Profile its table: Python code). They are told at the tracer's next `stop()`, or at exit.
+FAILING_AT_THE_RECURSION_LIMIT = """
+import io, json, os, sys, hunter
+def recurse(n):
+    return recurse(n + 1)
+path = os.path.join(sys.argv[1], 'out.json')
+table = io.StringIO()
+hunter.trace(function='recurse', kind='call', actions=[lambda event: None, hunter.Timeline(path), hunter.Profile(stream=table)])
+try:
+    recurse(0)
+except RecursionError:
+    print('caught')
+print('written before stop:', os.path.exists(path))
+if sys.argv[2] == 'stop':
+    hunter.stop()
+    spans = [event for event in json.load(open(path))['traceEvents'] if event['ph'] == 'X']
+    print('spans:', len(spans) > 900, {event['name'] for event in spans})
+    print('table:', '__main__.recurse' in table.getvalue())
+"""
+
+
+@pytest.mark.parametrize('backend', BACKENDS)
+@pytest.mark.parametrize('ending', ['stop', 'exit'])
+def test_actions_of_a_tracer_stopped_at_the_recursion_limit_are_told_later(backend, ending, tmp_path):
+    result = subprocess.run(
+        [sys.executable, '-c', FAILING_AT_THE_RECURSION_LIMIT, str(tmp_path), ending],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, PYTHONHUNTERBACKEND=backend),
+    )
+    assert result.returncode == 0, result.stderr
+    if ending == 'stop':
+        assert result.stdout.splitlines() == [
+            'caught',
+            'written before stop: False',
+            "spans: True {'recurse'}",
+            'table: True',
+        ]
+    else:
+        assert result.stdout.splitlines() == ['caught', 'written before stop: False']
+        assert len(json.load(open(tmp_path / 'out.json'))['traceEvents']) > 900
+    # One line about the failure, and no traceback of hunter's own (telling the actions there failed too).
+    assert 'Traceback' not in result.stderr and 'stopping the tracer failed' not in result.stderr, result.stderr
+    assert result.stderr.startswith('hunter: disabling tracer because handler failed (RecursionError')
