@@ -112,15 +112,20 @@ for obj in [hunter.Tracer(), hunter.Q(), hunter.Q(module='a') | hunter.Q(functio
 """
 
 
+def output_as_hunters(script):
+    """What `script` prints, run by this Python and by hunter 3.9.0's pure build, which must print the same."""
+    require_reference_python()
+    expected = run_reference(script, env={'PUREPYTHONHUNTER': '1'})
+    ours = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True, env=child_env())
+    assert expected.returncode == ours.returncode == 0, ours.stderr
+    assert ours.stdout == expected.stdout
+    return ours.stdout
+
+
 def test_python_messages_name_the_classes_as_hunter_does():
     # CPython's own messages about the native classes (an attribute typo in an action, an event put in a set) name
     # them as the messages about hunter's pure-Python classes do: 'Event', not 'hunter.event.Event'.
-    require_reference_python()
-    expected = run_reference(MISUSE_MESSAGES, env={'PUREPYTHONHUNTER': '1'})
-    ours = subprocess.run([sys.executable, '-c', MISUSE_MESSAGES], capture_output=True, text=True, env=child_env())
-    assert expected.returncode == ours.returncode == 0, ours.stderr
-    assert ours.stdout == expected.stdout
-    assert "'Event' object has no attribute 'no_such_field'" in ours.stdout
+    assert "'Event' object has no attribute 'no_such_field'" in output_as_hunters(MISUSE_MESSAGES)
 
 
 # -- Did you mean: printer options ----------------------------------------------------------------------------------
@@ -425,13 +430,9 @@ for thunk in [lambda: From(module='a'), lambda: From(), lambda: From(1, 2, 3, 4)
 def test_constructor_argument_errors_read_as_hunters():
     # The native classes' constructors are named `__init__` and count `self`, as CPython words the errors of hunter's
     # pure-Python classes (`From.__init__() got an unexpected keyword argument 'module'`; `__init__() ...` on 3.9).
-    require_reference_python()
-    expected = run_reference(CONSTRUCTOR_MESSAGES, env={'PUREPYTHONHUNTER': '1'})
-    ours = subprocess.run([sys.executable, '-c', CONSTRUCTOR_MESSAGES], capture_output=True, text=True, env=child_env())
-    assert expected.returncode == ours.returncode == 0, ours.stderr
-    assert ours.stdout == expected.stdout
-    assert len(ours.stdout.splitlines()) == 13
-    assert '__new__' not in ours.stdout
+    printed = output_as_hunters(CONSTRUCTOR_MESSAGES)
+    assert len(printed.splitlines()) == 13
+    assert '__new__' not in printed
 
 
 @ours_only
