@@ -76,8 +76,34 @@ pub fn say_on_stderr(py: Python<'_>, message: &str) -> PyResult<()> {
     });
     match written {
         Err(error) if belongs_to_program(py, &error) => Err(error),
+        // At the recursion limit (a handler that failed there; on 3.9 and 3.10 even a stream's `write` cannot be
+        // called): said later (`say_unsaid`).
+        Err(error) if error.is_instance_of::<pyo3::exceptions::PyRecursionError>(py) => {
+            let mut unsaid = UNSAID.replace(py, Vec::new());
+            unsaid.push(message.to_owned());
+            drop(UNSAID.replace(py, unsaid));
+            Ok(())
+        }
         _ => Ok(()),
     }
+}
+
+/// What [`say_on_stderr`] could not say at the recursion limit.
+static UNSAID: crate::gilcell::GilCell<Vec<String>> = crate::gilcell::GilCell::new(Vec::new());
+
+/// Whether [`say_on_stderr`] left anything unsaid.
+pub fn has_unsaid(py: Python<'_>) -> bool {
+    let unsaid = UNSAID.replace(py, Vec::new());
+    let has = !unsaid.is_empty();
+    drop(UNSAID.replace(py, unsaid));
+    has
+}
+
+/// Says what could not be said at the recursion limit ([`say_on_stderr`]), where there is room again (a tracer's
+/// next stop, or exit).
+pub fn say_unsaid(py: Python<'_>) -> PyResult<()> {
+    let unsaid = UNSAID.replace(py, Vec::new());
+    unsaid.iter().try_for_each(|message| say_on_stderr(py, message))
 }
 
 /// Writes hunter's own `message` to `sys.stderr`: nothing when there is none or it takes nothing more (see

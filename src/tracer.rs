@@ -51,21 +51,23 @@ const STOP_NOTICE_FRAMES: i64 = 100;
 
 /// Whether the current thread is too near the recursion limit to tell the actions of a stop.
 fn near_recursion_limit(py: Python<'_>) -> bool {
+    // Not even read (at the limit on 3.9 and 3.10, where calls from C count towards it): no room at all.
     let limit = crate::compat::import(py, "sys")
         .and_then(|sys| sys.getattr("getrecursionlimit")?.call0()?.extract::<i64>())
-        .unwrap_or(i64::MAX);
+        .unwrap_or(0);
     engine::running_frame_count(py).saturating_add(STOP_NOTICE_FRAMES) > limit
 }
 
 /// Tells the actions of the stops left untold of `tracer` (None: of every tracer), where there is room now.
 fn tell_untold_stops(py: Python<'_>, tracer: Option<&Bound<'_, Tracer>>) -> PyResult<()> {
     let untold = UNTOLD_STOPS.replace(py, Vec::new());
-    if untold.is_empty() || near_recursion_limit(py) {
+    if (untold.is_empty() && !crate::failure::has_unsaid(py)) || near_recursion_limit(py) {
         let mut kept = UNTOLD_STOPS.replace(py, Vec::new());
         kept.extend(untold);
         drop(UNTOLD_STOPS.replace(py, kept));
         return Ok(());
     }
+    crate::failure::say_unsaid(py)?;
     let (told, kept): (Vec<_>, Vec<_>) =
         untold.into_iter().partition(|(stopped, _)| tracer.is_none_or(|tracer| stopped.is(tracer)));
     let mut others = UNTOLD_STOPS.replace(py, Vec::new());
@@ -200,6 +202,17 @@ impl Tracer {
             return tell_untold_stops(py, Some(slf));
         };
         forget_running(py, slf);
+        let uninstalled = Tracer::uninstall(slf);
+        // Told whether or not uninstalling failed (at the recursion limit on 3.9 and 3.10, where calls from C count
+        // towards it): the handler is gone, and so is the session, for its actions.
+        let told = Tracer::tell_stopped(slf, handler);
+        uninstalled.and(told)
+    }
+
+    /// Takes the tracer's hooks out (the handler taken already): what `stop_tracing` undoes of `trace()`.
+    fn uninstall(slf: &Bound<'_, Tracer>) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
         let (get_name, set_name, _) = this.hook_names();
         if this.session.tool_id.get(py).is_some() {
             if let Some(put_back) =
@@ -214,8 +227,7 @@ impl Tracer {
             }
             this.restore_previous(slf, get_name, set_name)?;
         }
-        this.restore_thread_hook(py, set_name, None)?;
-        Tracer::tell_stopped(slf, handler)
+        this.restore_thread_hook(py, set_name, None)
     }
 
     /// Tells the actions `handler` reaches that its tracer `slf` stopped (`_tracer_stopped()`); later, when the thread

@@ -535,6 +535,10 @@ def test_actions_of_a_tracer_stopped_at_the_recursion_limit_are_told_later(backe
     else:
         assert result.stdout.splitlines() == ['caught', 'written before stop: False']
         assert len(json.load(open(tmp_path / 'out.json'))['traceEvents']) > 900
-    # One line about the failure, and no traceback of hunter's own (telling the actions there failed too).
-    assert 'Traceback' not in result.stderr and 'stopping the tracer failed' not in result.stderr, result.stderr
+    # One line about the failure (said once there is room, where even writing it failed), and no traceback of
+    # hunter's own (telling the actions there failed too). Before 3.12, calls from C count towards the recursion
+    # limit: taking the tracer's hooks out fails there too, and says so.
+    assert 'Traceback' not in result.stderr, result.stderr
     assert result.stderr.startswith('hunter: disabling tracer because handler failed (RecursionError')
+    if sys.version_info >= (3, 12):
+        assert len(result.stderr.splitlines()) == 1, result.stderr
