@@ -76,7 +76,7 @@ pub fn say_on_stderr(py: Python<'_>, message: &str) -> PyResult<()> {
     });
     match written {
         Err(error) if belongs_to_program(py, &error) => Err(error),
-        // At the recursion limit (a handler that failed there; on 3.9 and 3.10 even a stream's `write` cannot be
+        // At the recursion limit (a handler that failed there; before 3.12 even a stream's `write` cannot be
         // called): said later (`say_unsaid`).
         Err(error) if error.is_instance_of::<pyo3::exceptions::PyRecursionError>(py) => {
             let mut unsaid = UNSAID.replace(py, Vec::new());

@@ -51,7 +51,7 @@ const STOP_NOTICE_FRAMES: i64 = 100;
 
 /// Whether the current thread is too near the recursion limit to tell the actions of a stop.
 fn near_recursion_limit(py: Python<'_>) -> bool {
-    // Not even read (at the limit on 3.9 and 3.10, where calls from C count towards it): no room at all.
+    // Not even read (at the limit before 3.12, where calls from C count towards it): no room at all.
     let limit = crate::compat::import(py, "sys")
         .and_then(|sys| sys.getattr("getrecursionlimit")?.call0()?.extract::<i64>())
         .unwrap_or(0);
@@ -203,7 +203,7 @@ impl Tracer {
         };
         forget_running(py, slf);
         let uninstalled = Tracer::uninstall(slf);
-        // Told whether or not uninstalling failed (at the recursion limit on 3.9 and 3.10, where calls from C count
+        // Told whether or not uninstalling failed (at the recursion limit before 3.12, where calls from C count
         // towards it): the handler is gone, and so is the session, for its actions.
         let told = Tracer::tell_stopped(slf, handler);
         uninstalled.and(told)
