@@ -11,10 +11,42 @@ use std::io::Write;
 use pyo3::exceptions::{PyBrokenPipeError, PyException, PyOSError, PyValueError};
 use pyo3::prelude::*;
 
-/// Whether `error` belongs to the traced program (a `sys.exit()` in an action, Ctrl-C during a slow one), as
-/// hunter's pure-Python tracer lets it through: anything that is not an `Exception`.
+/// Whether `error` belongs to the traced program: anything that is not an `Exception` (a `sys.exit()` in an action,
+/// Ctrl-C during a slow one), as hunter's pure-Python tracer lets it through; and what one of the program's signal
+/// handlers raised while a handler of hunter's ran (CPython runs signal handlers wherever Python code is running:
+/// hunter took the exception for its handler's failure, and the program never saw it).
 pub fn belongs_to_program(py: Python<'_>, error: &PyErr) -> bool {
-    !error.is_instance_of::<PyException>(py)
+    !error.is_instance_of::<PyException>(py) || raised_by_a_signal_handler(py, error)
+}
+
+/// Whether `error` was raised in a Python function the `signal` module has as a handler (its traceback runs through
+/// one's code). An error looking for one says no.
+fn raised_by_a_signal_handler(py: Python<'_>, error: &PyErr) -> bool {
+    let Some(traceback) = error.traceback(py) else { return false };
+    let handler_codes = || -> PyResult<Vec<Bound<'_, PyAny>>> {
+        let signal = crate::compat::import(py, "signal")?;
+        let mut codes = Vec::new();
+        for number in signal.call_method0("valid_signals")?.try_iter()? {
+            let handler = signal.call_method1("getsignal", (number?,))?;
+            if let Some(code) = handler.getattr_opt(pyo3::intern!(py, "__code__"))? {
+                codes.push(code);
+            }
+        }
+        Ok(codes)
+    };
+    let Ok(codes) = handler_codes() else { return false };
+    if codes.is_empty() {
+        return false;
+    }
+    let mut current = Some(traceback.into_any());
+    while let Some(entry) = current {
+        let code = entry.getattr("tb_frame").and_then(|frame| frame.getattr("f_code"));
+        if code.is_ok_and(|code| codes.iter().any(|handler| handler.is(&code))) {
+            return true;
+        }
+        current = entry.getattr("tb_next").ok().filter(|next| !next.is_none());
+    }
+    false
 }
 
 /// Reports a handler's failure (`handler` None: hunter's own) while handling `event`; never fails.

@@ -542,3 +542,46 @@ def test_actions_of_a_tracer_stopped_at_the_recursion_limit_are_told_later(backe
     assert result.stderr.startswith('hunter: disabling tracer because handler failed (RecursionError')
     if sys.version_info >= (3, 12):
         assert len(result.stderr.splitlines()) == 1, result.stderr
+
+
+# The program's signal handler raises while a handler of hunter's runs (CPython runs signal handlers wherever Python
+# code runs): the exception is the program's, and reaches it, as hunter lets a KeyboardInterrupt through. hunter
+# 3.9.0 took it for its action's failure: the program never saw it (a loop waiting for it ran for ever).
+SIGNAL_HANDLER_RAISES_IN_AN_ACTION = """
+import os, signal, hunter
+class Alarm(Exception):
+    pass
+def on_alarm(signum, frame):
+    raise Alarm('ring')
+signal.signal(signal.SIGALRM, on_alarm)
+def action(event):
+    if event.function == 'target' and event.kind == 'call':
+        os.kill(os.getpid(), signal.SIGALRM)
+        for _ in range(1000):
+            pass
+def target():
+    return 1
+hunter.trace(action=action, function='target')
+try:
+    target()
+    print('not raised')
+except Alarm as exc:
+    print('program got', exc)
+hunter.stop()
+def action_fails(event):
+    raise Alarm('not from a signal handler')
+hunter.trace(action=action_fails, function='target')
+print('returned', target())
+hunter.stop()
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, 'SIGALRM'), reason='SIGALRM')
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_what_a_signal_handler_raises_in_an_action_reaches_the_program(backend):
+    result = run_python(SIGNAL_HANDLER_RAISES_IN_AN_ACTION, backend)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ['program got ring', 'returned 1']
+    # The action's own failure is still reported as one, and stops the tracer.
+    assert 'Disabling tracer because handler' in result.stderr and 'not from a signal handler' in result.stderr
+    assert result.stderr.count('Disabling tracer') == 1
