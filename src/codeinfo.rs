@@ -495,7 +495,7 @@ pub fn is_stdlib(py: Python<'_>, module: &Bound<'_, PyAny>, filename: &Bound<'_,
     let Ok(filename) = filename.cast::<PyString>() else {
         return Ok(false);
     };
-    let filename = path_bytes(filename)?;
+    let filename = surrogatepass_bytes(filename)?;
     if *filename == *b"<string>" && (module.starts_with("namedtuple_") || module == "site") {
         return Ok(true);
     }
@@ -507,7 +507,7 @@ pub fn is_stdlib(py: Python<'_>, module: &Bound<'_, PyAny>, filename: &Bound<'_,
 
 /// The UTF-8 bytes of `text`, a lone surrogate (what `os.fsdecode` makes of a file name's undecodable bytes) encoded
 /// as itself (`surrogatepass`): prefix tests on them agree with `str.startswith`.
-fn path_bytes<'a>(text: &'a Bound<'_, PyString>) -> PyResult<Cow<'a, [u8]>> {
+pub fn surrogatepass_bytes<'a>(text: &'a Bound<'_, PyString>) -> PyResult<Cow<'a, [u8]>> {
     if let Ok(text) = text.to_str() {
         return Ok(Cow::Borrowed(text.as_bytes()));
     }
@@ -515,7 +515,7 @@ fn path_bytes<'a>(text: &'a Bound<'_, PyString>) -> PyResult<Cow<'a, [u8]>> {
     Ok(Cow::Owned(encoded.cast::<pyo3::types::PyBytes>()?.as_bytes().to_vec()))
 }
 
-/// `hunter.const`'s path prefixes, as [`path_bytes`].
+/// `hunter.const`'s path prefixes, as [`surrogatepass_bytes`].
 struct StdlibPaths {
     site_packages: Vec<Vec<u8>>,
     stdlib: Vec<Vec<u8>>,
@@ -527,7 +527,7 @@ fn stdlib_paths(py: Python<'_>) -> PyResult<&'static StdlibPaths> {
         let constants = crate::compat::import(py, "hunter.const")?;
         let strings = |name: &str| -> PyResult<Vec<Vec<u8>>> {
             let paths = constants.getattr(name)?.cast_into::<PyTuple>()?;
-            paths.iter().map(|path| Ok(path_bytes(path.cast::<PyString>()?)?.into_owned())).collect()
+            paths.iter().map(|path| Ok(surrogatepass_bytes(path.cast::<PyString>()?)?.into_owned())).collect()
         };
         Ok(StdlibPaths { site_packages: strings("SITE_PACKAGES_PATHS")?, stdlib: strings("STDLIB_PATHS")? })
     })

@@ -111,9 +111,7 @@ pub fn say_on_stderr(py: Python<'_>, message: &str) -> PyResult<()> {
         // At the recursion limit (a handler that failed there; before 3.12 even a stream's `write` cannot be
         // called): said later (`say_unsaid`).
         Err(error) if error.is_instance_of::<pyo3::exceptions::PyRecursionError>(py) => {
-            let mut unsaid = UNSAID.replace(py, Vec::new());
-            unsaid.push(message.to_owned());
-            drop(UNSAID.replace(py, unsaid));
+            UNSAID.with_mut(py, |unsaid| unsaid.push(message.to_owned()));
             Ok(())
         }
         _ => Ok(()),
@@ -121,14 +119,11 @@ pub fn say_on_stderr(py: Python<'_>, message: &str) -> PyResult<()> {
 }
 
 /// What [`say_on_stderr`] could not say at the recursion limit.
-static UNSAID: crate::gilcell::GilCell<Vec<String>> = crate::gilcell::GilCell::new(Vec::new());
+static UNSAID: crate::gilcell::GilRefCell<Vec<String>> = crate::gilcell::GilRefCell::new(Vec::new());
 
 /// Whether [`say_on_stderr`] left anything unsaid.
 pub fn has_unsaid(py: Python<'_>) -> bool {
-    let unsaid = UNSAID.replace(py, Vec::new());
-    let has = !unsaid.is_empty();
-    drop(UNSAID.replace(py, unsaid));
-    has
+    UNSAID.with_mut(py, |unsaid| !unsaid.is_empty())
 }
 
 /// Says what could not be said at the recursion limit ([`say_on_stderr`]), where there is room again (a tracer's

@@ -9,7 +9,7 @@ use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::types::PyString;
 
 use crate::engine::{self, Engine, Host, RunningPython};
-use crate::gilcell::GilCell;
+use crate::gilcell::{GilCell, GilRefCell};
 use crate::hook::{Backend, Handled};
 use crate::monitoring::{self, Monitored, Session};
 use crate::settrace;
@@ -42,7 +42,7 @@ fn forget_running(py: Python<'_>, tracer: &Bound<'_, Tracer>) {
 
 /// Tracers stopped too near the recursion limit to tell their actions (see [`Tracer::tell_stopped`]), each with the
 /// handler whose actions are to be told: told at the tracer's next `stop()` or `trace()`, or at exit.
-static UNTOLD_STOPS: GilCell<Vec<(Py<Tracer>, Py<PyAny>)>> = GilCell::new(Vec::new());
+static UNTOLD_STOPS: GilRefCell<Vec<(Py<Tracer>, Py<PyAny>)>> = GilRefCell::new(Vec::new());
 
 /// How many frames of room a stop leaves its actions: `_tracer_stopped()` runs Python code (a Timeline's `write`, a
 /// Profile's table). With less (a handler that failed at the recursion limit stops its tracer there), they are told
@@ -60,19 +60,18 @@ fn near_recursion_limit(py: Python<'_>) -> bool {
 
 /// Tells the actions of the stops left untold of `tracer` (None: of every tracer), where there is room now.
 fn tell_untold_stops(py: Python<'_>, tracer: Option<&Bound<'_, Tracer>>) -> PyResult<()> {
-    let untold = UNTOLD_STOPS.replace(py, Vec::new());
-    if (untold.is_empty() && !crate::failure::has_unsaid(py)) || near_recursion_limit(py) {
-        let mut kept = UNTOLD_STOPS.replace(py, Vec::new());
-        kept.extend(untold);
-        drop(UNTOLD_STOPS.replace(py, kept));
+    let nothing_untold = UNTOLD_STOPS.with_mut(py, |untold| untold.is_empty()) && !crate::failure::has_unsaid(py);
+    if nothing_untold || near_recursion_limit(py) {
         return Ok(());
     }
     crate::failure::say_unsaid(py)?;
-    let (told, kept): (Vec<_>, Vec<_>) =
-        untold.into_iter().partition(|(stopped, _)| tracer.is_none_or(|tracer| stopped.is(tracer)));
-    let mut others = UNTOLD_STOPS.replace(py, Vec::new());
-    others.extend(kept);
-    drop(UNTOLD_STOPS.replace(py, others));
+    // The others' stay; none is released in the update (they are moved).
+    let told = UNTOLD_STOPS.with_mut(py, |untold| {
+        let (told, kept): (Vec<_>, Vec<_>) =
+            std::mem::take(untold).into_iter().partition(|(stopped, _)| tracer.is_none_or(|tracer| stopped.is(tracer)));
+        *untold = kept;
+        told
+    });
     told.into_iter().try_for_each(|(_, handler)| {
         crate::actions::notify_tracer_stopped(handler.bind(py), crate::failure::report_at_stop)
     })
@@ -235,9 +234,7 @@ impl Tracer {
     fn tell_stopped(slf: &Bound<'_, Tracer>, handler: Py<PyAny>) -> PyResult<()> {
         let py = slf.py();
         if near_recursion_limit(py) {
-            let mut untold = UNTOLD_STOPS.replace(py, Vec::new());
-            untold.push((slf.clone().unbind(), handler));
-            drop(UNTOLD_STOPS.replace(py, untold));
+            UNTOLD_STOPS.with_mut(py, |untold| untold.push((slf.clone().unbind(), handler)));
             return Ok(());
         }
         crate::actions::notify_tracer_stopped(handler.bind(py), crate::failure::report_at_stop)

@@ -19,21 +19,16 @@ pub fn of_py<'a>(text: &'a Bound<'_, PyString>) -> PyResult<Cow<'a, str>> {
     if let Ok(text) = text.to_str() {
         return Ok(Cow::Borrowed(text));
     }
-    let encoded = text.call_method1(pyo3::intern!(text.py(), "encode"), ("utf-8", "surrogatepass"))?;
-    let bytes = encoded.cast::<pyo3::types::PyBytes>()?.as_bytes();
+    let bytes = crate::codeinfo::surrogatepass_bytes(text)?;
     let mut standing_in = Vec::with_capacity(bytes.len() + bytes.len() / 3);
-    let mut rest = bytes;
+    let mut rest = &bytes[..];
     while let Some(at) = rest.iter().position(|&byte| byte == 0xED) {
         let (before, from) = rest.split_at(at);
         standing_in.extend_from_slice(before);
         // A surrogate: 0xED, then 0xA0 to 0xBF (0x80 to 0x9F make U+D000 to U+D7FF, ordinary code points).
-        if from.get(1).is_some_and(|second| (0xA0..=0xBF).contains(second)) {
-            standing_in.extend_from_slice(&STAND_IN_LEAD);
-            rest = &from[1..];
-        } else {
-            standing_in.push(0xED);
-            rest = &from[1..];
-        }
+        let surrogate = from.get(1).is_some_and(|second| (0xA0..=0xBF).contains(second));
+        standing_in.extend_from_slice(if surrogate { &STAND_IN_LEAD } else { &from[..1] });
+        rest = &from[1..];
     }
     standing_in.extend_from_slice(rest);
     Ok(Cow::Owned(String::from_utf8(standing_in).map_err(|error| {
