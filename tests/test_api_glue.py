@@ -743,6 +743,38 @@ def test_wrap_repeated_calls_start_at_the_call():
         assert seen[0] == ('call', 'wrapped_twice')
 
 
+def test_wrap_of_a_callable_without_a_name_fails_as_it_is_decorated():
+    import functools
+
+    with pytest.raises(AttributeError, match="'functools.partial' object has no attribute '__name__'"):
+        wrap(functools.partial(max, 1))
+
+
+def test_wrap_local_applies_to_every_function_one_decorator_decorates():
+    seen = []
+    decorator = wrap(local=True, actions=[lambda event: seen.append((event.kind, event.function))])
+
+    def leaf():
+        return 1
+
+    def middle():
+        return leaf()
+
+    def outer():
+        return middle()
+
+    functions = [decorator(outer), decorator(outer)]
+    for function in functions:
+        seen.clear()
+        function()
+        called = {function for kind, function in seen if kind == 'call'}
+        if REFERENCE and function is functions[1]:
+            # hunter takes `local` out of the options it shares as it decorates the first function.
+            assert called == {'outer', 'middle', 'leaf'}
+        else:
+            assert called == {'outer', 'middle'}
+
+
 def test_wrap_keeps_function_metadata_and_kind():
     assert wrapped_plain.__name__ == 'wrapped_plain'
     assert wrapped_plain.__doc__ == 'Doc.'

@@ -9,6 +9,7 @@ import pytest
 import hunter
 from hunter import Backlog, CallPrinter, CodePrinter, From, Not, Q, Query, When
 from hunter.actions import ColorStreamAction
+from conftest import hunter_under_test_is_reference
 from tracing_helpers import first, normalise_module_name, record_events
 
 # Fields every Query build accepts (the Cython build's fixed tuple; pure accepts these too).
@@ -732,3 +733,74 @@ def test_predicates_can_be_weakly_referenced():
     assert reference() is predicate
     del predicate
     assert reference() is None
+
+
+class StandInEvent:
+    """An object given to predicates in place of an Event, as tests of filters write: fields as attributes and as
+    `event[key]` (what hunter's pure Query reads), `clone()` (what its From makes the relative event of)."""
+
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+    def __getitem__(self, key):
+        return getattr(self, key)
+
+    def clone(self):
+        return StandInEvent(**self.__dict__)
+
+
+@pytest.mark.parametrize(
+    ('predicate', 'expected'),
+    [
+        (Q(function='parse'), True),
+        (Q(function='parse', depth_lt=2), True),
+        (Q(function='parse', depth_gt=2), False),
+        (Q(kind='call', module_sw='json'), True),
+        (Q(kind_in=['return', 'call'], filename_regex=r'.*decoder\.py$'), True),
+        (Q(function='parse') & Q(module='json.decoder'), True),
+        (Q(function='other') | Q(lineno_gte=10), True),
+        (~Q(function='parse'), False),
+        (Not(Q(function='other')), True),
+    ],
+    ids=str,
+)
+def test_predicates_take_a_mapping_in_place_of_an_event(predicate, expected):
+    fields = {'function': 'parse', 'depth': 1, 'kind': 'call', 'module': 'json.decoder', 'filename': '/x/decoder.py'}
+    fields['lineno'] = 12
+    assert predicate(fields) is expected
+    assert predicate(StandInEvent(**fields)) is expected
+
+
+def test_when_gives_its_actions_the_stand_in_itself():
+    seen = []
+    stand_in = {'function': 'parse'}
+    assert When(Q(function='parse'), seen.append)(stand_in) is True
+    assert When(Q(function='other'), seen.append)(stand_in) is False
+    assert seen == [stand_in]
+    assert seen[0] is stand_in
+
+
+def test_a_stand_in_lacking_a_field_raises_what_reading_it_raises():
+    with pytest.raises(KeyError, match='function'):
+        Q(function='parse')({'module': 'json'})
+    with pytest.raises(TypeError, match="'NoneType' object is not subscriptable"):
+        Q(function='parse')(None)
+    # Conditions are tried in order (eq before lt) and stop at the first that fails, as hunter's do.
+    assert Q(function='other', depth_lt=1)({'function': 'parse'}) is False
+
+
+def test_from_reads_a_stand_ins_counters_and_clones_it_for_the_relative_event():
+    from_parse = From(Q(function='parse'), Q(depth_lt=2))
+    events = [('main', 0), ('parse', 1), ('scan', 2), ('scan_deeper', 3), ('back_in_main', 0)]
+    verdicts = [from_parse(StandInEvent(function=name, depth=depth, calls=index)) for index, (name, depth) in enumerate(events)]
+    assert verdicts == [False, True, True, False, False]
+    with pytest.raises(AttributeError, match="no attribute 'depth'"):
+        From(Q(function='parse'))({'function': 'parse'})
+
+
+@pytest.mark.skipif(hunter_under_test_is_reference(), reason="hunter's fail reading an attribute the stand-in lacks")
+def test_printers_and_backlog_still_need_an_event():
+    with pytest.raises(TypeError, match='Event'):
+        CallPrinter(stream=io.StringIO())({'function': 'parse'})
+    with pytest.raises(TypeError, match='Event'):
+        Backlog(Q(function='other'))({'function': 'parse', 'depth': 0})

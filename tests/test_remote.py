@@ -107,6 +107,16 @@ def test_manhole_attach_detach_reattach(start_target):
     assert_detached(target)
 
 
+def test_hunter_3_9_spelling_of_names_as_attributes_of_the_package(start_target):
+    # hunter 3.9.0 runs the query as `hunter.trace(...)` where only `hunter` is imported: `hunter.Q`, not `Q`.
+    target = start_target('manhole')
+    output, _ = attach(target.pid, "hunter.Q(function='work', kind='return')", 'action=hunter.CallPrinter(repr_limit=20)')
+    returns = [line for line in output if '<= work:' in line]
+    assert returns and all('return' in line for line in returns), output
+    assert not any('=> work(' in line for line in output), output
+    assert_detached(target)
+
+
 def test_second_session_is_refused_and_the_first_goes_on(start_target):
     target = start_target('manhole')
     first = subprocess.Popen(

@@ -331,6 +331,9 @@ def wrap(function_to_trace=None, **trace_options):
         import functools
         import inspect
 
+        # Read as the function is decorated: something without a name (a functools.partial) fails there, as in hunter.
+        function_name = func.__name__
+
         def start_tracing(wrapper_code):
             # Fresh predicates for every call: hunter builds them once per decoration, so a From left active by
             # one call makes the next call also print the wrapper's own lines.
@@ -343,7 +346,7 @@ def wrap(function_to_trace=None, **trace_options):
             predicates = [Query(depth_lt=2)] if local else []
             predicates.append(
                 From(
-                    Query(kind='call', function=func.__name__),
+                    Query(kind='call', function=function_name),
                     Not(When(Query(calls_gt=0, depth=0) & Not(Query(kind='return')), stop_this_tracer)),
                     watermark=-1,
                 )

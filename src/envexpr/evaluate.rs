@@ -151,6 +151,13 @@ impl<'py> Evaluator<'_, 'py> {
         if let Some(value) = self.namespace.get_item(name)? {
             return Ok(value);
         }
+        // hunter's names may also be spelled as attributes of the package (`hunter.Q`), as hunter-trace's commands
+        // must be in hunter 3.9.0 (which evaluates them as `hunter.trace(...)`, where only `hunter` is imported).
+        if let Some(value) =
+            name.strip_prefix("hunter.").map(|bare| self.namespace.get_item(bare)).transpose()?.flatten()
+        {
+            return Ok(value);
+        }
         let mut known: Vec<String> = self.namespace.keys().iter().map(|key| key.to_string()).collect();
         known.sort();
         let mut message = format!("expected one of {} but found unknown name '{name}'", known.join(", "));

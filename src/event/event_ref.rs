@@ -17,8 +17,9 @@ pub struct EventRef<'a> {
 enum Source<'a> {
     /// The engine's data, and the Python `Event` made of it on first demand.
     Native { data: &'a EventData, py_event: OnceCell<Py<Event>> },
-    /// A Python `Event` (given to a predicate called from Python).
-    Object(Py<Event>),
+    /// What Python code gave a predicate it called: an `Event`, or a stand-in (a dict, say), which hunter's pure
+    /// predicates also take: a `Query` reads its fields as `event[key]`, and callables and actions get it unchanged.
+    Object(Py<PyAny>),
 }
 
 /// The data of an event as its consumers read it: see [`EventRef::data`].
@@ -43,26 +44,34 @@ impl<'a> EventRef<'a> {
         EventRef { source: Source::Native { data, py_event: OnceCell::new() } }
     }
 
-    /// A Python event (given to a predicate called from Python), which `as_py` then returns unchanged.
-    pub fn of_object(event: Py<Event>) -> Self {
+    /// What Python code gave a predicate it called (see [`Source::Object`]), which `as_py` then returns unchanged.
+    pub fn of_object(event: Py<PyAny>) -> Self {
         EventRef { source: Source::Object(event) }
     }
 
     /// The event's data: that of its Python `Event` once there is one, whose fields a predicate or an action may have
     /// set (as on hunter's events), else the engine's. Borrowed: setting a field of the `Event` while the view lives
-    /// fails.
+    /// fails. A stand-in has none: a TypeError saying an `Event` is needed.
     pub fn data<'py>(&self, py: Python<'py>) -> PyResult<EventView<'_, 'py>> {
         let event = match &self.source {
             Source::Native { data, py_event } => match py_event.get() {
-                Some(event) => event,
+                Some(event) => event.bind(py),
                 None => return Ok(EventView::Data(data)),
             },
-            Source::Object(event) => event,
+            Source::Object(event) => event.bind(py).cast::<Event>()?,
         };
-        Ok(EventView::Object(event.bind(py).try_borrow()?))
+        Ok(EventView::Object(event.try_borrow()?))
     }
 
-    pub fn as_py<'py>(&self, py: Python<'py>) -> PyResult<&Bound<'py, Event>> {
+    /// The object Python code gave in place of an `Event`, if it is not one.
+    pub fn stand_in<'py>(&self, py: Python<'py>) -> Option<&Bound<'py, PyAny>> {
+        match &self.source {
+            Source::Object(event) if !event.bind(py).is_instance_of::<Event>() => Some(event.bind(py)),
+            _ => None,
+        }
+    }
+
+    pub fn as_py<'py>(&self, py: Python<'py>) -> PyResult<&Bound<'py, PyAny>> {
         match &self.source {
             Source::Native { data, py_event } => {
                 if py_event.get().is_none() {
@@ -71,7 +80,7 @@ impl<'a> EventRef<'a> {
                         drop(event);
                     }
                 }
-                Ok(py_event.get().expect("set above").bind(py))
+                Ok(py_event.get().expect("set above").bind(py).as_any())
             }
             Source::Object(event) => Ok(event.bind(py)),
         }

@@ -231,7 +231,7 @@ impl Backlog {
     }
 
     fn emit(&self, py: Python<'_>, event: &Bound<'_, Event>) -> PyResult<()> {
-        if with_event(event, |event_ref| self.passes_filter(py, event_ref))? {
+        if with_event(event.as_any(), |event_ref| self.passes_filter(py, event_ref))? {
             self.action.bind(py).call1((event,))?;
         }
         Ok(())
@@ -311,7 +311,7 @@ predicate_pymethods!(Backlog, inverted: Backlog::inverted, {
         drop(self.queue.replace(py, VecDeque::new()));
     }
 
-    fn __call__<'py>(&self, event: &Bound<'py, Event>) -> PyResult<Bound<'py, PyAny>> {
+    fn __call__<'py>(&self, event: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let py = event.py();
         with_event(event, |event_ref| Ok(self.evaluate(py, event_ref)?.into_object(py)))
     }

@@ -1,12 +1,13 @@
 //! `From(condition, predicate=None, watermark=0)`: once the condition matches, passes events (with depth
 //! and calls made relative to that point) to the predicate until the depth drops below the watermark.
 
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::types::{PyDict, PyTuple};
 
 use super::{evaluate, evaluate_outcome, with_event, Nested, Operand, Outcome};
-use crate::event::{Event, EventRef};
+use crate::event::EventRef;
 use crate::gilcell::GilCell;
 
 /// The depth and calls of the event that switched a `From` on. Switching off forgets only the depth
@@ -48,8 +49,15 @@ pub struct From {
 impl From {
     pub(crate) fn evaluate<'py>(&self, py: Python<'py>, event: &EventRef<'_>) -> PyResult<Outcome<'py>> {
         let origin = self.origin.get(py);
-        // Read afresh at each use: the condition may set the event's fields (as on hunter's events).
-        let counters = |event: &EventRef<'_>| event.data(py).map(|data| (data.depth, data.calls));
+        // Read afresh at each use: the condition may set the event's fields (as on hunter's events). A stand-in's are
+        // its attributes, as hunter's pure From reads them.
+        let counters = |event: &EventRef<'_>| match event.stand_in(py) {
+            Some(stand_in) => Ok((
+                stand_in.getattr(intern!(py, "depth"))?.extract()?,
+                stand_in.getattr(intern!(py, "calls"))?.extract()?,
+            )),
+            None => event.data(py).map(|data| (data.depth, data.calls)),
+        };
         let (delta_depth, delta_calls) = match (origin.depth, origin.calls) {
             (Some(origin_depth), Some(origin_calls)) => {
                 let (depth, calls) = counters(event)?;
@@ -71,10 +79,19 @@ impl From {
         };
         match &self.predicate {
             None => Ok(Outcome::Bool(true)),
-            Some(predicate) => {
-                let relative = event.data(py)?.clone_with_counters(py, delta_depth, delta_calls);
-                evaluate_outcome(py, predicate.bind(py), &EventRef::new(&relative))
-            }
+            Some(predicate) => match event.stand_in(py) {
+                // As hunter's pure From: the stand-in's `clone()`, given the relative counters.
+                Some(stand_in) => {
+                    let relative = stand_in.call_method0(intern!(py, "clone"))?;
+                    relative.setattr(intern!(py, "depth"), delta_depth)?;
+                    relative.setattr(intern!(py, "calls"), delta_calls)?;
+                    evaluate_outcome(py, predicate.bind(py), &EventRef::of_object(relative.unbind()))
+                }
+                None => {
+                    let relative = event.data(py)?.clone_with_counters(py, delta_depth, delta_calls);
+                    evaluate_outcome(py, predicate.bind(py), &EventRef::new(&relative))
+                }
+            },
         }
     }
 }
@@ -105,7 +122,7 @@ predicate_pymethods!(From {
         visit.call(self.predicate.as_deref())
     }
 
-    fn __call__<'py>(&self, event: &Bound<'py, Event>) -> PyResult<Bound<'py, PyAny>> {
+    fn __call__<'py>(&self, event: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let py = event.py();
         with_event(event, |event_ref| Ok(self.evaluate(py, event_ref)?.into_object(py)))
     }

@@ -5,7 +5,7 @@ use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::types::PyTuple;
 
 use super::{evaluate, join_str, static_verdict, with_event, Nested, Operand, StaticFacts};
-use crate::event::{Event, EventRef};
+use crate::event::EventRef;
 use crate::verdict::Verdict;
 
 /// What `And` and `Or` have in common: a tuple of predicates, evaluated in order until one result is
@@ -156,7 +156,7 @@ macro_rules! junction_class {
                 visit.call(&self.predicates)
             }
 
-            fn __call__(&self, event: &Bound<'_, Event>) -> PyResult<bool> {
+            fn __call__(&self, event: &Bound<'_, PyAny>) -> PyResult<bool> {
                 with_event(event, |event_ref| Junction::evaluate(self, event.py(), event_ref))
             }
 
@@ -257,7 +257,7 @@ predicate_pymethods!(Not, inverted: Not::inverted, {
         visit.call(&*self.predicate)
     }
 
-    fn __call__(&self, event: &Bound<'_, Event>) -> PyResult<bool> {
+    fn __call__(&self, event: &Bound<'_, PyAny>) -> PyResult<bool> {
         with_event(event, |event_ref| self.evaluate(event.py(), event_ref))
     }
 

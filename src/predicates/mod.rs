@@ -9,7 +9,7 @@ use pyo3::types::{PyTuple, PyType};
 
 use crate::codeinfo::CodeInfo;
 use crate::compat;
-use crate::event::{Event, EventRef, Kind};
+use crate::event::{EventRef, Kind};
 use crate::verdict::Verdict;
 
 /// Wraps a predicate class's own `#[pymethods]` with what every predicate shares: the `| & ~` algebra
@@ -125,7 +125,10 @@ pub(crate) fn evaluate_outcome<'py>(
     event: &EventRef<'_>,
 ) -> PyResult<Outcome<'py>> {
     if let Ok(query) = predicate.cast_exact::<Query>() {
-        return Ok(Outcome::Bool(query.get().matches(py, &*event.data(py)?)?));
+        return Ok(Outcome::Bool(match event.stand_in(py) {
+            Some(stand_in) => query.get().matches_stand_in(stand_in)?,
+            None => query.get().matches(py, &*event.data(py)?)?,
+        }));
     }
     let _nested = Nested::enter()?;
     Ok(if let Ok(when) = predicate.cast_exact::<When>() {
@@ -145,8 +148,9 @@ pub(crate) fn evaluate_outcome<'py>(
     })
 }
 
-/// Runs `body` on a Python-provided event; callables and actions downstream get that very object.
-pub(crate) fn with_event<R>(event: &Bound<'_, Event>, body: impl FnOnce(&EventRef<'_>) -> PyResult<R>) -> PyResult<R> {
+/// Runs `body` on a Python-provided event (or a stand-in for one, see `EventRef::stand_in`); callables and actions
+/// downstream get that very object.
+pub(crate) fn with_event<R>(event: &Bound<'_, PyAny>, body: impl FnOnce(&EventRef<'_>) -> PyResult<R>) -> PyResult<R> {
     body(&EventRef::of_object(event.clone().unbind()))
 }
 

@@ -578,6 +578,18 @@ impl Query {
         Ok(true)
     }
 
+    /// Whether an object given in place of an event passes, its fields read as `event[key]` (`__getitem__`), as
+    /// hunter's pure Query reads them: a dict of fields, say. What reading a field raises goes to the caller.
+    pub(crate) fn matches_stand_in(&self, stand_in: &Bound<'_, PyAny>) -> PyResult<bool> {
+        for condition in self.conditions.iter() {
+            let value = stand_in.get_item(condition.field.name())?;
+            if !condition.test(stand_in.py(), &FieldValue::Object(value))? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     /// Decides what the query does on every event with these code-static facts, walking the conditions
     /// in evaluation order: a failing static condition only rules the events out if nothing before it
     /// can raise.
@@ -790,8 +802,11 @@ operator_table!(query_pymethods! { Query {
         Ok(())
     }
 
-    fn __call__(&self, event: &Bound<'_, crate::event::Event>) -> PyResult<bool> {
-        self.matches(event.py(), &event.borrow().data)
+    fn __call__(&self, event: &Bound<'_, PyAny>) -> PyResult<bool> {
+        match event.cast::<crate::event::Event>() {
+            Ok(event) => self.matches(event.py(), &event.borrow().data),
+            Err(_) => self.matches_stand_in(event),
+        }
     }
 
     fn __str__(&self, py: Python<'_>) -> PyResult<String> {

@@ -6,7 +6,7 @@ use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::types::{PyDict, PyTuple};
 
 use super::{evaluate, instantiate_action, with_event, Nested, Operand, Query};
-use crate::event::{Event, EventRef};
+use crate::event::EventRef;
 
 /// Conditional predicate: runs the ``actions``, in order, on every event that ``condition`` matches.
 ///
@@ -77,7 +77,7 @@ predicate_pymethods!(When {
         visit.call(&self.actions)
     }
 
-    fn __call__(&self, event: &Bound<'_, Event>) -> PyResult<bool> {
+    fn __call__(&self, event: &Bound<'_, PyAny>) -> PyResult<bool> {
         with_event(event, |event_ref| self.evaluate(event.py(), event_ref))
     }
 
