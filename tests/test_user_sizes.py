@@ -84,3 +84,34 @@ def test_absurd_alignment_in_pythonhunterconfig_lets_the_program_run(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout == 'program ran\n'
     assert 'filename_alignment must be at most 100000' in result.stderr
+
+
+def test_a_timeline_buffer_that_memory_cannot_hold_is_full_not_an_abort(tmp_path):
+    # Rust aborts the process when an allocation fails: the buffer grows only as far as memory lets it, and then
+    # is full (ring: the oldest records make way). The address space is limited only while recording, so that the
+    # file can be written afterwards.
+    path = tmp_path / 'trace.json'
+    result = run_python(
+        f"""
+        import json, resource, hunter
+        def leaf():
+            return 1
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        with open('/proc/self/statm') as statm:
+            in_use = int(statm.read().split()[0]) * resource.getpagesize()
+        timeline = hunter.Timeline({str(path)!r}, size=2**62)
+        tracer = hunter.Tracer().trace(hunter.When(hunter.Q(function='leaf'), timeline))
+        resource.setrlimit(resource.RLIMIT_AS, (in_use + 24 * 1024**2, hard))
+        for _ in range(400_000):
+            leaf()
+        resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
+        tracer.stop()
+        document = json.loads(open({str(path)!r}).read())
+        spans = sum(1 for event in document['traceEvents'] if event.get('ph') == 'X')
+        print('program ran on', spans, document['otherData']['dropped'])
+        """
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.startswith('program ran on'), result.stdout
+    spans, dropped = map(int, result.stdout.split()[3:])
+    assert spans + dropped == 400_000 and 0 < spans < 400_000 and dropped > 0

@@ -10,8 +10,8 @@
 //! - at stop, a call still executing ends at the stop, one that ended unseen at its thread's last matched event
 //!   (an enclosing call is stretched to end no earlier than the calls inside it).
 //!
-//! The buffer holds at most `size` records. `ring`: a new record evicts the oldest (the newest are kept).
-//! `stop`: once full, new records are dropped (the oldest are kept). Dropped records are counted. Any subset of
+//! The buffer holds at most `size` records, and is full sooner if memory runs out. `ring`: a new record evicts the
+//! oldest (the newest are kept). `stop`: once full, new records are dropped (the oldest are kept). Dropped records are counted. Any subset of
 //! a thread's properly nested spans is properly nested, so both keep the file well-formed.
 
 use std::collections::{HashMap, VecDeque};
@@ -188,13 +188,17 @@ struct Recorded {
     /// The options of the configuration in force when it lets events be recorded in order (no `args`, no hooks):
     /// set as it is read, cleared as it is dropped, so that an event need not look at it.
     in_order: Option<TimelineOptions>,
+    /// Making room for more records failed: the buffer is full until its records are forgotten (`clear`), rather
+    /// than asking again at every record.
+    out_of_memory: bool,
 }
 
 impl Recorded {
     /// Keeps `record` as `options` say; returns what is let go (the oldest record, or this one).
     #[inline(always)]
     fn keep(&mut self, options: &TimelineOptions, record: Record) -> Option<Record> {
-        if self.records.len() < options.size {
+        let records = &mut self.records;
+        if records.len() < options.size && (records.len() < records.capacity() || self.grow(options.size)) {
             self.records.push_back(record);
             return None;
         }
@@ -206,6 +210,24 @@ impl Recorded {
         } else {
             Some(record)
         }
+    }
+
+    /// Makes room for more records, below `size` (above the records kept): twice as many, but never more than `size`,
+    /// so that a full ring buffer writes each new record where it evicts the oldest (one cache line a record, not
+    /// two). False when memory runs out: the buffer is then full, whatever `size` says.
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self, size: usize) -> bool {
+        /// The records room is first made for.
+        const FIRST_ROOM: usize = 1024;
+        if self.out_of_memory {
+            return false;
+        }
+        let kept = self.records.len();
+        // More than `kept`: `keep` asks only below `size`.
+        let room = kept.saturating_mul(2).max(FIRST_ROOM).min(size);
+        self.out_of_memory = self.records.try_reserve_exact(room.saturating_sub(kept)).is_err();
+        !self.out_of_memory
     }
 
     /// Whether events are being recorded and `thread` (a serial) is named already.
@@ -746,6 +768,7 @@ impl Timeline {
     pub(super) fn clear(&self, py: Python<'_>) {
         let forgotten = self.recorded.with_mut(py, |recorded| {
             recorded.dropped = 0;
+            recorded.out_of_memory = false;
             std::mem::take(&mut recorded.records)
         });
         drop(forgotten);
