@@ -198,6 +198,11 @@ impl Tracer {
         let py = slf.py();
         let this = slf.get();
         let Some(handler) = this.engine.take_handler(py) else {
+            // A start that another thread's stop overtook (taking the handler before the start had claimed its tool
+            // id) leaves that session behind: it is let go here.
+            if this.session.tool_id.get(py).is_some() {
+                Tracer::uninstall(slf)?;
+            }
             return tell_untold_stops(py, Some(slf));
         };
         forget_running(py, slf);
@@ -433,6 +438,8 @@ impl Tracer {
         let (_, set_name, _) = this.hook_names();
         this.engine.start(py, predicate);
         match Tracer::install_for_session(slf) {
+            // Stopped by another thread while it started: what the start installed goes too.
+            Ok(()) if this.engine.is_stopped(py) => Tracer::stop_tracing(slf).map(|()| slf.clone()),
             Ok(()) => Ok(slf.clone()),
             Err(error) => {
                 // Nothing of a failed start stays: a threading hook left on the failed tracer (which holds the one

@@ -614,6 +614,15 @@ def test_stop_without_tracer_warns():
     ]
 
 
+@pytest.mark.deliberate_change
+def test_stop_without_tracer_where_nothing_can_be_imported_is_quiet():
+    # As at interpreter exit (modules gone, nothing importable), where a finalizer calling hunter.stop() got an
+    # ImportError from importing warnings.
+    code = 'import sys, hunter\nsys.modules.pop("warnings", None)\nsys.meta_path = None\nhunter.stop()\nprint("ran on")\n'
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60)
+    assert (result.stdout, result.stderr, result.returncode) == ('ran on\n', '', 0)
+
+
 def test_stop_action_stops_tracing():
     def traced_function():
         return 1

@@ -171,6 +171,13 @@ for bad in [(42, 0), (None, 0), ("code", 0)]:
         print('TypeError', error)
 # A code object that is not the running frame's: its slots must not be read from this frame.
 callback(target.__code__, 0)
+raised = sys.monitoring.register_callback(tool, sys.monitoring.events.RAISE, None)
+sys.monitoring.register_callback(tool, sys.monitoring.events.RAISE, raised)
+for not_an_exception in [123, ValueError, None]:
+    try:
+        raised(sys._getframe().f_code, 0, not_an_exception)
+    except TypeError as error:
+        print('TypeError', error)
 target(1, 2, 3, 4, 5, 6)
 tracer.stop()
 print('alive')
@@ -178,6 +185,9 @@ print('alive')
     result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.count('TypeError hunter: a sys.monitoring callback takes a code object first') == 3
+    # The tracer runs on (it prints the call below): the error is the caller's, not the handler's failure.
+    expected = 'TypeError hunter: a sys.monitoring callback takes an exception as its third argument'
+    assert result.stdout.count(expected) == 3, result.stdout
     assert 'target(a=1, b=2, c=3, d=4, e=5, f=6)' in result.stdout
     assert result.stdout.rstrip().endswith('alive')
 

@@ -410,6 +410,58 @@ def test_stopping_from_an_action_while_another_thread_is_traced_reports_nothing(
         assert (result.stdout, result.stderr) == ('done\n', '')
 
 
+ONE_TRACER_STARTED_AND_STOPPED_BY_SEVERAL_THREADS = """
+import sys, threading, hunter
+
+sys.setswitchinterval(1e-6)
+tracer = hunter.Tracer(backend='monitoring')
+after_the_last_stop = []
+
+def work():
+    pass
+
+def action(event):
+    if stopped_for_good:
+        after_the_last_stop.append(event.function)
+
+def start_and_stop():
+    for _ in range(300):
+        try:
+            tracer.trace(hunter.Q(module='__main__', action=action))
+        except hunter.NoFreeToolId:
+            pass
+        work()
+        tracer.stop()
+
+stopped_for_good = False
+threads = [threading.Thread(target=start_and_stop) for _ in range(3)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+tracer.stop()
+stopped_for_good = True
+work()
+held = [tool_id for tool_id in range(6) if sys.monitoring.get_tool(tool_id) == 'hunter']
+print(held, after_the_last_stop, sys.monitoring.get_events(3))
+"""
+
+
+@needs_monitoring
+def test_a_tracer_started_and_stopped_by_several_threads_holds_no_tool_id_after_its_last_stop():
+    # A start lets other threads run while it registers its callbacks (on a tool id not yet recorded in the session):
+    # another thread's start recorded an id the first one then overwrote, and a stop taking the handler first left
+    # the starting one's id behind for good, its callbacks called at every Python call for the rest of the process.
+    for _ in range(3):
+        result = subprocess.run(
+            [sys.executable, '-c', ONE_TRACER_STARTED_AND_STOPPED_BY_SEVERAL_THREADS],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert (result.stdout, result.stderr) == ('[] [] 0\n', '')
+
+
 @needs_monitoring
 @pytest.mark.usefixtures('all_tool_ids_taken')
 def test_a_failed_start_leaves_no_hook_behind():

@@ -311,8 +311,11 @@ def stop():
     """Stop the tracer started by the latest :func:`trace` call, restoring the previous one."""
     global _last_tracer
     if _last_tracer is None:
-        import warnings
-
+        try:
+            import warnings
+        except ImportError:
+            # At interpreter exit (a finalizer calling stop()), when nothing can be imported any more.
+            return
         warnings.warn('There is no tracer to stop.', stacklevel=2)
     else:
         _last_tracer.stop()

@@ -191,11 +191,16 @@ unsafe fn record_everything<H: Monitored>(
     }
 }
 
-/// A callback called by hand with something else than a code object: a TypeError for the caller.
+/// A callback called by hand with an argument of the wrong type (`expected` says which): a TypeError for the caller.
 #[cold]
-fn not_a_code_object(py: Python<'_>) -> *mut ffi::PyObject {
-    pyo3::exceptions::PyTypeError::new_err("hunter: a sys.monitoring callback takes a code object first").restore(py);
+fn wrong_argument(py: Python<'_>, expected: &str) -> *mut ffi::PyObject {
+    pyo3::exceptions::PyTypeError::new_err(format!("hunter: a sys.monitoring callback takes {expected}")).restore(py);
     std::ptr::null_mut()
+}
+
+/// The TypeError of a callback called by hand with something else than a code object.
+fn not_a_code_object(py: Python<'_>) -> *mut ffi::PyObject {
+    wrong_argument(py, "a code object first")
 }
 
 /// The argument `index` of a callback, or NULL when CPython passed fewer.
@@ -301,6 +306,11 @@ unsafe fn deliver_raised<H: Monitored>(
     let exception = unsafe { argument(args, n, 2) };
     if exception.is_null() {
         return new_none();
+    }
+    // SAFETY: non-NULL (checked above), a live object the caller holds; only its type is read.
+    if unsafe { ffi::PyExceptionInstance_Check(exception) } == 0 {
+        // SAFETY: attached (this function's contract).
+        return wrong_argument(unsafe { Python::assume_attached() }, "an exception as its third argument");
     }
     // SAFETY: this function's contract is `deliver`'s; `exception` is non-NULL (checked above), an argument the caller
     // holds.

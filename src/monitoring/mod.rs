@@ -157,7 +157,12 @@ pub(crate) fn start<H: Monitored>(tracer: &Bound<'_, H>) -> PyResult<()> {
             }
         }
         session.event_switches.set(py, switches);
-        session.tool_id.set(py, Some(tool_id));
+        // Registering can run Python code (an audit hook, the collector's finalizers), where another thread may start
+        // this tracer too: the last start wins, and the id the other one claimed is let go (else it stays claimed,
+        // its callbacks on, for the rest of the process).
+        if let Some(replaced) = session.tool_id.replace(py, Some(tool_id)) {
+            release_tool_id(&monitoring, replaced)?;
+        }
         monitoring.call_method0("restart_events")?;
         monitoring.call_method1("set_events", (tool_id, switches.active))?;
         // No code is judged when every event is recorded: what some code would switch on is needed now.
@@ -168,9 +173,15 @@ pub(crate) fn start<H: Monitored>(tracer: &Bound<'_, H>) -> PyResult<()> {
         unsafe { judge_running_frames(tracer, ffi::PyEval_GetFrame()) }
     })();
     if let Err(error) = registered {
-        session.tool_id.set(py, None);
+        // Another thread stopped or restarted this tracer meanwhile, freeing the id under the registering: that stop
+        // or start came last, and this start is over, not failed.
+        let superseded = session.tool_id.get(py).is_some_and(|current| current != tool_id)
+            || !claimed_by_hunter(&monitoring, tool_id)?;
+        if session.tool_id.get(py) == Some(tool_id) {
+            session.tool_id.set(py, None);
+        }
         release_tool_id(&monitoring, tool_id)?;
-        return Err(error);
+        return if superseded { Ok(()) } else { Err(error) };
     }
     Ok(())
 }
@@ -214,8 +225,7 @@ pub(crate) fn stop(py: Python<'_>, session: &Session) -> PyResult<()> {
 /// since (after someone called `free_tool_id` on it), and its events and callbacks are its own.
 fn release_tool_id(monitoring: &Bound<'_, PyAny>, tool_id: u8) -> PyResult<()> {
     let py = monitoring.py();
-    let owner = monitoring.call_method1("get_tool", (tool_id,))?;
-    if owner.is_none() || !owner.eq(TOOL_NAME)? {
+    if !claimed_by_hunter(monitoring, tool_id)? {
         return Ok(());
     }
     monitoring.call_method1("set_events", (tool_id, 0))?;
@@ -226,4 +236,10 @@ fn release_tool_id(monitoring: &Bound<'_, PyAny>, tool_id: u8) -> PyResult<()> {
     }
     monitoring.call_method1("free_tool_id", (tool_id,))?;
     Ok(())
+}
+
+/// Whether `tool_id` is claimed under hunter's name.
+fn claimed_by_hunter(monitoring: &Bound<'_, PyAny>, tool_id: u8) -> PyResult<bool> {
+    let owner = monitoring.call_method1("get_tool", (tool_id,))?;
+    Ok(!owner.is_none() && owner.eq(TOOL_NAME)?)
 }
