@@ -11,8 +11,8 @@
 //!   (an enclosing call is stretched to end no earlier than the calls inside it).
 //!
 //! The buffer holds at most `size` records, and is full sooner if memory runs out. `ring`: a new record evicts the
-//! oldest (the newest are kept). `stop`: once full, new records are dropped (the oldest are kept). Dropped records are counted. Any subset of
-//! a thread's properly nested spans is properly nested, so both keep the file well-formed.
+//! oldest (the newest are kept). `stop`: once full, new records are dropped (the oldest are kept). Dropped records
+//! are counted. Any subset of a thread's properly nested spans is properly nested, so both keep the file well-formed.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasherDefault;
@@ -197,8 +197,8 @@ impl Recorded {
     /// Keeps `record` as `options` say; returns what is let go (the oldest record, or this one).
     #[inline(always)]
     fn keep(&mut self, options: &TimelineOptions, record: Record) -> Option<Record> {
-        let records = &mut self.records;
-        if records.len() < options.size && (records.len() < records.capacity() || self.grow(options.size)) {
+        let kept = self.records.len();
+        if kept < options.size && (kept < self.records.capacity() || self.grow(options.size)) {
             self.records.push_back(record);
             return None;
         }
