@@ -49,9 +49,10 @@ pub struct From {
 impl From {
     pub(crate) fn evaluate<'py>(&self, py: Python<'py>, event: &EventRef<'_>) -> PyResult<Outcome<'py>> {
         let origin = self.origin.get(py);
+        let stand_in = event.stand_in(py);
         // Read afresh at each use: the condition may set the event's fields (as on hunter's events). A stand-in's are
         // its attributes, as hunter's pure From reads them.
-        let counters = |event: &EventRef<'_>| match event.stand_in(py) {
+        let counters = |event: &EventRef<'_>| match stand_in {
             Some(stand_in) => Ok((
                 stand_in.getattr(intern!(py, "depth"))?.extract()?,
                 stand_in.getattr(intern!(py, "calls"))?.extract()?,
@@ -79,7 +80,7 @@ impl From {
         };
         match &self.predicate {
             None => Ok(Outcome::Bool(true)),
-            Some(predicate) => match event.stand_in(py) {
+            Some(predicate) => match stand_in {
                 // As hunter's pure From: the stand-in's `clone()`, given the relative counters.
                 Some(stand_in) => {
                     let relative = stand_in.call_method0(intern!(py, "clone"))?;

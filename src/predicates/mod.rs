@@ -125,10 +125,7 @@ pub(crate) fn evaluate_outcome<'py>(
     event: &EventRef<'_>,
 ) -> PyResult<Outcome<'py>> {
     if let Ok(query) = predicate.cast_exact::<Query>() {
-        return Ok(Outcome::Bool(match event.stand_in(py) {
-            Some(stand_in) => query.get().matches_stand_in(stand_in)?,
-            None => query.get().matches(py, &*event.data(py)?)?,
-        }));
+        return Ok(Outcome::Bool(query.get().matches_event(py, event)?));
     }
     let _nested = Nested::enter()?;
     Ok(if let Ok(when) = predicate.cast_exact::<When>() {

@@ -11,7 +11,7 @@ use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PySet, PyString, PyTuple};
 
 use super::facts::StaticFacts;
-use crate::event::{EventData, Field, Kind};
+use crate::event::{EventData, EventRef, Field, Kind};
 use crate::suggest;
 use crate::verdict::Verdict;
 
@@ -578,6 +578,14 @@ impl Query {
         Ok(true)
     }
 
+    /// Whether `event` passes: its data, or the fields of a stand-in given in its place (see [`Query::matches_stand_in`]).
+    pub(crate) fn matches_event(&self, py: Python<'_>, event: &EventRef<'_>) -> PyResult<bool> {
+        match event.stand_in(py) {
+            Some(stand_in) => self.matches_stand_in(stand_in),
+            None => self.matches(py, &*event.data(py)?),
+        }
+    }
+
     /// Whether an object given in place of an event passes, its fields read as `event[key]` (`__getitem__`), as
     /// hunter's pure Query reads them: a dict of fields, say. What reading a field raises goes to the caller.
     pub(crate) fn matches_stand_in(&self, stand_in: &Bound<'_, PyAny>) -> PyResult<bool> {
@@ -803,10 +811,7 @@ operator_table!(query_pymethods! { Query {
     }
 
     fn __call__(&self, event: &Bound<'_, PyAny>) -> PyResult<bool> {
-        match event.cast::<crate::event::Event>() {
-            Ok(event) => self.matches(event.py(), &event.borrow().data),
-            Err(_) => self.matches_stand_in(event),
-        }
+        self.matches_event(event.py(), &EventRef::of_object(event.clone().unbind()))
     }
 
     fn __str__(&self, py: Python<'_>) -> PyResult<String> {
