@@ -187,6 +187,41 @@ def test_line_return_and_exception_events():
     assert line_sources[:2] == ['try:', "raise ValueError('boom')"]
 
 
+EXCEPT_STAR_SCRIPT = """\
+import io, sys, hunter
+def handled():
+    try:
+        raise ExceptionGroup('group', [ValueError(1)])
+    except* ValueError:
+        pass
+returns = []
+with hunter.trace(function='handled', kind='return', action=lambda event: returns.append(event)):
+    handled()
+print([(event.lineno, event.source, event.fullsource) for event in returns])
+stream = io.StringIO()
+with hunter.trace(function='handled', action=hunter.CallPrinter(stream=stream, force_colors=False)):
+    handled()
+print(stream.getvalue().splitlines()[-1].split(':', 1)[-1])
+"""
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason='except* is new in 3.11')
+def test_a_return_at_no_line_has_lineno_minus_one_and_no_source(tmp_path):
+    # The implicit return after an except* clause has no line (its frame's f_lineno is None): hunter's pure build
+    # gives lineno None, and its printer fails on it and stops tracing; here it is -1, as in hunter's Cython build
+    # (README difference 33).
+    script = tmp_path / 'except_star.py'
+    script.write_text(EXCEPT_STAR_SCRIPT)
+    code = f'import runpy; runpy.run_path({str(script)!r}, run_name="__main__")'
+    expected = reference.run_python(reference.require_reference_python(), code, env={'PUREPYTHONHUNTER': '1'})
+    ours = reference.run_python(sys.executable, code)
+    assert expected.stdout.splitlines()[0].startswith("[(None, '??? NO SOURCE: TypeError(")
+    assert 'Disabling tracer because handler' in expected.stderr
+    assert expected.stdout.splitlines()[1] == '6     line         pass'
+    assert (ours.returncode, ours.stderr) == (0, '')
+    assert ours.stdout.splitlines() == ["[(-1, '', '')]", '-1    return    <= handled: None']
+
+
 def test_depth_and_calls_of_nested_calls():
     _, events = record_events(calls_methods)
     summary = [(event.kind, event.function, event.depth, event.calls) for event in events if event.kind != 'line']

@@ -208,6 +208,26 @@ def test_collection_during_tracing_keeps_everything_working():
     assert 'target' in stream.getvalue()
 
 
+def test_collection_while_an_event_is_being_made():
+    # CPython 3.11 makes an Event's instance dict after tracking the object and before its fields are written; with a
+    # collection at every allocation, that one traverses the half-made event (it read zeroed memory: a segfault).
+    script = textwrap.dedent("""
+        import gc, sys, hunter
+        gc.set_threshold(1)
+        kept = []
+        def traced(i):
+            return i
+        with hunter.trace(function='traced', kind='call', action=kept.append):
+            for i in range(50):
+                traced(i)
+        made = [hunter.Event(sys._getframe(), 'line', None) for _ in range(50)]
+        clones = [made[0].clone() for _ in range(50)]
+        print(len(kept), len(made), len(clones), {event.function for event in kept})
+    """)
+    result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True, timeout=120)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "50 50 50 {'traced'}\n", '')
+
+
 BACKENDS = ('settrace', 'monitoring') if sys.version_info >= (3, 12) else ('settrace',)
 
 # Portable mode cannot read a dict's version: its caches hold the globals they know (see `compat::DictIdentity`), and

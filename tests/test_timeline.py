@@ -320,6 +320,27 @@ def test_a_write_that_fails_at_the_stop_is_one_line(capsys):
     assert capsys.readouterr().err == "hunter: cannot write the timeline to '/dev/full': No space left on device\n"
 
 
+def test_an_interrupted_write_at_the_stop_says_so_and_keeps_the_records(tmp_path, monkeypatch, capsys):
+    # Ctrl-C while the stop writes a large file: the KeyboardInterrupt is the program's, but it once lost the file
+    # without a word.
+    path = tmp_path / 'trace.json'
+    timeline = Timeline(path)
+
+    def interrupted(text, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    tracer = hunter.Tracer().trace(hunter.When(SAMPLES, timeline))
+    timing_samples.pair(0)
+    monkeypatch.setattr(json, 'dumps', interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        tracer.stop()
+    monkeypatch.undo()
+    assert capsys.readouterr().err == f"hunter: the timeline was not written to {str(path)!r}: interrupted\n"
+    assert not path.exists()
+    assert timeline.write() == str(path)
+    assert names(load(path))['pair'] == 1
+
+
 def test_two_writes_of_one_path_at_once_both_succeed(tmp_path, monkeypatch):
     # Two Timelines of one path stopping in two threads: the second write runs while the first is between writing its
     # temporary file and moving it (they once shared the temporary file, so the first move found it gone).
@@ -412,6 +433,31 @@ def test_threads_are_named_and_kept_apart(tmp_path, backend):
     assert len(threads) == 3
     named = {event['tid']: event['args']['name'] for event in events if event['name'] == 'thread_name'}
     assert all(named[thread].startswith('Thread-') for thread in threads)
+
+
+class Unprintable:
+    def __str__(self):
+        raise RuntimeError('no str')
+
+    def __repr__(self):
+        raise RuntimeError('no repr')
+
+
+def test_a_thread_whose_name_is_no_text_is_named_by_its_safe_repr(tmp_path, backend):
+    # A name set bypassing the `name` setter's str(): its failure once cost the whole file.
+    def run():
+        threading.current_thread()._name = Unprintable()
+        timing_samples.pair(0)
+
+    def in_a_badly_named_thread():
+        thread = threading.Thread(target=run)
+        thread.start()
+        thread.join()
+
+    events = recorded(tmp_path, in_a_badly_named_thread)
+    [thread] = {event['tid'] for event in spans_of(events, 'pair')}
+    [name] = [event['args']['name'] for event in events if event['name'] == 'thread_name' and event['tid'] == thread]
+    assert name.startswith(f'<{__name__}.Unprintable object at 0x')
 
 
 def one_thread_after_another(count):

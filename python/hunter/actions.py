@@ -1020,7 +1020,7 @@ class Timeline(ColorStreamAction):
             f'{{"ph":"M","name":"process_name","pid":{pid},"tid":0,"args":{{"name":{dumps(f"python {pid}")}}}}}',
         ]
         lines.extend(
-            f'{{"ph":"M","name":"thread_name","pid":{pid},"tid":{tids[ident]},"args":{{"name":{dumps(str(name))}}}}}'
+            f'{{"ph":"M","name":"thread_name","pid":{pid},"tid":{tids[ident]},"args":{{"name":{dumps(_text_of(name))}}}}}'
             for ident, (name, _) in sorted(threads)
         )
         for ident, code, builtin, start, end, arguments, ending, exception in records:
@@ -1096,6 +1096,18 @@ class Timeline(ColorStreamAction):
             except OSError as exc:
                 # At the stop, often at exit: one line says it better than a traceback of hunter's own frames.
                 config.say_on_stderr(f'hunter: cannot write the timeline to {self.path!r}: {exc.strerror or exc}\n')
+            except KeyboardInterrupt:
+                # The program's; what was recorded is kept, for write().
+                config.say_on_stderr(f'hunter: the timeline was not written to {self.path!r}: interrupted\n')
+                raise
+
+
+def _text_of(name):
+    """A thread's name as text: its ``str()``, or its safe repr if that fails (one name must not cost the file)."""
+    try:
+        return str(name)
+    except Exception:
+        return safe_repr(name)
 
 
 # The attributes through which hunter's predicates reach the predicates and actions they hold.

@@ -34,6 +34,16 @@ use super::slots::Slot;
 #[pyclass(module = "hunter.event", name = "Event", dict, weakref)]
 pub struct Event {
     pub data: EventData,
+    /// True once pyo3 has written the fields. On CPython 3.11 the base `tp_new` makes the instance `__dict__` after
+    /// the object is tracked and before its fields are written, and that allocation may run the collector, whose
+    /// `__traverse__` then finds zeroed memory (false here): it must read nothing else.
+    written: bool,
+}
+
+impl From<EventData> for Event {
+    fn from(data: EventData) -> Self {
+        Event { data, written: true }
+    }
 }
 
 fn threading_support_from_py(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<bool>> {
@@ -66,7 +76,7 @@ impl Event {
         let frame = (!frame.is_none()).then_some(frame);
         let arg = arg.unwrap_or_else(|| py.None());
         let threading_support = threading_support_from_py(threading_support)?;
-        Ok(Event { data: EventData::new(frame, kind, builtin, arg, depth, calls, threading_support)? })
+        Ok(Event::from(EventData::new(frame, kind, builtin, arg, depth, calls, threading_support)?))
     }
 
     /// The frame the event happened in; ``None`` on detached events. Not usable in a Query.
@@ -299,12 +309,12 @@ impl Event {
     ///     kept = event.detach(repr)
     #[pyo3(signature = (value_filter=None))]
     fn detach(&self, py: Python<'_>, value_filter: Option<&Bound<'_, PyAny>>) -> PyResult<Event> {
-        Ok(Event { data: self.data.detach(py, value_filter)? })
+        Ok(Event::from(self.data.detach(py, value_filter)?))
     }
 
     /// Returns a copy of this event (with the same frame, if it has one).
     fn clone(&self, py: Python<'_>) -> Event {
-        Event { data: self.data.clone_with_counters(py, self.data.depth, self.data.calls) }
+        Event::from(self.data.clone_with_counters(py, self.data.depth, self.data.calls))
     }
 
     fn __getitem__<'py>(slf: &Bound<'py, Self>, item: &Bound<'py, PyString>) -> PyResult<Bound<'py, PyAny>> {
@@ -321,6 +331,9 @@ impl Event {
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if !self.written {
+            return Ok(());
+        }
         self.data.traverse(&visit)
     }
 

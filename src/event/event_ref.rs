@@ -75,7 +75,7 @@ impl<'a> EventRef<'a> {
         match &self.source {
             Source::Native { data, py_event } => {
                 if py_event.get().is_none() {
-                    let event = Py::new(py, Event { data: data.clone_with_counters(py, data.depth, data.calls) })?;
+                    let event = Py::new(py, Event::from(data.clone_with_counters(py, data.depth, data.calls)))?;
                     if let Err(event) = py_event.set(event) {
                         drop(event);
                     }

@@ -161,7 +161,7 @@ impl Backlog {
         let mut detached = data.detach(py, self.try_repr.as_ref().map(|filter| filter.bind(py)))?;
         detached.set_frame(data.frame().map(|frame| frame.clone_ref(py)));
         drop(data);
-        let detached = Py::new(py, Event { data: detached })?;
+        let detached = Py::new(py, Event::from(detached))?;
         let mut queue = self.queue.replace(py, VecDeque::new());
         queue.push_back(detached);
         let evicted = if queue.len() > self.size { queue.pop_front() } else { None };
