@@ -966,6 +966,42 @@ pub fn thread_trace_function(_py: Python<'_>) -> (Option<ffi::Py_tracefunc>, *mu
     }
 }
 
+/// Whether `obj`, the object CPython hands a C trace or profile function, is still installed on the current thread
+/// (so alive: the thread state holds it). On 3.11 CPython reads the object before it makes the event's frame object,
+/// and that allocation may run the collector, whose `gc.callbacks` or finalizers may stop the tracer and free the
+/// object it then passes. 3.9 and 3.10 allocate nothing in between, and 3.12+ read the object after the frame and run
+/// no collection inside an allocation: true there. A tool calling our trace function with our object while another
+/// is installed (none is known to) would see no events on 3.11.
+#[inline(always)]
+pub fn trace_object_installed(_py: Python<'_>, obj: *mut ffi::PyObject) -> bool {
+    #[cfg(all(Py_3_11, not(Py_3_12), not(hunter_portable)))]
+    {
+        // SAFETY: attached (`_py`), so the current thread state exists and is this thread's; laid out as
+        // `ThreadStateHead` on this version. Only the two pointers are compared: `obj` is not read.
+        unsafe {
+            let state = ffi::PyThreadState_Get().cast::<ThreadStateHead>();
+            (*state).c_traceobj == obj || (*state).c_profileobj == obj
+        }
+    }
+    #[cfg(all(Py_3_11, not(Py_3_12), hunter_portable))]
+    {
+        // The public API has no getter of the thread's trace object before 3.12: through sys.gettrace() and
+        // sys.getprofile(), which return it (no allocation, no Python frame).
+        let installed = |getter: &str| {
+            import(_py, "sys")
+                .and_then(|sys| sys.getattr(getter))
+                .and_then(|get| get.call0())
+                .is_ok_and(|installed| installed.as_ptr() == obj)
+        };
+        installed("gettrace") || installed("getprofile")
+    }
+    #[cfg(not(all(Py_3_11, not(Py_3_12))))]
+    {
+        let _ = obj;
+        true
+    }
+}
+
 /// Portable mode cannot read the thread state's fields (their layout is not public API): no C-level trace function
 /// is ever found, so none is chained to, and the one in place is replaced, as hunter 3.9.0 does.
 #[cfg(hunter_portable)]

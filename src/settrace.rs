@@ -22,17 +22,22 @@ use crate::hook::{EventArg, EventSite, Handled};
 /// The C trace function. CPython calls it attached, never recursively on one thread.
 ///
 /// `obj` is borrowed from the thread state, which drops it when the tracer uninstalls itself: the rejection path
-/// runs no Python code and uses it as it is; the rest takes a strong reference first (see `engine::handle`).
+/// runs no Python code and uses it as it is; the rest takes a strong reference first (see `engine::handle`). On 3.11
+/// it may be freed already (see `compat::trace_object_installed`): then the event is ignored, `obj` untouched.
 ///
 /// # Safety
-/// CPython's `Py_tracefunc` contract: called attached, with `obj` the object `install` registered (a live `H`),
-/// `frame` the frame of the event and `arg` NULL or an object it holds for the call.
+/// CPython's `Py_tracefunc` contract: called attached, with `obj` the object `install` registered (a live `H`, unless
+/// no longer installed), `frame` the frame of the event and `arg` NULL or an object it holds for the call.
 unsafe extern "C" fn trace_function<H: Host>(
     obj: *mut ffi::PyObject,
     frame: *mut ffi::PyFrameObject,
     what: c_int,
     arg: *mut ffi::PyObject,
 ) -> c_int {
+    // SAFETY: CPython calls trace functions attached.
+    if !compat::trace_object_installed(unsafe { Python::assume_attached() }, obj) {
+        return 0;
+    }
     if CHAINING.load(Ordering::Relaxed) {
         // SAFETY: this function's contract.
         return unsafe { trace_with_chained::<H>(obj, frame, what, arg) };

@@ -95,6 +95,42 @@ print(len(seen), stream.getvalue().count('=> target'))
 """
 
 
+# A gc.callbacks entry stops the tracer or starts another at every collection, and the collector runs at every
+# allocation: on 3.11 one runs while CPython makes an event's frame object, after it read the trace object it then
+# hands the trace function, which that collection may have freed.
+GC_CALLBACK_SWAPS_TRACERS = """
+import gc, io, hunter
+stream = io.StringIO()
+collections = 0
+
+def traced(phase):
+    return phase
+
+def swap_tracers(phase, info):
+    global collections
+    collections += 1
+    if collections % 2:
+        hunter.stop()
+    else:
+        hunter.trace(module='__main__', action=hunter.CallPrinter(stream=stream))
+    traced(phase)
+
+gc.callbacks.append(swap_tracers)
+gc.set_threshold(1)
+hunter.trace(module='__main__', action=hunter.CallPrinter(stream=stream))
+gc.set_threshold(700)
+gc.callbacks.remove(swap_tracers)
+hunter.stop()
+print(collections > 10, 'traced(' in stream.getvalue())
+"""
+
+
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_a_collection_that_swaps_tracers_under_an_event(backend):
+    result = run_python(GC_CALLBACK_SWAPS_TRACERS, backend)
+    assert (result.returncode, result.stdout) == (0, 'True True\n'), result.stderr[-2000:]
+
+
 @pytest.mark.parametrize('backend', BACKENDS)
 def test_handlers_that_stop_and_restart_tracing_from_inside_an_event(backend):
     """An action, or a `__repr__` the printer calls, that stops the tracer and starts another one mid-event."""
