@@ -966,40 +966,61 @@ pub fn thread_trace_function(_py: Python<'_>) -> (Option<ffi::Py_tracefunc>, *mu
     }
 }
 
-/// Whether `obj`, the object CPython hands a C trace or profile function, is still installed on the current thread
-/// (so alive: the thread state holds it). On 3.11 CPython reads the object before it makes the event's frame object,
-/// and that allocation may run the collector, whose `gc.callbacks` or finalizers may stop the tracer and free the
-/// object it then passes. 3.9 and 3.10 allocate nothing in between, and 3.12+ read the object after the frame and run
-/// no collection inside an allocation: true there. A tool calling our trace function with our object while another
-/// is installed (none is known to) would see no events on 3.11.
+/// Whether `obj`, the object CPython hands a C trace or profile function with `frame`, is still installed on the
+/// current thread (so alive: the thread state holds it). On 3.11 CPython reads the object before it makes the frame's
+/// frame object, and that allocation may run the collector, whose `gc.callbacks` or finalizers may stop the tracer and
+/// free the object it then passes. Alive too when it is the frame's `f_trace` (the frame holds it): the usual event of
+/// a frame after its first, read first. (Only that: the collection's callbacks may set a new frame's `f_trace` to
+/// another tracer.) 3.9 and 3.10 allocate nothing in between, and 3.12+ read the object after the frame and run no
+/// collection inside an allocation: true there. A tool calling our trace function with our object while another is
+/// installed (none is known to) would see only the events of frames whose `f_trace` it is, on 3.11.
+///
+/// # Safety
+/// Attached (`_py`), `frame` the live frame object of the event.
 #[inline(always)]
-pub fn trace_object_installed(_py: Python<'_>, obj: *mut ffi::PyObject) -> bool {
+pub unsafe fn trace_object_installed(_py: Python<'_>, obj: *mut ffi::PyObject, frame: *mut ffi::PyFrameObject) -> bool {
     #[cfg(all(Py_3_11, not(Py_3_12), not(hunter_portable)))]
     {
-        // SAFETY: attached (`_py`), so the current thread state exists and is this thread's; laid out as
-        // `ThreadStateHead` on this version. Only the two pointers are compared: `obj` is not read.
+        // SAFETY: `frame` is a live frame object (this function's contract), laid out as `FrameTraceHead`; attached, so
+        // the current thread state exists and is this thread's, laid out as `ThreadStateHead` on this version. `obj`
+        // is only compared, not read.
         unsafe {
+            if (*frame.cast::<FrameTraceHead>()).f_trace == obj {
+                return true;
+            }
             let state = ffi::PyThreadState_Get().cast::<ThreadStateHead>();
             (*state).c_traceobj == obj || (*state).c_profileobj == obj
         }
     }
     #[cfg(all(Py_3_11, not(Py_3_12), hunter_portable))]
     {
-        // The public API has no getter of the thread's trace object before 3.12: through sys.gettrace() and
-        // sys.getprofile(), which return it (no allocation, no Python frame).
-        let installed = |getter: &str| {
-            import(_py, "sys")
-                .and_then(|sys| sys.getattr(getter))
-                .and_then(|get| get.call0())
-                .is_ok_and(|installed| installed.as_ptr() == obj)
-        };
-        installed("gettrace") || installed("getprofile")
+        // The public API has no getter of the thread's trace object before 3.12: sys.gettrace() and sys.getprofile(),
+        // found by `prepare_trace_object_check` (a lookup here could allocate, and collect), return it and allocate
+        // nothing. Taken as installed when one fails (near the recursion limit), or before they are found.
+        let _ = frame;
+        let Some(getters) = TRACE_OBJECT_GETTERS.get(_py) else { return true };
+        let installed = |getter: &Py<PyAny>| getter.call0(_py).ok().map(|found| found.as_ptr() == obj);
+        !getters.iter().all(|getter| installed(getter) == Some(false))
     }
     #[cfg(not(all(Py_3_11, not(Py_3_12))))]
     {
-        let _ = obj;
+        let _ = (obj, frame);
         true
     }
+}
+
+/// Portable mode on 3.11: `sys.gettrace` and `sys.getprofile`, for `trace_object_installed`.
+#[cfg(all(Py_3_11, not(Py_3_12), hunter_portable))]
+static TRACE_OBJECT_GETTERS: crate::gilcell::MadeOnce<[Py<PyAny>; 2]> = crate::gilcell::MadeOnce::new();
+
+/// Makes ready what `trace_object_installed` reads, before a trace function is installed.
+pub fn prepare_trace_object_check(_py: Python<'_>) -> PyResult<()> {
+    #[cfg(all(Py_3_11, not(Py_3_12), hunter_portable))]
+    TRACE_OBJECT_GETTERS.get_or_try_init(_py, || {
+        let sys = import(_py, "sys")?;
+        PyResult::Ok([sys.getattr("gettrace")?.unbind(), sys.getattr("getprofile")?.unbind()])
+    })?;
+    Ok(())
 }
 
 /// Portable mode cannot read the thread state's fields (their layout is not public API): no C-level trace function

@@ -34,8 +34,8 @@ unsafe extern "C" fn trace_function<H: Host>(
     what: c_int,
     arg: *mut ffi::PyObject,
 ) -> c_int {
-    // SAFETY: CPython calls trace functions attached.
-    if !compat::trace_object_installed(unsafe { Python::assume_attached() }, obj) {
+    // SAFETY: CPython calls trace functions attached, with the event's frame.
+    if !unsafe { compat::trace_object_installed(Python::assume_attached(), obj, frame) } {
         return 0;
     }
     if CHAINING.load(Ordering::Relaxed) {
@@ -230,6 +230,7 @@ pub(crate) fn first_seen_thread() -> bool {
 /// C-level trace function in place becomes this thread's chained tracer (one already chained stays when a hunter
 /// tracer is in place); a Python-level one is replaced. `may_probe`: see `found_on_this_thread`.
 pub(crate) fn install<H: Host>(py: Python<'_>, tracer: &Bound<'_, H>, may_probe: bool) -> PyResult<()> {
+    compat::prepare_trace_object_check(py)?;
     let profiling_mode = tracer.get().engine().profiling_mode;
     note_known_thread();
     if !profiling_mode {
