@@ -188,7 +188,7 @@ def test_line_return_and_exception_events():
 
 
 EXCEPT_STAR_SCRIPT = """\
-import io, sys, hunter
+import io, hunter
 def handled():
     try:
         raise ExceptionGroup('group', [ValueError(1)])
