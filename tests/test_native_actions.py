@@ -117,6 +117,46 @@ def test_broken_pipe_stops_the_tracer_with_one_message():
     ]
 
 
+PROGRAM_STOPPED_BY_ITS_BROKEN_PIPE = """
+import hunter, sys
+
+def item(n):
+    return f'item {n}'
+
+hunter.trace(hunter.Q(function='item'), action=hunter.CallPrinter(stream=sys.stdout))
+try:
+    for n in range(200000):
+        print(item(n), flush=True)
+except BrokenPipeError:
+    sys.stderr.write(f'stopped at its broken pipe after {n} items\\n')
+else:
+    sys.stderr.write('never saw its broken pipe\\n')
+hunter.stop()
+"""
+
+
+def test_a_program_still_sees_its_own_broken_pipe():
+    # `yes | head -1`-style: the program ends when its reader goes away. The tracer's own write failing first must
+    # not hide the pipe from the program (it once pointed the descriptor at the null device: the program's writes
+    # then all succeeded, and such a program never ended).
+    process = subprocess.Popen(
+        [sys.executable, '-c', textwrap.dedent(PROGRAM_STOPPED_BY_ITS_BROKEN_PIPE)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    first_line = process.stdout.readline()
+    process.stdout.close()
+    with process.stderr:
+        stderr = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 0, stderr
+    assert b'=> item(n=0)' in first_line
+    lines = stderr.splitlines()
+    assert lines[0] == (
+        'hunter: tracing stopped, the output stream is closed or broken (BrokenPipeError: [Errno 32] Broken pipe)'
+    )
+    assert len(lines) == 2 and lines[1].startswith('stopped at its broken pipe after '), stderr
+
+
 def test_closed_stream_stops_the_tracer_with_one_message():
     output = run_snippet(
         """

@@ -55,14 +55,15 @@ pub(super) struct Options {
 const MAX_ALIGNMENT: usize = 100_000;
 
 fn alignment(action: &Bound<'_, PyAny>, name: &str) -> PyResult<usize> {
-    let value: usize = action
-        .getattr(name)?
-        .extract()
-        .map_err(|_| PyValueError::new_err(format!("{name} must be a non-negative integer")))?;
-    if value > MAX_ALIGNMENT {
-        return Err(PyValueError::new_err(format!("{name} must be at most {MAX_ALIGNMENT}, not {value}")));
+    let value = action.getattr(name)?;
+    let too_wide = || PyValueError::new_err(format!("{name} must be at most {MAX_ALIGNMENT}, not {value}"));
+    match value.extract::<usize>() {
+        Ok(width) if width > MAX_ALIGNMENT => Err(too_wide()),
+        Ok(width) => Ok(width),
+        // An int too large for a word is too wide too.
+        Err(_) if value.is_instance_of::<pyo3::types::PyInt>() && value.ge(0)? => Err(too_wide()),
+        Err(_) => Err(PyValueError::new_err(format!("{name} must be a non-negative integer"))),
     }
-    Ok(value)
 }
 
 impl Options {

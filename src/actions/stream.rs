@@ -1,5 +1,5 @@
 //! Writing a formatted event to the action's stream: one `write` call with a str made without a decoding pass, and
-//! a broken pipe pointed at the null device.
+//! the rows a broken pipe left in the stream's buffer thrown away.
 
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -7,15 +7,15 @@ use pyo3::types::PyString;
 
 use super::options::Options;
 
-/// `stream.write(text)`. A pipe whose reader is gone is pointed at the null device first, so that the
-/// interpreter's final flush of that stream cannot fail again; the error still goes to the caller.
+/// `stream.write(text)`. On a pipe whose reader is gone, the rows still buffered in the stream are thrown away
+/// first (see [`drop_buffered_rows`]); the error goes to the caller.
 pub(super) fn write(options: &Options, text: Bound<'_, PyString>) -> PyResult<()> {
     let py = text.py();
     match options.write.bind(py).call1((text,)) {
         Ok(_) => Ok(()),
         Err(error) => {
             if error.is_instance_of::<pyo3::exceptions::PyBrokenPipeError>(py) {
-                let _ = silence_broken_pipe(options.stream.bind(py));
+                let _ = drop_buffered_rows(options.stream.bind(py));
             }
             Err(error)
         }
@@ -71,12 +71,21 @@ unsafe fn copy_if_ascii(source: &[u8], target: *mut u8) -> bool {
     seen & HIGH_BITS == 0
 }
 
-fn silence_broken_pipe(stream: &Bound<'_, PyAny>) -> PyResult<()> {
+/// Flushes what `stream` (whose pipe's reader is gone) still buffers into the null device, then gives its file
+/// descriptor back its pipe: the interpreter's final flush of the stream then has none of the rows left to fail on
+/// (hunter's `... | head` exits with status 120 for them), and the program's own next write fails as it would
+/// untraced (a program that stops at its broken pipe must not write into the null device for ever).
+fn drop_buffered_rows(stream: &Bound<'_, PyAny>) -> PyResult<()> {
     let py = stream.py();
     let os = crate::compat::import(py, "os")?;
     let fileno = stream.call_method0("fileno")?;
-    let null = os.call_method1("open", (os.getattr("devnull")?, os.getattr("O_WRONLY")?))?;
-    os.call_method1("dup2", (&null, fileno))?;
-    os.call_method1("close", (null,))?;
-    Ok(())
+    let pipe = os.call_method1("dup", (&fileno,))?;
+    let flushed = os.call_method1("open", (os.getattr("devnull")?, os.getattr("O_WRONLY")?)).and_then(|null| {
+        let flushed = os.call_method1("dup2", (&null, &fileno)).and_then(|_| stream.call_method0("flush"));
+        let closed = os.call_method1("close", (null,));
+        flushed.and(closed)
+    });
+    let restored = os.call_method1("dup2", (&pipe, &fileno));
+    let closed = os.call_method1("close", (pipe,));
+    flushed.and(restored).and(closed).map(drop)
 }
