@@ -2,7 +2,9 @@
 //! constructor as those do in argument errors: `From.__init__() got an unexpected keyword argument 'module'`, counting
 //! `self` among the positional arguments (`Query.__init__() takes 1 positional argument but 2 were given`). pyo3 names
 //! it `__new__` and leaves `self` out; its message is rewritten when construction fails, in the one `tp_new` each of
-//! these classes gets here.
+//! these classes gets here. That `tp_new` also makes a Python subclass with a constructor of its own as a Python class
+//! is made, when the native class has an `__init__` to hand the options to (`Tracer`): with the defaults, the
+//! arguments left to the subclass's `__init__`.
 
 use std::sync::OnceLock;
 
@@ -50,8 +52,23 @@ unsafe extern "C" fn new_named_as_init(
     let mut ty = subtype;
     while !ty.is_null() {
         if let Some(&(native, original)) = constructors.iter().find(|(native, _)| *native == ty as usize) {
+            // SAFETY: live types (`subtype` and its base `ty`).
+            let (args, kwds) = if unsafe { initialised_by_subclass(subtype, ty) } {
+                // SAFETY: attached (this function's contract).
+                (unsafe { ffi::PyTuple_New(0) }, std::ptr::null_mut())
+            } else {
+                // SAFETY: CPython's arguments, held for the call: one more reference, released below as the empty
+                // tuple is.
+                unsafe { ffi::Py_INCREF(args) };
+                (args, kwds)
+            };
+            if args.is_null() {
+                return std::ptr::null_mut();
+            }
             // SAFETY: pyo3's `tp_new` of the native class `subtype` derives from, called as CPython called this one.
             let made = unsafe { original(subtype, args, kwds) };
+            // SAFETY: the reference taken above.
+            unsafe { ffi::Py_DECREF(args) };
             if made.is_null() {
                 // SAFETY: attached (this function's contract); `native` is a live type (this module's).
                 unsafe { rename_argument_error(Python::assume_attached(), native as *mut ffi::PyTypeObject) };
@@ -65,6 +82,21 @@ unsafe extern "C" fn new_named_as_init(
     // SAFETY: attached (this function's contract).
     PyTypeError::new_err("hunter: a constructor of another class").restore(unsafe { Python::assume_attached() });
     std::ptr::null_mut()
+}
+
+/// Whether a `subtype` of the native class `native` is made with the defaults and leaves its arguments to its own
+/// `__init__`, as a Python class's `object.__new__` ignores them: when `native` has an `__init__` that sets its options
+/// (`Tracer`), for a subclass that defines `__init__` (it calls `super().__init__(...)` with the options, if any).
+///
+/// # Safety
+/// Both must be live types, `native` a base of `subtype`.
+unsafe fn initialised_by_subclass(subtype: *mut ffi::PyTypeObject, native: *mut ffi::PyTypeObject) -> bool {
+    // SAFETY: live types (this function's contract); only their `tp_init` slots are read.
+    unsafe {
+        let object_init = (*std::ptr::addr_of_mut!(ffi::PyBaseObject_Type)).tp_init.map(|f| f as usize);
+        let native_init = (*native).tp_init.map(|f| f as usize);
+        subtype != native && native_init != object_init && (*subtype).tp_init.map(|f| f as usize) != native_init
+    }
 }
 
 /// Rewrites the current exception, when it is pyo3's argument error of `native`'s constructor, as CPython words it

@@ -48,8 +48,9 @@ static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
 
 /// The tracing state of one tracer.
 pub(crate) struct Engine {
-    pub threading_support: Option<bool>,
-    pub profiling_mode: bool,
+    /// Set by the tracer's `__init__`, before its first `trace()` (see `Tracer::__init__`).
+    pub threading_support: GilCell<Option<bool>>,
+    pub profiling_mode: GilCell<bool>,
     /// The backend in use (or to be used by `trace()`).
     pub backend: GilCell<Backend>,
     pub depth: GilCell<i64>,
@@ -72,8 +73,8 @@ pub(crate) struct Engine {
 impl Engine {
     pub fn new(threading_support: Option<bool>, profiling_mode: bool, backend: Backend) -> Self {
         Engine {
-            threading_support,
-            profiling_mode,
+            threading_support: GilCell::new(threading_support),
+            profiling_mode: GilCell::new(profiling_mode),
             backend: GilCell::new(backend),
             depth: GilCell::new(0),
             calls: GilCell::new(0),
@@ -597,9 +598,9 @@ unsafe fn run_handler<H: Host>(
             arg,
             engine.depth.get(py),
             engine.calls.get(py),
-            engine.threading_support,
+            engine.threading_support.get(py),
             // Only settrace's line tracing keeps the frame's line up to date.
-            !engine.profiling_mode && engine.backend.get(py) != Backend::Monitoring,
+            !engine.profiling_mode.get(py) && engine.backend.get(py) != Backend::Monitoring,
             Some((site.code(py), code_info)),
         )
     }

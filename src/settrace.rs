@@ -97,7 +97,7 @@ pub(crate) unsafe fn on_trace_event<H: Host>(
         // Stopped (possibly from another thread): uninstall ourselves from this thread. Held: uninstalling
         // releases the thread state's reference, which may be the last one.
         let held = slf.to_owned();
-        uninstall(py, held.get().engine().profiling_mode);
+        uninstall(py, held.get().engine().profiling_mode.get(py));
         return Handled::Delivered;
     }
     let Some((kind, builtin)) = Kind::from_trace(what) else {
@@ -106,7 +106,7 @@ pub(crate) unsafe fn on_trace_event<H: Host>(
     // As hunter, so that a `sys.settrace(sys.gettrace())` (which hands the events of running frames to their
     // `f_trace`) keeps tracing the frames already running. Not as a profiler, which leaves `f_trace` to the
     // trace function.
-    let previous_trace = if builtin || engine.profiling_mode || !claims_frame_trace {
+    let previous_trace = if builtin || engine.profiling_mode.get(py) || !claims_frame_trace {
         std::ptr::null_mut()
     } else {
         // SAFETY: `frame` is the live frame CPython passes with the event; `slf` is alive (no Python code ran).
@@ -231,7 +231,7 @@ pub(crate) fn first_seen_thread() -> bool {
 /// tracer is in place); a Python-level one is replaced. `may_probe`: see `found_on_this_thread`.
 pub(crate) fn install<H: Host>(py: Python<'_>, tracer: &Bound<'_, H>, may_probe: bool) -> PyResult<()> {
     compat::prepare_trace_object_check(py)?;
-    let profiling_mode = tracer.get().engine().profiling_mode;
+    let profiling_mode = tracer.get().engine().profiling_mode.get(py);
     note_known_thread();
     if !profiling_mode {
         match found_on_this_thread::<H>(py, may_probe)? {

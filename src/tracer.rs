@@ -111,7 +111,7 @@ pub fn _stop_all_tracers(py: Python<'_>) -> PyResult<usize> {
 ///
 ///     with Tracer().trace(Q(module='myapp', action=CallPrinter)):
 ///         run()
-#[pyclass(module = "hunter.tracer", name = "Tracer", frozen, weakref)]
+#[pyclass(module = "hunter.tracer", name = "Tracer", frozen, subclass, weakref)]
 pub struct Tracer {
     engine: Engine,
     /// While another tracer replaces this one on a thread (a nested `trace()`): `depth` and the thread's frame
@@ -123,7 +123,7 @@ pub struct Tracer {
     /// which installs that on new threads): new threads run the hook first, so that we chain to what it installs.
     new_threads_run_threading_previous: GilCell<bool>,
     /// `backend="auto"`: fall back to settrace when sys.monitoring has no free tool id.
-    backend_is_auto: bool,
+    backend_is_auto: GilCell<bool>,
     /// The monitoring backend's state (a tool id while tracing with it).
     session: Session,
 }
@@ -143,7 +143,7 @@ impl Host for Tracer {
         if this.session.tool_id.get(slf.py()).is_some() {
             this.session.threads.dismiss_current_thread();
         } else {
-            settrace::uninstall(slf.py(), this.engine.profiling_mode);
+            settrace::uninstall(slf.py(), this.engine.profiling_mode.get(slf.py()));
         }
     }
 
@@ -164,8 +164,39 @@ impl Monitored for Tracer {
 }
 
 impl Tracer {
+    /// The constructor's arguments: `threading_support` and `profiling_mode` taken for their truth, as hunter tests
+    /// them (`profile=1` is profile mode), and the backend with whether it was chosen by `'auto'`.
+    fn options(
+        py: Python<'_>,
+        threading_support: Option<&Bound<'_, PyAny>>,
+        profiling_mode: Option<&Bound<'_, PyAny>>,
+        backend: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<(Option<bool>, bool, (Backend, bool))> {
+        let backend =
+            crate::arguments::optional_str("backend", backend)?.map(|backend| backend.to_str()).transpose()?;
+        let threading_support = match threading_support {
+            Some(value) if !value.is_none() => Some(value.is_truthy()?),
+            _ => None,
+        };
+        let profiling_mode = profiling_mode.map_or(Ok(false), |value| value.is_truthy())?;
+        Ok((threading_support, profiling_mode, Backend::choose(py, backend)?))
+    }
+
+    /// Whether the tracer's class is a Python subclass that defines `__call__`: CPython must then call that, which
+    /// only a Python-level trace function (`sys.settrace(tracer)`, as hunter's pure tracer installs every tracer)
+    /// does, on the settrace backend.
+    fn overrides_call(slf: &Bound<'_, Tracer>) -> bool {
+        !crate::actions::inherits_native_call::<Tracer>(slf.as_any())
+    }
+
     fn install(slf: &Bound<'_, Tracer>) -> PyResult<()> {
-        settrace::install(slf.py(), slf, true)
+        let py = slf.py();
+        if Tracer::overrides_call(slf) {
+            let (_, set_name, _) = slf.get().hook_names(py);
+            crate::compat::import(py, "sys")?.getattr(set_name)?.call1((slf,))?;
+            return Ok(());
+        }
+        settrace::install(py, slf, true)
     }
 
     /// On a thread new to this tracer, with `new_threads_run_threading_previous`: runs the threading hook we
@@ -186,8 +217,8 @@ impl Tracer {
         Ok(())
     }
 
-    fn hook_names(&self) -> (&'static str, &'static str, &'static str) {
-        if self.engine.profiling_mode {
+    fn hook_names(&self, py: Python<'_>) -> (&'static str, &'static str, &'static str) {
+        if self.engine.profiling_mode.get(py) {
             ("getprofile", "setprofile", "_profile_hook")
         } else {
             ("gettrace", "settrace", "_trace_hook")
@@ -217,7 +248,7 @@ impl Tracer {
     fn uninstall(slf: &Bound<'_, Tracer>) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
-        let (get_name, set_name, _) = this.hook_names();
+        let (get_name, set_name, _) = this.hook_names(py);
         if this.session.tool_id.get(py).is_some() {
             if let Some(put_back) =
                 this.session.threads.stop().and_then(|session| running_tracer_of_session(py, session))
@@ -226,7 +257,7 @@ impl Tracer {
             }
             monitoring::stop(py, &this.session)?;
         } else {
-            if !this.engine.profiling_mode {
+            if !this.engine.profiling_mode.get(py) {
                 settrace::release_frame_traces(slf.as_any())?;
             }
             this.restore_previous(slf, get_name, set_name)?;
@@ -259,13 +290,13 @@ impl Tracer {
                 }
                 // The C-level tracer we chained to: put back exactly (`sys.settrace` would put it behind the
                 // Python-level trampoline, which hands running frames to their `f_trace`, ours).
-                Some(previous) if !self.engine.profiling_mode && settrace::is_chained_object(previous) => {
+                Some(previous) if !self.engine.profiling_mode.get(py) && settrace::is_chained_object(previous) => {
                     settrace::uninstall(py, false)
                 }
                 Some(previous) => {
                     sys.getattr(set_name)?.call1((previous,))?;
                 }
-                None => settrace::uninstall(py, self.engine.profiling_mode),
+                None => settrace::uninstall(py, self.engine.profiling_mode.get(py)),
             }
         }
         Ok(())
@@ -276,10 +307,10 @@ impl Tracer {
     fn install_for_session(slf: &Bound<'_, Tracer>) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
-        let (get_name, set_name, hook_name) = this.hook_names();
+        let (get_name, set_name, hook_name) = this.hook_names(py);
         // Thread hooks first: importing `threading` must not itself be traced.
         let mut runs_threading_previous = false;
-        if this.traces_new_threads() {
+        if this.traces_new_threads(py) {
             let threading = crate::compat::import(py, "threading")?;
             let hook = threading.getattr(hook_name).ok().filter(|h| !h.is_none());
             runs_threading_previous = hook.is_some();
@@ -288,9 +319,12 @@ impl Tracer {
         }
         settrace::note_known_thread();
         runs_threading_previous = runs_threading_previous
-            && !this.engine.profiling_mode
+            && !this.engine.profiling_mode.get(py)
             && settrace::c_level_tracer_on_this_thread::<Tracer>(py)?;
         this.new_threads_run_threading_previous.set(py, runs_threading_previous);
+        if this.engine.backend.get(py) == Backend::Monitoring && Tracer::overrides_call(slf) {
+            this.engine.backend.set(py, Backend::Settrace);
+        }
         if this.engine.backend.get(py) == Backend::Monitoring {
             let replaced = this.session.threads.start(py, this.engine.generation.get(py));
             match monitoring::start(slf) {
@@ -301,7 +335,7 @@ impl Tracer {
                     remember_running(py, slf);
                     return Ok(());
                 }
-                Err(error) if this.backend_is_auto && error.is_instance_of::<monitoring::NoFreeToolId>(py) => {
+                Err(error) if this.backend_is_auto.get(py) && error.is_instance_of::<monitoring::NoFreeToolId>(py) => {
                     this.session.threads.stop();
                     this.engine.backend.set(py, Backend::Settrace);
                 }
@@ -328,12 +362,12 @@ impl Tracer {
         set_name: &str,
         only_over: Option<&Bound<'_, Tracer>>,
     ) -> PyResult<()> {
-        if !self.traces_new_threads() {
+        if !self.traces_new_threads(py) {
             return Ok(());
         }
         let threading_previous = self.threading_previous.replace(py, None);
         let threading = crate::compat::import(py, "threading")?;
-        let (_, _, hook_name) = self.hook_names();
+        let (_, _, hook_name) = self.hook_names(py);
         if let Some(tracer) = only_over {
             if !threading.getattr(hook_name)?.is(tracer) {
                 return Ok(());
@@ -361,8 +395,8 @@ impl Tracer {
         }
     }
 
-    fn traces_new_threads(&self) -> bool {
-        self.engine.threading_support != Some(false)
+    fn traces_new_threads(&self, py: Python<'_>) -> bool {
+        self.engine.threading_support.get(py) != Some(false)
     }
 }
 
@@ -395,24 +429,44 @@ impl Tracer {
         profiling_mode: Option<&Bound<'_, PyAny>>,
         backend: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let backend =
-            crate::arguments::optional_str("backend", backend)?.map(|backend| backend.to_str()).transpose()?;
-        // Either is taken for its truth, as hunter tests them (`profile=1` is profile mode).
-        let threading_support = match threading_support {
-            Some(value) if !value.is_none() => Some(value.is_truthy()?),
-            _ => None,
-        };
-        let profiling_mode = profiling_mode.map_or(Ok(false), |value| value.is_truthy())?;
-        let (backend, backend_is_auto) = Backend::choose(py, backend)?;
+        let (threading_support, profiling_mode, (backend, backend_is_auto)) =
+            Tracer::options(py, threading_support, profiling_mode, backend)?;
         Ok(Tracer {
             engine: Engine::new(threading_support, profiling_mode, backend),
             replaced_at: GilCell::new(None),
             previous: GilCell::new(None),
             threading_previous: GilCell::new(None),
             new_threads_run_threading_previous: GilCell::new(false),
-            backend_is_auto,
+            backend_is_auto: GilCell::new(backend_is_auto),
             session: Session::default(),
         })
+    }
+
+    /// Sets the options again, as ``__init__`` does for hunter's pure ``Tracer``: what a subclass's own ``__init__``
+    /// reaches with ``super().__init__(...)`` (the class made the tracer with the defaults, see
+    /// ``constructors::name_as_init``). Only before the first ``trace()``: the hooks a tracer installed are of the
+    /// mode it had then.
+    #[pyo3(signature = (threading_support=None, profiling_mode=None, backend=None))]
+    fn __init__(
+        slf: &Bound<'_, Self>,
+        threading_support: Option<&Bound<'_, PyAny>>,
+        profiling_mode: Option<&Bound<'_, PyAny>>,
+        backend: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        let (threading_support, profiling_mode, (backend, backend_is_auto)) =
+            Tracer::options(py, threading_support, profiling_mode, backend)?;
+        if this.engine.generation.get(py) != 0 {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "hunter: a Tracer's options cannot change once it has traced; make a new Tracer",
+            ));
+        }
+        this.engine.threading_support.set(py, threading_support);
+        this.engine.profiling_mode.set(py, profiling_mode);
+        this.engine.backend.set(py, backend);
+        this.backend_is_auto.set(py, backend_is_auto);
+        Ok(())
     }
 
     /// Starts tracing: ``predicate`` (any callable) is called with each event. The tracer installed before
@@ -435,7 +489,7 @@ impl Tracer {
         // The Python modules events use, imported now rather than by the first event that needs them, on whichever
         // thread: a fork while that import let the GIL go left the child waiting for the module's lock for ever.
         crate::codeinfo::import_event_modules(py)?;
-        let (_, set_name, _) = this.hook_names();
+        let (_, set_name, _) = this.hook_names(py);
         this.engine.start(py, predicate);
         match Tracer::install_for_session(slf) {
             // Stopped by another thread while it started: what the start installed goes too.
@@ -499,7 +553,7 @@ impl Tracer {
             // this thread.
             unsafe { monitoring::judge_running_frames(slf, frame.as_ptr().cast())? };
             // The Python-level hook is removed where it is ours (called by hand, the thread's may be another tool's).
-            let (get_name, set_name, _) = this.hook_names();
+            let (get_name, set_name, _) = this.hook_names(py);
             let sys = crate::compat::import(py, "sys")?;
             if sys.getattr(get_name)?.call0()?.is(slf) {
                 sys.getattr(set_name)?.call1((py.None(),))?;
@@ -512,7 +566,8 @@ impl Tracer {
         // took the thread over, and must not take it back (as hunter's Cython `__call__`); a call by hand installs
         // nothing either (as hunter's pure `__call__`).
         let installs = what == ffi::PyTrace_CALL
-            && crate::compat::import(py, "sys")?.getattr(this.hook_names().0)?.call0()?.is(slf);
+            && !Tracer::overrides_call(slf)
+            && crate::compat::import(py, "sys")?.getattr(this.hook_names(py).0)?.call0()?.is(slf);
         if installs {
             this.run_threading_previous_on_new_thread(py, frame, kind, arg)?;
         }
@@ -561,13 +616,13 @@ impl Tracer {
     }
     /// The ``threading_support`` option: True, False or None.
     #[getter]
-    fn threading_support(&self) -> Option<bool> {
-        self.engine.threading_support
+    fn threading_support(&self, py: Python<'_>) -> Option<bool> {
+        self.engine.threading_support.get(py)
     }
     /// Whether this tracer traces in profiling mode.
     #[getter]
-    fn profiling_mode(&self) -> bool {
-        self.engine.profiling_mode
+    fn profiling_mode(&self, py: Python<'_>) -> bool {
+        self.engine.profiling_mode.get(py)
     }
     /// ``'monitoring'`` or ``'settrace'``: the backend this tracer uses (or will use, before ``trace()``).
     #[getter]
@@ -588,7 +643,7 @@ impl Tracer {
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
         let py = slf.py();
         let this = slf.get();
-        let threading_support = match this.engine.threading_support {
+        let threading_support = match this.engine.threading_support.get(py) {
             None => "None",
             Some(true) => "True",
             Some(false) => "False",

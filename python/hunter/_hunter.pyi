@@ -21,7 +21,7 @@ ALLOWED_OPERATORS: tuple[str, ...]
 class ExpressionError(ValueError):
     """A ``PYTHONHUNTER``/``PYTHONHUNTERCONFIG``/command-line argument list that cannot be parsed or evaluated."""
 
-@final
+@disjoint_base
 class Event:
     # Settable: Backlog and detach() build events from other events.
     @property
@@ -227,7 +227,7 @@ class Not(_Predicate):
     @property
     def predicate(self) -> _EventCallback: ...
 
-@final
+@disjoint_base
 class Tracer:
     """Calls a predicate with every event of the traced threads (``sys.monitoring`` or ``sys.settrace``)."""
 
@@ -237,6 +237,12 @@ class Tracer:
         profiling_mode: object = False,
         backend: Literal['auto', 'monitoring', 'settrace'] | None = None,
     ) -> Self: ...
+    def __init__(
+        self,
+        threading_support: bool | None = None,
+        profiling_mode: object = False,
+        backend: Literal['auto', 'monitoring', 'settrace'] | None = None,
+    ) -> None: ...
     def trace(self, predicate: _EventCallback) -> Self: ...
     def stop(self) -> None: ...
     def __call__(self, frame: FrameType, kind: str, arg: object) -> Self | None: ...

@@ -54,7 +54,9 @@ mod values;
 mod vars;
 
 pub use callstack::CallStack;
-pub use native_stream_action::{print_natively, record_directly, record_in_order, recorder, NativeStreamAction};
+pub use native_stream_action::{
+    inherits_native_call, print_natively, record_directly, record_in_order, recorder, NativeStreamAction,
+};
 pub use spans::{_format_duration, UnboundMethod};
 pub use stopped::notify_tracer_stopped;
 pub use timeline::Running;

@@ -181,21 +181,20 @@ impl NativeStreamAction {
 
 /// `action` as a `NativeStreamAction` whose `__call__` no Python subclass overrides.
 fn native_action<'a, 'py>(action: &'a Bound<'py, PyAny>) -> Option<&'a Bound<'py, NativeStreamAction>> {
-    if !calls_natively(action) {
+    if !inherits_native_call::<NativeStreamAction>(action) {
         return None;
     }
     action.cast::<NativeStreamAction>().ok()
 }
 
-/// Whether calling `action` runs NativeStreamAction's `__call__`: Python subclasses inherit the slot unless they
-/// define `__call__` (then it is `slot_tp_call`), also after the action was made.
-fn calls_natively(action: &Bound<'_, PyAny>) -> bool {
-    // SAFETY: `type_object_raw` gives NativeStreamAction's live type object (attached, `action.py()`); only its
-    // `tp_call` slot is read.
-    let native_call = unsafe { (*NativeStreamAction::type_object_raw(action.py())).tp_call }.map(|f| f as *const ());
-    // SAFETY: `action` is a live object, and so is its type; only its `tp_call` slot is read.
-    let action_call = unsafe { (*ffi::Py_TYPE(action.as_ptr())).tp_call }.map(|f| f as *const ());
-    action_call == native_call
+/// Whether calling `object` runs the native class `T`'s `__call__`: Python subclasses inherit the slot unless they
+/// define `__call__` (then it is `slot_tp_call`), also after the object was made.
+pub fn inherits_native_call<T: PyTypeInfo>(object: &Bound<'_, PyAny>) -> bool {
+    // SAFETY: `type_object_raw` gives T's live type object (attached, `object.py()`); only its `tp_call` slot is read.
+    let native_call = unsafe { (*T::type_object_raw(object.py())).tp_call }.map(|f| f as *const ());
+    // SAFETY: `object` is a live object, and so is its type; only its `tp_call` slot is read.
+    let object_call = unsafe { (*ffi::Py_TYPE(object.as_ptr())).tp_call }.map(|f| f as *const ());
+    object_call == native_call
 }
 
 /// `action` and its configuration when it is one whose `__call__` no Python subclass overrides and that replaces
@@ -263,7 +262,7 @@ pub fn record_in_order<'py>(
     exception_type: Option<Bound<'_, PyAny>>,
 ) -> Option<Released> {
     let py = recorder.py();
-    if !calls_natively(recorder.as_any()) {
+    if !inherits_native_call::<NativeStreamAction>(recorder.as_any()) {
         return None;
     }
     // Only with options read already (reading them runs Python code, the action's attributes, which this path must

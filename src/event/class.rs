@@ -31,7 +31,7 @@ use super::slots::Slot;
 /// Example::
 ///
 ///     Event(sys._getframe(0), 'line', None, 0, 0, False).lineno
-#[pyclass(module = "hunter.event", name = "Event", dict, weakref)]
+#[pyclass(module = "hunter.event", name = "Event", dict, subclass, weakref)]
 pub struct Event {
     pub data: EventData,
     /// True once pyo3 has written the fields. On CPython 3.11 the base `tp_new` makes the instance `__dict__` after

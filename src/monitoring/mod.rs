@@ -140,7 +140,7 @@ pub(crate) fn start<H: Monitored>(tracer: &Bound<'_, H>) -> PyResult<()> {
     let tool_id = claim_tool_id(&monitoring)?;
     let engine = tracer.get().engine();
     let session = tracer.get().session();
-    let callbacks = if engine.profiling_mode { &PROFILE_CALLBACKS[..] } else { &TRACE_CALLBACKS[..] };
+    let callbacks = if engine.profiling_mode.get(py) { &PROFILE_CALLBACKS[..] } else { &TRACE_CALLBACKS[..] };
     let counting = engine.counting.get(py);
     let registered = (|| -> PyResult<()> {
         let events = monitoring.getattr("events")?;

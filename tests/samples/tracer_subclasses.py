@@ -1,0 +1,110 @@
+"""Subclasses of hunter.Tracer and hunter.Event as hunter's pure-Python build lets a program write them: printed
+results that do not depend on the implementation (tests/test_subclassing.py compares them with hunter 3.9.0's)."""
+
+import sys
+import threading
+
+import hunter
+
+handled = []
+seen = []
+
+
+def work(count):
+    total = 0
+    for number in range(count):
+        total += number
+    return total
+
+
+def on_thread():
+    return work(1)
+
+
+def handler(event):
+    if event.function in ('work', 'on_thread'):
+        handled.append((event.kind, event.function))
+
+
+def report(title):
+    print(title, 'handled', handled)
+    print(title, 'seen', seen)
+    handled.clear()
+    seen.clear()
+
+
+class Labelled(hunter.Tracer):
+    """A subclass with a constructor of its own, handing the options on."""
+
+    def __init__(self, label, **options):
+        super().__init__(**options)
+        self.label = label
+
+
+class Recording(hunter.Tracer):
+    """A trace function of its own that hands the events on: CPython calls it for every event."""
+
+    def __call__(self, frame, kind, arg):
+        if frame.f_code.co_name in ('work', 'on_thread'):
+            seen.append((kind, frame.f_code.co_name))
+        return super().__call__(frame, kind, arg)
+
+
+class Filtering(hunter.Tracer):
+    """One that keeps some events from the handler (hunter's cookbook-style override)."""
+
+    def __call__(self, frame, kind, arg):
+        if kind == 'line':
+            return self
+        return super().__call__(frame, kind, arg)
+
+
+labelled = Labelled('mine', threading_support=False)
+print('labelled', labelled.label, labelled.threading_support, labelled.profiling_mode, labelled.handler)
+labelled.trace(handler)
+work(2)
+labelled.stop()
+report('labelled')
+
+recording = Recording()
+recording.trace(handler)
+installed = sys.gettrace() is recording
+work(2)
+recording.stop()
+print('recording installed itself', installed, 'left', sys.gettrace())
+report('recording')
+
+recording = Recording(threading_support=True)
+recording.trace(handler)
+thread = threading.Thread(target=on_thread)
+thread.start()
+thread.join()
+recording.stop()
+print('thread handled', sorted(set(handled)))
+print('thread seen', sorted(set(seen)))
+handled.clear()
+seen.clear()
+
+profiling = Recording(profiling_mode=True)
+profiling.trace(handler)
+installed = sys.getprofile() is profiling
+work(1)
+profiling.stop()
+print('profiling installed itself', installed, 'left', sys.getprofile())
+report('profiling')
+
+filtering = Filtering()
+filtering.trace(handler)
+work(2)
+filtering.stop()
+report('filtering')
+
+
+class Described(hunter.Event):
+    @property
+    def where(self):
+        return f'{self.function}:{self.kind}'
+
+
+described = Described(sys._getframe(), 'call', None, 0, 0, None)
+print('event subclass', type(described).__name__, described.where, isinstance(described, hunter.Event))
