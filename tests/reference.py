@@ -144,3 +144,13 @@ def run_on_both(script, *args):
     """Runs ``script`` under the reference interpreter and under the one running the tests (each a fresh process
     with the same hash seed); returns ``(reference_output, our_output)``."""
     return run_json_script(require_reference_python(), script, *args), run_json_script(sys.executable, script, *args)
+
+
+def run_script_on_pure_and_ours(script, backend=None):
+    """Runs the Python file ``script`` as ``__main__`` under the reference interpreter with hunter's pure build
+    (``PUREPYTHONHUNTER``) and under the one running the tests (on ``backend``, when given); returns both completed
+    processes, ``(reference, ours)``."""
+    code = f'import runpy; runpy.run_path({str(script)!r}, run_name="__main__")'
+    expected = run_python(require_reference_python(), code, env={'PUREPYTHONHUNTER': '1'})
+    ours = run_python(sys.executable, code, env={'PYTHONHUNTERBACKEND': backend} if backend else None)
+    return expected, ours

@@ -212,9 +212,7 @@ def test_a_return_at_no_line_has_lineno_minus_one_and_no_source(tmp_path):
     # (README difference 33).
     script = tmp_path / 'except_star.py'
     script.write_text(EXCEPT_STAR_SCRIPT)
-    code = f'import runpy; runpy.run_path({str(script)!r}, run_name="__main__")'
-    expected = reference.run_python(reference.require_reference_python(), code, env={'PUREPYTHONHUNTER': '1'})
-    ours = reference.run_python(sys.executable, code)
+    expected, ours = reference.run_script_on_pure_and_ours(script)
     assert expected.stdout.splitlines()[0].startswith("[(None, '??? NO SOURCE: TypeError(")
     assert 'Disabling tracer because handler' in expected.stderr
     assert expected.stdout.splitlines()[1] == '6     line         pass'
@@ -540,9 +538,7 @@ def test_what_an_action_writes_is_what_later_predicates_and_printers_read(backen
     # As with hunter's pure-Python build: the native printers and queries after the action read the fields it set
     # (they read the event's own data before, and printed or matched the values the action had replaced).
     script = os.path.join(os.path.dirname(__file__), 'samples', 'event_writes.py')
-    code = f'import runpy; runpy.run_path({script!r}, run_name="__main__")'
-    expected = reference.run_python(reference.require_reference_python(), code, env={'PUREPYTHONHUNTER': '1'})
-    ours = reference.run_python(sys.executable, code, env={'PYTHONHUNTERBACKEND': backend})
+    expected, ours = reference.run_script_on_pure_and_ours(script, backend)
     assert expected.returncode == 0, expected.stderr
     assert ours.returncode == 0, ours.stderr
     mask = lambda text: re.sub(r' at 0x[0-9a-f]+', ' at 0xADDR', text)  # noqa: E731

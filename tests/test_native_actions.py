@@ -100,16 +100,22 @@ sys.stderr.write(f'finished {total}\\n')
 """
 
 
-def test_broken_pipe_stops_the_tracer_with_one_message():
-    # `python -c ... | head -1`: the reader takes one line and goes away.
+def run_into_a_pipe_read_once(source):
+    """`python -c source | head -1`: the reader takes one line and goes away. Returns (that line, stderr), once the
+    program ended with status 0."""
     process = subprocess.Popen(
-        [sys.executable, '-c', textwrap.dedent(BROKEN_PIPE)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        [sys.executable, '-c', textwrap.dedent(source)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     first_line = process.stdout.readline()
     process.stdout.close()
     with process.stderr:
         stderr = process.stderr.read().decode()
     assert process.wait(timeout=60) == 0, stderr
+    return first_line, stderr
+
+
+def test_broken_pipe_stops_the_tracer_with_one_message():
+    first_line, stderr = run_into_a_pipe_read_once(BROKEN_PIPE)
     assert b'=> work(n=0)' in first_line
     assert stderr.splitlines() == [
         'hunter: tracing stopped, the output stream is closed or broken (BrokenPipeError: [Errno 32] Broken pipe)',
@@ -139,16 +145,7 @@ def test_a_program_still_sees_its_own_broken_pipe():
     # `yes | head -1`-style: the program ends when its reader goes away. The tracer's own write failing first must
     # not hide the pipe from the program (it once pointed the descriptor at the null device: the program's writes
     # then all succeeded, and such a program never ended).
-    process = subprocess.Popen(
-        [sys.executable, '-c', textwrap.dedent(PROGRAM_STOPPED_BY_ITS_BROKEN_PIPE)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    first_line = process.stdout.readline()
-    process.stdout.close()
-    with process.stderr:
-        stderr = process.stderr.read().decode()
-    assert process.wait(timeout=60) == 0, stderr
+    first_line, stderr = run_into_a_pipe_read_once(PROGRAM_STOPPED_BY_ITS_BROKEN_PIPE)
     assert b'=> item(n=0)' in first_line
     lines = stderr.splitlines()
     assert lines[0] == (

@@ -17,9 +17,7 @@ BACKENDS = ['settrace', 'monitoring'] if sys.version_info >= (3, 12) else ['sett
 @pytest.mark.parametrize('backend', BACKENDS)
 def test_subclasses_behave_as_in_hunters_pure_build(backend):
     script = os.path.join(os.path.dirname(__file__), 'samples', 'tracer_subclasses.py')
-    code = f'import runpy; runpy.run_path({script!r}, run_name="__main__")'
-    expected = reference.run_python(reference.require_reference_python(), code, env={'PUREPYTHONHUNTER': '1'})
-    ours = reference.run_python(sys.executable, code, env={'PYTHONHUNTERBACKEND': backend})
+    expected, ours = reference.run_script_on_pure_and_ours(script, backend)
     assert expected.returncode == 0, expected.stderr
     assert ours.returncode == 0, ours.stderr
     assert ours.stdout == expected.stdout

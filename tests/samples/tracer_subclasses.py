@@ -26,6 +26,15 @@ def handler(event):
         handled.append((event.kind, event.function))
 
 
+def run(tracer, count, installed_hook=None):
+    """Traces work(count) with `tracer`; returns whether `installed_hook()` (sys.gettrace, say) was the tracer."""
+    tracer.trace(handler)
+    installed = installed_hook is not None and installed_hook() is tracer
+    work(count)
+    tracer.stop()
+    return installed
+
+
 def report(title):
     print(title, 'handled', handled)
     print(title, 'seen', seen)
@@ -61,16 +70,11 @@ class Filtering(hunter.Tracer):
 
 labelled = Labelled('mine', threading_support=False)
 print('labelled', labelled.label, labelled.threading_support, labelled.profiling_mode, labelled.handler)
-labelled.trace(handler)
-work(2)
-labelled.stop()
+run(labelled, 2)
 report('labelled')
 
 recording = Recording()
-recording.trace(handler)
-installed = sys.gettrace() is recording
-work(2)
-recording.stop()
+installed = run(recording, 2, sys.gettrace)
 print('recording installed itself', installed, 'left', sys.gettrace())
 report('recording')
 
@@ -85,18 +89,11 @@ print('thread seen', sorted(set(seen)))
 handled.clear()
 seen.clear()
 
-profiling = Recording(profiling_mode=True)
-profiling.trace(handler)
-installed = sys.getprofile() is profiling
-work(1)
-profiling.stop()
+installed = run(Recording(profiling_mode=True), 1, sys.getprofile)
 print('profiling installed itself', installed, 'left', sys.getprofile())
 report('profiling')
 
-filtering = Filtering()
-filtering.trace(handler)
-work(2)
-filtering.stop()
+run(Filtering(), 2)
 report('filtering')
 
 
