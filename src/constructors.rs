@@ -3,31 +3,42 @@
 //! `self` among the positional arguments (`Query.__init__() takes 1 positional argument but 2 were given`). pyo3 names
 //! it `__new__` and leaves `self` out; its message is rewritten when construction fails, in the one `tp_new` each of
 //! these classes gets here. That `tp_new` also makes a Python subclass with a constructor of its own as a Python class
-//! is made, when the native class has an `__init__` to hand the options to (`Tracer`): with the defaults, the
-//! arguments left to the subclass's `__init__`.
+//! is made, when the native class has an `__init__` to hand its arguments to (`Tracer`, `Event`): from blank
+//! arguments of the class's (the defaults; an event of no frame), the arguments left to the subclass's `__init__`.
 
 use std::sync::OnceLock;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::PyType;
+use pyo3::types::{PyTuple, PyType};
 
-/// Each class's type (an address) and the `tp_new` pyo3 made for it, set once, when the module is made.
-static CONSTRUCTORS: OnceLock<Vec<(usize, ffi::newfunc)>> = OnceLock::new();
+/// One class of [`name_as_init`].
+struct Constructor {
+    /// The class (an address).
+    class: usize,
+    /// The `tp_new` pyo3 made for it.
+    original: ffi::newfunc,
+    /// The arguments a subclass with an `__init__` of its own is made from, for a class whose `__init__` takes the
+    /// constructor's arguments (see the module's doc).
+    blank: Option<Py<PyTuple>>,
+}
 
-/// Makes the argument errors of `classes`' constructors read as their Python counterparts' (see the module's doc).
-/// Called once, when the module is made, before any Python subclass of them can exist (a subclass takes its base's
-/// `tp_new` when it is made).
-pub fn name_as_init(classes: &[Bound<'_, PyType>]) {
+/// Set once, when the module is made.
+static CONSTRUCTORS: OnceLock<Vec<Constructor>> = OnceLock::new();
+
+/// Makes the argument errors of `classes`' constructors read as their Python counterparts' (see the module's doc);
+/// each class with the blank arguments of its subclasses', if it has an `__init__`. Called once, when the module is
+/// made, before any Python subclass of them can exist (a subclass takes its base's `tp_new` when it is made).
+pub fn name_as_init(classes: Vec<(Bound<'_, PyType>, Option<Bound<'_, PyTuple>>)>) {
     let mut constructors = Vec::with_capacity(classes.len());
-    for class in classes {
+    for (class, blank) in classes {
         let ty = class.as_type_ptr();
         // SAFETY: a live type this module made (a heap type); `tp_new` is read, then pointed at `new_named_as_init`,
         // which calls the one read. `PyType_Modified` tells CPython a slot changed.
         unsafe {
             if let Some(original) = (*ty).tp_new {
-                constructors.push((ty as usize, original));
+                constructors.push(Constructor { class: ty as usize, original, blank: blank.map(Bound::unbind) });
                 (*ty).tp_new = Some(new_named_as_init);
                 ffi::PyType_Modified(ty);
             }
@@ -51,24 +62,17 @@ unsafe extern "C" fn new_named_as_init(
     let constructors = CONSTRUCTORS.get().map_or(&[][..], Vec::as_slice);
     let mut ty = subtype;
     while !ty.is_null() {
-        if let Some(&(native, original)) = constructors.iter().find(|(native, _)| *native == ty as usize) {
+        if let Some(constructor) = constructors.iter().find(|constructor| constructor.class == ty as usize) {
+            let (native, original) = (constructor.class, constructor.original);
             // SAFETY: live types (`subtype` and its base `ty`).
-            let (args, kwds) = if unsafe { initialised_by_subclass(subtype, ty) } {
-                // SAFETY: attached (this function's contract).
-                (unsafe { ffi::PyTuple_New(0) }, std::ptr::null_mut())
-            } else {
-                // SAFETY: CPython's arguments, held for the call: one more reference, released below as the empty
-                // tuple is.
-                unsafe { ffi::Py_INCREF(args) };
-                (args, kwds)
+            let from_blank = unsafe { initialised_by_subclass(subtype, ty) };
+            let (args, kwds) = match &constructor.blank {
+                Some(blank) if from_blank => (blank.as_ptr(), std::ptr::null_mut()),
+                _ => (args, kwds),
             };
-            if args.is_null() {
-                return std::ptr::null_mut();
-            }
-            // SAFETY: pyo3's `tp_new` of the native class `subtype` derives from, called as CPython called this one.
+            // SAFETY: pyo3's `tp_new` of the native class `subtype` derives from, called as CPython called this one,
+            // or with the class's blank arguments (a tuple the module holds for the process).
             let made = unsafe { original(subtype, args, kwds) };
-            // SAFETY: the reference taken above.
-            unsafe { ffi::Py_DECREF(args) };
             if made.is_null() {
                 // SAFETY: attached (this function's contract); `native` is a live type (this module's).
                 unsafe { rename_argument_error(Python::assume_attached(), native as *mut ffi::PyTypeObject) };
@@ -84,9 +88,9 @@ unsafe extern "C" fn new_named_as_init(
     std::ptr::null_mut()
 }
 
-/// Whether a `subtype` of the native class `native` is made with the defaults and leaves its arguments to its own
-/// `__init__`, as a Python class's `object.__new__` ignores them: when `native` has an `__init__` that sets its options
-/// (`Tracer`), for a subclass that defines `__init__` (it calls `super().__init__(...)` with the options, if any).
+/// Whether a `subtype` of the native class `native` is made from blank arguments and leaves its own to its
+/// `__init__`, as a Python class's `object.__new__` ignores them: when `native` has an `__init__` that takes them
+/// (`Tracer`, `Event`), for a subclass that defines `__init__` (it calls `super().__init__(...)` with them, if any).
 ///
 /// # Safety
 /// Both must be live types, `native` a base of `subtype`.

@@ -121,8 +121,17 @@ fn hunter_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         let attribute = name.to_str().expect("an ASCII class name");
         let class = m.getattr(attribute)?.cast_into::<pyo3::types::PyType>()?;
         compat::name_in_messages(&class, name);
-        classes.push(class);
+        // What a subclass with an `__init__` of its own is made from: the defaults, an event of no frame.
+        let blank = match attribute {
+            "Tracer" => Some(pyo3::types::PyTuple::empty(m.py())),
+            "Event" => Some(pyo3::types::PyTuple::new(
+                m.py(),
+                [m.py().None(), "call".into_pyobject(m.py())?.into_any().unbind()],
+            )?),
+            _ => None,
+        };
+        classes.push((class, blank));
     }
-    constructors::name_as_init(&classes);
+    constructors::name_as_init(classes);
     Ok(())
 }

@@ -24,13 +24,17 @@ fn remember_running(py: Python<'_>, tracer: &Bound<'_, Tracer>) {
     RUNNING_TRACERS.replace(py, running);
 }
 
+/// The running tracers, each a new strong reference.
+fn running_tracers(py: Python<'_>) -> Vec<Py<Tracer>> {
+    let running = RUNNING_TRACERS.replace(py, Vec::new());
+    let copied = running.iter().map(|tracer| tracer.clone_ref(py)).collect();
+    RUNNING_TRACERS.replace(py, running);
+    copied
+}
+
 /// The running monitoring tracer of `session` (its generation), if any.
 fn running_tracer_of_session(py: Python<'_>, session: u64) -> Option<Py<Tracer>> {
-    let running = RUNNING_TRACERS.replace(py, Vec::new());
-    let found =
-        running.iter().find(|tracer| tracer.get().engine.generation.get(py) == session).map(|t| t.clone_ref(py));
-    RUNNING_TRACERS.replace(py, running);
-    found
+    running_tracers(py).into_iter().find(|tracer| tracer.get().engine.generation.get(py) == session)
 }
 
 fn forget_running(py: Python<'_>, tracer: &Bound<'_, Tracer>) {
@@ -85,6 +89,13 @@ fn tell_untold_stops(py: Python<'_>, tracer: Option<&Bound<'_, Tracer>>) -> PyRe
 /// code (until a new `trace()`), and the threads inside one get the GIL until they have left it.
 #[pyfunction]
 pub fn _stop_all_tracers(py: Python<'_>) -> PyResult<usize> {
+    // A subclass's own `stop()` first (hunter's exit hook calls `tracer.stop()`), while Python code may still run; a
+    // failing one is reported, and the tracer is stopped below all the same.
+    for tracer in running_tracers(py) {
+        if let Some(Err(error)) = Tracer::call_own_stop(tracer.bind(py)) {
+            crate::failure::say_quietly(py, &format!("hunter: stopping a tracer at exit failed ({error})\n"));
+        }
+    }
     engine::exit_begins();
     let running = RUNNING_TRACERS.replace(py, Vec::new());
     let count = running.len();
@@ -135,7 +146,10 @@ impl Host for Tracer {
     }
 
     fn stop_tracing(slf: &Bound<'_, Self>) -> PyResult<()> {
-        Tracer::stop_tracing(slf)
+        // A subclass's own `stop()` runs (as hunter's pure tracer calls `self.stop()` when its handler fails); the
+        // tracer stops whatever it does.
+        let stopped_by_class = Tracer::stop_as_its_class_does(slf);
+        Tracer::stop_tracing(slf).and(stopped_by_class)
     }
 
     fn release_current_thread(slf: &Bound<'_, Self>) {
@@ -187,6 +201,25 @@ impl Tracer {
     /// does, on the settrace backend.
     fn overrides_call(slf: &Bound<'_, Tracer>) -> bool {
         !crate::actions::inherits_native_call::<Tracer>(slf.as_any())
+    }
+
+    /// Calls a subclass's own `stop()` (Python code); None when the tracer's class has the native one.
+    fn call_own_stop(slf: &Bound<'_, Tracer>) -> Option<PyResult<()>> {
+        let py = slf.py();
+        let stop = pyo3::intern!(py, "stop");
+        let class = slf.get_type();
+        let native = py.get_type::<Tracer>();
+        let own = !class.is(&native)
+            && match (class.getattr(stop), native.getattr(stop)) {
+                (Ok(found), Ok(native_stop)) => !found.is(&native_stop),
+                _ => true,
+            };
+        own.then(|| slf.call_method0(stop).map(drop))
+    }
+
+    /// `stop()` as the tracer's class defines it: a subclass's own, else the native one.
+    fn stop_as_its_class_does(slf: &Bound<'_, Tracer>) -> PyResult<()> {
+        Tracer::call_own_stop(slf).unwrap_or_else(|| Tracer::stop_tracing(slf))
     }
 
     fn install(slf: &Bound<'_, Tracer>) -> PyResult<()> {
@@ -571,9 +604,13 @@ impl Tracer {
         if installs {
             this.run_threading_previous_on_new_thread(py, frame, kind, arg)?;
         }
+        // A `__call__` of a subclass's own that calls this one decides the frame's local trace function by what it
+        // returns, as with hunter's pure tracer (None at a `call`: that frame's lines are not traced).
+        let claims_frame_trace = !Tracer::overrides_call(slf);
         // SAFETY: `frame` was checked to be a frame; CPython runs it for the duration of this call.
-        let handled =
-            unsafe { settrace::on_trace_event(slf.as_borrowed(), frame.as_ptr().cast(), what, arg.as_ptr(), true) };
+        let handled = unsafe {
+            settrace::on_trace_event(slf.as_borrowed(), frame.as_ptr().cast(), what, arg.as_ptr(), claims_frame_trace)
+        };
         if handled == Handled::Raise {
             return Err(PyErr::fetch(py));
         }
@@ -596,7 +633,7 @@ impl Tracer {
     /// Stops tracing (see ``stop()``) at the end of a ``with`` block.
     #[pyo3(signature = (*_exc_info), text_signature = "($self, exc_type, exc_val, exc_tb)")]
     fn __exit__(slf: &Bound<'_, Self>, _exc_info: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<()> {
-        Tracer::stop_tracing(slf)
+        Tracer::stop_as_its_class_does(slf)
     }
 
     /// The predicate given to ``trace()``, or ``None`` when stopped.

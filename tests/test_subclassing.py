@@ -22,6 +22,10 @@ def test_subclasses_behave_as_in_hunters_pure_build(backend):
     assert ours.returncode == 0, ours.stderr
     assert ours.stdout == expected.stdout
     assert "recording seen [('call', 'work'), ('line', 'work')" in ours.stdout
+    assert "declining handled [('call', 'work')]" in ours.stdout
+    assert "stops ['Noted', 'Noted', 'NotedOwnCall']" in ours.stdout
+    assert 'predicates read its properties True False' in ours.stdout
+    assert ours.stdout.endswith('end of program\nstopped at exit by its own stop()\n')
 
 
 def work():

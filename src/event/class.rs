@@ -70,13 +70,24 @@ impl Event {
         calls: Option<&Bound<'_, PyAny>>,
         threading_support: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let (kind, builtin) = Kind::from_py(kind)?;
-        let depth = depth.map_or(Ok(0), |depth| crate::arguments::int("depth", depth))?;
-        let calls = calls.map_or(Ok(0), |calls| crate::arguments::int("calls", calls))?;
-        let frame = (!frame.is_none()).then_some(frame);
-        let arg = arg.unwrap_or_else(|| py.None());
-        let threading_support = threading_support_from_py(threading_support)?;
-        Ok(Event::from(EventData::new(frame, kind, builtin, arg, depth, calls, threading_support)?))
+        Ok(Event::from(Event::data_of_arguments(py, frame, kind, arg, depth, calls, threading_support)?))
+    }
+
+    /// Sets the fields again, as ``__init__`` does for hunter's pure ``Event``: what a subclass's own ``__init__``
+    /// reaches with ``super().__init__(...)`` (the class made the event with no frame, see
+    /// ``constructors::name_as_init``).
+    #[pyo3(signature = (frame, kind, arg=None, depth=None, calls=None, threading_support=None))]
+    fn __init__(
+        slf: &Bound<'_, Self>,
+        frame: &Bound<'_, PyAny>,
+        kind: &Bound<'_, PyAny>,
+        arg: Option<Py<PyAny>>,
+        depth: Option<&Bound<'_, PyAny>>,
+        calls: Option<&Bound<'_, PyAny>>,
+        threading_support: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let data = Event::data_of_arguments(slf.py(), frame, kind, arg, depth, calls, threading_support)?;
+        Self::replace_field(slf, |fields| std::mem::replace(fields, data))
     }
 
     /// The frame the event happened in; ``None`` on detached events. Not usable in a Query.
@@ -357,6 +368,25 @@ impl Event {
     /// Sets the field of `slot` (Python assigning it).
     fn give(slf: &Bound<'_, Self>, slot: Slot, value: Py<PyAny>) -> PyResult<()> {
         Self::replace_field(slf, |data| data.give(slot, value))
+    }
+
+    /// An event's data from the constructor's arguments.
+    fn data_of_arguments(
+        py: Python<'_>,
+        frame: &Bound<'_, PyAny>,
+        kind: &Bound<'_, PyAny>,
+        arg: Option<Py<PyAny>>,
+        depth: Option<&Bound<'_, PyAny>>,
+        calls: Option<&Bound<'_, PyAny>>,
+        threading_support: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<EventData> {
+        let (kind, builtin) = Kind::from_py(kind)?;
+        let depth = depth.map_or(Ok(0), |depth| crate::arguments::int("depth", depth))?;
+        let calls = calls.map_or(Ok(0), |calls| crate::arguments::int("calls", calls))?;
+        let frame = (!frame.is_none()).then_some(frame);
+        let arg = arg.unwrap_or_else(|| py.None());
+        let threading_support = threading_support_from_py(threading_support)?;
+        EventData::new(frame, kind, builtin, arg, depth, calls, threading_support)
     }
 
     /// Sets a field with `replace`, which hands back what the field held: released once the event is no longer

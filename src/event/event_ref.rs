@@ -63,10 +63,11 @@ impl<'a> EventRef<'a> {
         Ok(EventView::Object(event.try_borrow()?))
     }
 
-    /// The object Python code gave in place of an `Event`, if it is not one.
+    /// The object Python code gave in place of an `Event`, if it is not one; also an instance of a subclass, whose
+    /// own properties are read then (as hunter's pure predicates read any event's attributes).
     pub fn stand_in<'py>(&self, py: Python<'py>) -> Option<&Bound<'py, PyAny>> {
         match &self.source {
-            Source::Object(event) if !event.bind(py).is_instance_of::<Event>() => Some(event.bind(py)),
+            Source::Object(event) if !event.bind(py).is_exact_instance_of::<Event>() => Some(event.bind(py)),
             _ => None,
         }
     }

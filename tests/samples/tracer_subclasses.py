@@ -97,6 +97,49 @@ run(Filtering(), 2)
 report('filtering')
 
 
+class Declining(hunter.Tracer):
+    """The usual trace-function idiom: None at a frame's `call` leaves its lines untraced."""
+
+    def __call__(self, frame, kind, arg):
+        kept = super().__call__(frame, kind, arg)
+        return None if frame.f_code is work.__code__ else kept
+
+
+run(Declining(), 2)
+report('declining')
+
+stops = []
+
+
+class Noted(hunter.Tracer):
+    """A `stop()` of its own, which every way of stopping calls."""
+
+    def stop(self):
+        stops.append(type(self).__name__)
+        super().stop()
+
+
+class NotedOwnCall(Noted):
+    def __call__(self, frame, kind, arg):
+        return super().__call__(frame, kind, arg)
+
+
+def failing(event):
+    if event.function == 'work':
+        raise RuntimeError('the handler fails')
+
+
+with Noted(threading_support=False).trace(handler):
+    work(1)
+for tracer_class in (Noted, NotedOwnCall):
+    failed = tracer_class(threading_support=False)
+    failed.trace(failing)
+    work(1)
+    print('failed', tracer_class.__name__, 'handler', failed.handler)
+print('stops', stops)
+report('noted')
+
+
 class Described(hunter.Event):
     @property
     def where(self):
@@ -105,3 +148,39 @@ class Described(hunter.Event):
 
 described = Described(sys._getframe(), 'call', None, 0, 0, None)
 print('event subclass', type(described).__name__, described.where, isinstance(described, hunter.Event))
+
+
+class Tagged(hunter.Event):
+    """A constructor of its own: the base one takes the event's fields."""
+
+    def __init__(self, frame, kind, tag):
+        super().__init__(frame, kind, None, 0, 0, None)
+        self.tag = tag
+
+
+tagged = Tagged(sys._getframe(), 'line', 'my-tag')
+print('tagged', tagged.kind, tagged.function, tagged.tag)
+hunter.Event.__init__(tagged, None, 'return', 'value', 7, 8, True)
+print('initialised again', tagged.kind, tagged.arg, tagged.depth, tagged.calls, tagged.threading_support)
+
+
+class Renamed(hunter.Event):
+    @property
+    def function(self):
+        return 'renamed'
+
+
+renamed = Renamed(sys._getframe(), 'call', None, 0, 0, None)
+print('predicates read its properties', hunter.Q(function='renamed')(renamed), hunter.Q(function='<module>')(renamed))
+
+
+class AtExit(hunter.Tracer):
+    def stop(self):
+        sys.stdout.write('stopped at exit by its own stop()\n')
+        super().stop()
+
+
+# hunter.trace() makes hunter.Tracer, which the program may replace; the tracer left running stops at exit.
+hunter.Tracer = AtExit
+hunter.trace(function='nothing_at_all')
+print('end of program')
