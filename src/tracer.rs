@@ -289,11 +289,18 @@ impl Tracer {
                 put_back.get().note_put_back(py);
             }
             monitoring::stop(py, &this.session)?;
+            this.put_back_settrace_tracer(py, get_name)?;
         } else {
             if !this.engine.profiling_mode.get(py) {
                 settrace::release_frame_traces(slf.as_any())?;
             }
             this.restore_previous(slf, get_name, set_name)?;
+            // The monitoring tracer this one replaced on this thread, if none took its place since.
+            if let Some(put_back) =
+                this.session.threads.stop().and_then(|session| running_tracer_of_session(py, session))
+            {
+                put_back.get().note_put_back(py);
+            }
         }
         this.restore_thread_hook(py, set_name, None)
     }
@@ -365,6 +372,7 @@ impl Tracer {
                     if let Some(replaced) = running_tracer_of_session(py, replaced) {
                         replaced.get().note_replaced(py);
                     }
+                    this.replace_settrace_tracer(slf, get_name)?;
                     remember_running(py, slf);
                     return Ok(());
                 }
@@ -383,9 +391,46 @@ impl Tracer {
             previous.get().note_replaced(py);
         }
         this.previous.replace(py, (!previous.is_none()).then(|| previous.unbind()));
+        // A monitoring tracer installed on this thread stops seeing it until this one stops, as a settrace tracer
+        // replaces another there (session 0: none of the monitoring backend's).
+        if let Some(replaced) = running_tracer_of_session(py, this.session.threads.start(py, 0)) {
+            replaced.get().note_replaced(py);
+        }
         Tracer::install(slf)?;
         remember_running(py, slf);
         Ok(())
+    }
+
+    /// Monitoring backend, at `trace()`: a settrace tracer installed on this thread (of this tracer's kind of hook,
+    /// `get_name`) stops seeing it until this one stops, as a settrace tracer replaces another there. It is then
+    /// `previous`, put back by [`Tracer::put_back_settrace_tracer`].
+    fn replace_settrace_tracer(&self, slf: &Bound<'_, Tracer>, get_name: &str) -> PyResult<()> {
+        let py = slf.py();
+        let found = crate::compat::import(py, "sys")?.getattr(get_name)?.call0()?;
+        let Ok(found) = found.cast::<Tracer>() else { return Ok(()) };
+        // Not a monitoring tracer's hook that admits a thread (it removes itself).
+        if found.is(slf) || found.get().session.tool_id.get(py).is_some() {
+            return Ok(());
+        }
+        found.get().note_replaced(py);
+        settrace::uninstall(py, self.engine.profiling_mode.get(py));
+        self.previous.replace(py, Some(found.clone().into_any().unbind()));
+        Ok(())
+    }
+
+    /// Monitoring backend, at `stop()`: puts back on this thread the settrace tracer `trace()` replaced there, if it
+    /// still runs and no other hook took its place.
+    fn put_back_settrace_tracer(&self, py: Python<'_>, get_name: &str) -> PyResult<()> {
+        let Some(previous) = self.previous.replace(py, None) else { return Ok(()) };
+        let previous = previous.into_bound(py);
+        let Ok(previous) = previous.cast::<Tracer>() else { return Ok(()) };
+        if previous.get().engine.is_stopped(py)
+            || !crate::compat::import(py, "sys")?.getattr(get_name)?.call0()?.is_none()
+        {
+            return Ok(());
+        }
+        previous.get().note_put_back(py);
+        Tracer::install(previous)
     }
 
     /// Puts back the threading hook found at `trace()`, if `only_over` (when given) is the one installed now.

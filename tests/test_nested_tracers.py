@@ -48,3 +48,22 @@ def test_nested_wrap_goes_on_tracing_the_outer_call(backend):
     for row in rows(expected.stdout):
         if 'tracing_wrapper' not in row and 'local_tracer' not in row:
             assert row in ours_rows
+
+
+@pytest.mark.parametrize('inner_backend', BACKENDS)
+@pytest.mark.parametrize('outer_backend', BACKENDS)
+def test_a_tracer_on_another_backend_replaces_the_running_one_until_it_stops(outer_backend, inner_backend):
+    # Each thread has one installed tracer whichever backends the two use: the inner one sees its thread and the
+    # threads started meanwhile, then the outer one takes over again (both printed each event once a tracer on one
+    # backend was started while one on the other ran). As two settrace tracers do, and hunter's (whose depths after
+    # the put-back differ from ours in this program under runpy: compared without them).
+    expected = run_sample(reference.require_reference_python(), 'mixed_backends.py')
+    alike = run_sample(sys.executable, 'mixed_backends.py', OUTER_BACKEND='settrace', INNER_BACKEND='settrace')
+    ours = run_sample(sys.executable, 'mixed_backends.py', OUTER_BACKEND=outer_backend, INNER_BACKEND=inner_backend)
+    assert expected.returncode == 0, expected.stderr
+    assert ours.returncode == 0, ours.stderr
+    assert ours.stdout == alike.stdout
+    without_depths = lambda output: [re.sub(r' \d+ ', ' ', line) for line in output.splitlines()]  # noqa: E731
+    assert without_depths(ours.stdout) == without_depths(expected.stdout)
+    assert ours.stdout.count('outer call 0 work') == 2
+    assert 'inner call in a thread work' in ours.stdout
