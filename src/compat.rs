@@ -741,23 +741,137 @@ pub fn end_for_opcode(py: Python<'_>) -> Option<u8> {
 /// path steps over END_FOR. From 3.13 it monitors no BRANCH events, and a FOR_ITER without LINE instrumentation is
 /// specialized for generators, which return into END_FOR: one that neither starts a line nor is a jump target (an
 /// EXTENDED_ARG before it takes both, as in a loop with a long body; or a loop with no jump back).
+///
+/// Read from the bytecode as `dis.get_instructions` reads it (`starts_line`, `is_jump_target`, the FOR_ITER's
+/// `argval`), without it: that costs some four million instructions for a small function, once per code object.
 pub fn settrace_reported_end_fors(code: &Bound<'_, PyAny>) -> PyResult<Vec<c_int>> {
     if !cfg!(Py_3_13) {
         return Ok(Vec::new());
     }
     let py = code.py();
-    let mut reported = Vec::new();
-    for instruction in import(py, "dis")?.call_method1("get_instructions", (code,))?.try_iter()? {
-        let instruction = instruction?;
-        if instruction.getattr(pyo3::intern!(py, "opname"))?.eq(pyo3::intern!(py, "FOR_ITER"))?
-            && !instruction.getattr(pyo3::intern!(py, "starts_line"))?.is_truthy()?
-            && !instruction.getattr(pyo3::intern!(py, "is_jump_target"))?.is_truthy()?
-        {
-            reported.push(instruction.getattr(pyo3::intern!(py, "argval"))?.extract()?);
+    let Some(opcodes) = Opcodes::get(py) else { return Ok(Vec::new()) };
+    let co_code = code.getattr(pyo3::intern!(py, "co_code"))?;
+    let bytecode = co_code.cast::<pyo3::types::PyBytes>()?.as_bytes();
+    let units: Vec<(u8, u8)> = bytecode.chunks_exact(2).map(|unit| (unit[0], unit[1])).collect();
+    let mut jump_targets = exception_handlers(code)?;
+    let mut for_iters = Vec::new();
+    let (mut index, mut extended) = (0, 0u64);
+    while index < units.len() {
+        let (op, arg) = units[index];
+        let offset = 2 * index as i64;
+        let argument = extended | u64::from(arg);
+        extended = if op == opcodes.extended_arg { argument << 8 } else { 0 };
+        let caches = units[index + 1..].iter().take_while(|(unit_op, _)| *unit_op == opcodes.cache).count();
+        let target = match opcodes.jumps[usize::from(op)] {
+            Jump::Forward => Some(offset + 2 + 2 * argument as i64 + 2 * caches as i64),
+            Jump::Backward => Some(offset + 2 - 2 * argument as i64 + 2 * caches as i64),
+            Jump::Absolute => Some(2 * argument as i64),
+            Jump::None => None,
+        };
+        jump_targets.extend(target);
+        if op == opcodes.for_iter {
+            for_iters.extend(target.map(|target| (offset, target)));
         }
+        index += 1 + caches;
     }
+    let line_starts = line_starts(code)?;
+    let mut reported: Vec<c_int> = for_iters
+        .into_iter()
+        .filter(|(offset, _)| !line_starts.contains(offset) && !jump_targets.contains(offset))
+        .filter_map(|(_, target)| c_int::try_from(target).ok())
+        .collect();
     reported.sort_unstable();
     Ok(reported)
+}
+
+/// How an opcode jumps (`dis.hasjrel`, backward when its name says so, as `dis` tells; `dis.hasjabs`).
+#[derive(Clone, Copy)]
+enum Jump {
+    None,
+    Forward,
+    Backward,
+    Absolute,
+}
+
+/// The opcodes [`settrace_reported_end_fors`] reads bytecode with, from the `opcode` and `dis` modules.
+struct Opcodes {
+    for_iter: u8,
+    extended_arg: u8,
+    cache: u8,
+    jumps: [Jump; 256],
+}
+
+impl Opcodes {
+    /// Read once per process; None when a module lacks a name (the loops' ends are then taken as unreported).
+    fn get(py: Python<'_>) -> Option<&'static Opcodes> {
+        static OPCODES: crate::gilcell::MadeOnce<Option<Opcodes>> = crate::gilcell::MadeOnce::new();
+        OPCODES.get_or_init(py, || Opcodes::read(py).ok()).as_ref()
+    }
+
+    fn read(py: Python<'_>) -> PyResult<Opcodes> {
+        let opcode = import(py, "opcode")?;
+        let dis = import(py, "dis")?;
+        let opmap = opcode.getattr("opmap")?;
+        let number = |name: &str| -> PyResult<u8> { opmap.get_item(name)?.extract() };
+        let opname = opcode.getattr("opname")?;
+        let mut jumps = [Jump::None; 256];
+        for (list, relative) in [("hasjrel", true), ("hasjabs", false)] {
+            for op in dis.getattr(list)?.try_iter()? {
+                let Ok(op) = op?.extract::<u8>() else { continue };
+                let backward = opname.get_item(op)?.extract::<String>()?.contains("JUMP_BACKWARD");
+                jumps[usize::from(op)] = match (relative, backward) {
+                    (true, true) => Jump::Backward,
+                    (true, false) => Jump::Forward,
+                    (false, _) => Jump::Absolute,
+                };
+            }
+        }
+        Ok(Opcodes {
+            for_iter: number("FOR_ITER")?,
+            extended_arg: number("EXTENDED_ARG")?,
+            cache: number("CACHE")?,
+            jumps,
+        })
+    }
+}
+
+/// The byte offsets where `code`'s exception handlers start (`co_exceptiontable`, as `dis` parses it): jump targets.
+fn exception_handlers(code: &Bound<'_, PyAny>) -> PyResult<std::collections::HashSet<i64>> {
+    let table = code.getattr(pyo3::intern!(code.py(), "co_exceptiontable"))?;
+    let mut bytes = table.cast::<pyo3::types::PyBytes>()?.as_bytes().iter().copied();
+    // A number: six bits a byte, the 64 bit saying another byte follows.
+    let mut varint = || -> Option<i64> {
+        let mut byte = bytes.next()?;
+        let mut value = i64::from(byte & 63);
+        while byte & 64 != 0 {
+            byte = bytes.next()?;
+            value = (value << 6) | i64::from(byte & 63);
+        }
+        Some(value)
+    };
+    let mut handlers = std::collections::HashSet::new();
+    // Each entry: start, length, target (in code units), depth and lasti.
+    while let (Some(_start), Some(_length), Some(target), Some(_depth)) = (varint(), varint(), varint(), varint()) {
+        handlers.insert(2 * target);
+    }
+    Ok(handlers)
+}
+
+/// The byte offsets where `code`'s lines start, as `dis.findlinestarts` finds them (`co_lines()` entries whose line
+/// object is not the previous entry's).
+fn line_starts(code: &Bound<'_, PyAny>) -> PyResult<std::collections::HashSet<i64>> {
+    let py = code.py();
+    let mut starts = std::collections::HashSet::new();
+    let mut last_line: Option<Bound<'_, PyAny>> = None;
+    for entry in code.call_method0(pyo3::intern!(py, "co_lines"))?.try_iter()? {
+        let entry = entry?;
+        let line = entry.get_item(2)?;
+        if last_line.as_ref().is_none_or(|last| !last.is(&line)) {
+            starts.insert(entry.get_item(0)?.extract()?);
+            last_line = Some(line);
+        }
+    }
+    Ok(starts)
 }
 
 /// What `name` finds on `ty` and its bases, without calling anything (a descriptor is returned, not invoked).
@@ -1285,6 +1399,41 @@ mod tests {
             assert_eq!(function.map(|f| f as usize), Some(no_op_trace as ffi::Py_tracefunc as usize));
             assert_eq!(object, marker.as_ptr());
             assert!(thread_trace_function(py).0.is_none());
+        });
+    }
+
+    /// The loop ends read from the bytecode are those `dis.get_instructions` tells, on the code objects of modules
+    /// with every kind of loop, jump and handler (3.13, where settrace reports some).
+    #[cfg(Py_3_13)]
+    #[test]
+    fn reported_loop_ends_are_what_dis_tells() {
+        Python::attach(|py| {
+            let by_dis = py
+                .eval(
+                    cr#"(lambda dis, importlib: [
+                        (code, sorted(i.argval for i in dis.get_instructions(code)
+                                      if i.opname == 'FOR_ITER' and not i.starts_line and not i.is_jump_target))
+                        for name in ('json.decoder', 'json.encoder', 'asyncio.base_events', 'argparse', 'dis',
+                                     'collections', 'difflib', 'email.feedparser', 'textwrap', 'tokenize',
+                                     'inspect', 'typing', 'logging', 'zipfile', 'pathlib._local', 'ast', 'pydoc')
+                        for todo in [[importlib.import_module(name).__loader__.get_code(name)]]
+                        for code in iter(lambda: (todo.extend(c for c in todo[0].co_consts if hasattr(c, 'co_code'))
+                                                  or todo.pop(0)) if todo else None, None)
+                    ])(__import__('dis'), __import__('importlib'))"#,
+                    None,
+                    None,
+                )
+                .unwrap();
+            let mut compared = 0;
+            let mut with_some = 0;
+            for pair in by_dis.try_iter().unwrap() {
+                let pair = pair.unwrap();
+                let expected: Vec<c_int> = pair.get_item(1).unwrap().extract().unwrap();
+                assert_eq!(settrace_reported_end_fors(&pair.get_item(0).unwrap()).unwrap(), expected);
+                compared += 1;
+                with_some += usize::from(!expected.is_empty());
+            }
+            assert!(compared > 700 && with_some >= 10, "{compared} code objects, {with_some} with reported ends");
         });
     }
 }
