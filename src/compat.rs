@@ -252,6 +252,61 @@ unsafe fn thread_serial(state: *mut ffi::PyThreadState) -> u64 {
     from_cpython()
 }
 
+/// Runs `body` with this thread's trace, profile and monitoring events off, as CPython runs a trace function:
+/// hunter's own Python code that must not be recorded into what it writes (a Timeline serialising itself).
+pub fn untraced<T>(_py: Python<'_>, body: impl FnOnce() -> T) -> T {
+    /// Turns the events back on when dropped, also when `body` unwinds.
+    struct Resumed(*mut ffi::PyThreadState);
+    impl Drop for Resumed {
+        fn drop(&mut self) {
+            // SAFETY: the current thread's state, attached (`untraced`'s `py`), whose events `untraced` turned off.
+            unsafe { leave_tracing(self.0) }
+        }
+    }
+    // SAFETY: attached (`_py`): the current thread state exists, and is this thread's.
+    let state = unsafe { ffi::PyThreadState_Get() };
+    // SAFETY: the current thread's live state (above).
+    unsafe { enter_tracing(state) };
+    let _resumed = Resumed(state);
+    body()
+}
+
+/// `PyThreadState_EnterTracing` (3.11+); before, what it does that matters: the trace and profile functions are
+/// not called while `tracing` is above 0.
+///
+/// # Safety
+/// `state` must be the current thread's live state, attached.
+unsafe fn enter_tracing(state: *mut ffi::PyThreadState) {
+    #[cfg(Py_3_11)]
+    // SAFETY: the current thread's live state (this function's contract).
+    unsafe {
+        ffi::PyThreadState_EnterTracing(state)
+    };
+    // (A portable build before 3.11, which no layout describes, leaves them on.)
+    #[cfg(all(not(Py_3_11), not(hunter_portable)))]
+    // SAFETY: the current thread's live state (this function's contract), laid out as `ThreadStateHead`.
+    unsafe {
+        (*state.cast::<ThreadStateHead>()).tracing += 1
+    };
+}
+
+/// Undoes [`enter_tracing`].
+///
+/// # Safety
+/// As [`enter_tracing`], after it.
+unsafe fn leave_tracing(state: *mut ffi::PyThreadState) {
+    #[cfg(Py_3_11)]
+    // SAFETY: the current thread's live state (this function's contract), after `enter_tracing`.
+    unsafe {
+        ffi::PyThreadState_LeaveTracing(state)
+    };
+    #[cfg(all(not(Py_3_11), not(hunter_portable)))]
+    // SAFETY: the current thread's live state (this function's contract), laid out as `ThreadStateHead`.
+    unsafe {
+        (*state.cast::<ThreadStateHead>()).tracing -= 1
+    };
+}
+
 /// The current thread's serial number in this interpreter (its thread state's id). Unlike its ident, which a
 /// thread started after it ends may get again, it is never reused.
 #[inline]

@@ -109,6 +109,7 @@ fn hunter_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<actions::NativeStreamAction>()?;
     m.add_class::<actions::CallStack>()?;
     m.add_function(wrap_pyfunction!(actions::_format_duration, m)?)?;
+    m.add_function(wrap_pyfunction!(actions::_untraced, m)?)?;
     m.add_function(wrap_pyfunction!(safe_repr::safe_repr, m)?)?;
     m.add_function(wrap_pyfunction!(safe_repr::clip_ends, m)?)?;
     m.add_function(wrap_pyfunction!(suggest::closest_name, m)?)?;

@@ -1254,3 +1254,27 @@ def test_times_are_those_of_perf_counter_ns(tmp_path, backend):
     for (start, end), before, after in zip(spans, readings, readings[1:]):
         assert before - slack <= start <= end <= after + slack
         assert end - start >= SLEEP * 1e9
+
+
+@pytest.mark.parametrize('profiling_mode', [False, True])
+def test_writing_while_recording_records_none_of_the_writing(tmp_path, profiling_mode):
+    # Checkpoints written by the traced program while its Timeline records everything: the serialisation is hunter's
+    # own code, which recorded itself into the buffer (some four spans per record written: each checkpoint multiplied
+    # the file). Only the program's calls are recorded, its calls of write() among them.
+    path = tmp_path / 'trace.json'
+    timeline = Timeline(str(path))
+
+    def work():
+        return sum(range(10))
+
+    with hunter.Tracer(profiling_mode=profiling_mode).trace(timeline):
+        for _ in range(4):
+            work()
+            timeline.write()
+            timeline.dumps()
+    counted = names(load(path))
+    assert counted['test_writing_while_recording_records_none_of_the_writing.<locals>.work'] == 4
+    assert counted['Timeline.write'] == 4 and counted['Timeline.dumps'] == 4
+    hunters_own = [name for name in counted if name.startswith('Timeline.') and name not in ('Timeline.write', 'Timeline.dumps')]
+    assert hunters_own == []
+    assert not [name for name in counted if 'describe' in name or 'microseconds' in name or 'genexpr' in name]

@@ -28,6 +28,7 @@ from . import config
 from ._hunter import CallStack
 from ._hunter import NativeStreamAction
 from ._hunter import _format_duration
+from ._hunter import _untraced
 from ._hunter import _closest_name
 from ._hunter import clip_ends
 from .util import CALL_COLORS
@@ -980,6 +981,10 @@ class Timeline(ColorStreamAction):
 
     def dumps(self):
         """The trace as Chrome Trace Event Format JSON text."""
+        # hunter's own code: not recorded into the timeline it serialises (which may be recording meanwhile).
+        return _untraced(self._dumps)
+
+    def _dumps(self):
         from json import dumps
 
         records, threads, dropped = self._timeline_snapshot()
@@ -1048,6 +1053,10 @@ class Timeline(ColorStreamAction):
     def write(self, path=None):
         """Writes the trace to ``path`` (default: the Timeline's path, with the pid added in a forked child unless it
         is a device or a FIFO)."""
+        # hunter's own code, as dumps(): writing the file records nothing either.
+        return _untraced(self._write, path)
+
+    def _write(self, path):
         if path is None:
             path = self.path
             if getpid() != self._pid and not _exists_but_is_no_regular_file(path):

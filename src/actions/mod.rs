@@ -59,4 +59,4 @@ pub use native_stream_action::{
 };
 pub use spans::{_format_duration, UnboundMethod};
 pub use stopped::notify_tracer_stopped;
-pub use timeline::Running;
+pub use timeline::{_untraced, Running};

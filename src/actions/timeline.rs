@@ -800,3 +800,12 @@ impl Timeline {
         Ok(())
     }
 }
+
+/// Calls `function(*args)` with this thread's events off (see `compat::untraced`): the Timeline's serialisation,
+/// hunter's own code, is not recorded into the Timeline (which may be recording meanwhile, when written by hand or
+/// by a nested tracer's stop); other threads' events are.
+#[pyfunction]
+#[pyo3(signature = (function, *args))]
+pub fn _untraced<'py>(function: &Bound<'py, PyAny>, args: &Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyAny>> {
+    crate::compat::untraced(function.py(), || function.call1(args))
+}
