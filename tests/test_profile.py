@@ -231,3 +231,22 @@ def test_the_timing_actions_are_in_the_environment_language():
     _, options = hunter._evaluate_arguments('action=Profile(sort="calls"), actions=[TreePrinter(max_rows=3)]', 'PYTHONHUNTER')
     assert isinstance(options['action'], Profile) and options['action'].sort == 'calls'
     assert options['actions'][0].max_rows == 3
+
+
+def test_the_code_objects_of_one_function_share_its_row(backend):
+    # Source compiled again and again (templates, namedtuple-style generated code) makes a code object each time:
+    # one function all the same (same module, name, file and first line), as cProfile counts it. Each had a row.
+    source = 'def generated(n):\n    return n + 1\n'
+
+    def run_generated():
+        for number in range(50):
+            namespace = {'__name__': 'generated_module'}
+            exec(compile(source, '<generated>', 'exec'), namespace)
+            namespace['generated'](number)
+
+    action, output = profiled(run_generated, predicate=hunter.Q(module='generated_module'))
+    rows = [row for row in action.stats() if row['function'] == 'generated']
+    assert len(rows) == 1
+    assert (rows[0]['calls'], rows[0]['filename'], rows[0]['lineno']) == (50, '<generated>', 1)
+    assert rows[0]['own'] <= rows[0]['total']
+    assert 'of 2 functions' in output

@@ -1,4 +1,5 @@
-//! Profile: per function (code object), the count, total and own time of the matched calls.
+//! Profile: per function (its code objects: module, qualified name, file and first line), the count, total and own
+//! time of the matched calls.
 //!
 //! - calls: matched calls (each run of a generator or coroutine between a resume and a suspension is one).
 //! - total (inclusive): a call's wall time, counted only for the outermost open call of that code in its thread,
@@ -14,7 +15,7 @@ use std::collections::HashMap;
 
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyDict, PyList, PyTuple};
 
 use super::printing::Printing;
 use super::spans::{monotonic_ns, OpenSpan, Spans};
@@ -135,7 +136,8 @@ impl Profile {
     }
 
     /// The table: one dict per function with `module`, `function` (qualified name), `filename`, `lineno` (the
-    /// code's first line), `calls`, `total` and `own` (seconds, floats).
+    /// code's first line), `calls`, `total` and `own` (seconds, floats). The code objects of one function (the same
+    /// four, `exec`'d source made again) share its row.
     pub(super) fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let rows: Vec<_> = self.table.with_mut(py, |table| {
             table
@@ -151,15 +153,32 @@ impl Profile {
                 })
                 .collect()
         });
-        let list = PyList::empty(py);
+        // Each function's row and times, and where it is by its four fields (a key that cannot be hashed, a module
+        // object of the program's own making, keeps its row apart).
+        let mut functions: Vec<(Bound<'py, PyDict>, u64, u64, u64)> = Vec::new();
+        let found = PyDict::new(py);
         for (code, module, calls, total_ns, own_ns) in rows {
             let code = code.bind(py);
             let function = code.getattr("co_qualname").or_else(|_| code.getattr("co_name"))?;
+            let (filename, lineno) = (code.getattr("co_filename")?, code.getattr("co_firstlineno")?);
+            let key = PyTuple::new(py, [module.bind(py).clone(), function.clone(), filename.clone(), lineno.clone()])?;
+            if let Ok(Some(index)) = found.get_item(&key) {
+                let entry = &mut functions[index.extract::<usize>()?];
+                entry.1 += calls;
+                entry.2 = entry.2.saturating_add(total_ns);
+                entry.3 = entry.3.saturating_add(own_ns);
+                continue;
+            }
+            let _ = found.set_item(&key, functions.len());
             let row = PyDict::new(py);
             row.set_item("module", module)?;
             row.set_item("function", function)?;
-            row.set_item("filename", code.getattr("co_filename")?)?;
-            row.set_item("lineno", code.getattr("co_firstlineno")?)?;
+            row.set_item("filename", filename)?;
+            row.set_item("lineno", lineno)?;
+            functions.push((row, calls, total_ns, own_ns));
+        }
+        let list = PyList::empty(py);
+        for (row, calls, total_ns, own_ns) in functions {
             row.set_item("calls", calls)?;
             row.set_item("total", total_ns as f64 / 1e9)?;
             row.set_item("own", own_ns as f64 / 1e9)?;
