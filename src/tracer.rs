@@ -76,9 +76,15 @@ fn tell_untold_stops(py: Python<'_>, tracer: Option<&Bound<'_, Tracer>>) -> PyRe
         *untold = kept;
         told
     });
+    let running = running_handlers(py);
     told.into_iter().try_for_each(|(_, handler)| {
-        crate::actions::notify_tracer_stopped(handler.bind(py), crate::failure::report_at_stop)
+        crate::actions::notify_tracer_stopped(handler.bind(py), &running, crate::failure::report_at_stop)
     })
+}
+
+/// The handlers of the running tracers (see `actions::notify_tracer_stopped`).
+fn running_handlers(py: Python<'_>) -> Vec<Py<PyAny>> {
+    running_tracers(py).iter().filter_map(|tracer| tracer.get().engine.handler.clone_ref(py)).collect()
 }
 
 /// Stops every running tracer; returns how many there were. Called at exit (see `hunter._stop_tracers_at_exit`):
@@ -313,7 +319,7 @@ impl Tracer {
             UNTOLD_STOPS.with_mut(py, |untold| untold.push((slf.clone().unbind(), handler)));
             return Ok(());
         }
-        crate::actions::notify_tracer_stopped(handler.bind(py), crate::failure::report_at_stop)
+        crate::actions::notify_tracer_stopped(handler.bind(py), &running_handlers(py), crate::failure::report_at_stop)
     }
 
     /// settrace backend: puts back the trace function found at `trace()`, if we are still the installed one.

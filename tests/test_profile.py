@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -250,3 +251,24 @@ def test_the_code_objects_of_one_function_share_its_row(backend):
     assert (rows[0]['calls'], rows[0]['filename'], rows[0]['lineno']) == (50, '<generated>', 1)
     assert rows[0]['own'] <= rows[0]['total']
     assert 'of 2 functions' in output
+
+
+def test_an_action_shared_by_nested_tracers_is_told_when_the_last_stops(backend):
+    # A Profile (or any timing action) given to a tracer and to one nested in it: the inner tracer's stop closed the
+    # outer tracer's open calls, which then counted no time past it.
+    action = Profile(stream=io.StringIO())
+
+    def outer():
+        with hunter.trace(function='inner', action=action):
+            inner()
+        time.sleep(SLEEP)
+
+    def inner():
+        return 1
+
+    with hunter.trace(hunter.Q(function='outer') | hunter.Q(function='inner'), action=action):
+        outer()
+    rows = by_function(action)
+    local = 'test_an_action_shared_by_nested_tracers_is_told_when_the_last_stops.<locals>.'
+    assert rows[local + 'outer']['total'] >= SLEEP
+    assert rows[local + 'inner']['calls'] == 1
