@@ -22,6 +22,14 @@ pub fn bool(name: &str, value: &Bound<'_, PyAny>) -> PyResult<bool> {
         .map_err(|_| PyTypeError::new_err(format!("{name} must be a bool, not {}", type_name(value))))
 }
 
+/// `value` taken for its truth, or None when it is absent or None (`threading_support`, as hunter tests it).
+pub fn optional_truth(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<bool>> {
+    match value {
+        Some(value) if !value.is_none() => value.is_truthy().map(Some),
+        _ => Ok(None),
+    }
+}
+
 /// `value`, the argument `name`, as a str, or None for None.
 pub fn optional_str<'a, 'py>(
     name: &str,

@@ -154,8 +154,10 @@ impl Host for Tracer {
     fn stop_tracing(slf: &Bound<'_, Self>) -> PyResult<()> {
         // A subclass's own `stop()` runs (as hunter's pure tracer calls `self.stop()` when its handler fails); the
         // tracer stops whatever it does.
-        let stopped_by_class = Tracer::stop_as_its_class_does(slf);
-        Tracer::stop_tracing(slf).and(stopped_by_class)
+        match Tracer::call_own_stop(slf) {
+            Some(stopped_by_class) => Tracer::stop_tracing(slf).and(stopped_by_class),
+            None => Tracer::stop_tracing(slf),
+        }
     }
 
     fn release_current_thread(slf: &Bound<'_, Self>) {
@@ -194,10 +196,7 @@ impl Tracer {
     ) -> PyResult<(Option<bool>, bool, (Backend, bool))> {
         let backend =
             crate::arguments::optional_str("backend", backend)?.map(|backend| backend.to_str()).transpose()?;
-        let threading_support = match threading_support {
-            Some(value) if !value.is_none() => Some(value.is_truthy()?),
-            _ => None,
-        };
+        let threading_support = crate::arguments::optional_truth(threading_support)?;
         let profiling_mode = profiling_mode.map_or(Ok(false), |value| value.is_truthy())?;
         Ok((threading_support, profiling_mode, Backend::choose(py, backend)?))
     }
@@ -649,15 +648,17 @@ impl Tracer {
         // other events come through a frame's `f_trace`, which we set, after another tool's `sys.settrace` (pdb's)
         // took the thread over, and must not take it back (as hunter's Cython `__call__`); a call by hand installs
         // nothing either (as hunter's pure `__call__`).
+        // A `__call__` of a subclass's own that calls this one stays the trace function, and decides the frame's
+        // local trace function by what it returns, as with hunter's pure tracer (None at a `call`: that frame's lines
+        // are not traced).
+        let own_call = Tracer::overrides_call(slf);
         let installs = what == ffi::PyTrace_CALL
-            && !Tracer::overrides_call(slf)
+            && !own_call
             && crate::compat::import(py, "sys")?.getattr(this.hook_names(py).0)?.call0()?.is(slf);
         if installs {
             this.run_threading_previous_on_new_thread(py, frame, kind, arg)?;
         }
-        // A `__call__` of a subclass's own that calls this one decides the frame's local trace function by what it
-        // returns, as with hunter's pure tracer (None at a `call`: that frame's lines are not traced).
-        let claims_frame_trace = !Tracer::overrides_call(slf);
+        let claims_frame_trace = !own_call;
         // SAFETY: `frame` was checked to be a frame; CPython runs it for the duration of this call.
         let handled = unsafe {
             settrace::on_trace_event(slf.as_borrowed(), frame.as_ptr().cast(), what, arg.as_ptr(), claims_frame_trace)

@@ -46,14 +46,6 @@ impl From<EventData> for Event {
     }
 }
 
-fn threading_support_from_py(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<bool>> {
-    match value {
-        None => Ok(None),
-        Some(v) if v.is_none() => Ok(None),
-        Some(v) => Ok(Some(v.is_truthy()?)),
-    }
-}
-
 #[pymethods]
 impl Event {
     #[new]
@@ -175,7 +167,7 @@ impl Event {
     }
     #[setter]
     fn set_threading_support(&mut self, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-        self.data.threading_support = threading_support_from_py(value)?;
+        self.data.threading_support = crate::arguments::optional_truth(value)?;
         Ok(())
     }
     /// The code object running (for builtin events: the caller's).
@@ -385,7 +377,7 @@ impl Event {
         let calls = calls.map_or(Ok(0), |calls| crate::arguments::int("calls", calls))?;
         let frame = (!frame.is_none()).then_some(frame);
         let arg = arg.unwrap_or_else(|| py.None());
-        let threading_support = threading_support_from_py(threading_support)?;
+        let threading_support = crate::arguments::optional_truth(threading_support)?;
         EventData::new(frame, kind, builtin, arg, depth, calls, threading_support)
     }
 
